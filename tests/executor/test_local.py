@@ -1,0 +1,324 @@
+"""The local executor against real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from argosy.plugins.local import LocalExecutor, ProcessLost, ProcessResult, ProcessSpec
+
+
+def spec(tmp_path: Path, argv: list[str], node: str = "node", **kw: object) -> ProcessSpec:
+    return ProcessSpec(argv=argv, env=kw.pop("env", {}), working_dir=kw.pop("working_dir", None),
+                       node_dir=tmp_path / node, **kw)  # type: ignore[arg-type]
+
+
+def run(ex: LocalExecutor, s: ProcessSpec) -> ProcessResult:
+    return asyncio.run(ex.run(s))
+
+
+@pytest.fixture
+def ex() -> LocalExecutor:
+    executor = LocalExecutor(grace_seconds=0.5)
+    if not executor._isolated():
+        pytest.skip("no mount namespaces here (needs root)")
+    return executor
+
+
+def sleeps(marker: str) -> list[int]:
+    """Pids of live (non-zombie) ``sleep <marker>`` processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmdline == f"sleep\0{marker}\0".encode() and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def zombie_children() -> list[int]:
+    zombies = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == os.getpid():
+            zombies.append(int(entry))
+    return zombies
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_stdout_and_stderr_are_captured(ex: LocalExecutor, tmp_path: Path) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo out; echo err >&2"]))
+    assert (r.exit_code, r.stdout, r.stderr, r.message) == (0, "out\n", "err\n", "")
+    assert r.started_at <= r.finished_at
+
+
+def test_echo_is_the_program_not_the_shell_builtin(ex: LocalExecutor, tmp_path: Path) -> None:
+    # dash's builtin echo would turn \n into a newline; a container runs /bin/echo.
+    assert run(ex, spec(tmp_path, ["echo", "a\\nb"])).stdout == "a\\nb\n"
+
+
+@pytest.mark.parametrize("code", [0, 1, 123])
+def test_exit_codes(ex: LocalExecutor, tmp_path: Path, code: int) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", f"exit {code}"]))
+    assert r.exit_code == code
+    assert (tmp_path / "node" / "rc").read_text().split()[0] == str(code)
+
+
+def test_command_not_found(ex: LocalExecutor, tmp_path: Path) -> None:
+    r = run(ex, spec(tmp_path, ["no-such-command-argosy"]))
+    assert r.exit_code == 127
+    assert r.message == 'executable file not found in $PATH: "no-such-command-argosy"'
+
+
+def test_exit_127_from_an_existing_command_has_no_not_found_message(
+    ex: LocalExecutor, tmp_path: Path
+) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", "exit 127"]))
+    assert (r.exit_code, r.message) == (127, "")
+
+
+def test_each_node_has_a_private_tmp(ex: LocalExecutor, tmp_path: Path) -> None:
+    name = f"/tmp/argosy-num-{uuid.uuid4().hex}"
+    script = f"echo $V > {name}; sleep 0.2; cat {name}"
+    a = spec(tmp_path, ["sh", "-c", script], "a", env={"V": "1"})
+    b = spec(tmp_path, ["sh", "-c", script], "b", env={"V": "2"})
+
+    async def both() -> list[ProcessResult]:
+        return list(await asyncio.gather(ex.run(a), ex.run(b)))
+
+    ra, rb = asyncio.run(both())
+    assert (ra.stdout, rb.stdout) == ("1\n", "2\n")
+    assert (ex.read_file(a, name), ex.read_file(b, name)) == ("1\n", "2\n")
+    assert ex.host_path(a, name) == tmp_path / "a" / "tmp" / name[len("/tmp/"):]
+    assert not os.path.exists(name)
+    assert ex.read_file(a, "/tmp/never-written") is None
+
+
+def test_write_file_is_seen_by_the_process(ex: LocalExecutor, tmp_path: Path) -> None:
+    s = spec(tmp_path, ["sh", "/tmp/staging/script"])
+    ex.write_file(s, "/tmp/staging/script", "cat /tmp/staging/input\n")
+    ex.write_file(s, "/tmp/staging/input", "hello")
+    assert run(ex, s).stdout == "hello"
+
+
+def test_stdin(ex: LocalExecutor, tmp_path: Path) -> None:
+    assert run(ex, spec(tmp_path, ["cat"], stdin="fed")).stdout == "fed"
+    assert run(ex, spec(tmp_path, ["cat"], "none")).stdout == ""  # /dev/null, never blocks
+
+
+def test_working_dir(ex: LocalExecutor, tmp_path: Path) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", "pwd; echo x > rel"], working_dir="/tmp/w/d"))
+    assert r.stdout == "/tmp/w/d\n"
+    assert (tmp_path / "node" / "tmp" / "w" / "d" / "rel").read_text() == "x\n"
+    assert run(ex, spec(tmp_path, ["pwd"], "default")).stdout == "/tmp\n"
+    assert run(ex, spec(tmp_path, ["pwd"], "host", working_dir="/")).stdout == "/\n"
+
+
+def test_env_is_laid_over_the_engine_environment(ex: LocalExecutor, tmp_path: Path) -> None:
+    os.environ["ARGOSY_TEST_INHERITED"] = "inherited"
+    try:
+        s = spec(tmp_path, ["sh", "-c", 'echo "$FOO $ARGOSY_TEST_INHERITED"'], env={"FOO": "bar"})
+        assert run(ex, s).stdout == "bar inherited\n"
+    finally:
+        del os.environ["ARGOSY_TEST_INHERITED"]
+
+
+def test_cancellation_kills_the_process_group(ex: LocalExecutor, tmp_path: Path) -> None:
+    marker = f"100.{uuid.uuid4().int % 10**9}"  # a unique sleep duration to find them by
+    s = spec(tmp_path, ["sh", "-c", f"sleep {marker} & sleep {marker}"])
+
+    async def cancel() -> None:
+        task = asyncio.create_task(ex.run(s))
+        while len(sleeps(marker)) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancel())
+    assert sleeps(marker) == []
+    assert (tmp_path / "node" / "rc").read_text().split()[0] == "143"
+    assert zombie_children() == []
+    # The recorded result is what a later run returns, without starting anything.
+    r = run(ex, s)
+    assert (r.exit_code, r.message) == (143, "killed: SIGTERM")
+    assert sleeps(marker) == []
+
+
+def test_sigkill_after_the_grace_period(ex: LocalExecutor, tmp_path: Path) -> None:
+    marker = f"100.{uuid.uuid4().int % 10**9}"
+    s = spec(tmp_path, ["sh", "-c", f"trap '' TERM; sleep {marker}; sleep {marker}"])
+
+    async def cancel() -> float:
+        task = asyncio.create_task(ex.run(s))
+        while not sleeps(marker):
+            await asyncio.sleep(0.01)
+        t0 = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - t0
+
+    assert asyncio.run(cancel()) >= 0.5
+    assert sleeps(marker) == []
+    assert (tmp_path / "node" / "rc").read_text() == "137\nkilled: SIGKILL\n"
+
+
+def test_the_grace_period_lets_the_command_clean_up(ex: LocalExecutor, tmp_path: Path) -> None:
+    marker = f"100.{uuid.uuid4().int % 10**9}"
+    cleanup = "sleep 0.2; echo cleaned; exit 3"
+    s = spec(tmp_path, ["sh", "-c", f"trap '{cleanup}' TERM; sleep {marker} & wait"])
+
+    async def cancel() -> None:
+        task = asyncio.create_task(ex.run(s))
+        while not sleeps(marker):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancel())
+    r = run(ex, s)
+    assert (r.exit_code, r.stdout, r.message) == (3, "cleaned\n", "killed: SIGTERM")
+
+
+def test_run_is_idempotent_per_node_dir(ex: LocalExecutor, tmp_path: Path) -> None:
+    s = spec(tmp_path, ["sh", "-c", "echo ran >> /tmp/count; echo out; exit 5"])
+    first = run(ex, s)
+    second = run(LocalExecutor(), s)
+    assert ex.read_file(s, "/tmp/count") == "ran\n"
+    assert (second.exit_code, second.stdout) == (first.exit_code, first.stdout) == (5, "out\n")
+
+
+def test_a_second_executor_adopts_a_running_process(ex: LocalExecutor, tmp_path: Path) -> None:
+    s = spec(tmp_path, ["sh", "-c", "sleep 0.3; echo done; exit 7"])
+
+    async def both() -> tuple[ProcessResult, ProcessResult]:
+        first = asyncio.create_task(ex.run(s))
+        while not (tmp_path / "node" / "pid").exists():
+            await asyncio.sleep(0.01)
+        adopted = await LocalExecutor().run(s)
+        return await first, adopted
+
+    first, adopted = asyncio.run(both())
+    assert (adopted.exit_code, adopted.stdout) == (first.exit_code, first.stdout) == (7, "done\n")
+
+
+ENGINE = textwrap.dedent("""
+    import asyncio, sys
+    from pathlib import Path
+    from argosy.plugins.local import LocalExecutor, ProcessSpec
+    spec = ProcessSpec(sys.argv[2:], {}, None, Path(sys.argv[1]))
+    asyncio.run(LocalExecutor().run(spec))
+""")
+
+
+def crash_engine_while_running(s: ProcessSpec) -> None:
+    """Start ``s`` from an engine process, then SIGKILL the engine while ``s`` still runs."""
+    engine = subprocess.Popen([sys.executable, "-c", ENGINE, str(s.node_dir), *s.argv])
+    try:
+        wait_for(lambda: (Path(s.node_dir) / "pid").exists())
+    finally:
+        engine.kill()
+        engine.wait()
+
+
+def test_a_process_outlives_an_engine_crash_and_is_readopted(
+    ex: LocalExecutor, tmp_path: Path
+) -> None:
+    s = spec(tmp_path, ["sh", "-c", "sleep 0.5; echo survived; echo >/tmp/f x; exit 7"])
+    crash_engine_while_running(s)
+    assert not (tmp_path / "node" / "rc").exists()
+    r = run(ex, s)
+    assert (r.exit_code, r.stdout, ex.read_file(s, "/tmp/f")) == (7, "survived\n", "x\n")
+
+
+def test_kill_an_adopted_process(ex: LocalExecutor, tmp_path: Path) -> None:
+    marker = f"100.{uuid.uuid4().int % 10**9}"
+    s = spec(tmp_path, ["sh", "-c", f"sleep {marker} & sleep {marker}"])
+    crash_engine_while_running(s)
+    wait_for(lambda: len(sleeps(marker)) == 2)
+    asyncio.run(ex.kill(s))
+    assert sleeps(marker) == []
+    assert run(ex, s).exit_code == 143
+
+
+def test_process_lost_when_pid_is_gone_without_rc(ex: LocalExecutor, tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "pid").write_text(f"{gone.pid} 12345\n")
+    with pytest.raises(ProcessLost):
+        run(ex, spec(tmp_path, ["true"]))
+
+
+def test_process_lost_when_pid_was_reused(ex: LocalExecutor, tmp_path: Path) -> None:
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "pid").write_text(f"{os.getpid()} 1\n")  # alive, but started at another time
+    with pytest.raises(ProcessLost):
+        run(ex, spec(tmp_path, ["true"]))
+
+
+def test_no_leaked_descriptors_or_zombies(ex: LocalExecutor, tmp_path: Path) -> None:
+    run(ex, spec(tmp_path, ["true"], "warm"))  # the probe and lazy imports happen once
+    before = len(os.listdir("/proc/self/fd"))
+
+    async def many() -> None:
+        await asyncio.gather(*(ex.run(spec(tmp_path, ["true"], f"n{i}")) for i in range(20)))
+
+    asyncio.run(many())
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert zombie_children() == []
+
+
+def test_without_isolation_tmpdir_is_the_nodes(tmp_path: Path) -> None:
+    ex = LocalExecutor(isolate_tmp=False)
+    s = spec(tmp_path, ["sh", "-c", 'echo "$TMPDIR"; pwd; echo x > rel'])
+    r = run(ex, s)
+    tmp = tmp_path / "node" / "tmp"
+    assert r.stdout == f"{tmp}\n{tmp}\n"
+    assert ex.read_file(s, "rel") == "x\n"
+    assert ex.host_path(s, "/tmp/x") == Path("/tmp/x")  # unisolated: /tmp is the host's
+
+
+def test_probe_failure_warns_once_and_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from argosy.plugins import local
+
+    monkeypatch.setattr(local, "_probe_private_tmp", lambda: "unshare: Operation not permitted")
+    ex = LocalExecutor()
+    for name in ("a", "b"):
+        r = run(ex, spec(tmp_path, ["sh", "-c", 'echo "$TMPDIR"'], name))
+        assert r.stdout == f"{tmp_path / name / 'tmp'}\n"
+    warnings = [m for m in caplog.messages if "running without a private /tmp" in m]
+    assert warnings == ["running without a private /tmp: unshare: Operation not permitted"]
+
+
+def test_signal_of_the_command_is_reported_as_128_plus_n(ex: LocalExecutor, tmp_path: Path) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", f"kill -{int(signal.SIGUSR1)} $$"]))
+    assert r.exit_code == 128 + signal.SIGUSR1
