@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from argosy.plugins.local import LocalExecutor, ProcessLost, ProcessResult, ProcessSpec
 
 
