@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Fault:
-    """One problem found in a manifest, at a path such as ``spec.templates[2].dag.tasks[1].depends``.
+    """One problem in a manifest, at a path such as ``spec.templates[2].dag.tasks[1].depends``.
 
     ``file`` is set when the manifest came from a file; ``line``/``column`` (1-based) when the
     loader could map the path back to the source text.

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from argosy.errors import ArgosyError
+from argosy.plugin import Outcome, ProcessRequest, hookimpl
 
 __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
@@ -426,3 +427,38 @@ def _mtime(path: Path) -> float:
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
+
+
+# -- the executor plugin ----------------------------------------------------------------------
+
+SCRIPT_FILE = "/tmp/.argosy/script"
+
+
+class LocalBackend(LocalExecutor):
+    """The ``local`` executor as the engine sees it: a process request in, an Outcome out."""
+
+    async def run_process(self, request: ProcessRequest) -> Outcome:
+        argv = list(request.argv)
+        spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
+                           node_dir=request.node_dir)
+        if request.script is not None:
+            # Inside the private /tmp when isolated; otherwise a file of the node's own.
+            path = SCRIPT_FILE if self._isolated() else str(request.node_dir / "script")
+            self.write_file(spec, path, request.script)
+            spec = ProcessSpec(argv=[*argv, path], env=spec.env,
+                               working_dir=spec.working_dir, node_dir=spec.node_dir)
+        try:
+            result = await self.run(spec)
+        except ProcessLost as exc:
+            return Outcome("Error", str(exc))
+        ok = result.exit_code == 0
+        message = result.message or ("" if ok else f"Error (exit code {result.exit_code})")
+        return Outcome("Succeeded" if ok else "Failed", message,
+                       result=result.stdout.removesuffix("\n"), exit_code=result.exit_code,
+                       read_file=lambda path: self.read_file(spec, path),
+                       log=result.stdout + result.stderr)
+
+
+@hookimpl
+def argosy_executors() -> list[LocalBackend]:
+    return [LocalBackend()]

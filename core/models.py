@@ -1,0 +1,200 @@
+"""Pydantic models of Argo's Workflow, with Argo's field names.
+
+Unknown fields are kept (``extra="allow"``): pod-shaping fields such as ``nodeSelector`` or
+``podSpecPatch`` travel with the template to executors that understand them, and a template's
+type body (``container``, ``dag``, ``http``…) is looked up by key through the plugin registry
+rather than being fixed here, so third-party template types need no change to these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_VERSION = "argoproj.io/v1alpha1"
+
+
+class ArgoModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        """The Argo JSON form: camelCase, no unset fields."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class ValueFrom(ArgoModel):
+    path: str | None = None
+    default: str | None = None
+    expression: str | None = None
+    parameter: str | None = None
+    supplied: dict[str, Any] | None = None
+    json_path: str | None = Field(None, alias="jsonPath")
+
+
+class Parameter(ArgoModel):
+    name: str
+    value: Any = None
+    default: Any = None
+    enum: list[Any] | None = None
+    description: str | None = None
+    value_from: ValueFrom | None = Field(None, alias="valueFrom")
+    global_name: str | None = Field(None, alias="globalName")
+
+
+class Inputs(ArgoModel):
+    parameters: list[Parameter] = []
+    artifacts: list[dict[str, Any]] = []
+
+
+class Outputs(ArgoModel):
+    parameters: list[Parameter] = []
+    artifacts: list[dict[str, Any]] = []
+    result: str | None = None
+    exit_code: str | None = Field(None, alias="exitCode")
+
+
+class Arguments(ArgoModel):
+    parameters: list[Parameter] = []
+    artifacts: list[dict[str, Any]] = []
+
+
+class Sequence(ArgoModel):
+    count: int | str | None = None
+    start: int | str | None = None
+    end: int | str | None = None
+    format: str | None = None
+
+
+class ContinueOn(ArgoModel):
+    error: bool = False
+    failed: bool = False
+
+
+class LifecycleHook(ArgoModel):
+    template: str | None = None
+    arguments: Arguments = Arguments()
+    expression: str | None = None
+
+
+class RetryStrategy(ArgoModel):
+    limit: int | str | None = None
+    retry_policy: str | None = Field(None, alias="retryPolicy")
+    backoff: dict[str, Any] | None = None
+    expression: str | None = None
+
+
+class Step(ArgoModel):
+    """A step of a ``steps`` template, and (through :class:`DAGTask`) a DAG task."""
+
+    name: str
+    template: str | None = None
+    inline: Template | None = None
+    arguments: Arguments = Arguments()
+    when: str | None = None
+    with_items: list[Any] | None = Field(None, alias="withItems")
+    with_param: str | None = Field(None, alias="withParam")
+    with_sequence: Sequence | None = Field(None, alias="withSequence")
+    continue_on: ContinueOn | None = Field(None, alias="continueOn")
+    on_exit: str | None = Field(None, alias="onExit")
+    hooks: dict[str, LifecycleHook] | None = None
+
+    def continues_on(self, phase: str) -> bool:
+        c = self.continue_on
+        return c is not None and (
+            (phase == "Failed" and c.failed) or (phase == "Error" and c.error)
+        )
+
+    @property
+    def loops(self) -> bool:
+        return (
+            self.with_items is not None
+            or self.with_param is not None
+            or self.with_sequence is not None
+        )
+
+
+class DAGTask(Step):
+    dependencies: list[str] | None = None
+    depends: str | None = None
+
+
+class Template(ArgoModel):
+    name: str | None = None
+    inputs: Inputs = Inputs()
+    outputs: Outputs = Outputs()
+    parallelism: int | str | None = None
+    fail_fast: bool | None = Field(None, alias="failFast")
+    active_deadline_seconds: int | str | None = Field(None, alias="activeDeadlineSeconds")
+    timeout: str | None = None
+    retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
+    metadata: dict[str, Any] | None = None
+
+
+class WorkflowSpec(ArgoModel):
+    entrypoint: str | None = None
+    templates: list[Template] = []
+    arguments: Arguments = Arguments()
+    parallelism: int | None = None
+    on_exit: str | None = Field(None, alias="onExit")
+    active_deadline_seconds: int | None = Field(None, alias="activeDeadlineSeconds")
+    service_account_name: str | None = Field(None, alias="serviceAccountName")
+
+
+class ObjectMeta(ArgoModel):
+    name: str | None = None
+    generate_name: str | None = Field(None, alias="generateName")
+    namespace: str | None = None
+    uid: str | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    creation_timestamp: str | None = Field(None, alias="creationTimestamp")
+
+
+class Workflow(ArgoModel):
+    api_version: str = Field(API_VERSION, alias="apiVersion")
+    kind: str = "Workflow"
+    metadata: ObjectMeta = ObjectMeta()
+    spec: WorkflowSpec
+    status: dict[str, Any] | None = None
+
+
+# ---- status, in Argo's shape -------------------------------------------------------------------
+
+NodePhases = ("Pending", "Running", "Succeeded", "Failed", "Error", "Skipped", "Omitted")
+
+
+def fulfilled(phase: str) -> bool:
+    """Argo's NodePhase.Fulfilled: finished, including skipped and omitted."""
+    return phase in ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
+
+
+def failed_or_error(phase: str) -> bool:
+    return phase in ("Failed", "Error")
+
+
+class NodeStatus(ArgoModel):
+    id: str
+    name: str
+    display_name: str = Field(alias="displayName")
+    type: str
+    template_name: str | None = Field(None, alias="templateName")
+    phase: str = "Pending"
+    boundary_id: str | None = Field(None, alias="boundaryID")
+    children: list[str] | None = None
+    outbound_nodes: list[str] | None = Field(None, alias="outboundNodes")
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    started_at: str | None = Field(None, alias="startedAt")
+    finished_at: str | None = Field(None, alias="finishedAt")
+    message: str | None = None
+    progress: str | None = None
+    host_node_name: str | None = Field(None, alias="hostNodeName")
+
+    @property
+    def fulfilled(self) -> bool:
+        return fulfilled(self.phase)
+
+
+Step.model_rebuild()
+DAGTask.model_rebuild()

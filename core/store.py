@@ -1,0 +1,280 @@
+"""The SQLite store: workflows, their nodes, the edges between nodes, and node logs.
+
+WAL mode and one transaction per transition make the store survive ``kill -9`` of the engine at
+any point. Nodes are rows of their own and ``children`` edges are appended to a separate table,
+so a transition writes one small row: never the whole status, never a growing children list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import string
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from argosy.errors import ArgosyError, NotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflows (
+    uid TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    phase TEXT NOT NULL DEFAULT 'Pending',
+    started_at TEXT,
+    finished_at TEXT,
+    message TEXT,
+    progress TEXT,
+    status_extra TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    UNIQUE (namespace, name)
+);
+CREATE INDEX IF NOT EXISTS workflows_phase ON workflows (phase);
+CREATE TABLE IF NOT EXISTS nodes (
+    uid TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (uid, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edges (
+    uid TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    child TEXT NOT NULL,
+    PRIMARY KEY (uid, parent, child)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    uid TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    content TEXT NOT NULL,
+    PRIMARY KEY (uid, node_id)
+) WITHOUT ROWID;
+"""
+
+ACTIVE_PHASES = ("Pending", "Running")
+
+
+class AlreadyExists(ArgosyError):
+    pass
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def argosy_home() -> Path:
+    return Path(os.environ.get("ARGOSY_HOME") or Path.home() / ".argosy")
+
+
+def _suffix() -> str:
+    # Argo's generateName suffix: five lowercase alphanumerics.
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+@dataclass
+class WorkflowRecord:
+    uid: str
+    namespace: str
+    name: str
+    manifest: dict[str, Any]
+    phase: str
+    started_at: str | None
+    finished_at: str | None
+    message: str | None
+    progress: str | None
+    status_extra: dict[str, Any]
+    created_at: str
+
+    def status(self) -> dict[str, Any]:
+        st: dict[str, Any] = {"phase": self.phase}
+        for key, value in (("startedAt", self.started_at), ("finishedAt", self.finished_at),
+                           ("message", self.message), ("progress", self.progress)):
+            if value:
+                st[key] = value
+        st.update(self.status_extra)
+        return st
+
+
+class Store:
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home) if home else argosy_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "argosy.db"
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                  timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def run_dir(self, uid: str) -> Path:
+        return self.home / "runs" / uid
+
+    # ---- workflows ----------------------------------------------------------------------------
+
+    def create_workflow(self, manifest: dict[str, Any]) -> WorkflowRecord:
+        meta = manifest.setdefault("metadata", {})
+        namespace = meta.setdefault("namespace", "default")
+        created = now_rfc3339()
+        meta["uid"] = uid = str(uuid.uuid4())
+        meta["creationTimestamp"] = created
+        fixed = meta.get("name")
+        for _ in range(20):
+            name = fixed or f"{meta.get('generateName', 'workflow-')}{_suffix()}"
+            meta["name"] = name
+            try:
+                self.db.execute(
+                    "INSERT INTO workflows (uid, namespace, name, manifest, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (uid, namespace, name, json.dumps(manifest), created))
+                return self.get(uid)
+            except sqlite3.IntegrityError:
+                if fixed:
+                    raise AlreadyExists(
+                        f'workflows.argoproj.io "{name}" already exists in namespace '
+                        f'"{namespace}"') from None
+        raise ArgosyError("could not generate a unique workflow name")
+
+    def _record(self, row: tuple[Any, ...]) -> WorkflowRecord:
+        (uid, ns, name, manifest, phase, started, finished, message, progress, extra,
+         created) = row
+        return WorkflowRecord(uid, ns, name, json.loads(manifest), phase, started, finished,
+                              message, progress, json.loads(extra), created)
+
+    _COLUMNS = ("uid, namespace, name, manifest, phase, started_at, finished_at, message, "
+                "progress, status_extra, created_at")
+
+    def get(self, uid: str) -> WorkflowRecord:
+        row = self.db.execute(f"SELECT {self._COLUMNS} FROM workflows WHERE uid = ?",
+                              (uid,)).fetchone()
+        if row is None:
+            raise NotFound(f"workflow with uid {uid} not found")
+        return self._record(row)
+
+    def find(self, namespace: str, name: str) -> WorkflowRecord:
+        row = self.db.execute(
+            f"SELECT {self._COLUMNS} FROM workflows WHERE namespace = ? AND name = ?",
+            (namespace, name)).fetchone()
+        if row is None:
+            raise NotFound(f'workflows.argoproj.io "{name}" not found')
+        return self._record(row)
+
+    def list(self, namespace: str | None = None) -> list[WorkflowRecord]:
+        sql = f"SELECT {self._COLUMNS} FROM workflows"
+        args: tuple[Any, ...] = ()
+        if namespace:
+            sql += " WHERE namespace = ?"
+            args = (namespace,)
+        sql += " ORDER BY created_at DESC, name"
+        return [self._record(r) for r in self.db.execute(sql, args)]
+
+    def active(self) -> list[WorkflowRecord]:
+        rows = self.db.execute(
+            f"SELECT {self._COLUMNS} FROM workflows WHERE phase IN ('Pending', 'Running')"
+            " ORDER BY created_at")
+        return [self._record(r) for r in rows]
+
+    def update_status(self, uid: str, **fields: Any) -> None:
+        """Update top-level status: phase, started_at, finished_at, message, progress, extra."""
+        extra = fields.pop("status_extra", None)
+        cols = list(fields)
+        values = [fields[c] for c in cols]
+        if extra is not None:
+            cols.append("status_extra")
+            values.append(json.dumps(extra))
+        if not cols:
+            return
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        self.db.execute(f"UPDATE workflows SET {sets} WHERE uid = ?", (*values, uid))
+
+    def delete(self, uid: str) -> None:
+        with self.transaction() as db:
+            for table in ("nodes", "edges", "logs"):
+                db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM workflows WHERE uid = ?", (uid,))
+
+    # ---- nodes --------------------------------------------------------------------------------
+
+    def put_node(self, uid: str, node_id: str, body: str,
+                 edges: list[tuple[str, int, str]] | None = None) -> None:
+        """Write one node and any new ``(parent, seq, child)`` edges in one transaction."""
+        if not edges:
+            self.db.execute("INSERT OR REPLACE INTO nodes (uid, id, body) VALUES (?, ?, ?)",
+                            (uid, node_id, body))
+            return
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO nodes (uid, id, body) VALUES (?, ?, ?)",
+                       (uid, node_id, body))
+            self._add_edges(db, uid, edges)
+
+    def add_edges(self, uid: str, edges: list[tuple[str, int, str]]) -> None:
+        with self.transaction() as db:
+            self._add_edges(db, uid, edges)
+
+    @staticmethod
+    def _add_edges(db: sqlite3.Connection, uid: str, edges: list[tuple[str, int, str]]) -> None:
+        # The caller numbers the edges (it holds the children in memory), so appending one
+        # never scans a parent's existing children.
+        db.executemany("INSERT OR IGNORE INTO edges (uid, parent, seq, child) VALUES (?, ?, ?, ?)",
+                       [(uid, p, seq, c) for p, seq, c in edges])
+
+    def nodes(self, uid: str) -> dict[str, dict[str, Any]]:
+        """All nodes in Argo's shape, with ``children`` from the edge table."""
+        nodes = {nid: json.loads(body) for nid, body in
+                 self.db.execute("SELECT id, body FROM nodes WHERE uid = ?", (uid,))}
+        for parent, child in self.db.execute(
+                "SELECT parent, child FROM edges WHERE uid = ? ORDER BY parent, seq", (uid,)):
+            if parent in nodes:
+                nodes[parent].setdefault("children", []).append(child)
+        return nodes
+
+    # ---- logs ---------------------------------------------------------------------------------
+
+    def put_log(self, uid: str, node_id: str, content: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO logs (uid, node_id, content) VALUES (?, ?, ?)",
+                        (uid, node_id, content))
+
+    def log(self, uid: str, node_id: str) -> str | None:
+        row = self.db.execute("SELECT content FROM logs WHERE uid = ? AND node_id = ?",
+                              (uid, node_id)).fetchone()
+        return row[0] if row else None
+
+    def logs(self, uid: str) -> dict[str, str]:
+        return dict(self.db.execute("SELECT node_id, content FROM logs WHERE uid = ?", (uid,)))
+
+    # ---- the Argo object ----------------------------------------------------------------------
+
+    def workflow(self, record: WorkflowRecord, *, nodes: bool = True) -> dict[str, Any]:
+        """The Workflow as Argo shows it (``argo get -o json``)."""
+        wf = dict(record.manifest)
+        wf["metadata"] = dict(wf.get("metadata", {}), name=record.name,
+                              namespace=record.namespace, uid=record.uid,
+                              creationTimestamp=record.created_at)
+        status = record.status()
+        if nodes:
+            found = self.nodes(record.uid)
+            if found:
+                status["nodes"] = found
+        wf["status"] = status
+        return wf

@@ -1,0 +1,272 @@
+"""The ``dag`` template type: tasks run as soon as what they depend on allows.
+
+Scheduling is event-driven: when a task finishes, only its dependents are looked at, so a
+10,000-task DAG costs O(tasks + edges), never a scan of every task per completion. Semantics
+follow Argo's controller: enhanced ``depends`` (bare ``A`` means succeeded, skipped or daemoned,
+widened by A's ``continueOn``), Omitted tasks, ``target``, ``failFast`` and the branch-phase rule
+that decides the DAG's phase from its target tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from argosy.engine import NodeContext, NodeError
+from argosy.errors import ExpressionError, Fault
+from argosy.expr import Depends, TaskState, evaluate_when, parse_depends
+from argosy.loops import LoopError, expand
+from argosy.models import ArgoModel, DAGTask, NodeStatus, failed_or_error
+from argosy.plugin import Outcome, TemplateType, hookimpl
+
+
+class DAG(ArgoModel):
+    tasks: list[dict[str, Any]] = []
+    target: str | None = None
+    fail_fast: bool | None = None
+
+    model_config = ArgoModel.model_config | {"populate_by_name": True}
+
+    def __init__(self, **data: Any) -> None:
+        if "failFast" in data:
+            data["fail_fast"] = data.pop("failFast")
+        super().__init__(**data)
+
+
+def depends_text(task: DAGTask) -> str:
+    if task.depends:
+        return task.depends
+    return " && ".join(task.dependencies or [])
+
+
+@dataclass
+class Graph:
+    tasks: dict[str, DAGTask]
+    raw: dict[str, dict[str, Any]]
+    depends: dict[str, Depends | None]
+    dependents: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, raw_tasks: list[dict[str, Any]]) -> Graph:
+        tasks = {t["name"]: DAGTask.model_validate(t) for t in raw_tasks}
+        raw = {t["name"]: t for t in raw_tasks}
+        depends: dict[str, Depends | None] = {}
+        dependents: dict[str, list[str]] = {name: [] for name in tasks}
+        for name, task in tasks.items():
+            text = depends_text(task)
+            depends[name] = parse_depends(text) if text else None
+            for dep in sorted(depends[name].tasks) if depends[name] else ():
+                if dep not in tasks:
+                    raise NodeError(f"task {name!r} depends on unknown task {dep!r}")
+                dependents[dep].append(name)
+        return cls(tasks, raw, depends, dependents)
+
+    def deps(self, name: str) -> list[str]:
+        d = self.depends[name]
+        return sorted(d.tasks) if d else []
+
+    def targets(self, target: str | None) -> list[str]:
+        if target:
+            names = target.split()
+            unknown = [n for n in names if n not in self.tasks]
+            if unknown:
+                raise NodeError(f"target task {unknown[0]!r} is not a task of this DAG")
+            return names
+        return sorted(n for n, ds in self.dependents.items() if not ds)
+
+    def ancestors(self, names: list[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(self.deps(n))
+        return seen
+
+
+class DagRun:
+    """One execution of a DAG template node."""
+
+    def __init__(self, ctx: NodeContext, dag: DAG) -> None:
+        self.ctx = ctx
+        self.graph = Graph.build(dag.tasks)
+        self.targets = self.graph.targets(dag.target)
+        self.needed = self.graph.ancestors(self.targets)
+        self.fail_fast = dag.fail_fast is not False
+        self.scope = ctx.scope.child({"tasks": {}})
+        self.done: dict[str, NodeStatus] = {}
+        self.pending_deps = {n: len(self.graph.deps(n)) for n in self.needed}
+        self.running: set[asyncio.Task[None]] = set()
+        self.stopped = False
+        limit = ctx.template.parallelism
+        self.slots = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+
+    async def execute(self) -> Outcome:
+        for name in sorted(self.needed):
+            if self.pending_deps[name] == 0:
+                self.start(name)
+        while self.running:
+            finished, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+            for t in finished:
+                self.running.discard(t)
+                t.result()
+        phase = self.assess()
+        self.ctx.node.outbound_nodes = [o for n in self.targets if n in self.done
+                                        for o in self.ctx.outbound_of(self.done[n])]
+        if phase == "Succeeded":
+            return Outcome("Succeeded", scope=self.scope)
+        return Outcome(phase, self.failure_message(), scope=self.scope)
+
+    def start(self, name: str) -> None:
+        self.running.add(asyncio.ensure_future(self.run_task(name)))
+
+    async def run_task(self, name: str) -> None:
+        node = await self.task_node(name)
+        self.done[name] = node
+        if (failed_or_error(node.phase) and self.fail_fast
+                and not self.graph.tasks[name].continues_on(node.phase)
+                and failed_or_error(self.assess(partial=True))):
+            self.stopped = True
+        for dependent in self.graph.dependents[name]:
+            if dependent in self.pending_deps:
+                self.pending_deps[dependent] -= 1
+                if self.pending_deps[dependent] == 0 and not self.stopped:
+                    self.start(dependent)
+
+    async def task_node(self, name: str) -> NodeStatus:
+        ctx, task = self.ctx, self.graph.tasks[name]
+        node_name = f"{ctx.node.name}.{name}"
+        parents = self.parents(name)
+        depends = self.graph.depends[name]
+        if depends is not None and not depends.evaluate(self.state):
+            return ctx.skip(node_name, name, "Omitted", "omitted: depends condition not met",
+                            parents, task.template)
+        try:
+            resolved = ctx.substitute(self.graph.raw[name], self.scope, defer_items=True)
+            task = DAGTask.model_validate(resolved)
+            if task.loops:
+                return await self.run_loop(name, node_name, resolved, task, parents)
+        except (NodeError, ExpressionError, LoopError) as exc:
+            return ctx.skip(node_name, name, "Error", str(exc), parents, task.template)
+        node = await self.run_one(node_name, name, task, parents)
+        self.scope.data["tasks"][name] = ctx.node_view(node)
+        return node
+
+    async def run_loop(self, name: str, node_name: str, resolved: dict[str, Any],
+                       task: DAGTask, parents: list[str]) -> NodeStatus:
+        ctx = self.ctx
+        runs = expand(resolved, task, self.scope)
+        if not runs:
+            return ctx.skip(node_name, name, "Skipped", "Skipped, empty params", parents,
+                            task.template)
+        group = ctx.group(node_name, name, "TaskGroup", parents)
+        children = await asyncio.gather(*(
+            self.run_one(f"{node_name}{suffix}", f"{name}{suffix}",
+                         DAGTask.model_validate(body), [group.id])
+            for suffix, body in runs))
+        if not group.fulfilled:
+            phase = next((c.phase for c in reversed(children) if failed_or_error(c.phase)),
+                         "Succeeded")
+            ctx.finish(group, phase)
+        self.scope.data["tasks"][name] = ctx.aggregate_view(group, list(children))
+        return group
+
+    async def run_one(self, node_name: str, display: str, task: DAGTask,
+                      parents: list[str]) -> NodeStatus:
+        ctx = self.ctx
+        if task.when:
+            try:
+                proceed = evaluate_when(task.when)
+            except ExpressionError as exc:
+                return ctx.skip(node_name, display, "Error", str(exc), parents, task.template)
+            if not proceed:
+                return ctx.skip(node_name, display, "Skipped",
+                                f"when '{task.when}' evaluated false", parents, task.template)
+        template = task.inline.dump() if task.inline else task.template or ""
+        if self.slots is None:
+            return await ctx.run_child(node_name, template, task.arguments,
+                                       display_name=display, parents=parents)
+        async with self.slots:
+            return await ctx.run_child(node_name, template, task.arguments,
+                                       display_name=display, parents=parents)
+
+    def parents(self, name: str) -> list[str]:
+        deps = self.graph.deps(name)
+        if not deps:
+            return [self.ctx.node.id]
+        return [o for d in deps for o in self.ctx.outbound_of(self.done[d])]
+
+    def state(self, name: str) -> TaskState:
+        node = self.done[name]
+        children: tuple[str, ...] = ()
+        if node.type == "TaskGroup":
+            children = tuple(self.ctx.run.nodes[c].phase for c in node.children or [])
+        task = self.graph.tasks[name]
+        phase = node.phase
+        # Argo widens a bare reference by the dependency's continueOn: count it as succeeded.
+        if task.continues_on(phase):
+            return TaskState(phase, children, continued=True)
+        return TaskState(phase, children)
+
+    def assess(self, partial: bool = False) -> str:
+        """Argo's assessDAGPhase: each target's branch phase; omitted tasks inherit failure."""
+        branch: dict[str, str] = {}
+        for name in self.topological():
+            node = self.done.get(name)
+            if node is None:
+                continue
+            inherited = "Succeeded"
+            for dep in self.graph.deps(name):
+                if failed_or_error(branch.get(dep, "")):
+                    inherited = branch[dep]
+            branch[name] = node.phase if node.phase in ("Succeeded", "Failed", "Error") \
+                else inherited
+        result = "Succeeded"
+        for name in self.targets:
+            phase = branch.get(name, "")
+            if not phase:
+                if partial:
+                    result = "Running"
+                continue
+            if failed_or_error(phase) and not self.graph.tasks[name].continues_on(phase):
+                return phase
+        return result
+
+    def topological(self) -> list[str]:
+        order, seen = [], set()
+        for root in sorted(self.needed):
+            stack = [(root, False)]
+            while stack:
+                name, expanded = stack.pop()
+                if expanded:
+                    order.append(name)
+                    continue
+                if name in seen:
+                    continue
+                seen.add(name)
+                stack.append((name, True))
+                stack.extend((d, False) for d in self.graph.deps(name) if d not in seen)
+        return order
+
+    def failure_message(self) -> str:
+        for name in self.targets:
+            node = self.done.get(name)
+            if node is not None and failed_or_error(node.phase):
+                return f"child '{node.id}' failed"
+        failed = [n for n in self.done.values() if failed_or_error(n.phase)]
+        return f"child '{failed[0].id}' failed" if failed else ""
+
+
+async def run(ctx: NodeContext) -> Outcome:
+    return await DagRun(ctx, ctx.body).execute()
+
+
+def validate(body: DAG, path: str) -> list[Fault]:
+    return []
+
+
+@hookimpl
+def argosy_template_types() -> list[TemplateType]:
+    return [TemplateType("dag", "DAG", run, DAG, validate, leaf=False)]

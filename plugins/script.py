@@ -1,0 +1,31 @@
+"""The ``script`` template type: ``source`` saved to a file and run by ``command``.
+
+As in Argo, the file's path is appended to the command, and stdout becomes ``outputs.result``.
+"""
+
+from __future__ import annotations
+
+from argosy.engine import NodeContext
+from argosy.errors import Fault
+from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.plugins.container import Container, argv_of, run_process
+
+class Script(Container):
+    source: str = ""
+
+
+async def run(ctx: NodeContext) -> Outcome:
+    script: Script = ctx.body
+    return await run_process(ctx, script, argv_of(script), script=script.source)
+
+
+def validate(body: Script, path: str) -> list[Fault]:
+    faults = [] if body.image else [Fault(f"{path}.image", "image is required")]
+    if not body.source:
+        faults.append(Fault(f"{path}.source", "source is required"))
+    return faults
+
+
+@hookimpl
+def argosy_template_types() -> list[TemplateType]:
+    return [TemplateType("script", "Pod", run, Script, validate)]
