@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from argosy.errors import Fault, InvalidWorkflow
 
 __all__ = ["Document", "load_documents", "load_file", "load_workflow"]

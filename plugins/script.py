@@ -10,6 +10,7 @@ from argosy.errors import Fault
 from argosy.plugin import Outcome, TemplateType, hookimpl
 from argosy.plugins.container import Container, argv_of, run_process
 
+
 class Script(Container):
     source: str = ""
 

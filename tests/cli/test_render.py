@@ -12,6 +12,8 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from rich.console import Console
+
 from argosy.render import (
     LiveView,
     PlainProgress,
@@ -19,7 +21,6 @@ from argosy.render import (
     node_tree,
     render_workflow,
 )
-from rich.console import Console
 
 T0 = "2026-11-27T13:40:00Z"
 NOW = datetime(2026, 11, 27, 13, 45, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from argosy.errors import ExpressionError, Fault
 from argosy.lint import lint, lint_documents
 from argosy.loader import load_documents, load_file

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from argosy.errors import InvalidWorkflow
 from argosy.loader import load_documents, load_file, load_workflow
 
