@@ -445,6 +445,8 @@ class LocalBackend(LocalExecutor):
             # Inside the private /tmp when isolated; otherwise a file of the node's own.
             path = SCRIPT_FILE if self._isolated() else str(request.node_dir / "script")
             self.write_file(spec, path, request.script)
+            # Executable, as Argo's is: `command: [sh, -c]` runs the file as a program.
+            self.host_path(spec, path).chmod(0o755)
             spec = ProcessSpec(argv=[*argv, path], env=spec.env,
                                working_dir=spec.working_dir, node_dir=spec.node_dir)
         try:
