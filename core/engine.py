@@ -13,20 +13,40 @@ import asyncio
 import contextlib
 import json
 import socket
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from argosy.durations import DurationError, parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError, ExpressionError
-from argosy.models import Arguments, NodeStatus, Template, Workflow, failed_or_error
+from argosy.models import (
+    Arguments,
+    LifecycleHook,
+    NodeStatus,
+    RetryStrategy,
+    Step,
+    Template,
+    Workflow,
+    failed_or_error,
+)
 from argosy.plugin import Executor, Outcome, TemplateType
 from argosy.registry import Registry, default_registry
+from argosy.retry import decide, last_retry
 from argosy.store import Store, WorkflowRecord, now_rfc3339
-from argosy.substitute import MISSING, Lazy, Leaf, Scope, go_str, substitute, to_json
+from argosy.substitute import (
+    MISSING,
+    Lazy,
+    Leaf,
+    Scope,
+    evaluate,
+    go_str,
+    substitute,
+    to_json,
+)
 
 # References resolved later than template entry: by each step, task or loop iteration.
 DEFERRED = ("steps", "tasks", "item")
@@ -145,6 +165,37 @@ class NodeContext:
     def node_view(self, node: NodeStatus) -> Mapping[str, Any]:
         return self.run.node_view(node)
 
+    async def run_hooks(self, step: Step, node: NodeStatus, scope: Scope, kind: str) -> None:
+        """A finished step's or task's hooks: ``exit`` (or ``onExit``) always, as node
+        ``<node>.onExit``; expression hooks when true, as ``<node>.hooks.<name>``."""
+        hooks = dict(step.hooks or {})
+        if step.on_exit and "exit" not in hooks:
+            hooks["exit"] = LifecycleHook(template=step.on_exit)
+        if not hooks:
+            return
+        siblings = scope.get(kind) or {}
+        local = scope.child({kind: ChainMap({step.name: self.node_view(node)}, siblings)})
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit":
+                name = f"{node.name}.onExit"
+            else:
+                name = f"{node.name}.hooks.{hook_name}"
+                try:
+                    if not hook.expression or not evaluate(hook.expression, local,
+                                                           self.run.functions):
+                        continue
+                except ExpressionError:
+                    continue
+            arguments = Arguments.model_validate(
+                self.substitute(hook.arguments.dump(), local))
+            hooked = await self.run.execute_node(
+                name, self.run.resolve_template(hook.template or ""), arguments,
+                display_name=name.rsplit(".", 1)[-1] if hook_name == "exit" else name,
+                boundary_id=self.node.id, parents=[node.id])
+            if hooked.node_flag is None:
+                hooked.node_flag = {"hooked": True}
+                self.run.persist(hooked)
+
     def aggregate_view(self, group: NodeStatus, children: list[NodeStatus]) -> Mapping[str, Any]:
         return self.run.aggregate_view(group, children)
 
@@ -185,6 +236,7 @@ class WorkflowRun:
             self._count_leaf(n, created=True)
         self.globals = self._global_scope()
         self._model_cache: dict[int, Template] = {}
+        self._defaults_cache: dict[int, dict[str, Any]] = {}
 
     # ---- workflow -----------------------------------------------------------------------------
 
@@ -192,39 +244,107 @@ class WorkflowRun:
         if self.record.phase not in ("Pending", "Running"):
             return self.record
         started = self.record.started_at or now_rfc3339()
+        if not self.record.started_at:
+            try:
+                self._apply_workflow_metadata()
+            except (ArgosyError, ExpressionError) as exc:
+                self._update(started_at=started)
+                self._finish_workflow("Error", f"spec.workflowMetadata: {exc}")
+                return self.store.get(self.uid)
         self._update(phase="Running", started_at=started)
         self._emit_workflow("started")
-        entry = self.wf.spec.entrypoint
-        phase, message = "Succeeded", None
+        await self._workflow_hooks()
         try:
-            root = await self.execute_node(
-                self.name, self.resolve_template(entry or ""), self.wf.spec.arguments,
-                display_name=self.name, boundary_id=None, parents=[], root=True)
-            phase, message = root.phase, root.message
-            if phase not in ("Succeeded", "Failed", "Error"):
-                phase = "Succeeded" if phase in ("Skipped", "Omitted") else "Error"
+            phase, message = await self._execute_entrypoint()
         except asyncio.CancelledError:
             self._stop_running("Stopped: interrupted")
             self._finish_workflow("Failed", "Stopped: interrupted")
             raise
-        except ArgosyError as exc:
-            phase, message = "Error", str(exc)
-        if self.wf.spec.on_exit:
-            await self._run_exit_handler(phase, message)
+        await self._run_exit_handler(phase)
+        await self._workflow_hooks(phase)
         self._finish_workflow(phase, message)
         return self.store.get(self.uid)
 
-    async def _run_exit_handler(self, phase: str, message: str | None) -> None:
+    async def _execute_entrypoint(self) -> tuple[str, str | None]:
+        """Run the entrypoint under ``spec.activeDeadlineSeconds``; the workflow's phase."""
+        spec = self.wf.spec
+        deadline = spec.active_deadline_seconds
+        run = self.execute_node(self.name, self.resolve_template(spec.entrypoint or ""),
+                                spec.arguments, display_name=self.name, boundary_id=None,
+                                parents=[], root=True)
+        try:
+            if deadline is None:
+                root = await run
+            else:
+                remaining = float(deadline) - seconds_since(self.record.started_at)
+                root = await asyncio.wait_for(run, max(0.0, remaining))
+        except TimeoutError:
+            self._stop_running("Step exceeded its deadline")
+            return "Failed", "Step exceeded its deadline"
+        except ArgosyError as exc:
+            return "Error", str(exc)
+        if root.phase in ("Succeeded", "Failed", "Error"):
+            return root.phase, root.message
+        return ("Succeeded", None) if root.phase in ("Skipped", "Omitted") else ("Error",
+                                                                               root.message)
+
+    def _apply_workflow_metadata(self) -> None:
+        """``spec.workflowMetadata``: labels and annotations, ``labelsFrom`` expressions."""
+        wm = self.manifest["spec"].get("workflowMetadata") or {}
+        if not wm:
+            return
+        meta = self.manifest.setdefault("metadata", {})
+        labels = dict(meta.get("labels") or {}) | dict(wm.get("labels") or {})
+        for key, source in (wm.get("labelsFrom") or {}).items():
+            labels[key] = go_str(evaluate(source.get("expression", ""), self.globals,
+                                          self.functions))
+        meta["labels"] = labels
+        meta["annotations"] = dict(meta.get("annotations") or {}) | dict(
+            wm.get("annotations") or {})
+        self.globals.data["workflow"]["labels"] = labels
+        self.globals.data["workflow"]["annotations"] = meta["annotations"]
+        self.store.update_manifest(self.uid, self.manifest)
+
+    async def _run_exit_handler(self, phase: str) -> None:
+        """``spec.onExit`` / ``spec.hooks.exit``: runs whatever the outcome, as node <wf>.onExit."""
+        spec = self.manifest["spec"]
+        hook = (spec.get("hooks") or {}).get("exit") or (
+            {"template": spec["onExit"]} if spec.get("onExit") else None)
+        if not hook:
+            return
+        self._set_status_variables(phase)
+        with contextlib.suppress(ArgosyError):
+            arguments = Arguments.model_validate(
+                substitute(hook.get("arguments") or {}, self.globals, functions=self.functions))
+            await self.execute_node(f"{self.name}.onExit",
+                                    self.resolve_template(hook.get("template") or ""), arguments,
+                                    display_name=f"{self.name}.onExit", boundary_id=None,
+                                    parents=[])
+
+    def _set_status_variables(self, phase: str) -> None:
         self.globals.set("workflow.status", phase)
         self.globals.set("workflow.failures", to_json(self._failures()))
-        start = self.record.started_at or now_rfc3339()
-        elapsed = (datetime.now(UTC) - _parse_time(start)).total_seconds()
+        elapsed = seconds_since(self.record.started_at)
         self.globals.set("workflow.duration", go_str(float(elapsed)))
-        with contextlib.suppress(ArgosyError):
-            await self.execute_node(f"{self.name}.onExit",
-                                    self.resolve_template(self.wf.spec.on_exit or ""),
-                                    Arguments(), display_name=f"{self.name}.onExit",
-                                    boundary_id=None, parents=[])
+
+    async def _workflow_hooks(self, phase: str = "Running") -> None:
+        """Expression hooks of ``spec.hooks``, checked when the workflow starts and ends."""
+        hooks = {k: v for k, v in (self.manifest["spec"].get("hooks") or {}).items()
+                 if k != "exit" and v.get("expression")}
+        if not hooks:
+            return
+        self._set_status_variables(phase)
+        for hook_name, hook in hooks.items():
+            name = f"{self.name}.hooks.{hook_name}"
+            if node_id(self.name, name) in self.nodes:
+                continue
+            with contextlib.suppress(ArgosyError, ExpressionError):
+                if evaluate(hook["expression"], self.globals, self.functions):
+                    arguments = Arguments.model_validate(substitute(
+                        hook.get("arguments") or {}, self.globals, functions=self.functions))
+                    await self.execute_node(name, self.resolve_template(hook["template"]),
+                                            arguments, display_name=name, boundary_id=None,
+                                            parents=[])
 
     def _failures(self) -> list[dict[str, Any]]:
         return [{"displayName": n.display_name, "message": n.message or "",
@@ -234,6 +354,9 @@ class WorkflowRun:
                 if failed_or_error(n.phase) and n.type in ("Pod", "Container")]
 
     def _finish_workflow(self, phase: str, message: str | None) -> None:
+        exit_node = self.nodes.get(node_id(self.name, f"{self.name}.onExit"))
+        if exit_node is not None and failed_or_error(exit_node.phase) and phase == "Succeeded":
+            phase, message = exit_node.phase, exit_node.message
         extra = dict(self.record.status_extra)
         outputs = self.globals.data.get("_outputs")
         if outputs:
@@ -356,7 +479,7 @@ class WorkflowRun:
                 edges.append((parent_id, len(children), nid))
                 children.append(nid)
                 parent.children = children
-        self._persist(node, edges)
+        self.persist(node, edges)
         return node
 
     def _count_leaf(self, node: NodeStatus, *, created: bool = False) -> None:
@@ -371,7 +494,7 @@ class WorkflowRun:
         node.phase = phase
         if message is not None:
             node.message = message
-        self._persist(node)
+        self.persist(node)
 
     def finish(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
         node.phase = phase
@@ -382,9 +505,9 @@ class WorkflowRun:
             node.progress = "1/1" if phase == "Succeeded" else "0/1"
             if phase == "Succeeded":
                 self.leaves_done += 1
-        self._persist(node)
+        self.persist(node)
 
-    def _persist(self, node: NodeStatus, edges: list[tuple[str, int, str]] | None = None) -> None:
+    def persist(self, node: NodeStatus, edges: list[tuple[str, int, str]] | None = None) -> None:
         body = node.model_dump_json(by_alias=True, exclude_none=True, exclude={"children"})
         self.store.put_node(self.uid, node.id, body, edges)
         if self.listener.on_node:
@@ -417,31 +540,109 @@ class WorkflowRun:
         if existing is not None and existing.fulfilled:
             return existing
         display = display_name or name.rsplit(".", 1)[-1]
+        template = self.with_defaults(template)
         try:
             ttype = self.template_type(template)
             tmpl = self.model(template)
         except (NodeError, ValidationError) as exc:
             return self._error_node(name, display, boundary_id, parents, str(exc), template)
-        node = existing
-        if node is None:
+        if tmpl.retry_strategy is not None:
+            return await self._execute_retry(name, display, template, ttype, tmpl, arguments,
+                                             boundary_id, parents)
+        return await self._execute_once(name, display, template, ttype, tmpl, arguments,
+                                        boundary_id, parents)
+
+    async def _execute_once(self, name: str, display: str, template: dict[str, Any],
+                            ttype: TemplateType, tmpl: Template, arguments: Arguments,
+                            boundary_id: str | None, parents: list[str],
+                            retries: int | None = None) -> NodeStatus:
+        existing = self.nodes.get(node_id(self.name, name))
+        if existing is not None and existing.fulfilled:
+            return existing
+        # Like Argo, a pod beyond spec.parallelism gets no node until a slot frees up.
+        slots = self.pod_slots if ttype.node_type == "Pod" else None
+        async with slots or contextlib.nullcontext():
+            node = existing
+            if node is None:
+                try:
+                    inputs = self.resolve_inputs(tmpl, arguments)
+                except (NodeError, ExpressionError) as exc:
+                    return self._error_node(name, display, boundary_id, parents, str(exc),
+                                            template, ttype.node_type)
+                node = self.ensure_node(
+                    name, display, ttype.node_type, "Pending" if ttype.leaf else "Running",
+                    boundary_id=boundary_id, parents=parents, template_name=tmpl.name,
+                    inputs=_inputs_status(inputs))
+            inputs = {p["name"]: p.get("value")
+                      for p in (node.inputs or {}).get("parameters", [])}
+            scope = self.node_scope(node, tmpl, inputs, retries)
             try:
-                inputs = self.resolve_inputs(tmpl, arguments)
-            except (NodeError, ExpressionError) as exc:
-                return self._error_node(name, display, boundary_id, parents, str(exc),
-                                        template, ttype.node_type)
-            node = self.ensure_node(
-                name, display, ttype.node_type, "Pending" if ttype.leaf else "Running",
-                boundary_id=boundary_id, parents=parents, template_name=tmpl.name,
-                inputs={"parameters": [{"name": k, "value": v} for k, v in inputs.items()]}
-                if inputs else None)
-        inputs = {p["name"]: p.get("value") for p in (node.inputs or {}).get("parameters", [])}
-        scope = self.node_scope(node, tmpl, inputs)
-        try:
-            outcome = await self._run_type(ttype, node, template, scope)
-        except (NodeError, ExpressionError, ValidationError) as exc:
-            outcome = Outcome("Error", str(exc))
-        self.finish_outcome(node, tmpl, outcome, scope)
+                outcome = await self._run_type(ttype, node, template, scope)
+            except (NodeError, ExpressionError, ValidationError, DurationError) as exc:
+                outcome = Outcome("Error", str(exc))
+            self.finish_outcome(node, tmpl, outcome, scope)
         return node
+
+    async def _execute_retry(self, name: str, display: str, template: dict[str, Any],
+                             ttype: TemplateType, tmpl: Template, arguments: Arguments,
+                             boundary_id: str | None, parents: list[str]) -> NodeStatus:
+        """A Retry node whose children ``name(0)``, ``name(1)``… are the attempts."""
+        try:
+            inputs = self.resolve_inputs(tmpl, arguments)
+            strategy = RetryStrategy.model_validate(substitute(
+                tmpl.retry_strategy.dump() if tmpl.retry_strategy else {},
+                self.globals.child({"inputs": {"parameters": inputs}}),
+                functions=self.functions))
+        except (NodeError, ExpressionError, ValidationError) as exc:
+            return self._error_node(name, display, boundary_id, parents, str(exc), template,
+                                    "Retry")
+        retry = self.ensure_node(name, display, "Retry", "Running", boundary_id=boundary_id,
+                                 parents=parents, template_name=tmpl.name,
+                                 inputs=_inputs_status(inputs))
+        attempts: list[NodeStatus] = []
+        while True:
+            i = len(attempts)
+            child = await self._execute_once(f"{name}({i})", f"{display}({i})", template, ttype,
+                                             tmpl, arguments, boundary_id, [retry.id], i)
+            attempts.append(child)
+            if not failed_or_error(child.phase):
+                return self._end_retry(retry, child, child.phase, None)
+            try:
+                decision = decide(strategy, attempts, self._retry_expression(strategy, attempts))
+            except (ArgosyError, ExpressionError) as exc:
+                return self._end_retry(retry, child, "Error", str(exc))
+            if not decision.retry:
+                return self._end_retry(retry, child, decision.phase, decision.message)
+            if decision.wait > 0:
+                self.set_phase(retry, "Running", f"Backoff for {go_str(decision.wait)}s")
+                await asyncio.sleep(decision.wait)
+
+    def _retry_expression(self, strategy: RetryStrategy,
+                          attempts: list[NodeStatus]) -> bool | None:
+        if not strategy.expression:
+            return None
+        scope = Scope({"lastRetry": last_retry(attempts), "retries": str(len(attempts) - 1)})
+        return bool(evaluate(strategy.expression, scope, self.functions))
+
+    def _end_retry(self, retry: NodeStatus, last: NodeStatus, phase: str,
+                   message: str | None) -> NodeStatus:
+        if last.outputs:
+            retry.outputs = last.outputs
+        self.finish(retry, phase, message)
+        return retry
+
+    def with_defaults(self, template: dict[str, Any]) -> dict[str, Any]:
+        """``spec.templateDefaults`` under the template's own fields (cached per template)."""
+        defaults = self.manifest["spec"].get("templateDefaults")
+        if not defaults:
+            return template
+        key = id(template)
+        merged = self._defaults_cache.get(key)
+        if merged is None:
+            own_type = [k for k in template if k in self.types]
+            base = {k: v for k, v in defaults.items() if k not in self.types or k in own_type}
+            merged = self._defaults_cache[key] = _merge(base, template)
+        return merged
 
     def _error_node(self, name: str, display: str, boundary_id: str | None, parents: list[str],
                     message: str, template: dict[str, Any], node_type: str = "Pod") -> NodeStatus:
@@ -461,17 +662,18 @@ class WorkflowRun:
         if ttype.body is not None:
             body = ttype.body.model_validate(body)
         ctx = NodeContext(self, node, tmpl, resolved, body, scope)
-        if not ttype.leaf:
+        if node.phase == "Pending":
+            self.set_phase(node, "Running")
+        deadline = _deadline_of(tmpl)
+        if deadline is None:
             return await ttype.run(ctx)
-        if self.pod_slots is None:
-            return await self._run_leaf(ttype, ctx)
-        async with self.pod_slots:
-            return await self._run_leaf(ttype, ctx)
-
-    async def _run_leaf(self, ttype: TemplateType, ctx: NodeContext) -> Outcome:
-        if ctx.node.phase == "Pending":
-            self.set_phase(ctx.node, "Running")
-        return await ttype.run(ctx)
+        try:
+            return await asyncio.wait_for(ttype.run(ctx),
+                                          max(0.0, deadline - seconds_since(node.started_at)))
+        except TimeoutError:
+            message = ("Pod was active on the node longer than the specified deadline"
+                       if ttype.node_type == "Pod" else "Step exceeded its deadline")
+            return Outcome("Failed", message)
 
     def resolve_inputs(self, tmpl: Template, arguments: Arguments) -> dict[str, Any]:
         """Input parameter values: argument, else default; checked against ``enum``."""
@@ -496,9 +698,11 @@ class WorkflowRun:
             values[p.name] = value
         return values
 
-    def node_scope(self, node: NodeStatus, tmpl: Template, inputs: dict[str, Any]) -> Scope:
+    def node_scope(self, node: NodeStatus, tmpl: Template, inputs: dict[str, Any],
+                   retries: int | None = None) -> Scope:
         params = dict(inputs)
-        return self.globals.child({
+        extra = {"retries": str(retries)} if retries is not None else {}
+        return self.globals.child(extra | {
             "inputs": {"parameters": Leaf(to_json(
                 [{"name": k, "value": v} for k, v in params.items()]), params)},
             "node": {"name": node.name, "id": node.id},
@@ -646,6 +850,33 @@ class WorkflowRun:
         return Lazy(compute)
 
 
+def _deadline_of(tmpl: Template) -> float | None:
+    """Seconds a node may run: the tighter of ``activeDeadlineSeconds`` and ``timeout``."""
+    limits = []
+    if tmpl.active_deadline_seconds not in (None, ""):
+        try:
+            limits.append(float(tmpl.active_deadline_seconds))  # type: ignore[arg-type]
+        except ValueError:
+            raise NodeError("activeDeadlineSeconds is not a number: "
+                            f"{tmpl.active_deadline_seconds!r}") from None
+    if tmpl.timeout not in (None, ""):
+        limits.append(parse_duration(tmpl.timeout))  # type: ignore[arg-type]
+    return min(limits) if limits else None
+
+
+def _inputs_status(inputs: dict[str, Any]) -> dict[str, Any] | None:
+    if not inputs:
+        return None
+    return {"parameters": [{"name": k, "value": v} for k, v in inputs.items()]}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def _json_or_text(text: str) -> Any:
     try:
         return json.loads(text)
@@ -664,14 +895,10 @@ def _all_json_or_text(values: list[str]) -> list[Any]:
     return parsed
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def _timestamp_view(text: str) -> Leaf:
     """``workflow.creationTimestamp`` and its strftime-style parts (``.Y``, ``.m``…)."""
     try:
-        ts = _parse_time(text)
+        ts = parse_time(text)
     except ValueError:
         return Leaf(text, {})
     parts = {c: ts.strftime(f"%{c}") for c in "aAbBcCdDeFgGhHIjklmMnprRsStTuUVwWxXyYzZ"

@@ -190,6 +190,7 @@ class NodeStatus(ArgoModel):
     message: str | None = None
     progress: str | None = None
     host_node_name: str | None = Field(None, alias="hostNodeName")
+    node_flag: dict[str, bool] | None = Field(None, alias="nodeFlag")
 
     @property
     def fulfilled(self) -> bool:

@@ -208,6 +208,10 @@ class Store:
         sets = ", ".join(f"{c} = ?" for c in cols)
         self.db.execute(f"UPDATE workflows SET {sets} WHERE uid = ?", (*values, uid))
 
+    def update_manifest(self, uid: str, manifest: dict[str, Any]) -> None:
+        self.db.execute("UPDATE workflows SET manifest = ? WHERE uid = ?",
+                        (json.dumps(manifest), uid))
+
     def delete(self, uid: str) -> None:
         with self.transaction() as db:
             for table in ("nodes", "edges", "logs"):

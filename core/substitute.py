@@ -173,7 +173,7 @@ class ExprEnv(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         value = self.inner[key]
-        if isinstance(value, Leaf):
+        if isinstance(value, Leaf) and not value.children:
             return value.text
         if isinstance(value, Mapping) and not isinstance(value, ExprEnv):
             return ExprEnv(value)

@@ -10,6 +10,7 @@ that decides the DAG's phase from its target tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,11 +108,19 @@ class DagRun:
         for name in sorted(self.needed):
             if self.pending_deps[name] == 0:
                 self.start(name)
-        while self.running:
-            finished, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-            for t in finished:
-                self.running.discard(t)
-                t.result()
+        try:
+            while self.running:
+                finished, _ = await asyncio.wait(self.running,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                for t in finished:
+                    self.running.discard(t)
+                    t.result()
+        finally:
+            # Cancelled (deadline, stop): the tasks in flight go down with the DAG.
+            for t in self.running:
+                t.cancel()
+            if self.running:
+                await asyncio.gather(*self.running, return_exceptions=True)
         phase = self.assess()
         self.ctx.node.outbound_nodes = [o for n in self.targets if n in self.done
                                         for o in self.ctx.outbound_of(self.done[n])]
@@ -185,12 +194,11 @@ class DagRun:
                 return ctx.skip(node_name, display, "Skipped",
                                 f"when '{task.when}' evaluated false", parents, task.template)
         template = task.inline.dump() if task.inline else task.template or ""
-        if self.slots is None:
-            return await ctx.run_child(node_name, template, task.arguments,
+        async with self.slots or contextlib.nullcontext():
+            node = await ctx.run_child(node_name, template, task.arguments,
                                        display_name=display, parents=parents)
-        async with self.slots:
-            return await ctx.run_child(node_name, template, task.arguments,
-                                       display_name=display, parents=parents)
+        await ctx.run_hooks(task, node, self.scope, "tasks")
+        return node
 
     def parents(self, name: str) -> list[str]:
         deps = self.graph.deps(name)

@@ -85,7 +85,7 @@ async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any
             ctx.skip(f"{sg.name}.{step.name}", step.name, "Skipped", "Skipped, empty params",
                      [sg.id], step.template)
         for suffix, expanded in runs:
-            jobs.append(_run_step(ctx, sg, step, suffix, expanded, parallel))
+            jobs.append(_run_step(ctx, sg, step, suffix, expanded, parallel, scope))
             owners.append(index)
     results = await asyncio.gather(*jobs)
     by_step: list[list[NodeStatus]] = [[] for _ in planned]
@@ -115,7 +115,7 @@ def _plan(ctx: NodeContext, raw: dict[str, Any],
 
 
 async def _run_step(ctx: NodeContext, sg: NodeStatus, step: Step, suffix: str,
-                    expanded: Step, parallel: Parallel) -> NodeStatus | None:
+                    expanded: Step, parallel: Parallel, scope: Scope) -> NodeStatus | None:
     name = f"{sg.name}.{step.name}{suffix}"
     display = f"{step.name}{suffix}"
     if expanded.when:
@@ -134,8 +134,11 @@ async def _run_step(ctx: NodeContext, sg: NodeStatus, step: Step, suffix: str,
                                    expanded.arguments, display_name=display, parents=[sg.id])
 
     node = await parallel.run(go)
-    if node is not None and failed_or_error(node.phase) and not step.continues_on(node.phase):
+    if node is None:
+        return None
+    if failed_or_error(node.phase) and not step.continues_on(node.phase):
         parallel.failed = True
+    await ctx.run_hooks(expanded, node, scope, "steps")
     return node
 
 
