@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
+import time
+import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from pydantic import ValidationError
 
 from argosy.durations import DurationError, parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError, ExpressionError
+from argosy.memo import MemoCache, MemoError, memoization_status
 from argosy.models import (
     Arguments,
     LifecycleHook,
@@ -36,6 +40,7 @@ from argosy.models import (
 from argosy.plugin import Executor, Outcome, TemplateType
 from argosy.registry import Registry, default_registry
 from argosy.retry import decide, last_retry
+from argosy.selectors import node_matcher
 from argosy.store import Store, WorkflowRecord, now_rfc3339
 from argosy.substitute import (
     MISSING,
@@ -47,6 +52,7 @@ from argosy.substitute import (
     substitute,
     to_json,
 )
+from argosy.sync import SyncError, SyncManager, holder_key
 
 # References resolved later than template entry: by each step, task or loop iteration.
 DEFERRED = ("steps", "tasks", "item")
@@ -89,12 +95,36 @@ class Listener:
     on_workflow: Callable[[WorkflowRun], None] | None = None
 
 
+LEASE_SECONDS = 15.0
+ACTION_POLL_SECONDS = 0.2
+
+
+class Busy(ArgosyError):
+    """Another live engine is executing the workflow."""
+
+
 class Engine:
+    """Executes workflows from the store; many at once, each under a lease.
+
+    A lease (renewed by a heartbeat) tells other engines a workflow is taken; when an engine
+    dies its leases lapse, or are freed at once when its pid is seen gone, and another engine
+    adopts the workflows by replay.
+    """
+
     def __init__(self, store: Store, registry: Registry | None = None,
-                 executor: str = "local") -> None:
+                 executor: str = "local", *, serving: bool = False) -> None:
         self.store = store
         self.registry = registry or default_registry()
         self.executor_name = executor
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.serving = serving
+        self.runs: dict[str, asyncio.Task[WorkflowRecord]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        # Locks live in this process: holders recorded in the store are restored on start.
+        self.sync = SyncManager(store.home / "semaphores.yaml")
+        self.memo = MemoCache(store.db)
+        for record in store.active():
+            self.sync.restore(record.status_extra.get("synchronization"))
 
     @property
     def executor(self) -> Executor:
@@ -105,8 +135,80 @@ class Engine:
                               f"{', '.join(self.registry.executors) or 'none'}") from None
 
     async def run(self, uid: str, listener: Listener | None = None) -> WorkflowRecord:
-        run = WorkflowRun(self, self.store.get(uid), listener or Listener())
-        return await run.execute()
+        """Execute one workflow to its end (or adopt it where another engine left off)."""
+        if not self.store.claim(uid, self.id, LEASE_SECONDS):
+            record = self.store.get(uid)
+            if record.phase not in ("Pending", "Running"):
+                return record
+            raise Busy(f"workflow {record.name} is being executed by another engine "
+                       f"({record.owner})")
+        self._start_heartbeat()
+        try:
+            run = WorkflowRun(self, self.store.get(uid), listener or Listener())
+            return await run.execute()
+        finally:
+            self.store.release(uid, self.id)
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self.store.heartbeat(self.id, LEASE_SECONDS, serving=self.serving)
+            self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            self.store.heartbeat(self.id, LEASE_SECONDS, serving=self.serving)
+
+    async def serve(self, *, poll: float = 0.5, exit_when_idle: float | None = None,
+                    parallelism: int | None = None,
+                    namespace_parallelism: int | None = None) -> None:
+        """Adopt and execute every workflow no live engine holds, until cancelled.
+
+        ``parallelism`` bounds the workflows running at once, ``namespace_parallelism`` those of
+        one namespace; the rest wait Pending, oldest first.
+        """
+        self.serving = True
+        self._start_heartbeat()
+        idle_since = time.monotonic()
+        try:
+            while True:
+                self._reap()
+                for uid in self.store.claimable():
+                    if uid in self.runs or not self._has_room(uid, parallelism,
+                                                              namespace_parallelism):
+                        continue
+                    self.runs[uid] = asyncio.ensure_future(self._run_quietly(uid))
+                if self.runs:
+                    idle_since = time.monotonic()
+                elif exit_when_idle is not None and time.monotonic() - idle_since > exit_when_idle:
+                    return
+                await asyncio.sleep(poll)
+        finally:
+            for task in self.runs.values():
+                task.cancel()
+            if self._heartbeat:
+                self._heartbeat.cancel()
+            self.store.engine_gone(self.id)
+
+    def _reap(self) -> None:
+        for uid, task in list(self.runs.items()):
+            if task.done():
+                del self.runs[uid]
+
+    def _has_room(self, uid: str, limit: int | None, per_namespace: int | None) -> bool:
+        if limit is not None and len(self.runs) >= limit:
+            return False
+        if per_namespace is None:
+            return True
+        namespace = self.store.get(uid).namespace
+        same = sum(1 for other in self.runs if self.store.get(other).namespace == namespace)
+        return same < per_namespace
+
+    async def _run_quietly(self, uid: str) -> WorkflowRecord:
+        try:
+            return await self.run(uid)
+        except Busy:
+            return self.store.get(uid)
 
 
 @dataclass
@@ -235,6 +337,14 @@ class WorkflowRun:
         for n in self.nodes.values():
             self._count_leaf(n, created=True)
         self.globals = self._global_scope()
+        spec = self.manifest["spec"]
+        self.shutdown: str | None = spec.get("shutdown")
+        self.running_allowed = asyncio.Event()
+        if not spec.get("suspend"):
+            self.running_allowed.set()
+        self.main_task: asyncio.Future[tuple[str, str | None]] | None = None
+        self.resume_waiters: dict[str, asyncio.Future[None]] = {}
+        self.applied_action = record.applied_action
         self._model_cache: dict[int, Template] = {}
         self._defaults_cache: dict[int, dict[str, Any]] = {}
 
@@ -251,19 +361,153 @@ class WorkflowRun:
                 self._update(started_at=started)
                 self._finish_workflow("Error", f"spec.workflowMetadata: {exc}")
                 return self.store.get(self.uid)
+        if not await self._workflow_lock(started):
+            return self.store.get(self.uid)
         self._update(phase="Running", started_at=started)
         self._emit_workflow("started")
-        await self._workflow_hooks()
+        control = asyncio.ensure_future(self._control_loop())
         try:
-            phase, message = await self._execute_entrypoint()
+            await self._apply_actions()
+            phase, message = await self._main()
+            if self.shutdown != "Terminate":
+                await self._run_exit_handler(phase)
+                await self._workflow_hooks(phase)
         except asyncio.CancelledError:
             self._stop_running("Stopped: interrupted")
             self._finish_workflow("Failed", "Stopped: interrupted")
             raise
-        await self._run_exit_handler(phase)
-        await self._workflow_hooks(phase)
+        finally:
+            control.cancel()
         self._finish_workflow(phase, message)
         return self.store.get(self.uid)
+
+    async def _workflow_lock(self, started: str) -> bool:
+        """``spec.synchronization``: the workflow waits Pending until it holds its locks."""
+        sync = self.manifest["spec"].get("synchronization")
+        if not sync:
+            return True
+
+        def waiting(message: str) -> None:
+            self._update(phase="Pending", message=message)
+            self._sync_status()
+
+        try:
+            await self.engine.sync.acquire(holder_key(self.namespace, self.name), sync,
+                                           on_wait=waiting, **self._sync_args())
+        except SyncError as exc:
+            self._update(started_at=started)
+            self._finish_workflow("Failed", f"Failed to acquire the synchronization lock. {exc}")
+            return False
+        self._update(message=None)
+        self._sync_status()
+        return True
+
+    async def _main(self) -> tuple[str, str | None]:
+        """The entrypoint as a task that ``stop`` and ``terminate`` can cancel."""
+        if self.shutdown:
+            return self._shut_down()
+        await self._workflow_hooks()
+        self.main_task = asyncio.ensure_future(self._execute_entrypoint())
+        try:
+            return await asyncio.shield(self.main_task)
+        except asyncio.CancelledError:
+            if self.shutdown and self.main_task.cancelled():
+                return self._shut_down()
+            # Cancelled from outside (Ctrl-C): let the nodes kill their processes first.
+            self.main_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.main_task
+            raise
+
+    def _shut_down(self) -> tuple[str, str]:
+        message = f"Stopped with strategy '{self.shutdown}'"
+        self._stop_running(message)
+        self.running_allowed.set()  # exit handlers run even in a suspended workflow
+        return "Failed", message
+
+    # ---- control: verbs from other processes arrive as actions in the store ------------------
+
+    async def _control_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACTION_POLL_SECONDS)
+            await self._apply_actions()
+
+    async def _apply_actions(self) -> None:
+        for action_id, kind, payload in self.store.actions_after(self.uid, self.applied_action):
+            self.apply_action(kind, payload)
+            self.applied_action = action_id
+            self.store.set_applied_action(self.uid, action_id)
+
+    def apply_action(self, kind: str, payload: dict[str, Any]) -> None:
+        """Argo's suspend / resume / stop / terminate / node set, applied in this engine."""
+        spec = self.manifest["spec"]
+        if kind == "suspend":
+            spec["suspend"] = True
+            self.running_allowed.clear()
+        elif kind == "resume":
+            spec.pop("suspend", None)
+            self.running_allowed.set()
+            for node in self._select(payload.get("nodeFieldSelector")):
+                if node.type == "Suspend" and not node.fulfilled:
+                    self.resume_node(node)
+        elif kind in ("stop", "terminate"):
+            self.shutdown = "Stop" if kind == "stop" else "Terminate"
+            spec["shutdown"] = self.shutdown
+            if self.main_task is not None and not self.main_task.done():
+                self.main_task.cancel()
+        elif kind == "set":
+            for node in self._select(payload.get("nodeFieldSelector")):
+                self.set_node(node, payload)
+        self.store.update_manifest(self.uid, self.manifest)
+        if self.listener.on_workflow:
+            self.listener.on_workflow(self)
+
+    def _select(self, selector: str | None) -> list[NodeStatus]:
+        match = node_matcher(selector)
+        return [n for n in self.nodes.values()
+                if match(n.model_dump(by_alias=True, exclude_none=True))]
+
+    def resume_node(self, node: NodeStatus) -> None:
+        """Release a suspend node, durably: it is Succeeded before its coroutine knows."""
+        self.finish(node, "Succeeded")
+        waiter = self.resume_waiters.pop(node.id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def set_node(self, node: NodeStatus, payload: dict[str, Any]) -> None:
+        """``argo node set``: output parameters, message, phase of a node."""
+        params = payload.get("outputParameters") or {}
+        if params:
+            outputs = dict(node.outputs or {})
+            current = {p["name"]: p for p in outputs.get("parameters", [])}
+            for key, value in params.items():
+                current[key] = {"name": key, "value": str(value)}
+            outputs["parameters"] = list(current.values())
+            node.outputs = outputs
+        if payload.get("message") is not None:
+            node.message = payload["message"]
+        phase = payload.get("phase")
+        if phase and node.type == "Suspend" and not node.fulfilled:
+            node.message = node.message if payload.get("message") else None
+            self.resume_node(node)
+            if phase != "Succeeded":
+                self.finish(node, phase, payload.get("message"))
+        elif phase:
+            self.finish(node, phase, payload.get("message"))
+        else:
+            self.persist(node)
+
+    async def wait_for_resume(self, node: NodeStatus, timeout: float | None = None) -> None:
+        """Until ``resume`` (or ``node set``) releases this suspend node, or ``timeout``."""
+        if node.fulfilled:
+            return
+        waiter = self.resume_waiters.setdefault(
+            node.id, asyncio.get_running_loop().create_future())
+        if timeout is None:
+            await waiter
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), max(0.0, timeout))
 
     async def _execute_entrypoint(self) -> tuple[str, str | None]:
         """Run the entrypoint under ``spec.activeDeadlineSeconds``; the workflow's phase."""
@@ -354,6 +598,8 @@ class WorkflowRun:
                 if failed_or_error(n.phase) and n.type in ("Pod", "Container")]
 
     def _finish_workflow(self, phase: str, message: str | None) -> None:
+        self.engine.sync.release_workflow(self.namespace, self.name)
+        self._sync_status()
         exit_node = self.nodes.get(node_id(self.name, f"{self.name}.onExit"))
         if exit_node is not None and failed_or_error(exit_node.phase) and phase == "Succeeded":
             phase, message = exit_node.phase, exit_node.message
@@ -559,6 +805,8 @@ class WorkflowRun:
         existing = self.nodes.get(node_id(self.name, name))
         if existing is not None and existing.fulfilled:
             return existing
+        if existing is None:
+            await self.running_allowed.wait()  # a suspended workflow starts no new node
         # Like Argo, a pod beyond spec.parallelism gets no node until a slot frees up.
         slots = self.pod_slots if ttype.node_type == "Pod" else None
         async with slots or contextlib.nullcontext():
@@ -576,12 +824,87 @@ class WorkflowRun:
             inputs = {p["name"]: p.get("value")
                       for p in (node.inputs or {}).get("parameters", [])}
             scope = self.node_scope(node, tmpl, inputs, retries)
+            await self._synchronized(node, template, ttype, tmpl, scope, new=existing is None)
+        return node
+
+    async def _synchronized(self, node: NodeStatus, template: dict[str, Any],
+                            ttype: TemplateType, tmpl: Template, scope: Scope,
+                            new: bool) -> None:
+        """Run a node under its template's mutexes/semaphores, and through its memo cache.
+
+        Argo's order: parallelism slot, then locks, then the memoization lookup.
+        """
+        lease = None
+        sync = template.get("synchronization")
+        if sync:
+            holder = holder_key(self.namespace, self.name, node.id)
+
+            def waiting(message: str) -> None:
+                node.synchronization_status = {"waiting": self.engine.sync.waiting_for(holder)}
+                self.set_phase(node, "Pending", message)
+                self._sync_status()
+
+            try:
+                lease = await self.engine.sync.acquire(
+                    holder, substitute(sync, scope, functions=self.functions),
+                    on_wait=waiting, **self._sync_args())
+            except SyncError as exc:
+                self.finish(node, "Error", str(exc))
+                return
+            if node.synchronization_status is not None:
+                node.synchronization_status, node.message = None, None
+                self.persist(node)
+            self._sync_status()
+        try:
+            memoized = template.get("memoize") and (new or lease is not None)
+            if memoized and self._memo_hit(node, template, scope):
+                return
             try:
                 outcome = await self._run_type(ttype, node, template, scope)
             except (NodeError, ExpressionError, ValidationError, DurationError) as exc:
                 outcome = Outcome("Error", str(exc))
             self.finish_outcome(node, tmpl, outcome, scope)
-        return node
+        finally:
+            if lease is not None:
+                await lease.release()
+                self._sync_status()
+
+    def _memo_hit(self, node: NodeStatus, template: dict[str, Any], scope: Scope) -> bool:
+        """Look the node up in its memoize cache; on a hit it ends with the cached outputs."""
+        memo = substitute(template["memoize"], scope, functions=self.functions)
+        key = str(memo.get("key", ""))
+        cache = ((memo.get("cache") or {}).get("configMap") or {}).get("name", "")
+        try:
+            entry = self.engine.memo.get(self.namespace, cache, key, memo.get("maxAge") or None)
+        except MemoError as exc:
+            self.finish(node, "Error", str(exc))
+            return True
+        node.memoization_status = memoization_status(entry is not None, key, cache)
+        if entry is None:
+            self.persist(node)
+            return False
+        node.outputs = entry.outputs or None
+        for p in (entry.outputs or {}).get("parameters", []):
+            if p.get("globalName"):
+                self.export_global(p["globalName"], p.get("value", ""))
+        self.finish(node, "Succeeded")
+        return True
+
+    def _sync_args(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "created": self.record.created_at,
+                "priority": int(self.manifest["spec"].get("priority") or 0)}
+
+    def _sync_status(self) -> None:
+        """Mirror the locks held and awaited into ``status.synchronization``."""
+        extra = dict(self.record.status_extra)
+        now = self.engine.sync.status(self.namespace, self.name)
+        if extra.get("synchronization", {}) == now:
+            return
+        if now:
+            extra["synchronization"] = now
+        else:
+            extra.pop("synchronization", None)
+        self._update(status_extra=extra)
 
     async def _execute_retry(self, name: str, display: str, template: dict[str, Any],
                              ttype: TemplateType, tmpl: Template, arguments: Arguments,
@@ -738,6 +1061,13 @@ class WorkflowRun:
             node.outputs = outputs
         if outcome.log is not None:
             self.store.put_log(self.uid, node.id, outcome.log)
+        memo = node.memoization_status
+        if phase == "Succeeded" and memo and not memo.get("hit"):
+            try:
+                self.engine.memo.put(self.namespace, memo["cacheName"], memo["key"], node.id,
+                                     outputs)
+            except MemoError as exc:
+                phase, message = "Error", str(exc)
         if node.type in ("Steps", "DAG") and not node.outbound_nodes:
             node.outbound_nodes = None
         self.finish(node, phase, message)

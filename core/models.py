@@ -191,6 +191,8 @@ class NodeStatus(ArgoModel):
     progress: str | None = None
     host_node_name: str | None = Field(None, alias="hostNodeName")
     node_flag: dict[str, bool] | None = Field(None, alias="nodeFlag")
+    synchronization_status: dict[str, Any] | None = Field(None, alias="synchronizationStatus")
+    memoization_status: dict[str, Any] | None = Field(None, alias="memoizationStatus")
 
     @property
     def fulfilled(self) -> bool:

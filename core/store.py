@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import string
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS workflows (
     progress TEXT,
     status_extra TEXT NOT NULL DEFAULT '{}',
     created_at TEXT NOT NULL,
+    owner TEXT,
+    lease REAL NOT NULL DEFAULT 0,
+    applied_action INTEGER NOT NULL DEFAULT 0,
     UNIQUE (namespace, name)
 );
 CREATE INDEX IF NOT EXISTS workflows_phase ON workflows (phase);
@@ -51,6 +55,20 @@ CREATE TABLE IF NOT EXISTS edges (
     child TEXT NOT NULL,
     PRIMARY KEY (uid, parent, child)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_uid ON actions (uid, id);
+CREATE TABLE IF NOT EXISTS engines (
+    id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    heartbeat REAL NOT NULL,
+    serving INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS logs (
     uid TEXT NOT NULL,
     node_id TEXT NOT NULL,
@@ -68,6 +86,16 @@ class AlreadyExists(ArgosyError):
 
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def argosy_home() -> Path:
@@ -93,6 +121,8 @@ class WorkflowRecord:
     progress: str | None
     status_extra: dict[str, Any]
     created_at: str
+    owner: str | None = None
+    applied_action: int = 0
 
     def status(self) -> dict[str, Any]:
         st: dict[str, Any] = {"phase": self.phase}
@@ -158,12 +188,12 @@ class Store:
 
     def _record(self, row: tuple[Any, ...]) -> WorkflowRecord:
         (uid, ns, name, manifest, phase, started, finished, message, progress, extra,
-         created) = row
+         created, owner, applied) = row
         return WorkflowRecord(uid, ns, name, json.loads(manifest), phase, started, finished,
-                              message, progress, json.loads(extra), created)
+                              message, progress, json.loads(extra), created, owner, applied)
 
     _COLUMNS = ("uid, namespace, name, manifest, phase, started_at, finished_at, message, "
-                "progress, status_extra, created_at")
+                "progress, status_extra, created_at, owner, applied_action")
 
     def get(self, uid: str) -> WorkflowRecord:
         row = self.db.execute(f"SELECT {self._COLUMNS} FROM workflows WHERE uid = ?",
@@ -214,9 +244,81 @@ class Store:
 
     def delete(self, uid: str) -> None:
         with self.transaction() as db:
-            for table in ("nodes", "edges", "logs"):
+            for table in ("nodes", "edges", "logs", "actions"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
             db.execute("DELETE FROM workflows WHERE uid = ?", (uid,))
+
+    # ---- who executes what: engine leases ------------------------------------------------------
+
+    def claim(self, uid: str, engine: str, lease_seconds: float) -> bool:
+        """Take the lease on an active workflow unless a live engine holds it."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT w.owner, w.lease, e.pid FROM workflows w LEFT JOIN engines e"
+                             " ON e.id = w.owner WHERE w.uid = ? AND w.phase IN"
+                             " ('Pending', 'Running')", (uid,)).fetchone()
+            if row is None:
+                return False
+            owner, lease, pid = row
+            if owner not in (None, engine) and lease >= now and (pid is None or _alive(pid)):
+                return False
+            db.execute("UPDATE workflows SET owner = ?, lease = ? WHERE uid = ?",
+                       (engine, now + lease_seconds, uid))
+        return True
+
+    def set_applied_action(self, uid: str, action_id: int) -> None:
+        self.db.execute("UPDATE workflows SET applied_action = ? WHERE uid = ?", (action_id, uid))
+
+    def release(self, uid: str, engine: str) -> None:
+        self.db.execute("UPDATE workflows SET owner = NULL, lease = 0 WHERE uid = ? AND owner = ?",
+                        (uid, engine))
+
+    def heartbeat(self, engine: str, lease_seconds: float, *, serving: bool = False) -> None:
+        """Renew the engine's liveness and the leases of every workflow it holds."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO engines (id, pid, heartbeat, serving)"
+                       " VALUES (?, ?, ?, ?)", (engine, os.getpid(), now, int(serving)))
+            db.execute("UPDATE workflows SET lease = ? WHERE owner = ?",
+                       (now + lease_seconds, engine))
+
+    def engine_gone(self, engine: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM engines WHERE id = ?", (engine,))
+            db.execute("UPDATE workflows SET owner = NULL, lease = 0 WHERE owner = ?", (engine,))
+
+    def serving_engines(self, within: float) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM engines WHERE serving = 1 AND heartbeat > ?",
+                              (time.time() - within,)).fetchone()
+        return int(row[0])
+
+    def claimable(self) -> list[str]:
+        """Active workflows no live engine holds, oldest first.
+
+        A lease whose engine's process is gone from this host is free at once, so a restarted
+        engine adopts its workflows without waiting for the lease to lapse.
+        """
+        rows = self.db.execute(
+            "SELECT w.uid, w.owner, w.lease, e.pid FROM workflows w LEFT JOIN engines e"
+            " ON e.id = w.owner WHERE w.phase IN ('Pending', 'Running')"
+            " ORDER BY w.created_at, w.name").fetchall()
+        now = time.time()
+        return [uid for uid, owner, lease, pid in rows
+                if owner is None or lease < now or (pid is not None and not _alive(pid))]
+
+    # ---- actions: how verbs reach the engine executing a workflow -----------------------------
+
+    def add_action(self, uid: str, kind: str, payload: dict[str, Any] | None = None) -> int:
+        cur = self.db.execute(
+            "INSERT INTO actions (uid, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+            (uid, kind, json.dumps(payload or {}), now_rfc3339()))
+        return int(cur.lastrowid or 0)
+
+    def actions_after(self, uid: str, after: int) -> list[tuple[int, str, dict[str, Any]]]:
+        rows = self.db.execute(
+            "SELECT id, kind, payload FROM actions WHERE uid = ? AND id > ? ORDER BY id",
+            (uid, after))
+        return [(i, k, json.loads(p)) for i, k, p in rows]
 
     # ---- nodes --------------------------------------------------------------------------------
 
@@ -242,6 +344,15 @@ class Store:
         # never scans a parent's existing children.
         db.executemany("INSERT OR IGNORE INTO edges (uid, parent, seq, child) VALUES (?, ?, ?, ?)",
                        [(uid, p, seq, c) for p, seq, c in edges])
+
+    def delete_nodes(self, uid: str, ids: list[str]) -> None:
+        """Forget nodes and their edges; a retry creates them again under the same ids."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM nodes WHERE uid = ? AND id = ?", [(uid, i) for i in ids])
+            db.executemany("DELETE FROM edges WHERE uid = ? AND (child = ? OR parent = ?)",
+                           [(uid, i, i) for i in ids])
+            db.executemany("DELETE FROM logs WHERE uid = ? AND node_id = ?",
+                           [(uid, i) for i in ids])
 
     def nodes(self, uid: str) -> dict[str, dict[str, Any]]:
         """All nodes in Argo's shape, with ``children`` from the edge table."""

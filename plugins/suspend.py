@@ -21,9 +21,13 @@ async def run(ctx: NodeContext) -> Outcome:
     duration = ctx.body.duration
     if duration is None or str(duration) == "":
         await ctx.run.wait_for_resume(ctx.node)
-        return Outcome("Succeeded")
-    await ctx.wait(parse_duration(duration) - seconds_since(ctx.node.started_at))
-    return Outcome("Succeeded")
+    else:
+        remaining = parse_duration(duration) - seconds_since(ctx.node.started_at)
+        await ctx.run.wait_for_resume(ctx.node, remaining)
+    # Values given with `node set --output-parameter` feed outputs with valueFrom.supplied.
+    supplied = {p["name"]: p.get("value") for p in (ctx.node.outputs or {}).get("parameters", [])}
+    phase = ctx.node.phase if ctx.node.fulfilled else "Succeeded"
+    return Outcome(phase, ctx.node.message or "", outputs=supplied)
 
 
 def validate(body: Suspend, path: str) -> list[Fault]:
