@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -166,6 +167,25 @@ def lint(files: tuple[str, ...]) -> None:
         if not faults:
             click.echo(f"{file}: no linting errors found")
     sys.exit(EXIT_INVALID if count else EXIT_OK)
+
+
+@main.command()
+@click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
+              help="Exit after this long with nothing to execute.")
+@click.option("--parallelism", type=int, default=None,
+              help="Most workflows executed at once.")
+@click.option("--namespace-parallelism", type=int, default=None,
+              help="Most workflows of one namespace executed at once.")
+def engine(exit_when_idle: float | None, parallelism: int | None,
+           namespace_parallelism: int | None) -> None:
+    """Execute submitted workflows from the local store (started on demand by submit)."""
+    from argosy.engine import Engine
+    from argosy.store import Store
+
+    eng = Engine(Store(), serving=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(eng.serve(exit_when_idle=exit_when_idle, parallelism=parallelism,
+                              namespace_parallelism=namespace_parallelism))
 
 
 @main.command()

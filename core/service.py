@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 from pathlib import Path
 from typing import Any
 
-from argosy.errors import Fault, InvalidWorkflow
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow
 from argosy.loader import Document, load_documents, load_file
 from argosy.registry import Registry, default_registry
 from argosy.store import Store, WorkflowRecord
@@ -83,3 +85,219 @@ def submit(store: Store, source: str | Path | dict[str, Any], *,
     manifest = load_workflow(source, registry, **overrides)
     manifest.pop("status", None)
     return store.create_workflow(manifest)
+
+
+ACTIVE = ("Pending", "Running")
+FINISHED = ("Succeeded", "Failed", "Error")
+
+
+class WorkflowService:
+    """Argo's workflow operations over the local store; the CLI, REST and Jupyter share it.
+
+    Operations on a running workflow are recorded as actions that the engine executing it
+    applies; nothing here needs the engine to be in this process.
+    """
+
+    def __init__(self, store: Store | None = None, registry: Registry | None = None) -> None:
+        self.store = store or Store()
+        self.registry = registry
+
+    # ---- create and read ----------------------------------------------------------------------
+
+    def submit(self, source: str | Path | dict[str, Any], *, start_engine: bool = True,
+               **overrides: Any) -> dict[str, Any]:
+        record = submit(self.store, source, registry=self.registry, **overrides)
+        if start_engine:
+            ensure_engine(self.store)
+        return self.store.workflow(record)
+
+    def record(self, namespace: str, name: str) -> WorkflowRecord:
+        return self.store.find(namespace or "default", name)
+
+    def get(self, namespace: str, name: str, *, nodes: bool = True) -> dict[str, Any]:
+        return self.store.workflow(self.record(namespace, name), nodes=nodes)
+
+    def list(self, namespace: str | None = None, *, label_selector: str | None = None,
+             phases: list[str] | None = None, prefix: str | None = None,
+             since: float | None = None, nodes: bool = False) -> list[dict[str, Any]]:
+        """Workflows newest first; ``since`` in seconds (created within)."""
+        from datetime import UTC, datetime
+
+        from argosy.selectors import label_matcher
+
+        match = label_matcher(label_selector)
+        now = datetime.now(UTC)
+        out = []
+        for rec in self.store.list(namespace):
+            labels = rec.manifest.get("metadata", {}).get("labels") or {}
+            if phases and rec.phase not in phases:
+                continue
+            if prefix and not rec.name.startswith(prefix):
+                continue
+            if since is not None:
+                created = datetime.strptime(rec.created_at, "%Y-%m-%dT%H:%M:%SZ")
+                if (now - created.replace(tzinfo=UTC)).total_seconds() > since:
+                    continue
+            if not match(labels):
+                continue
+            out.append(self.store.workflow(rec, nodes=nodes))
+        return out
+
+    def delete(self, namespace: str, name: str) -> None:
+        rec = self.record(namespace, name)
+        if rec.phase in ACTIVE:
+            self.store.add_action(rec.uid, "terminate")
+        self.store.delete(rec.uid)
+
+    # ---- steer a running workflow -------------------------------------------------------------
+
+    def _act(self, namespace: str, name: str, kind: str, payload: dict[str, Any] | None = None,
+             *, verb: str) -> dict[str, Any]:
+        rec = self.record(namespace, name)
+        if rec.phase not in ACTIVE:
+            raise ArgosyError(f"cannot {verb} workflow {name}: it is {rec.phase}")
+        self.store.add_action(rec.uid, kind, payload)
+        return self.store.workflow(rec)
+
+    def suspend(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._act(namespace, name, "suspend", verb="suspend")
+
+    def resume(self, namespace: str, name: str,
+               node_field_selector: str | None = None) -> dict[str, Any]:
+        return self._act(namespace, name, "resume",
+                         {"nodeFieldSelector": node_field_selector}, verb="resume")
+
+    def stop(self, namespace: str, name: str, message: str | None = None) -> dict[str, Any]:
+        return self._act(namespace, name, "stop", {"message": message}, verb="stop")
+
+    def terminate(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._act(namespace, name, "terminate", verb="terminate")
+
+    def set_node(self, namespace: str, name: str, node_field_selector: str, *,
+                 phase: str | None = None, message: str | None = None,
+                 output_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+        if phase not in (None, "Succeeded", "Failed", "Error"):
+            raise ArgosyError(f"phase must be Succeeded, Failed or Error, not {phase!r}")
+        return self._act(namespace, name, "set", {
+            "nodeFieldSelector": node_field_selector, "phase": phase, "message": message,
+            "outputParameters": output_parameters or {}}, verb="set nodes of")
+
+    # ---- run again ----------------------------------------------------------------------------
+
+    def retry(self, namespace: str, name: str, *, restart_successful: bool = False,
+              node_field_selector: str | None = None,
+              parameters: dict[str, str] | None = None,
+              start_engine: bool = True) -> dict[str, Any]:
+        """Argo's retry: failed nodes (and, on request, selected succeeded ones) run again in
+        the same workflow; composite nodes above them return to Running."""
+        from argosy.selectors import node_matcher
+
+        rec = self.record(namespace, name)
+        if rec.phase not in ("Failed", "Error"):
+            raise ArgosyError(f"workflow must be Failed/Error to retry, it is {rec.phase}")
+        nodes = self.store.nodes(rec.uid)
+        restart = node_matcher(node_field_selector) if restart_successful else None
+        forget, reset = _retry_plan(nodes, restart)
+        self.store.delete_nodes(rec.uid, forget)
+        for nid in reset:
+            body = dict(nodes[nid])
+            body.pop("children", None)
+            for key in ("finishedAt", "message", "outputs", "outboundNodes"):
+                body.pop(key, None)
+            body["phase"] = "Running"
+            self.store.put_node(rec.uid, nid, json.dumps(body))
+        manifest = rec.manifest
+        manifest["spec"].pop("shutdown", None)
+        if parameters:
+            apply_overrides(manifest, parameters=parameters)
+        self.store.update_manifest(rec.uid, manifest)
+        self.store.update_status(rec.uid, phase="Running", finished_at=None, message=None)
+        if start_engine:
+            ensure_engine(self.store)
+        return self.store.workflow(self.store.get(rec.uid))
+
+    def resubmit(self, namespace: str, name: str, *, parameters: dict[str, str] | None = None,
+                 memoized: bool = False, start_engine: bool = True) -> dict[str, Any]:
+        """A new workflow from this one's manifest (``--memoized``: see README)."""
+        rec = self.record(namespace, name)
+        manifest = copy.deepcopy(rec.manifest)
+        meta = manifest.setdefault("metadata", {})
+        for key in ("uid", "creationTimestamp", "resourceVersion"):
+            meta.pop(key, None)
+        meta.pop("name", None)
+        meta["generateName"] = f"{rec.name}-"
+        meta.setdefault("labels", {})["workflows.argoproj.io/resubmitted-from-workflow"] = (
+            rec.name)
+        manifest["spec"].pop("shutdown", None)
+        manifest["spec"].pop("suspend", None)
+        return self.submit(manifest, parameters=parameters, start_engine=start_engine)
+
+    # ---- logs ---------------------------------------------------------------------------------
+
+    def logs(self, namespace: str, name: str, *, node: str | None = None,
+             grep: str | None = None, tail: int | None = None) -> list[tuple[str, str]]:
+        """``(node display name, line)`` pairs of the workflow's pod logs, in start order."""
+        rec = self.record(namespace, name)
+        nodes = self.store.nodes(rec.uid)
+        stored = self.store.logs(rec.uid)
+        lines: list[tuple[str, str]] = []
+        pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"),
+                      key=lambda n: (n.get("startedAt") or "", n["name"]))
+        for pod in pods:
+            if node and node not in (pod["id"], pod["name"], pod["displayName"]):
+                continue
+            text = stored.get(pod["id"])
+            if text is None:
+                text = _running_log(self.store.run_dir(rec.uid) / pod["id"])
+            for line in text.splitlines():
+                if grep is None or grep in line:
+                    lines.append((pod["displayName"], line))
+        return lines[-tail:] if tail else lines
+
+
+def _running_log(node_dir: Path) -> str:
+    parts = []
+    for stream in ("stdout", "stderr"):
+        try:
+            parts.append((node_dir / stream).read_text(errors="replace"))
+        except FileNotFoundError:
+            continue
+    return "".join(parts)
+
+
+def _retry_plan(nodes: dict[str, dict[str, Any]],
+                restart: Any) -> tuple[list[str], list[str]]:
+    """Which nodes a retry forgets (to run again) and which composite nodes it reopens."""
+    composite = ("Steps", "StepGroup", "DAG", "TaskGroup", "Retry")
+    forget, reset = [], []
+    for nid, node in nodes.items():
+        phase, kind = node.get("phase"), node.get("type")
+        failed = phase in ("Failed", "Error", "Omitted")
+        selected = restart is not None and phase == "Succeeded" and restart(node)
+        exit_node = node.get("name", "").endswith(".onExit") or ".hooks." in node.get("name", "")
+        if kind in composite:
+            if failed or selected:
+                reset.append(nid)
+        elif failed or selected or exit_node:
+            forget.append(nid)
+    # A reopened composite whose attempts are all forgotten must not keep stale ones: a Retry
+    # node keeps its succeeded history; others are simply re-entered by replay.
+    return forget, reset
+
+
+def ensure_engine(store: Store, *, idle_seconds: float = 30.0) -> bool:
+    """Start a background engine for this store unless one is serving it; True if started."""
+    import subprocess
+    import sys
+
+    from argosy.engine import LEASE_SECONDS
+
+    if store.serving_engines(within=LEASE_SECONDS) > 0:
+        return False
+    log = open(store.home / "engine.log", "ab")  # noqa: SIM115 - handed to the child
+    subprocess.Popen(
+        [sys.executable, "-m", "argosy.cli", "engine", "--exit-when-idle", str(idle_seconds)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env=dict(os.environ, ARGOSY_HOME=str(store.home)))
+    log.close()
+    return True
