@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import time
@@ -49,6 +48,7 @@ from argosy.substitute import (
     Scope,
     evaluate,
     go_str,
+    loads,
     substitute,
     to_json,
 )
@@ -245,11 +245,11 @@ class NodeContext:
             parents=parents if parents is not None else [self.node.id])
 
     def group(self, name: str, display_name: str, node_type: str,
-              parents: list[str]) -> NodeStatus:
+              parents: list[str], template_name: str | None = None) -> NodeStatus:
         """A grouping node (StepGroup, TaskGroup), Running until :meth:`finish`."""
         return self.run.ensure_node(name, display_name, node_type, "Running",
                                     boundary_id=self.node.id, parents=parents,
-                                    template_name=None)
+                                    template_name=template_name)
 
     def skip(self, name: str, display_name: str, phase: str, message: str,
              parents: list[str], template_name: str | None = None) -> NodeStatus:
@@ -1014,11 +1014,9 @@ class WorkflowRun:
                 continue
             else:
                 raise NodeError(f"inputs.parameters.{p.name} was not supplied")
-            value = substitute(go_str(value), self.globals, functions=self.functions)
-            if p.enum and value not in [go_str(e) for e in p.enum]:
-                raise NodeError(f"inputs.parameters.{p.name}: value {value!r} is not one of "
-                                f"the enum values {[go_str(e) for e in p.enum]}")
-            values[p.name] = value
+            # As in Argo, a template input's enum is a hint for UIs, not checked at run time
+            # (spec.arguments are checked against theirs when the workflow is submitted).
+            values[p.name] = substitute(go_str(value), self.globals, functions=self.functions)
         return values
 
     def node_scope(self, node: NodeStatus, tmpl: Template, inputs: dict[str, Any],
@@ -1097,7 +1095,7 @@ class WorkflowRun:
             content = outcome.read_file(vf.path) if outcome.read_file else None
             if content is None:
                 if vf.default is not None:
-                    return go_str(vf.default)
+                    return go_str(vf.default).removesuffix("\n")
                 if outcome.phase != "Succeeded":
                     return None
                 raise NodeError(f"open {vf.path}: no such file or directory")
@@ -1209,19 +1207,22 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+        return loads(text)
+    except (ValueError, TypeError):
         return text
 
 
 def _all_json_or_text(values: list[str]) -> list[Any]:
-    # Argo keeps the values as strings unless every one of them parses as JSON.
+    # Argo's tryJSONUnmarshal: values become JSON only if every one is a JSON map or list.
     parsed = []
     for v in values:
         try:
-            parsed.append(json.loads(v))
-        except (json.JSONDecodeError, TypeError):
+            value = loads(v)
+        except (ValueError, TypeError):
             return values
+        if not isinstance(value, dict | list):
+            return values
+        parsed.append(value)
     return parsed
 
 

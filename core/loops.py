@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from argosy.errors import ArgosyError
 from argosy.models import Sequence, Step
-from argosy.substitute import Scope, go_str, substitute
+from argosy.substitute import Scope, loads, substitute, to_json
 
 
 class LoopError(ArgosyError):
@@ -21,13 +20,13 @@ def items_of(step: Step) -> list[Any]:
         return list(step.with_items)
     if step.with_param is not None:
         try:
-            items = json.loads(step.with_param)
-        except json.JSONDecodeError as exc:
+            items = loads(step.with_param)
+            if not isinstance(items, list):
+                raise ValueError(f"json: cannot unmarshal {type(items).__name__} into a list")
+        except ValueError as exc:
             raise LoopError(
                 f"withParam value could not be parsed as a JSON list: "
                 f"{step.with_param.strip()}: {exc}") from None
-        if not isinstance(items, list):
-            raise LoopError(f"withParam value is not a JSON list: {step.with_param.strip()}")
         return items
     if step.with_sequence is not None:
         return expand_sequence(step.with_sequence)
@@ -73,22 +72,21 @@ def _format(fmt: str, value: int) -> str:
     return _VERB.sub(verb, fmt.replace("%%", "\0")).replace("\0", "%")
 
 
+def item_text(item: Any) -> str:
+    """Argo's Item.String(): JSON, with a string's quotes dropped (its escapes kept)."""
+    text = to_json(item)
+    return text[1:-1] if isinstance(item, str) else text
+
+
 def item_label(item: Any) -> str:
-    """How an item appears in a loop node's name: ``step(0:label)``."""
+    """How an item appears in a loop node's name: ``step(0:label)``, without parentheses."""
     if isinstance(item, dict):
-        return ",".join(sorted(f"{k}:{_go_v(v)}" for k, v in item.items()))
-    if isinstance(item, list):
-        return json.dumps(item, separators=(",", ":"))
-    return go_str(item)
-
-
-def _go_v(value: Any) -> str:
-    # Go's %v: maps print as map[k:v], lists as [a b].
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_v(v)}" for k, v in sorted(value.items())) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_v(v) for v in value) + "]"
-    return go_str(value)
+        label = ",".join(sorted(f"{k}:{item_text(v)}" for k, v in item.items()))
+    elif isinstance(item, list):
+        label = "[" + " ".join(item_text(v) for v in item) + "]"
+    else:
+        label = item_text(item)
+    return label.replace("(", "").replace(")", "")
 
 
 def expand(step_raw: dict[str, Any], step: Step, scope: Scope) -> list[tuple[str, dict[str, Any]]]:

@@ -56,15 +56,10 @@ def apply_overrides(manifest: dict[str, Any], parameters: dict[str, str] | None 
     if entrypoint:
         spec["entrypoint"] = entrypoint
     if parameters:
-        params = spec.setdefault("arguments", {}).setdefault("parameters", [])
-        for key, value in parameters.items():
-            for p in params:
-                if p.get("name") == key:
-                    p["value"] = value
-                    p.pop("valueFrom", None)
-                    break
-            else:
-                params.append({"name": key, "value": value})
+        # Argo's overrideParameters: the given ones first, as plain name/value, then the rest.
+        args = spec.setdefault("arguments", {})
+        rest = [p for p in args.get("parameters") or [] if p.get("name") not in parameters]
+        args["parameters"] = [{"name": k, "value": v} for k, v in parameters.items()] + rest
     meta = manifest.setdefault("metadata", {})
     if name:
         meta["name"] = name

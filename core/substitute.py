@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from argosy.errors import ExpressionError
+from argosy.expr.functions import go_float
+from argosy.expr.functions import to_json as go_json
 
 TAG = re.compile(r"\{\{(=?)(.*?)\}\}", re.DOTALL)
 MISSING = object()
@@ -138,15 +140,34 @@ def go_str(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    if isinstance(value, int | float):
+    if isinstance(value, JsonNumber):
+        return value.text
+    if isinstance(value, float):
+        return go_float(value, json_style=True)
+    if isinstance(value, int):
         return str(value)
     return to_json(value)
 
 
+class JsonNumber(float):
+    """A number parsed from JSON that keeps its text (``1.0`` stays ``1.0``, as Go's Item does)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def loads(text: str) -> Any:
+    """JSON with numbers kept as written."""
+    return json.loads(text, parse_float=JsonNumber)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+    """Go's json.Marshal: sorted keys, Go's escapes and number format."""
+    return go_json(_plain(value))
 
 
 def _plain(value: Any) -> Any:
@@ -156,8 +177,6 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
     return value
 
 
@@ -229,7 +248,11 @@ def substitute_text(
                     raise
                 return m.group(0)
             # Like Argo, a nil result counts as unresolved until the last pass.
-            return m.group(0) if value is None and not strict else go_str(value)
+            if value is None:
+                if strict:
+                    raise ExpressionError(f"failed to evaluate expression {body!r}: nil result")
+                return m.group(0)
+            return go_str(value)
         value = scope.lookup(body)
         if value is MISSING:
             if strict:

@@ -101,6 +101,7 @@ class DagRun:
         self.pending_deps = {n: len(self.graph.deps(n)) for n in self.needed}
         self.running: set[asyncio.Task[None]] = set()
         self.stopped = False
+        self.failures = 0
         limit = ctx.template.parallelism
         self.slots = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
 
@@ -134,9 +135,12 @@ class DagRun:
     async def run_task(self, name: str) -> None:
         node = await self.task_node(name)
         self.done[name] = node
-        if (failed_or_error(node.phase) and self.fail_fast
-                and not self.graph.tasks[name].continues_on(node.phase)
-                and failed_or_error(self.assess(partial=True))):
+        if failed_or_error(node.phase):
+            self.failures += 1
+        # Argo's assessDAGPhase with failFast: once a target's branch has failed (an omitted
+        # task inherits its dependency's failure), no further task starts. Only assessed
+        # after a failure, so a healthy DAG never pays for it.
+        if self.fail_fast and self.failures and failed_or_error(self.assess(partial=True)):
             self.stopped = True
         for dependent in self.graph.dependents[name]:
             if dependent in self.pending_deps:
@@ -170,7 +174,7 @@ class DagRun:
         if not runs:
             return ctx.skip(node_name, name, "Skipped", "Skipped, empty params", parents,
                             task.template)
-        group = ctx.group(node_name, name, "TaskGroup", parents)
+        group = ctx.group(node_name, name, "TaskGroup", parents, task.template)
         children = await asyncio.gather(*(
             self.run_one(f"{node_name}{suffix}", f"{name}{suffix}",
                          DAGTask.model_validate(body), [group.id])

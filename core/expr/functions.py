@@ -129,7 +129,8 @@ def _json_encode(value: Any, indent: str, level: int) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValueError(f"json: unsupported value: {go_float(value)}")
-        return go_float(value, json_style=True)
+        # A number read from JSON keeps the text it was written with (json.Number in Go).
+        return getattr(value, "text", None) or go_float(value, json_style=True)
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, datetime):

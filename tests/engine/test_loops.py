@@ -52,9 +52,6 @@ def test_with_param_that_is_not_json() -> None:
         "withParam value could not be parsed as a JSON list: not json: ")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loops.items_of: a JSON value that is not a list gets its own message; Argo reports every "
-    "unmarshal failure as 'withParam value could not be parsed as a JSON list: <value>: <err>'"))
 def test_with_param_that_is_json_but_not_a_list() -> None:
     with pytest.raises(LoopError) as info:
         items_of(step(withParam='{"a": 1}'))
@@ -120,9 +117,6 @@ def test_item_label(item: Any, label: str) -> None:
     assert item_label(item) == label
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loops.item_label renders nested values of a map item with Go's map[...]/[a b]; Argo's "
-    "wfv1.Item formats them as compact JSON (operator_test.go Test_processItem 'Test map')"))
 def test_item_label_map_with_nested_values_as_argo() -> None:
     item = {"number": 2, "string": "foo", "list": [0, "1"],
             "json": {"number": 2, "string": "foo", "list": [0, "1"]}}
@@ -130,23 +124,14 @@ def test_item_label_map_with_nested_values_as_argo() -> None:
         'json:{"list":[0,"1"],"number":2,"string":"foo"},list:[0,"1"],number:2,string:foo')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loops.item_label renders a list item as JSON; Argo formats the []Item with fmt (%v): "
-    "'[1 two 3]' (operator_test.go Test_processItem 'Test list')"))
 def test_item_label_list_as_argo() -> None:
     assert item_label([1, "two", 3]) == "[1 two 3]"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loops: Argo's generateNodeName removes '(' and ')' from the label so the name stays "
-    "parseable (operator.go); argosy keeps them"))
 def test_item_label_drops_parentheses() -> None:
     assert item_label("f(x)") == "fx"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loops.item_label puts a string item's raw text in the name; Argo's Item.String() is the "
-    "JSON-escaped text, so a newline shows as \\n (operator_test.go 'Test multiline string')"))
 def test_item_label_escapes_like_json() -> None:
     assert item_label("alpha\nbeta") == "alpha\\nbeta"
 
@@ -209,18 +194,12 @@ def test_expand_empty_loop() -> None:
     assert expanded({"withParam": "[]"}) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "{{item}} of a map item keeps the manifest's key order; Argo json.Marshals the map "
-    "(sorted keys): processItem in operator.go"))
 def test_expand_whole_map_item_is_sorted_json() -> None:
     runs = expanded({"arguments": {"parameters": [{"name": "p", "value": "{{item}}"}]},
                      "withItems": [{"b": "2", "a": "1"}]})
     assert runs[0][1]["arguments"]["parameters"][0]["value"] == '{"a":"1","b":"2"}'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "withParam numbers are re-rendered from Python floats (1.0 -> '1'); Argo keeps the item's "
-    "JSON text, so name and {{item}} show '1.0'"))
 def test_with_param_number_keeps_its_json_text() -> None:
     runs = expanded({"arguments": {"parameters": [{"name": "p", "value": "{{item}}"}]},
                      "withParam": "[1.0]"})

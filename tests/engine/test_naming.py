@@ -287,9 +287,6 @@ def test_dag_outbound_nodes(dag_wf: dict[str, Any]) -> None:
     assert nodes["wf.A"]["outboundNodes"] == [nid("wf.A[0].x")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plugins/dag.py run_loop: the TaskGroup node has no templateName; Argo initialises it "
-    "from the task (initializeNode(..., NodeTypeTaskGroup, ..., task, ...) in dag.go)"))
 def test_dag_task_group_template_name(dag_wf: dict[str, Any]) -> None:
     assert by_name(dag_wf)["wf.B"].get("templateName") == "echo"
 

@@ -132,10 +132,6 @@ def test_enum_value_runs(tmp_path: Path) -> None:
     assert result(wf, "wf[0].pick") == "red"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.resolve_inputs rejects a template input outside its enum (node Error); Argo only "
-    "checks enum on spec.arguments (validate.go validateArgumentsValues): a template input's "
-    "enum is a UI hint and the step runs"))
 def test_template_input_enum_is_not_enforced_at_run_time(tmp_path: Path) -> None:
     wf = run_workflow(ENUM, tmp_path, parameters={"color": "blue"})
     assert wf["status"]["phase"] == "Succeeded"
@@ -168,10 +164,6 @@ def test_apply_overrides_generate_name_replaces_name() -> None:
     assert apply_overrides(copy.deepcopy(untouched)) == untouched
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service.apply_overrides edits the parameter in place (keeping enum, description) and "
-    "keeps the manifest's order; Argo's overrideParameters (workflow/util/util.go) puts the "
-    "-p parameters first as bare {name, value} and the others after them"))
 def test_apply_overrides_parameters_like_argo() -> None:
     manifest: dict[str, Any] = {"spec": {"arguments": {"parameters": [
         {"name": "x", "value": "1"},
@@ -266,9 +258,6 @@ def test_result_exit_code_and_continue_on(outputs_wf: dict[str, Any]) -> None:
     assert nodes(outputs_wf)["wf[0]"]["phase"] == "Succeeded"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine._output_value returns valueFrom.default as is; Argo's SaveParameters trims one "
-    "trailing newline from the default too (workflow/executor/executor.go)"))
 def test_output_default_trailing_newline_is_trimmed(tmp_path: Path) -> None:
     wf = run_workflow("""
   entrypoint: main
@@ -383,17 +372,11 @@ def test_aggregated_results_and_json_parameters(aggregate_wf: dict[str, Any]) ->
         '[{"sq":1},{"sq":2},{"sq":3}]#[["1"],["2"],["3"]]'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.aggregate_view: the per-iteration maps of steps.X.outputs.parameters keep output "
-    "order; Argo marshals map[string]string, so keys are sorted (processAggregateNodeOutputs)"))
 def test_aggregated_parameters_are_sorted_maps(aggregate_wf: dict[str, Any]) -> None:
     assert result(aggregate_wf, "wf[2].params") == (
         '[{"j":"[\\"1\\"]","v":"1"},{"j":"[\\"2\\"]","v":"2"},{"j":"[\\"3\\"]","v":"3"}]')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine._all_json_or_text parses plain JSON scalars; Argo's tryJSONUnmarshal keeps parsed "
-    "values only when every one is a map or a list, so numbers stay strings: [\"1\",\"2\",\"3\"]"))
 def test_aggregated_parameter_by_name_keeps_scalars_as_strings(
         aggregate_wf: dict[str, Any]) -> None:
     assert result(aggregate_wf, "wf[2].by-name") == '["1","2","3"]'
@@ -491,10 +474,6 @@ def test_dag_fail_fast_false_runs_every_branch(tmp_path: Path) -> None:
     assert wf["status"]["phase"] == "Failed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plugins/dag.py: failFast only looks at the failing task itself; Argo's assessDAGPhase "
-    "fails the DAG as soon as a target's branch phase is Failed (E, Omitted, inherits B's "
-    "failure), so D, waiting on the slow C, is never started"))
 def test_dag_fail_fast_starts_nothing_after_a_failed_branch(tmp_path: Path) -> None:
     wf = run_workflow(FAIL_FAST % "", tmp_path)
     assert wf["status"]["phase"] == "Failed"

@@ -167,24 +167,15 @@ def test_broken_expression_stays_verbatim_unless_strict(scope: Scope) -> None:
         substitute_text("{{= 1 + }}", scope, strict=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "substitute_text: in strict mode a nil expression result renders as '' instead of failing; "
-    "Argo's expressionReplaceCore fails with 'failed to evaluate expression'"))
 def test_strict_nil_expression_is_an_error(scope: Scope) -> None:
     with pytest.raises(Exception, match="failed to evaluate expression"):
         substitute_text("{{= nil }}", scope, strict=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "go_str/to_json keep a mapping's insertion order; Argo renders maps with encoding/json, "
-    "which sorts keys (expr results and {{item}} of a map item)"))
 def test_expression_map_result_has_sorted_keys(scope: Scope) -> None:
     assert substitute_text("{{= {'b': 1, 'a': 2} }}", scope) == '{"a":2,"b":1}'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "go_str formats floats with Python's repr (1e-06, 1e-07); Argo's json.Marshal writes "
-    "0.000001 and 1e-7"))
 def test_expression_small_floats_render_like_go_json(scope: Scope) -> None:
     assert substitute_text("{{= 0.000001 }}", scope) == "0.000001"
     assert substitute_text("{{= 0.0000001 }}", scope) == "1e-7"
