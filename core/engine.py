@@ -26,6 +26,9 @@ from pydantic import ValidationError
 from argosy.durations import DurationError, parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.memo import MemoCache, MemoError, memoization_status
+from argosy.metrics import MetricError
+from argosy.metrics import evaluate as emit_metrics
+from argosy.metrics import to_row as metric_row
 from argosy.models import (
     Arguments,
     LifecycleHook,
@@ -597,9 +600,22 @@ class WorkflowRun:
                 for n in self.nodes.values()
                 if failed_or_error(n.phase) and n.type in ("Pod", "Container")]
 
+    def _emit_metrics(self, metrics: dict[str, Any], scope: Scope) -> str | None:
+        """Evaluate and keep ``metrics.prometheus``; a faulty metric is reported, not fatal."""
+        try:
+            samples = emit_metrics(metrics.get("prometheus") or [], scope, self.functions)
+        except (MetricError, ExpressionError) as exc:
+            return f"metric: {exc}"
+        if samples:
+            self.store.add_metrics(self.uid, [metric_row(s) for s in samples])
+        return None
+
     def _finish_workflow(self, phase: str, message: str | None) -> None:
         self.engine.sync.release_workflow(self.namespace, self.name)
         self._sync_status()
+        if self.manifest["spec"].get("metrics"):
+            self._set_status_variables(phase)
+            self._emit_metrics(self.manifest["spec"]["metrics"], self.globals)
         exit_node = self.nodes.get(node_id(self.name, f"{self.name}.onExit"))
         if exit_node is not None and failed_or_error(exit_node.phase) and phase == "Succeeded":
             phase, message = exit_node.phase, exit_node.message
@@ -1059,6 +1075,12 @@ class WorkflowRun:
             node.outputs = outputs
         if outcome.log is not None:
             self.store.put_log(self.uid, node.id, outcome.log)
+        if tmpl.model_extra and tmpl.model_extra.get("metrics"):
+            local = scope.child({"status": phase, "duration": go_str(float(
+                seconds_since(node.started_at))), "exitCode": outputs.get("exitCode", ""),
+                "outputs": {"result": outputs.get("result", ""), "parameters": {
+                    p["name"]: p.get("value") for p in outputs.get("parameters", [])}}})
+            message = self._emit_metrics(tmpl.model_extra["metrics"], local) or message
         memo = node.memoization_status
         if phase == "Succeeded" and memo and not memo.get("hit"):
             try:

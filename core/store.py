@@ -69,6 +69,15 @@ CREATE TABLE IF NOT EXISTS engines (
     heartbeat REAL NOT NULL,
     serving INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS metrics (
+    uid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    help TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value REAL NOT NULL,
+    buckets TEXT NOT NULL DEFAULT '[]'
+);
 CREATE TABLE IF NOT EXISTS logs (
     uid TEXT NOT NULL,
     node_id TEXT NOT NULL,
@@ -244,7 +253,7 @@ class Store:
 
     def delete(self, uid: str) -> None:
         with self.transaction() as db:
-            for table in ("nodes", "edges", "logs", "actions"):
+            for table in ("nodes", "edges", "logs", "actions", "metrics"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
             db.execute("DELETE FROM workflows WHERE uid = ?", (uid,))
 
@@ -363,6 +372,19 @@ class Store:
             if parent in nodes:
                 nodes[parent].setdefault("children", []).append(child)
         return nodes
+
+    # ---- custom metrics -----------------------------------------------------------------------
+
+    def add_metrics(self, uid: str, rows: list[tuple[str, str, str, str, float, str]]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT INTO metrics (uid, name, kind, help, labels, value, buckets)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)", [(uid, *r) for r in rows])
+
+    def metrics(self, uid: str | None = None) -> list[tuple[str, str, str, str, float, str]]:
+        """Stored samples ``(name, kind, help, labels JSON, value, buckets JSON)``."""
+        sql = "SELECT name, kind, help, labels, value, buckets FROM metrics"
+        rows = self.db.execute(sql + " WHERE uid = ?", (uid,)) if uid else self.db.execute(sql)
+        return list(rows)
 
     # ---- logs ---------------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ EXPECTED = ARGO_EXAMPLES / "EXPECTED.tsv"
 # Capabilities that land with later issues: (pattern in the manifest, reason).
 LATER: list[tuple[str, str]] = [
     (r"containerSet:", "containerSet lands with the control-flow issue (#3)"),
-    (r"metrics:", "custom metrics land with the control-flow issue (#3)"),
     (r"argoproj/argosay", "the argosay stand-in lands with the control-flow issue (#3)"),
     (r"ttlStrategy:", "ttlStrategy retention lands with the lifecycle issue (#4)"),
     (r"suspend: *\{\}|suspend:\s*\n(?!\s+duration)", "resuming a suspended workflow lands with "
