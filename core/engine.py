@@ -176,6 +176,8 @@ class Engine:
         try:
             while True:
                 self._reap()
+                for uid in self.store.expired():
+                    self.store.delete(uid)
                 for uid in self.store.claimable():
                     if uid in self.runs or not self._has_room(uid, parallelism,
                                                               namespace_parallelism):
@@ -600,6 +602,22 @@ class WorkflowRun:
                 for n in self.nodes.values()
                 if failed_or_error(n.phase) and n.type in ("Pod", "Container")]
 
+    def _retention(self, phase: str) -> None:
+        """``ttlStrategy``: when the workflow may be deleted; ``podGC``: drop process files
+        (the logs are already in the store)."""
+        spec = self.manifest["spec"]
+        ttl = spec.get("ttlStrategy") or {}
+        key = "secondsAfterSuccess" if phase == "Succeeded" else "secondsAfterFailure"
+        seconds = ttl.get(key, ttl.get("secondsAfterCompletion"))
+        if seconds is not None:
+            self.store.set_expiry(self.uid, time.time() + float(seconds))
+        strategy = (spec.get("podGC") or {}).get("strategy", "")
+        if strategy in ("OnPodCompletion", "OnWorkflowCompletion") or (
+                strategy in ("OnPodSuccess", "OnWorkflowSuccess") and phase == "Succeeded"):
+            import shutil
+
+            shutil.rmtree(self.store.run_dir(self.uid), ignore_errors=True)
+
     def _emit_metrics(self, metrics: dict[str, Any], scope: Scope) -> str | None:
         """Evaluate and keep ``metrics.prometheus``; a faulty metric is reported, not fatal."""
         try:
@@ -616,6 +634,7 @@ class WorkflowRun:
         if self.manifest["spec"].get("metrics"):
             self._set_status_variables(phase)
             self._emit_metrics(self.manifest["spec"]["metrics"], self.globals)
+        self._retention(phase)
         exit_node = self.nodes.get(node_id(self.name, f"{self.name}.onExit"))
         if exit_node is not None and failed_or_error(exit_node.phase) and phase == "Succeeded":
             phase, message = exit_node.phase, exit_node.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import string
 import time
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS workflows (
     owner TEXT,
     lease REAL NOT NULL DEFAULT 0,
     applied_action INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL,
     UNIQUE (namespace, name)
 );
 CREATE INDEX IF NOT EXISTS workflows_phase ON workflows (phase);
@@ -84,6 +86,27 @@ CREATE TABLE IF NOT EXISTS logs (
     content TEXT NOT NULL,
     PRIMARY KEY (uid, node_id)
 ) WITHOUT ROWID;
+-- A change counter per workflow, kept by triggers so that writers do nothing extra: watchers
+-- (the server's event stream) compare counters between polls instead of whole documents.
+-- Lease and heartbeat updates are not changes a watcher sees.
+CREATE TABLE IF NOT EXISTS changes (uid TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS node_written AFTER INSERT ON nodes BEGIN
+    INSERT INTO changes (uid, seq) VALUES (NEW.uid, 1)
+        ON CONFLICT (uid) DO UPDATE SET seq = seq + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS node_deleted AFTER DELETE ON nodes BEGIN
+    INSERT INTO changes (uid, seq) VALUES (OLD.uid, 1)
+        ON CONFLICT (uid) DO UPDATE SET seq = seq + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS workflow_written AFTER UPDATE OF
+        phase, started_at, finished_at, message, progress, status_extra, manifest ON workflows
+BEGIN
+    INSERT INTO changes (uid, seq) VALUES (NEW.uid, 1)
+        ON CONFLICT (uid) DO UPDATE SET seq = seq + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS workflow_deleted AFTER DELETE ON workflows BEGIN
+    DELETE FROM changes WHERE uid = OLD.uid;
+END;
 """
 
 ACTIVE_PHASES = ("Pending", "Running")
@@ -252,6 +275,7 @@ class Store:
                         (json.dumps(manifest), uid))
 
     def delete(self, uid: str) -> None:
+        shutil.rmtree(self.run_dir(uid), ignore_errors=True)
         with self.transaction() as db:
             for table in ("nodes", "edges", "logs", "actions", "metrics"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
@@ -274,6 +298,15 @@ class Store:
             db.execute("UPDATE workflows SET owner = ?, lease = ? WHERE uid = ?",
                        (engine, now + lease_seconds, uid))
         return True
+
+    def set_expiry(self, uid: str, at: float | None) -> None:
+        self.db.execute("UPDATE workflows SET expires_at = ? WHERE uid = ?", (at, uid))
+
+    def expired(self) -> list[str]:
+        """Finished workflows whose ttlStrategy has run out."""
+        rows = self.db.execute("SELECT uid FROM workflows WHERE expires_at IS NOT NULL AND"
+                               " expires_at < ?", (time.time(),))
+        return [r[0] for r in rows]
 
     def set_applied_action(self, uid: str, action_id: int) -> None:
         self.db.execute("UPDATE workflows SET applied_action = ? WHERE uid = ?", (action_id, uid))
@@ -399,6 +432,11 @@ class Store:
 
     def logs(self, uid: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT node_id, content FROM logs WHERE uid = ?", (uid,)))
+
+    def changes(self) -> dict[str, int]:
+        """Every workflow's change counter (0 if unchanged since created), by uid."""
+        return dict(self.db.execute("SELECT w.uid, COALESCE(c.seq, 0) FROM workflows w"
+                                    " LEFT JOIN changes c ON c.uid = w.uid"))
 
     # ---- the Argo object ----------------------------------------------------------------------
 

@@ -25,9 +25,9 @@ EXPECTED = ARGO_EXAMPLES / "EXPECTED.tsv"
 LATER: list[tuple[str, str]] = [
     (r"containerSet:", "containerSet lands with the control-flow issue (#3)"),
     (r"argoproj/argosay", "the argosay stand-in lands with the control-flow issue (#3)"),
-    (r"ttlStrategy:", "ttlStrategy retention lands with the lifecycle issue (#4)"),
-    (r"suspend: *\{\}|suspend:\s*\n(?!\s+duration)", "resuming a suspended workflow lands with "
-     "the lifecycle issue (#4)"),
+    (r"ttlStrategy:", "waits for deletion: tests/conformance/test_argo_lifecycle.py"),
+    (r"suspend: *\{\}|suspend:\s*\n(?!\s+duration)", "waits for a person: "
+     "tests/conformance/test_argo_lifecycle.py resumes it"),
 ]
 # Examples that need a human or run for a quarter of an hour.
 MANUAL = {
