@@ -1,0 +1,1156 @@
+"""``argosy server``: argo-server's REST API over the local store, with the engine in-process.
+
+Paths and shapes are argo-server's (``server-swagger.json``): ``/api/v1/workflows/{namespace}``
+(create, list), ``…/{name}`` (get, delete), ``…/{name}/{suspend|resume|stop|terminate|retry|
+resubmit|set}``, ``…/{name}/log``, ``…/lint``, ``/api/v1/workflow-events/{namespace}`` (SSE),
+``/api/v1/info``, ``/api/v1/version``; the OpenAPI document is at ``/openapi.json`` and
+Prometheus text at ``/metrics``. Errors have argo-server's (grpc-gateway's) shape
+``{"code": <gRPC code>, "message": "…"}``; a client's mistake is always a 4xx.
+
+For the CLI (``argosy server``):
+
+- ``main(host="127.0.0.1", port=2746, *, auth_mode="client", parallelism=None,
+  namespace_parallelism=None, run_engine=True, home=None, max_body=MAX_BODY,
+  log_level="info") -> None`` serves until interrupted. ``auth_mode`` is ``"client"`` (bearer
+  tokens, the default; ``"server"`` is accepted as a synonym) or ``"none"``; ``"none"`` on a
+  non-loopback host raises :class:`AuthModeRefused` (an ``ArgosyError``) before binding.
+  On first start it creates an admin token and prints it once.
+- ``create_app(service, *, auth, engine=None, spawn_engine=None, parallelism=None,
+  namespace_parallelism=None, max_body=MAX_BODY) -> FastAPI`` builds the app; ``engine`` is
+  served by the app's lifespan. ``service`` and ``engine`` must not share a ``Store``
+  (one SQLite connection per thread of use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import json
+import logging
+import platform
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from argosy import __version__
+from argosy.auth import Auth, Grant
+from argosy.engine import Engine, fnv32a
+from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow
+from argosy.store import AlreadyExists, Store
+
+log = logging.getLogger("argosy.server")
+T = TypeVar("T")
+
+MAX_BODY = 4 * 1024 * 1024
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error")
+EVENT_POLL_SECONDS = 0.2
+LOG_POLL_SECONDS = 0.25
+SUBSCRIBER_QUEUE = 256
+PUBLIC_PATHS = ("/api/v1/version", "/api/v1/info", "/openapi.json", "/docs", "/redoc",
+                "/docs/oauth2-redirect")
+# Not writes, though POSTed: a read-only token may lint.
+READ_POSTS = re.compile(r"^/api/v1/workflows/[^/]+/lint/?$")
+NAMESPACED = re.compile(r"^/api/v1/(?:workflows|workflow-events)(?:/([^/]*))?")
+
+# gRPC status codes, as argo-server (through grpc-gateway) reports them.
+GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 422: 3, 500: 13,
+             501: 12, 503: 14}
+
+
+class AuthModeRefused(ArgosyError):
+    """``--auth-mode none`` on an address other machines can reach."""
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: int
+    message: str
+
+
+def error_response(status: int, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": GRPC_CODE.get(status, 2), "message": message},
+                        status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            detail = (err.get("ctx") or {}).get("error", "")
+            parts.append(f"malformed JSON body: {detail}".rstrip(": "))
+        else:
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(400, _validation_message(exc))
+
+    async def argosy_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, NotFound):
+            return error_response(404, str(exc))
+        if isinstance(exc, AlreadyExists):
+            return error_response(409, str(exc))
+        if isinstance(exc, InvalidWorkflow):
+            return error_response(400, str(exc))
+        # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.
+        return JSONResponse({"code": 9, "message": str(exc)}, status_code=400)
+
+    async def server_fault(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)
+        return error_response(500, f"internal error: {type(exc).__name__}")
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(ArgosyError, argosy_error)
+    app.add_exception_handler(Exception, server_fault)
+
+
+# ---- authentication and body limits: before routing, so nothing leaks past them ----------------
+
+
+def _bearer(scope: Scope) -> str | None:
+    headers = dict(scope.get("headers") or [])
+    value = headers.get(b"authorization", b"").decode("latin-1").strip()
+    if not value:
+        # EventSource cannot send headers: argo's UI keeps the token in this cookie.
+        for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+            key, _, cookie = part.strip().partition("=")
+            if key == "authorization":
+                value = cookie.strip()
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip() or None
+    return None
+
+
+def _namespace_scope(path: str) -> tuple[bool, str | None]:
+    """(does the path address workflows, the namespace or None for all namespaces)."""
+    if path.rstrip("/") == "/metrics":
+        return True, None
+    m = NAMESPACED.match(path)
+    if not m:
+        return False, None
+    return True, m.group(1) or None
+
+
+class Guard:
+    """Bearer-token check and request-body limit, in front of the whole app."""
+
+    def __init__(self, app: ASGIApp, auth: Auth | None, max_body: int) -> None:
+        self.app = app
+        self.auth = auth
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refuse(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, self._limited(receive), send)
+
+    def _refuse(self, scope: Scope) -> JSONResponse | None:
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                if int(length) > self.max_body:
+                    return error_response(413, f"request body is larger than the limit of "
+                                               f"{self.max_body} bytes")
+            except ValueError:
+                return error_response(400, "invalid Content-Length header")
+        if self.auth is None or scope["path"] in PUBLIC_PATHS:
+            return None
+        grant = self.auth.verify(_bearer(scope))
+        if grant is None:
+            return error_response(401, "token not valid: send 'Authorization: Bearer <token>'",
+                                  {"WWW-Authenticate": "Bearer"})
+        scope.setdefault("state", {})["grant"] = grant
+        return self._authorize(grant, scope)
+
+    @staticmethod
+    def _authorize(grant: Grant, scope: Scope) -> JSONResponse | None:
+        path, method = scope["path"], scope["method"]
+        scoped, namespace = _namespace_scope(path)
+        if scoped and not grant.may_access(namespace):
+            where = f'namespace "{namespace}"' if namespace else "all namespaces"
+            return error_response(403, f"token {grant.id} is not allowed in {where}")
+        writes = method not in ("GET", "HEAD", "OPTIONS") and not READ_POSTS.match(path)
+        if writes and grant.read_only:
+            return error_response(403, f"token {grant.id} is read-only: {method} is a write")
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise HTTPException(413, f"request body is larger than the limit of "
+                                             f"{self.max_body} bytes")
+            return message
+
+        return limited
+
+
+# ---- request bodies: argo-server's ------------------------------------------------------------
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CreateOptions(Loose):
+    dryRun: list[str] | None = None
+
+
+class WorkflowCreateRequest(Loose):
+    workflow: dict[str, Any]
+    namespace: str | None = None
+    serverDryRun: bool | None = None
+    createOptions: CreateOptions | None = None
+
+
+class WorkflowLintRequest(Loose):
+    workflow: dict[str, Any]
+    namespace: str | None = None
+
+
+class WorkflowSuspendRequest(Loose):
+    name: str | None = None
+    namespace: str | None = None
+
+
+class WorkflowTerminateRequest(WorkflowSuspendRequest):
+    pass
+
+
+class WorkflowResumeRequest(WorkflowSuspendRequest):
+    nodeFieldSelector: str | None = None
+
+
+class WorkflowStopRequest(WorkflowSuspendRequest):
+    nodeFieldSelector: str | None = None
+    message: str | None = None
+
+
+class WorkflowSetRequest(WorkflowSuspendRequest):
+    nodeFieldSelector: str | None = None
+    message: str | None = None
+    phase: str | None = None
+    outputParameters: str | None = Field(None, description="JSON object of NAME: VALUE")
+
+
+class WorkflowRetryRequest(WorkflowSuspendRequest):
+    nodeFieldSelector: str | None = None
+    restartSuccessful: bool | None = None
+    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs")
+
+
+class WorkflowResubmitRequest(WorkflowSuspendRequest):
+    memoized: bool | None = None
+    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs")
+
+
+class Version(BaseModel):
+    version: str
+    buildDate: str
+    gitCommit: str
+    gitTag: str
+    gitTreeState: str
+    goVersion: str
+    compiler: str
+    platform: str
+
+
+def _pairs(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for pair in values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ArgosyError(f"parameters: expected NAME=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+def _output_parameters(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ArgosyError(f"outputParameters: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ArgosyError("outputParameters: expected a JSON object of NAME: VALUE")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+# ---- fields: argo's response trimming (``fields=metadata,items.metadata.name``) ---------------
+
+
+@dataclass(frozen=True)
+class Cleaner:
+    """Keep (or with a leading ``-``, drop) dotted paths; lists are walked through."""
+
+    fields: frozenset[str]
+    exclude: bool
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Cleaner | None:
+        if not spec:
+            return None
+        exclude = spec.startswith("-")
+        names = frozenset(f for f in spec.lstrip("-").split(",") if f)
+        return cls(names, exclude) if names else None
+
+    def clean(self, obj: Any, path: str = "") -> Any:
+        if isinstance(obj, list):
+            return [self.clean(item, path) for item in obj]
+        if not isinstance(obj, dict):
+            return obj
+        out = {}
+        for key, value in obj.items():
+            here = f"{path}.{key}" if path else key
+            listed = here in self.fields
+            under = listed or any(f.startswith(here) for f in self.fields)
+            if self.exclude and not listed:
+                out[key] = self.clean(value, here)
+            elif not self.exclude and under:
+                out[key] = value if listed else self.clean(value, here)
+        return out
+
+
+# ---- list paging --------------------------------------------------------------------------------
+
+
+def _continue_token(wf: dict[str, Any]) -> str:
+    meta = wf["metadata"]
+    raw = json.dumps([meta.get("creationTimestamp", ""), meta["namespace"], meta["name"]])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after_token(token: str) -> tuple[str, str, str]:
+    try:
+        created, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(created), str(namespace), str(name)
+    except (ValueError, TypeError) as exc:
+        raise ArgosyError(f"listOptions.continue: invalid continue token: {exc}") from None
+
+
+def _page(items: list[dict[str, Any]], limit: int | None,
+          cont: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Items are newest first, then by namespace and name; a token names the last one sent."""
+    if cont:
+        created, namespace, name = _after_token(cont)
+
+        def after(wf: dict[str, Any]) -> bool:
+            meta = wf["metadata"]
+            mine = meta.get("creationTimestamp", "")
+            return mine < created or (mine == created and (meta["namespace"], meta["name"])
+                                      > (namespace, name))
+
+        items = [wf for wf in items if after(wf)]
+    if limit and len(items) > limit:
+        return items[:limit], _continue_token(items[limit - 1])
+    return items, None
+
+
+def _field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    """Kubernetes field selectors over ``metadata.name`` / ``metadata.namespace`` /
+    ``status.phase``, with ``=``, ``==`` and ``!=``."""
+    if not selector or not selector.strip():
+        return lambda wf: True
+    terms = []
+    for term in selector.split(","):
+        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
+        if not m or m.group(1) not in ("metadata.name", "metadata.namespace", "status.phase"):
+            raise ArgosyError(f"listOptions.fieldSelector: unsupported term {term.strip()!r}; "
+                              "use metadata.name, metadata.namespace or status.phase")
+        terms.append(m.groups())
+
+    def value(wf: dict[str, Any], key: str) -> str:
+        head, _, tail = key.partition(".")
+        return str((wf.get(head) or {}).get(tail, ""))
+
+    return lambda wf: all((value(wf, k) == v) == (op != "!=") for k, op, v in terms)
+
+
+def _labels_of(wf: dict[str, Any]) -> dict[str, str]:
+    """The workflow's labels plus those Argo's controller keeps (UI and CLI filter on them)."""
+    labels = dict((wf.get("metadata") or {}).get("labels") or {})
+    phase = (wf.get("status") or {}).get("phase", "Pending")
+    labels.setdefault("workflows.argoproj.io/phase", phase)
+    labels.setdefault("workflows.argoproj.io/completed", str(phase in FINISHED).lower())
+    return labels
+
+
+def workflow_filter(label_selector: str | None,
+                    field_selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    from argosy.selectors import label_matcher
+
+    try:
+        labels = label_matcher(label_selector)
+    except ArgosyError as exc:
+        raise ArgosyError(f"listOptions.labelSelector: {exc}") from None
+    fields = _field_matcher(field_selector)
+    return lambda wf: fields(wf) and labels(_labels_of(wf))
+
+
+# ---- the event hub: one poller, any number of watchers -----------------------------------------
+
+
+@dataclass(eq=False)
+class Event:
+    type: str
+    object: dict[str, Any]
+    _data: str | None = None
+
+    def data(self) -> str:
+        # Serialised once, shared by every watcher that takes the event untrimmed.
+        if self._data is None:
+            self._data = json.dumps({"result": {"type": self.type, "object": self.object}})
+        return self._data
+
+
+@dataclass(eq=False)
+class Subscriber:
+    queue: asyncio.Queue[Event | None] = field(
+        default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
+    overflowed: bool = False
+
+
+class EventHub:
+    """Polls the store's change counters and fans workflow events out to watchers.
+
+    One poll serves every watcher, so fifty open event streams cost one query per tick. The
+    poll runs in a thread with a connection of its own: ``PRAGMA data_version`` then tells at
+    once whether anyone wrote since the last tick.
+    """
+
+    def __init__(self, home: Path, interval: float = EVENT_POLL_SECONDS) -> None:
+        self.home = home
+        self.interval = interval
+        self.subscribers: set[Subscriber] = set()
+        self.seen: dict[str, int] = {}
+        self.known: dict[str, tuple[str, str, str]] = {}  # uid -> (namespace, name, phase)
+        self.entered: Counter[tuple[str, str]] = Counter()  # (namespace, phase) entries
+        self._version: int | None = None
+        self._store: Store | None = None
+
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber()
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    async def run(self) -> None:
+        self._store = Store(self.home)
+        try:
+            await asyncio.to_thread(self._poll)
+            while True:
+                await asyncio.sleep(self.interval)
+                try:
+                    events = await asyncio.to_thread(self._poll)
+                except Exception:  # a failed tick must not end every stream; retry next tick
+                    log.exception("event poll failed")
+                    continue
+                self._publish(events)
+        finally:
+            self._store.close()
+
+    def _poll(self) -> list[Event]:
+        store = self._store
+        assert store is not None
+        version = store.db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version:
+            return []
+        first = self._version is None
+        self._version = version
+        counters = store.changes()
+        changed = [uid for uid, seq in counters.items() if self.seen.get(uid) != seq]
+        gone = [uid for uid in self.seen if uid not in counters]
+        events = [] if first else self._events(store, changed, gone)
+        for uid in changed:
+            self._track(store, uid, counters[uid])
+        for uid in gone:
+            self.seen.pop(uid, None)
+            self.known.pop(uid, None)
+        return events
+
+    def _track(self, store: Store, uid: str, seq: int) -> None:
+        self.seen[uid] = seq
+        row = store.db.execute("SELECT namespace, name, phase FROM workflows WHERE uid = ?",
+                               (uid,)).fetchone()
+        if row is None:
+            return
+        before = self.known.get(uid)
+        if before is None or before[2] != row[2]:
+            self.entered[(row[0], row[2])] += 1
+        self.known[uid] = (row[0], row[1], row[2])
+
+    def _events(self, store: Store, changed: list[str], gone: list[str]) -> list[Event]:
+        if not self.subscribers:
+            return []
+        events = []
+        for uid in changed:
+            try:
+                wf = store.workflow(store.get(uid))
+            except NotFound:
+                continue
+            events.append(Event("MODIFIED" if uid in self.seen else "ADDED", wf))
+        for uid in gone:
+            namespace, name, phase = self.known.get(uid, ("", "", ""))
+            events.append(Event("DELETED", {"metadata": {"name": name, "namespace": namespace,
+                                                         "uid": uid},
+                                            "status": {"phase": phase}}))
+        return events
+
+    def _publish(self, events: list[Event]) -> None:
+        for sub in list(self.subscribers):
+            for event in events:
+                try:
+                    sub.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    # A watcher this far behind is dropped; it reconnects and lists afresh.
+                    sub.overflowed = True
+                    self.unsubscribe(sub)
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        sub.queue.get_nowait()
+                    sub.queue.put_nowait(None)
+                    break
+
+    def phase_counts(self) -> Counter[str]:
+        return Counter(phase for _, _, phase in self.known.values())
+
+
+# ---- logs -------------------------------------------------------------------------------------
+
+
+def pod_name(workflow: str, node: dict[str, Any]) -> str:
+    """Argo's (v2) pod name of a Pod node: ``<workflow>-<template>-<fnv32a(node name)>``."""
+    if node.get("name") == workflow:
+        return workflow
+    template = node.get("templateName")
+    prefix = f"{workflow}-{template}" if template else workflow
+    return f"{prefix[:52]}-{fnv32a(node.get('name', ''))}"
+
+
+@dataclass
+class PodLog:
+    pod: str
+    text: str
+    finished: bool
+
+
+def _since(node: dict[str, Any], seconds: int | None) -> bool:
+    finished = node.get("finishedAt")
+    if seconds is None or not finished:
+        return True
+    at = datetime.strptime(finished, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - at).total_seconds() <= seconds
+
+
+def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | None,
+              since_seconds: int | None) -> tuple[str, list[PodLog]]:
+    """The workflow's phase and each selected pod's log so far, in start order."""
+    store = service.store
+    rec = service.record(namespace, name)
+    nodes = store.nodes(rec.uid)
+    stored = store.logs(rec.uid)
+    pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"),
+                  key=lambda n: (n.get("startedAt") or "", n.get("name", "")))
+    out = []
+    for node in pods:
+        pname = pod_name(rec.name, node)
+        if pod and pod not in (pname, node.get("id"), node.get("name"), node.get("displayName")):
+            continue
+        if not _since(node, since_seconds):
+            continue
+        text = stored.get(node["id"])
+        done = text is not None or node.get("phase") in FINISHED
+        if text is None:
+            text = _running_log(store.run_dir(rec.uid) / node["id"])
+        out.append(PodLog(pname, text, done))
+    return rec.phase, out
+
+
+@dataclass
+class LogQuery:
+    pod: str | None
+    grep: str | None
+    tail: int | None
+    since: int | None
+    follow: bool
+    sse: bool
+
+
+class LogStream:
+    """Argo's log stream: ``{"result": {"content", "podName"}}`` per line; ``follow`` until
+    the workflow ends. Partial last lines of running pods wait until they are complete."""
+
+    def __init__(self, api: Api, namespace: str, name: str, query: LogQuery) -> None:
+        self.api, self.namespace, self.name, self.q = api, namespace, name, query
+        self.sent: dict[str, int] = {}
+
+    def _lines(self, entry: PodLog) -> list[str]:
+        lines = entry.text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        elif not entry.finished and self.q.follow:
+            lines.pop()  # incomplete: sent once its newline arrives
+        first = entry.pod not in self.sent
+        start = self.sent.get(entry.pod, 0)
+        self.sent[entry.pod] = len(lines)
+        fresh = lines[start:]
+        if self.q.grep is not None:
+            fresh = [line for line in fresh if self.q.grep in line]
+        if first and self.q.tail is not None:
+            fresh = fresh[-self.q.tail:] if self.q.tail > 0 else []
+        return fresh
+
+    def _frame(self, pod: str, line: str) -> str:
+        body = json.dumps({"result": {"content": line, "podName": pod}})
+        return f"data: {body}\n\n" if self.q.sse else body + "\n"
+
+    async def snapshot(self) -> tuple[str, list[PodLog]]:
+        return await self.api.call(read_logs, self.api.service, self.namespace, self.name,
+                                   self.q.pod, self.q.since)
+
+    async def frames(self, first: tuple[str, list[PodLog]]) -> AsyncIterator[str]:
+        phase, entries = first
+        while True:
+            for entry in entries:
+                for line in self._lines(entry):
+                    yield self._frame(entry.pod, line)
+            if not self.q.follow or phase in FINISHED:
+                return
+            await asyncio.sleep(LOG_POLL_SECONDS)
+            try:
+                phase, entries = await self.snapshot()
+            except NotFound:
+                return
+
+
+# ---- the API ----------------------------------------------------------------------------------
+
+
+class Api:
+    """The app's state: the service (used from one worker thread), the hub, the engine."""
+
+    def __init__(self, service: WorkflowService, engine: Engine | None, spawn_engine: bool,
+                 parallelism: int | None, namespace_parallelism: int | None) -> None:
+        if engine is not None and engine.store is service.store:
+            raise ValueError("the service and the engine need stores of their own")
+        self.service = service
+        self.engine = engine
+        self.spawn_engine = spawn_engine
+        self.parallelism = parallelism
+        self.namespace_parallelism = namespace_parallelism
+        # SQLite connections are not for concurrent use: every service call runs on this one
+        # thread, off the event loop the engine runs on.
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="argosy-api")
+        self.hub = EventHub(service.store.home)
+        self.started = time.time()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.worker, partial(fn, *args, **kwargs))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(self.hub.run(), name="argosy-events")]
+        if self.engine is not None:
+            tasks.append(asyncio.create_task(self.engine.serve(
+                parallelism=self.parallelism,
+                namespace_parallelism=self.namespace_parallelism), name="argosy-engine"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.worker.shutdown(wait=True)
+
+
+def _namespace_of(manifest: dict[str, Any], namespace: str, claimed: str | None) -> None:
+    """The path's namespace is the one authorised: the body may repeat it, not change it."""
+    meta = manifest.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise ArgosyError("workflow.metadata: expected an object")
+    spec = manifest.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        raise ArgosyError("workflow.spec: expected an object")
+    # argo-server's request carries a typed Workflow: apiVersion and kind go without saying.
+    manifest.setdefault("apiVersion", "argoproj.io/v1alpha1")
+    manifest.setdefault("kind", "Workflow")
+    inner = (meta or {}).get("namespace")
+    for where, value in (("namespace", claimed), ("workflow.metadata.namespace", inner)):
+        if value and value != namespace:
+            raise ArgosyError(f'{where}: "{value}" does not match the request path\'s '
+                              f'namespace "{namespace}"')
+
+
+def _dumped(obj: Any, cleaner: Cleaner | None) -> Any:
+    return cleaner.clean(obj) if cleaner else obj
+
+
+LabelSelector = Annotated[str | None, Query(alias="listOptions.labelSelector")]
+FieldSelector = Annotated[str | None, Query(alias="listOptions.fieldSelector")]
+Limit = Annotated[int | None, Query(alias="listOptions.limit", ge=0, le=1_000_000)]
+Continue = Annotated[str | None, Query(alias="listOptions.continue")]
+Fields = Annotated[str | None, Query(
+    description="paths to keep, or with a leading '-' to drop: metadata,items.metadata.name")]
+NamePrefix = Annotated[str | None, Query(alias="namePrefix")]
+TimeoutSeconds = Annotated[int | None, Query(alias="listOptions.timeoutSeconds", ge=0,
+                                             le=10**9)]
+PodName = Annotated[str | None, Query(alias="podName")]
+Container = Annotated[str, Query(alias="logOptions.container")]
+Follow = Annotated[bool, Query(alias="logOptions.follow")]
+TailLines = Annotated[int | None, Query(alias="logOptions.tailLines", ge=0, le=10_000_000)]
+SinceSeconds = Annotated[int | None, Query(alias="logOptions.sinceSeconds", ge=0, le=10**10)]
+Grep = Annotated[str | None, Query()]
+
+bearer = HTTPBearer(auto_error=False, description="argosy token: `argosy auth token`")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409)}
+Workflow = dict[str, Any]
+
+
+def workflow_routes(api: Api) -> APIRouter:
+    r = APIRouter(prefix="/api/v1", dependencies=[Depends(bearer)], responses=ERRORS)
+    svc = api.service
+
+    @r.post("/workflows/{namespace}", tags=["WorkflowService"], summary="CreateWorkflow")
+    async def create_workflow(namespace: str, body: WorkflowCreateRequest) -> Workflow:
+        _namespace_of(body.workflow, namespace, body.namespace)
+        dry = body.serverDryRun or "All" in ((body.createOptions and
+                                              body.createOptions.dryRun) or [])
+        if dry:
+            return await api.call(load_workflow, body.workflow, svc.registry,
+                                  namespace=namespace)
+        return await api.call(svc.submit, body.workflow, namespace=namespace,
+                              start_engine=api.spawn_engine)
+
+    async def list_in(namespace: str | None, label_selector: str | None,
+                      field_selector: str | None, limit: int | None, cont: str | None,
+                      fields: str | None, name_prefix: str | None) -> dict[str, Any]:
+        keep = workflow_filter(label_selector, field_selector)
+        cleaner = Cleaner.parse(fields)
+        items = await api.call(svc.list, namespace, prefix=name_prefix)
+        items.sort(key=lambda wf: (wf["metadata"]["namespace"], wf["metadata"]["name"]))
+        items.sort(key=lambda wf: wf["metadata"].get("creationTimestamp", ""), reverse=True)
+        page, token = _page([wf for wf in items if keep(wf)], limit, cont)
+        result = {"metadata": {"continue": token} if token else {}, "items": page}
+        return _dumped(result, cleaner)
+
+    @r.get("/workflows/{namespace}", tags=["WorkflowService"], summary="ListWorkflows")
+    async def list_workflows(
+            namespace: str,
+            label_selector: LabelSelector = None, field_selector: FieldSelector = None,
+            limit: Limit = None, cont: Continue = None, fields: Fields = None,
+            name_prefix: NamePrefix = None) -> dict[str, Any]:
+        return await list_in(namespace, label_selector, field_selector, limit, cont, fields,
+                             name_prefix)
+
+    @r.get("/workflows", tags=["WorkflowService"], summary="ListWorkflows (all namespaces)")
+    async def list_all_workflows(
+            label_selector: LabelSelector = None, field_selector: FieldSelector = None,
+            limit: Limit = None, cont: Continue = None, fields: Fields = None,
+            name_prefix: NamePrefix = None) -> dict[str, Any]:
+        return await list_in(None, label_selector, field_selector, limit, cont, fields,
+                             name_prefix)
+
+    @r.post("/workflows/{namespace}/lint", tags=["WorkflowService"], summary="LintWorkflow")
+    async def lint_workflow(namespace: str, body: WorkflowLintRequest) -> Workflow:
+        _namespace_of(body.workflow, namespace, body.namespace)
+        return await api.call(load_workflow, body.workflow, svc.registry, namespace=namespace)
+
+    @r.get("/workflows/{namespace}/{name}", tags=["WorkflowService"], summary="GetWorkflow")
+    async def get_workflow(namespace: str, name: str,
+                           fields: Fields = None) -> Workflow:
+        wf = await api.call(svc.get, namespace, name)
+        return _dumped(wf, Cleaner.parse(fields))
+
+    @r.delete("/workflows/{namespace}/{name}", tags=["WorkflowService"],
+              summary="DeleteWorkflow")
+    async def delete_workflow(namespace: str, name: str) -> dict[str, Any]:
+        await api.call(svc.delete, namespace, name)
+        return {}
+
+    lifecycle_routes(r, api)
+    log_routes(r, api)
+    return r
+
+
+def lifecycle_routes(r: APIRouter, api: Api) -> None:
+    svc = api.service
+    tags = ["WorkflowService"]
+
+    @r.put("/workflows/{namespace}/{name}/suspend", tags=tags, summary="SuspendWorkflow")
+    async def suspend(namespace: str, name: str,
+                      body: Annotated[WorkflowSuspendRequest | None, Body()] = None) -> Workflow:
+        return await api.call(svc.suspend, namespace, name)
+
+    @r.put("/workflows/{namespace}/{name}/resume", tags=tags, summary="ResumeWorkflow")
+    async def resume(namespace: str, name: str,
+                     body: Annotated[WorkflowResumeRequest | None, Body()] = None) -> Workflow:
+        selector = body.nodeFieldSelector if body else None
+        return await api.call(svc.resume, namespace, name, selector or None)
+
+    @r.put("/workflows/{namespace}/{name}/stop", tags=tags, summary="StopWorkflow")
+    async def stop(namespace: str, name: str,
+                   body: Annotated[WorkflowStopRequest | None, Body()] = None) -> Workflow:
+        return await api.call(svc.stop, namespace, name, (body.message if body else None))
+
+    @r.put("/workflows/{namespace}/{name}/terminate", tags=tags, summary="TerminateWorkflow")
+    async def terminate(namespace: str, name: str,
+                        body: Annotated[WorkflowTerminateRequest | None, Body()] = None,
+                        ) -> Workflow:
+        return await api.call(svc.terminate, namespace, name)
+
+    @r.put("/workflows/{namespace}/{name}/set", tags=tags, summary="SetWorkflow")
+    async def set_node(namespace: str, name: str,
+                       body: Annotated[WorkflowSetRequest | None, Body()] = None) -> Workflow:
+        body = body or WorkflowSetRequest()
+        if not body.nodeFieldSelector:
+            raise ArgosyError("nodeFieldSelector is required, e.g. displayName=approve")
+        return await api.call(svc.set_node, namespace, name, body.nodeFieldSelector,
+                              phase=body.phase or None, message=body.message,
+                              output_parameters=_output_parameters(body.outputParameters))
+
+    @r.put("/workflows/{namespace}/{name}/retry", tags=tags, summary="RetryWorkflow")
+    async def retry(namespace: str, name: str,
+                    body: Annotated[WorkflowRetryRequest | None, Body()] = None) -> Workflow:
+        body = body or WorkflowRetryRequest()
+        return await api.call(svc.retry, namespace, name,
+                              restart_successful=bool(body.restartSuccessful),
+                              node_field_selector=body.nodeFieldSelector or None,
+                              parameters=_pairs(body.parameters),
+                              start_engine=api.spawn_engine)
+
+    @r.put("/workflows/{namespace}/{name}/resubmit", tags=tags, summary="ResubmitWorkflow")
+    async def resubmit(namespace: str, name: str,
+                       body: Annotated[WorkflowResubmitRequest | None, Body()] = None) -> Workflow:
+        body = body or WorkflowResubmitRequest()
+        return await api.call(svc.resubmit, namespace, name, parameters=_pairs(body.parameters),
+                              memoized=bool(body.memoized), start_engine=api.spawn_engine)
+
+
+STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "description": "newline-delimited JSON (or server-sent events on Accept: "
+                   "text/event-stream) of {result: {content, podName}}",
+    "content": {"application/json": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+def log_routes(r: APIRouter, api: Api) -> None:
+    async def stream_logs(request: Request, namespace: str, name: str,
+                          query: LogQuery) -> StreamingResponse:
+        stream = LogStream(api, namespace, name, query)
+        first = await stream.snapshot()  # a missing workflow is a 404, before streaming
+        media = "text/event-stream" if query.sse else "application/json"
+        return StreamingResponse(stream.frames(first), media_type=media,
+                                 headers={"Cache-Control": "no-cache"})
+
+    def wants_sse(request: Request) -> bool:
+        return "text/event-stream" in request.headers.get("accept", "")
+
+    @r.get("/workflows/{namespace}/{name}/log", tags=["WorkflowService"],
+           summary="WorkflowLogs", response_class=StreamingResponse, responses=STREAM_DOC)
+    async def workflow_logs(request: Request, namespace: str, name: str,
+                            pod: PodName = None, container: Container = "main",
+                            follow: Follow = False, tail: TailLines = None,
+                            since: SinceSeconds = None, grep: Grep = None) -> StreamingResponse:
+        query = LogQuery(pod or None, grep, tail, since, follow, wants_sse(request))
+        return await stream_logs(request, namespace, name, query)
+
+    @r.get("/workflows/{namespace}/{name}/{podName}/log", tags=["WorkflowService"],
+           summary="PodLogs", response_class=StreamingResponse, responses=STREAM_DOC)
+    async def pod_logs(request: Request, namespace: str, name: str, podName: str,
+                       container: Container = "main", follow: Follow = False,
+                       tail: TailLines = None, since: SinceSeconds = None,
+                       grep: Grep = None) -> StreamingResponse:
+        query = LogQuery(podName, grep, tail, since, follow, wants_sse(request))
+        return await stream_logs(request, namespace, name, query)
+
+
+def event_routes(api: Api) -> APIRouter:
+    r = APIRouter(prefix="/api/v1", dependencies=[Depends(bearer)], responses=ERRORS)
+    doc: dict[int | str, dict[str, Any]] = {200: {
+        "description": "server-sent events: data: {result: {type, object}}",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+    async def watch(namespace: str | None, label_selector: str | None,
+                    field_selector: str | None, fields: str | None,
+                    timeout: int | None) -> StreamingResponse:
+        keep = workflow_filter(label_selector, field_selector)
+        cleaner = Cleaner.parse(fields)
+        sub = api.hub.subscribe()
+        try:
+            initial = await api.call(api.service.list, namespace, nodes=True)
+        except BaseException:
+            api.hub.unsubscribe(sub)
+            raise
+        return StreamingResponse(
+            _event_frames(api.hub, sub, namespace, initial, keep, cleaner, timeout),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @r.get("/workflow-events/{namespace}", tags=["WorkflowService"], summary="WatchWorkflows",
+           response_class=StreamingResponse, responses=doc)
+    async def watch_workflows(namespace: str,
+                              label_selector: LabelSelector = None,
+                              field_selector: FieldSelector = None, fields: Fields = None,
+                              timeout: TimeoutSeconds = None) -> StreamingResponse:
+        return await watch(namespace, label_selector, field_selector, fields, timeout)
+
+    @r.get("/workflow-events", tags=["WorkflowService"],
+           summary="WatchWorkflows (all namespaces)", response_class=StreamingResponse,
+           responses=doc)
+    async def watch_all(label_selector: LabelSelector = None,
+                        field_selector: FieldSelector = None, fields: Fields = None,
+                        timeout: TimeoutSeconds = None) -> StreamingResponse:
+        return await watch(None, label_selector, field_selector, fields, timeout)
+
+    return r
+
+
+async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
+                        initial: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool],
+                        cleaner: Cleaner | None, timeout: int | None) -> AsyncIterator[str]:
+    """Existing workflows as ADDED (as a Kubernetes watch starts), then every change."""
+
+    def frame(event: Event) -> str | None:
+        obj = event.object
+        if namespace and obj.get("metadata", {}).get("namespace") != namespace:
+            return None
+        if event.type != "DELETED" and not keep(obj):
+            return None
+        if cleaner is None:
+            return f"data: {event.data()}\n\n"
+        body = {"result": {"type": event.type, "object": cleaner.clean(obj)}}
+        return f"data: {json.dumps(body)}\n\n"
+
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        yield ": argosy workflow events\n\n"
+        for wf in initial:
+            text = frame(Event("ADDED", wf))
+            if text:
+                yield text
+        while True:
+            wait = 15.0 if deadline is None else min(15.0, deadline - time.monotonic())
+            if wait <= 0:
+                return
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), wait)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            text = frame(event)
+            if text:
+                yield text
+    finally:
+        hub.unsubscribe(sub)
+
+
+# ---- info, version, metrics ---------------------------------------------------------------------
+
+
+def info_routes(api: Api) -> APIRouter:
+    r = APIRouter(prefix="/api/v1", tags=["InfoService"])
+
+    @r.get("/info", summary="GetInfo")
+    async def info() -> dict[str, Any]:
+        return {"links": [], "columns": [], "modals": {}, "navColor": ""}
+
+    @r.get("/version", summary="GetVersion")
+    async def version() -> Version:
+        return Version(version=__version__, buildDate="", gitCommit="", gitTag="",
+                       gitTreeState="", goVersion=f"python{platform.python_version()}",
+                       compiler=platform.python_implementation().lower(),
+                       platform=f"{sys.platform}/{platform.machine()}")
+
+    @r.get("/userinfo", summary="GetUserInfo", dependencies=[Depends(bearer)],
+           responses=ERRORS)
+    async def userinfo(request: Request) -> dict[str, Any]:
+        grant: Grant | None = getattr(request.state, "grant", None)
+        if grant is None:
+            return {}
+        return {"subject": grant.id, "groups": list(grant.namespaces),
+                "readOnly": grant.read_only}
+
+    return r
+
+
+def _metric_lines(name: str, kind: str, help_text: str,
+                  samples: list[tuple[dict[str, str], float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        lines.append(f"{name}{{{inner}}} {value:g}" if inner else f"{name} {value:g}")
+    return lines
+
+
+def metrics_text(api: Api) -> str:
+    """argo's controller metrics (``argo_workflows_gauge``, ``…_total_count``) and the
+    workflows' custom metrics (``metrics.prometheus``) as Prometheus text."""
+    phases = api.hub.phase_counts()
+    lines = _metric_lines("argo_workflows_gauge", "gauge",
+                          "Number of workflows currently accessible by the controller by status",
+                          [({"phase": p}, phases.get(p, 0)) for p in PHASES])
+    lines += _metric_lines(
+        "argo_workflows_total_count", "counter",
+        "Total number of workflows that have entered each phase, by namespace",
+        [({"namespace": ns, "phase": p}, n) for (ns, p), n in sorted(api.hub.entered.items())])
+    running = len(api.engine.runs) if api.engine is not None else 0
+    lines += _metric_lines("argosy_engine_running_workflows", "gauge",
+                           "Workflows this server's engine is executing", [({}, running)])
+    lines += _metric_lines("argo_workflows_version", "gauge", "Build metadata for this server",
+                           [({"version": __version__}, 1)])
+    return "\n".join(lines) + "\n" + custom_metrics(api.service.store)
+
+
+def custom_metrics(store: Store) -> str:
+    """Samples the engine recorded from ``metrics.prometheus`` (when the store keeps them)."""
+    rows = getattr(store, "metrics", None)
+    if rows is None:
+        return ""
+    try:
+        from argosy.metrics import exposition
+    except ImportError:
+        return ""
+    return exposition(rows())
+
+
+def metrics_routes(api: Api) -> APIRouter:
+    r = APIRouter(dependencies=[Depends(bearer)], responses=ERRORS)
+
+    @r.get("/metrics", response_class=PlainTextResponse, tags=["Metrics"],
+           summary="Prometheus metrics",
+           responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def metrics() -> PlainTextResponse:
+        text = await api.call(metrics_text, api)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return r
+
+
+# ---- assembly ---------------------------------------------------------------------------------
+
+
+def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | None = None,
+               spawn_engine: bool | None = None, parallelism: int | None = None,
+               namespace_parallelism: int | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """The REST app. ``auth`` None serves without tokens (loopback only: see :func:`main`).
+
+    ``engine`` is served by the app's lifespan with the parallelism limits; without one,
+    ``spawn_engine`` (default: yes) starts a background ``argosy engine`` on submit, as the
+    CLI does, and ``spawn_engine=False`` leaves execution to an engine run elsewhere.
+    """
+    spawn = (engine is None) if spawn_engine is None else spawn_engine
+    api = Api(service, engine, spawn, parallelism, namespace_parallelism)
+    app = FastAPI(title="argosy", version=__version__, lifespan=api.lifespan,
+                  description="Argo Workflows' REST API (argo-server's paths and shapes), "
+                              "served by argosy.")
+    app.state.api = api
+    install_error_handlers(app)
+    app.include_router(workflow_routes(api))
+    app.include_router(event_routes(api))
+    app.include_router(info_routes(api))
+    app.include_router(metrics_routes(api))
+    app.add_middleware(Guard, auth=auth, max_body=max_body)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_mode(host: str, auth_mode: str) -> bool:
+    """True when tokens are required; refuses ``none`` beyond loopback."""
+    if auth_mode in ("client", "server"):
+        return True
+    if auth_mode != "none":
+        raise ArgosyError(f"unknown auth mode {auth_mode!r}: use client or none")
+    if not is_loopback(host):
+        raise AuthModeRefused(f"--auth-mode none is refused on {host}: without tokens the "
+                              "server may only listen on loopback (127.0.0.1, ::1)")
+    return False
+
+
+def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client",
+         parallelism: int | None = None, namespace_parallelism: int | None = None,
+         run_engine: bool = True, home: Path | str | None = None, max_body: int = MAX_BODY,
+         log_level: str = "info",
+         announce: Callable[[str], Awaitable[None] | None] = print) -> None:
+    """Serve until interrupted: the API, and (``run_engine``) an engine executing workflows."""
+    import uvicorn
+
+    tokens = check_auth_mode(host, auth_mode)
+    store = Store(home)
+    auth = None
+    if tokens:
+        auth = Auth(store.home)
+        token = auth.ensure_admin()
+        if token:
+            announce(f"Created the admin token (shown only now; kept hashed in "
+                     f"{auth.path}):\n{token}")
+    engine = Engine(Store(store.home), serving=True) if run_engine else None
+    app = create_app(WorkflowService(store), auth=auth, engine=engine,
+                     spawn_engine=False if not run_engine else None, parallelism=parallelism,
+                     namespace_parallelism=namespace_parallelism, max_body=max_body)
+    announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'})")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+if __name__ == "__main__":  # pragma: no cover - `argosy server` is the entry point
+    main()
