@@ -2,18 +2,41 @@
 
 The image is not pulled by the local executor; ``command``/``args``/``env``/``workingDir`` are
 honoured. Its stdout is the node's ``outputs.result``, its exit status ``outputs.exitCode``.
+
+Argo examples often give only ``args`` and rely on the image's entrypoint. Since no image is
+pulled, users map images to host commands in ``$ARGOSY_HOME/images.yaml`` (and in the files
+named by ``$ARGOSY_IMAGE_ENTRYPOINTS``, separated by ``:``, which override it)::
+
+    argoproj/argosay:v2:            # exact; "argoproj/argosay" matches every tag,
+      entrypoint: [argosay]         # "argoproj/argosay:*" is a wildcard pattern
+      cmd: []                       # the image's CMD, used when the container has no args
+      env: {PATH: "/opt/tools:$PATH"}   # the image's ENV, under the container's own env
+      commands: {/argosay: argosay}     # in-image programs a `command` names -> host programs
+
+``entrypoint``, ``cmd`` and ``commands`` programs starting with ``./`` or ``../`` are relative to
+the file they are written in. The argv follows Kubernetes: ``command`` replaces the entrypoint
+(and then ``args`` replace ``cmd``), ``args`` alone replace ``cmd``.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import Field
 
 from argosy.engine import NodeContext, NodeError
 from argosy.errors import Fault
 from argosy.models import ArgoModel
 from argosy.plugin import Outcome, ProcessRequest, TemplateType, hookimpl
+from argosy.store import argosy_home
+
+IMAGES_FILE = "images.yaml"
+IMAGES_ENV = "ARGOSY_IMAGE_ENTRYPOINTS"
 
 
 class EnvVar(ArgoModel):
@@ -30,17 +53,151 @@ class Container(ArgoModel):
     working_dir: str | None = Field(None, alias="workingDir")
 
 
+# ---- image entrypoints ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What an image would have supplied, as host commands; ``source`` is the file it is from."""
+
+    source: Path
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
+
+
+_cache: dict[Path, tuple[tuple[int, int], dict[str, ImageConfig]]] = {}
+
+
+def images_files() -> list[Path]:
+    """The mapping files, lowest precedence first."""
+    extra = [Path(p) for p in os.environ.get(IMAGES_ENV, "").split(os.pathsep) if p]
+    return [argosy_home() / IMAGES_FILE, *extra]
+
+
+def _normalize(ref: str) -> str:
+    """``docker.io/library/python:3`` and ``python:3`` name the same image."""
+    for prefix in ("docker.io/", "index.docker.io/"):
+        ref = ref.removeprefix(prefix)
+    return ref.removeprefix("library/")
+
+
+def _split(ref: str) -> tuple[str, str | None]:
+    """(repository, tag) of an image reference; a digest is ignored."""
+    ref = _normalize(ref.split("@", 1)[0])
+    repo, colon, tag = ref.rpartition(":")
+    if not colon or "/" in tag:  # the colon belonged to a registry port
+        return ref, None
+    return repo, tag
+
+
+def _program(value: Any, base: Path) -> str:
+    text = str(value)
+    if text.startswith(("./", "../")):
+        return str((base / text).resolve())
+    return text
+
+
+def _entry(key: str, value: Any, source: Path) -> ImageConfig:
+    where = f"{source}: {key!r}"
+    if not isinstance(value, dict):
+        raise NodeError(f"{where}: expected a mapping with entrypoint/cmd/env/commands")
+    unknown = set(value) - {"entrypoint", "cmd", "env", "commands"}
+    if unknown:
+        raise NodeError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    lists = {}
+    for name in ("entrypoint", "cmd"):
+        items = value.get(name) or []
+        if not isinstance(items, list):
+            raise NodeError(f"{where}.{name}: expected a list of strings")
+        lists[name] = [_program(items[0], source.parent), *map(str, items[1:])] if items else []
+    env, commands = value.get("env") or {}, value.get("commands") or {}
+    if not isinstance(env, dict) or not isinstance(commands, dict):
+        raise NodeError(f"{where}: env and commands must be mappings")
+    # $VAR in the image's env stands for the engine's own, as ENV PATH=$PATH:… does in a build.
+    return ImageConfig(source, lists["entrypoint"], lists["cmd"],
+                       {str(k): os.path.expandvars(str(v)) for k, v in env.items()},
+                       {str(k): _program(v, source.parent) for k, v in commands.items()})
+
+
+def _load(path: Path) -> dict[str, ImageConfig]:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise NodeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise NodeError(f"{path}: expected a mapping of image -> {{entrypoint: [...]}}")
+    entries = {_normalize(str(k)): _entry(str(k), v, path) for k, v in data.items()}
+    _cache[path] = (stamp, entries)
+    return entries
+
+
+def image_config(image: str | None) -> ImageConfig | None:
+    """The mapping entry for ``image``: exact, then untagged, then the longest wildcard."""
+    if not image:
+        return None
+    entries: dict[str, ImageConfig] = {}
+    for path in images_files():
+        entries.update(_load(path))
+    repo, tag = _split(image)
+    tagged = f"{repo}:{tag or 'latest'}"
+    for key in (tagged, repo):
+        if key in entries:
+            return entries[key]
+    patterns = sorted((k for k in entries if "*" in k or "?" in k), key=len, reverse=True)
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(tagged, pattern) or fnmatch.fnmatchcase(repo, pattern):
+            return entries[pattern]
+    return None
+
+
+def _unknown_entrypoint(image: str | None) -> str:
+    if not image:
+        return "container has neither a command nor an image: give it a command"
+    files = images_files()
+    where = str(files[0]) + (f" (or a file in ${IMAGES_ENV})" if len(files) > 1 else "")
+    return (f'container has no command and the entrypoint of image "{image}" is not known: '
+            f"this executor runs host commands and pulls no images, so give the container a "
+            f'command, or map the image to a host command in {where}, e.g. '
+            f'"{image}": {{entrypoint: [my-command]}}')
+
+
+# ---- the process ---------------------------------------------------------------------------
+
+
 def argv_of(container: Container) -> list[str]:
-    argv = [*(container.command or []), *(container.args or [])]
-    if not container.command:
-        raise NodeError(
-            f"container has no command: the {container.image or 'image'}'s entrypoint is not "
-            "known to this executor; give the template a command")
+    """command + args, with the image's entrypoint/cmd where the container leaves them out."""
+    image = image_config(container.image)
+    if container.command:
+        argv = [*container.command, *(container.args or [])]
+    elif image is None:
+        raise NodeError(_unknown_entrypoint(container.image))
+    elif container.args:
+        argv = [*image.entrypoint, *container.args]
+    else:
+        argv = [*image.entrypoint, *image.cmd]
+    if not argv:
+        raise NodeError(f'image "{container.image}" has neither entrypoint nor cmd in '
+                        f"{image.source if image else IMAGES_FILE}, and the container gives "
+                        "no command")
+    if image is not None:
+        argv[0] = image.commands.get(str(argv[0]), argv[0])
     return [str(a) for a in argv]
 
 
 def env_of(container: Container) -> dict[str, str]:
-    env = {}
+    """The process env beyond the engine's: the image's (if mapped), then the container's."""
+    image = image_config(container.image)
+    env = dict(image.env) if image is not None else {}
     for var in container.env or []:
         if var.value_from is not None:
             raise NodeError(f"env {var.name}: valueFrom is not supported by this executor")
@@ -48,12 +205,16 @@ def env_of(container: Container) -> dict[str, str]:
     return env
 
 
+def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir: Path,
+               script: str | None = None) -> ProcessRequest:
+    return ProcessRequest(
+        argv=argv, env=env_of(container), working_dir=container.working_dir,
+        node_dir=node_dir, script=script, image=container.image, template=ctx.raw)
+
+
 async def run_process(ctx: NodeContext, container: Container, argv: list[str],
                       script: str | None = None) -> Outcome:
-    request = ProcessRequest(
-        argv=argv, env=env_of(container), working_dir=container.working_dir,
-        node_dir=ctx.node_dir, script=script, image=container.image, template=ctx.raw)
-    return await ctx.executor.run_process(request)
+    return await ctx.executor.run_process(request_of(ctx, container, argv, ctx.node_dir, script))
 
 
 async def run(ctx: NodeContext) -> Outcome:
