@@ -32,6 +32,7 @@ import logging
 import platform
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -80,6 +81,10 @@ class AuthModeRefused(ArgosyError):
     """``--auth-mode none`` on an address other machines can reach."""
 
 
+class BadRequest(ArgosyError):
+    """A request field the server cannot use (InvalidArgument)."""
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 
@@ -120,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, str(exc))
         if isinstance(exc, AlreadyExists):
             return error_response(409, str(exc))
-        if isinstance(exc, InvalidWorkflow):
+        if isinstance(exc, InvalidWorkflow | BadRequest):
             return error_response(400, str(exc))
         # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.
         return JSONResponse({"code": 9, "message": str(exc)}, status_code=400)
@@ -305,7 +310,7 @@ def _pairs(values: list[str] | None) -> dict[str, str] | None:
     for pair in values:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ArgosyError(f"parameters: expected NAME=VALUE, got {pair!r}")
+            raise BadRequest(f"parameters: expected NAME=VALUE, got {pair!r}")
         out[key] = value
     return out
 
@@ -316,9 +321,9 @@ def _output_parameters(text: str | None) -> dict[str, str] | None:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise ArgosyError(f"outputParameters: not JSON: {exc}") from None
+        raise BadRequest(f"outputParameters: not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ArgosyError("outputParameters: expected a JSON object of NAME: VALUE")
+        raise BadRequest("outputParameters: expected a JSON object of NAME: VALUE")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
@@ -371,7 +376,7 @@ def _after_token(token: str) -> tuple[str, str, str]:
         created, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
         return str(created), str(namespace), str(name)
     except (ValueError, TypeError) as exc:
-        raise ArgosyError(f"listOptions.continue: invalid continue token: {exc}") from None
+        raise BadRequest(f"listOptions.continue: invalid continue token: {exc}") from None
 
 
 def _page(items: list[dict[str, Any]], limit: int | None,
@@ -401,7 +406,7 @@ def _field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
     for term in selector.split(","):
         m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
         if not m or m.group(1) not in ("metadata.name", "metadata.namespace", "status.phase"):
-            raise ArgosyError(f"listOptions.fieldSelector: unsupported term {term.strip()!r}; "
+            raise BadRequest(f"listOptions.fieldSelector: unsupported term {term.strip()!r}; "
                               "use metadata.name, metadata.namespace or status.phase")
         terms.append(m.groups())
 
@@ -428,7 +433,7 @@ def workflow_filter(label_selector: str | None,
     try:
         labels = label_matcher(label_selector)
     except ArgosyError as exc:
-        raise ArgosyError(f"listOptions.labelSelector: {exc}") from None
+        raise BadRequest(f"listOptions.labelSelector: {exc}") from None
     fields = _field_matcher(field_selector)
     return lambda wf: fields(wf) and labels(_labels_of(wf))
 
@@ -473,6 +478,8 @@ class EventHub:
         self.entered: Counter[tuple[str, str]] = Counter()  # (namespace, phase) entries
         self._version: int | None = None
         self._store: Store | None = None
+        # The poll thread writes the counts that /metrics reads on the API's worker thread.
+        self._lock = threading.Lock()
 
     def subscribe(self) -> Subscriber:
         sub = Subscriber()
@@ -509,11 +516,12 @@ class EventHub:
         changed = [uid for uid, seq in counters.items() if self.seen.get(uid) != seq]
         gone = [uid for uid in self.seen if uid not in counters]
         events = [] if first else self._events(store, changed, gone)
-        for uid in changed:
-            self._track(store, uid, counters[uid])
-        for uid in gone:
-            self.seen.pop(uid, None)
-            self.known.pop(uid, None)
+        with self._lock:
+            for uid in changed:
+                self._track(store, uid, counters[uid])
+            for uid in gone:
+                self.seen.pop(uid, None)
+                self.known.pop(uid, None)
         return events
 
     def _track(self, store: Store, uid: str, seq: int) -> None:
@@ -558,8 +566,11 @@ class EventHub:
                     sub.queue.put_nowait(None)
                     break
 
-    def phase_counts(self) -> Counter[str]:
-        return Counter(phase for _, _, phase in self.known.values())
+    def counts(self) -> tuple[Counter[str], dict[tuple[str, str], int]]:
+        """Workflows by phase now, and phase entries by (namespace, phase) so far."""
+        with self._lock:
+            return (Counter(phase for _, _, phase in self.known.values()),
+                    dict(self.entered))
 
 
 # ---- logs -------------------------------------------------------------------------------------
@@ -717,17 +728,17 @@ def _namespace_of(manifest: dict[str, Any], namespace: str, claimed: str | None)
     """The path's namespace is the one authorised: the body may repeat it, not change it."""
     meta = manifest.get("metadata")
     if meta is not None and not isinstance(meta, dict):
-        raise ArgosyError("workflow.metadata: expected an object")
+        raise BadRequest("workflow.metadata: expected an object")
     spec = manifest.get("spec")
     if spec is not None and not isinstance(spec, dict):
-        raise ArgosyError("workflow.spec: expected an object")
+        raise BadRequest("workflow.spec: expected an object")
     # argo-server's request carries a typed Workflow: apiVersion and kind go without saying.
     manifest.setdefault("apiVersion", "argoproj.io/v1alpha1")
     manifest.setdefault("kind", "Workflow")
     inner = (meta or {}).get("namespace")
     for where, value in (("namespace", claimed), ("workflow.metadata.namespace", inner)):
         if value and value != namespace:
-            raise ArgosyError(f'{where}: "{value}" does not match the request path\'s '
+            raise BadRequest(f'{where}: "{value}" does not match the request path\'s '
                               f'namespace "{namespace}"')
 
 
@@ -854,7 +865,9 @@ def lifecycle_routes(r: APIRouter, api: Api) -> None:
                        body: Annotated[WorkflowSetRequest | None, Body()] = None) -> Workflow:
         body = body or WorkflowSetRequest()
         if not body.nodeFieldSelector:
-            raise ArgosyError("nodeFieldSelector is required, e.g. displayName=approve")
+            raise BadRequest("nodeFieldSelector is required, e.g. displayName=approve")
+        if body.phase not in (None, "", "Succeeded", "Failed", "Error"):
+            raise BadRequest(f"phase must be Succeeded, Failed or Error, not {body.phase!r}")
         return await api.call(svc.set_node, namespace, name, body.nodeFieldSelector,
                               phase=body.phase or None, message=body.message,
                               output_parameters=_output_parameters(body.outputParameters))
@@ -969,7 +982,13 @@ async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
             return None
         if cleaner is None:
             return f"data: {event.data()}\n\n"
-        body = {"result": {"type": event.type, "object": cleaner.clean(obj)}}
+        body: dict[str, Any] = {"result": {"type": event.type, "object": obj}}
+        # argo's UI names the stream's paths (result.object.metadata.name); plain object
+        # paths (metadata.name) are taken to mean the workflow's.
+        if any(f.startswith("result") for f in cleaner.fields):
+            body = cleaner.clean(body)
+        else:
+            body["result"]["object"] = cleaner.clean(obj)
         return f"data: {json.dumps(body)}\n\n"
 
     deadline = time.monotonic() + timeout if timeout else None
@@ -986,6 +1005,8 @@ async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
             try:
                 event = await asyncio.wait_for(sub.queue.get(), wait)
             except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
                 yield ": keep-alive\n\n"
                 continue
             if event is None:
@@ -1038,17 +1059,19 @@ def _metric_lines(name: str, kind: str, help_text: str,
 def metrics_text(api: Api) -> str:
     """argo's controller metrics (``argo_workflows_gauge``, ``…_total_count``) and the
     workflows' custom metrics (``metrics.prometheus``) as Prometheus text."""
-    phases = api.hub.phase_counts()
+    phases, entered = api.hub.counts()
     lines = _metric_lines("argo_workflows_gauge", "gauge",
                           "Number of workflows currently accessible by the controller by status",
                           [({"phase": p}, phases.get(p, 0)) for p in PHASES])
     lines += _metric_lines(
         "argo_workflows_total_count", "counter",
         "Total number of workflows that have entered each phase, by namespace",
-        [({"namespace": ns, "phase": p}, n) for (ns, p), n in sorted(api.hub.entered.items())])
+        [({"namespace": ns, "phase": p}, n) for (ns, p), n in sorted(entered.items())])
     running = len(api.engine.runs) if api.engine is not None else 0
     lines += _metric_lines("argosy_engine_running_workflows", "gauge",
                            "Workflows this server's engine is executing", [({}, running)])
+    lines += _metric_lines("argosy_event_watchers", "gauge",
+                           "Open workflow event streams", [({}, len(api.hub.subscribers))])
     lines += _metric_lines("argo_workflows_version", "gauge", "Build metadata for this server",
                            [({"version": __version__}, 1)])
     return "\n".join(lines) + "\n" + custom_metrics(api.service.store)
