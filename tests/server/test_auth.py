@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API, Server, launch, start_server, wait_phase, workflow
+from rest_harness import API, Server, launch, start_server, wait_phase, workflow
 
 from argosy.auth import Auth
 from argosy.errors import ArgosyError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import API, Server, start_server, workflow
+from rest_harness import API, Server, start_server, workflow
 
 from argosy.server import MAX_BODY
 

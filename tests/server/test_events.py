@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import API, Server, start_server, wait_phase, workflow
+from rest_harness import API, Server, start_server, wait_phase, workflow
 
 EVENTS = "/api/v1/workflow-events"
 

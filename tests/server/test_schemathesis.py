@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from conftest import API, Server, start_server, workflow
 from hypothesis import HealthCheck, settings
+from rest_harness import API, Server, start_server, workflow
 from schemathesis.checks import not_a_server_error
 
 from argosy.server import create_app

@@ -6,7 +6,7 @@ import json
 import time
 
 import httpx
-from conftest import API, Server, wait_node, wait_phase, workflow
+from rest_harness import API, Server, wait_node, wait_phase, workflow
 
 
 def test_create_runs_to_succeeded_and_get_shows_argo_status(http: httpx.Client) -> None:
@@ -165,20 +165,28 @@ def test_log_pod_names_follow_argo(http: httpx.Client) -> None:
                      "podName": f"podnames-say-{fnv32a('podnames[0].say')}"}
 
 
-def test_suspend_resume(http: httpx.Client) -> None:
-    http.post(f"{API}/default", json={"workflow": workflow("pausable", "sleep 1")})
-    wait_phase(http, "default", "pausable", ("Running",))
+def test_suspend_holds_the_next_step_until_resume(http: httpx.Client) -> None:
+    manifest = {"metadata": {"name": "pausable"}, "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "steps": [[{"name": "first", "template": "nap"}],
+                                   [{"name": "second", "template": "nap"}]]},
+        {"name": "nap", "container": {"image": "busybox", "command": ["sleep", "0.5"]}}]}}
+    http.post(f"{API}/default", json={"workflow": manifest})
+    wait_node(http, "default", "pausable", "first", "Running")
     resp = http.put(f"{API}/default/pausable/suspend",
                     json={"name": "pausable", "namespace": "default"})
     assert resp.status_code == 200
-    wait_spec = http.get(f"{API}/default/pausable").json()
-    for _ in range(100):
-        if wait_spec["spec"].get("suspend"):
-            break
-        wait_spec = http.get(f"{API}/default/pausable").json()
-    assert wait_spec["spec"]["suspend"] is True
+    wf = wait_node(http, "default", "pausable", "first", "Succeeded")
+    time.sleep(1)  # room for a wrongly started second step to show up
+    wf = http.get(f"{API}/default/pausable").json()
+    assert wf["spec"]["suspend"] is True
+    assert wf["status"]["phase"] == "Running"
+    names = {n["displayName"] for n in wf["status"]["nodes"].values()}
+    assert "second" not in names
     assert http.put(f"{API}/default/pausable/resume", json={}).status_code == 200
-    assert wait_phase(http, "default", "pausable")["status"]["phase"] == "Succeeded"
+    wf = wait_phase(http, "default", "pausable")
+    assert wf["status"]["phase"] == "Succeeded"
+    assert "suspend" not in wf["spec"]
+    assert wf["status"]["progress"] == "2/2"
 
 
 def test_set_supplies_outputs_and_resume_releases_the_suspend_node(http: httpx.Client) -> None:
