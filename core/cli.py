@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import io
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,8 +19,10 @@ import yaml
 from rich.console import Console
 
 from argosy import __version__
-from argosy.errors import ArgosyError, InvalidWorkflow
+from argosy.durations import parse_duration, parse_time, seconds_since
+from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
 from argosy.registry import default_registry
+from argosy.store import now_rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 OUTPUTS = click.Choice(["json", "yaml", "wide", "name"])
@@ -204,6 +210,817 @@ def plugins() -> None:
                       ", ".join(info.template_types) or "-", ", ".join(info.executors) or "-",
                       f"error: {info.error}" if info.error else "ok")
     Console().print(table)
+
+
+# ==== Argo's verbs: against the local store, or a server with --server ========================
+
+FINISHED = ("Succeeded", "Failed", "Error")
+POLL_SECONDS = 0.5
+
+
+class Unreachable(ArgosyError):
+    """The server named by --server could not be reached."""
+
+
+@dataclass
+class Target:
+    """Where a verb acts: a namespace and a service (local store or remote server)."""
+
+    namespace: str
+    server: str | None
+    token: str | None
+    all_namespaces: bool = False
+    _service: Any = None
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.server)
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            if self.server:
+                from argosy.remote import RemoteService
+
+                self._service = RemoteService(self.server, self.token)
+            else:
+                from argosy.service import WorkflowService
+
+                self._service = WorkflowService()
+        return self._service
+
+    def resolve(self, name: str) -> str:
+        """``@latest`` is the newest workflow of the namespace, as in argo."""
+        if name != "@latest":
+            return name
+        found = self.service.list(self.namespace)
+        if not found:
+            raise NotFound(f"no workflows found in namespace {self.namespace!r}")
+        return str(found[0]["metadata"]["name"])
+
+    def engine_for(self, wf: dict[str, Any]) -> None:
+        """A local workflow still to run needs an engine: start one if none serves the store."""
+        if not self.remote and (wf.get("status") or {}).get("phase", "Pending") not in FINISHED:
+            from argosy.service import ensure_engine
+
+            ensure_engine(self.service.store)
+
+
+def verb(func: Callable[..., int | None]) -> Callable[..., None]:
+    """Add ``-n``, ``--server`` and ``--token``; turn user errors into a message and exit 2."""
+
+    @click.option("-n", "--namespace", default=None, metavar="NAMESPACE",
+                  help="Namespace of the workflows (default: 'default').")
+    @click.option("--server", envvar="ARGOSY_SERVER", default=None, metavar="URL",
+                  help="Go through this argosy/argo server's REST API [env ARGOSY_SERVER].")
+    @click.option("--token", envvar="ARGOSY_TOKEN", default=None,
+                  help="Bearer token for --server [env ARGOSY_TOKEN].")
+    @functools.wraps(func)
+    def wrapper(namespace: str | None, server: str | None, token: str | None,
+                **kwargs: Any) -> None:
+        target = Target(namespace or "default", server or None, token or None)
+        try:
+            code = func(target, **kwargs)
+        except Unreachable as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_FAILED)
+        except ArgosyError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_INVALID)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        sys.exit(code or EXIT_OK)
+
+    return wrapper
+
+
+def _each(names: tuple[str, ...] | list[str], act: Callable[[str], None]) -> int:
+    """Apply ``act`` to every name; report each fault and carry on (exit 2 if any)."""
+    code = EXIT_OK
+    for name in names:
+        try:
+            act(name)
+        except Unreachable:
+            raise
+        except ArgosyError as exc:
+            click.echo(str(exc), err=True)
+            code = EXIT_INVALID
+    return code
+
+
+def _finished(wf: dict[str, Any]) -> bool:
+    return (wf.get("status") or {}).get("phase") in FINISHED
+
+
+def print_rich(renderable: Any) -> None:
+    console = Console()
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    # Piped output has no width to fit: one unwrapped row per node, no trailing padding.
+    console = Console(width=250, file=io.StringIO())
+    console.print(renderable)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    click.echo("\n".join(line.rstrip() for line in text.splitlines()))
+
+
+def print_workflow(wf: dict[str, Any], output: str | None) -> None:
+    """``argo get``'s output formats for one workflow."""
+    from argosy.render import render_workflow
+
+    if output == "name":
+        click.echo(wf["metadata"]["name"])
+    elif output in ("json", "yaml"):
+        click.echo(dump(wf, output))
+    else:
+        print_rich(render_workflow(wf, wide=output == "wide"))
+
+
+def _by_selector(target: Target, selector: str | None) -> list[str]:
+    if not selector:
+        return []
+    return [wf["metadata"]["name"]
+            for wf in target.service.list(target.namespace, label_selector=selector)]
+
+
+def _names(target: Target, names: tuple[str, ...], selector: str | None = None) -> list[str]:
+    """Workflow names from arguments and a label selector, each once, in order."""
+    out = [target.resolve(n) for n in names] + _by_selector(target, selector)
+    return list(dict.fromkeys(out))
+
+
+# ---- following a workflow: wait, watch, logs ---------------------------------------------------
+
+def _go_time(stamp: str | None) -> str:
+    """A timestamp as Go prints a metav1.Time with %v (what ``argo wait`` shows)."""
+    if not stamp:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    return parse_time(stamp).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def wait_for(target: Target, name: str, *, quiet: bool = False,
+             ignore_not_found: bool = False) -> bool:
+    """Block until the workflow finishes; True if it Succeeded."""
+    try:
+        wf = target.service.get(target.namespace, name, nodes=False)
+    except NotFound:
+        if ignore_not_found:
+            return True
+        raise
+    target.engine_for(wf)
+    while not _finished(wf):
+        time.sleep(POLL_SECONDS)
+        wf = target.service.get(target.namespace, name, nodes=False)
+    status = wf["status"]
+    if not quiet:
+        click.echo(f"{name} {status['phase']} at {_go_time(status.get('finishedAt'))}")
+    return bool(status["phase"] == "Succeeded")
+
+
+def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str, Any]:
+    """Show the workflow until it finishes: live on a terminal, a line per change otherwise."""
+    from argosy.render import LiveView, PlainProgress
+
+    console = Console()
+    view: Any = (LiveView(console, wide=wide).start() if console.is_terminal
+                 else PlainProgress(sys.stdout))
+    wf = target.service.get(target.namespace, name)
+    target.engine_for(wf)
+    try:
+        while True:
+            view.update(wf)
+            if _finished(wf):
+                break
+            time.sleep(POLL_SECONDS)
+            wf = target.service.get(target.namespace, name)
+    finally:
+        view.close(wf)
+    return wf
+
+
+def _pod_name(wf_name: str, node: dict[str, Any]) -> str:
+    """Argo's pod name of a Pod node: ``<workflow>-<template>-<hash>``, hash from the node id."""
+    nid = node["id"]
+    if nid == wf_name:
+        return wf_name
+    template = node.get("templateName") or ""
+    prefix = f"{wf_name}-{template}"[:52] if template else wf_name
+    return f"{prefix}-{nid.rsplit('-', 1)[-1]}"
+
+
+def _node_matches(wf_name: str, node: dict[str, Any], wanted: str | None) -> bool:
+    return wanted is None or wanted in (node["id"], node.get("name"), node.get("displayName"),
+                                        _pod_name(wf_name, node))
+
+
+def _fresh(node: dict[str, Any], since: float | None) -> bool:
+    """Whether a pod logged within ``since`` seconds (per node: lines carry no time)."""
+    if since is None or not node.get("finishedAt"):
+        return True
+    return seconds_since(node["finishedAt"]) <= since
+
+
+def _stdout_of(node_dir: Path) -> str:
+    try:
+        return (node_dir / "stdout").read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def local_log_entries(target: Target, name: str, *, pod: str | None = None,
+                      grep: str | None = None, tail: int | None = None,
+                      since: float | None = None, timestamps: bool = False,
+                      follow: bool = False) -> Iterator[tuple[str, str]]:
+    """``(pod name, line)`` of the workflow's pods from the local store, in start order.
+
+    A finished pod's log is in the store (stdout then stderr). With ``follow``, a running pod's
+    complete stdout lines are read from its file as they come; the store's copy supplies the
+    rest once the pod finishes, so every line is printed once and in the stored order.
+    """
+    from argosy.models import fulfilled
+    from argosy.service import _running_log
+
+    store = target.service.store
+    rec = target.service.record(target.namespace, name)
+    if follow:
+        target.engine_for({"status": {"phase": rec.phase}})
+    printed: dict[str, int] = {}
+    while True:
+        done = store.get(rec.uid).phase in FINISHED
+        nodes = store.nodes(rec.uid)
+        stored = store.logs(rec.uid)
+        pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"
+                       and _node_matches(rec.name, n, pod) and _fresh(n, since)),
+                      key=lambda n: (n.get("startedAt") or "", n["name"]))
+        for node in pods:
+            nid, over = node["id"], fulfilled(node.get("phase", ""))
+            text = stored.get(nid)
+            live = text is None
+            if live:
+                node_dir = store.run_dir(rec.uid) / nid
+                text = _stdout_of(node_dir) if follow else _running_log(node_dir)
+            first = nid not in printed
+            start = printed.get(nid, 0)
+            start = 0 if len(text) < start else start  # a retry began the log again
+            end = text.rfind("\n") + 1 if follow and live and not over else len(text)
+            if end <= start and not first:
+                continue
+            printed[nid] = max(start, end)
+            lines = text[start:end].splitlines()
+            if first and tail is not None and tail >= 0:
+                lines = lines[-tail:] if tail else []
+            stamp = now_rfc3339() if live else (node.get("finishedAt") or now_rfc3339())
+            podname = _pod_name(rec.name, node)
+            for line in lines:
+                if grep is None or grep in line:
+                    yield podname, f"{stamp} {line}" if timestamps else line
+        if not follow or done:
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def print_logs(target: Target, name: str, **options: Any) -> None:
+    if target.remote:
+        entries = target.service.log_entries(target.namespace, name, **options)
+    else:
+        entries = local_log_entries(target, name, **options)
+    for podname, line in entries:
+        click.echo(f"{podname}: {line}")
+
+
+def wait_watch_or_log(target: Target, names: list[str], *, output: str | None, wait: bool,
+                      watch: bool, log: bool) -> int:
+    """What ``--wait``, ``--watch`` and ``--log`` do after submit, retry or resubmit."""
+    code = EXIT_OK
+    if log:
+        for name in names:
+            print_logs(target, name, follow=True)
+    if wait:
+        quiet = output not in (None, "wide")
+        for name in names:
+            if not wait_for(target, name, quiet=quiet):
+                code = EXIT_FAILED
+    elif watch:
+        for name in names:
+            watch_workflow(target, name, wide=output == "wide")
+    return code
+
+
+def _check_follow_flags(names: list[str] | tuple[str, ...], wait: bool, watch: bool) -> None:
+    if wait and watch:
+        raise ArgosyError("--wait cannot be combined with --watch")
+    if watch and len(names) > 1:
+        raise ArgosyError("cannot watch more than one workflow")
+
+
+def follow_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed((
+            click.option("-o", "--output", type=OUTPUTS, help="Output format."),
+            click.option("-w", "--wait", is_flag=True, help="Wait for the workflow to complete."),
+            click.option("--watch", is_flag=True, help="Watch the workflow until it completes."),
+            click.option("--log", is_flag=True, help="Log the workflow until it completes."))):
+        func = option(func)
+    return func
+
+
+# ---- submit -------------------------------------------------------------------------------------
+
+def _parameter_file(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ArgosyError(f"cannot read parameter file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ArgosyError(f"parameter file {path} must map names to values")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+def _labels(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    return parse_pairs(tuple(t.strip() for t in text.split(",") if t.strip()), "-l")
+
+
+@main.command("submit")
+@click.argument("files", nargs=-1, required=True)
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="Pass an input parameter (repeatable).")
+@click.option("-f", "--parameter-file", help="A YAML or JSON file of all input parameters.")
+@click.option("--entrypoint", help="Override spec.entrypoint.")
+@click.option("--name", help="Override metadata.name.")
+@click.option("--generate-name", help="Override metadata.generateName.")
+@click.option("-l", "--labels", help="Comma separated labels to apply to the workflow.")
+@click.option("--dry-run", is_flag=True, help="Print the workflow without creating it.")
+@follow_options
+@verb
+def submit_cmd(target: Target, files: tuple[str, ...], parameters: tuple[str, ...],
+               parameter_file: str | None, entrypoint: str | None, name: str | None,
+               generate_name: str | None, labels: str | None, dry_run: bool,
+               output: str | None, wait: bool, watch: bool, log: bool) -> int:
+    """Submit workflows; an engine runs them in the background (argo submit)."""
+    from argosy.service import load_workflow
+
+    _check_follow_flags(files, wait, watch)
+    if dry_run and (wait or watch):
+        raise ArgosyError("--wait and --watch cannot be combined with --dry-run")
+    overrides: dict[str, Any] = {
+        "parameters": _parameter_file(parameter_file) | parse_pairs(parameters, "-p"),
+        "entrypoint": entrypoint, "name": name, "generate_name": generate_name,
+        "labels": _labels(labels),
+        "namespace": target.namespace if target.namespace != "default" else None}
+    created = []
+    for file in files:
+        source = sys.stdin.read() if file == "-" else file
+        if file != "-" and not Path(file).is_file():
+            raise ArgosyError(f"{file}: no such file")
+        if dry_run:
+            print_workflow(load_workflow(source, **overrides), output)
+            continue
+        wf = target.service.submit(source, **overrides)
+        print_workflow(wf, output)
+        created.append(wf["metadata"]["name"])
+    return wait_watch_or_log(target, created, output=output, wait=wait, watch=watch, log=log)
+
+
+# ---- list and get -------------------------------------------------------------------------------
+
+def _short_age(seconds: float) -> str:
+    """argo's RelativeDurationShort: one unit, 0s … 59s, 1m … 59m, 1h … 23h, 1d …"""
+    s = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def _between(start: str | None, end: str | None) -> float:
+    if not start:
+        return 0.0
+    return (parse_time(end) - parse_time(start)).total_seconds() if end else seconds_since(start)
+
+
+def _parameters(wf: dict[str, Any]) -> str:
+    def short(value: str) -> str:
+        return value if len(value) <= 50 else f"{value[:32]}...{value[-15:]}"
+
+    params = ((wf.get("spec") or {}).get("arguments") or {}).get("parameters") or []
+    return ",".join(f"{p['name']}={short(str(p['value']))}" for p in params if "value" in p)
+
+
+def _node_counts(wf: dict[str, Any]) -> str:
+    from argosy.models import fulfilled
+
+    pending = running = done = 0
+    for node in ((wf.get("status") or {}).get("nodes") or {}).values():
+        if node.get("type") != "Pod":
+            continue
+        phase = node.get("phase", "")
+        if fulfilled(phase):
+            done += 1
+        elif phase == "Running":
+            running += 1
+        else:
+            pending += 1
+    return f"{pending}/{running}/{done}"
+
+
+def _tabulate(rows: list[list[str]]) -> str:
+    """Go's tabwriter as argo uses it: columns padded by 3, the last cell left as is."""
+    widths = [max(len(r[i]) for r in rows) + 3 for i in range(len(rows[0]) - 1)]
+    return "\n".join(("".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1])
+                     .rstrip() for r in rows)
+
+
+def workflow_table(workflows: list[dict[str, Any]], *, wide: bool = False,
+                   namespaces: bool = False, headers: bool = True) -> str:
+    from argosy.render import _workflow_status  # argo's STATUS words, shared with `get`
+
+    head = ["NAME", "STATUS", "AGE", "DURATION", "PRIORITY", "MESSAGE"]
+    if wide:
+        head += ["P/R/C", "PARAMETERS"]
+    if namespaces:
+        head.insert(0, "NAMESPACE")
+    rows = [head] if headers else []
+    for wf in workflows:
+        meta, status = wf["metadata"], wf.get("status") or {}
+        row = [meta["name"], _workflow_status(wf),
+               _short_age(seconds_since(meta.get("creationTimestamp"))),
+               _short_age(_between(status.get("startedAt"), status.get("finishedAt"))),
+               str((wf.get("spec") or {}).get("priority") or 0), status.get("message") or ""]
+        if wide:
+            row += [_node_counts(wf), _parameters(wf)]
+        if namespaces:
+            row.insert(0, meta.get("namespace", ""))
+        rows.append(row)
+    return _tabulate(rows) if rows else ""
+
+
+def _statuses(values: tuple[str, ...]) -> list[str]:
+    return [s.strip() for v in values for s in v.split(",") if s.strip()]
+
+
+def list_workflows(target: Target, *, completed: bool = False, running: bool = False,
+                   status: tuple[str, ...] = (), since: str | None = None,
+                   older: str | None = None, prefix: str | None = None,
+                   selector: str | None = None, resubmitted: bool = False,
+                   chunk_size: int = 0, nodes: bool = False) -> list[dict[str, Any]]:
+    """argo's list filters, shared by ``list`` and ``delete``."""
+    if completed and running:
+        raise ArgosyError("--completed and --running cannot be used together")
+    phases = _statuses(status) or None
+    if completed:
+        phases = [p for p in (phases or FINISHED) if p in FINISHED]
+    if running:
+        phases = [p for p in (phases or ("Pending", "Running")) if p not in FINISHED]
+    if resubmitted:
+        resub = "workflows.argoproj.io/resubmitted-from-workflow"
+        selector = f"{selector},{resub}" if selector else resub
+    extra = {"chunk_size": chunk_size} if target.remote else {}
+    found = target.service.list(
+        None if target.all_namespaces else target.namespace, label_selector=selector,
+        phases=phases, prefix=prefix, since=parse_duration(since) if since else None,
+        nodes=nodes, **extra)
+    if older:
+        limit = parse_duration(older)
+        found = [wf for wf in found if (wf.get("status") or {}).get("finishedAt")
+                 and seconds_since(wf["status"]["finishedAt"]) > limit]
+    return found
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed((
+            click.option("-A", "--all-namespaces", is_flag=True, help="All namespaces."),
+            click.option("--completed", is_flag=True, help="Completed workflows only."),
+            click.option("--status", multiple=True, help="By phase (comma separated)."),
+            click.option("--older", metavar="DURATION",
+                         help="Completed workflows finished before this long ago (10m, 3h, 1d)."),
+            click.option("--prefix", help="Workflows whose name starts so."),
+            click.option("-l", "--selector", help="Label selector (a=b,c!=d)."),
+            click.option("--resubmitted", is_flag=True, help="Resubmitted workflows only."))):
+        func = option(func)
+    return func
+
+
+@main.command("list")
+@filter_options
+@click.option("--running", is_flag=True, help="Running workflows only.")
+@click.option("--since", metavar="DURATION", help="Created within this long (10m, 1h).")
+@click.option("--chunk-size", type=int, default=0, help="Page size of the listing (0: all).")
+@click.option("--no-headers", is_flag=True, help="Don't print headers.")
+@click.option("-o", "--output", type=OUTPUTS, help="Output format.")
+@verb
+def list_cmd(target: Target, all_namespaces: bool, output: str | None, no_headers: bool,
+             **filters: Any) -> None:
+    """List workflows, newest first (argo list)."""
+    target.all_namespaces = all_namespaces
+    found = list_workflows(target, nodes=output != "name", **filters)
+    if not found:
+        click.echo("[]" if output in ("json", "yaml") else "No workflows found")
+    elif output == "name":
+        for wf in found:
+            click.echo(wf["metadata"]["name"])
+    elif output in ("json", "yaml"):
+        click.echo(dump(found, output))
+    else:
+        click.echo(workflow_table(found, wide=output == "wide", namespaces=all_namespaces,
+                                  headers=not no_headers))
+
+
+@main.command("get")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-o", "--output", type=OUTPUTS, help="Output format.")
+@verb
+def get_cmd(target: Target, names: tuple[str, ...], output: str | None) -> int:
+    """Show workflows: header and node tree, or the object (argo get)."""
+    def show(name: str) -> None:
+        print_workflow(target.service.get(target.namespace, target.resolve(name)), output)
+
+    return _each(names, show)
+
+
+@main.command("watch")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Choice(["wide"]), help="Wide node columns.")
+@verb
+def watch_cmd(target: Target, name: str, output: str | None) -> None:
+    """Watch a workflow until it completes (argo watch)."""
+    watch_workflow(target, target.resolve(name), wide=output == "wide")
+
+
+@main.command("wait")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--ignore-not-found", is_flag=True, help="Ignore workflows that do not exist.")
+@verb
+def wait_cmd(target: Target, names: tuple[str, ...], ignore_not_found: bool) -> int:
+    """Wait for workflows to complete; exit 1 unless all Succeeded (argo wait)."""
+    ok = [wait_for(target, target.resolve(n), ignore_not_found=ignore_not_found) for n in names]
+    return EXIT_OK if all(ok) else EXIT_FAILED
+
+
+@main.command("logs")
+@click.argument("name")
+@click.argument("pod", required=False)
+@click.option("--node", help="Only this node (pod name, node id, name or display name).")
+@click.option("-c", "--container", default="main", help="Container (only 'main' is logged).")
+@click.option("-f", "--follow", is_flag=True, help="Stream the logs until the workflow ends.")
+@click.option("--grep", help="Only lines containing this text.")
+@click.option("--since", metavar="DURATION", help="Only pods that logged within (5s, 2m, 3h).")
+@click.option("--tail", type=int, default=None, help="Last lines of each pod.")
+@click.option("--timestamps", is_flag=True, help="Prefix each line with a timestamp.")
+@verb
+def logs_cmd(target: Target, name: str, pod: str | None, node: str | None, container: str,
+             follow: bool, grep: str | None, since: str | None, tail: int | None,
+             timestamps: bool) -> None:
+    """Print the logs of a workflow's pods as "<pod>: <line>" (argo logs)."""
+    if pod and node and pod != node:
+        raise ArgosyError("give the pod either as an argument or with --node, not both")
+    print_logs(target, target.resolve(name), pod=pod or node, grep=grep, tail=tail,
+               since=parse_duration(since) if since else None, timestamps=timestamps,
+               follow=follow)
+
+
+# ---- steer running workflows -------------------------------------------------------------------
+
+@main.command("suspend")
+@click.argument("names", nargs=-1, required=True)
+@verb
+def suspend_cmd(target: Target, names: tuple[str, ...]) -> int:
+    """Suspend workflows: no new node starts until resume (argo suspend)."""
+    def act(name: str) -> None:
+        name = target.resolve(name)
+        target.service.suspend(target.namespace, name)
+        click.echo(f"workflow {name} suspended")
+
+    return _each(names, act)
+
+
+@main.command("resume")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--node-field-selector", help="Resume only these suspend nodes (displayName=x).")
+@verb
+def resume_cmd(target: Target, names: tuple[str, ...], node_field_selector: str | None) -> int:
+    """Resume workflows and release their suspend nodes (argo resume)."""
+    def act(name: str) -> None:
+        name = target.resolve(name)
+        target.service.resume(target.namespace, name, node_field_selector)
+        click.echo(f"workflow {name} resumed")
+
+    return _each(names, act)
+
+
+@main.command("stop")
+@click.argument("names", nargs=-1)
+@click.option("--message", help="Message for the nodes that were running.")
+@click.option("-l", "--selector", help="Label selector of workflows to stop.")
+@verb
+def stop_cmd(target: Target, names: tuple[str, ...], message: str | None,
+             selector: str | None) -> int:
+    """Stop workflows; exit handlers still run (argo stop)."""
+    def act(name: str) -> None:
+        target.service.stop(target.namespace, name, message)
+        click.echo(f"workflow {name} stopped")
+
+    return _each(_required(target, names, selector), act)
+
+
+@main.command("terminate")
+@click.argument("names", nargs=-1)
+@click.option("-l", "--selector", help="Label selector of workflows to terminate.")
+@verb
+def terminate_cmd(target: Target, names: tuple[str, ...], selector: str | None) -> int:
+    """Terminate workflows at once; exit handlers do not run (argo terminate)."""
+    def act(name: str) -> None:
+        target.service.terminate(target.namespace, name)
+        click.echo(f"workflow {name} terminated")
+
+    return _each(_required(target, names, selector), act)
+
+
+def _required(target: Target, names: tuple[str, ...], selector: str | None) -> list[str]:
+    if not names and not selector:
+        raise ArgosyError("requires either a workflow name or a label selector (-l)")
+    return _names(target, names, selector)
+
+
+def _unquote(value: str) -> str:
+    # argo strconv.Unquote's each value: --output-parameter x="a b" gives a b.
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        with contextlib.suppress(ValueError):
+            return str(json.loads(value))
+    return value
+
+
+@main.group("node")
+def node_group() -> None:
+    """Act on a node of a workflow (argo node)."""
+
+
+@node_group.command("set")
+@click.argument("name")
+@click.option("--node-field-selector", required=True,
+              help="Nodes to set, e.g. displayName=approve.")
+@click.option("--phase", type=click.Choice(["Succeeded", "Failed", "Error"]),
+              help="Phase to set the node to.")
+@click.option("-m", "--message", help="Message of the node.")
+@click.option("-p", "--output-parameter", "output_parameters", multiple=True,
+              metavar="NAME=VALUE", help="A 'supplied' output parameter (repeatable).")
+@verb
+def node_set_cmd(target: Target, name: str, node_field_selector: str, phase: str | None,
+                 message: str | None, output_parameters: tuple[str, ...]) -> None:
+    """Set a node's outputs, message or phase (a phase also releases a suspend node)."""
+    params = {k: _unquote(v) for k, v in parse_pairs(output_parameters, "-p").items()}
+    target.service.set_node(target.namespace, target.resolve(name), node_field_selector,
+                            phase=phase, message=message, output_parameters=params)
+    click.echo("workflow values set")
+
+
+# ---- run again ---------------------------------------------------------------------------------
+
+@main.command("retry")
+@click.argument("names", nargs=-1)
+@click.option("--restart-successful", is_flag=True,
+              help="Also restart succeeded nodes matching --node-field-selector.")
+@click.option("--node-field-selector", help="Nodes to reset, e.g. displayName=step.")
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="Input parameter to override (repeatable).")
+@click.option("-l", "--selector", help="Label selector of workflows to retry.")
+@follow_options
+@verb
+def retry_cmd(target: Target, names: tuple[str, ...], restart_successful: bool,
+              node_field_selector: str | None, parameters: tuple[str, ...],
+              selector: str | None, output: str | None, wait: bool, watch: bool,
+              log: bool) -> int:
+    """Run the failed nodes of failed workflows again, in the same workflow (argo retry)."""
+    wanted = _required(target, names, selector)
+    params = parse_pairs(parameters, "-p")
+    retried: list[str] = []
+
+    def act(name: str) -> None:
+        wf = target.service.retry(target.namespace, name, restart_successful=restart_successful,
+                                  node_field_selector=node_field_selector, parameters=params)
+        print_workflow(wf, output)
+        retried.append(name)
+
+    code = _each(wanted, act)
+    if len(retried) == 1:
+        code = max(code, wait_watch_or_log(target, retried, output=output, wait=wait,
+                                           watch=watch, log=log))
+    return code
+
+
+@main.command("resubmit")
+@click.argument("names", nargs=-1)
+@click.option("--memoized", is_flag=True, help="Re-use successful steps and outputs.")
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="Input parameter to override (repeatable).")
+@click.option("-l", "--selector", help="Label selector of workflows to resubmit.")
+@follow_options
+@verb
+def resubmit_cmd(target: Target, names: tuple[str, ...], memoized: bool,
+                 parameters: tuple[str, ...], selector: str | None, output: str | None,
+                 wait: bool, watch: bool, log: bool) -> int:
+    """Submit a new workflow from each one's manifest (argo resubmit)."""
+    wanted = _required(target, names, selector)
+    params = parse_pairs(parameters, "-p")
+    created: list[str] = []
+
+    def act(name: str) -> None:
+        wf = target.service.resubmit(target.namespace, name, parameters=params,
+                                     memoized=memoized)
+        print_workflow(wf, output)
+        created.append(wf["metadata"]["name"])
+
+    code = _each(wanted, act)
+    if len(created) == 1:
+        code = max(code, wait_watch_or_log(target, created, output=output, wait=wait,
+                                           watch=watch, log=log))
+    return code
+
+
+# ---- delete ------------------------------------------------------------------------------------
+
+@main.command("delete")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Delete all workflows.")
+@filter_options
+@click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@verb
+def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespaces: bool,
+               dry_run: bool, **filters: Any) -> int:
+    """Delete workflows by name or by filter (argo delete)."""
+    filtering = all_ or any(filters.values())
+    if not names and not filtering:
+        raise ArgosyError("requires either a workflow or other argument")
+    target.all_namespaces = all_namespaces
+    doomed = [(target.namespace, target.resolve(n)) for n in names]
+    if filtering:
+        doomed += [(wf["metadata"]["namespace"], wf["metadata"]["name"])
+                   for wf in list_workflows(target, **filters)]
+    if not doomed:
+        click.echo("No resources found")
+        return EXIT_OK
+    code = EXIT_OK
+    for namespace, name in dict.fromkeys(doomed):
+        if dry_run:
+            click.echo(f"Workflow '{name}' deleted (dry-run)")
+            continue
+        try:
+            target.service.delete(namespace, name)
+        except NotFound:
+            click.echo(f"Workflow '{name}' not found", err=True)
+            code = EXIT_INVALID
+            continue
+        click.echo(f"Workflow '{name}' deleted")
+    return code
+
+
+# ---- server and tokens -------------------------------------------------------------------------
+
+@main.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("-p", "--port", type=int, default=2746, show_default=True, help="Port.")
+@click.option("--auth-mode", type=click.Choice(["client", "server", "none"]), default="client",
+              show_default=True,
+              help="client/server: bearer tokens required; none: loopback only.")
+@click.option("--no-engine", is_flag=True,
+              help="Only serve the API; background engines execute the workflows.")
+@click.option("--parallelism", type=int, default=None, help="Most workflows run at once.")
+@click.option("--namespace-parallelism", type=int, default=None,
+              help="Most workflows of one namespace run at once.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
+               namespace_parallelism: int | None, log_level: str) -> None:
+    """Serve argo-server's REST API over the local store (argo server)."""
+    from argosy.server import main as serve
+
+    try:
+        serve(host, port, auth_mode=auth_mode, run_engine=not no_engine,
+              parallelism=parallelism, namespace_parallelism=namespace_parallelism,
+              log_level=log_level, announce=lambda text: click.echo(text, err=True))
+    except ArgosyError as exc:
+        fail_invalid(exc)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Manage authentication (argo auth)."""
+
+
+@auth_group.command("token")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NAMESPACE",
+              help="Namespace the token may use (repeatable; default: all).")
+@click.option("--read-only", is_flag=True, help="A token that may only read.")
+def auth_token_cmd(namespaces: tuple[str, ...], read_only: bool) -> None:
+    """Print a new bearer token that `argosy server` on this ARGOSY_HOME accepts."""
+    from argosy.auth import Auth
+
+    click.echo(Auth().create_token(namespaces or ("*",), read_only=read_only))
 
 
 if __name__ == "__main__":

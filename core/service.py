@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,10 @@ class WorkflowService:
         restart = node_matcher(node_field_selector) if restart_successful else None
         forget, reset = _retry_plan(nodes, restart)
         self.store.delete_nodes(rec.uid, forget)
+        for nid in forget:
+            # The executor re-adopts whatever a node directory holds (its rc, its outputs):
+            # a node run again needs an empty one.
+            shutil.rmtree(self.store.run_dir(rec.uid) / nid, ignore_errors=True)
         for nid in reset:
             body = dict(nodes[nid])
             body.pop("children", None)
@@ -280,12 +285,19 @@ def _retry_plan(nodes: dict[str, dict[str, Any]],
     return forget, reset
 
 
-def ensure_engine(store: Store, *, idle_seconds: float = 30.0) -> bool:
-    """Start a background engine for this store unless one is serving it; True if started."""
+def ensure_engine(store: Store, *, idle_seconds: float | None = None) -> bool:
+    """Start a background engine for this store unless one is serving it; True if started.
+
+    It exits after ``idle_seconds`` with nothing to run (default: env
+    ``ARGOSY_ENGINE_IDLE_SECONDS``, else 30).
+    """
     import subprocess
     import sys
 
     from argosy.engine import LEASE_SECONDS
+
+    if idle_seconds is None:
+        idle_seconds = float(os.environ.get("ARGOSY_ENGINE_IDLE_SECONDS") or 30.0)
 
     if store.serving_engines(within=LEASE_SECONDS) > 0:
         return False
