@@ -34,7 +34,7 @@ def parse_duration(text: str | int | float) -> float:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # RFC 3339 with 'Z' (Python 3.11+)
 
 
 def seconds_since(text: str | None) -> float:

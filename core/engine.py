@@ -52,6 +52,7 @@ from argosy.substitute import (
     evaluate,
     go_str,
     loads,
+    references,
     substitute,
     to_json,
 )
@@ -352,6 +353,7 @@ class WorkflowRun:
         self.applied_action = record.applied_action
         self._model_cache: dict[int, Template] = {}
         self._defaults_cache: dict[int, dict[str, Any]] = {}
+        self._static: dict[int, tuple[dict[str, Any], Template, Any]] = {}
 
     # ---- workflow -----------------------------------------------------------------------------
 
@@ -686,13 +688,14 @@ class WorkflowRun:
         params = {p.name: go_str(p.value) for p in self.wf.spec.arguments.parameters
                   if p.value is not None}
         created = meta.get("creationTimestamp") or self.record.created_at
+        params_json = to_json([{"name": k, "value": v} for k, v in params.items()])
         scope = Scope({"workflow": {
             "name": self.name, "namespace": self.namespace, "uid": self.uid,
             "serviceAccountName": self.wf.spec.service_account_name or "default",
             "mainEntrypoint": self.wf.spec.entrypoint or "",
             "creationTimestamp": _timestamp_view(created),
-            "parameters": Leaf(to_json(
-                [{"name": k, "value": v} for k, v in params.items()]), params),
+            # workflow.parameters.json: all of them as one JSON text (Argo's variable).
+            "parameters": Leaf(params_json, {"json": params_json} | params),
             "labels": dict(meta.get("labels") or {}),
             "annotations": dict(meta.get("annotations") or {}),
             "status": "Running",
@@ -755,11 +758,11 @@ class WorkflowRun:
             parent = self.nodes.get(parent_id)
             if parent is None:
                 continue
+            # A node created just now cannot be anyone's child yet: no need to search.
             children = parent.children if parent.children is not None else []
-            if nid not in children:
-                edges.append((parent_id, len(children), nid))
-                children.append(nid)
-                parent.children = children
+            edges.append((parent_id, len(children), nid))
+            children.append(nid)
+            parent.children = children
         self.persist(node, edges)
         return node
 
@@ -800,12 +803,22 @@ class WorkflowRun:
 
     def outbound_of(self, node: NodeStatus) -> list[str]:
         """Argo's getOutboundNodes: the nodes a successor hangs from."""
-        if node.type in ("Skipped", "Suspend", "Pod", "HTTP", "Plugin"):
+        children = [self.nodes[c] for c in node.children or [] if c in self.nodes]
+        if node.type in ("Skipped", "Suspend", "HTTP", "Plugin") or (
+                node.type == "Pod" and not any(c.type == "Container" for c in children)):
             return [node.id]
-        if node.type in ("TaskGroup", "Container"):
-            if not node.children:
+        # A containerSet's pod is a group of its containers; a container whose child lies
+        # outside its pod is the deepest node of the set.
+        if node.type in ("TaskGroup", "Container", "Pod"):
+            if not children:
                 return [node.id]
-            return [o for c in node.children for o in self.outbound_of(self.nodes[c])]
+            out: list[str] = []
+            for child in children:
+                if node.type == "Container" and child.boundary_id != node.boundary_id:
+                    out.append(node.id)
+                else:
+                    out.extend(self.outbound_of(child))
+            return list(dict.fromkeys(out))
         if node.type == "Retry" and node.children:
             return [node.children[-1]]
         out = [o for nid in node.outbound_nodes or [] for o in self.outbound_of(self.nodes[nid])]
@@ -852,8 +865,10 @@ class WorkflowRun:
                 except (NodeError, ExpressionError) as exc:
                     return self._error_node(name, display, boundary_id, parents, str(exc),
                                             template, ttype.node_type)
+                # A leaf waits Pending only for its locks; otherwise it starts right away.
+                waits = ttype.leaf and bool(template.get("synchronization"))
                 node = self.ensure_node(
-                    name, display, ttype.node_type, "Pending" if ttype.leaf else "Running",
+                    name, display, ttype.node_type, "Pending" if waits else "Running",
                     boundary_id=boundary_id, parents=parents, template_name=tmpl.name,
                     inputs=_inputs_status(inputs))
             inputs = {p["name"]: p.get("value")
@@ -1013,12 +1028,19 @@ class WorkflowRun:
 
     async def _run_type(self, ttype: TemplateType, node: NodeStatus, template: dict[str, Any],
                         scope: Scope) -> Outcome:
-        keep = _deferred if not ttype.leaf else None
-        resolved = substitute(template, scope, keep=keep, functions=self.functions)
-        tmpl = Template.model_validate(resolved)
-        body = resolved[ttype.key]
-        if ttype.body is not None:
-            body = ttype.body.model_validate(body)
+        static = self._static.get(id(template))
+        if static is not None:
+            resolved, tmpl, body = static
+        else:
+            keep = _deferred if not ttype.leaf else None
+            resolved = substitute(template, scope, keep=keep, functions=self.functions)
+            tmpl = Template.model_validate(resolved)
+            body = resolved[ttype.key]
+            if ttype.body is not None:
+                body = ttype.body.model_validate(body)
+            if not _has_tags(template):
+                # Nothing to substitute: every node of this template shares one parse.
+                self._static[id(template)] = (template, tmpl, body)
         ctx = NodeContext(self, node, tmpl, resolved, body, scope)
         if node.phase == "Pending":
             self.set_phase(node, "Running")
@@ -1034,12 +1056,19 @@ class WorkflowRun:
             return Outcome("Failed", message)
 
     def resolve_inputs(self, tmpl: Template, arguments: Arguments) -> dict[str, Any]:
-        """Input parameter values: argument, else default; checked against ``enum``."""
+        """Input parameter values: the argument, else the input's value or default.
+
+        An argument still naming another step's or task's output (one that did not run, so
+        produced none) counts as not supplied: the input's default applies, as in Argo.
+        """
         given = {p.name: p for p in arguments.parameters}
         values: dict[str, Any] = {}
         for p in tmpl.inputs.parameters:
             arg = given.get(p.name)
-            if arg is not None and arg.value is not None:
+            absent = arg is not None and _unresolved_output(arg.value)
+            if absent and p.value is None and p.default is None:
+                raise NodeError(f"inputs.parameters.{p.name}: failed to resolve {arg.value}")
+            if arg is not None and arg.value is not None and not absent:
                 value = arg.value
             elif p.value is not None:
                 value = p.value
@@ -1174,6 +1203,8 @@ class WorkflowRun:
         def compute() -> Mapping[str, Any]:
             outs = node.outputs or {}
             params = {p["name"]: p.get("value") for p in outs.get("parameters", [])}
+            if node.phase in ("Skipped", "Omitted") and not params:
+                params = self._skipped_defaults(node)
             view: dict[str, Any] = {
                 "id": node.id, "status": node.phase, "startedAt": node.started_at or "",
                 "finishedAt": node.finished_at or "", "hostNodeName": node.host_node_name or "",
@@ -1189,6 +1220,16 @@ class WorkflowRun:
             return view
 
         return Lazy(compute)
+
+    def _skipped_defaults(self, node: NodeStatus) -> dict[str, Any]:
+        """A skipped or omitted node's declared outputs that have a ``valueFrom.default``:
+        Argo lets consumers read those; other outputs stay absent."""
+        template = self.templates.get(node.template_name or "")
+        if not template:
+            return {}
+        params = (template.get("outputs") or {}).get("parameters") or []
+        return {p["name"]: go_str(p["valueFrom"]["default"]) for p in params
+                if isinstance(p.get("valueFrom"), dict) and "default" in p["valueFrom"]}
 
     def aggregate_view(self, group: NodeStatus, children: list[NodeStatus]) -> Mapping[str, Any]:
         """A loop's aggregated outputs: JSON lists over its succeeded iterations."""
@@ -1231,6 +1272,21 @@ def _deadline_of(tmpl: Template) -> float | None:
     if tmpl.timeout not in (None, ""):
         limits.append(parse_duration(tmpl.timeout))  # type: ignore[arg-type]
     return min(limits) if limits else None
+
+
+def _unresolved_output(value: Any) -> bool:
+    return isinstance(value, str) and any(
+        ref.startswith(("steps.", "tasks.")) for ref in references(value))
+
+
+def _has_tags(obj: Any) -> bool:
+    if isinstance(obj, str):
+        return "{{" in obj
+    if isinstance(obj, dict):
+        return any(_has_tags(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_tags(v) for v in obj)
+    return False
 
 
 def _inputs_status(inputs: dict[str, Any]) -> dict[str, Any] | None:

@@ -207,10 +207,29 @@ class _Scope:
     open_prefixes: set[str] = field(default_factory=set)  # e.g. a call we could not resolve
     any_item: bool = False
     siblings: frozenset[str] = frozenset()  # every step/task name of this template
+    parent: _Scope | None = None
+    # Lazily known extra keys (a task's ancestors' .status): checked only when referenced.
+    extra: Callable[[str], bool] | None = None
 
     def copy(self) -> _Scope:
-        return _Scope(self.template, set(self.keys), set(self.open_prefixes), self.any_item,
-                      self.siblings)  # fmt: skip
+        """A child scope: additions stay in it, lookups fall through (no copying)."""
+        return _Scope(self.template, set(), set(), self.any_item, self.siblings, self)
+
+    def has(self, key: str) -> bool:
+        scope: _Scope | None = self
+        while scope is not None:
+            if key in scope.keys or (scope.extra is not None and scope.extra(key)):
+                return True
+            scope = scope.parent
+        return False
+
+    def prefixes(self) -> tuple[str, ...]:
+        found: list[str] = []
+        scope: _Scope | None = self
+        while scope is not None:
+            found.extend(scope.open_prefixes)
+            scope = scope.parent
+        return tuple(found)
 
 
 @dataclass
@@ -221,9 +240,9 @@ class _Globals:
 
 
 def _resolves(tag: str, scope: _Scope, glob: _Globals) -> bool:
-    if tag in scope.keys or tag in glob.keys:
+    if tag in glob.keys or scope.has(tag):
         return True
-    if tag.startswith(_RUNTIME_PREFIXES) or tag.startswith(tuple(scope.open_prefixes)):
+    if tag.startswith(_RUNTIME_PREFIXES) or tag.startswith(scope.prefixes()):
         return True
     if (tag == "item" or tag.startswith("item.")) and scope.any_item:
         return True
@@ -245,7 +264,7 @@ def _why_unresolved(tag: str, scope: _Scope) -> str:
     if root in ("steps", "tasks") and len(parts) > 1:
         return _why_node_unresolved(root, parts[1], ".".join(parts[2:]), scope)
     if root == "item":
-        if "item" in scope.keys:
+        if scope.has("item"):
             return f'the loop items have no key "{".".join(parts[1:])}"'
         return "not inside a loop (withItems, withParam or withSequence)"
     if tag == "pod.name":
@@ -257,7 +276,7 @@ def _why_node_unresolved(root: str, node: str, rest: str, scope: _Scope) -> str:
     kind = "step" if root == "steps" else "task"
     if node not in scope.siblings:
         return f'no {kind} "{node}" in template {scope.template}'
-    if kind == "step" and f"steps.{node}.id" not in scope.keys:
+    if kind == "step" and not scope.has(f"steps.{node}.id"):
         return f'step "{node}" does not run before this step'
     if rest == "status":
         return f'task "{node}" is not a dependency of this task'
@@ -975,9 +994,17 @@ class _Linter:
         targets: Mapping[str, dict | None],
     ) -> None:  # fmt: skip
         task_scope = scope.copy()
-        ancestors = _ancestors(task["name"], graph)
-        for ancestor in ancestors:
-            task_scope.keys.add(f"tasks.{ancestor}.status")
+        known: dict[str, set[str]] = {}
+
+        def ancestors() -> set[str]:
+            # Walked only when a task refers to another task, so a DAG of independent tasks
+            # costs nothing here however many tasks it has.
+            if "set" not in known:
+                known["set"] = _ancestors(task["name"], graph)
+            return known["set"]
+
+        task_scope.extra = lambda key: (key.startswith("tasks.") and key.endswith(".status")
+                                        and key[6:-7] in ancestors())
         self.add_inline_inputs(task, task_scope)
         self.check_loop(task, path, f'task "{task["name"]}"', task_scope)
         self.check_variables(task, path, task_scope, skip=frozenset({"inline"}))
@@ -987,7 +1014,7 @@ class _Linter:
                 text = item.get(source) if isinstance(item, dict) else None
                 if isinstance(text, str) and text.startswith("{{tasks."):
                     dep = text.split(".")[1]
-                    if dep not in ancestors and dep in scope.siblings:
+                    if dep in scope.siblings and dep not in ancestors():
                         self.add(f"{path}.arguments.{key}[{index}].{source}",
                                  f'task "{dep}" is used here but is not a dependency of task '
                                  f'"{task["name"]}"')  # fmt: skip

@@ -73,7 +73,7 @@ class ContinueOn(ArgoModel):
 
 class LifecycleHook(ArgoModel):
     template: str | None = None
-    arguments: Arguments = Arguments()
+    arguments: Arguments = Field(default_factory=Arguments)
     expression: str | None = None
 
 
@@ -90,7 +90,7 @@ class Step(ArgoModel):
     name: str
     template: str | None = None
     inline: Template | None = None
-    arguments: Arguments = Arguments()
+    arguments: Arguments = Field(default_factory=Arguments)
     when: str | None = None
     with_items: list[Any] | None = Field(None, alias="withItems")
     with_param: str | None = Field(None, alias="withParam")
@@ -121,8 +121,8 @@ class DAGTask(Step):
 
 class Template(ArgoModel):
     name: str | None = None
-    inputs: Inputs = Inputs()
-    outputs: Outputs = Outputs()
+    inputs: Inputs = Field(default_factory=Inputs)
+    outputs: Outputs = Field(default_factory=Outputs)
     parallelism: int | str | None = None
     fail_fast: bool | None = Field(None, alias="failFast")
     active_deadline_seconds: int | str | None = Field(None, alias="activeDeadlineSeconds")
@@ -134,7 +134,7 @@ class Template(ArgoModel):
 class WorkflowSpec(ArgoModel):
     entrypoint: str | None = None
     templates: list[Template] = []
-    arguments: Arguments = Arguments()
+    arguments: Arguments = Field(default_factory=Arguments)
     parallelism: int | None = None
     on_exit: str | None = Field(None, alias="onExit")
     active_deadline_seconds: int | None = Field(None, alias="activeDeadlineSeconds")
@@ -154,7 +154,7 @@ class ObjectMeta(ArgoModel):
 class Workflow(ArgoModel):
     api_version: str = Field(API_VERSION, alias="apiVersion")
     kind: str = "Workflow"
-    metadata: ObjectMeta = ObjectMeta()
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: WorkflowSpec
     status: dict[str, Any] | None = None
 

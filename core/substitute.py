@@ -184,16 +184,27 @@ class Unresolved(ExpressionError):
     """A ``{{…}}`` reference that the scope cannot resolve."""
 
 
+class TextWithParts(str):
+    """A :class:`Leaf` inside an expression: its text, whose named parts ``.x`` also resolve."""
+
+    children: Mapping[str, Any]
+
+    def __new__(cls, leaf: Leaf) -> TextWithParts:
+        text = super().__new__(cls, leaf.text)
+        text.children = ExprEnv(leaf.children)
+        return text
+
+
 class ExprEnv(Mapping[str, Any]):
-    """The scope as an expression environment: leaf text values, nested mappings otherwise."""
+    """The scope as an expression environment, read lazily, key by key."""
 
     def __init__(self, inner: Mapping[str, Any]) -> None:
         self.inner = inner
 
     def __getitem__(self, key: str) -> Any:
         value = self.inner[key]
-        if isinstance(value, Leaf) and not value.children:
-            return value.text
+        if isinstance(value, Leaf):
+            return TextWithParts(value)
         if isinstance(value, Mapping) and not isinstance(value, ExprEnv):
             return ExprEnv(value)
         return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +47,14 @@ class Graph:
     tasks: dict[str, DAGTask]
     raw: dict[str, dict[str, Any]]
     depends: dict[str, Depends | None]
+    static: set[str]
     dependents: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, raw_tasks: list[dict[str, Any]]) -> Graph:
         tasks = {t["name"]: DAGTask.model_validate(t) for t in raw_tasks}
         raw = {t["name"]: t for t in raw_tasks}
+        static = {name for name, t in raw.items() if "{{" not in json.dumps(t)}
         depends: dict[str, Depends | None] = {}
         dependents: dict[str, list[str]] = {name: [] for name in tasks}
         for name, task in tasks.items():
@@ -61,7 +64,7 @@ class Graph:
                 if dep not in tasks:
                     raise NodeError(f"task {name!r} depends on unknown task {dep!r}")
                 dependents[dep].append(name)
-        return cls(tasks, raw, depends, dependents)
+        return cls(tasks, raw, depends, static, dependents)
 
     def deps(self, name: str) -> list[str]:
         d = self.depends[name]
@@ -157,8 +160,12 @@ class DagRun:
             return ctx.skip(node_name, name, "Omitted", "omitted: depends condition not met",
                             parents, task.template)
         try:
-            resolved = ctx.substitute(self.graph.raw[name], self.scope, defer_items=True)
-            task = DAGTask.model_validate(resolved)
+            raw = self.graph.raw[name]
+            if name in self.graph.static:
+                resolved = raw  # no {{…}} in the task: its parsed form serves as is
+            else:
+                resolved = ctx.substitute(raw, self.scope, defer_items=True)
+                task = DAGTask.model_validate(resolved)
             if task.loops:
                 return await self.run_loop(name, node_name, resolved, task, parents)
         except (NodeError, ExpressionError, LoopError) as exc:

@@ -386,6 +386,11 @@ def _fetch(obj: Any, key: Any, pos: int) -> Any:
     if isinstance(obj, Mapping):
         value = _lookup(obj, key)
         return None if value is _MISSING else value
+    children = getattr(obj, "children", None)
+    if isinstance(obj, str) and isinstance(key, str) and isinstance(children, Mapping):
+        # Text that also has named parts (Argo's aggregated outputs): `x.name` reads a part.
+        value = _lookup(children, key)
+        return None if value is _MISSING else value
     if obj is None:
         raise _Error(f"cannot fetch {go_format(key)} from <nil>", pos)
     if isinstance(obj, list | tuple | str):
