@@ -122,6 +122,7 @@ class Engine:
         self.executor_name = executor
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.serving = serving
+        self.detached = False
         self.runs: dict[str, asyncio.Task[WorkflowRecord]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         # Locks live in this process: holders recorded in the store are restored on start.
@@ -190,11 +191,23 @@ class Engine:
                     return
                 await asyncio.sleep(poll)
         finally:
+            # Shutting down is not stopping: the workflows stay Running, their processes
+            # keep running, and the next engine adopts both (the leases are freed here).
+            self.detach()
             for task in self.runs.values():
                 task.cancel()
+            if self.runs:
+                await asyncio.gather(*self.runs.values(), return_exceptions=True)
             if self._heartbeat:
                 self._heartbeat.cancel()
             self.store.engine_gone(self.id)
+
+    def detach(self) -> None:
+        """From now on, cancelling a run leaves its workflow and processes to a later engine."""
+        self.detached = True
+        for executor in self.registry.executors.values():
+            if hasattr(executor, "detached"):
+                executor.detached = True
 
     def _reap(self) -> None:
         for uid, task in list(self.runs.items()):
@@ -350,6 +363,8 @@ class WorkflowRun:
             self.running_allowed.set()
         self.main_task: asyncio.Future[tuple[str, str | None]] | None = None
         self.resume_waiters: dict[str, asyncio.Future[None]] = {}
+        self.stop_message: str | None = None
+        self.deleted = False
         self.applied_action = record.applied_action
         self._model_cache: dict[int, Template] = {}
         self._defaults_cache: dict[int, dict[str, Any]] = {}
@@ -376,12 +391,15 @@ class WorkflowRun:
         try:
             await self._apply_actions()
             phase, message = await self._main()
+            if self.deleted:
+                return self.record
             if self.shutdown != "Terminate":
                 await self._run_exit_handler(phase)
                 await self._workflow_hooks(phase)
         except asyncio.CancelledError:
-            self._stop_running("Stopped: interrupted")
-            self._finish_workflow("Failed", "Stopped: interrupted")
+            if not self.engine.detached and not self.deleted:
+                self._stop_running("Stopped: interrupted")
+                self._finish_workflow("Failed", "Stopped: interrupted")
             raise
         finally:
             control.cancel()
@@ -428,7 +446,8 @@ class WorkflowRun:
 
     def _shut_down(self) -> tuple[str, str]:
         message = f"Stopped with strategy '{self.shutdown}'"
-        self._stop_running(message)
+        # `stop --message` is for the nodes that were running, as in Argo.
+        self._stop_running(self.stop_message or message)
         self.running_allowed.set()  # exit handlers run even in a suspended workflow
         return "Failed", message
 
@@ -440,6 +459,13 @@ class WorkflowRun:
             await self._apply_actions()
 
     async def _apply_actions(self) -> None:
+        if not self.store.exists(self.uid):
+            # Deleted while running: terminate, and write nothing more about it.
+            self.deleted = True
+            if self.main_task is not None and not self.main_task.done():
+                self.shutdown = "Terminate"
+                self.main_task.cancel()
+            return
         for action_id, kind, payload in self.store.actions_after(self.uid, self.applied_action):
             self.apply_action(kind, payload)
             self.applied_action = action_id
@@ -459,6 +485,7 @@ class WorkflowRun:
                     self.resume_node(node)
         elif kind in ("stop", "terminate"):
             self.shutdown = "Stop" if kind == "stop" else "Terminate"
+            self.stop_message = payload.get("message") or None
             spec["shutdown"] = self.shutdown
             if self.main_task is not None and not self.main_task.done():
                 self.main_task.cancel()
@@ -655,6 +682,8 @@ class WorkflowRun:
                 self.finish(node, "Failed", message)
 
     def _update(self, **fields: Any) -> None:
+        if self.deleted:
+            return
         self.store.update_status(self.uid, **fields)
         for key, value in fields.items():
             setattr(self.record, key, value)
@@ -792,6 +821,8 @@ class WorkflowRun:
         self.persist(node)
 
     def persist(self, node: NodeStatus, edges: list[tuple[str, int, str]] | None = None) -> None:
+        if self.deleted:
+            return
         body = node.model_dump_json(by_alias=True, exclude_none=True, exclude={"children"})
         self.store.put_node(self.uid, node.id, body, edges)
         if self.listener.on_node:

@@ -140,10 +140,8 @@ class WorkflowService:
         return out
 
     def delete(self, namespace: str, name: str) -> None:
-        rec = self.record(namespace, name)
-        if rec.phase in ACTIVE:
-            self.store.add_action(rec.uid, "terminate")
-        self.store.delete(rec.uid)
+        # An engine executing it notices the workflow is gone and terminates its processes.
+        self.store.delete(self.record(namespace, name).uid)
 
     # ---- steer a running workflow -------------------------------------------------------------
 

@@ -234,6 +234,10 @@ class Store:
             raise NotFound(f"workflow with uid {uid} not found")
         return self._record(row)
 
+    def exists(self, uid: str) -> bool:
+        return self.db.execute("SELECT 1 FROM workflows WHERE uid = ?", (uid,)).fetchone() \
+            is not None
+
     def find(self, namespace: str, name: str) -> WorkflowRecord:
         row = self.db.execute(
             f"SELECT {self._COLUMNS} FROM workflows WHERE namespace = ? AND name = ?",
