@@ -53,8 +53,10 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS edges (
     uid TEXT NOT NULL,
     parent TEXT NOT NULL,
-    seq INTEGER NOT NULL,
     child TEXT NOT NULL,
+    -- Last: SQLite 3.40's integrity_check misreports a NOT NULL column declared before a
+    -- WITHOUT ROWID table's key columns.
+    seq INTEGER NOT NULL,
     PRIMARY KEY (uid, parent, child)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS actions (

@@ -1,0 +1,152 @@
+"""`argosy run`, `argosy lint` and `argosy plugins` through the real command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import CliResult
+
+HELLO = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: hello-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: who, value: world}]}
+  templates:
+  - name: main
+    inputs: {parameters: [{name: who}]}
+    container: {image: busybox, command: [echo, "hello {{inputs.parameters.who}}"]}
+"""
+
+FAILING = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: failing-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: busybox, command: [sh, -c, "echo oops >&2; exit 3"]}
+"""
+
+BROKEN = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: broken-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: a, template: nope}
+      - {name: b, template: main, depends: "a && x"}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "wf.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_run_succeeds_with_exit_zero_and_json_output(cli, tmp_path: Path) -> None:
+    result: CliResult = cli("run", write(tmp_path, HELLO), "-o", "json")
+    assert result.code == 0, result.stderr
+    wf = result.json()
+    assert wf["status"]["phase"] == "Succeeded"
+    root = wf["status"]["nodes"][wf["metadata"]["name"]]
+    assert root["outputs"]["result"] == "hello world"
+    assert root["type"] == "Pod"
+
+
+def test_parameters_entrypoint_and_yaml_output(cli, tmp_path: Path) -> None:
+    result = cli("run", write(tmp_path, HELLO), "-p", "who=argosy", "-o", "yaml")
+    assert result.code == 0, result.stderr
+    wf = yaml.safe_load(result.stdout)
+    root = wf["status"]["nodes"][wf["metadata"]["name"]]
+    assert root["outputs"]["result"] == "hello argosy"
+    bad = cli("run", write(tmp_path, HELLO), "--entrypoint", "missing")
+    assert bad.code == 2
+    assert 'unknown template "missing"' in bad.stderr
+
+
+def test_failed_workflow_exits_one_and_log_shows_stderr(cli, tmp_path: Path) -> None:
+    result = cli("run", write(tmp_path, FAILING), "-o", "name", "--log")
+    assert result.code == 1
+    assert result.stdout.startswith("failing-")
+    assert "oops" in result.stderr  # with -o, logs go to stderr
+    plain = cli("run", write(tmp_path, FAILING))
+    assert plain.code == 1
+    assert "Failed" in plain.stderr
+
+
+def test_invalid_workflow_exits_two_and_names_every_fault(cli, tmp_path: Path) -> None:
+    result = cli("run", write(tmp_path, BROKEN))
+    assert result.code == 2
+    assert 'spec.templates[0].dag.tasks[0].template: unknown template "nope"' in result.stderr
+    assert "spec.templates[0].dag.tasks[1].depends" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing was recorded for a rejected workflow.
+    assert json.loads(cli("list", "-o", "json").stdout) == []
+
+
+def test_yaml_syntax_error_has_line_and_column(cli, tmp_path: Path) -> None:
+    result = cli("lint", write(tmp_path, "kind: Workflow\nspec: [unclosed\n"))
+    assert result.code == 2
+    assert "YAML syntax error" in result.stderr
+    assert "wf.yaml:" in result.stderr
+
+
+def test_lint_reports_all_files(cli, tmp_path: Path) -> None:
+    good = write(tmp_path, HELLO, "good.yaml")
+    bad = write(tmp_path, BROKEN, "bad.yaml")
+    result = cli("lint", good, bad)
+    assert result.code == 2
+    assert "good.yaml: no linting errors found" in result.stdout
+    assert result.stderr.count("bad.yaml") >= 2
+
+
+def test_plugins_lists_the_built_in_types(cli) -> None:
+    result = cli("plugins")
+    assert result.code == 0
+    for key in ("container", "script", "suspend", "steps", "dag", "local"):
+        assert key in result.stdout
+
+
+def test_ctrl_c_stops_the_workflow_and_kills_its_processes(tmp_path: Path) -> None:
+    marker = Path("/var/tmp") / f"argosy-ctrlc-{os.getpid()}"
+    wf = HELLO.replace('[echo, "hello {{inputs.parameters.who}}"]',
+                       f'[sh, -c, "echo $$ > {marker}; sleep 60"]')
+    home = tmp_path / "home"
+    proc = subprocess.Popen([sys.executable, "-m", "argosy.cli", "run", write(tmp_path, wf),
+                             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, ARGOSY_HOME=str(home)), text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text().strip():
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.1)
+        pid = int(marker.read_text())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, err
+        wf_out = json.loads(out)
+        assert wf_out["status"]["phase"] == "Failed"
+        assert wf_out["status"]["message"] == "Stopped: interrupted"
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists():
+            assert time.monotonic() < deadline, "the step's process survived Ctrl-C"
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        marker.unlink(missing_ok=True)
