@@ -323,3 +323,101 @@ def test_probe_failure_warns_once_and_falls_back(
 def test_signal_of_the_command_is_reported_as_128_plus_n(ex: LocalExecutor, tmp_path: Path) -> None:
     r = run(ex, spec(tmp_path, ["sh", "-c", f"kill -{int(signal.SIGUSR1)} $$"]))
     assert r.exit_code == 128 + signal.SIGUSR1
+
+
+# -- the fork server ----------------------------------------------------------------------------
+
+
+def fork_server_pid(ex: LocalExecutor, tmp_path: Path) -> int:
+    from argosy.plugins import local
+
+    run(ex, spec(tmp_path, ["true"], "start-the-server"))
+    return local._fork_server._pid
+
+
+def test_the_process_gets_default_signals_and_only_stdio(ex: LocalExecutor, tmp_path: Path) -> None:
+    # As from a shell or a container runtime: no standard signal ignored or blocked (Python
+    # ignores SIGPIPE and SIGXFSZ), no descriptor of the engine or the fork server, even one
+    # the engine inherited without close-on-exec.
+    stray = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(stray, True)
+    try:
+        kill_fork_server(ex, tmp_path)  # the next one starts with the stray fd inherited
+        status = run(ex, spec(tmp_path, ["cat", "/proc/self/status"], "status")).stdout
+        fds = run(ex, spec(tmp_path, ["ls", "/proc/self/fd"], "fds")).stdout
+    finally:
+        os.close(stray)
+    masks = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Sig"))
+    standard = (1 << 31) - 1  # signals 1-31; glibc keeps its internal 32 and 33 ignored
+    assert (int(masks["SigBlk"], 16), int(masks["SigIgn"], 16) & standard) == (0, 0)
+    assert fds == "0\n1\n2\n3\n"  # 3 is ls's own, reading the directory
+
+
+def test_the_process_leads_its_own_session(ex: LocalExecutor, tmp_path: Path) -> None:
+    r = run(ex, spec(tmp_path, ["sh", "-c", "cat /proc/$$/stat"]))
+    fields = r.stdout.rsplit(")", 1)[1].split()
+    pid = int((tmp_path / "node" / "pid").read_text().split()[0])
+    assert (int(fields[2]), int(fields[3])) == (pid, pid)  # process group, session
+
+
+def test_a_file_that_is_not_executable_exits_126(ex: LocalExecutor, tmp_path: Path) -> None:
+    s = spec(tmp_path, ["/tmp/data"])
+    ex.write_file(s, "/tmp/data", "not a program\n")
+    r = run(ex, s)
+    assert (r.exit_code, r.message, r.stderr) == (126, "", "argosy: /tmp/data: Permission denied\n")
+
+
+def test_the_fork_server_leaves_no_zombies(ex: LocalExecutor, tmp_path: Path) -> None:
+    server = fork_server_pid(ex, tmp_path)
+
+    async def many() -> None:
+        await asyncio.gather(*(ex.run(spec(tmp_path, ["true"], f"n{i}")) for i in range(20)))
+
+    asyncio.run(many())
+    wait_for(lambda: zombie_children_of(server) == [])
+
+
+def zombie_children_of(parent: int) -> list[int]:
+    zombies = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == parent:
+            zombies.append(int(entry))
+    return zombies
+
+
+def kill_fork_server(ex: LocalExecutor, tmp_path: Path) -> int:
+    server = fork_server_pid(ex, tmp_path)
+    os.kill(server, signal.SIGKILL)
+    wait_for(lambda: server in zombie_children())  # dead, not merely exiting
+    return server
+
+
+def test_a_dead_fork_server_is_replaced(
+    ex: LocalExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = kill_fork_server(ex, tmp_path)
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo again"]))
+    assert (r.exit_code, r.stdout) == (0, "again\n")
+    assert f"the fork server (pid {server}) died; starting another" in caplog.messages
+    assert zombie_children() == []
+
+
+def test_a_process_whose_fork_server_died_is_lost(ex: LocalExecutor, tmp_path: Path) -> None:
+    server = fork_server_pid(ex, tmp_path)
+    marker = f"0.2{uuid.uuid4().int % 10**6}"
+    s = spec(tmp_path, ["sh", "-c", f"sleep {marker}; sleep {marker}"])
+
+    async def kill_server_midway() -> ProcessResult:
+        task = asyncio.create_task(ex.run(s))
+        while not sleeps(marker):
+            await asyncio.sleep(0.01)
+        os.kill(server, signal.SIGKILL)
+        return await task
+
+    with pytest.raises(ProcessLost, match="ended without recording its exit code"):
+        asyncio.run(kill_server_midway())
+    assert sleeps(marker) == []
