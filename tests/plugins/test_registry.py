@@ -1,0 +1,215 @@
+"""Broken plugins are reported by name and never take the others down.
+
+Each test installs plugins the way pip would leave them, without pip: a ``*.dist-info`` with an
+``entry_points.txt`` in a directory on ``PYTHONPATH``, which ``importlib.metadata`` finds like any
+installed distribution. Everything runs through the real ``argosy`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from argosy import __version__
+
+PLUGINS = {
+    # An entry point whose module cannot be imported.
+    "bad-import": ("bad_import", "import argosy_no_such_module_xyz\n"),
+    # A providing hook that raises.
+    "raises": ("raises_plugin", """
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_template_types():
+            raise RuntimeError("boom at start")
+    """),
+    # A providing hook that returns garbage.
+    "garbage": ("garbage_plugin", """
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_template_types():
+            return "not a list"
+
+        @hookimpl
+        def argosy_executors():
+            return [object()]
+    """),
+    # A hook name no spec declares.
+    "typo": ("typo_plugin", """
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_template_type():
+            return []
+    """),
+    # A hook whose arguments do not match its spec.
+    "bad-signature": ("signature_plugin", """
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_node_event(workflow_name, colour):
+            pass
+    """),
+    # An observer that raises on every event.
+    "noisy-observer": ("observer_plugin", """
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_node_event(workflow_name, namespace, node):
+            raise RuntimeError("observer bug")
+    """),
+    # A template type whose run raises something argosy does not expect.
+    "crashing": ("crashing_plugin", """
+        from argosy.plugin import TemplateType, hookimpl
+
+        async def run(ctx):
+            raise ValueError("kaboom")
+
+        @hookimpl
+        def argosy_template_types():
+            return [TemplateType("crash", "Pod", run)]
+    """),
+}
+
+EXPECTED_STATUS = {
+    "bad-import": "failed to load: ModuleNotFoundError: No module named "
+                  "'argosy_no_such_module_xyz'",
+    "raises": "hook argosy_template_types raised RuntimeError: boom at start",
+    "garbage": "hook argosy_template_types returned 'not a list', not a list",
+    "typo": "implements unknown hook(s) argosy_template_type",
+    "bad-signature": "failed to load: PluginValidationError:",
+}
+
+
+def install_plugins(root: Path, plugins: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Write the modules and a dist-info declaring them; return the env that makes them found."""
+    dist = root / "broken_plugins-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugins\nVersion: 1.0\n")
+    lines = ["[argosy]"]
+    for name, (module, source) in plugins.items():
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        lines.append(f"{name} = {module}")
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    # A wide console, so that the plugins table is not truncated.
+    return {"PYTHONPATH": str(root), "COLUMNS": "500"}
+
+
+@pytest.fixture
+def broken_env(tmp_path: Path) -> dict[str, str]:
+    return install_plugins(tmp_path / "site", PLUGINS)
+
+
+def table_rows(stdout: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in stdout.splitlines()[1:] if line.strip()}
+
+
+def test_plugins_lists_each_broken_plugin_with_its_fault(cli, broken_env) -> None:
+    result = cli("plugins", env=broken_env)
+    assert result.code == 0, result.stderr
+    rows = table_rows(result.stdout)
+    for name, status in EXPECTED_STATUS.items():
+        assert f"error: {status}" in rows[name], rows[name]
+        assert "broken-plugins 1.0" in rows[name]
+    executors_row = rows["garbage"]
+    assert "not an executor" not in executors_row  # the first fault is the one shown
+    for builtin, provides in [("container", "container"), ("dag", "dag"), ("local", "local")]:
+        assert rows[builtin].split()[-1] == "ok"
+        assert provides in rows[builtin]
+    assert rows["crashing"].split()[-1] == "ok"
+    assert " crash " in rows["crashing"]
+
+
+def test_every_problem_is_a_warning_on_stderr_naming_the_plugin(cli, broken_env) -> None:
+    result = cli("plugins", env=broken_env)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    for name, status in EXPECTED_STATUS.items():
+        assert any(w.startswith(f"warning: plugin {name!r}") and status in w
+                   for w in warnings), (name, warnings)
+    assert any("plugin 'garbage': hook argosy_executors returned <object object at" in w
+               and "not an executor" in w for w in warnings)
+    assert any("plugin 'bad-import' (bad_import): failed to load" in w for w in warnings)
+    # Reported once each, not once per use.
+    assert len(warnings) == len(set(warnings))
+
+
+def test_builtins_still_run_workflows(cli, broken_env) -> None:
+    result = cli("run", str(REPO / "examples" / "hello-world.yaml"), "-o", "json", env=broken_env)
+    assert result.code == 0, result.stderr
+    wf = result.json()
+    assert wf["status"]["phase"] == "Succeeded"
+    assert "warning: plugin 'bad-import'" in result.stderr
+    # The raising observer saw every node, was logged once, and changed nothing.
+    assert result.stderr.count("observer argosy_node_event raised") == 1
+
+
+CRASH_WF = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: crash-and-continue}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: crash, template: crash, continueOn: {error: true}}
+      - {name: fine, template: fine}
+  - name: crash
+    crash: {}
+  - name: fine
+    container: {image: busybox, command: [echo, fine]}
+"""
+
+
+def test_a_crashing_template_type_errors_its_node_only(cli, broken_env, tmp_path) -> None:
+    wf_file = tmp_path / "wf.yaml"
+    wf_file.write_text(CRASH_WF)
+    result = cli("run", str(wf_file), "-o", "json", env=broken_env)
+    assert result.code == 0, result.stderr
+    nodes = {n["displayName"]: n for n in result.json()["status"]["nodes"].values()}
+    assert nodes["crash"]["phase"] == "Error"
+    assert nodes["crash"]["message"] == (
+        "template type 'crash' (plugin 'crashing') failed: ValueError: kaboom")
+    assert nodes["fine"]["phase"] == "Succeeded"
+    assert nodes["fine"]["outputs"]["result"] == "fine"
+
+
+def test_lint_reports_a_crashing_validator_as_a_fault(cli, tmp_path) -> None:
+    env = install_plugins(tmp_path / "site", {"strict": ("strict_plugin", """
+        from argosy.plugin import TemplateType, hookimpl
+
+        def validate(body, path):
+            raise KeyError("oops")
+
+        async def run(ctx):
+            raise AssertionError("never run")
+
+        @hookimpl
+        def argosy_template_types():
+            return [TemplateType("strict", "Pod", run, validate=validate)]
+    """)})
+    wf_file = tmp_path / "wf.yaml"
+    wf_file.write_text(json.dumps({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": "strict"},
+        "spec": {"entrypoint": "main", "templates": [{"name": "main", "strict": {}}]}}))
+    result = cli("lint", str(wf_file), env=env)
+    assert result.code == 2
+    assert ("spec.templates[0].strict: the 'strict' template type's validation failed: "
+            "KeyError: 'oops'") in result.stderr
+
+
+def test_two_plugins_claiming_one_name(cli, tmp_path) -> None:
+    """A second distribution reusing an entry-point name is reported, the first one kept."""
+    first = install_plugins(tmp_path / "a", {"dag": ("shadow_dag", "")})
+    result = cli("plugins", env=first)
+    rows = table_rows(result.stdout)
+    assert rows["dag"].split()[-1] == "ok"
+    assert rows["dag"].split()[:4] == ["dag", "argosy.plugins.dag", "argosy", __version__]
+    assert "warning: plugin 'dag' (shadow_dag) is ignored: the name is taken by " \
+           "argosy.plugins.dag" in result.stderr
