@@ -403,8 +403,8 @@ class ForwardHandler(BaseHandler):
         client: httpx.AsyncClient = self.backend.http
         headers = {"Accept": self.request.headers.get("Accept", "application/json")}
         if self.request.body:
-            headers["Content-Type"] = self.request.headers.get("Content-Type",
-                                                               "application/json")
+            # The API takes JSON only (as the local routes do, whatever a client labels it).
+            headers["Content-Type"] = "application/json"
         request = client.build_request(self.request.method or "GET", f"/api/v1/{path}",
                                        params=self.request.query or None,
                                        content=self.request.body or None, headers=headers)
