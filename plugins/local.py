@@ -105,6 +105,8 @@ class LocalExecutor:
     def __init__(self, isolate_tmp: bool = True, grace_seconds: float = 5.0) -> None:
         self.grace_seconds = grace_seconds
         self._isolate: bool | None = None if isolate_tmp else False  # None: not probed yet
+        # Set when the engine shuts down without stopping its workflows (Engine.detach).
+        self.detached = False
 
     async def run(self, spec: ProcessSpec) -> ProcessResult:
         """Run ``spec`` to completion; idempotent per ``node_dir`` (re-adopts or replays)."""
@@ -180,9 +182,8 @@ class LocalExecutor:
         started = time.time()
         spawned = _fork_server.spawn(spec.argv, env, cwd, node, tmp if isolate else None, stdin)
         if spawned is not None:  # None: it could not be executed, and said so in rc and stderr
-            pid, start, done = spawned
+            pid, _start, done = spawned
             try:
-                (node / "pid").write_text(f"{pid} {start}\n")
                 await self._wait_done(node, pid, done)
             finally:
                 os.close(done)
@@ -198,7 +199,8 @@ class LocalExecutor:
         try:
             await _readable(done)
         except asyncio.CancelledError:
-            _record_kill(node, await _terminate(pid, done, self.grace_seconds))
+            if not self.detached:  # a detaching engine leaves the process to its successor
+                _record_kill(node, await _terminate(pid, done, self.grace_seconds))
             raise
 
     async def _adopt(self, spec: ProcessSpec, pid: int, start: str) -> ProcessResult:
@@ -210,9 +212,10 @@ class LocalExecutor:
                 await _readable(pidfd)
                 await _recorded(node, pidfd)
             except asyncio.CancelledError:
-                sig = await _terminate(pid, pidfd, self.grace_seconds)
-                await _recorded(node, pidfd)
-                _record_kill(node, sig)
+                if not self.detached:
+                    sig = await _terminate(pid, pidfd, self.grace_seconds)
+                    await _recorded(node, pidfd)
+                    _record_kill(node, sig)
                 raise
             finally:
                 os.close(pidfd)
@@ -350,7 +353,15 @@ def spawn(argv, env, cwd, node, tmp, stdin):
         return ("finished",), None
     r, w = os.pipe()
     children[pid] = (node, w)
-    return ("started", pid, start_time(pid)), r
+    start = start_time(pid)
+    # Recorded here, before the reply: an engine killed before it reads the reply still
+    # finds the process and adopts it instead of starting it again. Atomic, so a reader
+    # never sees a half-written pid file.
+    tmp_pid = os.path.join(node, "pid.tmp")
+    with open(tmp_pid, "w") as f:
+        f.write("%d %s\n" % (pid, start))
+    os.replace(tmp_pid, os.path.join(node, "pid"))
+    return ("started", pid, start), r
 
 
 def probe():
@@ -383,7 +394,10 @@ def reap():
 def receive(n):
     data = b""
     while len(data) < n:
-        chunk = engine.recv(n - len(data))
+        try:
+            chunk = engine.recv(n - len(data))
+        except OSError:  # ConnectionResetError: the engine died with a reply unread
+            return None
         if not chunk:
             return None
         data += chunk

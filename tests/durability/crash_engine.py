@@ -4,34 +4,33 @@
 
 POINT is where the engine dies, for the first node process it starts:
 
-* ``before-pid``: the process has been spawned, its ``node_dir/pid`` is not yet written;
-* ``torn-pid``: ``node_dir/pid`` has been opened (truncated) but not yet written.
+* ``after-spawn``: the fork server has started the process (and recorded its pid file), the
+  engine has not yet taken the reply into account.
 
-A random ``kill -9`` lands in these windows only rarely; this lands in them every time.
+A random ``kill -9`` lands in this window only rarely; this lands in it every time.
 """
 
 from __future__ import annotations
 
 import os
-import pathlib
 import signal
 import sys
 from typing import Any
 
-POINTS = ("before-pid", "torn-pid")
+POINTS = ("after-spawn",)
 
 
-def _install(point: str, runs: pathlib.Path) -> None:
-    write_text = pathlib.Path.write_text
+def _install(point: str) -> None:
+    from argosy.plugins import local
 
-    def crashing_write_text(self: pathlib.Path, data: str, *args: Any, **kwargs: Any) -> int:
-        if self.name == "pid" and self.parent.parent.parent == runs:
-            if point == "torn-pid":
-                self.open("w").close()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return write_text(self, data, *args, **kwargs)
+    spawn = local._ForkServer.spawn
 
-    pathlib.Path.write_text = crashing_write_text  # type: ignore[method-assign]
+    def crashing_spawn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = spawn(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    local._ForkServer.spawn = crashing_spawn  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -39,9 +38,8 @@ def main() -> None:
     if point not in POINTS:
         raise SystemExit(f"unknown crash point {point!r}; known: {', '.join(POINTS)}")
     from argosy.cli import main as cli
-    from argosy.store import argosy_home
 
-    _install(point, argosy_home() / "runs")
+    _install(point)
     cli(["engine", "--exit-when-idle", "600"])
 
 
