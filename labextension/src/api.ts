@@ -1,0 +1,147 @@
+// Calls to the argosy Jupyter server extension, with Jupyter's auth and XSRF headers.
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { splitLines, splitSse } from './logic/events';
+import { Action } from './logic/rules';
+import { Workflow, WorkflowEvent } from './logic/types';
+
+const PREFIX = 'argosy/api/v1';
+
+/** An error with the server's own message, for showing to the user. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
+}
+
+function url(...parts: string[]): string {
+  const settings = ServerConnection.makeSettings();
+  return URLExt.join(settings.baseUrl, PREFIX, ...parts.map(encodeURIComponent));
+}
+
+async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const settings = ServerConnection.makeSettings();
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(path, init, settings);
+  } catch (err) {
+    throw new ApiError(`cannot reach the server: ${String(err)}`, 0);
+  }
+  if (!response.ok) {
+    let message = response.statusText;
+    try {
+      const body = await response.json();
+      message = body.message || message;
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new ApiError(message, response.status);
+  }
+  return response;
+}
+
+async function json<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const r = await request(path, init);
+  return (await r.json()) as T;
+}
+
+export function getWorkflow(ns: string, name: string): Promise<Workflow> {
+  return json<Workflow>(url('workflows', ns, name));
+}
+
+export function runAction(action: Action, ns: string, name: string): Promise<unknown> {
+  if (action === 'delete') {
+    return json(url('workflows', ns, name), { method: 'DELETE' });
+  }
+  return json(url('workflows', ns, name, action), { method: 'PUT', body: '{}' });
+}
+
+export function submit(ns: string, workflow: unknown): Promise<Workflow> {
+  return json<Workflow>(url('workflows', ns), {
+    method: 'POST',
+    body: JSON.stringify({ namespace: ns, workflow })
+  });
+}
+
+export function lint(ns: string, workflow: unknown): Promise<Workflow> {
+  return json<Workflow>(url('workflows', ns, 'lint'), {
+    method: 'POST',
+    body: JSON.stringify({ namespace: ns, workflow })
+  });
+}
+
+/** Reads a streamed body chunk by chunk until it ends or `signal` aborts. */
+async function stream(
+  path: string,
+  signal: AbortSignal,
+  onText: (text: string) => void
+): Promise<void> {
+  const r = await request(path, { signal });
+  const reader = r.body!.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      return;
+    }
+    onText(decoder.decode(value, { stream: true }));
+  }
+}
+
+/** The workflow-events stream of a namespace ('' for all): existing workflows, then changes. */
+export async function watchWorkflows(
+  ns: string,
+  signal: AbortSignal,
+  onEvents: (events: WorkflowEvent[]) => void
+): Promise<void> {
+  let buffer = '';
+  const path = ns ? url('workflow-events', ns) : URLExt.join(url('workflow-events'), '');
+  await stream(path, signal, text => {
+    const { data, rest } = splitSse(buffer + text);
+    buffer = rest;
+    const events: WorkflowEvent[] = [];
+    for (const d of data) {
+      const parsed = JSON.parse(d);
+      if (parsed.result) {
+        events.push(parsed.result as WorkflowEvent);
+      }
+    }
+    if (events.length > 0) {
+      onEvents(events);
+    }
+  });
+}
+
+/** A pod's log lines; `follow` keeps the stream open until the workflow ends. */
+export async function streamLogs(
+  ns: string,
+  name: string,
+  podName: string,
+  follow: boolean,
+  signal: AbortSignal,
+  onLines: (lines: string[]) => void
+): Promise<void> {
+  const query = URLExt.objectToQueryString({
+    podName,
+    'logOptions.container': 'main',
+    'logOptions.follow': follow ? 'true' : 'false'
+  });
+  let buffer = '';
+  await stream(url('workflows', ns, name, 'log') + query, signal, text => {
+    const { lines, rest } = splitLines(buffer + text);
+    buffer = rest;
+    const out = lines.map(l => {
+      try {
+        return String(JSON.parse(l).result?.content ?? '');
+      } catch {
+        return l;
+      }
+    });
+    if (out.length > 0) {
+      onLines(out);
+    }
+  });
+}

@@ -1,0 +1,68 @@
+// Durations, times and progress as the panel shows them.
+import { Workflow } from './types';
+
+/** Whole seconds as Argo's UI writes them: "45s", "3m 4s", "2h 5m", "1d 3h". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) {
+    return `${s}s`;
+  }
+  if (s < 3600) {
+    return `${Math.floor(s / 60)}m ${s % 60}s`;
+  }
+  if (s < 86400) {
+    return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  }
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+/** Seconds from start to finish, or to `now` while still running; null before it starts. */
+export function elapsedSeconds(
+  startedAt: string | undefined,
+  finishedAt: string | undefined,
+  now: number
+): number | null {
+  if (!startedAt) {
+    return null;
+  }
+  const start = Date.parse(startedAt);
+  if (isNaN(start)) {
+    return null;
+  }
+  const end = finishedAt ? Date.parse(finishedAt) : now;
+  return Math.max(0, (end - start) / 1000);
+}
+
+export function workflowDuration(wf: Workflow, now: number): string {
+  const secs = elapsedSeconds(wf.status?.startedAt, wf.status?.finishedAt, now);
+  return secs === null ? '' : formatDuration(secs);
+}
+
+/** "3/7": status.progress when the server sets it, else counted from the Pod nodes. */
+export function progressOf(wf: Workflow): string {
+  if (wf.status?.progress) {
+    return wf.status.progress;
+  }
+  const pods = Object.values(wf.status?.nodes ?? {}).filter(n => n.type === 'Pod');
+  if (pods.length === 0) {
+    return '';
+  }
+  const done = pods.filter(n => n.phase === 'Succeeded' || n.phase === 'Skipped').length;
+  return `${done}/${pods.length}`;
+}
+
+/** Start time in local "YYYY-MM-DD HH:MM:SS". */
+export function formatStart(iso: string | undefined): string {
+  if (!iso) {
+    return '';
+  }
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) {
+    return '';
+  }
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+  );
+}

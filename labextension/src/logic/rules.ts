@@ -1,0 +1,62 @@
+// Argo UI's enable rules for workflow actions (ui/src/shared/workflow-operations-map.ts).
+import { Workflow } from './types';
+
+export type Action =
+  | 'suspend'
+  | 'resume'
+  | 'stop'
+  | 'terminate'
+  | 'retry'
+  | 'resubmit'
+  | 'delete';
+
+export const ACTIONS: Action[] = [
+  'retry',
+  'resubmit',
+  'suspend',
+  'resume',
+  'stop',
+  'terminate',
+  'delete'
+];
+
+/** Actions that lose work or data: the UI asks before doing them. */
+export const DESTRUCTIVE: ReadonlySet<Action> = new Set<Action>(['stop', 'terminate', 'delete']);
+
+export function isRunning(wf: Workflow): boolean {
+  return !!wf.spec && wf.status?.phase === 'Running';
+}
+
+export function isSuspended(wf: Workflow): boolean {
+  if (!wf.spec) {
+    return false;
+  }
+  if (wf.spec.suspend) {
+    return true;
+  }
+  return Object.values(wf.status?.nodes ?? {}).some(
+    n => n.type === 'Suspend' && n.phase === 'Running'
+  );
+}
+
+export function isEnabled(action: Action, wf: Workflow): boolean {
+  const phase = wf.status?.phase;
+  switch (action) {
+    case 'retry':
+      return phase === 'Failed' || phase === 'Error';
+    case 'suspend':
+      return isRunning(wf) && !isSuspended(wf);
+    case 'resume':
+      return isSuspended(wf);
+    case 'stop':
+    case 'terminate':
+      return isRunning(wf);
+    case 'resubmit':
+    case 'delete':
+      return true;
+  }
+}
+
+export function enabledActions(wf: Workflow): Action[] {
+  return ACTIONS.filter(a => isEnabled(a, wf));
+}

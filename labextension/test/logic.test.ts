@@ -1,0 +1,211 @@
+// Unit tests of the panel's pure logic: enable rules, filters, formatting, events, graph.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyFilter, EMPTY_FILTER, Filter } from '../src/logic/filters';
+import { elapsedSeconds, formatDuration, progressOf } from '../src/logic/format';
+import { keyOf, reduceEvent, sorted, splitLines, splitSse } from '../src/logic/events';
+import { buildGraph, defaultCollapsed, shapeKey } from '../src/logic/graph';
+import { layout } from '../src/logic/layout';
+import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
+import { enabledActions, isSuspended } from '../src/logic/rules';
+import { NodeStatus, Workflow } from '../src/logic/types';
+import { visibleRows } from '../src/logic/window';
+
+function wf(name: string, phase?: string, extra: Partial<Workflow> = {}): Workflow {
+  return {
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, ...(extra.metadata ?? {}) },
+    spec: extra.spec ?? {},
+    status: { phase, ...(extra.status ?? {}) }
+  };
+}
+
+test('enable rules follow the Argo UI', () => {
+  assert.deepEqual(enabledActions(wf('a', 'Running')), [
+    'resubmit',
+    'suspend',
+    'stop',
+    'terminate',
+    'delete'
+  ]);
+  assert.deepEqual(enabledActions(wf('a', 'Failed')), ['retry', 'resubmit', 'delete']);
+  assert.deepEqual(enabledActions(wf('a', 'Error')), ['retry', 'resubmit', 'delete']);
+  assert.deepEqual(enabledActions(wf('a', 'Succeeded')), ['resubmit', 'delete']);
+  const suspended = wf('a', 'Running', { spec: { suspend: true } });
+  assert.deepEqual(enabledActions(suspended), [
+    'resubmit',
+    'resume',
+    'stop',
+    'terminate',
+    'delete'
+  ]);
+  const atStep = wf('a', 'Running', {
+    status: {
+      phase: 'Running',
+      nodes: { s: { id: 's', name: 'a.approve', type: 'Suspend', phase: 'Running' } }
+    }
+  });
+  assert.equal(isSuspended(atStep), true);
+  assert.deepEqual(enabledActions(atStep).includes('suspend'), false);
+  assert.equal(isSuspended({ metadata: { name: 'x' } }), false);
+});
+
+test('durations are written like the Argo UI', () => {
+  assert.equal(formatDuration(0), '0s');
+  assert.equal(formatDuration(59.9), '59s');
+  assert.equal(formatDuration(184), '3m 4s');
+  assert.equal(formatDuration(7500), '2h 5m');
+  assert.equal(formatDuration(97200), '1d 3h');
+  const now = Date.parse('2026-01-01T00:01:40Z');
+  assert.equal(elapsedSeconds('2026-01-01T00:00:00Z', undefined, now), 100);
+  assert.equal(elapsedSeconds('2026-01-01T00:00:00Z', '2026-01-01T00:00:07Z', now), 7);
+  assert.equal(elapsedSeconds(undefined, undefined, now), null);
+});
+
+test('progress comes from status.progress, else from the pods', () => {
+  assert.equal(progressOf(wf('a', 'Running', { status: { progress: '3/7' } })), '3/7');
+  const nodes: Record<string, NodeStatus> = {
+    a: { id: 'a', name: 'a', type: 'Steps', phase: 'Running' },
+    b: { id: 'b', name: 'b', type: 'Pod', phase: 'Succeeded' },
+    c: { id: 'c', name: 'c', type: 'Pod', phase: 'Running' }
+  };
+  assert.equal(progressOf(wf('a', 'Running', { status: { nodes } })), '1/2');
+  assert.equal(progressOf(wf('a', 'Pending')), '');
+});
+
+test('filters by phase, namespace, labels and name', () => {
+  const items = [
+    wf('build-a', 'Running', { metadata: { name: 'build-a', labels: { app: 'x', env: 'dev' } } }),
+    wf('build-b', 'Failed', { metadata: { name: 'build-b', namespace: 'ci', labels: { app: 'y' } } }),
+    wf('deploy', 'Succeeded', { metadata: { name: 'deploy', labels: { app: 'x' } } }),
+    wf('fresh')
+  ];
+  const names = (f: Partial<Filter>) =>
+    applyFilter(items, { ...EMPTY_FILTER, ...f }).map(w => w.metadata.name);
+  assert.deepEqual(names({}), ['build-a', 'build-b', 'deploy', 'fresh']);
+  assert.deepEqual(names({ phases: new Set(['Running', 'Failed']) }), ['build-a', 'build-b']);
+  assert.deepEqual(names({ phases: new Set(['Pending']) }), ['fresh']);
+  assert.deepEqual(names({ namespace: 'ci' }), ['build-b']);
+  assert.deepEqual(names({ name: 'BUILD' }), ['build-a', 'build-b']);
+  assert.deepEqual(names({ labels: 'app=x' }), ['build-a', 'deploy']);
+  assert.deepEqual(names({ labels: 'app=x, env!=dev' }), ['deploy']);
+  assert.deepEqual(names({ labels: 'env' }), ['build-a']);
+  assert.deepEqual(names({ labels: '!env,app' }), ['build-b', 'deploy']);
+  assert.deepEqual(names({ labels: '=broken' }), []);
+});
+
+test('events build the list, newest first, and deletions remove', () => {
+  const state = new Map<string, Workflow>();
+  const a = wf('a', 'Running', { metadata: { name: 'a', creationTimestamp: '2026-01-01T00:00:01Z' } });
+  const b = wf('b', 'Pending', { metadata: { name: 'b', creationTimestamp: '2026-01-01T00:00:02Z' } });
+  assert.equal(reduceEvent(state, { type: 'ADDED', object: a }), true);
+  assert.equal(reduceEvent(state, { type: 'ADDED', object: b }), true);
+  assert.deepEqual(sorted(state).map(w => w.metadata.name), ['b', 'a']);
+  const done = { ...a, status: { phase: 'Succeeded' } };
+  reduceEvent(state, { type: 'MODIFIED', object: done });
+  assert.equal(state.get(keyOf(a))?.status?.phase, 'Succeeded');
+  assert.equal(reduceEvent(state, { type: 'DELETED', object: b }), true);
+  assert.equal(reduceEvent(state, { type: 'DELETED', object: b }), false);
+  assert.equal(reduceEvent(state, { type: 'BOOKMARK', object: a }), false);
+  assert.deepEqual([...state.keys()], ['uid-a']);
+});
+
+test('server-sent events and JSON lines split at their boundaries', () => {
+  const first = splitSse('data: {"a":1}\n\ndata: {"b"');
+  assert.deepEqual(first, { data: ['{"a":1}'], rest: 'data: {"b"' });
+  const second = splitSse(first.rest + ':2}\r\n\r\n: keepalive\n\n');
+  assert.deepEqual(second, { data: ['{"b":2}'], rest: '' });
+  assert.deepEqual(splitLines('{"x":1}\n\n{"y"'), { lines: ['{"x":1}'], rest: '{"y"' });
+});
+
+test('the list renders only the rows in view', () => {
+  assert.deepEqual(visibleRows(0, 440, 44, 1000), { first: 0, last: 15 });
+  assert.deepEqual(visibleRows(44 * 500, 440, 44, 1000), { first: 495, last: 515 });
+  assert.deepEqual(visibleRows(44 * 998, 440, 44, 1000), { first: 993, last: 1000 });
+  assert.deepEqual(visibleRows(0, 440, 44, 0), { first: 0, last: 0 });
+});
+
+function loopWorkflow(items: number): Workflow {
+  // steps: root -> group(items x) -> each item -> next group -> final
+  const nodes: Record<string, NodeStatus> = {
+    root: { id: 'root', name: 'loop', type: 'Steps', phase: 'Running', children: ['g0'] },
+    g0: { id: 'g0', name: 'loop[0]', type: 'StepGroup', phase: 'Running', children: [] },
+    g1: { id: 'g1', name: 'loop[1]', type: 'StepGroup', phase: 'Pending', children: ['last'] },
+    last: { id: 'last', name: 'loop[1].final', type: 'Pod', phase: 'Pending' }
+  };
+  for (let i = 0; i < items; i++) {
+    const id = `i${i}`;
+    nodes[id] = {
+      id,
+      name: `loop[0].item(${i})`,
+      type: 'Pod',
+      phase: i % 2 ? 'Succeeded' : 'Running',
+      children: ['g1']
+    };
+    nodes.g0.children!.push(id);
+  }
+  return wf('loop', 'Running', { status: { phase: 'Running', nodes } });
+}
+
+test('a collapsed loop group stands in for its items', () => {
+  const w = loopWorkflow(4);
+  const open = buildGraph(w, new Set());
+  assert.equal(open.nodes.length, 8);
+  assert.equal(open.edges.length, 10);
+  const shut = buildGraph(w, new Set(['g0']));
+  assert.deepEqual(shut.nodes.map(n => n.id).sort(), ['g0', 'g1', 'last', 'root']);
+  assert.deepEqual(shut.edges.map(e => e.join('>')).sort(), ['g0>g1', 'g1>last', 'root>g0']);
+  const group = shut.nodes.find(n => n.id === 'g0')!;
+  assert.deepEqual(group.group, {
+    size: 4,
+    collapsed: true,
+    phases: { Running: 2, Succeeded: 2 }
+  });
+  assert.notEqual(shapeKey(open), shapeKey(shut));
+});
+
+test('big fan-outs start collapsed and lay out', () => {
+  const w = loopWorkflow(2000);
+  assert.deepEqual([...defaultCollapsed(w.status!.nodes!)], ['g0']);
+  assert.deepEqual([...defaultCollapsed(loopWorkflow(5).status!.nodes!)], []);
+  const graph = buildGraph(w, defaultCollapsed(w.status!.nodes!));
+  const laid = layout(graph);
+  assert.equal(laid.nodes.size, 4);
+  const ys = ['root', 'g0', 'g1', 'last'].map(id => laid.nodes.get(id)!.y);
+  assert.deepEqual([...ys].sort((p, q) => p - q), ys); // top to bottom in order
+  assert.equal(laid.edges.length, 3);
+});
+
+test('an empty graph lays out to nothing', () => {
+  const laid = layout({ nodes: [], edges: [] });
+  assert.deepEqual([laid.width, laid.height, laid.nodes.size], [0, 0, 0]);
+});
+
+test('every node of an uncollapsed 2,000-node graph gets a place', () => {
+  const w = loopWorkflow(2000);
+  const laid = layout(buildGraph(w, new Set()));
+  assert.equal(laid.nodes.size, 2004);
+  assert.equal(laid.edges.length, 4002);
+});
+
+test('parameters are read from the manifest and overridden for submit', () => {
+  const [m] = parseManifests(
+    'apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: p-}\n' +
+      'spec:\n  arguments:\n    parameters:\n    - name: message\n      value: hi\n' +
+      '    - {name: count, enum: ["1", "2"]}\n'
+  );
+  assert.deepEqual(
+    parametersOf(m).map(p => p.name),
+    ['message', 'count']
+  );
+  const out = withParameters(m, { message: 'bye', other: 'x' });
+  assert.deepEqual(parametersOf(out), [
+    { name: 'message', value: 'bye' },
+    { name: 'count', enum: ['1', '2'] }
+  ]);
+  assert.equal(parametersOf(m)[0].value, 'hi'); // the original is untouched
+  assert.throws(() => parseManifests('a: [1,'));
+  assert.deepEqual(lintFaults('spec.entrypoint: missing\n\n  x: y \n'), [
+    'spec.entrypoint: missing',
+    'x: y'
+  ]);
+});
