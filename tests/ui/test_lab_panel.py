@@ -94,8 +94,20 @@ def check_node_logs_and_outputs(page: Page) -> None:
     view.locator('.argosy-tab[data-tab="graph"]').click()
 
 
+def submit_open_file_from_palette(page: Page, filename: str) -> None:
+    open_file_browser(page)
+    page.locator(".jp-DirListing-item", has_text=filename).dblclick()
+    expect(page.locator(".jp-FileEditor:visible")).to_be_visible()
+    page.locator(".jp-FileEditor:visible .cm-content").click()
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Submit workflow")
+    page.locator(".lm-CommandPalette-item", has_text="Submit workflow").first.click()
+    expect(page.locator(".jp-Dialog")).to_be_visible()
+
+
 def check_suspend_and_resume(page: Page) -> None:
-    submit_from_browser(page, "approval.yaml")
+    submit_open_file_from_palette(page, "approval.yaml")
     page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
     view = detail_phase(page, "approval-")
     info = view.locator(".argosy-detail-info")
