@@ -316,10 +316,21 @@ class Client:
              tail: int | None = None) -> str:
         """The pods' logs; each line prefixed with its node's display name unless ``node``
         picks one node (by id, full name or display name)."""
-        pairs = self.service.logs(self._ns(namespace), self._name(name), node=node, grep=grep,
-                                  tail=tail)
-        lines = [line if node else f"{pod}: {line}" for pod, line in pairs]
+        ns, wf_name = self._ns(namespace), self._name(name)
+        pairs = self.service.logs(ns, wf_name, node=node, grep=grep, tail=tail)
+        if node:
+            return "".join(f"{line}\n" for _, line in pairs)
+        # A server names pods as argo-server does; show the node's display name either way.
+        shown = self._display_names(ns, wf_name) if self.url else {}
+        lines = [f"{shown.get(pod, pod)}: {line}" for pod, line in pairs]
         return "".join(f"{line}\n" for line in lines)
+
+    def _display_names(self, namespace: str, name: str) -> dict[str, str]:
+        from argosy.server import pod_name
+
+        wf = self.get(name, namespace)
+        return {pod_name(wf.name, n.raw): n.display_name for n in wf.nodes.values()
+                if n.type == "Pod"}
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
