@@ -223,11 +223,14 @@ def _value(value: Any) -> str:
 
 
 def outputs_table(wf: dict[str, Any]) -> str:
-    """Rows for nodes that produced outputs, in start order."""
+    """Rows for nodes that produced outputs, in the graph's order (top to bottom, left to
+    right), then any the graph left out in start order."""
     nodes = (wf.get("status") or {}).get("nodes") or {}
+    drawn = [nid for layer in layout(nodes).layers for nid in layer]
+    rest = sorted(set(nodes) - set(drawn),
+                  key=lambda nid: (nodes[nid].get("startedAt") or "~", nodes[nid].get("name", "")))
     rows = []
-    ordered = sorted(nodes.values(), key=lambda n: (n.get("startedAt") or "~", n.get("name", "")))
-    for node in ordered:
+    for node in (nodes[nid] for nid in drawn + rest):
         outputs = node.get("outputs") or {}
         if not outputs or node.get("type") in HIDDEN:
             continue
@@ -235,7 +238,7 @@ def outputs_table(wf: dict[str, Any]) -> str:
         fill, _ = COLOURS.get(phase, UNKNOWN)
         code = outputs.get("exitCode")
         rows.append(
-            f'<tr><td title="{escape(node.get("name", ""))}">'
+            f'<tr style="text-align:left"><td title="{escape(node.get("name", ""))}">'
             f"{escape(node.get('displayName') or node.get('name', ''))}</td>"
             f'<td><span style="color:{fill}">●</span> {escape(phase)}</td>'
             f"<td><pre style=\"margin:0\">{escape(_value(outputs.get('result')))}</pre></td>"
@@ -243,7 +246,8 @@ def outputs_table(wf: dict[str, Any]) -> str:
             f"<td>{escape(_value(code))}</td></tr>")
     if not rows:
         return ""
-    head = "".join(f"<th>{h}</th>" for h in ("node", "phase", "result", "parameters", "exit code"))
+    head = "".join(f'<th style="text-align:left">{h}</th>'
+                   for h in ("node", "phase", "result", "parameters", "exit code"))
     return (f'<table class="argosy-outputs"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 

@@ -15,10 +15,11 @@ Options: ``-p/--parameter NAME=VALUE`` (repeatable), ``--wait`` (live display un
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from argosy.errors import ArgosyError, InvalidWorkflow
 
@@ -61,7 +62,8 @@ class ArgosyMagics(Magics):
     @cell_magic
     def argosy(self, line: str, cell: str) -> Any:
         """Submit the cell's Workflow YAML; the cell's value is the Workflow."""
-        args = parse_argstring(ArgosyMagics.argosy, line)
+        # Shell quoting, as on the command line: -p "message=two words".
+        args = ArgosyMagics.argosy.parser.parse_args(shlex.split(line))
         client = self._client(args.client)
         wf = client.submit(cell, parameters=_parameters(args.parameter), name=args.name,
                            generate_name=args.generate_name, entrypoint=args.entrypoint,
