@@ -25,6 +25,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
+from tornado import httputil
 from tornado.iostream import StreamClosedError
 
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
@@ -61,7 +62,8 @@ def error_status(exc: BaseException) -> tuple[int, int, str]:
     """(HTTP status, gRPC code, message) as the REST server maps the exception."""
     if isinstance(exc, tornado.web.HTTPError):
         status = exc.status_code
-        return status, GRPC_CODE.get(status, 2), exc.log_message or exc.reason or ""
+        message = exc.log_message or exc.reason or httputil.responses.get(status, "")
+        return status, GRPC_CODE.get(status, 2), message
     if isinstance(exc, NotFound):
         return 404, GRPC_CODE[404], str(exc)
     if isinstance(exc, AlreadyExists):
