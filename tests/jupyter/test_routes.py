@@ -4,6 +4,7 @@ on the local backend: the service layer and an engine inside the Jupyter server.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,10 @@ async def test_submit_get_list_delete(jp_fetch: Any, argosy_home: Path) -> None:
     # The CLI's store is the extension's: the same workflow, seen from outside Jupyter.
     store = Store(argosy_home)
     assert store.find("default", "hello-nb").phase == "Succeeded"
+    # ...run by the engine inside the Jupyter server (this process).
+    pids = {pid for (pid,) in store.db.execute("SELECT pid FROM engines WHERE serving = 1")}
     store.close()
+    assert pids == {os.getpid()}
 
     listed = await call(jp_fetch, "GET", "workflows", "default")
     assert [w["metadata"]["name"] for w in listed["items"]] == ["hello-nb"]
