@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import (
+
+from argosy.engine import node_id
+from argosy.service import submit
+from argosy.store import Store
+from tests.durability.harness import (
     LEAVES,
     WF_NAME,
     EngineProcess,
@@ -36,10 +40,6 @@ from harness import (
     wait_until,
     workflow_200,
 )
-
-from argosy.engine import node_id
-from argosy.service import submit
-from argosy.store import Store
 
 KILLS = 20
 SEED = 20_240_611

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 from jupyter_harness import echo, failing, gate, sleeper
-from rest_harness import Server, start_server
 
 from argosy import Client
 from argosy.client import Workflow
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
 from argosy.models import Workflow as WorkflowModel
+from tests.server.rest_harness import Server, start_server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notebooks" / "word-lengths.yaml"
 

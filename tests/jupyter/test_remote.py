@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from jupyter_harness import API, call, echo, failing, phase_is, wait_for
-from rest_harness import Server, start_server
 from tornado.httpclient import HTTPClientError
+
+from tests.server.rest_harness import Server, start_server
 
 
 @pytest.fixture(scope="module")

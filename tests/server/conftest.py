@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from rest_harness import Server, start_server
+
+from tests.server.rest_harness import Server, start_server
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rest_harness import API, Server, launch, start_server, wait_phase, workflow
 
 from argosy.auth import Auth
 from argosy.errors import ArgosyError
 from argosy.server import AuthModeRefused, check_auth_mode
+from tests.server.rest_harness import API, Server, launch, start_server, wait_phase, workflow
 
 
 def test_first_start_creates_one_admin_token_kept_private(server: Server) -> None:

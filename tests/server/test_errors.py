@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from rest_harness import API, Server, start_server, workflow
 
 from argosy.server import MAX_BODY
+from tests.server.rest_harness import API, Server, start_server, workflow
 
 
 def error(resp: httpx.Response, status: int, code: int) -> str:

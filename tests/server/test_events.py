@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rest_harness import API, Server, start_server, wait_phase, workflow
+
+from tests.server.rest_harness import API, Server, start_server, wait_phase, workflow
 
 EVENTS = "/api/v1/workflow-events"
 

@@ -15,12 +15,12 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_harness import API, Server, start_server, workflow
 from schemathesis.checks import not_a_server_error
 
 from argosy.server import create_app
 from argosy.service import WorkflowService
 from argosy.store import Store
+from tests.server.rest_harness import API, Server, start_server, workflow
 
 
 @pytest.fixture(scope="module")

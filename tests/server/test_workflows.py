@@ -6,7 +6,8 @@ import json
 import time
 
 import httpx
-from rest_harness import API, Server, wait_node, wait_phase, workflow
+
+from tests.server.rest_harness import API, Server, wait_node, wait_phase, workflow
 
 
 def test_create_runs_to_succeeded_and_get_shows_argo_status(http: httpx.Client) -> None:
