@@ -120,24 +120,22 @@ class WorkflowService:
         from datetime import UTC, datetime
 
         from argosy.selectors import label_matcher
+        from argosy.store import Listed
 
         match = label_matcher(label_selector)
         now = datetime.now(UTC)
-        out = []
-        for rec in self.store.list(namespace):
-            labels = rec.manifest.get("metadata", {}).get("labels") or {}
-            if phases and rec.phase not in phases:
-                continue
-            if prefix and not rec.name.startswith(prefix):
-                continue
+
+        def keep(row: Listed) -> bool:
+            # Decided before the manifest is parsed: only listed workflows are.
             if since is not None:
-                created = datetime.strptime(rec.created_at, "%Y-%m-%dT%H:%M:%SZ")
+                created = datetime.strptime(row.created_at, "%Y-%m-%dT%H:%M:%SZ")
                 if (now - created.replace(tzinfo=UTC)).total_seconds() > since:
-                    continue
-            if not match(labels):
-                continue
-            out.append(self.store.workflow(rec, nodes=nodes))
-        return out
+                    return False
+            return match(row.labels)
+
+        where = keep if label_selector or since is not None else None
+        return [self.store.workflow(rec, nodes=nodes)
+                for rec in self.store.list(namespace, prefix=prefix, phases=phases, where=where)]
 
     def delete(self, namespace: str, name: str) -> None:
         # An engine executing it notices the workflow is gone and terminates its processes.

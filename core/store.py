@@ -15,12 +15,12 @@ import sqlite3
 import string
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from argosy.errors import ArgosyError, NotFound
 
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     UNIQUE (namespace, name)
 );
 CREATE INDEX IF NOT EXISTS workflows_phase ON workflows (phase);
+-- Lists are newest first within a namespace: a page is a range of this index (keyset paging).
+CREATE INDEX IF NOT EXISTS workflows_listed ON workflows (namespace, created_at DESC, name);
 CREATE TABLE IF NOT EXISTS nodes (
     uid TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -168,6 +170,20 @@ class WorkflowRecord:
         return st
 
 
+class Listed(NamedTuple):
+    """What a list filters on, read without parsing the manifest."""
+
+    namespace: str
+    name: str
+    phase: str
+    created_at: str
+    labels: dict[str, str]
+
+
+# Where a page ends: (created_at, namespace, name) of the last workflow sent.
+ListKey = tuple[str, str, str]
+
+
 class Store:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home else argosy_home()
@@ -248,14 +264,57 @@ class Store:
             raise NotFound(f'workflows.argoproj.io "{name}" not found')
         return self._record(row)
 
-    def list(self, namespace: str | None = None) -> list[WorkflowRecord]:
-        sql = f"SELECT {self._COLUMNS} FROM workflows"
-        args: tuple[Any, ...] = ()
+    def list(self, namespace: str | None = None, *, prefix: str | None = None,
+             phases: Sequence[str] | None = None, after: ListKey | None = None,
+             limit: int | None = None,
+             where: Callable[[Listed], bool] | None = None) -> list[WorkflowRecord]:
+        """Workflows newest first, then by namespace and name; only returned rows are parsed.
+
+        ``after`` continues past the workflow with that key (keyset paging); ``where`` filters
+        on each row's :class:`Listed` (labels read by SQLite, not by Python's JSON parser)
+        before its manifest is parsed; at most ``limit`` come back.
+        """
+        sql, args = self._list_query(namespace, prefix, phases, after, labels=where is not None)
+        if where is None:
+            if limit:
+                sql += f" LIMIT {int(limit)}"
+            return [self._record(r) for r in self.db.execute(sql, args)]
+        out: list[WorkflowRecord] = []
+        for row in self.db.execute(sql, args):
+            labels = json.loads(row[-1]) if row[-1] else {}
+            listed = Listed(row[1], row[2], row[4], row[10],
+                            labels if isinstance(labels, dict) else {})
+            if where(listed):
+                out.append(self._record(row[:-1]))
+                if limit and len(out) >= limit:
+                    break
+        return out
+
+    def _list_query(self, namespace: str | None, prefix: str | None,
+                    phases: Sequence[str] | None, after: ListKey | None, *,
+                    labels: bool) -> tuple[str, list[Any]]:
+        terms: list[str] = []
+        args: list[Any] = []
         if namespace:
-            sql += " WHERE namespace = ?"
-            args = (namespace,)
-        sql += " ORDER BY created_at DESC, name"
-        return [self._record(r) for r in self.db.execute(sql, args)]
+            terms.append("namespace = ?")
+            args.append(namespace)
+        if prefix:
+            terms.append("substr(name, 1, ?) = ?")
+            args += [len(prefix), prefix]
+        if phases:
+            terms.append(f"phase IN ({', '.join('?' for _ in phases)})")
+            args += list(phases)
+        if after:
+            created, ns, name = after
+            # The first term bounds the index range; the second is the exact keyset order.
+            terms.append("created_at <= ? AND (created_at < ? OR (created_at = ? AND"
+                         " (namespace, name) > (?, ?)))")
+            args += [created, created, created, ns, name]
+        extra = ", json_extract(manifest, '$.metadata.labels')" if labels else ""
+        sql = f"SELECT {self._COLUMNS}{extra} FROM workflows"
+        if terms:
+            sql += " WHERE " + " AND ".join(terms)
+        return sql + " ORDER BY created_at DESC, namespace, name", args
 
     def active(self) -> list[WorkflowRecord]:
         rows = self.db.execute(
