@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +165,10 @@ class DagRun:
             if name in self.graph.static:
                 resolved = raw  # no {{…}} in the task: its parsed form serves as is
             else:
-                resolved = ctx.substitute(raw, self.scope, defer_items=True)
+                # `tasks.name` is the name of the task being resolved (Argo's variable).
+                local = self.scope.child(
+                    {"tasks": ChainMap({"name": name}, self.scope.data["tasks"])})
+                resolved = ctx.substitute(raw, local, defer_items=True)
                 task = DAGTask.model_validate(resolved)
             if task.loops:
                 return await self.run_loop(name, node_name, resolved, task, parents)

@@ -8,6 +8,7 @@ of the group before.
 from __future__ import annotations
 
 import asyncio
+from collections import ChainMap
 from typing import Any
 
 from pydantic import RootModel
@@ -106,7 +107,9 @@ async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any
 
 def _plan(ctx: NodeContext, raw: dict[str, Any],
           scope: Scope) -> tuple[Step, list[tuple[str, Step]]]:
-    resolved = ctx.substitute(raw, scope, defer_items=True)
+    # `steps.name` is the name of the step being resolved (Argo's variable).
+    local = scope.child({"steps": ChainMap({"name": raw.get("name")}, scope["steps"])})
+    resolved = ctx.substitute(raw, local, defer_items=True)
     step = Step.model_validate(resolved)
     if not step.loops:
         return step, [("", step)]
