@@ -18,7 +18,7 @@ from typing import Any
 
 from argosy.errors import ExpressionError
 from argosy.expr import builtins as _builtins
-from argosy.expr.functions import BUILTIN_FUNCTIONS, go_format, is_number
+from argosy.expr.functions import BUILTIN_FUNCTIONS, _go_type, go_format, is_number
 
 __all__ = ["evaluate_expr"]
 
@@ -228,27 +228,7 @@ def _lookup(mapping: Mapping[Any, Any], key: Any) -> Any:
 
 
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, list | tuple):
-        return "[]interface {}"
-    if isinstance(value, datetime):
-        return "time.Time"
-    if isinstance(value, timedelta):
-        return "time.Duration"
-    if callable(value):
-        return "func"
-    return type(value).__name__
+    return _go_type(value, nil="nil")
 
 
 def _aware(dt: datetime) -> datetime:

@@ -198,9 +198,10 @@ def as_float(value: Any) -> float:
     raise ValueError(f"invalid operation: float({_go_type(value)})")
 
 
-def _go_type(value: Any) -> str:
+def _go_type(value: Any, nil: str = "<nil>") -> str:
+    """The Go type name Argo's error messages use for a value."""
     if value is None:
-        return "<nil>"
+        return nil
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -213,6 +214,12 @@ def _go_type(value: Any) -> str:
         return "map[string]interface {}"
     if isinstance(value, list | tuple):
         return "[]interface {}"
+    if isinstance(value, datetime):
+        return "time.Time"
+    if isinstance(value, timedelta):
+        return "time.Duration"
+    if callable(value):
+        return "func"
     return type(value).__name__
 
 
