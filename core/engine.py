@@ -369,6 +369,7 @@ class WorkflowRun:
         self._model_cache: dict[int, Template] = {}
         self._defaults_cache: dict[int, dict[str, Any]] = {}
         self._static: dict[int, tuple[dict[str, Any], Template, Any]] = {}
+        self._children_sets: dict[str, set[str]] = {}
 
     # ---- workflow -----------------------------------------------------------------------------
 
@@ -792,8 +793,29 @@ class WorkflowRun:
             edges.append((parent_id, len(children), nid))
             children.append(nid)
             parent.children = children
+            if parent_id in self._children_sets:
+                self._children_sets[parent_id].add(nid)
         self.persist(node, edges)
         return node
+
+    def _link(self, node: NodeStatus, parents: list[str]) -> None:
+        """Hang a node found already done (carried over by a memoized resubmit) from its
+        parents, which were created after it."""
+        edges = []
+        for parent_id in parents:
+            parent = self.nodes.get(parent_id)
+            if parent is None:
+                continue
+            known = self._children_sets.get(parent_id)
+            if known is None:
+                known = self._children_sets[parent_id] = set(parent.children or [])
+            if node.id in known:
+                continue
+            known.add(node.id)
+            parent.children = [*(parent.children or []), node.id]
+            edges.append((parent_id, len(parent.children) - 1, node.id))
+        if edges:
+            self.store.add_edges(self.uid, edges)
 
     def _count_leaf(self, node: NodeStatus, *, created: bool = False) -> None:
         if node.type not in ("Pod", "Container"):
@@ -863,6 +885,7 @@ class WorkflowRun:
         nid = node_id(self.name, name)
         existing = self.nodes.get(nid)
         if existing is not None and existing.fulfilled:
+            self._link(existing, parents)
             return existing
         display = display_name or name.rsplit(".", 1)[-1]
         template = self.with_defaults(template)

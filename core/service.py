@@ -214,8 +214,16 @@ class WorkflowService:
 
     def resubmit(self, namespace: str, name: str, *, parameters: dict[str, str] | None = None,
                  memoized: bool = False, start_engine: bool = True) -> dict[str, Any]:
-        """A new workflow from this one's manifest (``--memoized``: see README)."""
+        """A new workflow from this one's manifest.
+
+        ``memoized``: the new workflow starts with this one's succeeded steps already done
+        (their outputs and logs carried over), so only the rest runs again, as Argo's
+        ``resubmit --memoized``.
+        """
         rec = self.record(namespace, name)
+        if memoized and rec.phase not in FINISHED:
+            raise ArgosyError(f"workflow {name} must be finished to resubmit it memoized, "
+                              f"it is {rec.phase}")
         manifest = copy.deepcopy(rec.manifest)
         meta = manifest.setdefault("metadata", {})
         for key in ("uid", "creationTimestamp", "resourceVersion"):
@@ -226,7 +234,37 @@ class WorkflowService:
             rec.name)
         manifest["spec"].pop("shutdown", None)
         manifest["spec"].pop("suspend", None)
-        return self.submit(manifest, parameters=parameters, start_engine=start_engine)
+        if not memoized:
+            return self.submit(manifest, parameters=parameters, start_engine=start_engine)
+        new = self.submit(manifest, parameters=parameters, start_engine=False)
+        self._carry_over(rec, self.store.find(namespace or "default", new["metadata"]["name"]))
+        if start_engine:
+            ensure_engine(self.store)
+        return self.store.workflow(self.store.find(namespace or "default",
+                                                   new["metadata"]["name"]))
+
+    def _carry_over(self, old: WorkflowRecord, new: WorkflowRecord) -> None:
+        """Seed ``new`` with ``old``'s succeeded leaf nodes under their new names and ids; the
+        engine's replay then takes them as done."""
+        from argosy.engine import node_id
+
+        nodes = self.store.nodes(old.uid)
+        logs = self.store.logs(old.uid)
+
+        def renamed(node_name: str) -> str:
+            return new.name + node_name[len(old.name):]
+
+        ids = {nid: node_id(new.name, renamed(n["name"])) for nid, n in nodes.items()}
+        for nid, node in nodes.items():
+            if node.get("phase") != "Succeeded" or node.get("type") not in ("Pod", "Container"):
+                continue
+            body = {k: v for k, v in node.items() if k != "children"}
+            body.update(id=ids[nid], name=renamed(node["name"]))
+            if body.get("boundaryID") in ids:
+                body["boundaryID"] = ids[body["boundaryID"]]
+            self.store.put_node(new.uid, ids[nid], json.dumps(body))
+            if nid in logs:
+                self.store.put_log(new.uid, ids[nid], logs[nid])
 
     # ---- logs ---------------------------------------------------------------------------------
 
