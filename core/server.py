@@ -45,7 +45,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
@@ -56,14 +56,16 @@ from argosy.auth import Auth, Grant
 from argosy.engine import Engine, fnv32a
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
 from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow
-from argosy.store import AlreadyExists, Store
+from argosy.store import AlreadyExists, Listed, ListKey, Store
 
 log = logging.getLogger("argosy.server")
 T = TypeVar("T")
 
 MAX_BODY = 4 * 1024 * 1024
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error")
-EVENT_POLL_SECONDS = 0.2
+EVENT_POLL_SECONDS = 0.05
+# ADDED frames go out in chunks of about this many characters: one send per chunk.
+FRAME_CHUNK = 64 * 1024
 LOG_POLL_SECONDS = 0.25
 SUBSCRIBER_QUEUE = 256
 PUBLIC_PATHS = ("/api/v1/version", "/api/v1/info", "/openapi.json", "/docs", "/redoc",
@@ -365,13 +367,12 @@ class Cleaner:
 # ---- list paging --------------------------------------------------------------------------------
 
 
-def _continue_token(wf: dict[str, Any]) -> str:
-    meta = wf["metadata"]
-    raw = json.dumps([meta.get("creationTimestamp", ""), meta["namespace"], meta["name"]])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+def _continue_token(key: ListKey) -> str:
+    """Names the last workflow sent: ``[creationTimestamp, namespace, name]``."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
 
 
-def _after_token(token: str) -> tuple[str, str, str]:
+def _after_token(token: str) -> ListKey:
     try:
         created, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
         return str(created), str(namespace), str(name)
@@ -379,55 +380,85 @@ def _after_token(token: str) -> tuple[str, str, str]:
         raise BadRequest(f"listOptions.continue: invalid continue token: {exc}") from None
 
 
-def _page(items: list[dict[str, Any]], limit: int | None,
-          cont: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """Items are newest first, then by namespace and name; a token names the last one sent."""
-    if cont:
-        created, namespace, name = _after_token(cont)
+def list_page(store: Store, namespace: str | None, keep: WorkflowFilter, limit: int | None,
+              cont: str | None, prefix: str | None,
+              cleaner: Cleaner | None) -> bytes:
+    """One page of the list as JSON: newest first, then by namespace and name.
 
-        def after(wf: dict[str, Any]) -> bool:
-            meta = wf["metadata"]
-            mine = meta.get("creationTimestamp", "")
-            return mine < created or (mine == created and (meta["namespace"], meta["name"])
-                                      > (namespace, name))
+    The store pages by key (``LIMIT n+1`` past the continue token's workflow) and filters on
+    columns and labels before parsing, so a page costs its own rows, not the whole list.
+    """
+    after = _after_token(cont) if cont else None
+    records = store.list(namespace, prefix=prefix, after=after,
+                         limit=limit + 1 if limit else None,
+                         where=keep.listed if keep.selects else None)
+    token = None
+    if limit and len(records) > limit:
+        records = records[:limit]
+        last = records[-1]
+        token = _continue_token((last.created_at, last.namespace, last.name))
+    items = [store.workflow(rec, nodes=False) for rec in records]
+    result = {"metadata": {"continue": token} if token else {}, "items": items}
+    return json_bytes(_dumped(result, cleaner))
 
-        items = [wf for wf in items if after(wf)]
-    if limit and len(items) > limit:
-        return items[:limit], _continue_token(items[limit - 1])
-    return items, None
+
+def json_bytes(obj: Any) -> bytes:
+    # As Starlette's JSONResponse renders, but on the caller's (worker) thread.
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode()
 
 
-def _field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+FIELD_KEYS = ("metadata.name", "metadata.namespace", "status.phase")
+
+
+def _field_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
     """Kubernetes field selectors over ``metadata.name`` / ``metadata.namespace`` /
     ``status.phase``, with ``=``, ``==`` and ``!=``."""
     if not selector or not selector.strip():
-        return lambda wf: True
+        return lambda values: True
     terms = []
     for term in selector.split(","):
         m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
-        if not m or m.group(1) not in ("metadata.name", "metadata.namespace", "status.phase"):
+        if not m or m.group(1) not in FIELD_KEYS:
             raise BadRequest(f"listOptions.fieldSelector: unsupported term {term.strip()!r}; "
                               "use metadata.name, metadata.namespace or status.phase")
         terms.append(m.groups())
-
-    def value(wf: dict[str, Any], key: str) -> str:
-        head, _, tail = key.partition(".")
-        return str((wf.get(head) or {}).get(tail, ""))
-
-    return lambda wf: all((value(wf, k) == v) == (op != "!=") for k, op, v in terms)
+    return lambda values: all((values[k] == v) == (op != "!=") for k, op, v in terms)
 
 
-def _labels_of(wf: dict[str, Any]) -> dict[str, str]:
+def _labels_of(labels: dict[str, str] | None, phase: str) -> dict[str, str]:
     """The workflow's labels plus those Argo's controller keeps (UI and CLI filter on them)."""
-    labels = dict((wf.get("metadata") or {}).get("labels") or {})
-    phase = (wf.get("status") or {}).get("phase", "Pending")
-    labels.setdefault("workflows.argoproj.io/phase", phase)
-    labels.setdefault("workflows.argoproj.io/completed", str(phase in FINISHED).lower())
-    return labels
+    out = dict(labels or {})
+    out.setdefault("workflows.argoproj.io/phase", phase)
+    out.setdefault("workflows.argoproj.io/completed", str(phase in FINISHED).lower())
+    return out
 
 
-def workflow_filter(label_selector: str | None,
-                    field_selector: str | None) -> Callable[[dict[str, Any]], bool]:
+@dataclass(frozen=True)
+class WorkflowFilter:
+    """A watch's or list's label and field selectors, over a workflow or a stored row."""
+
+    labels: Callable[[dict[str, str]], bool]
+    fields: Callable[[dict[str, str]], bool]
+    selects: bool  # False: every workflow matches
+
+    def match(self, namespace: str, name: str, phase: str,
+              labels: dict[str, str] | None) -> bool:
+        values = {"metadata.name": name, "metadata.namespace": namespace,
+                  "status.phase": phase}
+        return self.fields(values) and self.labels(_labels_of(labels, phase))
+
+    def listed(self, row: Listed) -> bool:
+        return self.match(row.namespace, row.name, row.phase, row.labels)
+
+    def __call__(self, wf: dict[str, Any]) -> bool:
+        meta = wf.get("metadata") or {}
+        return self.match(str(meta.get("namespace", "")), str(meta.get("name", "")),
+                          str((wf.get("status") or {}).get("phase", "Pending")),
+                          meta.get("labels"))
+
+
+def workflow_filter(label_selector: str | None, field_selector: str | None) -> WorkflowFilter:
     from argosy.selectors import label_matcher
 
     try:
@@ -435,7 +466,8 @@ def workflow_filter(label_selector: str | None,
     except ArgosyError as exc:
         raise BadRequest(f"listOptions.labelSelector: {exc}") from None
     fields = _field_matcher(field_selector)
-    return lambda wf: fields(wf) and labels(_labels_of(wf))
+    selects = bool((label_selector or "").strip() or (field_selector or "").strip())
+    return WorkflowFilter(labels, fields, selects)
 
 
 # ---- the event hub: one poller, any number of watchers -----------------------------------------
@@ -461,6 +493,24 @@ class Subscriber:
     overflowed: bool = False
 
 
+@dataclass(eq=False)
+class Snapshot:
+    """A namespace's workflows as a watch starts with them, and their ADDED frames rendered
+    once: every watcher connecting before the next change shares them."""
+
+    generation: int
+    objects: list[dict[str, Any]]
+    chunks: list[str]  # every ADDED frame, untrimmed, joined into chunks
+
+
+def take_snapshot(service: WorkflowService, namespace: str | None,
+                  generation: int) -> Snapshot:
+    """On the API's worker thread: the listing and its serialisation stay off the loop."""
+    objects = service.list(namespace, nodes=True)
+    frames = [f"data: {Event('ADDED', wf).data()}\n\n" for wf in objects]
+    return Snapshot(generation, objects, _chunks(frames))
+
+
 class EventHub:
     """Polls the store's change counters and fans workflow events out to watchers.
 
@@ -478,6 +528,11 @@ class EventHub:
         self.entered: Counter[tuple[str, str]] = Counter()  # (namespace, phase) entries
         self._version: int | None = None
         self._store: Store | None = None
+        # Bumped by each poll that finds a workflow changed: a snapshot taken at generation G
+        # holds every change published so far while the generation is still G.
+        self.generation = 0
+        self._snapshots: dict[str | None, asyncio.Task[Snapshot]] = {}
+        self._wake: asyncio.Event | None = None
         # The poll thread writes the counts that /metrics reads on the API's worker thread.
         self._lock = threading.Lock()
 
@@ -489,17 +544,40 @@ class EventHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
+    def wake(self) -> None:
+        """Poll now: this server just wrote (a submit, a delete, a verb)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def snapshot(self, namespace: str | None,
+                       take: Callable[[int], Awaitable[Snapshot]]) -> Snapshot:
+        """The namespace's snapshot at the current generation, taken once however many
+        watchers ask for it; subscribe before asking, so no change falls in between."""
+        task = self._snapshots.get(namespace)
+        if task is None or task.get_name() != str(self.generation) or (
+                task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(take(self.generation))
+            task.set_name(str(self.generation))
+            self._snapshots[namespace] = task
+        return await asyncio.shield(task)
+
     async def run(self) -> None:
         self._store = Store(self.home)
+        self._wake = asyncio.Event()
         try:
             await asyncio.to_thread(self._poll)
             while True:
-                await asyncio.sleep(self.interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                self._wake.clear()
+                generation = self.generation
                 try:
                     events = await asyncio.to_thread(self._poll)
                 except Exception:  # a failed tick must not end every stream; retry next tick
                     log.exception("event poll failed")
                     continue
+                if self.generation != generation:
+                    self._snapshots.clear()  # stale: let them go
                 self._publish(events)
         finally:
             self._store.close()
@@ -515,6 +593,8 @@ class EventHub:
         counters = store.changes()
         changed = [uid for uid, seq in counters.items() if self.seen.get(uid) != seq]
         gone = [uid for uid in self.seen if uid not in counters]
+        if changed or gone:
+            self.generation += 1
         events = [] if first else self._events(store, changed, gone)
         with self._lock:
             for uid in changed:
@@ -780,35 +860,35 @@ def workflow_routes(api: Api) -> APIRouter:
         if dry:
             return await api.call(load_workflow, body.workflow, svc.registry,
                                   namespace=namespace)
-        return await api.call(svc.submit, body.workflow, namespace=namespace,
-                              start_engine=api.spawn_engine)
+        created = await api.call(svc.submit, body.workflow, namespace=namespace,
+                                 start_engine=api.spawn_engine)
+        api.hub.wake()
+        return created
 
     async def list_in(namespace: str | None, label_selector: str | None,
                       field_selector: str | None, limit: int | None, cont: str | None,
-                      fields: str | None, name_prefix: str | None) -> dict[str, Any]:
+                      fields: str | None, name_prefix: str | None) -> Response:
         keep = workflow_filter(label_selector, field_selector)
-        cleaner = Cleaner.parse(fields)
-        items = await api.call(svc.list, namespace, prefix=name_prefix)
-        items.sort(key=lambda wf: (wf["metadata"]["namespace"], wf["metadata"]["name"]))
-        items.sort(key=lambda wf: wf["metadata"].get("creationTimestamp", ""), reverse=True)
-        page, token = _page([wf for wf in items if keep(wf)], limit, cont)
-        result = {"metadata": {"continue": token} if token else {}, "items": page}
-        return _dumped(result, cleaner)
+        body = await api.call(list_page, svc.store, namespace, keep, limit, cont, name_prefix,
+                              Cleaner.parse(fields))
+        return Response(body, media_type="application/json")
 
-    @r.get("/workflows/{namespace}", tags=["WorkflowService"], summary="ListWorkflows")
+    @r.get("/workflows/{namespace}", tags=["WorkflowService"], summary="ListWorkflows",
+           response_model=dict[str, Any])
     async def list_workflows(
             namespace: str,
             label_selector: LabelSelector = None, field_selector: FieldSelector = None,
             limit: Limit = None, cont: Continue = None, fields: Fields = None,
-            name_prefix: NamePrefix = None) -> dict[str, Any]:
+            name_prefix: NamePrefix = None) -> Response:
         return await list_in(namespace, label_selector, field_selector, limit, cont, fields,
                              name_prefix)
 
-    @r.get("/workflows", tags=["WorkflowService"], summary="ListWorkflows (all namespaces)")
+    @r.get("/workflows", tags=["WorkflowService"], summary="ListWorkflows (all namespaces)",
+           response_model=dict[str, Any])
     async def list_all_workflows(
             label_selector: LabelSelector = None, field_selector: FieldSelector = None,
             limit: Limit = None, cont: Continue = None, fields: Fields = None,
-            name_prefix: NamePrefix = None) -> dict[str, Any]:
+            name_prefix: NamePrefix = None) -> Response:
         return await list_in(None, label_selector, field_selector, limit, cont, fields,
                              name_prefix)
 
@@ -827,6 +907,7 @@ def workflow_routes(api: Api) -> APIRouter:
               summary="DeleteWorkflow")
     async def delete_workflow(namespace: str, name: str) -> dict[str, Any]:
         await api.call(svc.delete, namespace, name)
+        api.hub.wake()
         return {}
 
     lifecycle_routes(r, api)
@@ -941,7 +1022,9 @@ def event_routes(api: Api) -> APIRouter:
         cleaner = Cleaner.parse(fields)
         sub = api.hub.subscribe()
         try:
-            initial = await api.call(api.service.list, namespace, nodes=True)
+            snap = await api.hub.snapshot(namespace, partial(api.call, take_snapshot,
+                                                             api.service, namespace))
+            initial = await added_frames(snap, keep, cleaner)
         except BaseException:
             api.hub.unsubscribe(sub)
             raise
@@ -969,35 +1052,66 @@ def event_routes(api: Api) -> APIRouter:
     return r
 
 
+def _frame(event: Event, namespace: str | None, keep: WorkflowFilter,
+           cleaner: Cleaner | None) -> str | None:
+    obj = event.object
+    if namespace and obj.get("metadata", {}).get("namespace") != namespace:
+        return None
+    if event.type != "DELETED" and not keep(obj):
+        return None
+    if cleaner is None:
+        return f"data: {event.data()}\n\n"
+    body: dict[str, Any] = {"result": {"type": event.type, "object": obj}}
+    # argo's UI names the stream's paths (result.object.metadata.name); plain object
+    # paths (metadata.name) are taken to mean the workflow's.
+    if any(f.startswith("result") for f in cleaner.fields):
+        body = cleaner.clean(body)
+    else:
+        body["result"]["object"] = cleaner.clean(obj)
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def _chunks(frames: list[str]) -> list[str]:
+    """Frames joined into chunks of about FRAME_CHUNK characters: fewer, larger sends."""
+    out: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for text in frames:
+        batch.append(text)
+        size += len(text)
+        if size >= FRAME_CHUNK:
+            out.append("".join(batch))
+            batch, size = [], 0
+    if batch:
+        out.append("".join(batch))
+    return out
+
+
+async def added_frames(snap: Snapshot, keep: WorkflowFilter,
+                       cleaner: Cleaner | None) -> list[str]:
+    """The snapshot's ADDED frames for one watcher, in chunks; shared ones when it takes
+    everything untrimmed, else rendered for it off the event loop."""
+    if not keep.selects and cleaner is None:
+        return list(snap.chunks)
+
+    def render() -> list[str]:
+        events = (_frame(Event("ADDED", wf), None, keep, cleaner) for wf in snap.objects)
+        return _chunks([text for text in events if text])
+
+    return await asyncio.to_thread(render)
+
+
 async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
-                        initial: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool],
+                        initial: list[str], keep: WorkflowFilter,
                         cleaner: Cleaner | None, timeout: int | None) -> AsyncIterator[str]:
     """Existing workflows as ADDED (as a Kubernetes watch starts), then every change."""
-
-    def frame(event: Event) -> str | None:
-        obj = event.object
-        if namespace and obj.get("metadata", {}).get("namespace") != namespace:
-            return None
-        if event.type != "DELETED" and not keep(obj):
-            return None
-        if cleaner is None:
-            return f"data: {event.data()}\n\n"
-        body: dict[str, Any] = {"result": {"type": event.type, "object": obj}}
-        # argo's UI names the stream's paths (result.object.metadata.name); plain object
-        # paths (metadata.name) are taken to mean the workflow's.
-        if any(f.startswith("result") for f in cleaner.fields):
-            body = cleaner.clean(body)
-        else:
-            body["result"]["object"] = cleaner.clean(obj)
-        return f"data: {json.dumps(body)}\n\n"
-
     deadline = time.monotonic() + timeout if timeout else None
     try:
         yield ": argosy workflow events\n\n"
-        for wf in initial:
-            text = frame(Event("ADDED", wf))
-            if text:
-                yield text
+        while initial:
+            # Popped as sent: the stream holds no reference to the listing once it is out.
+            yield initial.pop(0)
+        del initial
         while True:
             wait = 15.0 if deadline is None else min(15.0, deadline - time.monotonic())
             if wait <= 0:
@@ -1011,7 +1125,7 @@ async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
                 continue
             if event is None:
                 return
-            text = frame(event)
+            text = _frame(event, namespace, keep, cleaner)
             if text:
                 yield text
     finally:
