@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO
+
+from tests.conftest import REPO
 
 PLUGIN_DIR = REPO / "examples" / "plugins" / "argosy-http"
 

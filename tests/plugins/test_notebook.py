@@ -13,11 +13,11 @@ from typing import Any
 import nbformat
 import pytest
 import yaml
-from conftest import REPO
 from nbformat.v4 import new_code_cell, new_notebook
 
 from argosy.plugins.notebook import executed_notebook, typed
 from argosy.store import Store
+from tests.conftest import REPO
 
 pytest.importorskip("papermill")  # the `notebook` extra; the test extra includes it
 

@@ -12,9 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from argosy import __version__
+from tests.conftest import REPO
 
 PLUGINS = {
     # An entry point whose module cannot be imported.
