@@ -64,7 +64,7 @@ _RUNTIME_PREFIXES = (
 # (sigs.k8s.io/yaml turns numbers and booleans into strings for string fields).
 
 _KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "str": ("a string", lambda v: isinstance(v, str | int | float)),
+    "str": ("a string", lambda v: isinstance(v, str | int | float) and not isinstance(v, bool)),
     "int": ("an integer", lambda v: _is_int(v)),
     "intstr": ("an integer or string", lambda v: _is_int(v) or isinstance(v, str)),
     "bool": ("a boolean", lambda v: isinstance(v, bool)),
@@ -130,7 +130,9 @@ _CONTINUE_ON = {"error": "bool", "failed": "bool"}
 
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
+        # YAML 1.1, which Argo's parser follows, reads y/n/yes/no/on/off unquoted as booleans.
+        return (f"boolean {str(value).lower()} (unquoted y, n, yes, no, on and off are "
+                "booleans in YAML: quote the text)")
     if isinstance(value, str):
         return f'string "{value}"'
     if isinstance(value, int | float):
@@ -789,13 +791,14 @@ class _Linter:
         self.check_arguments(arguments, f"{path}.arguments", allow_empty=False)
         target = self.check_call(step, path, label)
         if isinstance(name, str) and name and _has_exit_hook(step):
-            _add_outputs(step_scope, "steps", name, target, aggregate=False)  # exit hooks see them
+            _add_outputs(step_scope, "steps", name, target, aggregate=False,
+                         plugin_types=frozenset(self.types))  # exit hooks see them
         self.add_inline_inputs(step, step_scope)
         self.check_variables(step, path, step_scope, skip=frozenset({"inline"}))
         self.check_step_extras(step, path)
         if isinstance(name, str) and name:
             aggregate = bool(step.get("withItems")) or bool(step.get("withParam"))
-            _add_outputs(scope, "steps", name, target, aggregate)
+            _add_outputs(scope, "steps", name, target, aggregate, frozenset(self.types))
 
     def check_step_extras(self, step: dict, path: str) -> None:
         self.check_hooks(step.get("hooks"), f"{path}.hooks")
@@ -892,7 +895,7 @@ class _Linter:
         self.check_targets(dag.get("target"), f"{path}.target", by_name, scope)
         for name, (_, task) in by_name.items():
             aggregate = bool(task.get("withItems")) or bool(task.get("withParam"))
-            _add_outputs(scope, "tasks", name, targets[name], aggregate)
+            _add_outputs(scope, "tasks", name, targets[name], aggregate, frozenset(self.types))
             if task.get("hooks"):
                 scope.keys.add(f"tasks.{name}.status")
         for index, task in by_name.values():
@@ -1061,10 +1064,13 @@ def _has_exit_hook(step: dict) -> bool:
     return bool(step.get("onExit")) or (isinstance(hooks, dict) and "exit" in hooks)
 
 
-def _has_output(template: dict) -> bool:
-    """Whether a template produces outputs.result / exitCode (Argo's Template.HasOutput)."""
+def _has_output(template: dict, plugin_types: frozenset[str] = frozenset()) -> bool:
+    """Whether a template produces outputs.result / exitCode (Argo's Template.HasOutput).
+
+    A third-party template type (``notebook``…) is a leaf that produces a result too.
+    """
     kinds = {k for k, v in template.items() if v is not None}
-    if kinds & _OUTPUT_TYPES:
+    if kinds & (_OUTPUT_TYPES | (plugin_types - _ARGO_TYPES)):
         return True
     container_set = template.get("containerSet")
     if isinstance(container_set, dict):
@@ -1074,7 +1080,8 @@ def _has_output(template: dict) -> bool:
 
 
 def _add_outputs(
-    scope: _Scope, root: str, name: str, template: dict | None, aggregate: bool
+    scope: _Scope, root: str, name: str, template: dict | None, aggregate: bool,
+    plugin_types: frozenset[str] = frozenset(),
 ) -> None:
     """What ``{{steps.NAME.…}}`` / ``{{tasks.NAME.…}}`` may refer to once NAME has run."""
     node = f"{root}.{name}"
@@ -1084,7 +1091,7 @@ def _add_outputs(
         return
     if template.get("daemon") is True:
         scope.keys.add(f"{node}.ip")
-    if _has_output(template):
+    if _has_output(template, plugin_types):
         scope.keys |= {f"{node}.outputs.result", f"{node}.exitCode"}
     outputs = template.get("outputs") if isinstance(template.get("outputs"), dict) else {}
     for kind in ("parameters", "artifacts"):

@@ -411,7 +411,7 @@ def test_undeclared_input_parameter() -> None:
 def test_undeclared_workflow_parameter() -> None:
     faults = workflow(
         "  - name: main\n    container: {image: busybox, args: ['{{workflow.parameters.x}}']}\n",
-        extra="arguments: {parameters: [{name: y, value: '1'}]}\n",
+        extra="arguments: {parameters: [{name: z, value: '1'}]}\n",
     )
     only(faults, "spec.templates[0].container.args[0]", 'no workflow parameter "x"')
 
@@ -577,3 +577,12 @@ def test_depends_syntax_errors_come_from_the_expression_engine(monkeypatch) -> N
     faults = dag("- {name: a, template: leaf}\n- {name: b, template: leaf, depends: 'a &&'}\n")
     only(faults, "spec.templates[0].dag.tasks[1].depends",
          "invalid depends expression: expected a task after '&&'")  # fmt: skip
+
+
+def test_yaml_boolean_words_as_names_are_reported() -> None:
+    # `n` is YAML 1.1's false, as in Argo's parser: the name is a boolean, not text.
+    faults = workflow(
+        "  - name: main\n    container: {image: busybox, args: ['{{workflow.parameters.z}}']}\n",
+        extra="arguments: {parameters: [{name: n, value: '1'}, {name: z, value: '2'}]}\n",
+    )
+    only(faults, "spec.arguments.parameters[0].name", "not boolean false (unquoted")
