@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import tornado.web
@@ -46,8 +47,10 @@ from argosy.server import (
     _event_frames,
     _namespace_of,
     _output_parameters,
-    _page,
     _pairs,
+    added_frames,
+    list_page,
+    take_snapshot,
     workflow_filter,
 )
 from argosy.store import AlreadyExists
@@ -211,16 +214,13 @@ class WorkflowsHandler(LocalHandler):
     async def get(self, namespace: str | None = None) -> None:
         keep = workflow_filter(self.query("listOptions.labelSelector"),
                                self.query("listOptions.fieldSelector"))
-        limit = self.query_int("listOptions.limit", 1_000_000)
-        cleaner = Cleaner.parse(self.query("fields"))
-        items = await self.call(self.api.service.list, namespace or None,
-                                prefix=self.query("namePrefix"))
-        items.sort(key=lambda wf: (wf["metadata"]["namespace"], wf["metadata"]["name"]))
-        items.sort(key=lambda wf: wf["metadata"].get("creationTimestamp", ""), reverse=True)
-        page, token = _page([wf for wf in items if keep(wf)], limit,
-                            self.query("listOptions.continue"))
-        result = {"metadata": {"continue": token} if token else {}, "items": page}
-        self.reply(cleaner.clean(result) if cleaner else result)
+        limit = self.query_int("listOptions.limit") or None
+        # The REST server's own paging: keyset pages in SQL, the same continue tokens.
+        body = await self.call(list_page, self.api.service.store, namespace or None, keep,
+                               limit, self.query("listOptions.continue"),
+                               self.query("namePrefix"), Cleaner.parse(self.query("fields")))
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     @tornado.web.authenticated
     @authorized
@@ -345,7 +345,11 @@ class EventsHandler(LocalHandler):
         hub = self.api.hub
         sub = hub.subscribe()
         try:
-            initial = await self.call(self.api.service.list, namespace or None, nodes=True)
+            # The REST server's shared snapshot: one listing for every watcher that joins
+            # between two changes.
+            snap = await hub.snapshot(namespace or None, partial(
+                self.api.call, take_snapshot, self.api.service, namespace or None))
+            initial = await added_frames(snap, keep, cleaner)
         except BaseException:
             hub.unsubscribe(sub)
             raise
