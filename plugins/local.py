@@ -180,7 +180,8 @@ class LocalExecutor:
         env = {**os.environ, **({} if isolate else {"TMPDIR": str(tmp)}), **spec.env}
         cwd = spec.working_dir or ("/tmp" if isolate else str(tmp))
         started = time.time()
-        spawned = _fork_server.spawn(spec.argv, env, cwd, node, tmp if isolate else None, stdin)
+        spawned = _fork_server.spawn(spec.argv, env, cwd, node, tmp if isolate else None, stdin,
+                                     _host_tmp_subtrees(env) if isolate else ())
         if spawned is not None:  # None: it could not be executed, and said so in rc and stderr
             pid, _start, done = spawned
             try:
@@ -277,13 +278,26 @@ def check(failed, what):
         raise OSError(err, what + ": " + os.strerror(err))
 
 
-def enter_private_tmp(tmp):
+def enter_private_tmp(tmp, keep=()):
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # Private first, or the bind mount would propagate back into the host's namespace.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
-    if tmp is not None:
+    if tmp is None:
+        return
+    host_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
+    try:
         check(libc.mount(os.fsencode(tmp), b"/tmp", None, MS_BIND | MS_REC, None),
               "bind-mounting onto /tmp")
+        # The host's /tmp subtrees the engine itself lives in (its checkout, its Python, its
+        # PATH) stay visible, so programs there still run.
+        for name in keep:
+            target = os.path.join("/tmp", name)
+            os.makedirs(target, exist_ok=True)
+            source = "/proc/self/fd/%d/%s" % (host_tmp, name)
+            check(libc.mount(os.fsencode(source), os.fsencode(target), None,
+                             MS_BIND | MS_REC, None), "bind-mounting /tmp/" + name)
+    finally:
+        os.close(host_tmp)
 
 
 def leave_private_tmp():
@@ -321,7 +335,7 @@ def start_time(pid):
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
 
 
-def spawn(argv, env, cwd, node, tmp, stdin):
+def spawn(argv, env, cwd, node, tmp, stdin, keep=()):
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     # Opened first: node_dir may lie under the /tmp the mount hides.
     fds = [os.open(os.path.join(node, stdin) if stdin else os.devnull, os.O_RDONLY),
@@ -331,7 +345,7 @@ def spawn(argv, env, cwd, node, tmp, stdin):
     try:
         try:
             if tmp is not None:
-                enter_private_tmp(tmp)
+                enter_private_tmp(tmp, keep)
             os.chdir(cwd)  # after the mount: a cwd under /tmp must be the node's
             try:
                 pid = os.posix_spawn(
@@ -454,6 +468,20 @@ main()
 """
 
 
+def _host_tmp_subtrees(env: dict[str, str]) -> tuple[str, ...]:
+    """Top-level names under the host's /tmp that the engine runs from: its working directory,
+    its Python and the directories on the process's PATH. A node's private /tmp keeps them
+    visible, so a checkout or a virtualenv that happens to live in /tmp still works."""
+    places = [os.getcwd(), sys.prefix, os.path.dirname(sys.executable),
+              *env.get("PATH", "").split(os.pathsep)]
+    names = set()
+    for place in places:
+        parts = os.path.abspath(place or "/").split(os.sep)
+        if len(parts) > 2 and parts[1] == "tmp" and parts[2] and not parts[2].startswith("."):
+            names.add(parts[2])
+    return tuple(sorted(names))
+
+
 class ForkServerDied(ProcessLost):
     """The fork server died with a request in flight: whether it started the process is unknown."""
 
@@ -469,10 +497,11 @@ class _ForkServer:
         self._lock = threading.Lock()
 
     def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
-              tmp: Path | None, stdin: str | None) -> tuple[int, str, int] | None:
+              tmp: Path | None, stdin: str | None,
+              keep: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         reply, done = self._call(("spawn", argv, env, cwd, os.path.abspath(node),
-                                  None if tmp is None else os.path.abspath(tmp), stdin))
+                                  None if tmp is None else os.path.abspath(tmp), stdin, keep))
         if reply[0] == "started":
             if done is None:
                 raise ForkServerDied("the fork server sent no done pipe")
