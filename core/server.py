@@ -535,6 +535,7 @@ class EventHub:
         self._wake: asyncio.Event | None = None
         # The poll thread writes the counts that /metrics reads on the API's worker thread.
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()  # the poll thread and shutdown share the connection
 
     def subscribe(self) -> Subscriber:
         sub = Subscriber()
@@ -580,11 +581,17 @@ class EventHub:
                     self._snapshots.clear()  # stale: let them go
                 self._publish(events)
         finally:
-            self._store.close()
+            # A cancelled to_thread() leaves its poll running: closing the connection under it
+            # would crash the process, so close only once no poll holds the store.
+            with self._db_lock:
+                self._store.close()
+                self._store = None
 
     def _poll(self) -> list[Event]:
-        store = self._store
-        assert store is not None
+        with self._db_lock:
+            return [] if self._store is None else self._poll_store(self._store)
+
+    def _poll_store(self, store: Store) -> list[Event]:
         version = store.db.execute("PRAGMA data_version").fetchone()[0]
         if version == self._version:
             return []
