@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.server.rest_harness import free_port
 
 HELLO = """\
 apiVersion: argoproj.io/v1alpha1
@@ -67,12 +68,6 @@ spec:
 WAIT_LINE = re.compile(r"^(\S+) (\w+) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC$")
 
 Cli = Callable[..., Any]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
