@@ -104,6 +104,9 @@ class DagRun:
         self.done: dict[str, NodeStatus] = {}
         self.pending_deps = {n: len(self.graph.deps(n)) for n in self.needed}
         self.running: set[asyncio.Task[None]] = set()
+        # Resolved when the last task settles or one raises: waiting on it costs O(1) per
+        # completion, where asyncio.wait(self.running) would scan every task each time.
+        self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.stopped = False
         self.failures = 0
         limit = ctx.template.parallelism
@@ -114,12 +117,8 @@ class DagRun:
             if self.pending_deps[name] == 0:
                 self.start(name)
         try:
-            while self.running:
-                finished, _ = await asyncio.wait(self.running,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                for t in finished:
-                    self.running.discard(t)
-                    t.result()
+            if self.running:
+                await self.settled
         finally:
             # Cancelled (deadline, stop): the tasks in flight go down with the DAG.
             for t in self.running:
@@ -134,7 +133,18 @@ class DagRun:
         return Outcome(phase, self.failure_message(), scope=self.scope)
 
     def start(self, name: str) -> None:
-        self.running.add(asyncio.ensure_future(self.run_task(name)))
+        task = asyncio.ensure_future(self.run_task(name))
+        self.running.add(task)
+        task.add_done_callback(self._settle)
+
+    def _settle(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        if self.settled.done():
+            return
+        if not task.cancelled() and task.exception() is not None:
+            self.settled.set_exception(task.exception())  # type: ignore[arg-type]
+        elif not self.running:  # dependents start before their dependency's task ends
+            self.settled.set_result(None)
 
     async def run_task(self, name: str) -> None:
         node = await self.task_node(name)
