@@ -51,7 +51,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
+import functools
 import logging
 import marshal
 import os
@@ -168,20 +170,28 @@ class LocalExecutor:
 
     async def _start(self, spec: ProcessSpec) -> ProcessResult:
         node = Path(spec.node_dir)
-        tmp = node / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        tmp = node / "tmp"  # the fork server creates it
         isolate = self._isolated()
         if spec.working_dir:  # a container runtime creates a missing workingDir, so do we
             self.host_path(spec, spec.working_dir).mkdir(parents=True, exist_ok=True)
         stdin = None
         if spec.stdin is not None:
+            node.mkdir(parents=True, exist_ok=True)
             (node / "stdin").write_text(spec.stdin)
             stdin = "stdin"
         env = {**os.environ, **({} if isolate else {"TMPDIR": str(tmp)}), **spec.env}
         cwd = spec.working_dir or ("/tmp" if isolate else str(tmp))
         started = time.time()
-        spawned = _fork_server.spawn(spec.argv, env, cwd, node, tmp if isolate else None, stdin,
-                                     _host_tmp_subtrees(env) if isolate else ())
+        # A task of its own, shielded: once the request is out the server starts the process
+        # whatever happens to us, so a cancellation waits for it and stops it like any other.
+        spawning = asyncio.ensure_future(_fork_server.spawn(
+            spec.argv, env, cwd, node, isolate, stdin,
+            _host_tmp_subtrees(os.getcwd(), env.get("PATH", "")) if isolate else ()))
+        try:
+            spawned = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            await self._stop_spawned(node, spawning)
+            raise
         if spawned is not None:  # None: it could not be executed, and said so in rc and stderr
             pid, _start, done = spawned
             try:
@@ -194,6 +204,18 @@ class LocalExecutor:
                 raise ProcessLost(f"{spec.argv[0]!r} could not be executed; no rc in {node}")
             return await self._adopt(spec, *spawned[:2])  # the fork server died before it ended
         return self._result(spec, *recorded, started, time.time())
+
+    async def _stop_spawned(self, node: Path,
+                            spawning: asyncio.Future[tuple[int, str, int] | None]) -> None:
+        with contextlib.suppress(Exception):
+            spawned = await spawning
+            if spawned is not None:
+                pid, _start, done = spawned
+                try:
+                    if not self.detached:
+                        _record_kill(node, await _terminate(pid, done, self.grace_seconds))
+                finally:
+                    os.close(done)
 
     async def _wait_done(self, node: Path, pid: int, done: int) -> None:
         """Wait until the fork server recorded the exit; on cancellation kill the group first."""
@@ -249,10 +271,12 @@ class LocalExecutor:
 # -- the fork server ------------------------------------------------------------------------
 
 # Its source, run as ``python -I -S -c``: stdlib only and no site, so it starts in ~30 ms and
-# stays ~10 MB. fd 0 is its socket to the engine; frames are marshal blobs behind a 4-byte
-# length. Requests: ("probe",) -> (reason or None); ("spawn", argv, env, cwd, node_dir, tmp or
-# None, stdin name or None) -> ("started", pid, start time) + the done pipe's read end, or
-# ("finished",) when exec failed (rc and stderr say why), or ("error", message).
+# stays ~10 MB. fd 0 is its first connection to the engine; frames are marshal blobs behind a
+# 4-byte length, answered in order on the connection they came on. Requests: ("probe",) ->
+# (reason or None); ("attach",) + a socket -> ("attached",), and the socket is one more
+# connection; ("spawn", argv, env, cwd, node_dir, private /tmp?, stdin name or None, keep) ->
+# ("started", pid, start time) + the done pipe's read end, or ("finished",) when exec failed
+# (rc and stderr say why), or ("error", message).
 _FORK_SERVER = r"""
 import os
 
@@ -264,7 +288,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                        ctypes.c_void_p]
 host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY)
-engine = socket.socket(fileno=0)
+engines = [socket.socket(fileno=0)]
 # Every signal default for the process, as a shell gives it (this server ignores SIGPIPE,
 # SIGXFSZ, SIGINT). glibc's posix_spawn leaves its own two (32, 33) ignored; glibc and musl
 # install their handlers for those when they need them.
@@ -335,7 +359,11 @@ def start_time(pid):
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
 
 
-def spawn(argv, env, cwd, node, tmp, stdin, keep=()):
+def spawn(argv, env, cwd, node, private_tmp, stdin, keep=()):
+    tmp = os.path.join(node, "tmp")
+    os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
+    if not private_tmp:
+        tmp = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     # Opened first: node_dir may lie under the /tmp the mount hides.
     fds = [os.open(os.path.join(node, stdin) if stdin else os.devnull, os.O_RDONLY),
@@ -405,26 +433,57 @@ def reap():
         os.waitpid(info.si_pid, 0)
 
 
-def receive(n):
+def receive(engine, n, fds):
     data = b""
     while len(data) < n:
         try:
-            chunk = engine.recv(n - len(data))
+            chunk, got = socket.recv_fds(engine, n - len(data), 1)[:2]
         except OSError:  # ConnectionResetError: the engine died with a reply unread
             return None
         if not chunk:
             return None
         data += chunk
+        for fd in got:  # never passed on to the processes we start
+            os.set_inheritable(fd, False)
+        fds += got
     return data
 
 
-def serve(request):
+def serve(request, fds):
     try:
         if request[0] == "probe":
             return probe(), None
+        if request[0] == "attach":
+            engines.append(socket.socket(fileno=fds.pop()))
+            return ("attached",), None
         return spawn(*request[1:])
     except OSError as e:
         return ("error", str(e)), None
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def answer(engine):
+    fds = []
+    header = receive(engine, 4, fds)
+    request = header and receive(engine, int.from_bytes(header, "little"), fds)
+    if not request:
+        return False
+    reply, fd = serve(marshal.loads(request), fds)
+    data = marshal.dumps(reply)
+    frame = len(data).to_bytes(4, "little") + data
+    try:
+        if fd is None:
+            engine.sendall(frame)
+        else:
+            socket.send_fds(engine, [frame], [fd])
+    except OSError:
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return True
 
 
 def main():
@@ -434,46 +493,30 @@ def main():
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides; it is the one to ask
-    watched = [engine, wake_r]
     # Once the engine is gone, stay to record the exit codes of what we started.
-    while engine in watched or children:
-        ready = select.select(watched, [], [])[0]
+    while engines or children:
+        ready = select.select([wake_r, *engines], [], [])[0]
         if wake_r in ready:
             with __import__("contextlib").suppress(BlockingIOError):
                 while os.read(wake_r, 512):
                     pass
             reap()
-        if engine in ready:
-            header = receive(4)
-            request = header and receive(int.from_bytes(header, "little"))
-            if not request:
-                watched.remove(engine)
-                continue
-            reply, fd = serve(marshal.loads(request))
-            data = marshal.dumps(reply)
-            frame = len(data).to_bytes(4, "little") + data
-            try:
-                if fd is None:
-                    engine.sendall(frame)
-                else:
-                    socket.send_fds(engine, [frame], [fd])
-            except OSError:
-                watched.remove(engine)
-            finally:
-                if fd is not None:
-                    os.close(fd)
+        for engine in ready:
+            if engine is not wake_r and not answer(engine):
+                engines.remove(engine)
+                engine.close()
 
 
 main()
 """
 
 
-def _host_tmp_subtrees(env: dict[str, str]) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=64)
+def _host_tmp_subtrees(cwd: str, path: str) -> tuple[str, ...]:
     """Top-level names under the host's /tmp that the engine runs from: its working directory,
     its Python and the directories on the process's PATH. A node's private /tmp keeps them
     visible, so a checkout or a virtualenv that happens to live in /tmp still works."""
-    places = [os.getcwd(), sys.prefix, os.path.dirname(sys.executable),
-              *env.get("PATH", "").split(os.pathsep)]
+    places = [cwd, sys.prefix, os.path.dirname(sys.executable), *path.split(os.pathsep)]
     names = set()
     for place in places:
         parts = os.path.abspath(place or "/").split(os.sep)
@@ -486,8 +529,16 @@ class ForkServerDied(ProcessLost):
     """The fork server died with a request in flight: whether it started the process is unknown."""
 
 
+Reply = tuple[tuple, int | None]  # type: ignore[type-arg]  # a reply frame, and its descriptor
+
+
 class _ForkServer:
-    """The engine's end of the fork server: one per engine process, started on first use."""
+    """The engine's end of the fork server: one server per engine process, started on first use.
+
+    A blocking control connection probes and attaches; each event loop then gets a connection
+    of its own (:class:`_Channel`) on which spawn requests are pipelined, so the engine goes on
+    scheduling while the server starts processes, on the other core.
+    """
 
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
@@ -495,13 +546,23 @@ class _ForkServer:
         self._owner = 0  # the process that started it: a forked engine must start its own
         self._retired: set[int] = set()  # servers let go of, not yet reaped
         self._lock = threading.Lock()
+        self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
-              tmp: Path | None, stdin: str | None,
-              keep: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
+    async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
+                    private_tmp: bool, stdin: str | None,
+                    keep: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
-        reply, done = self._call(("spawn", argv, env, cwd, os.path.abspath(node),
-                                  None if tmp is None else os.path.abspath(tmp), stdin, keep))
+        request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep)
+        for retry in (False, True):
+            channel = self._channel()
+            try:
+                reply, done = await channel.call(request)
+                break
+            except (BrokenPipeError, ConnectionResetError):
+                # It died with (part of) the request unread: nothing of it happened.
+                channel.close(ForkServerDied("the fork server died"))
+                if retry:
+                    raise
         if reply[0] == "started":
             if done is None:
                 raise ForkServerDied("the fork server sent no done pipe")
@@ -517,17 +578,40 @@ class _ForkServer:
         except OSError as e:
             return f"the fork server failed: {e}"
 
-    def _call(self, request: tuple[object, ...]) -> tuple[tuple, int | None]:  # type: ignore[type-arg]
+    def _channel(self) -> _Channel:
+        """The running loop's connection, attached on first use (and after a server died)."""
+        loop = asyncio.get_running_loop()
+        channel = self._channels.get(loop)
+        if channel is not None and channel.open and channel.owner == os.getpid():
+            return channel
+        for stale in [lp for lp, ch in self._channels.items() if lp.is_closed() or not ch.open]:
+            self._channels.pop(stale).close(None)
+        ours, theirs = socket.socketpair()
+        try:
+            self._call(("attach",), theirs.fileno())
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        channel = self._channels[loop] = _Channel(loop, ours)
+        return channel
+
+    def _call(self, request: tuple[object, ...], fd: int | None = None) -> Reply:
         data = marshal.dumps(request)
         frame = len(data).to_bytes(4, "little") + data
         with self._lock:
             for retry in (False, True):
                 sock = self._connected()
                 try:
-                    sock.sendall(frame, socket.MSG_NOSIGNAL)
+                    if fd is None:
+                        sock.sendall(frame, socket.MSG_NOSIGNAL)
+                    else:
+                        sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                fd.to_bytes(4, sys.byteorder))],
+                                     socket.MSG_NOSIGNAL)
                     return _receive(sock)
                 except (BrokenPipeError, ConnectionResetError):
-                    # It died with (part of) the request unread: nothing of it happened.
                     log.warning("the fork server (pid %d) died; starting another", self._pid)
                     self._close()
                     if retry:
@@ -539,7 +623,7 @@ class _ForkServer:
 
     def _connected(self) -> socket.socket:
         if self._owner != os.getpid():  # a forked engine: its parent's server is not its own
-            self._sock, self._pid, self._retired = None, 0, set()
+            self._sock, self._pid, self._retired, self._channels = None, 0, set(), {}
         self._retired = {pid for pid in self._retired if not _exited(pid)}
         if self._sock is not None:
             if not _exited(self._pid):
@@ -559,13 +643,119 @@ class _ForkServer:
         return ours
 
     def _close(self) -> None:
-        """Let go of the server: on EOF it exits once what it started has ended."""
+        """Let go of the server: once every connection is closed it exits, after what it
+        started has ended."""
+        if self._owner != os.getpid():
+            return
+        for channel in self._channels.values():
+            channel.close(None)
+        self._channels = {}
         sock, self._sock = self._sock, None
-        if sock is None or self._owner != os.getpid():
+        if sock is None:
             return
         sock.close()
         if not _exited(self._pid):
             self._retired.add(self._pid)  # reaped on a later request
+
+
+class _Channel:
+    """One event loop's connection to the fork server: requests go out as they come, and the
+    replies, which the server sends in order, resolve them in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop, self.sock, self.owner = loop, sock, os.getpid()
+        self.waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
+        self.fds: collections.deque[int] = collections.deque()
+        self.buffer = b""
+        # Frames not yet taken by the socket, in order. Never a blocking send: with thousands
+        # of requests in one loop tick, the server could be blocked on replies we don't read.
+        self.outbox = b""
+        self.open = True
+        loop.add_reader(sock.fileno(), self._read)
+
+    def call(self, request: tuple[object, ...]) -> asyncio.Future[Reply]:
+        """Queue ``request`` for the server. Raises BrokenPipeError if the server is found
+        gone before any of it was sent (nothing happened); later, the future fails."""
+        data = marshal.dumps(request)
+        idle = not self.outbox
+        self.outbox += len(data).to_bytes(4, "little") + data
+        if idle:
+            try:
+                self._flush(raising=True)
+            except OSError:
+                self.outbox = b""
+                raise
+        future = self.loop.create_future()
+        self.waiting.append(future)
+        return future
+
+    def _flush(self, raising: bool = False) -> None:
+        try:
+            sent = self.sock.send(self.outbox, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except BlockingIOError:
+            sent = 0
+        except OSError as e:
+            if raising:
+                raise
+            self.close(ForkServerDied(f"the fork server died: {e}"))
+            return
+        self.outbox = self.outbox[sent:]
+        if self.outbox:
+            self.loop.add_writer(self.sock.fileno(), self._flush)
+        else:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def close(self, error: Exception | None) -> None:
+        if not self.open:
+            return
+        self.open = False
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.sock.fileno())
+            self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+        for fd in self.fds:
+            os.close(fd)
+        for future in self.waiting:
+            if not future.done():
+                future.set_exception(error or ForkServerDied("the fork server connection closed"))
+        self.waiting.clear()
+
+    def _read(self) -> None:
+        try:
+            chunk, ancillary, _, _ = self.sock.recvmsg(
+                65536, socket.CMSG_SPACE(16), socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk, ancillary = b"", []
+        self.fds.extend(_descriptors(ancillary))
+        if not chunk:
+            self.close(ForkServerDied("the fork server died serving a request"))
+            return
+        self.buffer += chunk
+        while len(self.buffer) >= 4:
+            end = 4 + int.from_bytes(self.buffer[:4], "little")
+            if len(self.buffer) < end:
+                return
+            reply = marshal.loads(self.buffer[4:end])
+            self.buffer = self.buffer[end:]
+            # Only "started" carries a descriptor, sent with the first byte of its frame.
+            fd = self.fds.popleft() if reply[0] == "started" and self.fds else None
+            future = self.waiting.popleft()
+            if future.done():  # nobody is waiting for it any more
+                if fd is not None:
+                    os.close(fd)
+            else:
+                future.set_result((reply, fd))
+
+
+def _descriptors(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    fds = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder)
+                    for i in range(0, len(payload) - len(payload) % 4, 4)]
+    return fds
 
 
 def _exited(pid: int) -> bool:
@@ -576,7 +766,7 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _receive(sock: socket.socket) -> tuple[tuple, int | None]:  # type: ignore[type-arg]
+def _receive(sock: socket.socket) -> Reply:
     """One reply frame and the descriptor sent with it, if any."""
     data, fds = b"", []
     while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "little"):
@@ -585,9 +775,7 @@ def _receive(sock: socket.socket) -> tuple[tuple, int | None]:  # type: ignore[t
         if not chunk:
             raise EOFError("no reply")
         data += chunk
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.append(int.from_bytes(payload[:4], sys.byteorder))
+        fds += _descriptors(ancillary)
     return marshal.loads(data[4:]), (fds[0] if fds else None)
 
 

@@ -25,8 +25,8 @@ def _install(point: str) -> None:
 
     spawn = local._ForkServer.spawn
 
-    def crashing_spawn(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = spawn(self, *args, **kwargs)
+    async def crashing_spawn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await spawn(self, *args, **kwargs)
         os.kill(os.getpid(), signal.SIGKILL)
         return result
 

@@ -386,6 +386,17 @@ def test_the_fork_server_leaves_no_zombies(ex: LocalExecutor, tmp_path: Path) ->
     wait_for(lambda: zombie_children_of(server) == [])
 
 
+def test_a_thousand_spawns_in_one_tick_all_complete(ex: LocalExecutor, tmp_path: Path) -> None:
+    # Requests are pipelined: far more than the socket buffers hold are queued at once, while
+    # the server's replies pile up unread until the loop gets back to them.
+    async def many() -> list[ProcessResult]:
+        return await asyncio.gather(*(ex.run(spec(tmp_path, ["sh", "-c", f"echo {i}"], f"n{i}"))
+                                      for i in range(1000)))
+
+    results = asyncio.run(asyncio.wait_for(many(), 120))
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(1000)]
+
+
 def zombie_children_of(parent: int) -> list[int]:
     zombies = []
     for entry in os.listdir("/proc"):
