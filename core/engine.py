@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -132,6 +133,7 @@ class Engine:
         self._heartbeat: asyncio.Task[None] | None = None
         # Locks live in this process: holders recorded in the store are restored on start.
         self.sync = SyncManager(store.home / "semaphores.yaml")
+        store.sweep_runtime()
         self.memo = MemoCache(store.db)
         for record in store.active():
             self.sync.restore(record.status_extra.get("synchronization"))
@@ -638,20 +640,12 @@ class WorkflowRun:
                 if failed_or_error(n.phase) and n.type in ("Pod", "Container")]
 
     def _retention(self, phase: str) -> None:
-        """``ttlStrategy``: when the workflow may be deleted; ``podGC``: drop process files
-        (the logs are already in the store)."""
-        spec = self.manifest["spec"]
-        ttl = spec.get("ttlStrategy") or {}
+        """``ttlStrategy``: when the workflow may be deleted."""
+        ttl = self.manifest["spec"].get("ttlStrategy") or {}
         key = "secondsAfterSuccess" if phase == "Succeeded" else "secondsAfterFailure"
         seconds = ttl.get(key, ttl.get("secondsAfterCompletion"))
         if seconds is not None:
             self.store.set_expiry(self.uid, time.time() + float(seconds))
-        strategy = (spec.get("podGC") or {}).get("strategy", "")
-        if strategy in ("OnPodCompletion", "OnWorkflowCompletion") or (
-                strategy in ("OnPodSuccess", "OnWorkflowSuccess") and phase == "Succeeded"):
-            import shutil
-
-            shutil.rmtree(self.store.run_dir(self.uid), ignore_errors=True)
 
     def _emit_metrics(self, metrics: dict[str, Any], scope: Scope) -> str | None:
         """Evaluate and keep ``metrics.prometheus``; a faulty metric is reported, not fatal."""
@@ -680,6 +674,9 @@ class WorkflowRun:
                                                for k, v in outputs.items()]}
         self._update(phase=phase, finished_at=now_rfc3339(), message=message,
                      progress=self.progress(), status_extra=extra)
+        # Its pods are gone, as under any podGC: what they left that lasts (outputs, logs)
+        # is in the store now.
+        shutil.rmtree(self.store.run_dir(self.uid), ignore_errors=True)
         self._emit_workflow("finished")
 
     def _stop_running(self, message: str) -> None:

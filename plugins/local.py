@@ -903,8 +903,9 @@ def _read_rc(node: Path) -> tuple[int, str] | None:
 
 def _record_rc(node: Path, code: int, message: str) -> None:
     tmp = node / "rc.tmp"
-    tmp.write_text(f"{code}\n{message}\n")
-    os.replace(tmp, node / "rc")
+    with contextlib.suppress(FileNotFoundError):  # its directory is gone: nobody will read it
+        tmp.write_text(f"{code}\n{message}\n")
+        os.replace(tmp, node / "rc")
 
 
 def _record_kill(node: Path, sig: int) -> None:

@@ -28,7 +28,7 @@ What a node does, in Argo's terms:
 * **Result and log**: what the cells print to stdout is ``outputs.result`` (as a script's
   stdout is); stdout and stderr together are the node's log (``argosy logs``).
 * **The executed notebook**, with every cell's outputs, is kept with the node in the store (it
-  outlives ``podGC``, and goes when the workflow is deleted): read it with
+  outlives the node's files, and goes when the workflow is deleted): read it with
   :func:`executed_notebook` (store, workflow uid, node id). The executor's copy is at
   ``.argosy/notebook.ipynb`` under the node's working directory while the node's files exist.
 * **Failure**: a cell that raises fails the node with ``notebook cell [N] raised <Error>:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.engine import node_id
+from argosy.store import runtime_dir
 
 WF_NAME = "durable"
 LEAF_CMD = 'echo "{{node.name}}" >> "{{workflow.parameters.counts}}"; sleep {{inputs.parameters.t}}'
@@ -185,7 +186,7 @@ def processes_of(home: Path) -> list[tuple[int, str]]:
 
 
 def node_dir(home: Path, uid: str, node_name: str, wf: str = WF_NAME) -> Path:
-    return home / "runs" / uid / node_id(wf, node_name)
+    return runtime_dir(home) / uid / node_id(wf, node_name)
 
 
 def kill_group(pid: int) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from argosy.engine import node_id
 from argosy.service import submit
-from argosy.store import Store
+from argosy.store import Store, runtime_dir
 from tests.durability.harness import (
     LEAVES,
     WF_NAME,
@@ -117,7 +117,7 @@ def assert_argo_shape(nodes: dict[str, dict[str, Any]], root: str) -> None:
 
 def running_processes(home: Path, uid: str) -> set[str]:
     """Node dirs whose process is started and has not recorded its exit code."""
-    runs = home / "runs" / uid
+    runs = runtime_dir(home) / uid
     if not runs.is_dir():
         return set()
     return {d.name for d in runs.iterdir() if (d / "pid").exists() and not (d / "rc").exists()}

@@ -16,7 +16,7 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from argosy.plugins.notebook import executed_notebook, typed
-from argosy.store import Store
+from argosy.store import Store, runtime_dir
 from tests.conftest import REPO
 
 pytest.importorskip("papermill")  # the `notebook` extra; the test extra includes it
@@ -191,7 +191,7 @@ def test_terminate_ends_the_kernel(argosy_home, tmp_path) -> None:
     run = subprocess.Popen([*argosy, "run", str(wf_file), "-o", "json"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        pid_files = lambda: list((argosy_home / "runs").glob("*/*/tmp/kernel.pid"))  # noqa: E731
+        pid_files = lambda: list(runtime_dir(argosy_home).glob("*/*/tmp/kernel.pid"))  # noqa: E731
         assert _wait_for(lambda: any(p.read_text() for p in pid_files())), run.stderr
         kernel = int(pid_files()[0].read_text())
         assert _alive(kernel)
