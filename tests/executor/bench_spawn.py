@@ -32,6 +32,7 @@ from pathlib import Path
 from argosy.plugin import ProcessRequest
 from argosy.plugins import local
 from argosy.plugins.local import LocalBackend
+from argosy.store import runtime_root
 
 TRUE = shutil.which("true") or "/bin/true"
 CONCURRENCY = 8
@@ -148,8 +149,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="processes per case and round")
     parser.add_argument("--reps", type=int, default=3, help="rounds; the best is kept")
     parser.add_argument("--inflate", type=int, default=300, help="MB of ballast, 0 for none")
-    parser.add_argument("--dir", type=Path, default=Path.home(),
-                        help="where node directories go (ARGOSY_HOME's default is under ~)")
+    parser.add_argument("--dir", type=Path, default=runtime_root() or Path.home(),
+                        help="where node directories go (default: where the engine puts them)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="argosy-bench-", dir=args.dir) as tmp:
         launches = cases(Path(tmp))
