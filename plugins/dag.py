@@ -98,17 +98,21 @@ class DagRun:
         self.ctx = ctx
         self.graph = Graph.build(dag.tasks)
         self.targets = self.graph.targets(dag.target)
+        self.target_set = set(self.targets)
         self.needed = self.graph.ancestors(self.targets)
         self.fail_fast = dag.fail_fast is not False
         self.scope = ctx.scope.child({"tasks": {}})
         self.done: dict[str, NodeStatus] = {}
+        # Each finished task's branch phase (Argo's assessDAGPhase): its own when it ran to a
+        # verdict, else the failure it inherits from a dependency, as an omitted task does.
+        # Known when it finishes, since its dependencies finished before it.
+        self.branch: dict[str, str] = {}
         self.pending_deps = {n: len(self.graph.deps(n)) for n in self.needed}
         self.running: set[asyncio.Task[None]] = set()
         # Resolved when the last task settles or one raises: waiting on it costs O(1) per
         # completion, where asyncio.wait(self.running) would scan every task each time.
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.stopped = False
-        self.failures = 0
         limit = ctx.template.parallelism
         self.slots = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
 
@@ -149,12 +153,12 @@ class DagRun:
     async def run_task(self, name: str) -> None:
         node = await self.task_node(name)
         self.done[name] = node
-        if failed_or_error(node.phase):
-            self.failures += 1
-        # Argo's assessDAGPhase with failFast: once a target's branch has failed (an omitted
-        # task inherits its dependency's failure), no further task starts. Only assessed
-        # after a failure, so a healthy DAG never pays for it.
-        if self.fail_fast and self.failures and failed_or_error(self.assess(partial=True)):
+        inherited = next((self.branch[d] for d in reversed(self.graph.deps(name))
+                          if failed_or_error(self.branch.get(d, ""))), "Succeeded")
+        self.branch[name] = node.phase if node.phase in ("Succeeded", "Failed", "Error") \
+            else inherited
+        # failFast: once a target's branch has failed, no further task starts.
+        if self.fail_fast and self.fails(name):
             self.stopped = True
         for dependent in self.graph.dependents[name]:
             if dependent in self.pending_deps:
@@ -243,45 +247,15 @@ class DagRun:
             return TaskState(phase, children, continued=True)
         return TaskState(phase, children)
 
-    def assess(self, partial: bool = False) -> str:
-        """Argo's assessDAGPhase: each target's branch phase; omitted tasks inherit failure."""
-        branch: dict[str, str] = {}
-        for name in self.topological():
-            node = self.done.get(name)
-            if node is None:
-                continue
-            inherited = "Succeeded"
-            for dep in self.graph.deps(name):
-                if failed_or_error(branch.get(dep, "")):
-                    inherited = branch[dep]
-            branch[name] = node.phase if node.phase in ("Succeeded", "Failed", "Error") \
-                else inherited
-        result = "Succeeded"
-        for name in self.targets:
-            phase = branch.get(name, "")
-            if not phase:
-                if partial:
-                    result = "Running"
-                continue
-            if failed_or_error(phase) and not self.graph.tasks[name].continues_on(phase):
-                return phase
-        return result
+    def fails(self, name: str) -> bool:
+        """Whether target ``name`` has finished with a failed branch it does not continue on."""
+        phase = self.branch.get(name, "")
+        return (name in self.target_set and failed_or_error(phase)
+                and not self.graph.tasks[name].continues_on(phase))
 
-    def topological(self) -> list[str]:
-        order, seen = [], set()
-        for root in sorted(self.needed):
-            stack = [(root, False)]
-            while stack:
-                name, expanded = stack.pop()
-                if expanded:
-                    order.append(name)
-                    continue
-                if name in seen:
-                    continue
-                seen.add(name)
-                stack.append((name, True))
-                stack.extend((d, False) for d in self.graph.deps(name) if d not in seen)
-        return order
+    def assess(self) -> str:
+        """Argo's assessDAGPhase: the first target whose branch failed decides."""
+        return next((self.branch[n] for n in self.targets if self.fails(n)), "Succeeded")
 
     def failure_message(self) -> str:
         for name in self.targets:
