@@ -148,10 +148,11 @@ def runtime_root() -> Path | None:
 
     Each node creates a handful of files and directories (its stdout, stderr, pid, exit code
     and private /tmp). On a disk every creation is a metadata write, measured at 0.05-0.5 ms
-    apiece on a virtual disk: more than the whole per-node budget. So they go to a RAM-backed
-    file system, as container runtimes keep their state under /run: ``$ARGOSY_RUNTIME_DIR``
-    if set, else ``/dev/shm/argosy-<uid>`` when /dev/shm is a tmpfs of at least 1 GiB. What
-    lasts (phases, outputs, logs) is in SQLite; the files go when their workflow ends.
+    apiece on a virtual disk: six of them can cost more than the whole per-node budget. So
+    they go to a RAM-backed file system, as container runtimes keep their state under /run:
+    ``$ARGOSY_RUNTIME_DIR`` if set, else ``/dev/shm/argosy-<uid>`` when /dev/shm is a tmpfs of
+    at least 1 GiB that allows executables. What lasts (phases, outputs, logs) is in SQLite;
+    the files go when their workflow ends.
     """
     explicit = os.environ.get("ARGOSY_RUNTIME_DIR")
     if explicit:
@@ -159,7 +160,9 @@ def runtime_root() -> Path | None:
     shm = Path("/dev/shm")
     try:
         fs = os.statvfs(shm)
-        if fs.f_blocks * fs.f_frsize < MIN_SHM_BYTES or not os.access(shm, os.W_OK):
+        # noexec (a hardening some hosts apply) would stop scripts run from a node's /tmp.
+        if (fs.f_blocks * fs.f_frsize < MIN_SHM_BYTES or fs.f_flag & os.ST_NOEXEC
+                or not os.access(shm, os.W_OK)):
             return None
         root = shm / f"argosy-{os.getuid()}"
         root.mkdir(mode=0o700, exist_ok=True)

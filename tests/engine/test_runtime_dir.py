@@ -52,10 +52,13 @@ def test_by_default_node_dirs_are_on_dev_shm_one_per_home(
     assert runtime_dir(tmp_path / "a" / ".." / "a") == a  # named after the resolved path
 
 
-def test_without_a_usable_tmpfs_node_dirs_stay_in_the_home(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("size, flags", [(64 << 20, 0), (8 << 30, os.ST_NOEXEC)],
+                         ids=["a container's 64 MiB", "noexec"])
+def test_a_small_or_noexec_dev_shm_is_not_used(size: int, flags: int, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARGOSY_RUNTIME_DIR", raising=False)
-    monkeypatch.setattr("argosy.store.MIN_SHM_BYTES", 1 << 62)
+    fake = os.statvfs_result((4096, 4096, size // 4096, 0, 0, 0, 0, 0, flags, 255))
+    monkeypatch.setattr("argosy.store.os.statvfs", lambda path: fake)
     assert runtime_dir(tmp_path) == tmp_path / "runs"
 
 
