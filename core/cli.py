@@ -7,6 +7,7 @@ import contextlib
 import functools
 import io
 import json
+import posixpath
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -780,6 +781,43 @@ def logs_cmd(target: Target, name: str, pod: str | None, node: str | None, conta
     print_logs(target, target.resolve(name), pod=pod or node, grep=grep, tail=tail,
                since=parse_duration(since) if since else None, timestamps=timestamps,
                follow=follow)
+
+
+@main.command("cp")
+@click.argument("name")
+@click.argument("output_dir", type=click.Path(file_okay=False))
+@click.option("--node-id", help="Only the artifacts of this node.")
+@click.option("--template-name", help="Only the artifacts of nodes of this template.")
+@click.option("--artifact-name", help="Only the output artifacts of this name.")
+@click.option("--path", "layout", default="{namespace}/{workflowName}/{nodeId}/outputs/"
+              "{artifactName}", show_default=True,
+              help="Folder of each artifact under OUTPUT_DIR; {workflowName}, {nodeId}, "
+                   "{templateName}, {artifactName} and {namespace} are replaced.")
+@verb
+def cp_cmd(target: Target, name: str, output_dir: str, node_id: str | None,
+           template_name: str | None, artifact_name: str | None, layout: str) -> int:
+    """Copy a workflow's output artifacts (an executed notebook) to a folder (argo cp)."""
+    name = target.resolve(name)
+    wf = target.service.get(target.namespace, name)
+    for node in (wf.get("status") or {}).get("nodes", {}).values():
+        if (node_id and node["id"] != node_id) or (
+                template_name and node.get("templateName") != template_name):
+            continue
+        for artifact in (node.get("outputs") or {}).get("artifacts", []):
+            if artifact_name and artifact["name"] != artifact_name:
+                continue
+            where = layout
+            for key, value in {"namespace": target.namespace, "workflowName": name,
+                               "nodeId": node["id"], "templateName": node.get("templateName", ""),
+                               "artifactName": artifact["name"]}.items():
+                where = where.replace("{" + key + "}", value)
+            folder = Path(output_dir, where)
+            folder.mkdir(parents=True, exist_ok=True)
+            file = folder / posixpath.basename(artifact.get("path") or artifact["name"])
+            file.write_bytes(target.service.artifact(target.namespace, name, node["id"],
+                                                     artifact["name"]))
+            click.echo(f'Created "{file.name}"', err=True)
+    return EXIT_OK
 
 
 # ---- steer running workflows -------------------------------------------------------------------

@@ -135,6 +135,10 @@ class Workflow:
     def logs(self, node: str | None = None, **kwargs: Any) -> str:
         return self._client().logs(self.name, node=node, namespace=self.namespace, **kwargs)
 
+    def artifact(self, node: str, artifact: str) -> bytes:
+        """An output artifact of one of its nodes (see :meth:`Client.artifact`)."""
+        return self._client().artifact(self, node, artifact, namespace=self.namespace)
+
     def _client(self) -> Client:
         if self.client is None:
             raise ArgosyError("this Workflow has no client: create it through argosy.Client")
@@ -324,6 +328,14 @@ class Client:
         shown = self._display_names(ns, wf_name) if self.url else {}
         lines = [f"{shown.get(pod, pod)}: {line}" for pod, line in pairs]
         return "".join(f"{line}\n" for line in lines)
+
+    def artifact(self, name: str | Workflow, node: str, artifact: str, *,
+                 namespace: str | None = None) -> bytes:
+        """An output artifact of a node (by id, full name or display name), e.g. the executed
+        notebook a ``notebook`` step leaves: ``client.artifact(wf, "train", "notebook")``."""
+        wf = name if isinstance(name, Workflow) else self.get(name, namespace)
+        return self.service.artifact(self._ns(namespace or wf.namespace), wf.name,
+                                     wf.node(node).id, artifact)
 
     def _display_names(self, namespace: str, name: str) -> dict[str, str]:
         from argosy.server import pod_name

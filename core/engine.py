@@ -1175,6 +1175,11 @@ class WorkflowRun:
                 params, phase, message = [], "Error", str(exc)
             if params:
                 outputs["parameters"] = params
+        if outcome.artifacts:
+            for name, (_, content) in outcome.artifacts.items():
+                self.store.put_artifact(self.uid, node.id, name, content)
+            outputs["artifacts"] = [{"name": name, "path": path}
+                                    for name, (path, _) in outcome.artifacts.items()]
         if outputs:
             node.outputs = outputs
         if outcome.log is not None:

@@ -30,7 +30,8 @@ class Outcome:
 
     ``read_file`` lets the engine read ``outputs.parameters[].valueFrom.path`` files as the node
     saw them; ``scope`` carries a composite template's child references (``steps.x.…``) for its
-    ``valueFrom.parameter`` and ``expression`` outputs.
+    ``valueFrom.parameter`` and ``expression`` outputs. ``artifacts`` are output artifacts the
+    node leaves, by name: the path it wrote each to, and the content, which the store keeps.
     """
 
     phase: str = "Succeeded"
@@ -41,6 +42,7 @@ class Outcome:
     scope: Any = None
     outputs: dict[str, str] = field(default_factory=dict)
     log: str | None = None
+    artifacts: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 RunFn = Callable[["NodeContext"], Awaitable[Outcome]]

@@ -96,6 +96,14 @@ class RemoteService:
         ns = (manifest.get("metadata") or {}).get("namespace") or "default"
         return self._call("POST", f"{API}/{ns}", json={"namespace": ns, "workflow": manifest})
 
+    def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
+        try:
+            resp = self.http.get(f"/artifacts/{namespace}/{name}/{node_id}/{artifact}")
+        except httpx.HTTPError as exc:
+            raise ServerError(f"cannot reach {self.url}: {exc}") from None
+        self._check(resp)
+        return resp.content
+
     def get(self, namespace: str, name: str, *, nodes: bool = True) -> dict[str, Any]:
         return self._call("GET", f"{API}/{namespace or 'default'}/{name}")
 

@@ -72,7 +72,8 @@ PUBLIC_PATHS = ("/api/v1/version", "/api/v1/info", "/openapi.json", "/docs", "/r
                 "/docs/oauth2-redirect")
 # Not writes, though POSTed: a read-only token may lint.
 READ_POSTS = re.compile(r"^/api/v1/workflows/[^/]+/lint/?$")
-NAMESPACED = re.compile(r"^/api/v1/(?:workflows|workflow-events)(?:/([^/]*))?")
+NAMESPACED = re.compile(
+    r"^/(?:api/v1/(?:workflows|workflow-events)|artifacts|artifact-files)(?:/([^/]*))?")
 
 # gRPC status codes, as argo-server (through grpc-gateway) reports them.
 GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 422: 3, 500: 13,
@@ -1016,6 +1017,40 @@ def log_routes(r: APIRouter, api: Api) -> None:
         return await stream_logs(request, namespace, name, query)
 
 
+def artifact_routes(api: Api) -> APIRouter:
+    """argo-server's ArtifactService for output artifacts; this store is the repository."""
+    r = APIRouter(dependencies=[Depends(bearer)], responses=ERRORS)
+    tags = ["ArtifactService"]
+    doc: dict[int | str, dict[str, Any]] = {200: {
+        "description": "An artifact file.",
+        "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                            "format": "binary"}}}}}
+
+    async def serve(namespace: str, name: str, node_id: str, artifact: str) -> Response:
+        content = await api.call(api.service.artifact, namespace, name, node_id, artifact)
+        return Response(content, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'filename="{artifact}"'})
+
+    @r.get("/artifacts/{namespace}/{name}/{nodeId}/{artifactName}", tags=tags,
+           summary="GetOutputArtifact", response_class=Response, responses=doc)
+    async def output_artifact(namespace: str, name: str, nodeId: str,
+                              artifactName: str) -> Response:
+        return await serve(namespace, name, nodeId, artifactName)
+
+    @r.get("/artifact-files/{namespace}/{idDiscriminator}/{id}/{nodeId}/"
+           "{artifactDiscriminator}/{artifactName}", tags=tags, summary="GetArtifactFile",
+           response_class=Response, responses=doc)
+    async def artifact_file(namespace: str, idDiscriminator: str, id: str, nodeId: str,
+                            artifactDiscriminator: str, artifactName: str) -> Response:
+        if idDiscriminator != "workflow":
+            raise NotFound(f'no {idDiscriminator} here: only "workflow" artifacts are kept')
+        if artifactDiscriminator != "outputs":
+            raise NotFound(f'no {artifactDiscriminator} artifacts here: only "outputs" are kept')
+        return await serve(namespace, id, nodeId, artifactName)
+
+    return r
+
+
 def event_routes(api: Api) -> APIRouter:
     r = APIRouter(prefix="/api/v1", dependencies=[Depends(bearer)], responses=ERRORS)
     doc: dict[int | str, dict[str, Any]] = {200: {
@@ -1244,6 +1279,7 @@ def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | 
     install_error_handlers(app)
     app.include_router(workflow_routes(api))
     app.include_router(event_routes(api))
+    app.include_router(artifact_routes(api))
     app.include_router(info_routes(api))
     app.include_router(metrics_routes(api))
     app.add_middleware(Guard, auth=auth, max_body=max_body)

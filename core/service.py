@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from argosy.errors import ArgosyError, Fault, InvalidWorkflow
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.loader import Document, load_documents, load_file
 from argosy.registry import Registry, default_registry
 from argosy.store import Store, WorkflowRecord
@@ -265,6 +265,19 @@ class WorkflowService:
             self.store.put_node(new.uid, ids[nid], json.dumps(body))
             if nid in logs:
                 self.store.put_log(new.uid, ids[nid], logs[nid])
+            for artifact in (node.get("outputs") or {}).get("artifacts", []):
+                content = self.store.artifact(old.uid, nid, artifact["name"])
+                if content is not None:
+                    self.store.put_artifact(new.uid, ids[nid], artifact["name"], content)
+
+    def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
+        """An output artifact's content, as argo-server's ``GetOutputArtifact`` serves it."""
+        rec = self.record(namespace, name)
+        content = self.store.artifact(rec.uid, node_id, artifact)
+        if content is None:
+            raise NotFound(f'artifact "{artifact}" of node "{node_id}" of workflow '
+                           f'"{namespace}/{name}" not found')
+        return content
 
     # ---- logs ---------------------------------------------------------------------------------
 

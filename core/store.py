@@ -91,6 +91,14 @@ CREATE TABLE IF NOT EXISTS logs (
     content TEXT NOT NULL,
     PRIMARY KEY (uid, node_id)
 ) WITHOUT ROWID;
+-- Output artifacts a node left (an executed notebook): this store is their repository.
+CREATE TABLE IF NOT EXISTS artifacts (
+    uid TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (uid, node_id, name)
+);
 -- A change counter per workflow, kept by triggers so that writers do nothing extra: watchers
 -- (the server's event stream) compare counters between polls instead of whole documents.
 -- Lease and heartbeat updates are not changes a watcher sees.
@@ -409,7 +417,7 @@ class Store:
     def delete(self, uid: str) -> None:
         shutil.rmtree(self.run_dir(uid), ignore_errors=True)
         with self.transaction() as db:
-            for table in ("nodes", "edges", "logs", "actions", "metrics"):
+            for table in ("nodes", "edges", "logs", "artifacts", "actions", "metrics"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
             db.execute("DELETE FROM workflows WHERE uid = ?", (uid,))
 
@@ -525,8 +533,9 @@ class Store:
             db.executemany("DELETE FROM nodes WHERE uid = ? AND id = ?", [(uid, i) for i in ids])
             db.executemany("DELETE FROM edges WHERE uid = ? AND (child = ? OR parent = ?)",
                            [(uid, i, i) for i in ids])
-            db.executemany("DELETE FROM logs WHERE uid = ? AND node_id = ?",
-                           [(uid, i) for i in ids])
+            for table in ("logs", "artifacts"):
+                db.executemany(f"DELETE FROM {table} WHERE uid = ? AND node_id = ?",
+                               [(uid, i) for i in ids])
 
     def nodes(self, uid: str) -> dict[str, dict[str, Any]]:
         """All nodes in Argo's shape, with ``children`` from the edge table."""
@@ -564,6 +573,17 @@ class Store:
 
     def logs(self, uid: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT node_id, content FROM logs WHERE uid = ?", (uid,)))
+
+    # ---- output artifacts -------------------------------------------------------------------
+
+    def put_artifact(self, uid: str, node_id: str, name: str, content: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO artifacts (uid, node_id, name, content)"
+                        " VALUES (?, ?, ?, ?)", (uid, node_id, name, content))
+
+    def artifact(self, uid: str, node_id: str, name: str) -> bytes | None:
+        row = self.db.execute("SELECT content FROM artifacts WHERE uid = ? AND node_id = ?"
+                              " AND name = ?", (uid, node_id, name)).fetchone()
+        return row[0] if row else None
 
     def changes(self) -> dict[str, int]:
         """Every workflow's change counter (0 if unchanged since created), by uid."""

@@ -377,6 +377,19 @@ class InfoHandler(LocalHandler):
                     "platform": f"{sys.platform}/{platform.machine()}"})
 
 
+class ArtifactHandler(LocalHandler):
+    """``/artifacts/{namespace}/{name}/{nodeId}/{artifactName}``: an output artifact's bytes
+    (argo-server's GetOutputArtifact), e.g. a notebook step's executed notebook."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, namespace: str, name: str, node_id: str, artifact: str) -> None:
+        content = await self.call(self.api.service.artifact, namespace, name, node_id, artifact)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f'filename="{artifact}"')
+        self.finish(content)
+
+
 def local_handlers(backend: Any) -> list[tuple[str, type, dict[str, Any]]]:
     kw = {"backend": backend}
     name = r"([^/]+)"
@@ -390,6 +403,7 @@ def local_handlers(backend: Any) -> list[tuple[str, type, dict[str, Any]]]:
         (rf"{PREFIX}/workflow-events/?", EventsHandler, kw),
         (rf"{PREFIX}/workflow-events/{name}/?", EventsHandler, kw),
         (rf"{PREFIX}/(info|version)/?", InfoHandler, kw),
+        (rf"{PREFIX}/artifacts/{name}/{name}/{name}/{name}/?", ArtifactHandler, kw),
     ]
 
 
@@ -411,7 +425,9 @@ class ForwardHandler(BaseHandler):
         if self.request.body:
             # The API takes JSON only (as the local routes do, whatever a client labels it).
             headers["Content-Type"] = "application/json"
-        request = client.build_request(self.request.method or "GET", f"/api/v1/{path}",
+        # argo-server serves artifacts beside its API, not under it.
+        upstream = f"/{path}" if path.startswith("artifacts/") else f"/api/v1/{path}"
+        request = client.build_request(self.request.method or "GET", upstream,
                                        params=self.request.query or None,
                                        content=self.request.body or None, headers=headers)
         try:

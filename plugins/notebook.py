@@ -27,10 +27,10 @@ What a node does, in Argo's terms:
   (stop, terminate, a deadline) ends the process and its kernel; the engine never blocks on it.
 * **Result and log**: what the cells print to stdout is ``outputs.result`` (as a script's
   stdout is); stdout and stderr together are the node's log (``argosy logs``).
-* **The executed notebook**, with every cell's outputs, is kept with the node in the store (it
-  outlives the node's files, and goes when the workflow is deleted): read it with
-  :func:`executed_notebook` (store, workflow uid, node id). The executor's copy is at
-  ``.argosy/notebook.ipynb`` under the node's working directory while the node's files exist.
+* **The executed notebook**, with every cell's outputs, is the node's output artifact
+  ``notebook``, kept in the store until the workflow is deleted: ``argosy cp WORKFLOW DIR
+  --artifact-name notebook``, ``GET /artifacts/{namespace}/{workflow}/{node id}/notebook``,
+  ``Client.artifact(...)``, or :func:`executed_notebook` (store, workflow uid, node id).
 * **Failure**: a cell that raises fails the node with ``notebook cell [N] raised <Error>:
   <message>`` (N is the cell's execution count in the executed notebook); the traceback is in the
   log and in the executed notebook.
@@ -45,6 +45,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import posixpath
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from argosy.store import Store
 
 #: Relative to the process's working directory (the node's private /tmp with `local`).
 EXECUTED = ".argosy/notebook.ipynb"
+ARTIFACT = "notebook"  # the executed notebook, as the node's output artifact
 ERROR = ".argosy/notebook-error.json"
 RUNTIME_DIR = ".argosy/jupyter"
 DEFAULT_KERNEL = "python3"
@@ -87,7 +89,8 @@ async def run(ctx: NodeContext) -> Outcome:
     read = outcome.read_file or (lambda _path: None)
     executed = read(EXECUTED)
     if executed is not None:
-        ctx.run.store.put_log(ctx.run.uid, notebook_key(ctx.node.id), executed)
+        outcome.artifacts[ARTIFACT] = (posixpath.join(request.working_dir or "/tmp", EXECUTED),
+                                       executed.encode())
     if outcome.phase == "Failed":
         outcome.message = _failure(read(ERROR)) or outcome.message
     return outcome
@@ -140,13 +143,10 @@ def _failure(recorded: str | None) -> str | None:
     return error.get("message")
 
 
-def notebook_key(node_id: str) -> str:
-    return f"{node_id}/notebook.ipynb"
-
-
 def executed_notebook(store: Store, uid: str, node_id: str) -> str | None:
     """The executed notebook (JSON text) a notebook node left, or None."""
-    return store.log(uid, notebook_key(node_id))
+    content = store.artifact(uid, node_id, ARTIFACT)
+    return None if content is None else content.decode()
 
 
 def validate(body: Notebook, path: str) -> list[Fault]:

@@ -14,6 +14,7 @@ from argosy import Client
 from argosy.client import Workflow
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
 from argosy.models import Workflow as WorkflowModel
+from argosy.store import Store
 from tests.server.rest_harness import Server, start_server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notebooks" / "word-lengths.yaml"
@@ -59,6 +60,21 @@ def test_submit_wait_outputs_logs(client: Client) -> None:
     assert client.logs(done, node="total") == "3 words, 11 letters\n"
     assert "measure(2:three): three has 5 letters\n" in done.logs()
     assert [w.name for w in client.list() if w.name == done.name] == [done.name]
+
+
+def test_artifact(client: Client, request: pytest.FixtureRequest, argosy_home: Path) -> None:
+    wf = client.wait(client.submit(echo(unique(client, "artifact"))), timeout=120)
+    node = wf.node(wf.name)
+    home = request.getfixturevalue("remote").home if client.url else argosy_home
+    store = Store(home)
+    store.put_artifact(wf.metadata["uid"], node.id, "notebook", b"executed")
+    store.close()
+    assert client.artifact(wf.name, wf.name, "notebook") == b"executed"
+    assert wf.artifact(node.id, "notebook") == b"executed"
+    with pytest.raises(NotFound, match='artifact "model" of node'):
+        wf.artifact(wf.name, "model")
+    with pytest.raises(KeyError, match="has no node 'nope'"):
+        wf.artifact("nope", "notebook")
 
 
 def test_submit_forms(client: Client, tmp_path: Path) -> None:

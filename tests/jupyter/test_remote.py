@@ -12,6 +12,7 @@ import pytest
 from jupyter_harness import API, call, echo, failing, phase_is, wait_for
 from tornado.httpclient import HTTPClientError
 
+from argosy.store import Store
 from tests.server.rest_harness import Server, start_server
 
 
@@ -43,6 +44,14 @@ async def test_remote_routes(jp_fetch: Any, remote: Server, argosy_home: Path) -
     listed = await call(jp_fetch, "GET", "workflows", "default",
                         params={"fields": "items.metadata.name"})
     assert listed == {"items": [{"metadata": {"name": "far-away"}}]}
+
+    # Artifacts are forwarded to the server's /artifacts, beside its API.
+    (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+    store = Store(remote.home)
+    store.put_artifact(wf["metadata"]["uid"], pod["id"], "notebook", b"far notebook")
+    store.close()
+    artifact = await jp_fetch(*API, "artifacts", "default", "far-away", pod["id"], "notebook")
+    assert artifact.body == b"far notebook"
 
     logs = await jp_fetch(*API, "workflows", "default", "far-away", "log")
     lines = [json.loads(line)["result"]["content"]

@@ -135,6 +135,22 @@ async def test_logs_and_follow(jp_fetch: Any) -> None:
         f'data: {{"result": {{"content": "two", "podName": "{pod}"}}}}\n\n')
 
 
+async def test_output_artifact(jp_fetch: Any, argosy_home: Path) -> None:
+    await call(jp_fetch, "POST", "workflows", "default", body={"workflow": echo("kept")})
+    wf = await wait_for(jp_fetch, "kept", phase_is("Succeeded"))
+    (node,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+    store = Store(argosy_home)
+    store.put_artifact(wf["metadata"]["uid"], node["id"], "notebook", b'{"cells": []}')
+    store.close()
+    resp = await jp_fetch(*API, "artifacts", "default", "kept", node["id"], "notebook")
+    assert (resp.body, resp.headers["Content-Disposition"]) == (b'{"cells": []}',
+                                                                'filename="notebook"')
+    code, body = await error(jp_fetch, "GET", "artifacts", "default", "kept", node["id"], "x")
+    assert (code, body["code"]) == (404, 5)
+    assert body["message"] == (f'artifact "x" of node "{node["id"]}" of workflow '
+                               '"default/kept" not found')
+
+
 async def test_event_stream(jp_fetch: Any) -> None:
     await call(jp_fetch, "POST", "workflows", "default", body={"workflow": echo("watched")})
     await wait_for(jp_fetch, "watched", phase_is("Succeeded"))
@@ -243,6 +259,7 @@ ROUTES = [
     ("GET", ("workflow-events", "default")),
     ("GET", ("info",)),
     ("GET", ("version",)),
+    ("GET", ("artifacts", "default", "wf", "node", "notebook")),
 ]
 
 

@@ -92,6 +92,26 @@ def test_example_chains_two_notebooks(cli, argosy_home) -> None:
     assert f"sample of 8: {sample}" in logs.stdout
     assert "n=8 mean=37 max=84" in logs.stdout
 
+    # Each is its node's output artifact `notebook`, which `argosy cp` fetches as `argo cp` does.
+    assert prepare["outputs"]["artifacts"] == [
+        {"name": "notebook", "path": "/tmp/.argosy/notebook.ipynb"}]
+    name = wf["metadata"]["name"]
+    copied = cli("cp", name, str(argosy_home / "out"), "--artifact-name", "notebook")
+    assert copied.code == 0, copied.stderr
+    files = sorted(p.relative_to(argosy_home / "out")
+                   for p in (argosy_home / "out").rglob("*") if p.is_file())
+    assert files == sorted(Path("default", name, n["id"], "outputs", "notebook", "notebook.ipynb")
+                           for n in (prepare, analyse))
+    assert copied.stderr.count('Created "notebook.ipynb"') == 2
+    first = argosy_home / "out" / "default" / name / prepare["id"] / "outputs" / "notebook"
+    assert (first / "notebook.ipynb").read_text() == executed_notebook(
+        store, wf["metadata"]["uid"], prepare["id"])
+    only = cli("cp", name, str(argosy_home / "one"), "--node-id", analyse["id"],
+               "--path", "{templateName}/{artifactName}")
+    assert only.code == 0, only.stderr
+    assert [p.relative_to(argosy_home / "one") for p in (argosy_home / "one").rglob("*.ipynb")] \
+        == [Path(analyse["templateName"], "notebook", "notebook.ipynb")]
+
 
 def test_failing_cell_fails_the_node_with_its_error(cli, argosy_home) -> None:
     result = cli("run", str(EXAMPLE), "-p", f"notebooks={STEPS}", "-p", "count=20",

@@ -61,7 +61,9 @@ def test_namespaced_token_is_403_elsewhere(server: Server) -> None:
         assert wait_phase(client, "team-a", "mine")["status"]["phase"] == "Succeeded"
         for method, path in (("GET", f"{API}/team-b"), ("GET", f"{API}/team-b/x"),
                              ("POST", f"{API}/team-b"), ("GET", API),
-                             ("GET", "/api/v1/workflow-events/team-b"), ("GET", "/metrics")):
+                             ("GET", "/api/v1/workflow-events/team-b"), ("GET", "/metrics"),
+                             ("GET", "/artifacts/team-b/x/node/notebook"),
+                             ("GET", "/artifact-files/team-b/workflow/x/node/outputs/notebook")):
             resp = client.request(method, path, json={"workflow": {}})
             assert resp.status_code == 403, (method, path)
             assert resp.json()["code"] == 7

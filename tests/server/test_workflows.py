@@ -6,7 +6,10 @@ import json
 import time
 
 import httpx
+import pytest
+import yaml
 
+from tests.conftest import REPO
 from tests.server.rest_harness import API, Server, wait_node, wait_phase, workflow
 
 
@@ -347,3 +350,40 @@ def test_custom_metrics_of_workflows(http: httpx.Client) -> None:
     lines = http.get("/metrics").text.splitlines()
     assert "# TYPE argosy_test_result gauge" in lines
     assert 'argosy_test_result{team="blue"} 42' in lines
+
+
+def test_output_artifacts_of_a_notebook_step(server: Server, http: httpx.Client) -> None:
+    pytest.importorskip("papermill")
+    manifest = yaml.safe_load((REPO / "examples" / "notebook-pipeline.yaml").read_text())
+    manifest["metadata"] = {"name": "nb-artifacts"}
+    manifest["spec"]["arguments"]["parameters"][0]["value"] = str(
+        REPO / "examples" / "notebooks" / "steps")
+    resp = http.post(f"{API}/default", json={"workflow": manifest})
+    assert resp.status_code == 200, resp.text
+    wf = wait_phase(http, "default", "nb-artifacts", timeout=180)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    node = next(n for n in wf["status"]["nodes"].values() if n["displayName"] == "prepare")
+    assert node["outputs"]["artifacts"] == [{"name": "notebook",
+                                             "path": "/tmp/.argosy/notebook.ipynb"}]
+
+    paths = [f"/artifacts/default/nb-artifacts/{node['id']}/notebook",
+             f"/artifact-files/default/workflow/nb-artifacts/{node['id']}/outputs/notebook"]
+    for path in paths:
+        resp = http.get(path)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-disposition"] == 'filename="notebook"'
+        cells = json.loads(resp.content)["cells"]
+        assert any("injected-parameters" in c["metadata"].get("tags", []) for c in cells)
+        assert server.client(token=None).get(path).status_code == 401
+
+    missing = {f"/artifacts/default/nb-artifacts/{node['id']}/model": "artifact \"model\"",
+               "/artifacts/default/nb-artifacts/nope/notebook": 'node "nope"',
+               f"/artifacts/default/no-such-wf/{node['id']}/notebook": "no-such-wf",
+               f"/artifact-files/default/archived-workflows/nb-artifacts/{node['id']}/outputs/"
+               "notebook": "archived-workflows",
+               f"/artifact-files/default/workflow/nb-artifacts/{node['id']}/inputs/notebook":
+                   "inputs"}
+    for path, fault in missing.items():
+        resp = http.get(path)
+        assert (resp.status_code, resp.json()["code"]) == (404, 5), path
+        assert fault in resp.json()["message"], resp.text
