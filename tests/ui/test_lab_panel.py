@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FINISH_MS = 120_000
 
 
@@ -50,7 +51,7 @@ def check_panel_empty(page: Page) -> None:
     expect(page.locator("#argosy-workflows .argosy-status")).to_have_text("0 of 0 workflows")
 
 
-def check_submit_reaches_succeeded(page: Page) -> None:
+def check_submit_reaches_succeeded(page: Page, shots: Path) -> None:
     submit_from_browser(page, "hello-world.yaml")
     dialog = page.locator(".jp-Dialog")
     # The form offers spec.arguments.parameters, prefilled with the manifest's value.
@@ -67,10 +68,10 @@ def check_submit_reaches_succeeded(page: Page) -> None:
     row = page.locator("#argosy-workflows .argosy-row").first
     expect(row).to_have_attribute("data-phase", "Succeeded")
     expect(row.locator(".argosy-row-progress")).to_have_text("5/5")
-    page.locator("#argosy-workflows").screenshot(path=str(SHOTS / "panel.png"))
+    page.locator("#argosy-workflows").screenshot(path=str(shots / "panel.png"))
 
 
-def check_node_logs_and_outputs(page: Page) -> None:
+def check_node_logs_and_outputs(page: Page, shots: Path) -> None:
     view = page.locator(".argosy-detail:visible")
     node = view.locator('.argosy-node[data-display-name="greet"]')
     node.click()
@@ -86,7 +87,7 @@ def check_node_logs_and_outputs(page: Page) -> None:
     expect(view.locator('.argosy-node[data-display-name="count(0:1)"]')).to_have_count(0)
     group.click()
     expect(view.locator('.argosy-node[data-display-name="count(0:1)"]')).to_have_count(1)
-    view.screenshot(path=str(SHOTS / "graph.png"))
+    view.screenshot(path=str(shots / "graph.png"))
     view.locator('.argosy-tab[data-tab="yaml"]').click()
     expect(view.locator(".argosy-yaml")).to_contain_text("phase: Succeeded")
     view.locator('.argosy-tab[data-tab="parameters"]').click()
@@ -139,11 +140,18 @@ def check_delete_asks_first(page: Page) -> None:
     expect(view.locator(".argosy-detail-info")).to_have_attribute("data-phase", "Succeeded")
 
 
-def test_panel_in_the_browser(page: Page, lab: Any) -> None:
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: the README's pictures only on request, so that a test run leaves
+    the tree as it found it."""
+    return DOCS_SHOTS if os.environ.get("ARGOSY_UPDATE_SCREENSHOTS") else tmp_path
+
+
+def test_panel_in_the_browser(page: Page, lab: Any, shots: Path) -> None:
     """One scenario in order (pytest-xdist would spread separate tests over workers)."""
     check_panel_empty(page)
-    check_submit_reaches_succeeded(page)
-    check_node_logs_and_outputs(page)
+    check_submit_reaches_succeeded(page, shots)
+    check_node_logs_and_outputs(page, shots)
     check_suspend_and_resume(page)
     check_delete_asks_first(page)
     assert lab.console_errors == []
