@@ -1176,8 +1176,8 @@ class WorkflowRun:
             if params:
                 outputs["parameters"] = params
         if outcome.artifacts:
-            for name, (_, content) in outcome.artifacts.items():
-                self.store.put_artifact(self.uid, node.id, name, content)
+            for name, (path, content) in outcome.artifacts.items():
+                self.store.put_artifact(self.uid, node.id, name, path, content)
             outputs["artifacts"] = [{"name": name, "path": path}
                                     for name, (path, _) in outcome.artifacts.items()]
         if outputs:

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -1017,6 +1018,12 @@ def log_routes(r: APIRouter, api: Api) -> None:
         return await stream_logs(request, namespace, name, query)
 
 
+def content_disposition(file: str) -> str:
+    """An attachment header naming ``file``, safe for any name (RFC 6266)."""
+    plain = file.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")
+    return f'attachment; filename="{plain}"; filename*=UTF-8\'\'{quote(file)}'
+
+
 def artifact_routes(api: Api) -> APIRouter:
     """argo-server's ArtifactService for output artifacts; this store is the repository."""
     r = APIRouter(dependencies=[Depends(bearer)], responses=ERRORS)
@@ -1027,9 +1034,10 @@ def artifact_routes(api: Api) -> APIRouter:
                                                             "format": "binary"}}}}}
 
     async def serve(namespace: str, name: str, node_id: str, artifact: str) -> Response:
-        content = await api.call(api.service.artifact, namespace, name, node_id, artifact)
+        file, content = await api.call(api.service.artifact_file, namespace, name, node_id,
+                                       artifact)
         return Response(content, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'filename="{artifact}"'})
+                        headers={"Content-Disposition": content_disposition(file)})
 
     @r.get("/artifacts/{namespace}/{name}/{nodeId}/{artifactName}", tags=tags,
            summary="GetOutputArtifact", response_class=Response, responses=doc)

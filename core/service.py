@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
@@ -266,18 +267,23 @@ class WorkflowService:
             if nid in logs:
                 self.store.put_log(new.uid, ids[nid], logs[nid])
             for artifact in (node.get("outputs") or {}).get("artifacts", []):
-                content = self.store.artifact(old.uid, nid, artifact["name"])
-                if content is not None:
-                    self.store.put_artifact(new.uid, ids[nid], artifact["name"], content)
+                found = self.store.artifact(old.uid, nid, artifact["name"])
+                if found is not None:
+                    self.store.put_artifact(new.uid, ids[nid], artifact["name"], *found)
 
     def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
         """An output artifact's content, as argo-server's ``GetOutputArtifact`` serves it."""
+        return self.artifact_file(namespace, name, node_id, artifact)[1]
+
+    def artifact_file(self, namespace: str, name: str, node_id: str,
+                      artifact: str) -> tuple[str, bytes]:
+        """(its file name, as the node wrote it; its content)."""
         rec = self.record(namespace, name)
-        content = self.store.artifact(rec.uid, node_id, artifact)
-        if content is None:
+        found = self.store.artifact(rec.uid, node_id, artifact)
+        if found is None:
             raise NotFound(f'artifact "{artifact}" of node "{node_id}" of workflow '
                            f'"{namespace}/{name}" not found')
-        return content
+        return posixpath.basename(found[0]) or artifact, found[1]
 
     # ---- logs ---------------------------------------------------------------------------------
 

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     uid TEXT NOT NULL,
     node_id TEXT NOT NULL,
     name TEXT NOT NULL,
+    path TEXT NOT NULL,
     content BLOB NOT NULL,
     PRIMARY KEY (uid, node_id, name)
 );
@@ -576,14 +577,16 @@ class Store:
 
     # ---- output artifacts -------------------------------------------------------------------
 
-    def put_artifact(self, uid: str, node_id: str, name: str, content: bytes) -> None:
-        self.db.execute("INSERT OR REPLACE INTO artifacts (uid, node_id, name, content)"
-                        " VALUES (?, ?, ?, ?)", (uid, node_id, name, content))
+    def put_artifact(self, uid: str, node_id: str, name: str, path: str,
+                     content: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO artifacts (uid, node_id, name, path, content)"
+                        " VALUES (?, ?, ?, ?, ?)", (uid, node_id, name, path, content))
 
-    def artifact(self, uid: str, node_id: str, name: str) -> bytes | None:
-        row = self.db.execute("SELECT content FROM artifacts WHERE uid = ? AND node_id = ?"
-                              " AND name = ?", (uid, node_id, name)).fetchone()
-        return row[0] if row else None
+    def artifact(self, uid: str, node_id: str, name: str) -> tuple[str, bytes] | None:
+        """(the path the node wrote it to, its content)."""
+        row = self.db.execute("SELECT path, content FROM artifacts WHERE uid = ?"
+                              " AND node_id = ? AND name = ?", (uid, node_id, name)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def changes(self) -> dict[str, int]:
         """Every workflow's change counter (0 if unchanged since created), by uid."""

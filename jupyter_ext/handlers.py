@@ -49,6 +49,7 @@ from argosy.server import (
     _output_parameters,
     _pairs,
     added_frames,
+    content_disposition,
     list_page,
     take_snapshot,
     workflow_filter,
@@ -384,9 +385,10 @@ class ArtifactHandler(LocalHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, namespace: str, name: str, node_id: str, artifact: str) -> None:
-        content = await self.call(self.api.service.artifact, namespace, name, node_id, artifact)
+        file, content = await self.call(self.api.service.artifact_file, namespace, name,
+                                        node_id, artifact)
         self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Disposition", f'filename="{artifact}"')
+        self.set_header("Content-Disposition", content_disposition(file))
         self.finish(content)
 
 

@@ -145,8 +145,8 @@ def _failure(recorded: str | None) -> str | None:
 
 def executed_notebook(store: Store, uid: str, node_id: str) -> str | None:
     """The executed notebook (JSON text) a notebook node left, or None."""
-    content = store.artifact(uid, node_id, ARTIFACT)
-    return None if content is None else content.decode()
+    found = store.artifact(uid, node_id, ARTIFACT)
+    return None if found is None else found[1].decode()
 
 
 def validate(body: Notebook, path: str) -> list[Fault]:

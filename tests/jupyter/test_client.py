@@ -67,7 +67,7 @@ def test_artifact(client: Client, request: pytest.FixtureRequest, argosy_home: P
     node = wf.node(wf.name)
     home = request.getfixturevalue("remote").home if client.url else argosy_home
     store = Store(home)
-    store.put_artifact(wf.metadata["uid"], node.id, "notebook", b"executed")
+    store.put_artifact(wf.metadata["uid"], node.id, "notebook", "/tmp/nb.ipynb", b"executed")
     store.close()
     assert client.artifact(wf.name, wf.name, "notebook") == b"executed"
     assert wf.artifact(node.id, "notebook") == b"executed"

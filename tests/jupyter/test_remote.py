@@ -48,7 +48,8 @@ async def test_remote_routes(jp_fetch: Any, remote: Server, argosy_home: Path) -
     # Artifacts are forwarded to the server's /artifacts, beside its API.
     (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
     store = Store(remote.home)
-    store.put_artifact(wf["metadata"]["uid"], pod["id"], "notebook", b"far notebook")
+    store.put_artifact(wf["metadata"]["uid"], pod["id"], "notebook", "/tmp/far.ipynb",
+                       b"far notebook")
     store.close()
     artifact = await jp_fetch(*API, "artifacts", "default", "far-away", pod["id"], "notebook")
     assert artifact.body == b"far notebook"

@@ -140,11 +140,14 @@ async def test_output_artifact(jp_fetch: Any, argosy_home: Path) -> None:
     wf = await wait_for(jp_fetch, "kept", phase_is("Succeeded"))
     (node,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
     store = Store(argosy_home)
-    store.put_artifact(wf["metadata"]["uid"], node["id"], "notebook", b'{"cells": []}')
+    store.put_artifact(wf["metadata"]["uid"], node["id"], "notebook",
+                       '/tmp/.argosy/ä "x".ipynb', b'{"cells": []}')
     store.close()
     resp = await jp_fetch(*API, "artifacts", "default", "kept", node["id"], "notebook")
-    assert (resp.body, resp.headers["Content-Disposition"]) == (b'{"cells": []}',
-                                                                'filename="notebook"')
+    # Any file name survives: plain ASCII for old clients, RFC 5987 for the rest.
+    assert (resp.body, resp.headers["Content-Disposition"]) == (
+        b'{"cells": []}',
+        'attachment; filename="? \'x\'.ipynb"; filename*=UTF-8\'\'%C3%A4%20%22x%22.ipynb')
     code, body = await error(jp_fetch, "GET", "artifacts", "default", "kept", node["id"], "x")
     assert (code, body["code"]) == (404, 5)
     assert body["message"] == (f'artifact "x" of node "{node["id"]}" of workflow '

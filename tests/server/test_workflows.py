@@ -371,7 +371,8 @@ def test_output_artifacts_of_a_notebook_step(server: Server, http: httpx.Client)
     for path in paths:
         resp = http.get(path)
         assert resp.status_code == 200, resp.text
-        assert resp.headers["content-disposition"] == 'filename="notebook"'
+        assert resp.headers["content-disposition"] == (
+            'attachment; filename="notebook.ipynb"; filename*=UTF-8\'\'notebook.ipynb')
         cells = json.loads(resp.content)["cells"]
         assert any("injected-parameters" in c["metadata"].get("tags", []) for c in cells)
         assert server.client(token=None).get(path).status_code == 401
