@@ -22,6 +22,11 @@ function url(...parts: string[]): string {
   return URLExt.join(settings.baseUrl, PREFIX, ...parts.map(encodeURIComponent));
 }
 
+/** Where a node's output artifact (an executed notebook) is served, for a download link. */
+export function artifactUrl(ns: string, name: string, nodeId: string, artifact: string): string {
+  return url('artifacts', ns, name, nodeId, artifact);
+}
+
 async function request(path: string, init: RequestInit = {}): Promise<Response> {
   const settings = ServerConnection.makeSettings();
   let response: Response;

@@ -2,7 +2,7 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import { stringify } from 'yaml';
-import { runAction, streamLogs } from './api';
+import { artifactUrl, runAction, streamLogs } from './api';
 import { formatDuration, elapsedSeconds, progressOf, workflowDuration } from './logic/format';
 import { Graph, buildGraph, defaultCollapsed, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
@@ -338,6 +338,20 @@ export class WorkflowDetail extends Widget {
       outputs.push({ name: 'exitCode', value: node.outputs.exitCode });
     }
     this.side.appendChild(paramTable('Outputs', outputs));
+    const artifacts = node.outputs?.artifacts ?? [];
+    if (artifacts.length) {
+      const box = el('div', 'argosy-section argosy-artifacts');
+      box.appendChild(el('h4', '', 'Artifacts'));
+      const { name, namespace } = this.wf.metadata;
+      for (const artifact of artifacts) {
+        const link = el('a', 'argosy-artifact', artifact.name);
+        link.href = artifactUrl(namespace ?? 'default', name, node.id, artifact.name);
+        link.download = (artifact.path ?? artifact.name).split('/').pop() ?? artifact.name;
+        link.title = `Download ${link.download}`;
+        box.appendChild(link);
+      }
+      this.side.appendChild(box);
+    }
     if (node.type === 'Pod') {
       const box = el('div', 'argosy-section');
       box.appendChild(el('h4', '', 'Logs'));

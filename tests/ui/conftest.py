@@ -62,6 +62,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         d.mkdir()
     shutil.copy(REPO / "examples" / "hello-world.yaml", root / "hello-world.yaml")
     (root / "approval.yaml").write_text(APPROVAL)
+    # The notebook pipeline, its notebooks where its default `notebooks` parameter points.
+    shutil.copy(REPO / "examples" / "notebook-pipeline.yaml", root / "notebook-pipeline.yaml")
+    shutil.copytree(REPO / "examples" / "notebooks" / "steps",
+                    root / "examples" / "notebooks" / "steps")
     # No "get notified about news?" toast over the screenshots.
     (cfg / "labconfig").mkdir()
     (cfg / "labconfig" / "page_config.json").write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -130,6 +131,25 @@ def check_suspend_and_resume(page: Page) -> None:
     expect(view.locator('.argosy-action[data-action="retry"]')).to_be_disabled()
 
 
+def check_executed_notebook_downloads(page: Page) -> None:
+    submit_from_browser(page, "notebook-pipeline.yaml")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    view = detail_phase(page, "notebook-pipeline-")
+    expect(view.locator(".argosy-detail-info")).to_have_attribute(
+        "data-phase", "Succeeded", timeout=FINISH_MS)
+    view.locator('.argosy-node[data-display-name="prepare"]').click()
+    link = view.locator(".argosy-node-info .argosy-artifact")
+    expect(link).to_have_text("notebook")
+    with page.expect_download() as caught:
+        link.click()
+    download = caught.value
+    assert download.suggested_filename == "notebook.ipynb"
+    executed = json.loads(Path(download.path()).read_text())
+    printed = ["".join(o["text"]) for c in executed["cells"] for o in c.get("outputs", [])
+               if o.get("name") == "stdout"]  # a string, or the list of its lines
+    assert printed == ["sample of 8: [42, 20, 51, 84, 7, 10, 69, 13]\n"]
+
+
 def check_delete_asks_first(page: Page) -> None:
     view = page.locator(".argosy-detail:visible")
     view.locator('.argosy-action[data-action="delete"]').click()
@@ -154,6 +174,7 @@ def test_panel_in_the_browser(page: Page, lab: Any, shots: Path) -> None:
     check_node_logs_and_outputs(page, shots)
     check_suspend_and_resume(page)
     check_delete_asks_first(page)
+    check_executed_notebook_downloads(page)
     assert lab.console_errors == []
 
 

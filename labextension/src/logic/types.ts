@@ -25,7 +25,7 @@ export interface NodeStatus {
   inputs?: { parameters?: Parameter[]; artifacts?: { name: string }[] };
   outputs?: {
     parameters?: Parameter[];
-    artifacts?: { name: string }[];
+    artifacts?: { name: string; path?: string }[];
     result?: string;
     exitCode?: string;
   };
