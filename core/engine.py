@@ -336,6 +336,11 @@ class NodeContext:
     async def wait(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
+    def child_slots(self) -> asyncio.Semaphore | None:
+        """The template's ``parallelism``: how many children run at once (None: no limit)."""
+        limit = self.template.parallelism
+        return asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+
 
 class WorkflowRun:
     """One workflow being executed: its spec, its nodes in memory, and their persistence."""

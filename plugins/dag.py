@@ -113,8 +113,7 @@ class DagRun:
         # completion, where asyncio.wait(self.running) would scan every task each time.
         self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.stopped = False
-        limit = ctx.template.parallelism
-        self.slots = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+        self.slots = ctx.child_slots()
 
     async def execute(self) -> Outcome:
         for name in sorted(self.needed):

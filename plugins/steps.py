@@ -30,8 +30,7 @@ class Parallel:
     """Template-level ``parallelism`` and ``failFast`` over a group's children."""
 
     def __init__(self, ctx: NodeContext) -> None:
-        limit = ctx.template.parallelism
-        self.slots = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+        self.slots = ctx.child_slots()
         self.fail_fast = ctx.template.fail_fast is True
         self.failed = False
 
