@@ -15,10 +15,11 @@ stdin, ``stdin``.
 How processes are started: a fork server
 -----------------------------------------
 Processes are not started by the engine but by one small helper per engine process, the fork
-server (``python -I -S``, stdlib only, ~10 MB), which the engine talks to over a Unix socket.
-For each process the server
+server (``python -I -S``, stdlib only, ~10 MB), which the engine talks to over Unix sockets,
+one per event loop, with requests pipelined: the engine goes on scheduling while the server
+starts processes. For each process the server
 
-1. opens the node's stdout/stderr/stdin files,
+1. creates the node's directories and opens its stdout/stderr/stdin files,
 2. moves *itself* into a fresh mount namespace (``unshare(CLONE_NEWNS)``, ``/`` made private,
    ``node_dir/tmp`` bound onto ``/tmp``) and into the working directory,
 3. ``posix_spawn``\\ s the command there, as a session leader with the files as fds 0-2,
