@@ -31,13 +31,13 @@ DRAW_INTERVAL = 0.125
 
 
 def parse_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint=flag)
-        out[key] = value
-    return out
+    from argosy.service import name_values
+
+    try:
+        return name_values(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected NAME=VALUE, got {exc.args[0]!r}",
+                                 param_hint=flag) from None
 
 
 def fail_invalid(exc: InvalidWorkflow | ArgosyError) -> None:

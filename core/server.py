@@ -56,7 +56,7 @@ from argosy import __version__
 from argosy.auth import Auth, Grant
 from argosy.engine import Engine, fnv32a
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
-from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow
+from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow, name_values
 from argosy.store import AlreadyExists, Listed, ListKey, Store
 
 log = logging.getLogger("argosy.server")
@@ -310,13 +310,10 @@ class Version(BaseModel):
 def _pairs(values: list[str] | None) -> dict[str, str] | None:
     if not values:
         return None
-    out = {}
-    for pair in values:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"parameters: expected NAME=VALUE, got {pair!r}")
-        out[key] = value
-    return out
+    try:
+        return name_values(values)
+    except ValueError as exc:
+        raise BadRequest(f"parameters: expected NAME=VALUE, got {exc.args[0]!r}") from None
 
 
 def _output_parameters(text: str | None) -> dict[str, str] | None:

@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,20 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
     if faults:
         raise InvalidWorkflow(faults)
     return doc.data
+
+
+def name_values(pairs: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings (``-p``, labels) as a dict, the last of a name winning.
+
+    Raises ValueError with the first malformed string: each caller words the fault its way.
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(pair)
+        out[key] = value
+    return out
 
 
 def apply_overrides(manifest: dict[str, Any], parameters: dict[str, str] | None = None,

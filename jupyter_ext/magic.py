@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from argosy.errors import ArgosyError, InvalidWorkflow
+from argosy.service import name_values
 
 _default_client: Any = None
 
@@ -37,13 +38,10 @@ def default_client() -> Any:
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ArgosyError(f"-p expects NAME=VALUE, got {pair!r}")
-        out[key] = value
-    return out
+    try:
+        return name_values(pairs)
+    except ValueError as exc:
+        raise ArgosyError(f"-p expects NAME=VALUE, got {exc.args[0]!r}") from None
 
 
 @magics_class
