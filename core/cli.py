@@ -932,19 +932,30 @@ def retry_cmd(target: Target, names: tuple[str, ...], restart_successful: bool,
               selector: str | None, output: str | None, wait: bool, watch: bool,
               log: bool) -> int:
     """Run the failed nodes of failed workflows again, in the same workflow (argo retry)."""
-    wanted = _required(target, names, selector)
     params = parse_pairs(parameters, "-p")
-    retried: list[str] = []
+    return _run_again(
+        target, _required(target, names, selector),
+        lambda name: target.service.retry(target.namespace, name,
+                                          restart_successful=restart_successful,
+                                          node_field_selector=node_field_selector,
+                                          parameters=params),
+        output=output, wait=wait, watch=watch, log=log)
+
+
+def _run_again(target: Target, names: list[str], launch: Callable[[str], dict[str, Any]], *,
+               output: str | None, wait: bool, watch: bool, log: bool) -> int:
+    """``launch`` each workflow (retry, resubmit), print what it gives, and follow the result
+    when there is exactly one."""
+    launched: list[str] = []
 
     def act(name: str) -> None:
-        wf = target.service.retry(target.namespace, name, restart_successful=restart_successful,
-                                  node_field_selector=node_field_selector, parameters=params)
+        wf = launch(name)
         print_workflow(wf, output)
-        retried.append(name)
+        launched.append(wf["metadata"]["name"])
 
-    code = _each(wanted, act)
-    if len(retried) == 1:
-        code = max(code, wait_watch_or_log(target, retried, output=output, wait=wait,
+    code = _each(names, act)
+    if len(launched) == 1:
+        code = max(code, wait_watch_or_log(target, launched, output=output, wait=wait,
                                            watch=watch, log=log))
     return code
 
@@ -961,21 +972,12 @@ def resubmit_cmd(target: Target, names: tuple[str, ...], memoized: bool,
                  parameters: tuple[str, ...], selector: str | None, output: str | None,
                  wait: bool, watch: bool, log: bool) -> int:
     """Submit a new workflow from each one's manifest (argo resubmit)."""
-    wanted = _required(target, names, selector)
     params = parse_pairs(parameters, "-p")
-    created: list[str] = []
-
-    def act(name: str) -> None:
-        wf = target.service.resubmit(target.namespace, name, parameters=params,
-                                     memoized=memoized)
-        print_workflow(wf, output)
-        created.append(wf["metadata"]["name"])
-
-    code = _each(wanted, act)
-    if len(created) == 1:
-        code = max(code, wait_watch_or_log(target, created, output=output, wait=wait,
-                                           watch=watch, log=log))
-    return code
+    return _run_again(
+        target, _required(target, names, selector),
+        lambda name: target.service.resubmit(target.namespace, name, parameters=params,
+                                             memoized=memoized),
+        output=output, wait=wait, watch=watch, log=log)
 
 
 # ---- delete ------------------------------------------------------------------------------------
