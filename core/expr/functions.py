@@ -21,6 +21,8 @@ from typing import Any
 
 import jsonpath as _jsonpath
 
+from argosy.durations import sum_of_units
+
 __all__ = [
     "BUILTIN_FUNCTIONS",
     "SPRIG",
@@ -399,7 +401,6 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_DURATION_RE = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def parse_go_duration(text: str) -> timedelta:
@@ -408,13 +409,8 @@ def parse_go_duration(text: str) -> timedelta:
     sign = -1 if text.startswith("-") else 1
     if body == "0":
         return timedelta(0)
-    pos, seconds = 0, 0.0
-    for m in _DURATION_RE.finditer(body):
-        if m.start() != pos:
-            break
-        seconds += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    if not body or pos != len(body):
+    seconds = sum_of_units(body, _DURATION_UNITS)
+    if seconds is None:
         raise ValueError(f'time: invalid duration "{text}"')
     return timedelta(seconds=sign * seconds)
 
