@@ -9,23 +9,11 @@ import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
 import { ACTIONS, Action, DESTRUCTIVE, isEnabled } from './logic/rules';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
 import { keyOf } from './logic/events';
+import { el } from './dom';
 import { WorkflowStore } from './store';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const REDRAW_MS = 500;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls: string,
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = cls;
-  if (text) {
-    e.textContent = text;
-  }
-  return e;
-}
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const e = document.createElementNS(SVG, tag);

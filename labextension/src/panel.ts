@@ -4,23 +4,11 @@ import { Filter, applyFilter } from './logic/filters';
 import { formatStart, progressOf, workflowDuration } from './logic/format';
 import { Workflow } from './logic/types';
 import { visibleRows } from './logic/window';
+import { el } from './dom';
 import { WorkflowStore } from './store';
 
 const ROW_H = 44;
 const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Error'];
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls: string,
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = cls;
-  if (text) {
-    e.textContent = text;
-  }
-  return e;
-}
 
 export class WorkflowsPanel extends Widget {
   private filter: Filter = { phases: new Set(), namespace: '', labels: '', name: '' };
