@@ -41,7 +41,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -57,6 +56,9 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: the test harness is importable from the root
+from tests.server.rest_harness import free_port  # noqa: E402
+
 NS = "bench"
 API = "/api/v1/workflows"
 EVENTS = "/api/v1/workflow-events"
@@ -168,12 +170,6 @@ def _clone_one(db: sqlite3.Connection, source: tuple[Any, ...], uid: str, name: 
 
 
 # -- the server ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
