@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import io
 import json
+import os
 import posixpath
 import sys
 import time
@@ -21,7 +23,7 @@ from rich.console import Console
 
 from argosy import __version__
 from argosy.durations import parse_duration, parse_time, seconds_since
-from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.registry import default_registry
 from argosy.store import now_rfc3339
 
@@ -150,30 +152,77 @@ def _node_callback(store: Any, view: Any, show_log: bool,
     return on_node
 
 
-@main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def lint(files: tuple[str, ...]) -> None:
-    """Check workflow files; print every fault with its path. Exit 2 if any."""
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def manifest_files(path: str) -> list[str]:
+    """``path``, or the manifests (*.yaml, *.yml, *.json) under it in walk order, as argo lint
+    reads a directory; a directory with none is a fault."""
+    if not Path(path).is_dir():
+        return [path]
+    found: list[str] = []
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        found += [os.path.join(folder, f) for f in sorted(files) if f.endswith(MANIFEST_SUFFIXES)]
+    if not found:
+        raise InvalidWorkflow([Fault("", "no manifests (*.yaml, *.yml, *.json) in this "
+                                         "directory", path)])
+    return found
+
+
+def lint_file(file: str) -> list[Fault]:
     from argosy.lint import lint_documents
     from argosy.loader import load_file
 
-    registry = default_registry()
+    try:
+        return lint_documents(load_file(file), template_types=default_registry().validators())
+    except InvalidWorkflow as exc:
+        return exc.faults
+    except (OSError, ArgosyError) as exc:
+        return [Fault("", str(exc), file)]
+
+
+def _pretty_fault(fault: Fault) -> str:
+    """A fault under its file's heading: the line and column, not the file again."""
+    at = f"{fault.line}:{fault.column or 1}: " if fault.line is not None else ""
+    return at + str(dataclasses.replace(fault, file=None, line=None, column=None))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Choice(["pretty", "simple"]), default="pretty",
+              show_default=True, help="Format of the faults, as argo lint's.")
+def lint(files: tuple[str, ...], output: str) -> None:
+    """Check workflow files and directories of them (*.yaml, *.yml, *.json, recursively);
+    print every fault with its file, line and path. Exit 2 if any."""
     count = 0
-    for file in files:
+    for path in files:
         try:
-            faults = lint_documents(load_file(file), template_types=registry.validators())
+            found = manifest_files(path)
         except InvalidWorkflow as exc:
-            faults = exc.faults
-        except (OSError, ArgosyError) as exc:
-            click.echo(f"{file}: {exc}", err=True)
-            count += 1
-            continue
-        for fault in faults:
-            click.echo(str(fault), err=True)
-        count += len(faults)
-        if not faults:
-            click.echo(f"{file}: no linting errors found")
+            found, count = [], count + _print_faults(path, exc.faults, output)
+        for file in found:
+            count += _print_faults(file, lint_file(file), output)
+    if output == "simple":
+        if not count:
+            click.echo("no linting errors found!")
+    elif count:
+        click.echo(click.style(f"✖ {count} linting errors found!", fg="red"))
+    else:
+        click.echo(f"{click.style('✔', fg='green')} no linting errors found!")
     sys.exit(EXIT_INVALID if count else EXIT_OK)
+
+
+def _print_faults(file: str, faults: list[Fault], output: str) -> int:
+    if output == "simple":
+        for fault in faults:
+            click.echo(str(fault) if fault.file == file else f"{file}: {fault}")
+    elif faults:
+        click.echo(f"{click.style(file, underline=True)}:")
+        for fault in faults:
+            click.echo(f"   {click.style('✖', fg='red')} {_pretty_fault(fault)}")
+        click.echo()
+    return len(faults)
 
 
 @main.command()

@@ -25,6 +25,8 @@ from argosy.errors import Fault, InvalidWorkflow
 
 __all__ = ["Document", "load_documents", "load_file", "load_workflow"]
 
+EMPTY = "no manifest in it: the file is empty or holds only comments"
+
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -185,7 +187,8 @@ def load_documents(text: str, file: str | None = None) -> list[Document]:
 
 
 def load_file(path: str | Path) -> list[Document]:
-    """Read and parse a manifest file; a missing or unreadable file is an InvalidWorkflow."""
+    """Read and parse a manifest file; a missing, unreadable or empty file (no document, only
+    comments or ``---``) is an InvalidWorkflow naming the file."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -195,7 +198,10 @@ def load_file(path: str | Path) -> list[Document]:
         raise InvalidWorkflow([Fault("", "is a directory, not a manifest file", name)]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidWorkflow([Fault("", f"cannot read file: {err}", name)]) from None
-    return load_documents(text, name)
+    docs = load_documents(text, name)
+    if not docs:
+        raise InvalidWorkflow([Fault("", EMPTY, name)])
+    return docs
 
 
 def _looks_like_path(source: str) -> bool:

@@ -30,10 +30,12 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
     (see :func:`apply_overrides`), then linted: every fault is reported at once."""
     if isinstance(source, dict):
         docs = [Document(data=copy.deepcopy(source), file=None)]
-    elif isinstance(source, Path) or ("\n" not in source and Path(source).exists()):
+    elif isinstance(source, Path) or (source and "\n" not in source and Path(source).exists()):
         docs = load_file(str(source))
     else:
         docs = load_documents(source)
+        if not docs:
+            raise InvalidWorkflow([Fault("", "no manifest: the text is empty or only comments")])
     workflows = [d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == "Workflow"]
     if len(docs) == 1:
         workflows = docs

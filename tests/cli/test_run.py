@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import CliResult
@@ -101,19 +102,70 @@ def test_invalid_workflow_exits_two_and_names_every_fault(cli, tmp_path: Path) -
 
 
 def test_yaml_syntax_error_has_line_and_column(cli, tmp_path: Path) -> None:
-    result = cli("lint", write(tmp_path, "kind: Workflow\nspec: [unclosed\n"))
+    result = cli("lint", "-o", "simple", write(tmp_path, "kind: Workflow\nspec: [unclosed\n"))
     assert result.code == 2
-    assert "YAML syntax error" in result.stderr
-    assert "wf.yaml:" in result.stderr
+    assert "wf.yaml:3:1: YAML syntax error" in result.stdout
 
 
 def test_lint_reports_all_files(cli, tmp_path: Path) -> None:
     good = write(tmp_path, HELLO, "good.yaml")
     bad = write(tmp_path, BROKEN, "bad.yaml")
+    result = cli("lint", "-o", "simple", good, bad)
+    assert result.code == 2
+    assert "good.yaml" not in result.stdout
+    assert result.stdout.count("bad.yaml:") == 2
+    assert cli("lint", "-o", "simple", good).stdout == "no linting errors found!\n"
+
+
+def test_lint_pretty_output_is_argos(cli, tmp_path: Path) -> None:
+    """Argo's default format: a heading per file with faults, its faults under it, a summary."""
+    good = write(tmp_path, HELLO, "good.yaml")
+    bad = write(tmp_path, BROKEN, "bad.yaml")
     result = cli("lint", good, bad)
     assert result.code == 2
-    assert "good.yaml: no linting errors found" in result.stdout
-    assert result.stderr.count("bad.yaml") >= 2
+    assert result.stdout == (
+        f"{bad}:\n"
+        '   ✖ 10:19: spec.templates[0].dag.tasks[0].template: unknown template "nope"\n'
+        '   ✖ 11:35: spec.templates[0].dag.tasks[1].depends: unknown task "x"\n'
+        "\n"
+        "✖ 2 linting errors found!\n")
+    assert cli("lint", good).stdout == "✔ no linting errors found!\n"
+
+
+def test_lint_walks_directories(cli, tmp_path: Path) -> None:
+    """As argo lint: a directory means its *.yaml, *.yml and *.json files, recursively."""
+    (tmp_path / "wfs" / "deeper").mkdir(parents=True)
+    write(tmp_path / "wfs", HELLO, "good.yml")
+    write(tmp_path / "wfs" / "deeper", BROKEN, "bad.yaml")
+    write(tmp_path / "wfs", json.dumps(yaml.safe_load(BROKEN)), "bad.json")
+    write(tmp_path / "wfs", "not a manifest", "notes.txt")
+    result = cli("lint", "-o", "simple", str(tmp_path / "wfs"))
+    assert result.code == 2, result.stdout
+    files = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
+    assert files == [str(tmp_path / "wfs" / "bad.json")] * 2 + [
+        str(tmp_path / "wfs" / "deeper" / "bad.yaml")] * 2
+    (tmp_path / "none").mkdir()
+    result = cli("lint", "-o", "simple", str(tmp_path / "none"))
+    assert result.code == 2
+    assert result.stdout == (f"{tmp_path / 'none'}: no manifests (*.yaml, *.yml, *.json) in "
+                             "this directory\n")
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n---\n"])
+def test_an_empty_manifest_is_a_fault_named_with_its_file(cli, tmp_path: Path,
+                                                          text: str) -> None:
+    empty = write(tmp_path, text, "empty.yaml")
+    lint = cli("lint", "-o", "simple", empty)
+    assert (lint.code, lint.stdout) == (
+        2, f"{empty}: no manifest in it: the file is empty or holds only comments\n")
+    for verb in ("run", "submit"):
+        result = cli(verb, empty)
+        assert result.code == 2
+        assert result.stderr == f"{empty}: no manifest in it: the file is empty or holds " \
+                                "only comments\n"
+    piped = cli("run", "-", stdin=text)
+    assert piped.code == 2
+    assert "no manifest" in piped.stderr
 
 
 def test_plugins_lists_the_built_in_types(cli) -> None:

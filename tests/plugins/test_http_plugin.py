@@ -298,9 +298,9 @@ def test_lint_checks_the_http_body(cli, plugin_env, tmp_path) -> None:
         "successCondition": "response.statusCode ==", "bodyFrom": {"bytes": "%%%"}}}])
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(wf, sort_keys=False))
-    result = cli("lint", str(path), env=plugin_env)
+    result = cli("lint", "-o", "simple", str(path), env=plugin_env)
     assert result.code == 2
-    faults = [line.split(": ", 1)[1] for line in result.stderr.splitlines()]
+    faults = [line.split(": ", 1)[1] for line in result.stdout.splitlines()]
     assert 'spec.templates[0].http.method: invalid method "GE T"' in faults
     assert ('spec.templates[0].http.url: unsupported protocol scheme "ftp": give an http:// or '
             "https:// URL") in faults
@@ -310,6 +310,6 @@ def test_lint_checks_the_http_body(cli, plugin_env, tmp_path) -> None:
                             "'response.statusCode =='") for f in faults), faults
     missing_url = workflow("http-nourl", [{"name": "call", "http": {"method": "GET"}}])
     path.write_text(yaml.safe_dump(missing_url))
-    result = cli("lint", str(path), env=plugin_env)
+    result = cli("lint", "-o", "simple", str(path), env=plugin_env)
     assert result.code == 2
-    assert "spec.templates[0].http.url: field required" in result.stderr
+    assert "spec.templates[0].http.url: field required" in result.stdout

@@ -174,9 +174,9 @@ def test_lint_checks_the_notebook_body(cli, tmp_path) -> None:
                               {"name": "other", "notebook": {"kernel": "python3"}}])
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(wf, sort_keys=False))
-    result = cli("lint", str(path))
+    result = cli("lint", "-o", "simple", str(path))
     assert result.code == 2
-    faults = [line.split(": ", 1)[1] for line in result.stderr.splitlines()]
+    faults = [line.split(": ", 1)[1] for line in result.stdout.splitlines()]
     assert 'spec.templates[0].notebook.path: "analysis.py" is not a notebook (.ipynb)' in faults
     assert "spec.templates[1].notebook.path: field required" in faults
 

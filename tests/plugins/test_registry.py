@@ -198,10 +198,10 @@ def test_lint_reports_a_crashing_validator_as_a_fault(cli, tmp_path) -> None:
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
         "metadata": {"name": "strict"},
         "spec": {"entrypoint": "main", "templates": [{"name": "main", "strict": {}}]}}))
-    result = cli("lint", str(wf_file), env=env)
+    result = cli("lint", "-o", "simple", str(wf_file), env=env)
     assert result.code == 2
     assert ("spec.templates[0].strict: the 'strict' template type's validation failed: "
-            "KeyError: 'oops'") in result.stderr
+            "KeyError: 'oops'") in result.stdout
 
 
 def test_two_plugins_claiming_one_name(cli, tmp_path) -> None:
