@@ -225,6 +225,19 @@ def _print_faults(file: str, faults: list[Fault], output: str) -> int:
     return len(faults)
 
 
+@main.command("version")
+@click.option("--short", is_flag=True, help="Print just the version number.")
+def version_cmd(short: bool) -> None:
+    """Print version information (argo version)."""
+    import platform
+
+    click.echo(f"argosy: v{__version__}")
+    if not short:
+        click.echo(f"  PythonVersion: {platform.python_version()}\n"
+                   f"  Implementation: {platform.python_implementation()}\n"
+                   f"  Platform: {sys.platform}/{platform.machine()}")
+
+
 @main.command()
 @click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
               help="Exit after this long with nothing to execute.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -166,6 +167,19 @@ def test_an_empty_manifest_is_a_fault_named_with_its_file(cli, tmp_path: Path,
     piped = cli("run", "-", stdin=text)
     assert piped.code == 2
     assert "no manifest" in piped.stderr
+
+
+def test_version_in_argos_shape(cli) -> None:
+    """argo version: "argo: vX" then indented build lines; --short only the first line."""
+    from argosy import __version__
+
+    result = cli("version")
+    assert result.code == 0
+    assert result.stdout == (f"argosy: v{__version__}\n"
+                             f"  PythonVersion: {platform.python_version()}\n"
+                             f"  Implementation: {platform.python_implementation()}\n"
+                             f"  Platform: {sys.platform}/{platform.machine()}\n")
+    assert cli("version", "--short").stdout == f"argosy: v{__version__}\n"
 
 
 def test_plugins_lists_the_built_in_types(cli) -> None:
