@@ -836,13 +836,28 @@ def wait_cmd(target: Target, names: tuple[str, ...], ignore_not_found: bool) -> 
 @verb
 def logs_cmd(target: Target, name: str, pod: str | None, node: str | None, container: str,
              follow: bool, grep: str | None, since: str | None, tail: int | None,
-             timestamps: bool) -> None:
+             timestamps: bool) -> int:
     """Print the logs of a workflow's pods as "<pod>: <line>" (argo logs)."""
     if pod and node and pod != node:
         raise ArgosyError("give the pod either as an argument or with --node, not both")
-    print_logs(target, target.resolve(name), pod=pod or node, grep=grep, tail=tail,
+    name, pod = target.resolve(name), pod or node
+    if pod:
+        wf = target.service.get(target.namespace, name)
+        nodes = (wf.get("status") or {}).get("nodes") or {}
+        # A running workflow followed may yet start the node.
+        if not any(_node_matches(name, n, pod) for n in nodes.values()) and not (
+                follow and not _finished(wf)):
+            return _missing(f'workflow {name} has no node or pod "{pod}"')
+    print_logs(target, name, pod=pod, grep=grep, tail=tail,
                since=parse_duration(since) if since else None, timestamps=timestamps,
                follow=follow)
+    return EXIT_OK
+
+
+def _missing(message: str) -> int:
+    """A filter that matched nothing: say what is missing and exit 1, as argo does."""
+    click.echo(message, err=True)
+    return EXIT_FAILED
 
 
 @main.command("cp")
@@ -861,24 +876,30 @@ def cp_cmd(target: Target, name: str, output_dir: str, node_id: str | None,
     """Copy a workflow's output artifacts (an executed notebook) to a folder (argo cp)."""
     name = target.resolve(name)
     wf = target.service.get(target.namespace, name)
-    for node in (wf.get("status") or {}).get("nodes", {}).values():
-        if (node_id and node["id"] != node_id) or (
-                template_name and node.get("templateName") != template_name):
-            continue
-        for artifact in (node.get("outputs") or {}).get("artifacts", []):
-            if artifact_name and artifact["name"] != artifact_name:
-                continue
-            where = layout
-            for key, value in {"namespace": target.namespace, "workflowName": name,
-                               "nodeId": node["id"], "templateName": node.get("templateName", ""),
-                               "artifactName": artifact["name"]}.items():
-                where = where.replace("{" + key + "}", value)
-            folder = Path(output_dir, where)
-            folder.mkdir(parents=True, exist_ok=True)
-            file = folder / posixpath.basename(artifact.get("path") or artifact["name"])
-            file.write_bytes(target.service.artifact(target.namespace, name, node["id"],
-                                                     artifact["name"]))
-            click.echo(f'Created "{file.name}"', err=True)
+    nodes = [n for n in ((wf.get("status") or {}).get("nodes") or {}).values()
+             if (not node_id or n["id"] == node_id)
+             and (not template_name or n.get("templateName") == template_name)]
+    if (node_id or template_name) and not nodes:
+        return _missing(f"workflow {name} has no node" + (f' with id "{node_id}"' if node_id
+                                                           else "")
+                        + (f' of template "{template_name}"' if template_name else ""))
+    found = [(n, a) for n in nodes for a in (n.get("outputs") or {}).get("artifacts") or []
+             if not artifact_name or a["name"] == artifact_name]
+    if artifact_name and not found:
+        return _missing(f'workflow {name} has no output artifact "{artifact_name}"'
+                        + (" in the nodes selected" if node_id or template_name else ""))
+    for node, artifact in found:
+        where = layout
+        for key, value in {"namespace": target.namespace, "workflowName": name,
+                           "nodeId": node["id"], "templateName": node.get("templateName", ""),
+                           "artifactName": artifact["name"]}.items():
+            where = where.replace("{" + key + "}", value)
+        folder = Path(output_dir, where)
+        folder.mkdir(parents=True, exist_ok=True)
+        file = folder / posixpath.basename(artifact.get("path") or artifact["name"])
+        file.write_bytes(target.service.artifact(target.namespace, name, node["id"],
+                                                 artifact["name"]))
+        click.echo(f'Created "{file.name}"', err=True)
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cli.test_verbs import assert_filters_name_what_is_missing
 from tests.server.rest_harness import free_port
 
 HELLO = """\
@@ -122,6 +123,7 @@ def test_verbs_through_the_server(cli: Cli, server: tuple[str, str], tmp_path: P
     assert cli("logs", name, env=env).stdout.splitlines() == [
         f"{pod}: first line", f"{pod}: last line"]
     assert cli("logs", name, "--grep", "last", env=env).stdout == f"{pod}: last line\n"
+    assert_filters_name_what_is_missing(cli, name, tmp_path, env)
     # The flags name the server as well as the environment does.
     assert cli("get", name, "-o", "name", "--server", url, "--token", token).stdout == (
         f"{name}\n")

@@ -435,6 +435,36 @@ def test_logs_after_the_workflow_finished(cli: Cli, tmp_path: Path) -> None:
     assert len(cli("logs", name, "--since", "1h").stdout.splitlines()) == 4
 
 
+def assert_filters_name_what_is_missing(cli: Cli, name: str, tmp_path: Path,
+                                        env: dict[str, str] | None = None) -> None:
+    """logs --node and cp's filters that match nothing say so and exit 1, as argo's do."""
+    def fails(*args: str) -> str:
+        result = cli(*args, env=env)
+        assert (result.code, result.stdout) == (1, ""), result.stderr
+        return str(result.stderr)
+
+    out = str(tmp_path / "out")
+    assert fails("logs", name, "--node", "nosuch") == \
+        f'workflow {name} has no node or pod "nosuch"\n'
+    assert fails("logs", name, "nosuch") == f'workflow {name} has no node or pod "nosuch"\n'
+    assert fails("cp", name, out, "--artifact-name", "nosuch") == \
+        f'workflow {name} has no output artifact "nosuch"\n'
+    assert fails("cp", name, out, "--node-id", "nosuch") == \
+        f'workflow {name} has no node with id "nosuch"\n'
+    assert fails("cp", name, out, "--template-name", "nosuch") == \
+        f'workflow {name} has no node of template "nosuch"\n'
+    assert fails("cp", name, out, "--template-name", "say", "--artifact-name", "x") == \
+        f'workflow {name} has no output artifact "x" in the nodes selected\n'
+    assert not Path(out).exists()
+    # Without filters there is nothing to say: a workflow without artifacts copies none.
+    assert cli("cp", name, out, env=env).code == 0
+
+
+def test_logs_and_cp_filters_that_match_nothing(cli: Cli, tmp_path: Path) -> None:
+    name = submit_and_wait(cli, write(tmp_path, HELLO))
+    assert_filters_name_what_is_missing(cli, name, tmp_path)
+
+
 def test_logs_follow_streams_until_the_workflow_ends(cli: Cli, tmp_path: Path) -> None:
     name = submit(cli, write(tmp_path, TICKING))
     result = cli("logs", name, "-f")
