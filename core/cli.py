@@ -25,6 +25,7 @@ from argosy import __version__
 from argosy.durations import parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.registry import default_registry
+from argosy.render import pod_name
 from argosy.store import now_rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -461,19 +462,9 @@ def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str
     return wf
 
 
-def _pod_name(wf_name: str, node: dict[str, Any]) -> str:
-    """Argo's pod name of a Pod node: ``<workflow>-<template>-<hash>``, hash from the node id."""
-    nid = node["id"]
-    if nid == wf_name:
-        return wf_name
-    template = node.get("templateName") or ""
-    prefix = f"{wf_name}-{template}"[:52] if template else wf_name
-    return f"{prefix}-{nid.rsplit('-', 1)[-1]}"
-
-
 def _node_matches(wf_name: str, node: dict[str, Any], wanted: str | None) -> bool:
     return wanted is None or wanted in (node["id"], node.get("name"), node.get("displayName"),
-                                        _pod_name(wf_name, node))
+                                        pod_name(wf_name, node))
 
 
 def _fresh(node: dict[str, Any], since: float | None) -> bool:
@@ -533,7 +524,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
             if first and tail is not None and tail >= 0:
                 lines = lines[-tail:] if tail else []
             stamp = now_rfc3339() if live else (node.get("finishedAt") or now_rfc3339())
-            podname = _pod_name(rec.name, node)
+            podname = pod_name(rec.name, node)
             for line in lines:
                 if grep is None or grep in line:
                     yield podname, f"{stamp} {line}" if timestamps else line

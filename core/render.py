@@ -14,7 +14,8 @@ The tree follows the layout of the `argo` CLI:
   joints; a Retry with a single attempt is replaced by that attempt; an
   Omitted Skipped node is hidden; TaskGroup and Container nodes are never
   drawn (their children attach to the enclosing boundary);
-* the PODNAME and DURATION columns are only filled for Pod nodes.
+* the PODNAME and DURATION columns are only filled for Pod nodes; PODNAME is Argo's (v2) pod
+  name, the one ``argosy logs`` prints.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "Row",
     "format_duration",
     "node_tree",
+    "pod_name",
     "render_workflow",
 ]
 
@@ -204,7 +206,7 @@ class Row:
     icon: str
     display_name: str
     template: str
-    pod_name: str  # node id for Pod nodes (argosy has no pods), else ""
+    pod_name: str  # Argo's pod name for Pod nodes, else ""
     duration: str  # only for Pod nodes, as argo does
     message: str
     phase: str
@@ -329,8 +331,25 @@ def _icon(node: dict[str, Any]) -> str:
     return ICONS.get(node.get("phase") or "", "")
 
 
+def pod_name(workflow: str, node: dict[str, Any]) -> str:
+    """Argo's (v2) pod name of a Pod node: ``<workflow>-<template>-<hash>``, the hash being the
+    one that ends the node id (fnv32a of the node name); the root's pod is the workflow's name."""
+    nid = node.get("id") or ""
+    if workflow in (nid, node.get("name")):
+        return workflow
+    template = node.get("templateName")
+    prefix = f"{workflow}-{template}" if template else workflow
+    return f"{prefix[:52]}-{nid.rsplit('-', 1)[-1]}"
+
+
 def _make_row(
-    nid: str, node: dict[str, Any], prefix: str, depth: int, on_exit: bool, now: datetime
+    wf_name: str,
+    nid: str,
+    node: dict[str, Any],
+    prefix: str,
+    depth: int,
+    on_exit: bool,
+    now: datetime,
 ) -> Row:
     is_pod = node.get("type") == "Pod"
     seconds = _elapsed(node.get("startedAt"), node.get("finishedAt"), now) if is_pod else None
@@ -343,7 +362,7 @@ def _make_row(
         icon=_icon(node),
         display_name=node.get("displayName") or node.get("name") or nid,
         template=_template_of(node),
-        pod_name=nid if is_pod else "",
+        pod_name=pod_name(wf_name, node) if is_pod else "",
         duration=format_duration(seconds) if seconds is not None else "",
         message=node.get("message") or "",
         phase=node.get("phase") or "",
@@ -358,6 +377,7 @@ def _make_row(
 
 
 def _walk(
+    wf_name: str,
     root: str,
     nodes: dict[str, dict[str, Any]],
     kids: dict[str, list[str]],
@@ -375,7 +395,7 @@ def _walk(
         node = nodes[nid]
         hidden, indent = _hidden(node)
         if not hidden:
-            yield _make_row(nid, node, prefix, depth, on_exit, now)
+            yield _make_row(wf_name, nid, node, prefix, depth, on_exit, now)
         children = _sort_siblings(kids.get(nid, []), nodes)
         last = len(children) - 1
         pending = []
@@ -401,11 +421,11 @@ def node_tree(wf: dict[str, Any], *, now: datetime | None = None) -> list[Row]:
         return []
     clock = _now(now)
     kids, roots = _build_children(nodes)
-    rows = list(_walk(name, nodes, kids, False, clock))
+    rows = list(_walk(name, name, nodes, kids, False, clock))
     exit_name = f"{name}.onExit"
     for root in roots:
         if root != name and nodes[root].get("name") == exit_name:
-            rows.extend(_walk(root, nodes, kids, True, clock))
+            rows.extend(_walk(name, root, nodes, kids, True, clock))
             break
     return rows
 

@@ -54,8 +54,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argosy import __version__
 from argosy.auth import Auth, Grant
-from argosy.engine import Engine, fnv32a
+from argosy.engine import Engine
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.render import pod_name
 from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow, name_values
 from argosy.store import AlreadyExists, Listed, ListKey, Store
 
@@ -660,15 +661,6 @@ class EventHub:
 
 
 # ---- logs -------------------------------------------------------------------------------------
-
-
-def pod_name(workflow: str, node: dict[str, Any]) -> str:
-    """Argo's (v2) pod name of a Pod node: ``<workflow>-<template>-<fnv32a(node name)>``."""
-    if node.get("name") == workflow:
-        return workflow
-    template = node.get("templateName")
-    prefix = f"{workflow}-{template}" if template else workflow
-    return f"{prefix[:52]}-{fnv32a(node.get('name', ''))}"
 
 
 @dataclass

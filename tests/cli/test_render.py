@@ -89,8 +89,8 @@ def workflow(name: str, nodes: list[dict[str, Any]], phase: str = "Succeeded", *
     }
 
 
-def render_text(wf: dict[str, Any], **kwargs: Any) -> str:
-    console = Console(file=StringIO(), width=120, color_system=None)
+def render_text(wf: dict[str, Any], width: int = 120, **kwargs: Any) -> str:
+    console = Console(file=StringIO(), width=width, color_system=None)
     console.print(render_workflow(wf, now=NOW, **kwargs))
     return console.file.getvalue()
 
@@ -226,7 +226,8 @@ def test_steps_tree_hides_step_groups_and_orders_by_start_then_name():
         "   └─✔ hello2b",
     ]
     assert [r.depth for r in rows] == [0, 1, 1, 1]
-    assert rows[1].pod_name == "h1" and rows[1].template == "whalesay"
+    # Argo's pod name: workflow, template, and the hash that ends the node id.
+    assert rows[1].pod_name == "steps-x7k2p-whalesay-h1" and rows[1].template == "whalesay"
     assert rows[0].pod_name == "" and rows[0].duration == ""  # only pods get these, as argo
 
 
@@ -351,7 +352,7 @@ def test_render_header_and_tree_columns():
     assert "(5 minutes ago)" in text  # Created/Started relative to the fixed now
     header, *body = tree_lines(wf)
     assert header.split() == ["STEP", "TEMPLATE", "PODNAME", "DURATION", "MESSAGE"]
-    assert body[1].split() == ["├───✔", "hello1", "whalesay", "h1", "1s"]
+    assert body[1].split() == ["├───✔", "hello1", "whalesay", "steps-x7k2p-whalesay-h1", "1s"]
 
 
 def test_failed_node_message_and_workflow_message_are_shown():
@@ -377,7 +378,7 @@ def test_wide_adds_inputs_outputs_result_exit_code():
     }
     narrow = tree_lines(wf)
     assert "who=world" not in "\n".join(narrow)
-    header, *body = tree_lines(wf, wide=True)
+    header, *body = tree_lines(wf, wide=True, width=200)
     assert header.split() == [
         "STEP",
         "TEMPLATE",

@@ -416,6 +416,10 @@ def test_logs_after_the_workflow_finished(cli: Cli, tmp_path: Path) -> None:
             for n in wf["status"]["nodes"].values() if n["type"] == "Pod"}
     result = cli("logs", name)
     assert result.code == 0, result.stderr
+    # get's PODNAME column names the pods as logs does.
+    podnames = [line.split()[3] for line in cli("get", name).stdout.splitlines()
+                if re.match(r"^ [├└]───✔ (one|two) ", line)]
+    assert podnames == [pods["one"], pods["two"]]
     assert result.stdout.splitlines() == [
         f"{pods['one']}: first hi", f"{pods['one']}: last hi",
         f"{pods['two']}: first second", f"{pods['two']}: last second"]
