@@ -46,10 +46,24 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
     doc = workflows[0]
     if isinstance(doc.data, dict):
         apply_overrides(doc.data, **overrides)
-    faults = lint_document(doc, registry)
+    faults = [_blame_override(f, overrides) for f in lint_document(doc, registry)]
     if faults:
         raise InvalidWorkflow(faults)
     return doc.data
+
+
+# The manifest field each submit option overrides, and the option's name on the command line.
+OVERRIDE_FLAGS = {"spec.entrypoint": ("entrypoint", "--entrypoint"),
+                  "metadata.name": ("name", "--name"),
+                  "metadata.generateName": ("generate_name", "--generate-name")}
+
+
+def _blame_override(fault: Fault, overrides: dict[str, Any]) -> Fault:
+    """A fault in a field an option set names the option, not a line of the file."""
+    option, flag = OVERRIDE_FLAGS.get(fault.path, (None, None))
+    if option and overrides.get(option):
+        return Fault(flag or "", fault.message)
+    return fault
 
 
 def name_values(pairs: Iterable[str]) -> dict[str, str]:

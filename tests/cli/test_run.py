@@ -92,6 +92,21 @@ def test_failed_workflow_exits_one_and_log_shows_stderr(cli, tmp_path: Path) -> 
     assert "Failed" in plain.stderr
 
 
+def test_faults_of_an_override_name_its_flag(cli, tmp_path: Path) -> None:
+    """What --entrypoint or --name set is not in the file: the fault names the flag."""
+    wf = write(tmp_path, HELLO)
+    bad = cli("run", wf, "--entrypoint", "nope")
+    assert (bad.code, bad.stderr) == (2, '--entrypoint: unknown template "nope"\n')
+    bad = cli("submit", wf, "--name", "Bad_Name")
+    assert bad.code == 2
+    assert bad.stderr.startswith('--name: invalid workflow name "Bad_Name": ')
+    bad = cli("submit", wf, "--generate-name", "X_")
+    assert bad.stderr.startswith('--generate-name: invalid generateName "X_": ')
+    # The same fault in the file itself keeps its line.
+    in_file = cli("run", write(tmp_path, HELLO.replace("entrypoint: main", "entrypoint: nope")))
+    assert in_file.stderr.endswith('wf.yaml:5:3: spec.entrypoint: unknown template "nope"\n')
+
+
 def test_invalid_workflow_exits_two_and_names_every_fault(cli, tmp_path: Path) -> None:
     result = cli("run", write(tmp_path, BROKEN))
     assert result.code == 2
