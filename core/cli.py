@@ -261,19 +261,23 @@ def engine(exit_when_idle: float | None, parallelism: int | None,
 @main.command()
 def plugins() -> None:
     """List loaded plugins, their versions and what they add."""
-    from rich.table import Table
+    from argosy.render import Column, FitTable
 
     registry = default_registry()
     registry.template_types  # noqa: B018 - loading attributes each type to its plugin
     registry.executors  # noqa: B018
-    table = Table("PLUGIN", "MODULE", "DISTRIBUTION", "TEMPLATE TYPES", "EXECUTORS", "STATUS",
-                  box=None)
+    # An elided module name loses the part that tells it apart: a narrow terminal drops it.
+    whole = max((len(info.module) for info in registry.plugins.values()), default=0)
+    table = FitTable([Column("PLUGIN"), Column("MODULE", drop=1, minimum=whole),
+                      Column("DISTRIBUTION"),
+                      Column("TEMPLATE TYPES", wrap=True), Column("EXECUTORS", wrap=True),
+                      Column("STATUS", wrap=True)])
     for info in registry.plugins.values():
         table.add_row(info.name, info.module,
                       f"{info.distribution or '-'} {info.version or ''}".strip(),
                       ", ".join(info.template_types) or "-", ", ".join(info.executors) or "-",
                       f"error: {info.error}" if info.error else "ok")
-    Console().print(table)
+    print_rich(table)
 
 
 # ==== Argo's verbs: against the local store, or a server with --server ========================

@@ -29,12 +29,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
 
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 __all__ = [
+    "Column",
+    "FitTable",
     "LiveView",
     "PlainProgress",
     "Row",
@@ -521,15 +524,117 @@ def _row_style(row: Row) -> str:
     return STYLES.get(row.phase, "")
 
 
-def _tree_table(rows: list[Row], wide: bool, hidden: int = 0) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("STEP", no_wrap=True)
-    for title in ("TEMPLATE", "PODNAME", "DURATION"):
-        table.add_column(title, no_wrap=True)
+# --- tables that fit the terminal ---
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A FitTable column: ``drop`` ranks the columns that may be left out when the console is
+    too narrow (1 goes first; 0 never goes); ``wrap`` wraps long cells instead of eliding them;
+    ``minimum`` is the narrowest it gets (its title's width at least)."""
+
+    title: str
+    drop: int = 0
+    wrap: bool = False
+    minimum: int = 0
+
+
+Cell = str | Text
+_TELLING = 20  # a cell elided below this many columns says little
+
+
+def _cell_width(cell: Cell) -> int:
+    text = cell.plain if isinstance(cell, Text) else cell
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+def _capped(natural: list[int], minimum: list[int], cap: int) -> list[int]:
+    return [max(low, min(n, cap)) for n, low in zip(natural, minimum, strict=True)]
+
+
+def fit_widths(natural: list[int], minimum: list[int], room: int) -> list[int]:
+    """Column widths within ``room``: the widest columns are narrowed first, none below its
+    minimum; what the cap leaves over goes back to the narrowed ones, left to right."""
+    if sum(natural) <= room:
+        return natural
+    low, high = 0, max(natural)
+    while low < high:  # the largest cap that fits
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if sum(_capped(natural, minimum, mid)) <= room else (low, mid - 1)
+    widths = _capped(natural, minimum, low)
+    spare = room - sum(widths)
+    for i, n in enumerate(natural):
+        if spare <= 0:
+            break
+        extra = min(spare, n - widths[i])
+        widths[i] += extra
+        spare -= extra
+    return widths
+
+
+class FitTable:
+    """A table that fits the console's width, where a rich Table squeezed into a narrow
+    terminal breaks its titles over several lines: titles never wrap; if the table is too wide,
+    the columns that may go are left out (and named under it), then the widest cells are
+    elided with "…" (or wrapped, for ``wrap`` columns)."""
+
+    def __init__(self, columns: list[Column], gap: int = 2) -> None:
+        self.columns = columns
+        self.gap = gap
+        self.rows: list[tuple[list[Cell], str | None]] = []
+
+    def add_row(self, *cells: Cell, style: str | None = None) -> None:
+        self.rows.append((list(cells), style))
+
+    def _natural(self) -> list[int]:
+        widths = [cell_len(c.title) for c in self.columns]
+        for cells, _ in self.rows:
+            for i, cell in enumerate(cells):
+                widths[i] = max(widths[i], _cell_width(cell))
+        return widths
+
+    def _kept(self, natural: list[int], minimum: list[int], room: int) -> list[int]:
+        """Leave out droppable columns until the rest get a telling width (or none is left)."""
+        telling = [min(n, max(low, _TELLING)) for n, low in zip(natural, minimum, strict=True)]
+        keep = list(range(len(self.columns)))
+        for _, i in sorted((c.drop, i) for i, c in enumerate(self.columns) if c.drop):
+            if sum(telling[k] for k in keep) + self.gap * (len(keep) - 1) <= room:
+                break
+            keep.remove(i)
+        return keep
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        room = options.max_width
+        natural = self._natural()
+        minimum = [max(cell_len(c.title), min(c.minimum, n))
+                   for c, n in zip(self.columns, natural, strict=True)]
+        keep = self._kept(natural, minimum, room)
+        if sum(minimum[i] for i in keep) + self.gap * (len(keep) - 1) > room:
+            minimum = [cell_len(c.title) for c in self.columns]  # narrower than wished
+        widths = fit_widths([natural[i] for i in keep], [minimum[i] for i in keep],
+                            room - self.gap * (len(keep) - 1))
+        table = Table(box=None, header_style="bold", pad_edge=False,
+                      padding=(0, self.gap, 0, 0), collapse_padding=True)
+        for i, width in zip(keep, widths, strict=True):
+            column = self.columns[i]
+            table.add_column(column.title, width=width, no_wrap=not column.wrap,
+                             overflow="fold" if column.wrap else "ellipsis")
+        for cells, style in self.rows:
+            table.add_row(*(cells[i] if i < len(cells) else "" for i in keep), style=style)
+        yield table
+        left_out = [self.columns[i].title for i in range(len(self.columns)) if i not in keep]
+        if left_out:
+            yield Text(f"(not shown at {room} columns: {', '.join(left_out)})", style="dim")
+
+
+def _tree_table(rows: list[Row], wide: bool, hidden: int = 0) -> FitTable:
+    # At 80 columns the wide view cannot hold all nine: its least telling columns go first.
+    columns = [Column("STEP", minimum=16), Column("TEMPLATE"), Column("PODNAME", drop=3),
+               Column("DURATION")]
     if wide:
-        for title in ("INPUTS", "OUTPUTS", "EXITCODE", "ARTIFACTS"):
-            table.add_column(title, overflow="fold")
-    table.add_column("MESSAGE", overflow="fold")
+        columns += [Column("INPUTS"), Column("OUTPUTS"), Column("EXITCODE", drop=2),
+                    Column("ARTIFACTS", drop=1)]
+    table = FitTable([*columns, Column("MESSAGE", wrap=True)])
     seen_exit = False
     for i, row in enumerate(rows):
         if i == 1 and hidden:

@@ -12,11 +12,13 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from argosy.render import (
     LiveView,
     PlainProgress,
+    fit_widths,
     format_duration,
     node_tree,
     render_workflow,
@@ -397,6 +399,38 @@ def test_wide_adds_inputs_outputs_result_exit_code():
     row = next(r for r in node_tree(wf) if r.id == "h1")
     assert row.exit_code == "0" and row.artifacts == ("log",)
     assert row.outputs == (("greeting", "hello world"),) and row.result == "line1\nline2"
+
+
+def test_wide_tree_fits_80_columns_with_whole_titles():
+    """At 80 columns the nine wide columns cannot all fit: titles stay whole, the least telling
+    columns are left out (and named), and long cells are elided rather than wrapped."""
+    wf = steps_wf()
+    wf["status"]["nodes"]["h1"]["inputs"] = {"parameters": [{"name": "who", "value": "w" * 60}]}
+    wf["status"]["nodes"]["h1"]["message"] = "a long message " * 8
+    lines = render_text(wf, width=80, wide=True).splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("STEP"))
+    note = "(not shown at 80 columns: "
+    assert lines[-1].startswith(note)
+    left_out = lines[-1].removeprefix(note).removesuffix(")").split(", ")
+    assert "ARTIFACTS" in left_out and "INPUTS" not in left_out
+    assert sorted(header.split() + left_out) == sorted(
+        ["STEP", "TEMPLATE", "PODNAME", "DURATION", "INPUTS", "OUTPUTS", "EXITCODE",
+         "ARTIFACTS", "MESSAGE"])
+    hello1 = next(line for line in lines if "hello1" in line)
+    assert "who=wwww" in hello1 and hello1.split()[-5].endswith("…")
+    # The message wraps in its column instead of being cut.
+    assert "".join(line[header.index("MESSAGE"):].strip() for line in lines
+                   if len(line) > header.index("MESSAGE")).count("long") == 8
+    # Wide enough, nothing is left out or elided.
+    roomy = render_text(wf, width=400, wide=True)
+    assert "not shown" not in roomy and "who=" + "w" * 39 + "…" in roomy
+
+
+def test_fit_widths_narrows_the_widest_first():
+    assert fit_widths([10, 30, 50], [4, 4, 4], 90) == [10, 30, 50]
+    assert fit_widths([10, 30, 50], [4, 4, 4], 60) == [10, 25, 25]
+    assert fit_widths([10, 30, 50], [4, 4, 40], 60) == [10, 10, 40]
 
 
 def test_colours_by_phase():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.cells import cell_len
 
 from tests.conftest import CliResult
 
@@ -202,6 +204,35 @@ def test_plugins_lists_the_built_in_types(cli) -> None:
     assert result.code == 0
     for key in ("container", "script", "suspend", "steps", "dag", "local"):
         assert key in result.stdout
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+AT_80 = {"COLUMNS": "80", "LINES": "40", "FORCE_COLOR": "1"}  # a terminal 80 columns wide
+
+
+def on_terminal(result: CliResult) -> list[str]:
+    return ANSI.sub("", result.stdout).splitlines()
+
+
+def test_plugins_fits_80_columns(cli) -> None:
+    """Module names elided to "argosy.plugins.…" tell nothing: at 80 columns MODULE goes."""
+    lines = on_terminal(cli("plugins", env=AT_80))
+    assert max(cell_len(line) for line in lines) <= 80
+    assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "TEMPLATE", "TYPES", "EXECUTORS",
+                                "STATUS"]
+    assert lines[-1] == "(not shown at 80 columns: MODULE)"
+    assert "…" not in "\n".join(lines)
+    wide = on_terminal(cli("plugins", env=dict(AT_80, COLUMNS="120")))
+    assert wide[0].split()[:2] == ["PLUGIN", "MODULE"]
+
+
+def test_get_wide_fits_80_columns(cli, tmp_path: Path) -> None:
+    result = cli("run", write(tmp_path, HELLO), "-o", "name")
+    lines = on_terminal(cli("get", result.stdout.strip(), "-o", "wide", env=AT_80))
+    assert max(cell_len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("STEP"))
+    assert header.split() == ["STEP", "TEMPLATE", "DURATION", "INPUTS", "OUTPUTS", "MESSAGE"]
+    assert lines[-1] == "(not shown at 80 columns: PODNAME, EXITCODE, ARTIFACTS)"
 
 
 def test_ctrl_c_stops_the_workflow_and_kills_its_processes(tmp_path: Path) -> None:
