@@ -1,0 +1,547 @@
+"""A simulated kubelet and Job controller for the API server double.
+
+Every Pod is bound to one node and its containers really run as host processes: init containers
+in order (sidecars, i.e. init containers with ``restartPolicy: Always``, keep running), then the
+containers side by side, each in the pod's own directory with its command, args, env and
+workingDir. Images are not pulled: a container without a command is resolved through argosy's
+image mapping (``$ARGOSY_HOME/images.yaml``, ``$ARGOSY_IMAGE_ENTRYPOINTS``). A container's
+``terminationMessagePath`` is bind-mounted from a per-container file in a private mount
+namespace where the host allows one, so the message is real; logs, exit codes and deadlines are.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from argosy.engine import NodeError
+from argosy.plugins.container import Container, argv_of, image_config
+
+from .store import Obj, Store, now
+
+NODE = "argosy-double"
+MESSAGE_CAP = 4096  # bytes of a termination message, as the kubelet keeps
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # FallbackToLogsOnError's tail of the log
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+# Mounts the per-container termination file at its path in a private mount namespace. A path that
+# does not exist (such as /dev/termination-log) gets a tmpfs over its directory, in which the
+# directory's entries are bound back, so /dev/null and friends still work.
+_MOUNT_SCRIPT = r"""
+set -e
+file=$1 target=$2 scratch=$3; shift 3
+if [ ! -e "$target" ]; then
+  dir=${target%/*}; dir=${dir:-/}
+  mkdir -p "$scratch"; mount --rbind "$dir" "$scratch"
+  mount -t tmpfs -o mode=755 tmpfs "$dir"
+  for entry in "$scratch"/* "$scratch"/.[!.]*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    name=${entry##*/}
+    if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
+    elif [ -d "$entry" ]; then mkdir "$dir/$name"; mount --rbind "$entry" "$dir/$name"
+    else : > "$dir/$name"; mount --bind "$entry" "$dir/$name"; fi
+  done
+  : > "$target"
+fi
+mount --bind "$file" "$target"
+exec "$@"
+"""
+
+
+def _mount_prefix() -> list[str] | None:
+    """How to enter a private mount namespace here, or None where that is not possible."""
+    if shutil.which("unshare") is None:
+        return None
+    base = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        base.insert(1, "--map-root-user")
+    probe = subprocess.run([*base, "true"], capture_output=True, check=False)
+    return base if probe.returncode == 0 else None
+
+
+def _expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) references; $$ escapes, an unknown reference stays as written."""
+    return _REF.sub(lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+                    text)
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class ContainerRun:
+    """One container of a pod: its process, its log files (one per restart), its state."""
+
+    def __init__(self, pod_run: PodRun, spec: Obj, init: bool) -> None:
+        self.pod_run, self.spec, self.init = pod_run, spec, init
+        self.name: str = spec["name"]
+        self.sidecar = init and spec.get("restartPolicy") == "Always"
+        self.dir = pod_run.dir / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.message_file = self.dir / "termination-log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()  # orders a start against a kill
+        self.restarts = 0
+        self.last_state: Obj = {}
+        self.state: Obj = {"waiting": {"reason": "PodInitializing" if not init else
+                                       "ContainerCreating"}}
+        self.killed = False
+
+    def log_path(self, previous: bool = False) -> Path:
+        return self.dir / f"{self.restarts - (1 if previous else 0)}.log"
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    def status(self) -> Obj:
+        spec = self.spec
+        status = {"name": self.name, "image": spec.get("image", ""), "imageID": "",
+                  "ready": self.running, "restartCount": self.restarts, "state": self.state,
+                  "started": self.running, "lastState": self.last_state}
+        if "terminated" in self.state or "running" in self.state:
+            status["containerID"] = f"argosy-double://{self.pod_run.uid}/{self.name}"
+        return status
+
+    def run(self) -> int:
+        """Run (and restart, as the restart policy says) until done; the last exit code."""
+        policy = self.spec.get("restartPolicy") or self.pod_run.restart_policy
+        while True:
+            code = self._run_once()
+            if self.killed or self.pod_run.stopping.is_set():
+                return code
+            if not (policy == "Always" or (policy == "OnFailure" and code != 0)):
+                return code
+            self.last_state = self.state
+            self.restarts += 1
+            self.pod_run.publish()
+            self.pod_run.stopping.wait(min(0.1 * 2 ** self.restarts, 5.0))
+
+    def _run_once(self) -> int:
+        try:
+            argv, env, cwd = self._command()
+        except NodeError as exc:
+            return self._terminated(128, "StartError", str(exc), now())
+        self.message_file.write_bytes(b"")
+        target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
+        prefix = self.pod_run.kubelet.mount_prefix
+        if prefix is not None:
+            argv = [*prefix, "sh", "-c", _MOUNT_SCRIPT, "mount-termination-log",
+                    str(self.message_file), target, str(self.dir / "host-dir"), *argv]
+        started = now()
+        with self.lock, open(self.log_path(), "ab") as log:
+            if self.killed:
+                return self._terminated(137, "Error", "", started)
+            try:
+                self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log,
+                                             stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
+            except OSError as exc:
+                return self._terminated(128, "StartError", f"failed to start: {exc}", started)
+        self.state = {"running": {"startedAt": started}}
+        self.pod_run.publish()
+        code = _exit_code(self.proc.wait())
+        reason = "Completed" if code == 0 else "Error"
+        return self._terminated(code, reason, self._message(code), started)
+
+    def _terminated(self, code: int, reason: str, message: str, started: str) -> int:
+        terminated = {"exitCode": code, "reason": reason, "startedAt": started,
+                      "finishedAt": now(), "containerID":
+                      f"argosy-double://{self.pod_run.uid}/{self.name}"}
+        if message:
+            terminated["message"] = message
+        self.state = {"terminated": terminated}
+        self.pod_run.publish()
+        return code
+
+    def _message(self, code: int) -> str:
+        data = self.message_file.read_bytes()[:MESSAGE_CAP] if self.message_file.exists() else b""
+        if not data and code != 0 and self.spec.get(
+                "terminationMessagePolicy") == "FallbackToLogsOnError":
+            lines = self.log_path().read_bytes().splitlines(keepends=True)[-FALLBACK_LINES:]
+            data = b"".join(lines)[-FALLBACK_BYTES:]
+        return data.decode(errors="replace")
+
+    def _command(self) -> tuple[list[str], dict[str, str], str]:
+        spec = self.spec
+        image = image_config(spec.get("image"))
+        env = self.pod_run.env_of(spec, image.env if image is not None else {})
+        container = Container.model_validate(
+            {k: spec[k] for k in ("image", "command", "args") if spec.get(k) is not None})
+        argv = [_expand(a, env) for a in argv_of(container)]
+        cwd = spec.get("workingDir") or str(self.pod_run.dir)
+        if not os.path.isdir(cwd):
+            raise NodeError(f'workingDir "{cwd}" does not exist on this host (images are not '
+                            "pulled, so the host's file system is the container's)")
+        return argv, env, cwd
+
+    def kill(self, grace: float) -> None:
+        """SIGTERM to the container's process group, SIGKILL after the grace period."""
+        with self.lock:
+            self.killed = True
+            proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+class PodRun:
+    """One pod on the simulated node, from binding to its last container's exit."""
+
+    def __init__(self, kubelet: Kubelet, pod: Obj) -> None:
+        self.kubelet = kubelet
+        meta = pod["metadata"]
+        self.namespace, self.name, self.uid = meta["namespace"], meta["name"], meta["uid"]
+        self.pod = pod
+        self.dir = kubelet.root / f"{self.namespace}_{self.name}_{self.uid[:8]}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spec = pod["spec"]
+        self.restart_policy = spec.get("restartPolicy", "Always")
+        self.inits = [ContainerRun(self, c, True) for c in spec.get("initContainers") or []]
+        self.mains = [ContainerRun(self, c, False) for c in spec.get("containers") or []]
+        self.stopping = threading.Event()
+        self.done = threading.Event()
+        self.phase, self.reason, self.message = "Pending", None, None
+        self.started, self.started_clock = now(), time.monotonic()
+        self.deleting = False
+        self.lock = threading.Lock()
+
+    def container(self, name: str) -> ContainerRun | None:
+        return next((c for c in self.inits + self.mains if c.name == name), None)
+
+    # ---- environment
+
+    def env_of(self, spec: Obj, image_env: dict[str, str]) -> dict[str, str]:
+        """The host's PATH and HOME, then the image's env, then the container's."""
+        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+               "HOME": os.environ.get("HOME", "/"), **image_env, "HOSTNAME": self.name,
+               **self.kubelet.service_env}
+        for source in spec.get("envFrom") or []:
+            env.update(self._env_from(source))
+        for var in spec.get("env") or []:
+            if "valueFrom" in var:
+                value = self._value_from(var["valueFrom"])
+                if value is None:
+                    continue
+            else:
+                value = _expand(str(var.get("value", "")), env)
+            env[var["name"]] = value
+        return env
+
+    def _env_from(self, source: Obj) -> dict[str, str]:
+        prefix = source.get("prefix", "")
+        for key, plural in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
+            if key in source:
+                data = self.kubelet.data_of(plural, self.namespace, source[key].get("name"))
+                if data is None and not source[key].get("optional"):
+                    raise NodeError(f'{plural[:-1]} "{source[key].get("name")}" not found')
+                return {prefix + k: v for k, v in (data or {}).items()}
+        return {}
+
+    def _value_from(self, source: Obj) -> str | None:
+        if "fieldRef" in source:
+            return self._field(source["fieldRef"].get("fieldPath", ""))
+        for key, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
+            if key in source:
+                ref = source[key]
+                data = self.kubelet.data_of(plural, self.namespace, ref.get("name"))
+                if (data is None or ref.get("key") not in data) and not ref.get("optional"):
+                    raise NodeError(f'couldn\'t find key {ref.get("key")} in {plural[:-1]} '
+                                    f'{self.namespace}/{ref.get("name")}')
+                return (data or {}).get(ref.get("key"))
+        return None
+
+    def _field(self, path: str) -> str:
+        meta = self.pod["metadata"]
+        if m := re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path):
+            return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+        values = {"metadata.name": self.name, "metadata.namespace": self.namespace,
+                  "metadata.uid": self.uid, "spec.nodeName": NODE,
+                  "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName", ""),
+                  "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}
+        return values.get(path, "")
+
+    # ---- the pod's life
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            for c in self.inits + self.mains:
+                c.kill(0)
+            self.done.set()
+            self.publish()
+
+    def _run(self) -> None:
+        self.publish()
+        sidecars: list[threading.Thread] = []
+        for init in self.inits:
+            if init.sidecar:
+                sidecars.append(_start(init.run))
+                continue
+            if self.stopping.is_set() or init.run() != 0:
+                self._finish("Failed")
+                return
+        if self.stopping.is_set():
+            return
+        threads = [_start(c.run) for c in self.mains]
+        self.phase = "Running"
+        self.publish()
+        for thread in threads:
+            thread.join()
+        if self.reason is None:
+            failed = any(c.state.get("terminated", {}).get("exitCode") != 0 for c in self.mains)
+            self._finish("Failed" if failed else "Succeeded")
+
+    def _finish(self, phase: str) -> None:
+        self.phase = phase
+        self.stopping.set()
+        for c in self.inits:
+            if c.sidecar:
+                c.kill(self.grace())
+
+    def grace(self) -> float:
+        return float(self.pod["spec"].get("terminationGracePeriodSeconds", 30))
+
+    def stop(self, grace: float, phase: str | None = None, reason: str | None = None,
+             message: str | None = None) -> None:
+        """Kill every container (deletion, deadline); the pod ends with ``phase``."""
+        if reason is not None:
+            self.phase, self.reason, self.message = phase or "Failed", reason, message
+        self.stopping.set()
+        threads = [_start(c.kill, grace) for c in self.inits + self.mains]
+        for thread in threads:
+            thread.join()
+
+    def deadline_passed(self, pod: Obj) -> bool:
+        deadline = pod["spec"].get("activeDeadlineSeconds")
+        return deadline is not None and time.monotonic() - self.started_clock >= deadline
+
+    def publish(self) -> None:
+        """Write the pod's status as the kubelet sees it now."""
+        with self.lock:
+            self.kubelet.store.mutate(self.kubelet.pods, self.namespace, self.name,
+                                      self._apply_status)
+
+    def _apply_status(self, pod: Obj) -> None:
+        if pod["metadata"]["uid"] != self.uid:
+            return
+        status = pod.setdefault("status", {})
+        ready = self.phase == "Running" and all(c.running for c in self.mains)
+        initialized = all(c.sidecar or "terminated" in c.state for c in self.inits) and bool(
+            self.phase != "Pending" or not self.inits)
+        status.update({
+            "phase": self.phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
+            "hostIPs": [{"ip": "127.0.0.1"}], "podIPs": [{"ip": "127.0.0.1"}],
+            "startTime": self.started,
+            "conditions": self._conditions(status.get("conditions") or [], initialized, ready),
+            "containerStatuses": [c.status() for c in self.mains]})
+        if self.inits:
+            status["initContainerStatuses"] = [c.status() for c in self.inits]
+        for key, value in (("reason", self.reason), ("message", self.message)):
+            if value is not None:
+                status[key] = value
+
+    def _conditions(self, old: list[Obj], initialized: bool, ready: bool) -> list[Obj]:
+        before = {c["type"]: c for c in old}
+        wanted = [("PodReadyToStartContainers", True), ("Initialized", initialized),
+                  ("Ready", ready), ("ContainersReady", ready), ("PodScheduled", True)]
+        conditions = []
+        for type_, value in wanted:
+            status = "True" if value else "False"
+            previous = before.get(type_)
+            if previous is not None and previous["status"] == status:
+                conditions.append(previous)
+                continue
+            condition = {"type": type_, "status": status, "lastProbeTime": None,
+                         "lastTransitionTime": now()}
+            if not value and self.phase in ("Succeeded", "Failed"):
+                condition["reason"] = "PodCompleted"
+            conditions.append(condition)
+        return conditions
+
+
+def _start(target: Any, *args: Any) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+class Kubelet:
+    """Binds new pods to the one node, runs them, and finishes graceful deletions."""
+
+    def __init__(self, store: Store, root: Path, service_env: dict[str, str]) -> None:
+        self.store, self.root, self.service_env = store, root, service_env
+        self.pods = store.kind("", "v1", "pods")
+        self.runs: dict[str, PodRun] = {}
+        self.mount_prefix = _mount_prefix()
+        self.jobs = JobController(store)
+        store.graceful_delete = self._will_delete
+
+    def _will_delete(self, pod: Obj) -> bool:
+        run = self.runs.get(pod["metadata"]["uid"])
+        return run is not None and not run.done.is_set()
+
+    def data_of(self, plural: str, namespace: str, name: str | None) -> dict[str, str] | None:
+        kind = self.store.kind("", "v1", plural)
+        obj = next((o for o in self.store.objects_of(kind)
+                    if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name),
+                   None)
+        if obj is None:
+            return None
+        if plural == "secrets":
+            return {k: base64.b64decode(v).decode(errors="replace")
+                    for k, v in (obj.get("data") or {}).items()}
+        return dict(obj.get("data") or {})
+
+    def run_of(self, uid: str) -> PodRun | None:
+        return self.runs.get(uid)
+
+    def serve(self) -> None:
+        """The controller loop: react to every change, and tick for deadlines."""
+        seen = -1
+        while not self.store.closed:
+            with self.store.cond:
+                if self.store.rv == seen:
+                    self.store.cond.wait(0.2)
+                seen = self.store.rv
+            self.sync()
+            self.jobs.sync()
+
+    def sync(self) -> None:
+        for pod in self.store.objects_of(self.pods):
+            uid = pod["metadata"]["uid"]
+            run = self.runs.get(uid)
+            if run is None:
+                if pod["metadata"].get("deletionTimestamp") is None and pod.get(
+                        "status", {}).get("phase") == "Pending":
+                    self._bind(pod)
+                continue
+            if pod["metadata"].get("deletionTimestamp") and not run.deleting:
+                run.deleting = True
+                _start(self._delete, run, pod)
+            elif run.deadline_passed(pod) and not run.stopping.is_set():
+                _start(run.stop, run.grace(), "Failed", "DeadlineExceeded", DEADLINE_MESSAGE)
+
+    def _bind(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        self.store.mutate(self.pods, meta["namespace"], meta["name"],
+                          lambda p: p["spec"].__setitem__("nodeName", NODE))
+        pod["spec"]["nodeName"] = NODE
+        run = PodRun(self, pod)
+        self.runs[meta["uid"]] = run
+        _start(run.run)
+
+    def _delete(self, run: PodRun, pod: Obj) -> None:
+        grace = pod["metadata"].get("deletionGracePeriodSeconds", run.grace())
+        run.stop(float(grace))
+        run.done.wait()
+        self.store.remove(self.pods, run.namespace, run.name)
+
+    def stop(self) -> None:
+        for run in list(self.runs.values()):
+            run.stop(0)
+
+
+class JobController:
+    """batch/v1 Jobs: runs pods from the template until completions succeed or the backoff
+    limit is passed, and keeps the Job's status and conditions as the real controller does."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kind = store.kind("batch", "v1", "jobs")
+        self.pods = store.kind("", "v1", "pods")
+
+    def sync(self) -> None:
+        pods = self.store.objects_of(self.pods)
+        for job in self.store.objects_of(self.kind):
+            if not _finished(job) and not job["spec"].get("suspend"):
+                self._sync_job(job, [p for p in pods if _owned_by(p, job)])
+
+    def _sync_job(self, job: Obj, pods: list[Obj]) -> None:
+        spec, meta = job["spec"], job["metadata"]
+        phases = [p.get("status", {}).get("phase") for p in pods]
+        succeeded, failed = phases.count("Succeeded"), phases.count("Failed")
+        active = [p for p, ph in zip(pods, phases, strict=True) if ph not in ("Succeeded",
+                                                                              "Failed")]
+        conditions: list[Obj] = []
+        if succeeded >= spec.get("completions", 1):
+            conditions = _conditions(("SuccessCriteriaMet", "CompletionsReached",
+                                      "Reached expected number of succeeded pods"),
+                                     ("Complete", "CompletionsReached",
+                                      "Reached expected number of succeeded pods"))
+        elif failed > spec.get("backoffLimit", 6):
+            conditions = _conditions(("FailureTarget", "BackoffLimitExceeded",
+                                      "Job has reached the specified backoff limit"),
+                                     ("Failed", "BackoffLimitExceeded",
+                                      "Job has reached the specified backoff limit"))
+        else:
+            want = min(spec.get("parallelism", 1), spec.get("completions", 1) - succeeded)
+            for _ in range(want - len(active)):
+                active.append(self._create_pod(job))
+        if conditions:
+            for pod in active:
+                self.store.delete(self.pods, meta["namespace"], pod["metadata"]["name"])
+            active = []
+
+        counts = {"active": len(active), "succeeded": succeeded, "failed": failed}
+
+        def change(obj: Obj) -> None:
+            status = obj.setdefault("status", {})
+            status.setdefault("startTime", now())
+            for key, count in counts.items():  # the real controller omits zero counts
+                if count:
+                    status[key] = count
+                else:
+                    status.pop(key, None)
+            status.update({"ready": sum(_ready(p) for p in active), "terminating": 0})
+            if conditions:
+                status["conditions"] = conditions
+                if conditions[-1]["type"] == "Complete":
+                    status["completionTime"] = now()
+        self.store.mutate(self.kind, meta["namespace"], meta["name"], change)
+
+    def _create_pod(self, job: Obj) -> Obj:
+        meta, template = job["metadata"], job["spec"]["template"]
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+        pod_meta = {**(template.get("metadata") or {}), "generateName": f"{meta['name']}-",
+                    "ownerReferences": [owner]}
+        return self.store.create(self.pods, meta["namespace"],
+                                 {"metadata": pod_meta, "spec": template["spec"]})
+
+
+def _conditions(*entries: tuple[str, str, str]) -> list[Obj]:
+    stamp = now()
+    return [{"type": t, "status": "True", "reason": r, "message": m, "lastProbeTime": stamp,
+             "lastTransitionTime": stamp} for t, r, m in entries]
+
+
+def _finished(job: Obj) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
+def _owned_by(pod: Obj, job: Obj) -> bool:
+    return any(r.get("uid") == job["metadata"]["uid"]
+               for r in pod["metadata"].get("ownerReferences") or [])
+
+
+def _ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
