@@ -1,0 +1,91 @@
+"""Fixtures: an API server double per test, the official client and kubectl pointed at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from tests.kube.double import Double
+
+
+@pytest.fixture
+def double(tmp_path: Path) -> Iterator[Double]:
+    with Double(root=tmp_path / "pods", bookmark_every=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(double: Double, tmp_path: Path) -> Path:
+    return double.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def api(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(str(kubeconfig))
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
+    """Runs the real kubectl against the double; fails the test on a non-zero exit unless
+    ``check=False``."""
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.skip("kubectl is not installed here: the kubectl checks of the double need it")
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+
+    def run(*args: str, input: str | None = None, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([binary, "--cache-dir", str(tmp_path / "kube-cache"), *args],
+                              input=input, env=env, capture_output=True, text=True, timeout=60,
+                              check=False)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n"
+                                 f"{done.stdout}{done.stderr}")
+        return done
+    return run
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll ``predicate`` until it returns something truthy (the bound only stops a hang)."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def pod_manifest(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    """A one-container pod running ``sh -c script`` that is not restarted."""
+    container = {"name": "main", "image": "busybox", "command": ["sh", "-c", script]}
+    container.update(spec.pop("container", {}))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"restartPolicy": "Never", "containers": [container], **spec}}
+
+
+def finished(core: client.CoreV1Api, name: str, namespace: str = "default") -> Any:
+    """The pod once its phase is Succeeded or Failed."""
+    def done() -> Any:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase in ("Succeeded", "Failed") else None
+    return wait_for(done, f"pod {name} to finish")

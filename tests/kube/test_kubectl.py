@@ -1,0 +1,106 @@
+"""The real kubectl against the API server double (skipped where kubectl is not installed)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.kube.conftest import Kubectl, pod_manifest
+
+WIDGET_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Phase, type: string, jsonPath: .status.phase}
+"""
+
+
+def test_apply_get_logs_wait_delete_a_pod(kubectl: Kubectl) -> None:
+    manifest = pod_manifest("hello", "echo hello from the pod")
+    manifest["metadata"]["labels"] = {"app": "hello"}
+    applied = kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    assert applied.stdout == "pod/hello created\n"
+    kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/hello", "--timeout=30s")
+    listed = kubectl("get", "pods", "-l", "app=hello").stdout.splitlines()
+    assert listed[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert listed[1].split()[:4] == ["hello", "0/1", "Completed", "0"]
+    assert kubectl("get", "pods", "-l", "app!=hello", check=False).stderr == \
+        "No resources found in default namespace.\n"
+    pod = yaml.safe_load(kubectl("get", "pod", "hello", "-o", "yaml").stdout)
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    exit_code = kubectl("get", "pod", "hello", "-o",
+                        "jsonpath={.status.containerStatuses[0].state.terminated.reason}")
+    assert exit_code.stdout == "Completed"
+    assert kubectl("logs", "hello").stdout == "hello from the pod\n"
+    assert kubectl("delete", "pod", "hello").stdout == 'pod "hello" deleted\n'
+    assert "NotFound" in kubectl("get", "pod", "hello", check=False).stderr
+
+
+def test_apply_again_patches_and_wait_for_a_condition(kubectl: Kubectl) -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                      "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                          {"name": "a", "image": "nginx:1"}, {"name": "b", "image": "redis:1"}]}}}}
+    kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    deployment["spec"]["template"]["spec"]["containers"][1]["image"] = "redis:2"
+    again = kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    assert again.stdout == "deployment.apps/web configured\n"
+    images = kubectl("get", "deployment", "web", "-o",
+                     "jsonpath={.spec.template.spec.containers[*].image}").stdout
+    assert images == "nginx:1 redis:2"
+    kubectl("patch", "deployment", "web", "--subresource=status", "--type=merge", "-p",
+            json.dumps({"status": {"conditions": [{"type": "Available", "status": "True"}]}}))
+    waited = kubectl("wait", "--for=condition=Available", "deployment/web", "--timeout=10s")
+    assert waited.stdout == "deployment.apps/web condition met\n"
+
+
+def test_a_crd_and_its_custom_resources(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", "-", input=WIDGET_CRD)
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w1", "labels": {"tier": "a"}}, "spec": {"size": 3}}
+    assert kubectl("apply", "-f", "-", input=json.dumps(widget)).stdout == \
+        "widget.example.com/w1 created\n"
+    kubectl("patch", "widget", "w1", "--subresource=status", "--type=merge", "-p",
+            '{"status": {"phase": "Ready"}}')
+    rows = [line.split() for line in kubectl("get", "wd", "-l", "tier=a").stdout.splitlines()]
+    assert rows == [["NAME", "SIZE", "PHASE"], ["w1", "3", "Ready"]]
+    widget["spec"]["size"] = 4
+    assert kubectl("apply", "-f", "-", input=json.dumps(widget)).stdout == \
+        "widget.example.com/w1 configured\n"
+    assert kubectl("get", "widget", "w1", "-o", "jsonpath={.spec.size} {.status.phase}"
+                   ).stdout == "4 Ready"
+    kubectl("wait", "--for=jsonpath={.status.phase}=Ready", "widgets/w1", "--timeout=10s")
+    assert kubectl("delete", "widget", "w1").stdout == 'widget.example.com "w1" deleted\n'
+
+
+def test_a_job_and_its_pod_log(kubectl: Kubectl) -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "count"},
+           "spec": {"template": {"spec": pod_manifest("x", "seq 3")["spec"]}}}
+    kubectl("apply", "-f", "-", input=json.dumps(job))
+    kubectl("wait", "--for=condition=complete", "job/count", "--timeout=30s")
+    assert kubectl("logs", "job/count").stdout == "1\n2\n3\n"
+    kubectl("delete", "job", "count")
+    assert kubectl("get", "pods", "-l", "job-name=count", check=False).stderr == \
+        "No resources found in default namespace.\n"
+
+
+def test_server_side_validation_rejects_a_bad_pod(kubectl: Kubectl) -> None:
+    bad = pod_manifest("bad", "true")
+    del bad["spec"]["containers"][0]["image"]
+    failed = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
+    assert failed.returncode == 1
+    assert 'Pod "bad" is invalid: spec.containers[0].image: Required value' in failed.stderr
