@@ -36,24 +36,29 @@ _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 # Mounts the per-container termination file at its path in a private mount namespace. A path that
 # does not exist (such as /dev/termination-log) gets a tmpfs over its directory, in which the
-# directory's entries are bound back, so /dev/null and friends still work.
+# directory's entries are bound back, so /dev/null and friends still work (an entry that comes
+# or goes meanwhile, as in a busy /tmp, is left out). The file and the directory's old view are
+# reached through descriptors, since the tmpfs may hide their paths.
 _MOUNT_SCRIPT = r"""
 set -e
 file=$1 target=$2 scratch=$3; shift 3
+exec 3<"$file"
 if [ ! -e "$target" ]; then
   dir=${target%/*}; dir=${dir:-/}
   mkdir -p "$scratch"; mount --rbind "$dir" "$scratch"
-  mount -t tmpfs -o mode=755 tmpfs "$dir"
-  for entry in "$scratch"/* "$scratch"/.[!.]*; do
-    [ -e "$entry" ] || [ -L "$entry" ] || continue
+  exec 4<"$scratch"
+  mount -t tmpfs -o mode=1777 tmpfs "$dir"
+  for entry in /proc/self/fd/4/* /proc/self/fd/4/.[!.]*; do
     name=${entry##*/}
-    if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
-    elif [ -d "$entry" ]; then mkdir "$dir/$name"; mount --rbind "$entry" "$dir/$name"
-    else : > "$dir/$name"; mount --bind "$entry" "$dir/$name"; fi
+    { if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
+      elif [ -d "$entry" ]; then mkdir "$dir/$name" && mount --rbind "$entry" "$dir/$name"
+      elif [ -e "$entry" ]; then : > "$dir/$name" && mount --bind "$entry" "$dir/$name"
+      fi; } 2>/dev/null || true
   done
   : > "$target"
 fi
-mount --bind "$file" "$target"
+mount --bind /proc/self/fd/3 "$target"
+exec 3<&- 4<&-
 exec "$@"
 """
 

@@ -1,0 +1,212 @@
+"""The simulated kubelet: pods' containers really run, so logs, exits, messages and deadlines are
+real."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from tests.kube.conftest import finished, pod_manifest, wait_for
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def test_init_containers_run_in_order_then_the_containers(core: client.CoreV1Api) -> None:
+    manifest = pod_manifest("p", "cat order; echo main >> order")
+    manifest["spec"]["initContainers"] = [
+        {"name": f"init{i}", "image": "busybox", "command": ["sh", "-c", f"echo init{i} >> order"]}
+        for i in (1, 2)]
+    core.create_namespaced_pod("default", manifest)
+    pod = finished(core, "p")
+    assert pod.status.phase == "Succeeded"
+    assert [s.state.terminated.reason for s in pod.status.init_container_statuses] == [
+        "Completed", "Completed"]
+    assert core.read_namespaced_pod_log("p", "default") == "init1\ninit2\n"
+    assert core.read_namespaced_pod_log("p", "default", container="init2") == ""
+
+
+def test_a_failing_init_container_fails_the_pod(core: client.CoreV1Api) -> None:
+    manifest = pod_manifest("p", "echo never")
+    manifest["spec"]["initContainers"] = [{"name": "init", "image": "busybox",
+                                           "command": ["sh", "-c", "exit 4"]}]
+    core.create_namespaced_pod("default", manifest)
+    pod = finished(core, "p")
+    assert pod.status.phase == "Failed"
+    assert pod.status.init_container_statuses[0].state.terminated.exit_code == 4
+    assert pod.status.container_statuses[0].state.waiting.reason == "PodInitializing"
+
+
+def test_a_sidecar_runs_beside_the_containers_and_is_stopped_after(core: client.CoreV1Api,
+                                                                   tmp_path: Path) -> None:
+    marker = tmp_path / "sidecar-up"
+    manifest = pod_manifest("p", f'while [ ! -e {marker} ]; do sleep 0.05; done; echo saw it')
+    manifest["spec"]["initContainers"] = [
+        {"name": "side", "image": "busybox", "restartPolicy": "Always",
+         "command": ["sh", "-c", f"touch {marker}; exec sleep 300"]}]
+    core.create_namespaced_pod("default", manifest)
+    pod = finished(core, "p")
+    assert pod.status.phase == "Succeeded"
+    wait_for(lambda: "terminated" in core.read_namespaced_pod("p", "default").to_dict()[
+        "status"]["init_container_statuses"][0]["state"] and True, "the sidecar to stop")
+
+
+def test_env_from_fields_config_maps_secrets_and_references(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {"name": "cm"},
+                                                  "data": {"color": "blue"}})
+    core.create_namespaced_secret("default", {"metadata": {"name": "s"},
+                                              "stringData": {"token": "t0k"}})
+    env = [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           {"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "color"}}},
+           {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}},
+           {"name": "BOTH", "value": "$(COLOR)-$(POD)"}]
+    manifest = pod_manifest("envy", 'echo "$POD $COLOR $TOKEN $BOTH $1"',
+                            container={"env": env, "args": ["sh", "$(COLOR)"]})
+    core.create_namespaced_pod("default", manifest)
+    finished(core, "envy")
+    assert core.read_namespaced_pod_log("envy", "default") == "envy blue t0k blue-envy blue\n"
+
+
+def test_termination_message_is_capped_and_falls_back_to_logs(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod_manifest(
+        "big", "head -c 5000 /dev/zero | tr '\\0' x > /dev/termination-log"))
+    core.create_namespaced_pod("default", pod_manifest(
+        "fallback", "echo one; echo two; exit 2",
+        container={"terminationMessagePolicy": "FallbackToLogsOnError"}))
+    path = "/tmp/argosy-kube-message-test"
+    core.create_namespaced_pod("default", pod_manifest(
+        "custom", f"printf custom > {path}", container={"terminationMessagePath": path}))
+    assert finished(core, "big").status.container_statuses[0].state.terminated.message == \
+        "x" * 4096
+    assert finished(core, "fallback").status.container_statuses[0].state.terminated.message == \
+        "one\ntwo\n"
+    assert finished(core, "custom").status.container_statuses[0].state.terminated.message == \
+        "custom"
+    assert not Path(path).exists()  # written to the container's own file, not the host's
+
+
+def test_an_image_without_a_command_maps_to_a_host_command(
+        core: client.CoreV1Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = tmp_path / "images.yaml"
+    images.write_text(yaml.safe_dump({"example/greeter:1": {"entrypoint": ["echo", "hi"]}}))
+    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(images))
+    core.create_namespaced_pod("default", {"metadata": {"name": "mapped"}, "spec": {
+        "restartPolicy": "Never", "containers": [
+            {"name": "main", "image": "example/greeter:1", "args": ["there"]}]}})
+    core.create_namespaced_pod("default", {"metadata": {"name": "unknown"}, "spec": {
+        "restartPolicy": "Never", "containers": [{"name": "main", "image": "example/other"}]}})
+    assert finished(core, "mapped").status.phase == "Succeeded"
+    assert core.read_namespaced_pod_log("mapped", "default") == "hi there\n"
+    failed = finished(core, "unknown").status.container_statuses[0].state.terminated
+    assert (failed.exit_code, failed.reason) == (128, "StartError")
+    assert "entrypoint of image" in failed.message
+
+
+def test_active_deadline_kills_the_pod(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod_manifest("slow", "exec sleep 300",
+                                                       activeDeadlineSeconds=1))
+    pod = finished(core, "slow")
+    assert (pod.status.phase, pod.status.reason) == ("Failed", "DeadlineExceeded")
+    assert pod.status.message == "Pod was active on the node longer than the specified deadline"
+    assert pod.status.container_statuses[0].state.terminated.exit_code == 143
+
+
+def test_restart_policy_on_failure_restarts_the_container(core: client.CoreV1Api) -> None:
+    script = "echo try >> tries; [ $(wc -l < tries) -ge 2 ]"
+    core.create_namespaced_pod("default", pod_manifest("retry", script,
+                                                       restartPolicy="OnFailure"))
+    pod = finished(core, "retry")
+    assert pod.status.phase == "Succeeded"
+    assert pod.status.container_statuses[0].restart_count == 1
+    assert core.read_namespaced_pod_log("retry", "default", previous=True) == ""
+
+
+def test_deleting_a_running_pod_kills_its_processes(core: client.CoreV1Api,
+                                                    double: object) -> None:
+    # The container ignores SIGTERM and leaves a child behind: the grace period runs out and
+    # the whole process group is killed.
+    # $$ is Kubernetes' escape of $, as in the real kubelet.
+    script = "trap '' TERM; sleep 300 & echo $! > child; echo $$$$ > pid; wait"
+    core.create_namespaced_pod("default", pod_manifest("doomed", script,
+                                                       terminationGracePeriodSeconds=1))
+    pod_dir = wait_for(lambda: next(Path(double.root).glob("default_doomed_*"), None),
+                       "the pod's directory")
+    pid_file, child_file = pod_dir / "pid", pod_dir / "child"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip()
+             and child_file.exists() and child_file.read_text().strip(), "the pids")
+    pids = [int(pid_file.read_text()), int(child_file.read_text())]
+    deleted = core.delete_namespaced_pod("doomed", "default")
+    assert deleted.metadata.deletion_timestamp is not None
+    assert deleted.metadata.deletion_grace_period_seconds == 1
+    wait_for(lambda: not core.list_namespaced_pod("default").items, "the pod to go")
+    assert not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_hostile_container_harms_only_its_namespace(tmp_path: Path) -> None:
+    """A container that SIGKILLs every process it can see, run by a double that is the init of a
+    throwaway PID namespace (which that signal cannot kill): the double records the pod's end."""
+    script = tmp_path / "hostile.py"
+    script.write_text(HOSTILE_RUN)
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2], check=False)
+    if "unshare failed" in done.stderr or "Operation not permitted" in done.stderr:
+        pytest.skip(f"no PID namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "Failed 7"
+
+
+HOSTILE_RUN = """
+import pathlib, sys, tempfile, time
+sys.path.insert(0, ".")
+from kubernetes import client, config
+from tests.kube.double import Double
+with Double() as double:
+    kubeconfig = double.write_kubeconfig(pathlib.Path(tempfile.mkdtemp()) / "kubeconfig")
+    core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    core.create_namespaced_pod("default", {"metadata": {"name": "hostile"}, "spec": {
+        "restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox",
+        "command": ["sh", "-c", "kill -KILL -1; exit 7"]}]}})
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        pod = core.read_namespaced_pod("hostile", "default")
+        if pod.status.phase in ("Succeeded", "Failed"):
+            code = pod.status.container_statuses[0].state.terminated.exit_code
+            print(pod.status.phase, code)
+            break
+        time.sleep(0.1)
+"""
+
+
+def test_the_command_line_serves_and_writes_a_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.kube.double", "--port", "0", "--kubeconfig",
+         str(kubeconfig)], cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("serving the Kubernetes API double at http://127.0.0.1:")
+        api = config.new_client_from_config(str(kubeconfig))
+        names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+        assert "default" in names
+        assert client.VersionApi(api).get_code().git_version == "v1.32.0"
+        api.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
