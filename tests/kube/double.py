@@ -39,7 +39,7 @@ import yaml
 from .kinds import Kind, api_group, group_list, openapi_v3, openapi_v3_root, resource_list
 from .kubelet import Kubelet, PodRun
 from .patch import APPLY_PATCH
-from .store import ApiError, Obj, Store, Watch, bad_request, field_selector, label_selector
+from .store import ApiError, Obj, Store, Watch, bad_request, details, field_selector, label_selector
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "argosy-double",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
@@ -439,7 +439,12 @@ class Handler(BaseHTTPRequestHandler):
                 if key in self.query:
                     options[key] = (int(self.query[key]) if key == "gracePeriodSeconds" else
                                     self.query[key])
-            return 200, store.delete(kind, namespace, name, options)
+            deleted = store.delete(kind, namespace, name, options)
+            if deleted["metadata"].get("deletionTimestamp") or kind.returns_deleted:
+                return 200, deleted
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                         "status": "Success",
+                         "details": details(kind, name, uid=deleted["metadata"]["uid"])}
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                        "requested resource", {})
 
@@ -506,8 +511,7 @@ def _follow(run: PodRun, container: Any, path: Path, head: bytes, offset: int
     """The log so far, then what the container writes until it has exited."""
     yield head
     while True:
-        running = container.running or (container.proc is not None and
-                                         container.proc.poll() is None)
+        exited = "terminated" in container.state or run.done.is_set()  # before the last read
         size = path.stat().st_size if path.exists() else 0
         if size > offset:
             with open(path, "rb") as f:
@@ -515,7 +519,7 @@ def _follow(run: PodRun, container: Any, path: Path, head: bytes, offset: int
                 data = f.read(size - offset)
             offset += len(data)
             yield data
-        elif not running or run.done.is_set():
+        elif exited:
             return
         else:
             time.sleep(0.05)

@@ -35,6 +35,14 @@ class Kind:
     def singular_name(self) -> str:
         return self.singular or self.kind.lower()
 
+    @property
+    def returns_deleted(self) -> bool:
+        """Whether a delete answers with the object (as these kinds' storage does) rather
+        than a Status."""
+        return self.group not in BUILTIN_GROUPS or (self.group, self.plural) in {
+            ("", "pods"), ("", "services"), ("", "persistentvolumeclaims"), ("", "namespaces"),
+            ("", "serviceaccounts"), ("apiextensions.k8s.io", "customresourcedefinitions")}
+
     def qualified(self) -> str:
         """``pods`` or ``jobs.batch``, as the server names a resource in its messages."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -67,6 +75,7 @@ BUILTIN: list[Kind] = [
 ]
 
 CRD_KIND = BUILTIN[10]
+BUILTIN_GROUPS = frozenset(k.group for k in BUILTIN)
 
 
 def kinds_of_crd(crd: dict[str, Any]) -> list[Kind]:

@@ -366,7 +366,8 @@ class PodRun:
         before = {c["type"]: c for c in old}
         wanted = [("PodReadyToStartContainers", True), ("Initialized", initialized),
                   ("Ready", ready), ("ContainersReady", ready), ("PodScheduled", True)]
-        conditions = []
+        owned = {t for t, _ in wanted}
+        conditions = [c for c in old if c["type"] not in owned]  # e.g. readiness gates
         for type_, value in wanted:
             status = "True" if value else "False"
             previous = before.get(type_)

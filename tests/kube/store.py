@@ -72,20 +72,20 @@ class ApiError(Exception):
             self.status["details"] = details
 
 
-def _details(kind: Kind, name: str, **extra: Any) -> dict[str, Any]:
+def details(kind: Kind, name: str, **extra: Any) -> dict[str, Any]:
     details = {"name": name, "group": kind.group, "kind": kind.plural, **extra}
     return {k: v for k, v in details.items() if v != ""}
 
 
 def not_found(kind: Kind, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{kind.qualified()} "{name}" not found',
-                    _details(kind, name))
+                    details(kind, name))
 
 
 def conflict(kind: Kind, name: str) -> ApiError:
     return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.qualified()} '
                     f'"{name}": the object has been modified; please apply your changes to the '
-                    "latest version and try again", _details(kind, name))
+                    "latest version and try again", details(kind, name))
 
 
 def invalid(kind: Kind, name: str, causes: list[dict[str, str]]) -> ApiError:
@@ -273,7 +273,7 @@ class Store:
         if (meta.get("namespace", ""), meta["name"]) in self.objects.get(kind.key, {}):
             raise ApiError(409, "AlreadyExists",
                            f'{kind.qualified()} "{meta["name"]}" already exists',
-                           _details(kind, meta["name"]))
+                           details(kind, meta["name"]))
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
@@ -421,6 +421,8 @@ class Store:
 
     def delete(self, kind: Kind, namespace: str | None, name: str,
                options: Obj | None = None) -> Obj:
+        """The object as deleted, or as marked for a deletion that finalizers or the kubelet
+        hold; ``metadata.deletionTimestamp`` tells the two apart."""
         options = options or {}
         with self.cond:
             obj = self._stored(kind, namespace, name)

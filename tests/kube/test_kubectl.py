@@ -104,3 +104,9 @@ def test_server_side_validation_rejects_a_bad_pod(kubectl: Kubectl) -> None:
     failed = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
     assert failed.returncode == 1
     assert 'Pod "bad" is invalid: spec.containers[0].image: Required value' in failed.stderr
+
+
+def test_logs_follow(kubectl: Kubectl) -> None:
+    pod = pod_manifest("talker", "echo a; sleep 0.5; echo b")
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    assert kubectl("logs", "-f", "talker", "--pod-running-timeout=30s").stdout == "a\nb\n"

@@ -40,7 +40,7 @@ def test_errors_are_status_objects(core: client.CoreV1Api) -> None:
         "message": 'configmaps "nope" not found', "reason": "NotFound",
         "details": {"name": "nope", "kind": "configmaps"}, "code": 404}
 
-    core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
+    created = core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
     with pytest.raises(ApiException) as exists:
         core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
     assert (exists.value.status, status_of(exists.value)["reason"]) == (409, "AlreadyExists")
@@ -58,6 +58,11 @@ def test_errors_are_status_objects(core: client.CoreV1Api) -> None:
     with pytest.raises(ApiException) as no_namespace:
         core.create_namespaced_config_map("elsewhere", {"metadata": {"name": "c"}})
     assert status_of(no_namespace.value)["message"] == 'namespaces "elsewhere" not found'
+
+    deleted = core.delete_namespaced_config_map("c", "default")  # a V1Status, as a dict
+    assert deleted == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                       "details": {"name": "c", "kind": "configmaps",
+                                   "uid": created.metadata.uid}}
 
 
 def test_optimistic_concurrency_and_resource_versions(core: client.CoreV1Api) -> None:
@@ -322,3 +327,43 @@ def test_a_failing_job_stops_at_its_backoff_limit(api: client.ApiClient) -> None
     assert job.status.conditions[-1].reason == "BackoffLimitExceeded"
     assert job.status.failed == 2
     assert len(core.list_namespaced_pod("default").items) == 2
+
+
+def test_pod_status_patches_merge_conditions_by_type(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod_manifest("gated", "true"))
+    gate = {"type": "example.com/gate", "status": "True"}
+    patched = core.patch_namespaced_pod_status("gated", "default",
+                                               {"status": {"conditions": [gate]}})
+    assert "example.com/gate" in [c.type for c in patched.status.conditions]
+    pod = finished(core, "gated")
+    types = [c.type for c in pod.status.conditions]
+    assert "example.com/gate" in types and "Ready" in types  # the kubelet keeps others' own
+
+
+def test_finalizers_hold_a_deletion_until_removed(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {
+        "name": "held", "finalizers": ["example.com/hold"]}})
+    core.delete_namespaced_config_map("held", "default")
+    assert core.read_namespaced_config_map("held", "default").metadata.deletion_timestamp
+    core.patch_namespaced_config_map("held", "default", {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as gone:
+        core.read_namespaced_config_map("held", "default")
+    assert gone.value.status == 404
+
+
+def test_deleting_a_namespace_deletes_its_objects(core: client.CoreV1Api) -> None:
+    core.create_namespace({"metadata": {"name": "team"}})
+    assert core.read_namespace("team").status.phase == "Active"
+    core.create_namespaced_config_map("team", {"metadata": {"name": "c"}})
+    core.delete_namespace("team")
+    assert core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=team"
+                                                   ).items == []
+    with pytest.raises(ApiException):
+        core.read_namespace("team")
+
+
+def test_dry_run_stores_nothing(core: client.CoreV1Api) -> None:
+    dry = core.create_namespaced_config_map("default", {"metadata": {"name": "dry"}},
+                                            dry_run="All")
+    assert dry.metadata.name == "dry"
+    assert core.list_namespaced_config_map("default").items == []
