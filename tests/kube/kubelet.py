@@ -20,6 +20,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -426,11 +427,20 @@ class Kubelet:
                 if self.store.rv == seen:
                     self.store.cond.wait(0.2)
                 seen = self.store.rv
-            self.sync()
-            self.jobs.sync()
+            try:
+                self.sync()
+                self.jobs.sync()
+            except Exception:  # a bug here must not stop every pod and job from progressing
+                traceback.print_exc()
 
     def sync(self) -> None:
-        for pod in self.store.objects_of(self.pods):
+        pods = self.store.objects_of(self.pods)
+        present = {p["metadata"]["uid"] for p in pods}
+        for uid, run in list(self.runs.items()):
+            if uid not in present and not run.deleting:  # force-deleted, or its namespace went
+                run.deleting = True
+                _start(run.stop, 0.0)
+        for pod in pods:
             uid = pod["metadata"]["uid"]
             run = self.runs.get(uid)
             if run is None:

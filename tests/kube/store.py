@@ -201,15 +201,16 @@ class Store:
         with self.cond:
             return list(self.kinds.values())
 
-    def _crd_changed(self, crd: Obj, removed: bool) -> None:
-        for kind in kinds_of_crd(crd):
+    def _crd_changed(self, old: Obj | None, new: Obj | None) -> None:
+        """Serve what a CRD now declares; its custom resources go when it goes."""
+        old_kinds = kinds_of_crd(old) if old is not None else []
+        if new is None and old_kinds:
+            for obj in list(self.objects.get(old_kinds[0].key, {}).values()):
+                self._remove(old_kinds[0], obj)
+        for kind in old_kinds:
             self.kinds.pop((kind.group, kind.version, kind.plural), None)
-            if not removed:
-                self.kinds[(kind.group, kind.version, kind.plural)] = kind
-        if removed:
-            group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
-            for (_ns, _name), obj in list(self.objects.get((group, plural), {}).items()):
-                self._remove(self._stored_kind(obj), obj)
+        for kind in kinds_of_crd(new) if new is not None else []:
+            self.kinds[(kind.group, kind.version, kind.plural)] = kind
 
     def _stored_kind(self, obj: Obj) -> Kind:
         group, _, version = obj["apiVersion"].rpartition("/")
@@ -246,7 +247,7 @@ class Store:
                 return obj
             created = self._commit(kind, "ADDED", obj, None)
             if kind is CRD_KIND:
-                self._crd_changed(obj, removed=False)
+                self._crd_changed(None, obj)
             return created
 
     def _new(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
@@ -350,8 +351,7 @@ class Store:
             return self._remove(kind, new)
         updated = self._commit(kind, "MODIFIED", new, copy.deepcopy(current))
         if kind is CRD_KIND:
-            self._crd_changed(current, removed=True)
-            self._crd_changed(new, removed=False)
+            self._crd_changed(current, new)
         return self._out(kind, updated)
 
     def _immutable(self, kind: Kind, current: Obj, new: Obj) -> list[dict[str, str]]:
@@ -480,7 +480,7 @@ class Store:
     def _remove(self, kind: Kind, obj: Obj) -> Obj:
         gone = self._commit(kind, "DELETED", copy.deepcopy(obj), copy.deepcopy(obj))
         if kind is CRD_KIND:
-            self._crd_changed(obj, removed=True)
+            self._crd_changed(obj, None)
         self._collect(obj["metadata"]["uid"])
         return self._out(kind, gone)
 

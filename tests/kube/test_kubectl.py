@@ -110,3 +110,15 @@ def test_logs_follow(kubectl: Kubectl) -> None:
     pod = pod_manifest("talker", "echo a; sleep 0.5; echo b")
     kubectl("apply", "-f", "-", input=json.dumps(pod))
     assert kubectl("logs", "-f", "talker", "--pod-running-timeout=30s").stdout == "a\nb\n"
+
+
+def test_apply_again_to_a_pod_and_a_forbidden_change(kubectl: Kubectl) -> None:
+    pod = pod_manifest("again", "sleep 300")
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    pod["metadata"]["labels"] = {"round": "two"}
+    assert kubectl("apply", "-f", "-", input=json.dumps(pod)).stdout == "pod/again configured\n"
+    assert kubectl("get", "pods", "-l", "round=two", "-o", "name").stdout == "pod/again\n"
+    pod["spec"]["containers"][0]["command"] = ["sleep", "1"]
+    refused = kubectl("apply", "-f", "-", input=json.dumps(pod), check=False)
+    assert "pod updates may not change fields other than" in refused.stderr
+    kubectl("delete", "pod", "again", "--grace-period=1")

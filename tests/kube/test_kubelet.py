@@ -210,3 +210,15 @@ def test_the_command_line_serves_and_writes_a_kubeconfig(tmp_path: Path) -> None
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_a_force_deleted_pod_is_gone_at_once_and_its_process_killed(
+        core: client.CoreV1Api, double: object) -> None:
+    core.create_namespaced_pod("default", pod_manifest("forced", "echo $$$$ > pid; sleep 300"))
+    pod_dir = wait_for(lambda: next(Path(double.root).glob("default_forced_*"), None),
+                       "the pod's directory")
+    pid = int(wait_for(lambda: (pod_dir / "pid").exists() and (pod_dir / "pid").read_text()
+                       .strip(), "the pid"))
+    core.delete_namespaced_pod("forced", "default", grace_period_seconds=0)
+    assert core.list_namespaced_pod("default").items == []
+    wait_for(lambda: not _alive(pid), "the process to be killed")

@@ -367,3 +367,45 @@ def test_dry_run_stores_nothing(core: client.CoreV1Api) -> None:
                                             dry_run="All")
     assert dry.metadata.name == "dry"
     assert core.list_namespaced_config_map("default").items == []
+
+
+def test_leases_and_services(api: client.ApiClient) -> None:
+    coordination = client.CoordinationV1Api(api)
+    lease = coordination.create_namespaced_lease("default", {
+        "metadata": {"name": "leader"}, "spec": {"holderIdentity": "a",
+                                                 "leaseDurationSeconds": 15}})
+    lease.spec.holder_identity = "b"
+    assert coordination.replace_namespaced_lease("leader", "default", lease
+                                                 ).spec.holder_identity == "b"
+    service = client.CoreV1Api(api).create_namespaced_service("default", {
+        "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"},
+                                              "ports": [{"port": 80}]}})
+    assert service.spec.type == "ClusterIP" and service.spec.cluster_ip
+    assert (service.spec.ports[0].protocol, service.spec.ports[0].target_port) == ("TCP", 80)
+
+
+def test_deleting_a_crd_deletes_its_custom_resources(api: client.ApiClient) -> None:
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.create_custom_resource_definition(WIDGETS)
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    extensions.delete_custom_resource_definition("widgets.example.com")
+    with pytest.raises(ApiException) as gone:
+        custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
+    assert gone.value.status == 404
+    extensions.create_custom_resource_definition(WIDGETS)
+    assert custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets"
+                                                )["items"] == []
+
+
+def test_updating_a_crd_keeps_its_custom_resources(api: client.ApiClient) -> None:
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.create_custom_resource_definition(WIDGETS)
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    extensions.patch_custom_resource_definition("widgets.example.com", {"spec": {"names": {
+        "shortNames": ["wd"]}}})
+    assert [w["metadata"]["name"] for w in custom.list_namespaced_custom_object(
+        "example.com", "v1", "default", "widgets")["items"]] == ["w"]
