@@ -27,7 +27,7 @@ from typing import Any
 from argosy.engine import NodeError
 from argosy.plugins.container import Container, argv_of, image_config
 
-from .store import Obj, Store, now
+from .store import ApiError, Obj, Store, now
 
 NODE = "argosy-double"
 MESSAGE_CAP = 4096  # bytes of a termination message, as the kubelet keeps
@@ -35,31 +35,39 @@ FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # FallbackToLogsOnError's tail of the
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
-# Mounts the per-container termination file at its path in a private mount namespace. A path that
-# does not exist (such as /dev/termination-log) gets a tmpfs over its directory, in which the
-# directory's entries are bound back, so /dev/null and friends still work (an entry that comes
-# or goes meanwhile, as in a busy /tmp, is left out). The file and the directory's old view are
-# reached through descriptors, since the tmpfs may hide their paths.
+# Mounts files and directories at their paths in a private mount namespace: the termination
+# message file and the pod's volumes. A target that does not exist (such as /dev/termination-log)
+# gets a tmpfs over its nearest existing directory, in which that directory's entries are bound
+# back, so /dev/null and friends still work (an entry that comes or goes meanwhile, as in a busy
+# /tmp, is left out). Sources and the old view are reached through descriptors, since a tmpfs
+# may hide their paths. Arguments: SCRATCH (SOURCE TARGET)... -- COMMAND...
 _MOUNT_SCRIPT = r"""
 set -e
-file=$1 target=$2 scratch=$3; shift 3
-exec 3<"$file"
-if [ ! -e "$target" ]; then
-  dir=${target%/*}; dir=${dir:-/}
-  mkdir -p "$scratch"; mount --rbind "$dir" "$scratch"
-  exec 4<"$scratch"
-  mount -t tmpfs -o mode=1777 tmpfs "$dir"
-  for entry in /proc/self/fd/4/* /proc/self/fd/4/.[!.]*; do
-    name=${entry##*/}
-    { if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
-      elif [ -d "$entry" ]; then mkdir "$dir/$name" && mount --rbind "$entry" "$dir/$name"
-      elif [ -e "$entry" ]; then : > "$dir/$name" && mount --bind "$entry" "$dir/$name"
-      fi; } 2>/dev/null || true
-  done
-  : > "$target"
-fi
-mount --bind /proc/self/fd/3 "$target"
-exec 3<&- 4<&-
+scratch=$1; shift; n=0
+while [ "$1" != -- ]; do
+  source=$1 target=$2; shift 2; n=$((n + 1))
+  exec 3<"$source"
+  if [ ! -e "$target" ]; then
+    dir=${target%/*}
+    while [ -n "$dir" ] && [ ! -d "$dir" ]; do dir=${dir%/*}; done
+    if [ -z "$dir" ]; then echo "cannot create $target on this host" >&2; exit 111; fi
+    mkdir -p "$scratch/$n"; mount --rbind "$dir" "$scratch/$n"
+    exec 4<"$scratch/$n"
+    mount -t tmpfs -o mode=1777 tmpfs "$dir"
+    for entry in /proc/self/fd/4/* /proc/self/fd/4/.[!.]*; do
+      name=${entry##*/}
+      { if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
+        elif [ -d "$entry" ]; then mkdir "$dir/$name" && mount --rbind "$entry" "$dir/$name"
+        elif [ -e "$entry" ]; then : > "$dir/$name" && mount --bind "$entry" "$dir/$name"
+        fi; } 2>/dev/null || true
+    done
+    exec 4<&-
+    if [ -d "$source" ]; then mkdir -p "$target"; else mkdir -p "${target%/*}"; : > "$target"; fi
+  fi
+  mount --bind /proc/self/fd/3 "$target"
+  exec 3<&-
+done
+shift
 exec "$@"
 """
 
@@ -136,14 +144,9 @@ class ContainerRun:
     def _run_once(self) -> int:
         try:
             argv, env, cwd = self._command()
+            argv = self._with_mounts(argv)
         except NodeError as exc:
             return self._terminated(128, "StartError", str(exc), now())
-        self.message_file.write_bytes(b"")
-        target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
-        prefix = self.pod_run.kubelet.mount_prefix
-        if prefix is not None:
-            argv = [*prefix, "sh", "-c", _MOUNT_SCRIPT, "mount-termination-log",
-                    str(self.message_file), target, str(self.dir / "host-dir"), *argv]
         started = now()
         with self.lock, open(self.log_path(), "ab") as log:
             if self.killed:
@@ -177,6 +180,33 @@ class ContainerRun:
             lines = self.log_path().read_bytes().splitlines(keepends=True)[-FALLBACK_LINES:]
             data = b"".join(lines)[-FALLBACK_BYTES:]
         return data.decode(errors="replace")
+
+    def _with_mounts(self, argv: list[str]) -> list[str]:
+        """argv run in a private mount namespace with the termination file and volumes."""
+        self.message_file.write_bytes(b"")
+        prefix = self.pod_run.kubelet.mount_prefix
+        if prefix is None:
+            if self.spec.get("volumeMounts"):
+                raise NodeError("volumes cannot be mounted here: no private mount namespace "
+                                "(needs unshare(1) and root or user namespaces)")
+            return argv
+        target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
+        pairs = [*self._volume_mounts(), (str(self.message_file), target)]
+        return [*prefix, "sh", "-c", _MOUNT_SCRIPT, "kubelet-mounts", str(self.dir / "mounts"),
+                *(p for pair in pairs for p in pair), "--", *argv]
+
+    def _volume_mounts(self) -> list[tuple[str, str]]:
+        """(host source, mountPath) of each volumeMount, outer paths first."""
+        pairs = []
+        for mount in self.spec.get("volumeMounts") or []:
+            source = self.pod_run.volumes.get(mount.get("name"), "no such volume in the pod")
+            if isinstance(source, str):
+                raise NodeError(f'volumeMount "{mount.get("name")}": {source}')
+            if mount.get("subPath"):
+                source = source / mount["subPath"]
+                source.mkdir(parents=True, exist_ok=True)
+            pairs.append((str(source), mount["mountPath"]))
+        return sorted(pairs, key=lambda pair: pair[1].count("/"))
 
     def _command(self) -> tuple[list[str], dict[str, str], str]:
         spec = self.spec
@@ -218,6 +248,7 @@ class PodRun:
         self.dir.mkdir(parents=True, exist_ok=True)
         spec = pod["spec"]
         self.restart_policy = spec.get("restartPolicy", "Always")
+        self.volumes = {v.get("name"): self._volume(v) for v in spec.get("volumes") or []}
         self.inits = [ContainerRun(self, c, True) for c in spec.get("initContainers") or []]
         self.mains = [ContainerRun(self, c, False) for c in spec.get("containers") or []]
         self.stopping = threading.Event()
@@ -229,6 +260,46 @@ class PodRun:
 
     def container(self, name: str) -> ContainerRun | None:
         return next((c for c in self.inits + self.mains if c.name == name), None)
+
+    # ---- volumes
+
+    def _volume(self, volume: Obj) -> Path | str:
+        """The host directory backing a volume, or why there is none."""
+        name = volume.get("name")
+        own = self.dir / "volumes" / str(name)
+        if "emptyDir" in volume:
+            own.mkdir(parents=True, exist_ok=True)
+            return own
+        for key, plural in (("configMap", "configmaps"), ("secret", "secrets")):
+            if key in volume:
+                return self._projected(own, plural, volume[key])
+        if "hostPath" in volume:
+            path = Path(volume["hostPath"]["path"])
+            if volume["hostPath"].get("type") == "DirectoryOrCreate":
+                path.mkdir(parents=True, exist_ok=True)
+            return path if path.exists() else f"hostPath {path} does not exist"
+        if "persistentVolumeClaim" in volume:
+            claim = volume["persistentVolumeClaim"].get("claimName")
+            if self.kubelet.claim(self.namespace, claim) is None:
+                return f'persistentvolumeclaim "{claim}" not found'
+            path = self.kubelet.root / "claims" / self.namespace / str(claim)
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        kinds = sorted(set(volume) - {"name"})
+        return f"{', '.join(kinds) or 'empty'} volumes are not supported by the API double"
+
+    def _projected(self, own: Path, plural: str, source: Obj) -> Path | str:
+        name = source.get("name") or source.get("secretName")
+        data = self.kubelet.data_of(plural, self.namespace, name)
+        if data is None and not source.get("optional"):
+            return f'{plural[:-1]} "{name}" not found'
+        own.mkdir(parents=True, exist_ok=True)
+        items = source.get("items") or [{"key": k, "path": k} for k in data or {}]
+        for item in items:
+            if item["key"] in (data or {}):
+                (own / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+                (own / item["path"]).write_text((data or {})[item["key"]])
+        return own
 
     # ---- environment
 
@@ -405,16 +476,22 @@ class Kubelet:
         return run is not None and not run.done.is_set()
 
     def data_of(self, plural: str, namespace: str, name: str | None) -> dict[str, str] | None:
-        kind = self.store.kind("", "v1", plural)
-        obj = next((o for o in self.store.objects_of(kind)
-                    if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name),
-                   None)
+        obj = self._named(plural, namespace, name)
         if obj is None:
             return None
         if plural == "secrets":
             return {k: base64.b64decode(v).decode(errors="replace")
                     for k, v in (obj.get("data") or {}).items()}
         return dict(obj.get("data") or {})
+
+    def claim(self, namespace: str, name: str | None) -> Obj | None:
+        return self._named("persistentvolumeclaims", namespace, name)
+
+    def _named(self, plural: str, namespace: str, name: str | None) -> Obj | None:
+        try:
+            return self.store.get(self.store.kind("", "v1", plural), namespace, str(name))
+        except ApiError:
+            return None
 
     def run_of(self, uid: str) -> PodRun | None:
         return self.runs.get(uid)

@@ -222,3 +222,40 @@ def test_a_force_deleted_pod_is_gone_at_once_and_its_process_killed(
     core.delete_namespaced_pod("forced", "default", grace_period_seconds=0)
     assert core.list_namespaced_pod("default").items == []
     wait_for(lambda: not _alive(pid), "the process to be killed")
+
+
+def test_volumes_are_shared_between_containers(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {"name": "settings"},
+                                                  "data": {"greeting": "hello"}})
+    core.create_namespaced_persistent_volume_claim("default", {
+        "metadata": {"name": "claim"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                "resources": {"requests": {"storage": "1Mi"}}}})
+    manifest = pod_manifest("vols", "cat /mnt/argosy-work/out /etc/argosy-settings/greeting "
+                            "/mnt/argosy-claim/kept", container={"volumeMounts": [
+                                {"name": "work", "mountPath": "/mnt/argosy-work"},
+                                {"name": "settings", "mountPath": "/etc/argosy-settings"},
+                                {"name": "claim", "mountPath": "/mnt/argosy-claim"}]})
+    manifest["spec"]["initContainers"] = [{
+        "name": "init", "image": "busybox", "command": [
+            "sh", "-c", "echo made > /mnt/argosy-work/out; echo kept > /mnt/argosy-claim/kept"],
+        "volumeMounts": [{"name": "work", "mountPath": "/mnt/argosy-work"},
+                         {"name": "claim", "mountPath": "/mnt/argosy-claim"}]}]
+    manifest["spec"]["volumes"] = [
+        {"name": "work", "emptyDir": {}}, {"name": "settings", "configMap": {"name": "settings"}},
+        {"name": "claim", "persistentVolumeClaim": {"claimName": "claim"}}]
+    core.create_namespaced_pod("default", manifest)
+    assert finished(core, "vols").status.phase == "Succeeded", core.read_namespaced_pod_log(
+        "vols", "default")
+    assert core.read_namespaced_pod_log("vols", "default") == "made\nhellokept\n"
+    assert not Path("/mnt/argosy-work").exists()  # mounted in the pod's namespace only
+
+
+def test_an_unsupported_volume_is_a_start_error(core: client.CoreV1Api) -> None:
+    manifest = pod_manifest("odd", "true", container={"volumeMounts": [
+        {"name": "nfs", "mountPath": "/mnt/nfs"}]})
+    manifest["spec"]["volumes"] = [{"name": "nfs", "nfs": {"server": "x", "path": "/"}}]
+    core.create_namespaced_pod("default", manifest)
+    terminated = finished(core, "odd").status.container_statuses[0].state.terminated
+    assert terminated.reason == "StartError"
+    assert terminated.message == (
+        'volumeMount "nfs": nfs volumes are not supported by the API double')
