@@ -39,28 +39,33 @@ def core(api: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(api)
 
 
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+class Kubectl:
+    """Runs the real kubectl against the double."""
 
+    def __init__(self, binary: str, kubeconfig: Path, home: Path) -> None:
+        self.binary, self.home = binary, home
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(home)}
 
-@pytest.fixture
-def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
-    """Runs the real kubectl against the double; fails the test on a non-zero exit unless
-    ``check=False``."""
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.skip("kubectl is not installed here: the kubectl checks of the double need it")
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+    def command(self, *args: str) -> list[str]:
+        return [self.binary, "--cache-dir", str(self.home / "kube-cache"), *args]
 
-    def run(*args: str, input: str | None = None, check: bool = True
-            ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([binary, "--cache-dir", str(tmp_path / "kube-cache"), *args],
-                              input=input, env=env, capture_output=True, text=True, timeout=60,
-                              check=False)
+    def __call__(self, *args: str, input: str | None = None, check: bool = True
+                 ) -> subprocess.CompletedProcess[str]:
+        """kubectl ARGS; a non-zero exit fails the test unless ``check=False``."""
+        done = subprocess.run(self.command(*args), input=input, env=self.env,
+                              capture_output=True, text=True, timeout=60, check=False)
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n"
                                  f"{done.stdout}{done.stderr}")
         return done
-    return run
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.skip("kubectl is not installed here: the kubectl checks of the double need it")
+    return Kubectl(binary, kubeconfig, tmp_path)
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

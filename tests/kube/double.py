@@ -8,6 +8,13 @@ the core, apps, batch, coordination, rbac and apiextensions kinds, custom resour
 resourceVersions, selectors, the three patch types, server-side Table printing for kubectl, and
 garbage collection through ownerReferences. Pods really run, as host processes (kubelet.py).
 
+Not modelled, on purpose: authentication and RBAC (every request is allowed), schemas (the
+server accepts fieldValidation but checks only the required fields clients rely on), conversion
+between a CRD's versions, field ownership in server-side apply (an apply patch creates, or
+merges as a strategic or merge patch would), Foreground deletion (treated as Background), any
+controller but the kubelet's and Jobs' (Deployments are stored only), resource limits, probes,
+and the timestamps/sinceSeconds parameters of logs.
+
 It is built on the standard library's threading HTTP server rather than the project's ASGI stack:
 the store, the watches and the kubelet are threads blocking on one condition variable, which a
 handler thread can simply wait on, and the wire format (status codes, chunked bodies, content
@@ -406,12 +413,28 @@ class Handler(BaseHTTPRequestHandler):
     def _watch(self, kind: Kind, namespace: str | None, match: Any) -> None:
         spec = Watch(kind, namespace, match, self.query.get("resourceVersion"),
                      float(self._int("timeoutSeconds", DEFAULT_WATCH_SECONDS)),
-                     self._flag("allowWatchBookmarks"), self.double.bookmark_every)
+                     self._flag("allowWatchBookmarks"), self.double.bookmark_every,
+                     self._flag("sendInitialEvents"))
         events = self.double.store.watch(spec)
-        first = next(events, None)  # a bad resourceVersion fails before the stream starts
-        chunks = (json.dumps(e, separators=(",", ":")).encode() + b"\n"
-                  for e in _prepend(first, events) if e is not None)
-        self._stream("application/json", chunks)
+        if "as=Table" in (self.headers.get("Accept") or ""):
+            events = self._table_events(kind, events)
+        self._stream("application/json", (json.dumps(e, separators=(",", ":")).encode() + b"\n"
+                                          for e in events))
+
+    def _table_events(self, kind: Kind, events: Iterator[Obj]) -> Iterator[Obj]:
+        """kubectl get --watch: each object as a one-row Table, columns in the first only."""
+        first = True
+        for event in events:
+            obj = event["object"]
+            if event["type"] in ("ERROR", "BOOKMARK"):
+                yield event
+                continue
+            rows = table(kind, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                         self.query.get("includeObject", "Metadata"))
+            if not first:
+                rows["columnDefinitions"] = []
+            first = False
+            yield {"type": event["type"], "object": rows}
 
     def _object(self, method: str, kind: Kind, namespace: str | None, name: str,
                 sub: str | None, body: Any) -> tuple[int, Any] | None:
@@ -499,11 +522,6 @@ class Handler(BaseHTTPRequestHandler):
         if container not in names + inits:
             raise bad_request(f"container {container} is not valid for pod {name}")
         return container
-
-
-def _prepend(first: Obj | None, rest: Iterator[Obj]) -> Iterator[Obj | None]:
-    yield first
-    yield from rest
 
 
 def _follow(run: PodRun, container: Any, path: Path, head: bytes, offset: int

@@ -107,8 +107,9 @@ class ContainerRun:
         self.lock = threading.Lock()  # orders a start against a kill
         self.restarts = 0
         self.last_state: Obj = {}
-        self.state: Obj = {"waiting": {"reason": "PodInitializing" if not init else
-                                       "ContainerCreating"}}
+        waiting = "PodInitializing" if not init and pod_run.pod["spec"].get(
+            "initContainers") else "ContainerCreating"
+        self.state: Obj = {"waiting": {"reason": waiting}}
         self.killed = False
 
     def log_path(self, previous: bool = False) -> Path:

@@ -168,6 +168,7 @@ class Watch:
     timeout: float
     bookmarks: bool = False
     bookmark_every: float = 60.0
+    initial_events_end: bool = False  # sendInitialEvents: a bookmark marks the end of the state
 
 
 class Store:
@@ -248,6 +249,9 @@ class Store:
             created = self._commit(kind, "ADDED", obj, None)
             if kind is CRD_KIND:
                 self._crd_changed(None, obj)
+            if kind.kind == "Namespace" and not kind.group:  # as the service account controller
+                self.create(self.kind("", "v1", "serviceaccounts"), obj["metadata"]["name"],
+                            {"metadata": {"name": "default"}})
             return created
 
     def _new(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
@@ -382,11 +386,9 @@ class Store:
         with self.cond:
             if content_type == APPLY_PATCH:
                 if not field_manager:
-                    raise bad_request("PATCH " + name + ": fieldManager is required for apply "
-                                      "requests")
-                try:
-                    current = self._stored(kind, namespace, name)
-                except ApiError:
+                    raise bad_request("fieldManager is required for apply requests")
+                ident = (namespace or "" if kind.namespaced else "", name)
+                if ident not in self.objects.get(kind.key, {}):  # apply creates
                     return self.create(kind, namespace, patch, dry_run)
             current = self._stored(kind, namespace, name)
             merged = self._patched(kind, self._out(kind, current), content_type, patch)
@@ -535,8 +537,16 @@ class Store:
                     "metadata": meta, "items": [self._out(kind, o) for o in items]}
 
     def watch(self, spec: Watch) -> Iterator[Obj]:
-        """Watch events as the real server streams them, ending at the timeout."""
+        """Watch events as the real server streams them, ending at the timeout; a bad
+        resourceVersion raises here, before anything is streamed."""
         since, initial = self._watch_start(spec)
+        if spec.initial_events_end:
+            end = self._bookmark(spec.kind, since)
+            end["object"]["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            initial.append(end)
+        return self._events(spec, since, initial)
+
+    def _events(self, spec: Watch, since: int, initial: list[Obj]) -> Iterator[Obj]:
         yield from initial
         deadline = time.monotonic() + spec.timeout
         next_bookmark = time.monotonic() + spec.bookmark_every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import yaml
 
@@ -122,3 +123,18 @@ def test_apply_again_to_a_pod_and_a_forbidden_change(kubectl: Kubectl) -> None:
     refused = kubectl("apply", "-f", "-", input=json.dumps(pod), check=False)
     assert "pod updates may not change fields other than" in refused.stderr
     kubectl("delete", "pod", "again", "--grace-period=1")
+
+
+def test_get_watch_prints_each_change_as_a_row(kubectl: Kubectl) -> None:
+    watcher = subprocess.Popen(kubectl.command("get", "pods", "--watch"), env=kubectl.env,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        kubectl("apply", "-f", "-", input=json.dumps(pod_manifest("watched", "true")))
+        assert watcher.stdout is not None
+        statuses = []
+        while "Completed" not in statuses:
+            statuses.append(watcher.stdout.readline().split()[2])
+        assert statuses[0] == "STATUS" and "Pending" in statuses
+    finally:
+        watcher.kill()
+        watcher.wait()

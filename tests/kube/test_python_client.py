@@ -272,6 +272,14 @@ def test_cluster_scoped_custom_resources_and_the_dynamic_client(api: client.ApiC
     gadgets.create(body={"apiVersion": "example.com/v1", "kind": "Gadget",
                          "metadata": {"name": "g"}, "status": {"phase": "kept"}})
     assert gadgets.get(name="g").status.phase == "kept"  # no status subresource declared
+    config_maps = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"},
+            "data": {"a": "1"}}
+    config_maps.server_side_apply(body=body, namespace="default", field_manager="argosy")
+    body["data"] = {"b": "2"}
+    applied = config_maps.server_side_apply(body=body, namespace="default",
+                                            field_manager="argosy")
+    assert dict(applied.data) == {"a": "1", "b": "2"}  # merged: field ownership is not modelled
     pods = dyn.resources.get(api_version="v1", kind="Pod")
     pods.create(body=pod_manifest("dp", "true"), namespace="default")
     assert pods.get(name="dp", namespace="default").metadata.name == "dp"
@@ -409,3 +417,16 @@ def test_updating_a_crd_keeps_its_custom_resources(api: client.ApiClient) -> Non
         "shortNames": ["wd"]}}})
     assert [w["metadata"]["name"] for w in custom.list_namespaced_custom_object(
         "example.com", "v1", "default", "widgets")["items"]] == ["w"]
+
+
+def test_a_watch_list_ends_its_initial_events_with_a_bookmark(double: Double) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", double.port)
+    conn.request("GET", "/api/v1/namespaces?watch=1&sendInitialEvents=true"
+                 "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1")
+    events = [json.loads(line) for line in conn.getresponse().read().splitlines()]
+    conn.close()
+    initial = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+    assert initial == ["default", "kube-node-lease", "kube-public", "kube-system"]
+    end = events[len(initial)]
+    assert end["type"] == "BOOKMARK"
+    assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
