@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,6 +99,12 @@ def _pod_cells(pod: Obj) -> list[Any]:
     return [f"{ready}/{total}", reason, restarts]
 
 
+def _pod_wide_cells(pod: Obj) -> list[Any]:
+    """kubectl get -o wide's extra pod columns."""
+    return [(pod.get("status") or {}).get("podIP") or "<none>",
+            (pod.get("spec") or {}).get("nodeName") or "<none>", "<none>", "<none>"]
+
+
 def _job_cells(job: Obj) -> list[Any]:
     status = job.get("status") or {}
     conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
@@ -120,14 +126,18 @@ def table(kind: Kind, objs: list[Obj], meta: Obj, include: str) -> Obj:
     name = _column("Name", format_="name", description="Name must be unique within a namespace.")
     age = _column("Age", description="CreationTimestamp is a timestamp representing the server "
                   "time when this object was created.")
+    wide: Callable[[Obj], list[Any]] = lambda o: []  # noqa: E731
     if kind.columns:
         columns = [name] + [_column(c["name"], c.get("type", "string"), c.get("description", ""),
                                     c.get("priority", 0), c.get("format", ""))
                             for c in kind.columns]
         extra = lambda o: [_custom_cell(o, c) for c in kind.columns]  # noqa: E731
     elif kind.kind == "Pod" and not kind.group:
-        columns = [name, _column("Ready"), _column("Status"), _column("Restarts", "string"), age]
+        columns = [name, _column("Ready"), _column("Status"), _column("Restarts", "string"), age,
+                   *(_column(c, priority=1) for c in ("IP", "Node", "Nominated Node",
+                                                       "Readiness Gates"))]
         extra = _pod_cells
+        wide = _pod_wide_cells
     elif kind.kind == "Job" and kind.group == "batch":
         columns = [name, _column("Status"), _column("Completions"), age]
         extra = _job_cells
@@ -136,8 +146,9 @@ def table(kind: Kind, objs: list[Obj], meta: Obj, include: str) -> Obj:
     rows = []
     for obj in objs:
         cells = [obj["metadata"]["name"], *extra(obj)]
-        if columns[-1] is age:
+        if age in columns:
             cells.append(_age(obj["metadata"].get("creationTimestamp")))
+        cells += wide(obj)
         row: Obj = {"cells": cells}
         if include == "Object":
             row["object"] = obj

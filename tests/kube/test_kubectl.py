@@ -39,6 +39,9 @@ def test_apply_get_logs_wait_delete_a_pod(kubectl: Kubectl) -> None:
     listed = kubectl("get", "pods", "-l", "app=hello").stdout.splitlines()
     assert listed[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert listed[1].split()[:4] == ["hello", "0/1", "Completed", "0"]
+    wide = kubectl("get", "pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[5:7] == ["IP", "NODE"]
+    assert wide[1].split()[5:7] == ["127.0.0.1", "argosy-double"]
     assert kubectl("get", "pods", "-l", "app!=hello", check=False).stderr == \
         "No resources found in default namespace.\n"
     pod = yaml.safe_load(kubectl("get", "pod", "hello", "-o", "yaml").stdout)

@@ -259,3 +259,14 @@ def test_an_unsupported_volume_is_a_start_error(core: client.CoreV1Api) -> None:
     assert terminated.reason == "StartError"
     assert terminated.message == (
         'volumeMount "nfs": nfs volumes are not supported by the API double')
+
+
+def test_working_dir_is_honoured_and_must_exist(core: client.CoreV1Api, tmp_path: Path) -> None:
+    core.create_namespaced_pod("default", pod_manifest("here", "pwd",
+                                                       container={"workingDir": str(tmp_path)}))
+    core.create_namespaced_pod("default", pod_manifest(
+        "nowhere", "pwd", container={"workingDir": str(tmp_path / "missing")}))
+    finished(core, "here")
+    assert core.read_namespaced_pod_log("here", "default") == f"{tmp_path}\n"
+    terminated = finished(core, "nowhere").status.container_statuses[0].state.terminated
+    assert terminated.reason == "StartError" and "does not exist on this host" in terminated.message

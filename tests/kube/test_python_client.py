@@ -430,3 +430,19 @@ def test_a_watch_list_ends_its_initial_events_with_a_bookmark(double: Double) ->
     end = events[len(initial)]
     assert end["type"] == "BOOKMARK"
     assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_field_selectors_on_pod_phase_and_events(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod_manifest("ok", "true"))
+    core.create_namespaced_pod("default", pod_manifest("bad", "false"))
+    finished(core, "ok"), finished(core, "bad")
+    succeeded = core.list_namespaced_pod("default", field_selector="status.phase=Succeeded")
+    assert [p.metadata.name for p in succeeded.items] == ["ok"]
+    core.create_namespaced_event("default", {
+        "metadata": {"generateName": "ok."}, "reason": "Checked", "type": "Normal",
+        "message": "looked at", "involvedObject": {"kind": "Pod", "name": "ok",
+                                                   "namespace": "default"}})
+    events = core.list_namespaced_event("default", field_selector="involvedObject.name=ok")
+    assert [e.reason for e in events.items] == ["Checked"]
+    assert core.list_namespaced_event("default", field_selector="involvedObject.name=bad"
+                                      ).items == []
