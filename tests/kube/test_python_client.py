@@ -392,12 +392,19 @@ def test_leases_and_services(api: client.ApiClient) -> None:
     assert (service.spec.ports[0].protocol, service.spec.ports[0].target_port) == ("TCP", 80)
 
 
-def test_deleting_a_crd_deletes_its_custom_resources(api: client.ApiClient) -> None:
+def _widgets_with_one(api: client.ApiClient
+                      ) -> tuple[client.ApiextensionsV1Api, client.CustomObjectsApi]:
+    """The widgets CRD and one widget, w."""
     extensions = client.ApiextensionsV1Api(api)
     extensions.create_custom_resource_definition(WIDGETS)
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    return extensions, custom
+
+
+def test_deleting_a_crd_deletes_its_custom_resources(api: client.ApiClient) -> None:
+    extensions, custom = _widgets_with_one(api)
     extensions.delete_custom_resource_definition("widgets.example.com")
     with pytest.raises(ApiException) as gone:
         custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
@@ -408,11 +415,7 @@ def test_deleting_a_crd_deletes_its_custom_resources(api: client.ApiClient) -> N
 
 
 def test_updating_a_crd_keeps_its_custom_resources(api: client.ApiClient) -> None:
-    extensions = client.ApiextensionsV1Api(api)
-    extensions.create_custom_resource_definition(WIDGETS)
-    custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", {
-        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    extensions, custom = _widgets_with_one(api)
     extensions.patch_custom_resource_definition("widgets.example.com", {"spec": {"names": {
         "shortNames": ["wd"]}}})
     assert [w["metadata"]["name"] for w in custom.list_namespaced_custom_object(
