@@ -77,10 +77,11 @@ def _mount_prefix() -> list[str] | None:
     if shutil.which("unshare") is None:
         return None
     base = ["unshare", "--mount", "--propagation", "private"]
-    if os.geteuid() != 0:
-        base.insert(1, "--map-root-user")
-    probe = subprocess.run([*base, "true"], capture_output=True, check=False)
-    return base if probe.returncode == 0 else None
+    # Without CAP_SYS_ADMIN (a real user, or root without it) a user namespace grants it.
+    for prefix in (base, [base[0], "--map-root-user", *base[1:]]):
+        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
+            return prefix
+    return None
 
 
 def _expand(text: str, env: dict[str, str]) -> str:

@@ -155,42 +155,60 @@ def test_deleting_a_running_pod_kills_its_processes(core: client.CoreV1Api,
     assert not any(_alive(pid) for pid in pids)
 
 
+# A double run in a separate process (under unshare or setpriv) with one pod running sys.argv[1];
+# prints the pod's phase, exit code and termination message.
+POD_RUN = """
+import pathlib, sys, tempfile, time
+sys.path.insert(0, ".")
+from kubernetes import client, config
+from tests.kube.double import Double
+root = pathlib.Path(tempfile.mkdtemp())
+with Double(root=root / "pods") as double:
+    api = config.new_client_from_config(str(double.write_kubeconfig(root / "kubeconfig")))
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "p"}, "spec": {
+        "restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox",
+        "command": ["sh", "-c", sys.argv[1]]}]}})
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        pod = core.read_namespaced_pod("p", "default")
+        if pod.status.phase in ("Succeeded", "Failed"):
+            done = pod.status.container_statuses[0].state.terminated
+            print(pod.status.phase, done.exit_code, done.message or "")
+            break
+        time.sleep(0.1)
+"""
+
+
+def _run_a_pod(wrapper: list[str], script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    runner = tmp_path / "run.py"
+    runner.write_text(POD_RUN)
+    return subprocess.run([*wrapper, sys.executable, str(runner), script], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).parents[2], check=False)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
 def test_a_hostile_container_harms_only_its_namespace(tmp_path: Path) -> None:
     """A container that SIGKILLs every process it can see, run by a double that is the init of a
     throwaway PID namespace (which that signal cannot kill): the double records the pod's end."""
-    script = tmp_path / "hostile.py"
-    script.write_text(HOSTILE_RUN)
-    done = subprocess.run(
-        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
-        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2], check=False)
+    done = _run_a_pod(["unshare", "--pid", "--fork", "--mount-proc"], "kill -KILL -1; exit 7",
+                      tmp_path)
     if "unshare failed" in done.stderr or "Operation not permitted" in done.stderr:
         pytest.skip(f"no PID namespace here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "Failed 7"
 
 
-HOSTILE_RUN = """
-import pathlib, sys, tempfile, time
-sys.path.insert(0, ".")
-from kubernetes import client, config
-from tests.kube.double import Double
-with Double() as double:
-    kubeconfig = double.write_kubeconfig(pathlib.Path(tempfile.mkdtemp()) / "kubeconfig")
-    core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
-    core.create_namespaced_pod("default", {"metadata": {"name": "hostile"}, "spec": {
-        "restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox",
-        "command": ["sh", "-c", "kill -KILL -1; exit 7"]}]}})
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        pod = core.read_namespaced_pod("hostile", "default")
-        if pod.status.phase in ("Succeeded", "Failed"):
-            code = pod.status.container_statuses[0].state.terminated.exit_code
-            print(pod.status.phase, code)
-            break
-        time.sleep(0.1)
-"""
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv(1) to drop CAP_SYS_ADMIN")
+def test_termination_messages_without_cap_sys_admin(tmp_path: Path) -> None:
+    """As a user without CAP_SYS_ADMIN, the kubelet mounts through a user namespace."""
+    done = _run_a_pod(["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin"],
+                      "printf msg > /dev/termination-log", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "Succeeded 0 msg"
 
 
 def test_the_command_line_serves_and_writes_a_kubeconfig(tmp_path: Path) -> None:
