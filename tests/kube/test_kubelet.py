@@ -288,3 +288,12 @@ def test_working_dir_is_honoured_and_must_exist(core: client.CoreV1Api, tmp_path
     assert core.read_namespaced_pod_log("here", "default") == f"{tmp_path}\n"
     terminated = finished(core, "nowhere").status.container_statuses[0].state.terminated
     assert terminated.reason == "StartError" and "does not exist on this host" in terminated.message
+
+
+def test_a_deadline_set_on_a_running_pod_stops_it(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod_manifest("stoppable", "exec sleep 300"))
+    wait_for(lambda: core.read_namespaced_pod("stoppable", "default").status.phase == "Running",
+             "the pod to run")
+    core.patch_namespaced_pod("stoppable", "default", {"spec": {"activeDeadlineSeconds": 1}})
+    pod = finished(core, "stoppable")
+    assert (pod.status.phase, pod.status.reason) == ("Failed", "DeadlineExceeded")
