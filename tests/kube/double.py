@@ -43,7 +43,15 @@ from urllib.parse import parse_qs, urlsplit
 import jsonpath
 import yaml
 
-from .kinds import Kind, api_group, group_list, openapi_v3, openapi_v3_root, resource_list
+from .kinds import (
+    ACCESS_REVIEW,
+    Kind,
+    api_group,
+    group_list,
+    openapi_v3,
+    openapi_v3_root,
+    resource_list,
+)
 from .kubelet import Kubelet, PodRun
 from .patch import APPLY_PATCH
 from .store import ApiError, Obj, Store, Watch, bad_request, details, field_selector, label_selector
@@ -53,6 +61,20 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "a
            "compiler": "gc", "platform": "linux/amd64"}
 DEFAULT_WATCH_SECONDS = 1800  # the real server's --min-request-timeout
 TRUE = ("true", "True", "1")
+
+
+# ---- access reviews: the double authorizes every request ---------------------------------------
+
+ACCESS_REVIEWS = "authorization.k8s.io/v1/selfsubjectaccessreviews"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def access_review(body: Any) -> Obj:
+    """A SelfSubjectAccessReview's answer (kubectl auth can-i): allowed, whatever it asks."""
+    spec = body.get("spec", {}) if isinstance(body, dict) else {}
+    return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None}, "spec": spec,
+            "status": {"allowed": True, "reason": "the API double authorizes every request"}}
 
 
 # ---- tables for kubectl get ----------------------------------------------------------------------
@@ -279,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return None
+        if self._content_type() == PROTOBUF:
+            return PROTOBUF  # undecodable here; an access review needs no body
         try:
             if self._content_type() == APPLY_PATCH:
                 return yaml.safe_load(raw)
@@ -335,18 +359,20 @@ class Handler(BaseHTTPRequestHandler):
                          [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:"
                            f"{self.double.port}"}]}
         if parts == ["apis"]:
-            return 200, group_list(store.all_kinds())
+            return 200, group_list(self._discovered())
         if parts == ["openapi", "v3"]:
             return 200, openapi_v3_root(store.all_kinds())
         if parts[:2] == ["openapi", "v3"] and (doc := openapi_v3(
                 "/".join(parts[2:]), store.all_kinds())) is not None:
             return 200, doc
+        if parts == ["apis", *ACCESS_REVIEWS.split("/")] and method == "POST":
+            return 201, access_review(body)
         if len(parts) >= 2 and parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
         elif len(parts) >= 3 and parts[0] == "apis":
             group, version, rest = parts[1], parts[2], parts[3:]
         elif len(parts) == 2 and parts[0] == "apis":
-            versions = [k.version for k in store.all_kinds() if k.group == parts[1]]
+            versions = [k.version for k in self._discovered() if k.group == parts[1]]
             if not versions:
                 raise ApiError(404, "NotFound", "the server could not find the requested "
                                "resource", {})
@@ -355,16 +381,23 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
         if not rest:
-            kinds = [k for k in store.all_kinds() if (k.group, k.version) == (group, version)]
+            kinds = [k for k in self._discovered() if (k.group, k.version) == (group, version)]
             if not kinds:
                 raise ApiError(404, "NotFound", "the server could not find the requested "
                                "resource", {})
             return 200, resource_list(f"{group}/{version}" if group else version, kinds)
         return self._resource(method, group, version, rest, body)
 
+    def _discovered(self) -> list[Kind]:
+        return [*self.double.store.all_kinds(), ACCESS_REVIEW]
+
     def _resource(self, method: str, group: str, version: str, rest: list[str],
                   body: Any) -> tuple[int, Any] | None:
         store = self.double.store
+        if body is PROTOBUF:
+            raise ApiError(415, "UnsupportedMediaType", 'the body of the request was in an '
+                           'unknown format - accepted media types include: application/json, '
+                           'application/yaml', {})
         watching = rest[0] == "watch"
         rest = rest[1:] if watching else rest
         namespace = None

@@ -22,6 +22,7 @@ class Kind:
     columns: tuple[dict[str, Any], ...] = ()  # a CRD's additionalPrinterColumns
     categories: tuple[str, ...] = ()
     singular: str = field(default="")
+    verbs: tuple[str, ...] = ALL_VERBS
 
     @property
     def api_version(self) -> str:
@@ -111,7 +112,7 @@ def resource_list(group_version: str, kinds: list[Kind]) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for k in kinds:
         entry = {"name": k.plural, "singularName": k.singular_name, "namespaced": k.namespaced,
-                 "kind": k.kind, "verbs": list(ALL_VERBS)}
+                 "kind": k.kind, "verbs": list(k.verbs)}
         if k.short_names:
             entry["shortNames"] = list(k.short_names)
         if k.categories:
@@ -128,6 +129,11 @@ def api_group(name: str, versions: list[str]) -> dict[str, Any]:
     entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": entries,
             "preferredVersion": entries[0]}
+
+
+# Served by the HTTP layer alone: create-only, nothing stored.
+ACCESS_REVIEW = Kind("authorization.k8s.io", "v1", "selfsubjectaccessreviews",
+                     "SelfSubjectAccessReview", namespaced=False, verbs=("create",))
 
 
 def group_list(kinds: list[Kind]) -> dict[str, Any]:

@@ -141,3 +141,26 @@ def test_get_watch_prints_each_change_as_a_row(kubectl: Kubectl) -> None:
     finally:
         watcher.kill()
         watcher.wait()
+
+
+def test_rbac_objects_apply_and_every_request_is_allowed(kubectl: Kubectl) -> None:
+    manifest = """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: argosy}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: argosy}
+rules: [{apiGroups: [""], resources: [pods, pods/log], verbs: [get, list, watch, create]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: argosy}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: argosy}
+subjects: [{kind: ServiceAccount, name: argosy}]
+"""
+    assert kubectl("apply", "-f", "-", input=manifest).stdout.splitlines() == [
+        "serviceaccount/argosy created", "role.rbac.authorization.k8s.io/argosy created",
+        "rolebinding.rbac.authorization.k8s.io/argosy created"]
+    assert kubectl("auth", "can-i", "create", "pods").stdout == "yes\n"
