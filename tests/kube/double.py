@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -42,6 +43,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonpath
 import yaml
+
+from argosy.plugins.container import IMAGES_ENV
 
 from .kinds import (
     ACCESS_REVIEW,
@@ -601,7 +604,13 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a temporary one, removed on exit)")
     parser.add_argument("--watch-window", type=int, default=1000,
                         help="events kept for watches; older resourceVersions get 410 Gone")
+    parser.add_argument("--images", type=Path, action="append", default=[],
+                        help="a file mapping images to host commands, for containers without a "
+                        "command (argosy's images.yaml format; repeatable)")
     args = parser.parse_args(argv)
+    if args.images:  # argosy's own image mapping reads them, after $ARGOSY_HOME/images.yaml
+        files = [os.environ.get(IMAGES_ENV, ""), *map(str, args.images)]
+        os.environ[IMAGES_ENV] = os.pathsep.join(f for f in files if f)
     double = Double(args.port, args.root, args.watch_window)
     double.write_kubeconfig(args.kubeconfig)
     stopped = threading.Event()

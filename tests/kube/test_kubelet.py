@@ -212,10 +212,12 @@ def test_termination_messages_without_cap_sys_admin(tmp_path: Path) -> None:
 
 
 def test_the_command_line_serves_and_writes_a_kubeconfig(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig, images = tmp_path / "kubeconfig", tmp_path / "images.yaml"
+    images.write_text(yaml.safe_dump({"example/greeter": {"entrypoint": ["echo", "hi"]}}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.kube.double", "--port", "0", "--kubeconfig",
-         str(kubeconfig)], cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, text=True)
+         str(kubeconfig), "--images", str(images)], cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -224,6 +226,12 @@ def test_the_command_line_serves_and_writes_a_kubeconfig(tmp_path: Path) -> None
         names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
         assert "default" in names
         assert client.VersionApi(api).get_code().git_version == "v1.32.0"
+        core = client.CoreV1Api(api)
+        core.create_namespaced_pod("default", {"metadata": {"name": "mapped"}, "spec": {
+            "restartPolicy": "Never", "containers": [{"name": "main",
+                                                      "image": "example/greeter"}]}})
+        finished(core, "mapped")
+        assert core.read_namespaced_pod_log("mapped", "default") == "hi\n"
         api.close()
     finally:
         proc.terminate()
