@@ -140,8 +140,14 @@ class ContainerRun:
                 return code
             self.last_state = self.state
             self.restarts += 1
+            # The kubelet's back-off, scaled down (10 s doubling to 5 min there) to suit tests.
+            backoff = min(0.1 * 2 ** self.restarts, 5.0)
+            self.state = {"waiting": {"reason": "CrashLoopBackOff", "message":
+                                      f"back-off {backoff:g}s restarting failed container="
+                                      f"{self.name} pod={self.pod_run.name}_"
+                                      f"{self.pod_run.namespace}({self.pod_run.uid})"}}
             self.pod_run.publish()
-            self.pod_run.stopping.wait(min(0.1 * 2 ** self.restarts, 5.0))
+            self.pod_run.stopping.wait(backoff)
 
     def _run_once(self) -> int:
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
 
 from tests.kube.conftest import finished, pod_manifest, wait_for
 
@@ -126,11 +126,20 @@ def test_active_deadline_kills_the_pod(core: client.CoreV1Api) -> None:
 
 def test_restart_policy_on_failure_restarts_the_container(core: client.CoreV1Api) -> None:
     script = "echo try >> tries; [ $(wc -l < tries) -ge 2 ]"
-    core.create_namespaced_pod("default", pod_manifest("retry", script,
-                                                       restartPolicy="OnFailure"))
+    created = core.create_namespaced_pod("default", pod_manifest("retry", script,
+                                                                 restartPolicy="OnFailure"))
     pod = finished(core, "retry")
+    waits = [s["state"]["waiting"]["reason"] for e in watch.Watch().stream(
+        core.list_namespaced_pod, "default", resource_version=created.metadata.resource_version,
+        timeout_seconds=1) if e["type"] == "MODIFIED"
+        for s in e["raw_object"]["status"].get("containerStatuses", [])
+        if "waiting" in s["state"]]
+    assert "CrashLoopBackOff" in waits
     assert pod.status.phase == "Succeeded"
-    assert pod.status.container_statuses[0].restart_count == 1
+    status = pod.status.container_statuses[0]
+    assert status.restart_count == 1
+    assert (status.last_state.terminated.exit_code, status.last_state.terminated.reason) == (
+        1, "Error")
     assert core.read_namespaced_pod_log("retry", "default", previous=True) == ""
 
 
