@@ -57,13 +57,28 @@ from .kinds import (
 )
 from .kubelet import Kubelet, PodRun
 from .patch import APPLY_PATCH
-from .store import ApiError, Obj, Store, Watch, bad_request, details, field_selector, label_selector
+from .store import (
+    ApiError,
+    Obj,
+    Store,
+    Watch,
+    bad_request,
+    details,
+    field_selector,
+    label_selector,
+    not_served,
+)
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "argosy-double",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
            "compiler": "gc", "platform": "linux/amd64"}
 DEFAULT_WATCH_SECONDS = 1800  # the real server's --min-request-timeout
 TRUE = ("true", "True", "1")
+
+
+def method_not_allowed() -> ApiError:
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                    "requested resource", {})
 
 
 # ---- access reviews: the double authorizes every request ---------------------------------------
@@ -377,17 +392,14 @@ class Handler(BaseHTTPRequestHandler):
         elif len(parts) == 2 and parts[0] == "apis":
             versions = [k.version for k in self._discovered() if k.group == parts[1]]
             if not versions:
-                raise ApiError(404, "NotFound", "the server could not find the requested "
-                               "resource", {})
+                raise not_served()
             return 200, api_group(parts[1], list(dict.fromkeys(versions)))
         else:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                           {})
+            raise not_served()
         if not rest:
             kinds = [k for k in self._discovered() if (k.group, k.version) == (group, version)]
             if not kinds:
-                raise ApiError(404, "NotFound", "the server could not find the requested "
-                               "resource", {})
+                raise not_served()
             return 200, resource_list(f"{group}/{version}" if group else version, kinds)
         return self._resource(method, group, version, rest, body)
 
@@ -407,18 +419,15 @@ class Handler(BaseHTTPRequestHandler):
         if len(rest) >= 3 and rest[0] == "namespaces" and (group, version, rest[2]) in store.kinds:
             namespace, rest = rest[1], rest[2:]
         if not rest or len(rest) > 3:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                           {})
+            raise not_served()
         kind = store.kind(group, version, rest[0])
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if (namespace is not None and not kind.namespaced) or (sub and sub not in
                                                                  kind.subresources):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                           {})
+            raise not_served()
         if kind.namespaced and name is not None and namespace is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                           {})
+            raise not_served()
         if name is None:
             return self._collection(method, kind, namespace, body, watching)
         return self._object(method, kind, namespace, name, sub, body)
@@ -433,8 +442,7 @@ class Handler(BaseHTTPRequestHandler):
             return labels(obj) and fields(obj)
         if method == "POST":
             if kind.namespaced and namespace is None:
-                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
-                               "on the requested resource", {})
+                raise method_not_allowed()
             created = store.create(kind, namespace, body, dry_run=bool(self.query.get("dryRun")))
             return 201, created
         if method == "DELETE":
@@ -444,8 +452,7 @@ class Handler(BaseHTTPRequestHandler):
                 store.delete(kind, meta.get("namespace"), meta["name"], body)
             return 200, listed
         if method != "GET":
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
-                           "the requested resource", {})
+            raise method_not_allowed()
         if watching or self._flag("watch"):
             self._watch(kind, namespace, match)
             return None
@@ -489,8 +496,7 @@ class Handler(BaseHTTPRequestHandler):
         dry_run = bool(self.query.get("dryRun"))
         if sub == "log":
             if method != "GET":
-                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
-                               "on the requested resource", {})
+                raise method_not_allowed()
             self._logs(kind, namespace, name)
             return None
         if method == "GET":
@@ -515,8 +521,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                          "status": "Success",
                          "details": details(kind, name, uid=deleted["metadata"]["uid"])}
-        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                       "requested resource", {})
+        raise method_not_allowed()
 
     # ---- logs
 

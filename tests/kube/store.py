@@ -97,6 +97,11 @@ def invalid(kind: Kind, name: str, causes: list[dict[str, str]]) -> ApiError:
                     if kind.group else {"name": name, "kind": kind.kind, "causes": causes})
 
 
+def not_served() -> ApiError:
+    """A path the server has no resource at."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
@@ -134,10 +139,8 @@ def field_selector(kind: Kind, text: str | None) -> Matcher:
             raise bad_request(f'invalid selector: \'{text}\'; can\'t understand \'{term}\'')
         field = field.strip()
         allowed = {"metadata.name", "metadata.namespace"} | FIELD_LABELS.get(kind.kind, set())
-        if field not in allowed and kind.group in ("", "batch", "apps"):
-            raise bad_request(f'field label not supported: {field}')
-        if field not in allowed and not field.startswith("metadata."):
-            raise bad_request(f'field label not supported: {field}')
+        if field not in allowed:
+            raise bad_request(f"field label not supported: {field}")
         terms.append((field, op == "!=", value.strip()))
 
     def match(obj: Obj) -> bool:
@@ -194,8 +197,7 @@ class Store:
     def kind(self, group: str, version: str, plural: str) -> Kind:
         kind = self.kinds.get((group, version, plural))
         if kind is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                           {})
+            raise not_served()
         return kind
 
     def all_kinds(self) -> list[Kind]:

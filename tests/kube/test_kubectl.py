@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -128,16 +129,19 @@ def test_apply_again_to_a_pod_and_a_forbidden_change(kubectl: Kubectl) -> None:
     kubectl("delete", "pod", "again", "--grace-period=1")
 
 
-def test_get_watch_prints_each_change_as_a_row(kubectl: Kubectl) -> None:
+def test_get_watch_prints_each_change_as_a_row(kubectl: Kubectl, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    pod = pod_manifest("watched", f"while [ ! -e {go} ]; do sleep 0.05; done")
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
     watcher = subprocess.Popen(kubectl.command("get", "pods", "--watch"), env=kubectl.env,
                                stdout=subprocess.PIPE, text=True)
     try:
-        kubectl("apply", "-f", "-", input=json.dumps(pod_manifest("watched", "true")))
         assert watcher.stdout is not None
-        statuses = []
-        while "Completed" not in statuses:
-            statuses.append(watcher.stdout.readline().split()[2])
-        assert statuses[0] == "STATUS" and "Pending" in statuses
+        assert watcher.stdout.readline().split()[:3] == ["NAME", "READY", "STATUS"]
+        assert watcher.stdout.readline().split()[2] != "Completed"  # listed, still waiting
+        go.touch()  # only a watch event can now tell kubectl that the pod completed
+        while watcher.stdout.readline().split()[2] != "Completed":
+            pass
     finally:
         watcher.kill()
         watcher.wait()
