@@ -166,6 +166,8 @@ class ContainerRun:
             except OSError as exc:
                 return self._terminated(128, "StartError", f"failed to start: {exc}", started)
         self.state = {"running": {"startedAt": started}}
+        if not self.init and self.pod_run.phase == "Pending":
+            self.pod_run.phase = "Running"  # a container has started: its log exists
         self.pod_run.publish()
         code = _exit_code(self.proc.wait())
         reason = "Completed" if code == 0 else "Error"
@@ -385,8 +387,6 @@ class PodRun:
         if self.stopping.is_set():
             return
         threads = [_start(c.run) for c in self.mains]
-        self.phase = "Running"
-        self.publish()
         for thread in threads:
             thread.join()
         if self.reason is None:
