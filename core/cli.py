@@ -145,9 +145,12 @@ def _node_callback(store: Any, view: Any, show_log: bool,
         elif not isinstance(view, _Quiet) and time.monotonic() - last_draw >= DRAW_INTERVAL:
             last_draw = time.monotonic()
             view.update(run.to_dict())
-        if show_log and node.fulfilled and node.type == "Pod" and node.id not in printed:
+        if show_log and node.fulfilled and node.type != "Container" and node.id not in printed:
+            text = store.log(run.uid, node.id)
+            if text is None:
+                return
             printed.add(node.id)
-            for line in (store.log(run.uid, node.id) or "").splitlines():
+            for line in text.splitlines():
                 click.echo(f"{node.display_name}: {line}", err=log_to_stderr)
 
     return on_node
@@ -496,7 +499,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     rest once the pod finishes, so every line is printed once and in the stored order.
     """
     from argosy.models import fulfilled
-    from argosy.service import _running_log
+    from argosy.service import _running_log, log_nodes
 
     store = target.service.store
     rec = target.service.record(target.namespace, name)
@@ -505,14 +508,11 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     printed: dict[str, int] = {}
     while True:
         done = store.get(rec.uid).phase in FINISHED
-        nodes = store.nodes(rec.uid)
-        stored = store.logs(rec.uid)
-        pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"
-                       and _node_matches(rec.name, n, pod) and _fresh(n, since)),
-                      key=lambda n: (n.get("startedAt") or "", n["name"]))
+        pods = [n for n in log_nodes(store, rec.uid)
+                if _node_matches(rec.name, n, pod) and _fresh(n, since)]
         for node in pods:
             nid, over = node["id"], fulfilled(node.get("phase", ""))
-            text = stored.get(nid)
+            text = store.log(rec.uid, nid)
             live = text is None
             if live:
                 node_dir = store.run_dir(rec.uid) / nid

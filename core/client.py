@@ -341,8 +341,7 @@ class Client:
         from argosy.server import pod_name
 
         wf = self.get(name, namespace)
-        return {pod_name(wf.name, n.raw): n.display_name for n in wf.nodes.values()
-                if n.type == "Pod"}
+        return {pod_name(wf.name, n.raw): n.display_name for n in wf.nodes.values()}
 
     # ---- lifecycle ----------------------------------------------------------------------------
 

@@ -687,7 +687,23 @@ class WorkflowRun:
     def _stop_running(self, message: str) -> None:
         for node in list(self.nodes.values()):
             if not node.fulfilled:
+                # Its processes are killed by now: what they printed is its log, as a killed
+                # pod's is.
+                logs = self._process_log(node)
+                if logs and not self.deleted:
+                    self.store.keep_log(self.uid, node.id, logs)
                 self.finish(node, "Failed", message)
+
+    def _process_log(self, node: NodeStatus) -> list[Path]:
+        """The files holding what the node's process printed, for a node that ends without
+        its outcome (stopped, terminated, past its deadline, interrupted)."""
+        try:
+            files = getattr(self.engine.executor, "log_files", None)
+        except ArgosyError:
+            return []
+        if files is None or node.type not in ("Pod", "Container"):
+            return []
+        return [f for f in files(self.node_dir(node.id)) if f.exists()]
 
     def _update(self, **fields: Any) -> None:
         if self.deleted:
@@ -1114,7 +1130,7 @@ class WorkflowRun:
         except TimeoutError:
             message = ("Pod was active on the node longer than the specified deadline"
                        if ttype.node_type == "Pod" else "Step exceeded its deadline")
-            return Outcome("Failed", message)
+            return Outcome("Failed", message, log_files=self._process_log(node))
 
     def resolve_inputs(self, tmpl: Template, arguments: Arguments) -> dict[str, Any]:
         """Input parameter values: the argument, else the input's value or default.
@@ -1187,8 +1203,9 @@ class WorkflowRun:
                                     for name, (path, _) in outcome.artifacts.items()]
         if outputs:
             node.outputs = outputs
-        if outcome.log is not None:
-            self.store.put_log(self.uid, node.id, outcome.log)
+        if outcome.log is not None or outcome.log_files:
+            self.store.keep_log(self.uid, node.id, [
+                *([outcome.log] if outcome.log is not None else []), *outcome.log_files])
         if tmpl.model_extra and tmpl.model_extra.get("metrics"):
             local = scope.child({"status": phase, "duration": go_str(float(
                 seconds_since(node.started_at))), "exitCode": outputs.get("exitCode", ""),

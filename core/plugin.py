@@ -32,6 +32,9 @@ class Outcome:
     saw them; ``scope`` carries a composite template's child references (``steps.x.…``) for its
     ``valueFrom.parameter`` and ``expression`` outputs. ``artifacts`` are output artifacts the
     node leaves, by name: the path it wrote each to, and the content, which the store keeps.
+    The node's log is ``log`` followed by the content of ``log_files`` (a process's stdout and
+    stderr files, which the engine reads piece by piece, so a huge log costs it no memory);
+    the store keeps a bounded copy, and the whole log while the workflow exists.
     """
 
     phase: str = "Succeeded"
@@ -42,6 +45,7 @@ class Outcome:
     scope: Any = None
     outputs: dict[str, str] = field(default_factory=dict)
     log: str | None = None
+    log_files: list[Path] = field(default_factory=list)
     artifacts: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
@@ -93,3 +97,7 @@ class Executor(Protocol):
         for a node that was running, and must re-adopt or report instead of starting twice.
         """
         ...
+
+    # Optional: ``log_files(node_dir) -> list[Path]``, the files holding what the node's
+    # process printed so far. The engine keeps them as the log of a node that ended without
+    # an outcome (stopped, terminated, past its deadline).

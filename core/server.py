@@ -57,7 +57,14 @@ from argosy.auth import Auth, Grant
 from argosy.engine import Engine
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
 from argosy.render import pod_name
-from argosy.service import FINISHED, WorkflowService, _running_log, load_workflow, name_values
+from argosy.service import (
+    FINISHED,
+    WorkflowService,
+    _running_log,
+    load_workflow,
+    log_nodes,
+    name_values,
+)
 from argosy.store import AlreadyExists, Listed, ListKey, Store
 
 log = logging.getLogger("argosy.server")
@@ -683,18 +690,14 @@ def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | No
     """The workflow's phase and each selected pod's log so far, in start order."""
     store = service.store
     rec = service.record(namespace, name)
-    nodes = store.nodes(rec.uid)
-    stored = store.logs(rec.uid)
-    pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"),
-                  key=lambda n: (n.get("startedAt") or "", n.get("name", "")))
     out = []
-    for node in pods:
+    for node in log_nodes(store, rec.uid):
         pname = pod_name(rec.name, node)
         if pod and pod not in (pname, node.get("id"), node.get("name"), node.get("displayName")):
             continue
         if not _since(node, since_seconds):
             continue
-        text = stored.get(node["id"])
+        text = store.log(rec.uid, node["id"])
         done = text is not None or node.get("phase") in FINISHED
         if text is None:
             text = _running_log(store.run_dir(rec.uid) / node["id"])

@@ -281,7 +281,7 @@ class WorkflowService:
         from argosy.engine import node_id
 
         nodes = self.store.nodes(old.uid)
-        logs = self.store.logs(old.uid)
+        logged = self.store.logged(old.uid)
 
         def renamed(node_name: str) -> str:
             return new.name + node_name[len(old.name):]
@@ -295,8 +295,8 @@ class WorkflowService:
             if body.get("boundaryID") in ids:
                 body["boundaryID"] = ids[body["boundaryID"]]
             self.store.put_node(new.uid, ids[nid], json.dumps(body))
-            if nid in logs:
-                self.store.put_log(new.uid, ids[nid], logs[nid])
+            if nid in logged:
+                self.store.copy_log(old.uid, nid, new.uid, ids[nid])
             for artifact in (node.get("outputs") or {}).get("artifacts", []):
                 found = self.store.artifact(old.uid, nid, artifact["name"])
                 if found is not None:
@@ -322,21 +322,27 @@ class WorkflowService:
              grep: str | None = None, tail: int | None = None) -> list[tuple[str, str]]:
         """``(node display name, line)`` pairs of the workflow's pod logs, in start order."""
         rec = self.record(namespace, name)
-        nodes = self.store.nodes(rec.uid)
-        stored = self.store.logs(rec.uid)
         lines: list[tuple[str, str]] = []
-        pods = sorted((n for n in nodes.values() if n.get("type") == "Pod"),
-                      key=lambda n: (n.get("startedAt") or "", n["name"]))
-        for pod in pods:
+        for pod in log_nodes(self.store, rec.uid):
             if node and node not in (pod["id"], pod["name"], pod["displayName"]):
                 continue
-            text = stored.get(pod["id"])
+            text = self.store.log(rec.uid, pod["id"])
             if text is None:
                 text = _running_log(self.store.run_dir(rec.uid) / pod["id"])
             for line in text.splitlines():
                 if grep is None or grep in line:
                     lines.append((pod["displayName"], line))
         return lines[-tail:] if tail else lines
+
+
+def log_nodes(store: Store, uid: str) -> list[dict[str, Any]]:
+    """The nodes the log verbs show, in start order: every pod, running or not, and any other
+    node that left a log (a plugin's ``Outcome.log``). A container set's containers are not
+    shown apart: their logs are their pod's."""
+    logged = store.logged(uid)
+    return sorted((n for n in store.nodes(uid).values() if n.get("type") == "Pod" or (
+        n["id"] in logged and n.get("type") != "Container")),
+        key=lambda n: (n.get("startedAt") or "", n.get("name", "")))
 
 
 def _running_log(node_dir: Path) -> str:

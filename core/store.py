@@ -7,6 +7,7 @@ so a transition writes one small row: never the whole status, never a growing ch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -189,6 +190,26 @@ def runtime_dir(home: Path) -> Path:
     if root is None:
         return home / "runs"
     return root / hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+
+
+LOG_LIMIT_ENV = "ARGOSY_LOG_LIMIT"
+DEFAULT_LOG_LIMIT = 1 << 20
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "ki": 1 << 10, "mi": 1 << 20,
+          "gi": 1 << 30}
+
+
+def log_limit() -> int:
+    """Bytes of each node's log the store keeps: ``$ARGOSY_LOG_LIMIT`` (a number of bytes,
+    or a quantity such as ``256Ki`` or ``4Mi``), else 1 MiB."""
+    text = os.environ.get(LOG_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOG_LIMIT
+    digits = text.rstrip(string.ascii_letters)
+    unit = _UNITS.get(text[len(digits):].lower())
+    if not digits.isdigit() or unit is None or int(digits) * unit < 2:
+        raise ArgosyError(f"{LOG_LIMIT_ENV}={text!r}: expected a number of bytes of at least 2,"
+                          " or a quantity such as 256Ki or 4Mi")
+    return int(digits) * unit
 
 
 def _suffix() -> str:
@@ -417,6 +438,7 @@ class Store:
 
     def delete(self, uid: str) -> None:
         shutil.rmtree(self.run_dir(uid), ignore_errors=True)
+        shutil.rmtree(self.home / "logs" / uid, ignore_errors=True)
         with self.transaction() as db:
             for table in ("nodes", "edges", "logs", "artifacts", "actions", "metrics"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))
@@ -537,6 +559,8 @@ class Store:
             for table in ("logs", "artifacts"):
                 db.executemany(f"DELETE FROM {table} WHERE uid = ? AND node_id = ?",
                                [(uid, i) for i in ids])
+        for i in ids:
+            self.log_path(uid, i).unlink(missing_ok=True)
 
     def nodes(self, uid: str) -> dict[str, dict[str, Any]]:
         """All nodes in Argo's shape, with ``children`` from the edge table."""
@@ -562,18 +586,62 @@ class Store:
         return list(rows)
 
     # ---- logs ---------------------------------------------------------------------------------
+    # A node's log within log_limit() is in the store alone. A longer one is kept twice: the
+    # store keeps its first and last halves of the limit with a marker saying how much was
+    # cut, and the whole log is a file under the home's ``logs`` directory, which goes with its
+    # workflow (as Argo keeps a pod's log until the pod is garbage-collected).
+
+    def log_path(self, uid: str, node_id: str) -> Path:
+        """Where a node's whole log is kept when the store's copy of it is cut."""
+        return self.home / "logs" / uid / node_id
 
     def put_log(self, uid: str, node_id: str, content: str) -> None:
+        self.keep_log(uid, node_id, [content])
+
+    def keep_log(self, uid: str, node_id: str, parts: Sequence[str | Path]) -> None:
+        """Keep a node's log: ``parts`` one after the other (texts, or files such as a
+        process's stdout and stderr), read piece by piece, never whole."""
+        sources = [_LogPart(p) for p in parts]
+        total = sum(s.size for s in sources)
+        limit = log_limit()
+        full = self.log_path(uid, node_id)
+        if total <= limit:
+            content = _span(sources, 0, total)
+            full.unlink(missing_ok=True)
+        else:
+            content = _cut(_span(sources, 0, limit // 2),
+                           _span(sources, total - limit // 2, limit // 2), total, limit)
+            full.parent.mkdir(parents=True, exist_ok=True)
+            part = full.with_name(full.name + ".part")
+            with open(part, "wb", buffering=0) as out:
+                for source in sources:
+                    source.copy_to(out)
+            os.replace(part, full)
         self.db.execute("INSERT OR REPLACE INTO logs (uid, node_id, content) VALUES (?, ?, ?)",
-                        (uid, node_id, content))
+                        (uid, node_id, content.decode("utf-8", errors="replace")))
+
+    def copy_log(self, uid: str, node_id: str, to_uid: str, to_node_id: str) -> None:
+        """Give another node (a resubmitted workflow's) the same log."""
+        self.db.execute("INSERT OR REPLACE INTO logs (uid, node_id, content) SELECT ?, ?,"
+                        " content FROM logs WHERE uid = ? AND node_id = ?",
+                        (to_uid, to_node_id, uid, node_id))
+        full = self.log_path(uid, node_id)
+        if full.exists():
+            target = self.log_path(to_uid, to_node_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(full, target)
 
     def log(self, uid: str, node_id: str) -> str | None:
+        """The node's whole log, or None if it left none (yet)."""
+        with contextlib.suppress(FileNotFoundError):
+            return self.log_path(uid, node_id).read_bytes().decode("utf-8", errors="replace")
         row = self.db.execute("SELECT content FROM logs WHERE uid = ? AND node_id = ?",
                               (uid, node_id)).fetchone()
         return row[0] if row else None
 
-    def logs(self, uid: str) -> dict[str, str]:
-        return dict(self.db.execute("SELECT node_id, content FROM logs WHERE uid = ?", (uid,)))
+    def logged(self, uid: str) -> set[str]:
+        """The nodes that left a log."""
+        return {r[0] for r in self.db.execute("SELECT node_id FROM logs WHERE uid = ?", (uid,))}
 
     # ---- output artifacts -------------------------------------------------------------------
 
@@ -608,3 +676,80 @@ class Store:
                 status["nodes"] = found
         wf["status"] = status
         return wf
+
+
+class _LogPart:
+    """One piece of a log: a text, or a file read up to the size it had when first seen."""
+
+    def __init__(self, part: str | Path) -> None:
+        self.path: Path | None = None
+        self.data = b""
+        if isinstance(part, str):
+            self.data = part.encode("utf-8", errors="surrogatepass")
+            self.size = len(self.data)
+            return
+        try:
+            self.size = part.stat().st_size
+            self.path = part
+        except FileNotFoundError:
+            self.size = 0
+
+    def read(self, start: int, length: int) -> bytes:
+        if self.path is None:
+            return self.data[start:start + length]
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            return f.read(length)
+
+    def copy_to(self, out: Any) -> None:
+        if self.path is None:
+            out.write(self.data)
+            return
+        with open(self.path, "rb") as f:
+            offset = 0
+            while offset < self.size:  # in the kernel: no copy of it passes through Python
+                sent = os.sendfile(out.fileno(), f.fileno(), offset, self.size - offset)
+                if not sent:
+                    break
+                offset += sent
+
+
+def _span(parts: list[_LogPart], start: int, length: int) -> bytes:
+    """``length`` bytes from ``start`` of the parts laid end to end."""
+    out = []
+    for part in parts:
+        if length <= 0:
+            break
+        if start >= part.size:
+            start -= part.size
+            continue
+        chunk = part.read(start, min(length, part.size - start))
+        out.append(chunk)
+        length -= len(chunk)
+        start = 0
+    return b"".join(out)
+
+
+def _cut(head: bytes, tail: bytes, total: int, limit: int) -> bytes:
+    """Head and tail of a log with a line saying how much is cut between them; the cut falls
+    between lines where a line ends in the outer half of either part."""
+    end = head.rfind(b"\n")
+    if end >= len(head) // 2:
+        head = head[:end + 1]
+    start = tail.find(b"\n")
+    if 0 <= start < len(tail) // 2:
+        tail = tail[start + 1:]
+    cut = total - len(head) - len(tail)
+    marker = (f"... {cut} bytes ({_human(cut)}) of this log cut here: the store keeps the first"
+              f" and last {_human(limit // 2)} of a node's log ({LOG_LIMIT_ENV}); `argosy logs`"
+              " shows it whole while its workflow exists ...\n")
+    return head + (b"" if head.endswith(b"\n") or not head else b"\n") + marker.encode() + tail
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

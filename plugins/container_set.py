@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,11 +149,13 @@ def _retry_faults(strategy: ContainerSetRetryStrategy, path: str) -> list[Fault]
 
 @dataclass
 class Ended:
-    """How one container ended; ``outcome`` is None when its command never ran."""
+    """How one container ended; ``outcome`` is None when its command never ran. ``log``: its
+    attempts' logs, texts or files, in order."""
 
     phase: str
     message: str = ""
     outcome: Outcome | None = None
+    log: list[str | Path] = field(default_factory=list)
 
 
 class PodRun:
@@ -193,6 +195,9 @@ class PodRun:
             for task in self.tasks.values():
                 task.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+            run = self.ctx.run
+            run.store.keep_log(run.uid, self.ctx.node.id, [
+                part for f in self.ended.values() if f.done() for part in f.result().log])
             raise
         for task in self.tasks.values():
             if not task.cancelled() and task.exception() is not None:
@@ -205,7 +210,8 @@ class PodRun:
             ended = await self._run_container(name, node)
         except asyncio.CancelledError:
             why = f'container "{self.failed}" failed' if self.failed else "pod terminated"
-            self._record(name, node, Ended("Failed", f"{name}: terminated: {why}"))
+            self._record(name, node, Ended("Failed", f"{name}: terminated: {why}",
+                                           log=self._printed(node)))
             raise
         except NodeError as exc:
             ended = Ended("Error", f"{name}: {exc}")
@@ -243,7 +249,7 @@ class PodRun:
 
     async def _attempts(self, name: str, node: NodeStatus) -> Ended:
         container = self.containers[name]
-        logs: list[str] = []
+        logs: list[str | Path] = []
         outcome = Outcome("Error", "no attempt")
         for attempt in range(self.attempts):
             node_dir = self._process_dir(node, attempt)
@@ -252,15 +258,22 @@ class PodRun:
             self._share_tmp(node_dir)
             request = request_of(self.ctx, container, self.argv[name], node_dir)
             outcome = await self.ctx.executor.run_process(request)
-            logs.append(outcome.log or "")
+            logs += [*([outcome.log] if outcome.log else []), *outcome.log_files]
             # As Argo's emissary: a command that cannot be found, or an executor error, is not
             # worth retrying.
             if outcome.phase == "Succeeded" or outcome.exit_code is None or (
                     outcome.exit_code == 127 and outcome.message):
                 break
-        outcome.log = "".join(logs)
         message = f"{name}: {outcome.message}" if outcome.phase != "Succeeded" else ""
-        return Ended(outcome.phase, message, outcome)
+        return Ended(outcome.phase, message, outcome, logs)
+
+    def _printed(self, node: NodeStatus) -> list[str | Path]:
+        """What a killed container's attempts printed, from their files."""
+        files = getattr(self.ctx.executor, "log_files", None)
+        if files is None:
+            return []
+        return [f for attempt in range(self.attempts)
+                for f in files(self._process_dir(node, attempt)) if f.exists()]
 
     def _process_dir(self, node: NodeStatus, attempt: int) -> Path:
         base = self.ctx.run.node_dir(node.id)
@@ -277,8 +290,8 @@ class PodRun:
 
     def _record(self, name: str, node: NodeStatus, ended: Ended) -> None:
         if not node.fulfilled:
-            if ended.outcome is not None and ended.outcome.log is not None:
-                self.ctx.run.store.put_log(self.ctx.run.uid, node.id, ended.outcome.log)
+            if ended.outcome is not None or ended.log:
+                self.ctx.run.store.keep_log(self.ctx.run.uid, node.id, ended.log)
             self.ctx.finish(node, ended.phase, ended.message or None)
         future = self.ended[name]
         if not future.done():
@@ -288,11 +301,13 @@ class PodRun:
         ended = {name: f.result() for name, f in self.ended.items()}
         main = ended.get(MAIN)
         ran = main.outcome if main is not None else None
-        log = "".join(e.outcome.log or "" for e in ended.values() if e.outcome is not None)
-        outcome = Outcome("Succeeded", log=log)
+        parts = [part for e in ended.values() for part in e.log]
+        texts = "".join(p for p in parts if isinstance(p, str))
+        log = {"log": texts, "log_files": [p for p in parts if isinstance(p, Path)]}
+        outcome = Outcome("Succeeded", **log)
         if ran is not None:
             outcome = Outcome(ran.phase, result=ran.result, exit_code=ran.exit_code,
-                              read_file=ran.read_file, log=log)
+                              read_file=ran.read_file, **log)
         failure = self._failure(ended)
         outcome.phase = "Succeeded" if failure is None else failure.phase
         outcome.message = "" if failure is None else failure.message

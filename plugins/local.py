@@ -92,11 +92,15 @@ class ProcessSpec:
     stdin: str | None = None  # fed to the process on stdin; None: /dev/null
 
 
+# Argo's outputs.result is the last 256 kB of stdout once one final newline is trimmed.
+RESULT_BYTES = 256 << 10
+
+
 @dataclass(frozen=True)
 class ProcessResult:
     exit_code: int  # 128+N when killed by signal N, like a shell / Kubernetes reports
-    stdout: str
-    stderr: str
+    stdout: str  # the last RESULT_BYTES + 1 bytes: the whole log is in the node's files
+    stderr: str  # the same
     started_at: float
     finished_at: float
     message: str = ""
@@ -137,6 +141,10 @@ class LocalExecutor:
         finally:
             os.close(pidfd)
         _record_kill(node, sig)
+
+    def log_files(self, node_dir: Path) -> list[Path]:
+        """What the node's process printed: its stdout, then its stderr."""
+        return [Path(node_dir, "stdout"), Path(node_dir, "stderr")]
 
     def host_path(self, spec: ProcessSpec, path: str) -> Path:
         """Where ``path``, as the process sees it, is on the host."""
@@ -254,7 +262,7 @@ class LocalExecutor:
         node = Path(spec.node_dir)
         if code == 127 and not message:
             message = self._not_found(spec)
-        return ProcessResult(code, _read_text(node / "stdout"), _read_text(node / "stderr"),
+        return ProcessResult(code, _read_tail(node / "stdout"), _read_tail(node / "stderr"),
                              started, finished, message)
 
     def _not_found(self, spec: ProcessSpec) -> str:
@@ -920,9 +928,12 @@ def _record_kill(node: Path, sig: int) -> None:
     _record_rc(node, code, f"killed: {signal.Signals(sig).name}")
 
 
-def _read_text(path: Path) -> str:
+def _read_tail(path: Path, size: int = RESULT_BYTES + 1) -> str:
+    """The last ``size`` bytes of a file: a process may print gigabytes."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+            return f.read(size).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
 
@@ -958,16 +969,18 @@ class LocalBackend(LocalExecutor):
             self.host_path(spec, path).chmod(0o755)
             spec = ProcessSpec(argv=[*argv, path], env=spec.env,
                                working_dir=spec.working_dir, node_dir=spec.node_dir)
+        logs = self.log_files(request.node_dir)
         try:
             result = await self.run(spec)
         except ProcessLost as exc:
-            return Outcome("Error", str(exc))
+            return Outcome("Error", str(exc), log_files=logs)
         ok = result.exit_code == 0
         message = result.message or ("" if ok else f"Error (exit code {result.exit_code})")
+        stdout = result.stdout.removesuffix("\n").encode("utf-8", errors="surrogatepass")
         return Outcome("Succeeded" if ok else "Failed", message,
-                       result=result.stdout.removesuffix("\n"), exit_code=result.exit_code,
-                       read_file=lambda path: self.read_file(spec, path),
-                       log=result.stdout + result.stderr)
+                       result=stdout[-RESULT_BYTES:].decode("utf-8", errors="replace"),
+                       exit_code=result.exit_code,
+                       read_file=lambda path: self.read_file(spec, path), log_files=logs)
 
 
 @hookimpl
