@@ -1,0 +1,38 @@
+"""``argosy logs`` shows what every node printed: steps killed by ``stop`` (the issue's own
+reproduction, through the real command and its background engine) and plugin nodes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from argosy.store import Store
+from tests.conftest import run_cli
+from tests.engine.log_cases import PLUGIN_SAID, STOPPED_SAID, make_logged_workflows, sleepy
+
+
+def test_logs_of_a_stopped_step(argosy_home: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "sleepy.yaml"
+    manifest.write_text(sleepy("sleepy"))
+    assert run_cli("submit", str(manifest), home=argosy_home).code == 0
+    deadline = time.monotonic() + 60
+    store = Store(argosy_home)
+    uid = store.find("default", "sleepy").uid
+    while not any(f.stat().st_size for f in store.run_dir(uid).glob("*/stdout")):
+        assert time.monotonic() < deadline, "the step printed nothing"
+        time.sleep(0.1)
+    assert run_cli("stop", "sleepy", home=argosy_home).code == 0
+    assert run_cli("wait", "sleepy", home=argosy_home).code in (0, 1)
+    result = run_cli("logs", "sleepy", home=argosy_home)
+    assert result.code == 0, result.stderr
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()] == [
+        STOPPED_SAID, "on stderr"]
+
+
+def test_logs_of_a_plugin_node(tmp_path: Path) -> None:
+    make_logged_workflows(tmp_path)
+    result = run_cli("logs", "plugged", home=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"plugged: {PLUGIN_SAID}", "plugged: in two lines"]
+    assert run_cli("logs", "plugged", "--node", "plugged", home=tmp_path).stdout.splitlines() \
+        == [f"plugged: {PLUGIN_SAID}", "plugged: in two lines"]

@@ -1,0 +1,28 @@
+"""REST ``/log`` shows what every node printed: a step killed by ``stop``, a plugin node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.engine.log_cases import PLUGIN_SAID, STOPPED_SAID, make_logged_workflows
+from tests.server.rest_harness import API, start_server
+
+
+def test_log_of_stopped_and_plugin_nodes(tmp_path: Path) -> None:
+    make_logged_workflows(tmp_path)
+    server = start_server(tmp_path)
+    try:
+        with server.client() as http:
+            for name, said in (("stopped", [STOPPED_SAID, "on stderr"]),
+                               ("plugged", [PLUGIN_SAID, "in two lines"])):
+                resp = http.get(f"{API}/default/{name}/log")
+                assert resp.status_code == 200, resp.text
+                lines = [json.loads(line)["result"] for line in resp.text.splitlines()]
+                assert [line["content"] for line in lines] == said
+                pod = lines[0]["podName"]
+                assert pod.startswith(name)
+                picked = http.get(f"{API}/default/{name}/log", params={"podName": pod})
+                assert len(picked.text.splitlines()) == 2
+    finally:
+        server.stop()
