@@ -146,11 +146,8 @@ def _node_callback(store: Any, view: Any, show_log: bool,
             last_draw = time.monotonic()
             view.update(run.to_dict())
         if show_log and node.fulfilled and node.type != "Container" and node.id not in printed:
-            text = store.log(run.uid, node.id)
-            if text is None:
-                return
             printed.add(node.id)
-            for line in text.splitlines():
+            for line in store.log_lines(run.uid, node.id) or ():
                 click.echo(f"{node.display_name}: {line}", err=log_to_stderr)
 
     return on_node

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import ipaddress
+import itertools
 import json
 import logging
 import platform
@@ -35,7 +37,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -673,8 +675,9 @@ class EventHub:
 @dataclass
 class PodLog:
     pod: str
-    text: str
+    lines: Iterable[str]  # complete lines; a long finished log's are read as they are sent
     finished: bool
+    partial: str = ""  # a running pod's last line, until its newline arrives
 
 
 def _since(node: dict[str, Any], seconds: int | None) -> bool:
@@ -697,11 +700,12 @@ def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | No
             continue
         if not _since(node, since_seconds):
             continue
-        text = store.log(rec.uid, node["id"])
-        done = text is not None or node.get("phase") in FINISHED
-        if text is None:
-            text = _running_log(store.run_dir(rec.uid) / node["id"])
-        out.append(PodLog(pname, text, done))
+        lines = store.log_lines(rec.uid, node["id"])
+        if lines is not None:
+            out.append(PodLog(pname, lines, True))
+            continue
+        *running, partial = _running_log(store.run_dir(rec.uid) / node["id"]).split("\n")
+        out.append(PodLog(pname, running, node.get("phase") in FINISHED, partial))
     return rec.phase, out
 
 
@@ -721,23 +725,33 @@ class LogStream:
 
     def __init__(self, api: Api, namespace: str, name: str, query: LogQuery) -> None:
         self.api, self.namespace, self.name, self.q = api, namespace, name, query
-        self.sent: dict[str, int] = {}
+        self.sent: dict[str, int] = {}  # lines sent, by pod
+        self.done: set[str] = set()  # pods whose whole log was sent
 
-    def _lines(self, entry: PodLog) -> list[str]:
-        lines = entry.text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        elif not entry.finished and self.q.follow:
-            lines.pop()  # incomplete: sent once its newline arrives
+    def _lines(self, entry: PodLog) -> Iterator[str]:
+        if entry.pod in self.done:
+            return
+        lines = entry.lines
+        if entry.partial and (entry.finished or not self.q.follow):
+            lines = itertools.chain(lines, [entry.partial])
         first = entry.pod not in self.sent
         start = self.sent.get(entry.pod, 0)
-        self.sent[entry.pod] = len(lines)
-        fresh = lines[start:]
-        if self.q.grep is not None:
-            fresh = [line for line in fresh if self.q.grep in line]
+        count = 0
+
+        def fresh() -> Iterator[str]:
+            nonlocal count
+            for line in lines:
+                count += 1
+                if count > start and (self.q.grep is None or self.q.grep in line):
+                    yield line
+
+        picked = fresh()
         if first and self.q.tail is not None:
-            fresh = fresh[-self.q.tail:] if self.q.tail > 0 else []
-        return fresh
+            picked = iter(collections.deque(picked, maxlen=max(self.q.tail, 0)))
+        yield from picked
+        self.sent[entry.pod] = count
+        if entry.finished:
+            self.done.add(entry.pod)
 
     def _frame(self, pod: str, line: str) -> str:
         body = json.dumps({"result": {"content": line, "podName": pod}})

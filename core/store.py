@@ -17,7 +17,7 @@ import sqlite3
 import string
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -639,6 +639,19 @@ class Store:
                               (uid, node_id)).fetchone()
         return row[0] if row else None
 
+    def log_lines(self, uid: str, node_id: str) -> Iterable[str] | None:
+        """The node's whole log as lines without their newline, read from its file as they
+        are taken when it is long; None if it left none (yet)."""
+        full = self.log_path(uid, node_id)
+        if full.exists():
+            return _file_lines(full)
+        row = self.db.execute("SELECT content FROM logs WHERE uid = ? AND node_id = ?",
+                              (uid, node_id)).fetchone()
+        if row is None:
+            return None
+        lines = row[0].split("\n")
+        return lines[:-1] if lines[-1] == "" else lines
+
     def logged(self, uid: str) -> set[str]:
         """The nodes that left a log."""
         return {r[0] for r in self.db.execute("SELECT node_id FROM logs WHERE uid = ?", (uid,))}
@@ -753,3 +766,10 @@ def _human(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def _file_lines(path: Path) -> Iterator[str]:
+    with contextlib.suppress(FileNotFoundError), \
+            open(path, encoding="utf-8", errors="replace", newline="\n") as f:
+        for line in f:
+            yield line.removesuffix("\n")

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from argosy.store import Store
 from tests.conftest import run_cli
-from tests.engine.log_cases import PLUGIN_SAID, STOPPED_SAID, make_logged_workflows, sleepy
+from tests.engine.log_cases import (
+    LONG_LINES,
+    PLUGIN_SAID,
+    STOPPED_SAID,
+    make_logged_workflows,
+    sleepy,
+)
 
 
 def test_logs_of_a_stopped_step(argosy_home: Path, tmp_path: Path) -> None:
@@ -29,10 +35,13 @@ def test_logs_of_a_stopped_step(argosy_home: Path, tmp_path: Path) -> None:
         STOPPED_SAID, "on stderr"]
 
 
-def test_logs_of_a_plugin_node(tmp_path: Path) -> None:
+def test_logs_of_a_plugin_node_and_of_a_long_log(tmp_path: Path) -> None:
     make_logged_workflows(tmp_path)
     result = run_cli("logs", "plugged", home=tmp_path)
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines() == [f"plugged: {PLUGIN_SAID}", "plugged: in two lines"]
     assert run_cli("logs", "plugged", "--node", "plugged", home=tmp_path).stdout.splitlines() \
         == [f"plugged: {PLUGIN_SAID}", "plugged: in two lines"]
+    # Longer than the store keeps: shown whole, from the file kept beside the store.
+    long = run_cli("logs", "long", home=tmp_path).stdout.splitlines()
+    assert [line.split(": ", 1)[1] for line in long] == [str(i) for i in range(1, LONG_LINES + 1)]

@@ -3,12 +3,14 @@ Jupyter): each is run here, in-process, into a store of the caller's home.
 
 * ``stopped``: its step printed to stdout and stderr, then was killed by ``stop``;
 * ``plugged``: its one node is of a template type registered by the test, whose ``Outcome.log``
-  is the node's log (a Plugin node, not a Pod).
+  is the node's log (a Plugin node, not a Pod);
+* ``long``: its step printed ``LONG_LINES`` lines, far more than the store keeps of a log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -112,8 +114,26 @@ def run_case(home: Path, manifest: str, then: str | None = None,
         store.close()
 
 
+LONG_LINES = 5000
+LONG = f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{name: long}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {{image: alpine, command: [seq, "{LONG_LINES}"]}}
+"""
+
+
 def make_logged_workflows(home: Path) -> None:
-    """``stopped`` and ``plugged``, finished, in ``home``'s store."""
+    """``stopped``, ``plugged`` and ``long``, finished, in ``home``'s store."""
     run_case(home, sleepy("stopped"), "stop")
     reg = registry()
     run_case(home, PLUGGED, reg=reg)
+    os.environ["ARGOSY_LOG_LIMIT"] = "1Ki"
+    try:
+        run_case(home, LONG)
+    finally:
+        del os.environ["ARGOSY_LOG_LIMIT"]

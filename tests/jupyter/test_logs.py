@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from argosy import Client
-from tests.engine.log_cases import PLUGIN_SAID, STOPPED_SAID, make_logged_workflows
+from tests.engine.log_cases import (
+    LONG_LINES,
+    PLUGIN_SAID,
+    STOPPED_SAID,
+    make_logged_workflows,
+)
 from tests.server.rest_harness import start_server
 
 
@@ -24,7 +29,9 @@ def argosy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-EXPECTED = {"stopped": [STOPPED_SAID, "on stderr"], "plugged": [PLUGIN_SAID, "in two lines"]}
+EXPECTED = {"stopped": [STOPPED_SAID, "on stderr"], "plugged": [PLUGIN_SAID, "in two lines"],
+            # Longer than the store keeps: whole, from the file kept beside the store.
+            "long": [str(i) for i in range(1, LONG_LINES + 1)]}
 
 
 def test_client_logs_local_and_remote(argosy_home: Path) -> None:

@@ -1,11 +1,17 @@
-"""REST ``/log`` shows what every node printed: a step killed by ``stop``, a plugin node."""
+"""REST ``/log`` shows what every node printed: a step killed by ``stop``, a plugin node, and
+the whole of a log longer than the store keeps."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.engine.log_cases import PLUGIN_SAID, STOPPED_SAID, make_logged_workflows
+from tests.engine.log_cases import (
+    LONG_LINES,
+    PLUGIN_SAID,
+    STOPPED_SAID,
+    make_logged_workflows,
+)
 from tests.server.rest_harness import API, start_server
 
 
@@ -24,5 +30,12 @@ def test_log_of_stopped_and_plugin_nodes(tmp_path: Path) -> None:
                 assert pod.startswith(name)
                 picked = http.get(f"{API}/default/{name}/log", params={"podName": pod})
                 assert len(picked.text.splitlines()) == 2
+            whole = [json.loads(line)["result"]["content"]
+                     for line in http.get(f"{API}/default/long/log").text.splitlines()]
+            assert whole == [str(i) for i in range(1, LONG_LINES + 1)]
+            tail = http.get(f"{API}/default/long/log", params={"logOptions.tailLines": "2",
+                                                               "grep": "99"})
+            assert [json.loads(line)["result"]["content"] for line in tail.text.splitlines()] \
+                == ["4998", "4999"]
     finally:
         server.stop()
