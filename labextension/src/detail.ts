@@ -6,7 +6,7 @@ import { artifactUrl, runAction, streamLogs } from './api';
 import { formatDuration, elapsedSeconds, progressOf, workflowDuration } from './logic/format';
 import { Graph, buildGraph, defaultCollapsed, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
-import { ACTIONS, Action, DESTRUCTIVE, isEnabled } from './logic/rules';
+import { ACTIONS, Action, DESTRUCTIVE, hasLog, isEnabled } from './logic/rules';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
 import { keyOf } from './logic/events';
 import { el } from './dom';
@@ -340,7 +340,7 @@ export class WorkflowDetail extends Widget {
       }
       this.side.appendChild(box);
     }
-    if (node.type === 'Pod') {
+    if (hasLog(node)) {
       const box = el('div', 'argosy-section');
       box.appendChild(el('h4', '', 'Logs'));
       box.appendChild(this.logBox);
@@ -352,7 +352,7 @@ export class WorkflowDetail extends Widget {
     this.logAbort?.abort();
     this.logBox.textContent = '';
     const node = this.wf.status?.nodes?.[this.selectedNode];
-    if (!node || node.type !== 'Pod') {
+    if (!node || !hasLog(node)) {
       return;
     }
     const abort = new AbortController();

@@ -7,7 +7,7 @@ import { keyOf, reduceEvent, sorted, splitLines, splitSse } from '../src/logic/e
 import { buildGraph, defaultCollapsed, shapeKey } from '../src/logic/graph';
 import { layout } from '../src/logic/layout';
 import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
-import { enabledActions, isSuspended } from '../src/logic/rules';
+import { enabledActions, hasLog, isSuspended } from '../src/logic/rules';
 import { NodeStatus, Workflow } from '../src/logic/types';
 import { visibleRows } from '../src/logic/window';
 
@@ -208,4 +208,15 @@ test('parameters are read from the manifest and overridden for submit', () => {
     'spec.entrypoint: missing',
     'x: y'
   ]);
+});
+
+test('pods and plugin nodes have logs, grouping nodes and containers do not', () => {
+  const node = (type: string): NodeStatus => ({ id: type, name: type, type });
+  for (const type of ['Pod', 'Plugin', 'HTTP', 'Notebook']) {
+    assert.equal(hasLog(node(type)), true, type);
+  }
+  for (const type of ['Steps', 'StepGroup', 'DAG', 'TaskGroup', 'Retry', 'Skipped', 'Suspend',
+    'Container']) {
+    assert.equal(hasLog(node(type)), false, type);
+  }
 });

@@ -1,5 +1,5 @@
 // Argo UI's enable rules for workflow actions (ui/src/shared/workflow-operations-map.ts).
-import { Workflow } from './types';
+import { NodeStatus, Workflow } from './types';
 
 export type Action =
   | 'suspend'
@@ -59,4 +59,21 @@ export function isEnabled(action: Action, wf: Workflow): boolean {
 
 export function enabledActions(wf: Workflow): Action[] {
   return ACTIONS.filter(a => isEnabled(a, wf));
+}
+
+// Nodes that only group or gate others print nothing; a containerSet's containers print into
+// their pod's log. Every other node may have a log: a pod's, or a plugin node's Outcome.log.
+const WITHOUT_LOG: ReadonlySet<string> = new Set([
+  'Steps',
+  'StepGroup',
+  'DAG',
+  'TaskGroup',
+  'Retry',
+  'Skipped',
+  'Suspend',
+  'Container'
+]);
+
+export function hasLog(node: NodeStatus): boolean {
+  return !WITHOUT_LOG.has(node.type);
 }
