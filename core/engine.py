@@ -1203,7 +1203,7 @@ class WorkflowRun:
                                     for name, (path, _) in outcome.artifacts.items()]
         if outputs:
             node.outputs = outputs
-        if outcome.log is not None or outcome.log_files:
+        if (outcome.log is not None or outcome.log_files) and not self.deleted:
             self.store.keep_log(self.uid, node.id, [
                 *([outcome.log] if outcome.log is not None else []), *outcome.log_files])
         if tmpl.model_extra and tmpl.model_extra.get("metrics"):

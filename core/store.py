@@ -290,8 +290,13 @@ class Store:
     def sweep_runtime(self) -> None:
         """Remove node directories nobody will read: those of workflows no longer active
         (an engine killed as its workflow ended leaves them), and those of homes that no
-        longer exist. An engine does this as it starts."""
+        longer exist; and the whole logs of workflows deleted while they ran. An engine does
+        this as it starts."""
         active = {r.uid for r in self.active()}
+        with contextlib.suppress(FileNotFoundError):
+            for entry in (self.home / "logs").iterdir():  # of workflows deleted mid-write
+                if not self.exists(entry.name):
+                    shutil.rmtree(entry, ignore_errors=True)
         if self.runtime.is_dir():
             for entry in self.runtime.iterdir():
                 if entry.is_dir() and entry.name not in active:
@@ -611,7 +616,7 @@ class Store:
         else:
             content = _cut(_span(sources, 0, limit // 2),
                            _span(sources, total - limit // 2, limit // 2), total, limit)
-            full.parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(full.parent)
             part = full.with_name(full.name + ".part")
             with open(part, "wb", buffering=0) as out:
                 for source in sources:
@@ -628,7 +633,7 @@ class Store:
         full = self.log_path(uid, node_id)
         if full.exists():
             target = self.log_path(to_uid, to_node_id)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(target.parent)
             shutil.copyfile(full, target)
 
     def log(self, uid: str, node_id: str) -> str | None:
@@ -766,6 +771,13 @@ def _human(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def _private_dirs(path: Path) -> None:
+    """``path`` and its missing parents, readable by this user only: logs are the steps'."""
+    if not path.is_dir():
+        _private_dirs(path.parent)
+        path.mkdir(mode=0o700, exist_ok=True)
 
 
 def _file_lines(path: Path) -> Iterator[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from argosy.engine import Engine
 from argosy.errors import ArgosyError
 from argosy.plugin import ProcessRequest
 from argosy.plugins.local import LocalBackend
@@ -135,6 +136,7 @@ def test_a_huge_output_is_bounded_in_the_store_and_whole_until_deleted(
     (kept,) = store.db.execute("SELECT length(content) FROM logs").fetchone()
     assert kept < 66 << 10
     assert store.log_path(uid, pod["id"]).stat().st_size == len(stdout) + 5
+    assert (tmp_path / "logs").stat().st_mode & 0o777 == 0o700  # the steps' output
     WorkflowService(store).delete("default", "huge")
     assert not store.log_path(uid, pod["id"]).exists()
     assert store.db.execute("SELECT count(*) FROM logs").fetchone() == (0,)
@@ -145,3 +147,13 @@ def test_a_plugin_nodes_log_is_shown(tmp_path: Path) -> None:
     store = Store(tmp_path)
     assert WorkflowService(store).logs("default", "plugged") == [
         ("plugged", PLUGIN_SAID), ("plugged", "in two lines")]
+
+
+def test_an_engine_start_removes_whole_logs_of_deleted_workflows(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    kept = run_case(tmp_path, sleepy("kept"), "stop")["metadata"]["uid"]
+    store.keep_log(kept, "n", ["x" * (2 << 20)])
+    store.keep_log("deleted-mid-run", "n", ["x" * (2 << 20)])
+    Engine(store)
+    assert store.log_path(kept, "n").exists()
+    assert not (tmp_path / "logs" / "deleted-mid-run").exists()
