@@ -82,13 +82,13 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
     source = sys.stdin.read() if file == "-" else file
     store = Store()
     try:
+        engine = Engine(store)  # a faulty setting stops it before anything is submitted
         record = submit(store, source, parameters=parse_pairs(parameters, "-p"),
                         entrypoint=entrypoint, name=name, namespace=namespace)
     except (InvalidWorkflow, ArgosyError) as exc:
         fail_invalid(exc)
         return
     view = _progress_view(output)
-    engine = Engine(store)
     listener = Listener(on_node=_node_callback(store, view, show_log,
                                                log_to_stderr=output in ("json", "yaml", "name")))
     try:
@@ -503,12 +503,15 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     if follow:
         target.engine_for({"status": {"phase": rec.phase}})
     printed: dict[str, int] = {}
+    whole: set[str] = set()  # nodes whose stored log was printed: not read again
     while True:
         done = store.get(rec.uid).phase in FINISHED
         pods = [n for n in log_nodes(store, rec.uid)
                 if _node_matches(rec.name, n, pod) and _fresh(n, since)]
         for node in pods:
             nid, over = node["id"], fulfilled(node.get("phase", ""))
+            if nid in whole:
+                continue
             text = store.log(rec.uid, nid)
             live = text is None
             if live:
@@ -521,6 +524,8 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
             if end <= start and not first:
                 continue
             printed[nid] = max(start, end)
+            if not live:
+                whole.add(nid)
             lines = text[start:end].splitlines()
             if first and tail is not None and tail >= 0:
                 lines = lines[-tail:] if tail else []

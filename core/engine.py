@@ -45,7 +45,7 @@ from argosy.plugin import Executor, Outcome, TemplateType
 from argosy.registry import Registry, default_registry
 from argosy.retry import decide, last_retry
 from argosy.selectors import node_matcher
-from argosy.store import Store, WorkflowRecord, now_rfc3339
+from argosy.store import Store, WorkflowRecord, log_limit, now_rfc3339
 from argosy.substitute import (
     MISSING,
     Lazy,
@@ -133,6 +133,7 @@ class Engine:
         self._heartbeat: asyncio.Task[None] | None = None
         # Locks live in this process: holders recorded in the store are restored on start.
         self.sync = SyncManager(store.home / "semaphores.yaml")
+        log_limit()  # a bad setting stops the engine as it starts, not a node as it ends
         store.sweep_runtime()
         self.memo = MemoCache(store.db)
         for record in store.active():

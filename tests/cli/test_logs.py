@@ -45,3 +45,14 @@ def test_logs_of_a_plugin_node_and_of_a_long_log(tmp_path: Path) -> None:
     # Longer than the store keeps: shown whole, from the file kept beside the store.
     long = run_cli("logs", "long", home=tmp_path).stdout.splitlines()
     assert [line.split(": ", 1)[1] for line in long] == [str(i) for i in range(1, LONG_LINES + 1)]
+
+
+def test_a_bad_log_limit_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    manifest = tmp_path / "sleepy.yaml"
+    manifest.write_text(sleepy("never"))
+    result = run_cli("run", str(manifest), home=tmp_path / "home",
+                     env={"ARGOSY_LOG_LIMIT": "lots"})
+    assert (result.code, result.stderr.strip()) == (
+        2, "ARGOSY_LOG_LIMIT='lots': expected a number of bytes of at least 2, or a quantity"
+           " such as 256Ki or 4Mi")
+    assert Store(tmp_path / "home").list() == []
