@@ -87,6 +87,17 @@ def test_the_store_keeps_head_and_tail_and_the_whole_log_is_a_file(
     store.keep_log("uid", "node", ["short\n"])
     assert store.log("uid", "node") == "short\n"
     assert not store.log_path("uid", "node").exists()
+    # A memoized resubmit carries a succeeded node over, its whole log with it.
+    store.copy_log("uid", "node", "uid2", "node2")
+    assert store.log("uid2", "node2") == "short\n"
+    store.keep_log("uid", "node", [out])
+    store.copy_log("uid", "node", "uid2", "node2")
+    assert store.log("uid2", "node2") == out.read_text()
+    # A node a retry forgets loses its whole log with it.
+    store.keep_log("uid", "node", [out])
+    assert store.log_path("uid", "node").exists()
+    store.delete_nodes("uid", ["node"])
+    assert (store.log("uid", "node"), store.log_path("uid", "node").exists()) == (None, False)
 
 
 @pytest.mark.parametrize("value, limit", [("", 1 << 20), ("4096", 4096), ("256Ki", 256 << 10),
