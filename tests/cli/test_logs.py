@@ -3,6 +3,10 @@ reproduction, through the real command and its background engine) and plugin nod
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,20 +21,43 @@ from tests.engine.log_cases import (
 )
 
 
+def wait_printed(home: Path) -> None:
+    deadline = time.monotonic() + 60
+    store = Store(home)
+    while not store.list() or not any(
+            f.stat().st_size for f in store.run_dir(store.list()[0].uid).glob("*/stdout")):
+        assert time.monotonic() < deadline, "the step printed nothing"
+        time.sleep(0.1)
+    store.close()
+
+
 def test_logs_of_a_stopped_step(argosy_home: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "sleepy.yaml"
     manifest.write_text(sleepy("sleepy"))
     assert run_cli("submit", str(manifest), home=argosy_home).code == 0
-    deadline = time.monotonic() + 60
-    store = Store(argosy_home)
-    uid = store.find("default", "sleepy").uid
-    while not any(f.stat().st_size for f in store.run_dir(uid).glob("*/stdout")):
-        assert time.monotonic() < deadline, "the step printed nothing"
-        time.sleep(0.1)
+    wait_printed(argosy_home)
     assert run_cli("stop", "sleepy", home=argosy_home).code == 0
     assert run_cli("wait", "sleepy", home=argosy_home).code in (0, 1)
     result = run_cli("logs", "sleepy", home=argosy_home)
     assert result.code == 0, result.stderr
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()] == [
+        STOPPED_SAID, "on stderr"]
+
+
+def test_logs_of_a_step_interrupted_by_ctrl_c(tmp_path: Path) -> None:
+    manifest = tmp_path / "sleepy.yaml"
+    manifest.write_text(sleepy("sleepy"))
+    home = tmp_path / "home"
+    proc = subprocess.Popen([sys.executable, "-m", "argosy.cli", "run", str(manifest), "-o",
+                             "name"], env=dict(os.environ, ARGOSY_HOME=str(home)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_printed(home)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 1
+    finally:
+        proc.kill()
+    result = run_cli("logs", "sleepy", home=home)
     assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()] == [
         STOPPED_SAID, "on stderr"]
 
