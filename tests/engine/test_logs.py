@@ -168,3 +168,31 @@ def test_an_engine_start_removes_whole_logs_of_deleted_workflows(tmp_path: Path)
     Engine(store)
     assert store.log_path(kept, "n").exists()
     assert not (tmp_path / "logs" / "deleted-mid-run").exists()
+
+
+CONTAINER_SET = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: pod-of-two}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    containerSet:
+      containers:
+      - {name: first, image: alpine, command: [sh, -c, "echo first done"]}
+      - name: main
+        image: alpine
+        command: [sh, -c, "echo SAID; exec sleep 60"]
+        dependencies: [first]
+""".replace("SAID", STOPPED_SAID)
+
+
+def test_a_stopped_container_set_keeps_its_containers_logs(tmp_path: Path) -> None:
+    wf = run_case(tmp_path, CONTAINER_SET, "stop")
+    store = Store(tmp_path)
+    uid = wf["metadata"]["uid"]
+    by_name = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+    assert store.log(uid, by_name["first"]["id"]) == "first done\n"
+    assert store.log(uid, by_name["main"]["id"]) == f"{STOPPED_SAID}\n"
+    assert store.log(uid, by_name["pod-of-two"]["id"]) == f"first done\n{STOPPED_SAID}\n"
