@@ -9,6 +9,11 @@ below removes the differences that matter for real manifests:
 * no base-60 numbers (``1:30`` stays the string ``"1:30"``), and ``1e3`` is a float;
 * a lone ``=`` is a plain string, not PyYAML's special "value" tag;
 * mapping keys become strings, as JSON requires (``true`` -> ``"true"``, ``1`` -> ``"1"``).
+
+Hostile text is refused before anything walks it: a document whose aliases would expand past
+``MAX_ALIAS_VALUES`` values (a 550-byte "billion laughs" expands to 10^9), that refers to itself,
+that nests deeper than ``MAX_DEPTH``, or that holds a lone UTF-16 surrogate (which no UTF-8
+writer can store or send back).
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ import yaml
 
 from argosy.errors import Fault, InvalidWorkflow
 
-__all__ = ["Document", "load_documents", "load_file", "load_workflow"]
+__all__ = ["Document", "check_value", "load_documents", "load_file", "load_workflow"]
+
+# Real manifests nest a dozen levels; this leaves room and keeps every recursive walk safe.
+MAX_DEPTH = 100
+# Values that aliases may add to a document beyond those written out (go-yaml bounds them too).
+MAX_ALIAS_VALUES = 100_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 EMPTY = "no manifest in it: the file is empty or holds only comments"
 
@@ -150,6 +161,80 @@ def _record_positions(
             _record_positions(loader, item, child, out, seen)
 
 
+def _refusal(message: str, file: str | None, path: str = "",
+             mark: yaml.Mark | None = None) -> InvalidWorkflow:
+    if mark is None:
+        return InvalidWorkflow([Fault(path, message, file)])
+    return InvalidWorkflow([Fault(path, message, file, mark.line + 1, mark.column + 1)])
+
+
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+def check_value(value: Any, file: str | None = None, path: str = "") -> None:
+    """Raise InvalidWorkflow if ``value`` (plain data) nests deeper than MAX_DEPTH or holds a
+    string with a lone UTF-16 surrogate; the fault names the path."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise _refusal("text is not valid Unicode: it holds a lone UTF-16 surrogate",
+                               file, where)
+            continue
+        if isinstance(item, dict):
+            children = list(item.items())
+            stack.extend((key, where, depth) for key in item if isinstance(key, str))
+        elif isinstance(item, list):
+            children = list(enumerate(item))
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise _refusal(TOO_DEEP, file, where)
+        stack.extend((child, _join(where, key), depth + 1) for key, child in children)
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_graph(root: yaml.Node, file: str | None) -> None:
+    """Refuse a composed document that aliases would blow up, before anything expands it:
+    count the values of the expanded tree and its depth over the node graph, each node once."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the current node's ancestors
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key, children = id(node), _node_children(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            height[key] = (1 + max((height[id(c)] for c in children), default=0)
+                           if isinstance(node, yaml.CollectionNode) else 0)
+            if height[key] > MAX_DEPTH:
+                raise _refusal(TOO_DEEP, file, mark=node.start_mark)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise _refusal("an alias refers to a node that contains it", file,
+                           mark=node.start_mark)
+        open_nodes.add(key)
+        distinct += 1
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    if size[id(root)] - distinct > MAX_ALIAS_VALUES:
+        raise _refusal(f"YAML aliases expand to {size[id(root)]} values: more than "
+                       f"{MAX_ALIAS_VALUES} beyond those written out", file)
+
+
 def _syntax_fault(err: yaml.YAMLError, file: str | None) -> Fault:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err)
@@ -172,15 +257,19 @@ def load_documents(text: str, file: str | None = None) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
+            _check_graph(node, file)
             positions: dict[str, tuple[int, int]] = {
                 "": (node.start_mark.line + 1, node.start_mark.column + 1)
             }
             _record_positions(loader, node, "", positions, set())
             data = loader.construct_document(node)
+            check_value(data, file)
             if data is not None:
                 documents.append(Document(data, file, positions))
     except yaml.YAMLError as err:
         raise InvalidWorkflow([_syntax_fault(err, file)]) from None
+    except RecursionError:  # the pure-Python parser, where libyaml's depth limit is missing
+        raise _refusal(TOO_DEEP, file) from None
     finally:
         loader.dispose()
     return documents

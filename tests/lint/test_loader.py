@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from argosy.errors import InvalidWorkflow
-from argosy.loader import load_documents, load_file, load_workflow
+from argosy.loader import check_value, load_documents, load_file, load_workflow
 
 HELLO = textwrap.dedent(
     """\
@@ -134,3 +134,71 @@ def test_load_workflow_needs_exactly_one_workflow() -> None:
         load_workflow(CONFIGMAP)
     with pytest.raises(InvalidWorkflow, match="expected one Workflow, found 2"):
         load_workflow(HELLO + "---\n" + HELLO)
+
+
+# ---- hostile text: refused before anything walks it -------------------------------------------
+
+BOMB = "".join([
+    "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: bomb}\n",
+    "spec:\n  entrypoint: main\n  arguments:\n    parameters:\n",
+    '    - {name: a, value: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]}\n',
+    *(f"    - {{name: {b}, value: &{b} [{','.join([f'*{a}'] * 9)}]}}\n"
+      for a, b in zip("abcdefgh", "bcdefghi", strict=True)),
+    "  templates:\n  - name: main\n    container: {image: busybox, command: [echo, *i]}\n"])
+
+
+@pytest.mark.parametrize("verb", ["lint", "run"])
+def test_alias_bomb_is_refused_by_the_cli(tmp_path, verb: str) -> None:
+    """A billion laughs expands to 10^9 values: refused from the node graph, not expanded.
+    (Before: minutes and gigabytes; the child's address space is capped so that a regression
+    fails here instead of swapping.)"""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    env = dict(os.environ, ARGOSY_HOME=str(tmp_path / "home"))
+    proc = subprocess.run([sys.executable, "-m", "argosy.cli", verb, str(path)], env=env,
+                          capture_output=True, text=True, timeout=120, preexec_fn=cap)
+    assert "YAML aliases expand to 926177169 values" in proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    if (tmp_path / "home" / "argosy.db").exists():
+        from argosy.store import Store
+
+        assert Store(tmp_path / "home").list(None) == []
+
+
+def test_aliases_within_the_bound_still_load() -> None:
+    [doc] = load_documents("a: &a [1, 2, 3]\nb: [*a, *a, *a]\n")
+    assert doc.data["b"] == [[1, 2, 3]] * 3
+
+
+def test_an_alias_into_its_own_node_is_refused() -> None:
+    with pytest.raises(InvalidWorkflow, match=r":1:4: an alias refers to a node that contains"):
+        load_documents("a: &a [*a]\n", "loop.yaml")
+
+
+@pytest.mark.parametrize("depth", [101, 500, 999])
+def test_deep_nesting_is_refused(depth: int) -> None:
+    with pytest.raises(InvalidWorkflow, match="nested more than 100 levels deep"):
+        load_documents("a: " + "[" * depth + "]" * depth)
+
+
+def test_nesting_up_to_the_bound_loads() -> None:
+    [doc] = load_documents("[" * 100 + "]" * 100)
+    assert isinstance(doc.data, list)
+
+
+@pytest.mark.parametrize(("value", "path"), [({"a": ["ok", "\udfff"]}, "a[1]"),
+                                           ({"a": {"\ud800": 1}}, "a")])
+def test_lone_surrogates_are_refused(value: dict, path: str) -> None:
+    # YAML's parser refuses them in text already; parsed JSON and Python dicts may hold them.
+    with pytest.raises(InvalidWorkflow, match="lone UTF-16 surrogate") as info:
+        check_value(value)
+    assert info.value.faults[0].path == path
