@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.names import check_namespace
 
 FINISHED = ("Succeeded", "Failed", "Error")
 WRAPPERS = ("StepGroup", "TaskGroup")
@@ -203,7 +204,7 @@ class Client:
         if home is not None and url is not None:
             raise ValueError("give home (local store) or url (server), not both")
         url = url if url is not None or home is not None else os.environ.get("ARGOSY_SERVER")
-        self.namespace = namespace
+        self.namespace = check_namespace(namespace)
         self.poll = poll
         if url:
             from argosy.remote import RemoteService

@@ -45,3 +45,7 @@ class ExpressionError(ArgosyError):
 
 class NotFound(ArgosyError):
     """A workflow, node or template that was asked for does not exist."""
+
+
+class InvalidName(ArgosyError):
+    """A namespace (or other Kubernetes name) given by a caller is not a valid name."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from argosy.errors import ExpressionError, Fault
+from argosy.names import namespace_fault
 
 __all__ = ["BUILTIN_TEMPLATE_TYPES", "TemplateValidator", "lint", "lint_documents"]
 
@@ -382,6 +383,18 @@ class _Linter:
         if isinstance(generate, str) and generate and not _GENERATE_NAME.match(generate):
             self.add("metadata.generateName", f'invalid generateName "{generate}": use '
                      "lower-case letters, digits, '-' and '.', starting alphanumeric")
+        namespace = meta.get("namespace")
+        if isinstance(namespace, str) and namespace_fault(namespace):
+            self.add("metadata.namespace", str(namespace_fault(namespace)))
+        for key in ("labels", "annotations"):
+            self.check_string_map(meta.get(key), f"metadata.{key}")
+
+    def check_string_map(self, value: Any, path: str) -> None:
+        """Kubernetes' map[string]string: a number or a mapping as a value is a fault."""
+        for key, item in (value or {}).items() if isinstance(value, dict) else ():
+            if not isinstance(item, str):
+                self.add(f"{path}.{key}", f"{key} must be a string, not {_describe(item)} "
+                         '(quote it: "…")')
 
     def check_spec(self, spec: dict, doc: dict) -> None:
         self.spec = spec

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from argosy.errors import ArgosyError, NotFound
+from argosy.names import check_namespace
 from argosy.registry import Registry
 
 API = "/api/v1/workflows"
@@ -28,6 +30,13 @@ class ServerError(ArgosyError):
 def _pairs(params: dict[str, str] | None) -> list[str]:
     # argo-server takes retry/resubmit parameters as "NAME=VALUE" strings.
     return [f"{k}={v}" for k, v in (params or {}).items()]
+
+
+def _path(namespace: str | None, *parts: str) -> str:
+    """A workflow path; the namespace checked and each part escaped, so that no value can
+    address another route."""
+    ns = check_namespace(namespace or "default")
+    return "/".join([API, ns, *(quote(part, safe="") for part in parts)])
 
 
 def _created_within(wf: dict[str, Any], seconds: float, now: datetime) -> bool:
@@ -80,9 +89,9 @@ class RemoteService:
         raise ServerError(message)
 
     def _put(self, namespace: str, name: str, verb: str, body: dict[str, Any]) -> dict[str, Any]:
-        ns = namespace or "default"
-        payload = {"name": name, "namespace": ns, **{k: v for k, v in body.items() if v}}
-        return self._call("PUT", f"{API}/{ns}/{name}/{verb}", json=payload)
+        payload = {"name": name, "namespace": namespace or "default",
+                   **{k: v for k, v in body.items() if v}}
+        return self._call("PUT", _path(namespace, name, verb), json=payload)
 
     # ---- create and read ----------------------------------------------------------------------
 
@@ -94,18 +103,19 @@ class RemoteService:
         manifest = load_workflow(source, self.registry, **overrides)
         manifest.pop("status", None)
         ns = (manifest.get("metadata") or {}).get("namespace") or "default"
-        return self._call("POST", f"{API}/{ns}", json={"namespace": ns, "workflow": manifest})
+        return self._call("POST", _path(ns), json={"namespace": ns, "workflow": manifest})
 
     def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
         try:
-            resp = self.http.get(f"/artifacts/{namespace}/{name}/{node_id}/{artifact}")
+            parts = (check_namespace(namespace), name, node_id, artifact)
+            resp = self.http.get("/artifacts/" + "/".join(quote(p, safe="") for p in parts))
         except httpx.HTTPError as exc:
             raise ServerError(f"cannot reach {self.url}: {exc}") from None
         self._check(resp)
         return resp.content
 
     def get(self, namespace: str, name: str, *, nodes: bool = True) -> dict[str, Any]:
-        return self._call("GET", f"{API}/{namespace or 'default'}/{name}")
+        return self._call("GET", _path(namespace, name))
 
     def list(self, namespace: str | None = None, *, label_selector: str | None = None,
              phases: list[str] | None = None, prefix: str | None = None,
@@ -119,7 +129,7 @@ class RemoteService:
             params["listOptions.limit"] = chunk_size
         items: list[dict[str, Any]] = []
         while True:
-            page = self._call("GET", f"{API}/{namespace}" if namespace else API, params=params)
+            page = self._call("GET", _path(namespace) if namespace else API, params=params)
             items.extend(page.get("items") or [])
             cont = (page.get("metadata") or {}).get("continue")
             if not cont or not chunk_size:
@@ -134,7 +144,7 @@ class RemoteService:
         return out
 
     def delete(self, namespace: str, name: str) -> None:
-        self._call("DELETE", f"{API}/{namespace or 'default'}/{name}")
+        self._call("DELETE", _path(namespace, name))
 
     # ---- steer a running workflow -------------------------------------------------------------
 
@@ -189,7 +199,7 @@ class RemoteService:
             params["logOptions.timestamps"] = "true"
         if follow:
             params["logOptions.follow"] = "true"
-        path = f"{API}/{namespace or 'default'}/{name}/log"
+        path = _path(namespace, name, "log")
         try:
             with self.http.stream("GET", path, params=params, timeout=None) as resp:
                 if not resp.is_success:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from argosy.errors import ArgosyError, NotFound
+from argosy.names import check_namespace
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -317,7 +318,7 @@ class Store:
 
     def create_workflow(self, manifest: dict[str, Any]) -> WorkflowRecord:
         meta = manifest.setdefault("metadata", {})
-        namespace = meta.setdefault("namespace", "default")
+        namespace = check_namespace(meta.setdefault("namespace", "default"))
         created = now_rfc3339()
         meta["uid"] = uid = str(uuid.uuid4())
         meta["creationTimestamp"] = created
@@ -359,6 +360,7 @@ class Store:
             is not None
 
     def find(self, namespace: str, name: str) -> WorkflowRecord:
+        check_namespace(namespace)
         row = self.db.execute(
             f"SELECT {self._COLUMNS} FROM workflows WHERE namespace = ? AND name = ?",
             (namespace, name)).fetchone()
@@ -376,6 +378,8 @@ class Store:
         on each row's :class:`Listed` (labels read by SQLite, not by Python's JSON parser)
         before its manifest is parsed; at most ``limit`` come back.
         """
+        if namespace is not None:
+            check_namespace(namespace)
         sql, args = self._list_query(namespace, prefix, phases, after, labels=where is not None)
         if where is None:
             if limit:

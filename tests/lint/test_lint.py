@@ -586,3 +586,31 @@ def test_yaml_boolean_words_as_names_are_reported() -> None:
         extra="arguments: {parameters: [{name: n, value: '1'}, {name: z, value: '2'}]}\n",
     )
     only(faults, "spec.arguments.parameters[0].name", "not boolean false (unquoted")
+
+
+# --- metadata as Kubernetes types it ------------------------------------------------------------
+
+
+def test_labels_and_annotations_are_string_maps() -> None:
+    faults = run("metadata:\n  name: typed\n  namespace: default\n"
+                 "  labels: {num: 1, ok: 'yes', flag: true, map: {a: b}, q: '1'}\n"
+                 "  annotations: {l: [x]}\n"
+                 "spec: {entrypoint: main, templates: [{name: main, container: {image: a}}]}\n",
+                 header="apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n")
+    assert sorted(f.path for f in faults) == [
+        "metadata.annotations.l", "metadata.labels.flag", "metadata.labels.map",
+        "metadata.labels.num"]
+    assert "num must be a string, not number 1" in find(faults, "metadata.labels.num", "").message
+
+
+@pytest.mark.parametrize("namespace", ["Team", "a_b", "a.b", "-a", "a-", "x" * 64])
+def test_namespace_is_an_rfc1123_label(namespace: str) -> None:
+    faults = run(f"  namespace: '{namespace}'\n"
+                 "spec: {entrypoint: main, templates: [{name: main, container: {image: a}}]}\n")
+    only(faults, "metadata.namespace", "invalid namespace")
+
+
+def test_valid_namespaces_pass() -> None:
+    for namespace in ("default", "team-a", "a", "9" * 63):
+        assert run(f"  namespace: '{namespace}'\n" "spec: {entrypoint: main, templates: "
+                   "[{name: main, container: {image: a}}]}\n") == []
