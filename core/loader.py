@@ -18,6 +18,7 @@ writer can store or send back).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -172,8 +173,9 @@ TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 def check_value(value: Any, file: str | None = None, path: str = "") -> None:
-    """Raise InvalidWorkflow if ``value`` (plain data) nests deeper than MAX_DEPTH or holds a
-    string with a lone UTF-16 surrogate; the fault names the path."""
+    """Raise InvalidWorkflow if ``value`` (plain data) nests deeper than MAX_DEPTH or holds
+    what JSON cannot carry (a string with a lone UTF-16 surrogate, NaN or an infinity); the
+    fault names the path."""
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -188,9 +190,11 @@ def check_value(value: Any, file: str | None = None, path: str = "") -> None:
         elif isinstance(item, list):
             children = list(enumerate(item))
         else:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise _refusal(f"{item} is not a JSON number", file, where)
             continue
         if depth >= MAX_DEPTH:
-            raise _refusal(TOO_DEEP, file, where)
+            raise _refusal(TOO_DEEP, file, where if len(where) < 100 else f"{where[:100]}…")
         stack.extend((child, _join(where, key), depth + 1) for key, child in children)
 
 

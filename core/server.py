@@ -11,12 +11,16 @@ For the CLI (``argosy server``):
 
 - ``main(host="127.0.0.1", port=2746, *, auth_mode="client", parallelism=None,
   namespace_parallelism=None, run_engine=True, home=None, max_body=MAX_BODY,
-  log_level="info") -> None`` serves until interrupted. ``auth_mode`` is ``"client"`` (bearer
-  tokens, the default; ``"server"`` is accepted as a synonym) or ``"none"``; ``"none"`` on a
-  non-loopback host raises :class:`AuthModeRefused` (an ``ArgosyError``) before binding.
+  log_level="info", allowed_hosts=()) -> None`` serves until interrupted. ``auth_mode`` is
+  ``"client"`` (bearer tokens, the default; ``"server"`` is accepted as a synonym) or
+  ``"none"``; ``"none"`` on a non-loopback host raises :class:`AuthModeRefused` (an
+  ``ArgosyError``) before binding, and answers only requests whose Host is a loopback name or
+  the bound address (DNS rebinding), plus ``allowed_hosts`` (``*``: any; given with tokens,
+  the check applies there too).
   On first start it creates an admin token and prints it once.
 - ``create_app(service, *, auth, engine=None, spawn_engine=None, parallelism=None,
-  namespace_parallelism=None, max_body=MAX_BODY) -> FastAPI`` builds the app; ``engine`` is
+  namespace_parallelism=None, max_body=MAX_BODY, allowed_hosts=None) -> FastAPI`` builds
+  the app (``allowed_hosts`` None: any Host); ``engine`` is
   served by the app's lifespan. ``service`` and ``engine`` must not share a ``Store``
   (one SQLite connection per thread of use).
 """
@@ -57,7 +61,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from argosy import __version__
 from argosy.auth import Auth, Grant
 from argosy.engine import Engine
-from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
+from argosy.loader import TOO_DEEP, check_value
+from argosy.names import namespace_fault
 from argosy.render import pod_name
 from argosy.service import (
     FINISHED,
@@ -81,7 +87,7 @@ LOG_POLL_SECONDS = 0.25
 SUBSCRIBER_QUEUE = 256
 PUBLIC_PATHS = ("/api/v1/version", "/api/v1/info", "/openapi.json", "/docs", "/redoc",
                 "/docs/oauth2-redirect")
-# Not writes, though POSTed: a read-only token may lint.
+# Not writes, though POSTed: a read-only token may lint (with POST: DELETE …/lint deletes).
 READ_POSTS = re.compile(r"^/api/v1/workflows/[^/]+/lint/?$")
 NAMESPACED = re.compile(
     r"^/(?:api/v1/(?:workflows|workflow-events)|artifacts|artifact-files)(?:/([^/]*))?")
@@ -139,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, str(exc))
         if isinstance(exc, AlreadyExists):
             return error_response(409, str(exc))
-        if isinstance(exc, InvalidWorkflow | BadRequest):
+        if isinstance(exc, InvalidWorkflow | BadRequest | InvalidName):
             return error_response(400, str(exc))
         # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.
         return JSONResponse({"code": 9, "message": str(exc)}, status_code=400)
@@ -183,41 +189,67 @@ def _namespace_scope(path: str) -> tuple[bool, str | None]:
 
 
 class Guard:
-    """Bearer-token check and request-body limit, in front of the whole app."""
+    """In front of the whole app: the Host check, bearer tokens, the namespace in the path,
+    and the request body (its size limit, JSON nesting and text)."""
 
-    def __init__(self, app: ASGIApp, auth: Auth | None, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, auth: Auth | None, max_body: int,
+                 allowed_hosts: frozenset[str] | None = None) -> None:
         self.app = app
         self.auth = auth
         self.max_body = max_body
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         refusal = self._refuse(scope)
+        if refusal is None:
+            body, refusal = await self._body(receive)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), send)
+        await self.app(scope, _replay(body, receive), send)
 
     def _refuse(self, scope: Scope) -> JSONResponse | None:
         headers = dict(scope.get("headers") or [])
+        refusal = self._host_refusal(headers.get(b"host"))
+        if refusal is not None:
+            return refusal
         length = headers.get(b"content-length")
         if length is not None:
             try:
                 if int(length) > self.max_body:
-                    return error_response(413, f"request body is larger than the limit of "
-                                               f"{self.max_body} bytes")
+                    return self._too_large()
             except ValueError:
                 return error_response(400, "invalid Content-Length header")
-        if self.auth is None or scope["path"] in PUBLIC_PATHS:
+        if self.auth is not None and scope["path"] not in PUBLIC_PATHS:
+            grant = self.auth.verify(_bearer(scope))
+            if grant is None:
+                return error_response(401, "token not valid: send 'Authorization: Bearer "
+                                           "<token>'", {"WWW-Authenticate": "Bearer"})
+            scope.setdefault("state", {})["grant"] = grant
+            refusal = self._authorize(grant, scope)
+            if refusal is not None:
+                return refusal
+        _, namespace = _namespace_scope(scope["path"])
+        fault = namespace and namespace_fault(namespace)
+        return error_response(400, fault) if fault else None
+
+    def _host_refusal(self, host: bytes | None) -> JSONResponse | None:
+        """DNS rebinding: a page of any site may resolve its name to 127.0.0.1, and a server
+        without tokens must not answer it."""
+        if self.allowed_hosts is None:
             return None
-        grant = self.auth.verify(_bearer(scope))
-        if grant is None:
-            return error_response(401, "token not valid: send 'Authorization: Bearer <token>'",
-                                  {"WWW-Authenticate": "Bearer"})
-        scope.setdefault("state", {})["grant"] = grant
-        return self._authorize(grant, scope)
+        name = host_name(host.decode("latin-1") if host else "")
+        if name in self.allowed_hosts:
+            return None
+        return error_response(403, f"Host {name or '(none)'!r} is not allowed: this server "
+                                   "answers only its own host names (see --allowed-hosts)")
+
+    def _too_large(self) -> JSONResponse:
+        return error_response(413, f"request body is larger than the limit of {self.max_body} "
+                                   "bytes")
 
     @staticmethod
     def _authorize(grant: Grant, scope: Scope) -> JSONResponse | None:
@@ -226,25 +258,64 @@ class Guard:
         if scoped and not grant.may_access(namespace):
             where = f'namespace "{namespace}"' if namespace else "all namespaces"
             return error_response(403, f"token {grant.id} is not allowed in {where}")
-        writes = method not in ("GET", "HEAD", "OPTIONS") and not READ_POSTS.match(path)
-        if writes and grant.read_only:
+        reads = method in ("GET", "HEAD", "OPTIONS") or (
+            method == "POST" and READ_POSTS.match(path) is not None)
+        if not reads and grant.read_only:
             return error_response(403, f"token {grant.id} is read-only: {method} is a write")
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+    async def _body(self, receive: Receive) -> tuple[bytes, JSONResponse | None]:
+        """The whole body (at most max_body bytes), read before the app parses it, so that it
+        is refused here rather than break a recursive walk (or a stored row) further in."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise HTTPException(413, f"request body is larger than the limit of "
-                                             f"{self.max_body} bytes")
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return b"", self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        fault = body_fault(body)
+        return body, error_response(400, fault) if fault else None
 
-        return limited
+
+def body_fault(body: bytes) -> str | None:
+    """Why a JSON body is refused before routing: too deep to walk, or text that is not valid
+    Unicode (a lone surrogate, which could be stored but never sent back). None when fine;
+    malformed JSON is left to the route, whose parse error says where."""
+    if not body.strip():
+        return None
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return f"request body: {TOO_DEEP}"
+    except ValueError:
+        return None
+    try:
+        check_value(value, path="body")
+    except InvalidWorkflow as exc:
+        return str(exc)
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The app's receive: the body read already, then the client's (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 # ---- request bodies: argo-server's ------------------------------------------------------------
@@ -335,6 +406,10 @@ def _output_parameters(text: str | None) -> dict[str, str] | None:
         raise BadRequest(f"outputParameters: not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest("outputParameters: expected a JSON object of NAME: VALUE")
+    try:
+        check_value(value, path="outputParameters")
+    except InvalidWorkflow as exc:
+        raise BadRequest(str(exc)) from None
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
@@ -1277,7 +1352,8 @@ def metrics_routes(api: Api) -> APIRouter:
 
 def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | None = None,
                spawn_engine: bool | None = None, parallelism: int | None = None,
-               namespace_parallelism: int | None = None, max_body: int = MAX_BODY) -> FastAPI:
+               namespace_parallelism: int | None = None, max_body: int = MAX_BODY,
+               allowed_hosts: frozenset[str] | None = None) -> FastAPI:
     """The REST app. ``auth`` None serves without tokens (loopback only: see :func:`main`).
 
     ``engine`` is served by the app's lifespan with the parallelism limits; without one,
@@ -1296,8 +1372,31 @@ def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | 
     app.include_router(artifact_routes(api))
     app.include_router(info_routes(api))
     app.include_router(metrics_routes(api))
-    app.add_middleware(Guard, auth=auth, max_body=max_body)
+    app.add_middleware(Guard, auth=auth, max_body=max_body, allowed_hosts=allowed_hosts)
     return app
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(header: str) -> str:
+    """The host name of a Host header (``name``, ``name:port``, ``[::1]:port``), lower-case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    if header.count(":") == 1:
+        header = header.partition(":")[0]
+    return header.rstrip(".")
+
+
+def allowed_host_names(host: str, auth: bool,
+                       extra: Iterable[str] = ()) -> frozenset[str] | None:
+    """The Host names the server answers: without tokens, only loopback names and its own
+    address unless ``extra`` adds some; ``*`` (or tokens and no ``extra``): any."""
+    names = {host_name(name) for name in extra if name.strip()}
+    if "*" in names or (auth and not names):
+        return None
+    return frozenset(LOOPBACK_NAMES | {host_name(host)} | names)
 
 
 def is_loopback(host: str) -> bool:
@@ -1324,7 +1423,7 @@ def check_auth_mode(host: str, auth_mode: str) -> bool:
 def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client",
          parallelism: int | None = None, namespace_parallelism: int | None = None,
          run_engine: bool = True, home: Path | str | None = None, max_body: int = MAX_BODY,
-         log_level: str = "info",
+         log_level: str = "info", allowed_hosts: Iterable[str] = (),
          announce: Callable[[str], Awaitable[None] | None] = print) -> None:
     """Serve until interrupted: the API, and (``run_engine``) an engine executing workflows."""
     import uvicorn
@@ -1341,7 +1440,8 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
     engine = Engine(Store(store.home), serving=True) if run_engine else None
     app = create_app(WorkflowService(store), auth=auth, engine=engine,
                      spawn_engine=False if not run_engine else None, parallelism=parallelism,
-                     namespace_parallelism=namespace_parallelism, max_body=max_body)
+                     namespace_parallelism=namespace_parallelism, max_body=max_body,
+                     allowed_hosts=allowed_host_names(host, tokens, allowed_hosts))
     announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'})")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 

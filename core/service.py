@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
-from argosy.loader import Document, load_documents, load_file
+from argosy.loader import Document, check_value, load_documents, load_file
 from argosy.registry import Registry, default_registry
 from argosy.store import Store, WorkflowRecord
 
@@ -29,6 +29,7 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
     """One Workflow manifest from a path, YAML/JSON text or a dict, with ``overrides`` applied
     (see :func:`apply_overrides`), then linted: every fault is reported at once."""
     if isinstance(source, dict):
+        check_value(source)  # before anything walks it: deepcopy, lint, the store's JSON
         docs = [Document(data=copy.deepcopy(source), file=None)]
     elif isinstance(source, Path) or (source and "\n" not in source and Path(source).exists()):
         docs = load_file(str(source))
