@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argosy.store import argosy_home, now_rfc3339
+from argosy.names import check_namespace
+from argosy.store import argosy_home, now_rfc3339, private_home
 
 ALL = "*"
 PREFIX = "argosy_"
@@ -96,12 +97,12 @@ class Auth:
         return entries
 
     def _save(self, entries: list[dict[str, Any]]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_home(self.home)
         _write_private(self.path, json.dumps({"tokens": entries}, indent=2) + "\n")
         self._cache = None
 
     def create_token(self, namespaces: Iterable[str] = (ALL,), read_only: bool = False) -> str:
-        namespaces = list(namespaces) or [ALL]
+        namespaces = [ns if ns == ALL else check_namespace(ns) for ns in namespaces] or [ALL]
         token_id = secrets.token_hex(4)
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         entries = list(self._load())

@@ -1112,15 +1112,19 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
               help="Most workflows of one namespace run at once.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--allowed-hosts", default="", metavar="NAMES",
+              help="Comma-separated Host names to answer besides loopback ones and --host "
+                   "('*': any). Without tokens only those are answered (DNS rebinding).")
 def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
-               namespace_parallelism: int | None, log_level: str) -> None:
+               namespace_parallelism: int | None, log_level: str, allowed_hosts: str) -> None:
     """Serve argo-server's REST API over the local store (argo server)."""
     from argosy.server import main as serve
 
     try:
         serve(host, port, auth_mode=auth_mode, run_engine=not no_engine,
               parallelism=parallelism, namespace_parallelism=namespace_parallelism,
-              log_level=log_level, announce=lambda text: click.echo(text, err=True))
+              log_level=log_level, allowed_hosts=allowed_hosts.split(","),
+              announce=lambda text: click.echo(text, err=True))
     except ArgosyError as exc:
         fail_invalid(exc)
     except KeyboardInterrupt:
@@ -1140,7 +1144,10 @@ def auth_token_cmd(namespaces: tuple[str, ...], read_only: bool) -> None:
     """Print a new bearer token that `argosy server` on this ARGOSY_HOME accepts."""
     from argosy.auth import Auth
 
-    click.echo(Auth().create_token(namespaces or ("*",), read_only=read_only))
+    try:
+        click.echo(Auth().create_token(namespaces or ("*",), read_only=read_only))
+    except ArgosyError as exc:
+        fail_invalid(exc)
 
 
 if __name__ == "__main__":

@@ -392,7 +392,8 @@ def ensure_engine(store: Store, *, idle_seconds: float | None = None) -> bool:
 
     if store.serving_engines(within=LEASE_SECONDS) > 0:
         return False
-    log = open(store.home / "engine.log", "ab")  # noqa: SIM115 - handed to the child
+    log = os.fdopen(os.open(store.home / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                            0o600), "ab")
     subprocess.Popen(
         [sys.executable, "-m", "argosy.cli", "engine", "--exit-when-idle", str(idle_seconds)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import string
 import time
 import uuid
@@ -26,6 +28,8 @@ from typing import Any, NamedTuple
 
 from argosy.errors import ArgosyError, NotFound
 from argosy.names import check_namespace
+
+log = logging.getLogger("argosy.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -150,6 +154,32 @@ def argosy_home() -> Path:
     return Path(os.environ.get("ARGOSY_HOME") or Path.home() / ".argosy")
 
 
+def private_home(home: Path) -> None:
+    """Make ``home`` a directory only its owner can enter (0700), whatever the umask.
+
+    It holds every manifest, log, artifact and token hash, so an existing home open to others
+    is tightened too (as ssh wants of ~/.ssh), with a warning saying so; one owned by somebody
+    else is left alone.
+    """
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = home.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        log.warning("%s was open to other users (mode %o): tightened to 0700", home,
+                    stat.S_IMODE(st.st_mode))
+        os.chmod(home, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (or tighten it, if it is ours) as a file only its owner can read."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 # A RAM-backed /dev/shm smaller than this (a container's default is 64 MiB) is not used.
 MIN_SHM_BYTES = 1 << 30
 
@@ -262,8 +292,11 @@ ListKey = tuple[str, str, str]
 class Store:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home else argosy_home()
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_home(self.home)
         self.path = self.home / "argosy.db"
+        # SQLite gives the -wal and -shm files the database file's mode.
+        for path in (self.path, *(self.home.glob("argosy.db-*"))):
+            private_file(path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                   timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")

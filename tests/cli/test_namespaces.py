@@ -71,3 +71,10 @@ def test_client_refuses_an_invalid_namespace(tmp_path: Path) -> None:
         client.get("hello", namespace="a_b")
     with pytest.raises(InvalidWorkflow, match=r"metadata\.namespace: invalid namespace"):
         client.submit(HELLO, namespace="a_b")
+
+
+def test_auth_token_refuses_an_invalid_namespace(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("auth", "token", "--namespace", "Team_A")
+    assert result.code == 2, result.stderr
+    assert "invalid namespace 'Team_A'" in result.stderr
+    assert cli("auth", "token", "--namespace", "team-a").code == 0
