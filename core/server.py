@@ -51,6 +51,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
@@ -63,7 +64,7 @@ from argosy.auth import Auth, Grant
 from argosy.engine import Engine
 from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
 from argosy.loader import TOO_DEEP, check_value
-from argosy.names import namespace_fault
+from argosy.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
 from argosy.render import pod_name
 from argosy.service import (
     FINISHED,
@@ -366,15 +367,22 @@ class WorkflowSetRequest(WorkflowSuspendRequest):
     outputParameters: str | None = Field(None, description="JSON object of NAME: VALUE")
 
 
+# Documented, not enforced by the model: the route's own check words the fault better.
+PAIRS_SCHEMA = {"anyOf": [{"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}},
+                          {"type": "null"}]}
+
+
 class WorkflowRetryRequest(WorkflowSuspendRequest):
     nodeFieldSelector: str | None = None
     restartSuccessful: bool | None = None
-    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs")
+    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs",
+                                         json_schema_extra=PAIRS_SCHEMA)
 
 
 class WorkflowResubmitRequest(WorkflowSuspendRequest):
     memoized: bool | None = None
-    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs")
+    parameters: list[str] | None = Field(None, description="NAME=VALUE pairs",
+                                         json_schema_extra=PAIRS_SCHEMA)
 
 
 class Version(BaseModel):
@@ -916,8 +924,17 @@ def _dumped(obj: Any, cleaner: Cleaner | None) -> Any:
     return cleaner.clean(obj) if cleaner else obj
 
 
-LabelSelector = Annotated[str | None, Query(alias="listOptions.labelSelector")]
-FieldSelector = Annotated[str | None, Query(alias="listOptions.fieldSelector")]
+Namespace = Annotated[str, PathParam(pattern=RFC1123_LABEL.pattern, max_length=LABEL_MAX,
+                                description="a Kubernetes namespace (an RFC 1123 label)")]
+LabelSelector = Annotated[str | None, Query(
+    alias="listOptions.labelSelector",
+    description="Kubernetes label selector: a=b, a==b, a!=b, a in (b,c), a notin (b,c), a, "
+    "!a; terms joined by ','")]
+_FIELD_TERM = r"\s*(metadata\.name|metadata\.namespace|status\.phase)\s*(==|=|!=)[^,\n]*"
+FieldSelector = Annotated[str | None, Query(
+    alias="listOptions.fieldSelector", description="metadata.name, metadata.namespace or "
+    "status.phase with =, == or !=; terms joined by ','",
+    json_schema_extra={"pattern": f"^(\\s*|{_FIELD_TERM}(,{_FIELD_TERM})*)$"})]
 Limit = Annotated[int | None, Query(alias="listOptions.limit", ge=0, le=1_000_000)]
 Continue = Annotated[str | None, Query(alias="listOptions.continue")]
 Fields = Annotated[str | None, Query(
@@ -943,7 +960,7 @@ def workflow_routes(api: Api) -> APIRouter:
     svc = api.service
 
     @r.post("/workflows/{namespace}", tags=["WorkflowService"], summary="CreateWorkflow")
-    async def create_workflow(namespace: str, body: WorkflowCreateRequest) -> Workflow:
+    async def create_workflow(namespace: Namespace, body: WorkflowCreateRequest) -> Workflow:
         _namespace_of(body.workflow, namespace, body.namespace)
         dry = body.serverDryRun or "All" in ((body.createOptions and
                                               body.createOptions.dryRun) or [])
@@ -966,7 +983,7 @@ def workflow_routes(api: Api) -> APIRouter:
     @r.get("/workflows/{namespace}", tags=["WorkflowService"], summary="ListWorkflows",
            response_model=dict[str, Any])
     async def list_workflows(
-            namespace: str,
+            namespace: Namespace,
             label_selector: LabelSelector = None, field_selector: FieldSelector = None,
             limit: Limit = None, cont: Continue = None, fields: Fields = None,
             name_prefix: NamePrefix = None) -> Response:
@@ -983,19 +1000,19 @@ def workflow_routes(api: Api) -> APIRouter:
                              name_prefix)
 
     @r.post("/workflows/{namespace}/lint", tags=["WorkflowService"], summary="LintWorkflow")
-    async def lint_workflow(namespace: str, body: WorkflowLintRequest) -> Workflow:
+    async def lint_workflow(namespace: Namespace, body: WorkflowLintRequest) -> Workflow:
         _namespace_of(body.workflow, namespace, body.namespace)
         return await api.call(load_workflow, body.workflow, svc.registry, namespace=namespace)
 
     @r.get("/workflows/{namespace}/{name}", tags=["WorkflowService"], summary="GetWorkflow")
-    async def get_workflow(namespace: str, name: str,
+    async def get_workflow(namespace: Namespace, name: str,
                            fields: Fields = None) -> Workflow:
         wf = await api.call(svc.get, namespace, name)
         return _dumped(wf, Cleaner.parse(fields))
 
     @r.delete("/workflows/{namespace}/{name}", tags=["WorkflowService"],
               summary="DeleteWorkflow")
-    async def delete_workflow(namespace: str, name: str) -> dict[str, Any]:
+    async def delete_workflow(namespace: Namespace, name: str) -> dict[str, Any]:
         await api.call(svc.delete, namespace, name)
         api.hub.wake()
         return {}
@@ -1010,29 +1027,29 @@ def lifecycle_routes(r: APIRouter, api: Api) -> None:
     tags = ["WorkflowService"]
 
     @r.put("/workflows/{namespace}/{name}/suspend", tags=tags, summary="SuspendWorkflow")
-    async def suspend(namespace: str, name: str,
+    async def suspend(namespace: Namespace, name: str,
                       body: Annotated[WorkflowSuspendRequest | None, Body()] = None) -> Workflow:
         return await api.call(svc.suspend, namespace, name)
 
     @r.put("/workflows/{namespace}/{name}/resume", tags=tags, summary="ResumeWorkflow")
-    async def resume(namespace: str, name: str,
+    async def resume(namespace: Namespace, name: str,
                      body: Annotated[WorkflowResumeRequest | None, Body()] = None) -> Workflow:
         selector = body.nodeFieldSelector if body else None
         return await api.call(svc.resume, namespace, name, selector or None)
 
     @r.put("/workflows/{namespace}/{name}/stop", tags=tags, summary="StopWorkflow")
-    async def stop(namespace: str, name: str,
+    async def stop(namespace: Namespace, name: str,
                    body: Annotated[WorkflowStopRequest | None, Body()] = None) -> Workflow:
         return await api.call(svc.stop, namespace, name, (body.message if body else None))
 
     @r.put("/workflows/{namespace}/{name}/terminate", tags=tags, summary="TerminateWorkflow")
-    async def terminate(namespace: str, name: str,
+    async def terminate(namespace: Namespace, name: str,
                         body: Annotated[WorkflowTerminateRequest | None, Body()] = None,
                         ) -> Workflow:
         return await api.call(svc.terminate, namespace, name)
 
     @r.put("/workflows/{namespace}/{name}/set", tags=tags, summary="SetWorkflow")
-    async def set_node(namespace: str, name: str,
+    async def set_node(namespace: Namespace, name: str,
                        body: Annotated[WorkflowSetRequest | None, Body()] = None) -> Workflow:
         body = body or WorkflowSetRequest()
         if not body.nodeFieldSelector:
@@ -1044,7 +1061,7 @@ def lifecycle_routes(r: APIRouter, api: Api) -> None:
                               output_parameters=_output_parameters(body.outputParameters))
 
     @r.put("/workflows/{namespace}/{name}/retry", tags=tags, summary="RetryWorkflow")
-    async def retry(namespace: str, name: str,
+    async def retry(namespace: Namespace, name: str,
                     body: Annotated[WorkflowRetryRequest | None, Body()] = None) -> Workflow:
         body = body or WorkflowRetryRequest()
         return await api.call(svc.retry, namespace, name,
@@ -1054,7 +1071,7 @@ def lifecycle_routes(r: APIRouter, api: Api) -> None:
                               start_engine=api.spawn_engine)
 
     @r.put("/workflows/{namespace}/{name}/resubmit", tags=tags, summary="ResubmitWorkflow")
-    async def resubmit(namespace: str, name: str,
+    async def resubmit(namespace: Namespace, name: str,
                        body: Annotated[WorkflowResubmitRequest | None, Body()] = None) -> Workflow:
         body = body or WorkflowResubmitRequest()
         return await api.call(svc.resubmit, namespace, name, parameters=_pairs(body.parameters),
@@ -1082,7 +1099,7 @@ def log_routes(r: APIRouter, api: Api) -> None:
 
     @r.get("/workflows/{namespace}/{name}/log", tags=["WorkflowService"],
            summary="WorkflowLogs", response_class=StreamingResponse, responses=STREAM_DOC)
-    async def workflow_logs(request: Request, namespace: str, name: str,
+    async def workflow_logs(request: Request, namespace: Namespace, name: str,
                             pod: PodName = None, container: Container = "main",
                             follow: Follow = False, tail: TailLines = None,
                             since: SinceSeconds = None, grep: Grep = None) -> StreamingResponse:
@@ -1091,7 +1108,7 @@ def log_routes(r: APIRouter, api: Api) -> None:
 
     @r.get("/workflows/{namespace}/{name}/{podName}/log", tags=["WorkflowService"],
            summary="PodLogs", response_class=StreamingResponse, responses=STREAM_DOC)
-    async def pod_logs(request: Request, namespace: str, name: str, podName: str,
+    async def pod_logs(request: Request, namespace: Namespace, name: str, podName: str,
                        container: Container = "main", follow: Follow = False,
                        tail: TailLines = None, since: SinceSeconds = None,
                        grep: Grep = None) -> StreamingResponse:
@@ -1122,14 +1139,14 @@ def artifact_routes(api: Api) -> APIRouter:
 
     @r.get("/artifacts/{namespace}/{name}/{nodeId}/{artifactName}", tags=tags,
            summary="GetOutputArtifact", response_class=Response, responses=doc)
-    async def output_artifact(namespace: str, name: str, nodeId: str,
+    async def output_artifact(namespace: Namespace, name: str, nodeId: str,
                               artifactName: str) -> Response:
         return await serve(namespace, name, nodeId, artifactName)
 
     @r.get("/artifact-files/{namespace}/{idDiscriminator}/{id}/{nodeId}/"
            "{artifactDiscriminator}/{artifactName}", tags=tags, summary="GetArtifactFile",
            response_class=Response, responses=doc)
-    async def artifact_file(namespace: str, idDiscriminator: str, id: str, nodeId: str,
+    async def artifact_file(namespace: Namespace, idDiscriminator: str, id: str, nodeId: str,
                             artifactDiscriminator: str, artifactName: str) -> Response:
         if idDiscriminator != "workflow":
             raise NotFound(f'no {idDiscriminator} here: only "workflow" artifacts are kept')
@@ -1166,7 +1183,7 @@ def event_routes(api: Api) -> APIRouter:
 
     @r.get("/workflow-events/{namespace}", tags=["WorkflowService"], summary="WatchWorkflows",
            response_class=StreamingResponse, responses=doc)
-    async def watch_workflows(namespace: str,
+    async def watch_workflows(namespace: Namespace,
                               label_selector: LabelSelector = None,
                               field_selector: FieldSelector = None, fields: Fields = None,
                               timeout: TimeoutSeconds = None) -> StreamingResponse:
@@ -1373,7 +1390,37 @@ def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | 
     app.include_router(info_routes(api))
     app.include_router(metrics_routes(api))
     app.add_middleware(Guard, auth=auth, max_body=max_body, allowed_hosts=allowed_hosts)
+    app.openapi = partial(honest_openapi, app, app.openapi)  # type: ignore[method-assign]
     return app
+
+
+# Every request passes the Guard: a bad body or Content-Length (400), a foreign Host (403), a
+# body over the limit (413).
+GUARD_ERRORS = {"400": "Bad Request", "403": "Forbidden", "413": "Content Too Large"}
+
+
+def honest_openapi(app: FastAPI, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, saying what the server answers: errors are always ErrorBody JSON
+    (whatever the route's own media type), a request that fails validation is a 400 (never
+    the 422 FastAPI documents), and every route may meet the Guard's refusals."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    doc = build()
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for operations in doc.get("paths", {}).values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, description in GUARD_ERRORS.items():
+                responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if code >= "400":
+                    response["content"] = error
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    return doc
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
