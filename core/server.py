@@ -430,6 +430,8 @@ class Cleaner:
 
     fields: frozenset[str]
     exclude: bool
+    # Every dotted prefix of a listed path: a lookup per key, however many paths are listed.
+    above: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, spec: str | None) -> Cleaner | None:
@@ -437,7 +439,8 @@ class Cleaner:
             return None
         exclude = spec.startswith("-")
         names = frozenset(f for f in spec.lstrip("-").split(",") if f)
-        return cls(names, exclude) if names else None
+        above = frozenset(name[:i] for name in names for i, ch in enumerate(name) if ch == ".")
+        return cls(names, exclude, above) if names else None
 
     def clean(self, obj: Any, path: str = "") -> Any:
         if isinstance(obj, list):
@@ -448,7 +451,7 @@ class Cleaner:
         for key, value in obj.items():
             here = f"{path}.{key}" if path else key
             listed = here in self.fields
-            under = listed or any(f.startswith(here) for f in self.fields)
+            under = listed or here in self.above
             if self.exclude and not listed:
                 out[key] = self.clean(value, here)
             elif not self.exclude and under:
@@ -510,11 +513,12 @@ def _field_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
         return lambda values: True
     terms = []
     for term in selector.split(","):
-        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
+        # The value is stripped after matching: "(.*?)\s*$" backtracks quadratically.
+        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)(.*)$", term)
         if not m or m.group(1) not in FIELD_KEYS:
             raise BadRequest(f"listOptions.fieldSelector: unsupported term {term.strip()!r}; "
                               "use metadata.name, metadata.namespace or status.phase")
-        terms.append(m.groups())
+        terms.append((m.group(1), m.group(2), m.group(3).strip()))
     return lambda values: all((values[k] == v) == (op != "!=") for k, op, v in terms)
 
 

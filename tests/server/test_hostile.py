@@ -175,3 +175,30 @@ def test_allowed_hosts_adds_names(tmp_path: Path) -> None:
             assert resp.status_code == status, (host, resp.text)
     finally:
         srv.stop()
+
+
+# ---- query strings that cost the server more than their size --------------------------------
+
+
+def test_field_selector_is_parsed_in_linear_time() -> None:
+    """A term's value was matched with a backtracking pattern: 15 kB of spaces held the event
+    loop 7 s, 100 kB minutes. The child's timeout only guards against a hang."""
+    import subprocess
+    import sys
+
+    code = ("from argosy.server import _field_matcher\n"
+            "keep = _field_matcher('metadata.name=a' + ' ' * 200_000 + 'b , status.phase = x ')\n"
+            "assert not keep({'metadata.name': 'a', 'status.phase': 'x'})\n"
+            "assert keep({'metadata.name': 'a' + ' ' * 200_000 + 'b', 'status.phase': 'x'})\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_fields_keep_paths_below_a_listed_prefix_only() -> None:
+    from argosy.server import Cleaner
+
+    wf = {"metadata": {"name": "a", "labels": {"x": "y"}}, "status": {"phase": "Running"}}
+    cleaner = Cleaner.parse("metadata.name,statusx")
+    assert cleaner is not None and cleaner.clean(wf) == {"metadata": {"name": "a"}}
+    dropping = Cleaner.parse("-metadata.labels")
+    assert dropping is not None
+    assert dropping.clean(wf) == {"metadata": {"name": "a"}, "status": {"phase": "Running"}}
