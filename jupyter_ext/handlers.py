@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
+from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
 from argosy.server import (
     GRPC_CODE,
     Api,
@@ -72,7 +72,7 @@ def error_status(exc: BaseException) -> tuple[int, int, str]:
         return 404, GRPC_CODE[404], str(exc)
     if isinstance(exc, AlreadyExists):
         return 409, GRPC_CODE[409], str(exc)
-    if isinstance(exc, InvalidWorkflow | BadRequest):
+    if isinstance(exc, InvalidWorkflow | BadRequest | InvalidName):
         return 400, GRPC_CODE[400], str(exc)
     if isinstance(exc, ArgosyError):
         # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.

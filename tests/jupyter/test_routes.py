@@ -113,6 +113,22 @@ async def test_bad_requests(jp_fetch: Any) -> None:
     status, body = await error(jp_fetch, "PUT", "workflows", "default", "nope", "suspend")
     assert (status, body["code"]) == (404, 5)
 
+    # Hostile input is refused here as by the REST server, and nothing is stored.
+    for method, path in (("GET", ("workflows", "Bad_NS")), ("GET", ("workflows", "a_b", "x")),
+                         ("PUT", ("workflows", "A", "x", "suspend"))):
+        status, body = await error(jp_fetch, method, *path)
+        assert (status, body["code"]) == (400, 3), body
+        assert "invalid namespace" in body["message"]
+    nan = echo("nan")
+    nan["spec"]["priority"] = "@NAN@"
+    status, body = await error(jp_fetch, "POST", "workflows", "default",
+                               body=json.dumps({"workflow": nan}).replace('"@NAN@"', "NaN"))
+    assert (status, body["code"]) == (400, 3) and "not a JSON number" in body["message"], body
+    deep = echo("deep")
+    deep["spec"]["affinity"] = {"x": json.loads("[" * 150 + "]" * 150)}
+    status, body = await error(jp_fetch, "POST", "workflows", "default", body={"workflow": deep})
+    assert (status, body["code"]) == (400, 3), body
+
 
 async def test_logs_and_follow(jp_fetch: Any) -> None:
     slow = echo("logged")
