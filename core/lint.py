@@ -388,6 +388,9 @@ class _Linter:
             self.add("metadata.namespace", str(namespace_fault(namespace)))
         for key in ("labels", "annotations"):
             self.check_string_map(meta.get(key), f"metadata.{key}")
+        # Names are strings to the engine and the store: 123 would be stored, then never run.
+        self.check_string_map({key: value for key in ("name", "generateName", "namespace")
+                               if isinstance(value := meta.get(key), int | float)}, "metadata")
 
     def check_string_map(self, value: Any, path: str) -> None:
         """Kubernetes' map[string]string: a number or a mapping as a value is a fault."""

@@ -603,6 +603,15 @@ def test_labels_and_annotations_are_string_maps() -> None:
     assert "num must be a string, not number 1" in find(faults, "metadata.labels.num", "").message
 
 
+def test_names_are_strings() -> None:
+    faults = run("metadata: {name: 123, generateName: 4.5, namespace: 7}\n"
+                 "spec: {entrypoint: main, templates: [{name: main, container: {image: a}}]}\n",
+                 header="apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n")
+    assert sorted(f.path for f in faults) == [
+        "metadata.generateName", "metadata.name", "metadata.namespace"], faults
+    assert "name must be a string, not number 123" in find(faults, "metadata.name", "").message
+
+
 @pytest.mark.parametrize("namespace", ["Team", "a_b", "a.b", "-a", "a-", "x" * 64])
 def test_namespace_is_an_rfc1123_label(namespace: str) -> None:
     faults = run(f"  namespace: '{namespace}'\n"
