@@ -35,6 +35,22 @@ def test_new_home_is_private_even_with_umask_0(tmp_path: Path) -> None:
         assert mode(path) == 0o600, path
 
 
+def test_wal_and_shm_files_are_private_while_open(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        store = Store(tmp_path / "home")
+    finally:
+        os.umask(old)
+    try:
+        store.create_workflow({"metadata": {"name": "x"}, "spec": {}})
+        names = sorted(p.name for p in store.home.iterdir())
+        assert names == ["argosy.db", "argosy.db-shm", "argosy.db-wal"], names
+        for path in store.home.iterdir():
+            assert mode(path) == 0o600, path
+    finally:
+        store.close()
+
+
 def test_spawned_engine_log_is_private(tmp_path: Path) -> None:
     from argosy.service import ensure_engine
 
