@@ -157,7 +157,17 @@ class Engine:
                        f"({record.owner})")
         self._start_heartbeat()
         try:
-            run = WorkflowRun(self, self.store.get(uid), listener or Listener())
+            record = self.store.get(uid)
+            try:
+                run = WorkflowRun(self, record, listener or Listener())
+            except ValidationError as exc:
+                # A row today's submit refuses (stored by an older argosy, e.g. with number
+                # labels): it ends in Error once instead of failing every poll, forever.
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err.get("loc", ()))
+                self.store.update_status(uid, phase="Error", finished_at=now_rfc3339(),
+                                         message=f"invalid workflow: {where}: {err['msg']}")
+                return self.store.get(uid)
             return await run.execute()
         finally:
             self.store.release(uid, self.id)
