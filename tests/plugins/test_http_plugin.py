@@ -1,8 +1,8 @@
 """The example third-party plugin ``argosy-http``, through the real CLI against a loopback server.
 
-CI installs the distribution (``pip install -e examples/plugins/argosy-http``); where it is not
-installed, the tests lay out the same metadata pip would (a dist-info on ``PYTHONPATH``), so
-they run either way.
+Where the distribution is installed (``pip install -e examples/plugins/argosy-http``) the tests
+use it; elsewhere, CI included, they lay out the same metadata pip would (a dist-info on
+``PYTHONPATH``), so they run either way.
 """
 
 from __future__ import annotations
