@@ -153,6 +153,24 @@ def _node_callback(store: Any, view: Any, show_log: bool,
     return on_node
 
 
+class _GoBoolFlags(click.Command):
+    """Takes Go's ``--flag=false`` form of boolean flags, as ``argo`` does (``--no-flag`` too)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, [_go_bool_flag(arg) for arg in args])
+
+
+def _go_bool_flag(arg: str) -> str:
+    name, sep, value = arg.partition("=")
+    if not sep or not name.startswith("--"):
+        return arg
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return f"--no-{name[2:]}"
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return name
+    return arg
+
+
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -171,12 +189,13 @@ def manifest_files(path: str) -> list[str]:
     return found
 
 
-def lint_file(file: str) -> list[Fault]:
+def lint_file(file: str, strict: bool = True) -> list[Fault]:
     from argosy.lint import lint_documents
     from argosy.loader import load_file
 
     try:
-        return lint_documents(load_file(file), template_types=default_registry().validators())
+        return lint_documents(load_file(file), template_types=default_registry().validators(),
+                              strict=strict)
     except InvalidWorkflow as exc:
         return exc.faults
     except (OSError, ArgosyError) as exc:
@@ -189,11 +208,13 @@ def _pretty_fault(fault: Fault) -> str:
     return at + str(dataclasses.replace(fault, file=None, line=None, column=None))
 
 
-@main.command()
+@main.command(cls=_GoBoolFlags)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Choice(["pretty", "simple"]), default="pretty",
               show_default=True, help="Format of the faults, as argo lint's.")
-def lint(files: tuple[str, ...], output: str) -> None:
+@click.option("--strict/--no-strict", default=True, show_default=True,
+              help="Fields Argo's schema does not know are faults (--strict=false allows them).")
+def lint(files: tuple[str, ...], output: str, strict: bool) -> None:
     """Check workflow files and directories of them (*.yaml, *.yml, *.json, recursively);
     print every fault with its file, line and path. Exit 2 if any."""
     count = 0
@@ -203,7 +224,7 @@ def lint(files: tuple[str, ...], output: str) -> None:
         except InvalidWorkflow as exc:
             found, count = [], count + _print_faults(path, exc.faults, output)
         for file in found:
-            count += _print_faults(file, lint_file(file), output)
+            count += _print_faults(file, lint_file(file, strict), output)
     if output == "simple":
         if not count:
             click.echo("no linting errors found!")

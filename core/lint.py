@@ -7,15 +7,19 @@ every fault instead of stopping at the first, and name each by its document path
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from argosy.errors import ExpressionError, Fault
 from argosy.names import namespace_fault
 
-__all__ = ["BUILTIN_TEMPLATE_TYPES", "TemplateValidator", "lint", "lint_documents"]
+__all__ = ["BUILTIN_TEMPLATE_TYPES", "UNSUPPORTED", "TemplateValidator", "lint", "lint_documents"]
 
 TemplateValidator = Callable[[Any, str], list[Fault]]
 Locator = Callable[[str], "tuple[int, int] | None"]
@@ -127,6 +131,87 @@ _CONTAINER = {"image": "str", "command": "list", "args": "list", "env": "list",
               "imagePullPolicy": "str"}  # fmt: skip
 _SUSPEND = {"duration": "str"}
 _CONTINUE_ON = {"error": "bool", "failed": "bool"}
+
+
+# --- known and supported fields ----------------------------------------------------------------
+# argo_fields.json is derived from Argo's Workflow JSON schema (tests/lint/schema.py rebuilds it):
+# for each definition, its fields and the definition each object-valued field holds ("[X]" is a
+# list of X, "{X}" a map of X). Field names are case-sensitive, as Go's strict decoding is.
+_ROOT = "Workflow"
+# Deprecated fields Argo still decodes though its schema no longer lists them; honoured here.
+_LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mutex"}}
+
+_NOT_YET = "by the local executor yet"
+_NO_REPOSITORY = ("here: there is no artifact repository; the store keeps only the output "
+                  "artifacts of plugins (e.g. executed notebooks) yet")
+_NO_K8S_OBJECTS = "here: there are no Kubernetes objects (ConfigMaps, Secrets) to read yet"
+#: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
+#: "FIELD is not supported ". A manifest that sets one is rejected rather than run without it
+#: (false, empty and null values are accepted).
+UNSUPPORTED: dict[str, str] = {
+    "WorkflowSpec.volumes": _NOT_YET,
+    "WorkflowSpec.volumeClaimTemplates": _NOT_YET,
+    "WorkflowSpec.artifactRepositoryRef": _NO_REPOSITORY,
+    "WorkflowSpec.artifactGC": _NO_REPOSITORY,
+    "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
+    "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
+    "Template.daemon": _NOT_YET,
+    "Template.sidecars": _NOT_YET,
+    "Template.initContainers": _NOT_YET,
+    "Template.volumes": _NOT_YET,
+    "Template.hostAliases": "here: steps resolve names through the host's /etc/hosts",
+    "ArtifactLocation.artifactory": _NO_REPOSITORY,
+    "ArtifactLocation.azure": _NO_REPOSITORY,
+    "ArtifactLocation.gcs": _NO_REPOSITORY,
+    "ArtifactLocation.git": _NO_REPOSITORY,
+    "ArtifactLocation.hdfs": _NO_REPOSITORY,
+    "ArtifactLocation.http": _NO_REPOSITORY,
+    "ArtifactLocation.oss": _NO_REPOSITORY,
+    "ArtifactLocation.plugin": _NO_REPOSITORY,
+    "ArtifactLocation.raw": _NO_REPOSITORY,
+    "ArtifactLocation.s3": _NO_REPOSITORY,
+    "Inputs.artifacts": _NO_REPOSITORY,
+    "Outputs.artifacts": _NO_REPOSITORY,
+    "Arguments.artifacts": _NO_REPOSITORY,
+    "ValueFrom.configMapKeyRef": _NO_K8S_OBJECTS,
+    "ValueFrom.event": "here: there are no workflow event bindings",
+    "ValueFrom.jqFilter": "here: it reads resource templates, which are not supported",
+    "ValueFrom.jsonPath": "here: it reads resource templates, which are not supported",
+    "EnvVar.valueFrom": _NO_K8S_OBJECTS,
+    **{f"{kind}.{key}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
+       for key, reason in {
+           "envFrom": _NO_K8S_OBJECTS,
+           "lifecycle": "by the local executor: it runs no postStart or preStop handlers",
+           "livenessProbe": "by the local executor: it does not probe or restart processes",
+           "restartPolicy": "by the local executor: it does not restart processes",
+           "restartPolicyRules": "by the local executor: it does not restart processes",
+           "volumeDevices": "by the local executor: it attaches no block devices",
+           "volumeMounts": _NOT_YET,
+       }.items()},
+}
+# Within a containerSet the containers share the node's /tmp, so mounts under /tmp work (the
+# container_set plugin refuses others when it runs the node).
+del UNSUPPORTED["ContainerNode.volumeMounts"]
+
+
+@functools.cache
+def _known_fields() -> dict[str, dict[str, str | None]]:
+    table = json.loads(Path(__file__).with_name("argo_fields.json").read_text())
+    for kind, extra in _LEGACY_FIELDS.items():
+        table[kind] = {**table[kind], **extra}
+    return table
+
+
+def _is_set(value: Any) -> bool:
+    return not (value is None or value is False or value in ("", [], {}))
+
+
+def _unknown_field(key: str, known: Iterable[str], where: str) -> str:
+    names = [k for k in known if isinstance(k, str)]
+    same_case = [k for k in names if k.lower() == str(key).lower()]
+    close = same_case or difflib.get_close_matches(str(key), names, n=1, cutoff=0.7)
+    hint = f'; did you mean "{close[0]}"?' if close else where
+    return f"unknown field{hint}"
 
 
 def _describe(value: Any) -> str:
@@ -295,10 +380,12 @@ class _Linter:
         file: str | None,
         locate: Locator | None,
         types: Mapping[str, TemplateValidator | None],
+        strict: bool = True,
     ):
         self.file = file
         self.locate = locate
         self.types = types
+        self.strict = strict
         self.faults: list[Fault] = []
         self.templates: dict[str, dict] = {}
         self.spec: dict = {}
@@ -337,6 +424,41 @@ class _Linter:
         self.add(path, f"{what} must be a mapping, not {_describe(value)}")
         return None
 
+    def check_known_fields(self, value: Any, kind: str | None, path: str) -> None:
+        """Unknown fields (when strict) and fields argosy cannot honour, everywhere in ``value``.
+
+        ``kind`` is the schema definition ``value`` should be, "[X]" a list of X, "{X}" a map of
+        X, None free-form. Wrong types are left to the checks that know what a value should be.
+        """
+        if kind is None:
+            return
+        if kind.startswith("["):
+            for index, item in enumerate(value if isinstance(value, list) else []):
+                self.check_known_fields(item, kind[1:-1], f"{path}[{index}]")
+            return
+        if not isinstance(value, dict):
+            return
+        if kind.startswith("{"):
+            for key, item in value.items():
+                self.check_known_fields(item, kind[1:-1], f"{path}.{key}")
+            return
+        fields = _known_fields()[kind]
+        for key, item in value.items():
+            item_path = f"{path}.{key}" if path else str(key)
+            if key not in fields:
+                if kind == "Template" and key in self.types:
+                    continue  # a plugin's template type: its validator checks the body
+                if self.strict:
+                    where = (" (nor a template type of an installed plugin)"
+                             if kind == "Template" else "")
+                    self.add(item_path, _unknown_field(key, fields, where))
+                continue
+            reason = UNSUPPORTED.get(f"{kind}.{key}")
+            if reason is not None and _is_set(item):
+                self.add(item_path, f"{key} is not supported {reason}")
+                continue
+            self.check_known_fields(item, fields[key], item_path)
+
     # document level
 
     def check_document(self, doc: Any) -> None:
@@ -345,6 +467,7 @@ class _Linter:
             return
         if not self.check_kind(doc):
             return
+        self.check_known_fields(doc, _ROOT, "")
         self.check_metadata(doc.get("metadata"))
         if "spec" not in doc or doc["spec"] is None:
             self.add("spec", "spec is required")
@@ -1169,26 +1292,31 @@ def lint(
     file: str | None = None,
     locate: Locator | None = None,
     template_types: Mapping[str, TemplateValidator] | None = None,
+    strict: bool = True,
 ) -> list[Fault]:
     """Every fault in one Workflow document, in document order.
 
     ``locate`` maps a document path to (line, column); ``template_types`` maps each template-type
     key (``container``, ``dag``, ``http``, ...) to a validator of that key's body. Without it, the
-    built-in Argo types are known and their bodies are not validated.
+    built-in Argo types are known and their bodies are not validated. ``strict`` (Argo's
+    ``lint --strict``, its default) makes a field Argo's schema does not know a fault.
     """
     types: Mapping[str, TemplateValidator | None] = (
         dict.fromkeys(BUILTIN_TEMPLATE_TYPES) if template_types is None else template_types
     )
-    linter = _Linter(file, locate, types)
+    linter = _Linter(file, locate, types, strict)
     linter.check_document(doc)
     return linter.finish(doc)
 
 
 def lint_documents(
-    docs: Iterable[Any], template_types: Mapping[str, TemplateValidator] | None = None
+    docs: Iterable[Any],
+    template_types: Mapping[str, TemplateValidator] | None = None,
+    strict: bool = True,
 ) -> list[Fault]:
     """Lint loaded documents (``argosy.loader.Document``), e.g. for ``argosy lint FILE...``."""
     faults: list[Fault] = []
     for doc in docs:
-        faults += lint(doc.data, file=doc.file, locate=doc.locate, template_types=template_types)
+        faults += lint(doc.data, file=doc.file, locate=doc.locate, template_types=template_types,
+                       strict=strict)
     return faults
