@@ -928,9 +928,13 @@ class WorkflowRun:
             tmpl = self.model(template)
         except (NodeError, ValidationError) as exc:
             return self._error_node(name, display, boundary_id, parents, str(exc), template)
-        if tmpl.retry_strategy is not None:
-            return await self._execute_retry(name, display, template, ttype, tmpl, arguments,
-                                             boundary_id, parents)
+        # As in Argo, spec.retryStrategy is the retryStrategy of every template without one.
+        strategy = tmpl.retry_strategy
+        if strategy is None:
+            strategy = self.wf.spec.retry_strategy
+        if strategy is not None:
+            return await self._execute_retry(name, display, template, ttype, tmpl, strategy,
+                                             arguments, boundary_id, parents)
         return await self._execute_once(name, display, template, ttype, tmpl, arguments,
                                         boundary_id, parents)
 
@@ -1045,13 +1049,14 @@ class WorkflowRun:
         self._update(status_extra=extra)
 
     async def _execute_retry(self, name: str, display: str, template: dict[str, Any],
-                             ttype: TemplateType, tmpl: Template, arguments: Arguments,
-                             boundary_id: str | None, parents: list[str]) -> NodeStatus:
+                             ttype: TemplateType, tmpl: Template, given: RetryStrategy,
+                             arguments: Arguments, boundary_id: str | None,
+                             parents: list[str]) -> NodeStatus:
         """A Retry node whose children ``name(0)``, ``name(1)``… are the attempts."""
         try:
             inputs = self.resolve_inputs(tmpl, arguments)
             strategy = RetryStrategy.model_validate(substitute(
-                tmpl.retry_strategy.dump() if tmpl.retry_strategy else {},
+                given.dump(),
                 self.globals.child({"inputs": {"parameters": inputs}}),
                 functions=self.functions))
         except (NodeError, ExpressionError, ValidationError) as exc:

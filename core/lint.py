@@ -533,6 +533,8 @@ class _Linter:
         arguments = self.mapping(spec.get("arguments"), "spec.arguments", "arguments")
         self.check_arguments(arguments, "spec.arguments", allow_empty=True)
         self.check_hooks(spec.get("hooks"), "spec.hooks")
+        if isinstance(spec.get("retryStrategy"), dict):
+            self.check_fields(spec["retryStrategy"], "spec.retryStrategy", _RETRY)
         for index, template in enumerate(templates):
             self.check_template(template, f"spec.templates[{index}]")
 

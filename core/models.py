@@ -139,6 +139,7 @@ class WorkflowSpec(ArgoModel):
     on_exit: str | None = Field(None, alias="onExit")
     active_deadline_seconds: int | None = Field(None, alias="activeDeadlineSeconds")
     service_account_name: str | None = Field(None, alias="serviceAccountName")
+    retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
 
 
 class ObjectMeta(ArgoModel):

@@ -480,6 +480,37 @@ def test_dag_fail_fast_starts_nothing_after_a_failed_branch(tmp_path: Path) -> N
     assert "wf.D" not in nodes(wf)
 
 
+# ---- workflow-level retryStrategy ---------------------------------------------------------------
+
+
+def test_workflow_retry_strategy_is_the_default_of_every_template(tmp_path: Path) -> None:
+    # Argo: a template without a retryStrategy takes spec.retryStrategy, steps templates too.
+    wf = run_workflow("""
+  entrypoint: main
+  retryStrategy: {limit: 1}
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: bad}
+      - {name: b, template: bad-once}
+  - name: bad
+    container: {image: alpine, command: [sh, -c, "exit 1"]}
+  - name: bad-once
+    retryStrategy: {limit: 0}
+    container: {image: alpine, command: [sh, -c, "exit 1"]}
+""", tmp_path)
+    assert wf["status"]["phase"] == "Failed"
+    kinds = {name: n["type"] for name, n in nodes(wf).items()}
+    assert kinds == {
+        "wf": "Retry", "wf(0)": "Steps", "wf(1)": "Steps",
+        **{f"wf({i})[0]": "StepGroup" for i in (0, 1)},
+        **{f"wf({i})[0].a": "Retry" for i in (0, 1)},
+        **{f"wf({i})[0].a({j})": "Pod" for i in (0, 1) for j in (0, 1)},
+        **{f"wf({i})[0].b": "Retry" for i in (0, 1)},
+        **{f"wf({i})[0].b(0)": "Pod" for i in (0, 1)},
+    }
+
+
 # ---- parallelism --------------------------------------------------------------------------------
 
 

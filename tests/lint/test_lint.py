@@ -515,6 +515,11 @@ def test_type_errors_name_the_field() -> None:
     assert (fault.line, fault.column) == (7, 3)
 
 
+def test_workflow_retry_strategy_fields_are_typed() -> None:
+    faults = workflow("  - {name: main, suspend: {}}\n", extra="retryStrategy: {expression: [1]}\n")
+    only(faults, "spec.retryStrategy.expression", "expression must be a string, not a list")
+
+
 # --- many faults, ordering and positions -------------------------------------------------------
 
 
