@@ -39,10 +39,10 @@ STAMP = """
 """
 
 
-def run_workflow(spec: str, home: Path, **overrides: Any) -> dict[str, Any]:
+def run_workflow(spec: str, home: Path, head: str = HEAD, **overrides: Any) -> dict[str, Any]:
     store = Store(home)
     try:
-        record = submit(store, HEAD + spec, **overrides)
+        record = submit(store, head + spec, **overrides)
         asyncio.run(Engine(store).run(record.uid))
         return store.workflow(store.get(record.uid))
     finally:
@@ -509,6 +509,61 @@ def test_workflow_retry_strategy_is_the_default_of_every_template(tmp_path: Path
         **{f"wf({i})[0].b": "Retry" for i in (0, 1)},
         **{f"wf({i})[0].b(0)": "Pod" for i in (0, 1)},
     }
+
+
+def test_template_defaults_lie_under_each_templates_own_fields(tmp_path: Path) -> None:
+    wf = run_workflow("""
+  entrypoint: main
+  templateDefaults:
+    retryStrategy: {limit: 1}
+    container: {image: alpine, command: [echo, default]}
+  templates:
+  - name: main
+    retryStrategy: {limit: 0}
+    steps:
+    - - {name: own, template: own}
+      - {name: bad, template: bad}
+  - name: own
+    container: {args: [mine]}
+  - name: bad
+    container: {command: [sh, -c, "exit 1"]}
+""", tmp_path)
+    assert result(wf, "wf(0)[0].own(0)") == "default mine"
+    assert [n for n in nodes(wf) if n.startswith("wf(0)[0].bad(")] == \
+        ["wf(0)[0].bad(0)", "wf(0)[0].bad(1)"]
+    assert "wf(1)" not in nodes(wf)  # main's own retryStrategy wins
+
+
+def test_workflow_deadline_fails_the_workflow(tmp_path: Path) -> None:
+    wf = run_workflow("""
+  entrypoint: main
+  activeDeadlineSeconds: 1
+  templates:
+  - name: main
+    container: {image: alpine, command: [sleep, "60"]}
+""", tmp_path)
+    assert (wf["status"]["phase"], wf["status"]["message"]) == \
+        ("Failed", "Step exceeded its deadline")
+
+
+def test_workflow_hooks_and_metadata(tmp_path: Path) -> None:
+    wf = run_workflow("""
+  entrypoint: main
+  hooks:
+    exit:
+      template: echo
+      arguments: {parameters: [{name: m, value: "bye {{workflow.status}}"}]}
+    started:
+      expression: workflow.status == "Running"
+      template: echo
+      arguments: {parameters: [{name: m, value: started}]}
+  templates:
+  - name: main
+    container: {image: alpine, command: [echo, "{{workflow.annotations.note}}"]}
+""" + ECHO, tmp_path, head=HEAD.replace("{name: wf}", "{name: wf, annotations: {note: noted}}"))
+    assert result(wf, "wf") == "noted"
+    assert result(wf, "wf.onExit") == "bye Succeeded"
+    assert result(wf, "wf.hooks.started") == "started"
 
 
 # ---- parallelism --------------------------------------------------------------------------------

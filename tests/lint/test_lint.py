@@ -12,6 +12,7 @@ import pytest
 from argosy.errors import ExpressionError, Fault
 from argosy.lint import lint, lint_documents
 from argosy.loader import load_documents, load_file
+from argosy.registry import default_registry
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "argo-examples"
 
@@ -199,6 +200,12 @@ def test_container_needs_image_unless_template_defaults_give_one() -> None:
     only(workflow(templates), "spec.templates[0].container.image", "container.image is required")
     defaults = "templateDefaults:\n  container: {image: busybox}\n"
     assert workflow(templates, extra=defaults) == []
+    # A plugin's validator sees the body with the defaults under it, as the engine runs it.
+    text = f"spec:\n  entrypoint: main\n  {defaults.replace(chr(10), chr(10) + '  ')}" \
+        f"templates:\n{templates}"
+    [doc] = load_documents(HEADER + text, "wf.yaml")
+    validators = default_registry().validators()
+    assert lint(doc.data, template_types=validators) == []
 
 
 def test_unknown_third_party_type_and_custom_validators() -> None:

@@ -1,0 +1,400 @@
+"""Honest specs: every field of Argo's Workflow schema is honoured, a no-op here, or rejected.
+
+The walk visits each field of each schema definition reachable from Workflow (through fields
+that are honoured: a rejected or no-op field's subtree goes with it) and checks that it is
+- in HONOURED, with the test that proves argosy honours it, and lint accepts it; or
+- in NO_OP, with why doing nothing is what Argo's semantics give on this machine; or
+- rejected by lint with a message saying it is not supported here and why.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pytest
+
+from argosy.lint import API_VERSION, lint
+from argosy.registry import default_registry
+from tests.lint.schema import (
+    REPO,
+    ROOT,
+    SCHEMA,
+    load_schema,
+    properties,
+    reachable,
+    short_names,
+)
+
+pytestmark = pytest.mark.skipif(not SCHEMA.is_file(), reason=f"no Argo schema at {SCHEMA}")
+
+SEM = "tests/engine/test_semantics.py::"
+LINT = "tests/lint/test_lint.py::"
+SYNC = "tests/engine/test_sync.py::"
+MUTEX = SYNC + "test_nodes_of_one_workflow_take_a_template_mutex_in_arrival_order"
+METRICS = "tests/engine/test_metrics.py::test_metrics_are_kept_and_exposed"
+CSET = "tests/plugins/test_container_set.py::"
+CONTAINER = "tests/plugins/test_container.py::"
+VERBS = "tests/cli/test_verbs.py::"
+SERVER = "tests/server/test_workflows.py::"
+LOOPS = "tests/engine/test_loops.py::"
+TTL = "tests/conformance/test_argo_lifecycle.py::test_gc_ttl_deletes_the_workflow_after_success"
+#: A field that only holds others, each classified in its turn.
+HOLDER = "holds fields classified one by one"
+
+
+def example(name: str) -> str:
+    """Argo's own example, run by the conformance suite to its expected phase."""
+    return f"tests/conformance/test_argo_examples.py::test_example[{name}]"
+
+
+#: "Definition.field" -> the test (node id) that shows argosy honours it.
+HONOURED: dict[str, str] = {
+    "Workflow.apiVersion": LINT + "test_unknown_api_version",
+    "Workflow.kind": LINT + "test_not_a_workflow",
+    "Workflow.metadata": HOLDER,
+    "Workflow.spec": HOLDER,
+    "ObjectMeta.name": SERVER + "test_create_runs_to_succeeded_and_get_shows_argo_status",
+    "ObjectMeta.generateName": SEM + "test_apply_overrides_generate_name_replaces_name",
+    "ObjectMeta.namespace": SERVER + "test_generate_name_and_namespace_from_the_path",
+    "ObjectMeta.labels": SERVER + "test_list_label_selector_limit_continue_and_fields",
+    "ObjectMeta.annotations": SEM + "test_workflow_hooks_and_metadata",
+    "WorkflowSpec.templates": HOLDER,
+    "WorkflowSpec.activeDeadlineSeconds": SEM + "test_workflow_deadline_fails_the_workflow",
+    "WorkflowSpec.arguments": HOLDER,
+    "WorkflowSpec.entrypoint": "tests/cli/test_run.py::test_parameters_entrypoint_and_yaml_output",
+    "WorkflowSpec.hooks": SEM + "test_workflow_hooks_and_metadata",
+    "WorkflowSpec.metrics": "tests/server/test_workflows.py::test_custom_metrics_of_workflows",
+    "WorkflowSpec.onExit": VERBS + "test_stop_runs_the_exit_handler_and_terminate_does_not",
+    "WorkflowSpec.parallelism": SEM + "test_spec_parallelism_counts_pods_only",
+    "WorkflowSpec.priority": SYNC + "test_mutex_queue_orders_by_priority_then_creation",
+    "WorkflowSpec.retryStrategy": SEM + "test_workflow_retry_strategy_is_the_default_of_every"
+                                  "_template",
+    "WorkflowSpec.shutdown": VERBS + "test_stop_runs_the_exit_handler_and_terminate_does_not",
+    "WorkflowSpec.suspend": VERBS + "test_suspend_keeps_new_nodes_from_starting",
+    "WorkflowSpec.synchronization": example("synchronization-mutex-wf-level.yaml"),
+    "WorkflowSpec.templateDefaults": SEM + "test_template_defaults_lie_under_each_templates_own"
+                                     "_fields",
+    "WorkflowSpec.ttlStrategy": TTL,
+    "WorkflowSpec.workflowMetadata": example("label-value-from-workflow.yaml"),
+    "WorkflowMetadata.annotations": example("label-value-from-workflow.yaml"),
+    "WorkflowMetadata.labels": example("label-value-from-workflow.yaml"),
+    "WorkflowMetadata.labelsFrom": example("label-value-from-workflow.yaml"),
+    "LabelValueFrom.expression": example("label-value-from-workflow.yaml"),
+    "TTLStrategy.secondsAfterCompletion": TTL,
+    "TTLStrategy.secondsAfterFailure": TTL,
+    "TTLStrategy.secondsAfterSuccess": TTL,
+    "Arguments.parameters": SEM + "test_input_defaults_values_and_arguments",
+    "Inputs.parameters": SEM + "test_input_defaults_values_and_arguments",
+    "Outputs.parameters": SEM + "test_output_parameters_from_files",
+    "Parameter.name": SEM + "test_input_defaults_values_and_arguments",
+    "Parameter.value": SEM + "test_input_defaults_values_and_arguments",
+    "Parameter.default": SEM + "test_input_defaults_values_and_arguments",
+    "Parameter.enum": SEM + "test_workflow_argument_outside_its_enum_is_rejected",
+    "Parameter.globalName": example("custom-metrics.yaml"),
+    "Parameter.valueFrom": HOLDER,
+    "ValueFrom.default": SEM + "test_output_default_trailing_newline_is_trimmed",
+    "ValueFrom.expression": example("conditional-parameters.yaml"),
+    "ValueFrom.parameter": example("fibonacci-seq-conditional-param.yaml"),
+    "ValueFrom.path": SEM + "test_output_parameters_from_files",
+    "ValueFrom.supplied": "tests/conformance/test_argo_lifecycle.py::"
+                          "test_suspend_outputs_supplied_by_node_set",
+    "LifecycleHook.arguments": SEM + "test_workflow_hooks_and_metadata",
+    "LifecycleHook.expression": SEM + "test_workflow_hooks_and_metadata",
+    "LifecycleHook.template": SEM + "test_workflow_hooks_and_metadata",
+    "Metrics.prometheus": METRICS,
+    "Prometheus.name": METRICS,
+    "Prometheus.help": METRICS,
+    "Prometheus.labels": METRICS,
+    "Prometheus.when": METRICS,
+    "Prometheus.counter": METRICS,
+    "Prometheus.gauge": "tests/engine/test_metrics.py::test_gauge_keeps_the_latest_value",
+    "Prometheus.histogram": METRICS,
+    "MetricLabel.key": METRICS,
+    "MetricLabel.value": METRICS,
+    "Counter.value": METRICS,
+    "Gauge.value": "tests/engine/test_metrics.py::test_gauge_keeps_the_latest_value",
+    "Histogram.value": METRICS,
+    "Histogram.buckets": METRICS,
+    "Synchronization.mutexes": MUTEX,
+    "Synchronization.semaphores": SYNC + "test_semaphore_limit_comes_from_the_file",
+    "Mutex.name": MUTEX,
+    "Mutex.namespace": SYNC + "test_mutexes_are_per_namespace",
+    "SemaphoreRef.configMapKeyRef": SYNC + "test_semaphore_limit_comes_from_the_file",
+    "SemaphoreRef.namespace": SYNC + "test_namespaced_configmap_entry_wins",
+    "ConfigMapKeySelector.name": SYNC + "test_semaphore_limit_comes_from_the_file",
+    "ConfigMapKeySelector.key": SYNC + "test_semaphore_limit_comes_from_the_file",
+    "Template.name": SEM + "test_input_defaults_values_and_arguments",
+    "Template.inputs": HOLDER,
+    "Template.outputs": HOLDER,
+    "Template.container": CONTAINER + "test_argv_follows_kubernetes_command_and_args",
+    "Template.script": example("scripts-python.yaml"),
+    "Template.steps": "tests/engine/test_naming.py::test_steps_node_names_types_and_phases",
+    "Template.dag": "tests/engine/test_naming.py::test_dag_node_names_types_and_phases",
+    "Template.suspend": SEM + "test_suspend_with_duration_waits_then_succeeds",
+    "Template.containerSet": CSET + "test_graph_runs_in_dependency_order_with_argos_node_shape",
+    "Template.activeDeadlineSeconds": example("timeouts-step.yaml"),
+    "Template.timeout": example("step-level-timeout.yaml"),
+    "Template.retryStrategy": example("retry-container-to-completion.yaml"),
+    "Template.parallelism": SEM + "test_template_parallelism_runs_one_at_a_time",
+    "Template.failFast": SEM + "test_dag_fail_fast_false_runs_every_branch",
+    "Template.memoize": "tests/cli/test_resubmit_memoized.py::"
+                       "test_resubmit_memoized_reruns_only_what_did_not_succeed",
+    "Template.synchronization": example("synchronization-mutex-tmpl-level.yaml"),
+    "Template.metrics": METRICS,
+    "Template.archiveLocation": HOLDER,
+    "Memoize.key": "tests/engine/test_memo.py::test_miss_then_hit_with_argos_entry_shape",
+    "Memoize.maxAge": "tests/engine/test_memo.py::test_entry_older_than_max_age_is_a_miss",
+    "Memoize.cache": "tests/engine/test_memo.py::test_caches_are_isolated_by_namespace_and_name",
+    "Cache.configMap": "tests/engine/test_memo.py::test_caches_are_isolated_by_namespace_and_name",
+    "LocalObjectReference.name": "tests/engine/test_memo.py::"
+                                 "test_caches_are_isolated_by_namespace_and_name",
+    "RetryStrategy.limit": example("retry-container.yaml"),
+    "RetryStrategy.retryPolicy": example("retry-on-error.yaml"),
+    "RetryStrategy.expression": example("retry-conditional.yaml"),
+    "RetryStrategy.backoff": example("retry-backoff.yaml"),
+    "Backoff.duration": example("retry-backoff.yaml"),
+    "Backoff.factor": example("retry-backoff.yaml"),
+    "Backoff.cap": example("retry-backoff.yaml"),
+    "Backoff.maxDuration": example("retry-backoff.yaml"),
+    "SuspendTemplate.duration": SEM + "test_suspend_with_duration_waits_then_succeeds",
+    "DAGTemplate.tasks": "tests/engine/test_naming.py::test_dag_node_names_types_and_phases",
+    "DAGTemplate.target": SEM + "test_dag_target_runs_only_what_the_target_needs",
+    "DAGTemplate.failFast": SEM + "test_dag_fail_fast_false_runs_every_branch",
+    "ContinueOn.error": SEM + "test_dag_continue_on_error_lets_dependents_run",
+    "ContinueOn.failed": SEM + "test_result_exit_code_and_continue_on",
+    "Sequence.count": LOOPS + "test_expand_sequence",
+    "Sequence.start": LOOPS + "test_expand_sequence",
+    "Sequence.end": LOOPS + "test_expand_sequence",
+    "Sequence.format": example("loops-sequence.yaml"),
+    "Container.image": CONTAINER + "test_args_run_through_the_mapped_entrypoint",
+    "Container.command": CONTAINER + "test_argv_follows_kubernetes_command_and_args",
+    "Container.args": CONTAINER + "test_argv_follows_kubernetes_command_and_args",
+    "Container.env": CONTAINER + "test_image_env_lies_under_the_container_env",
+    "Container.workingDir": "tests/executor/test_local.py::test_working_dir",
+    "EnvVar.name": CONTAINER + "test_image_env_lies_under_the_container_env",
+    "EnvVar.value": CONTAINER + "test_image_env_lies_under_the_container_env",
+    "ScriptTemplate.source": example("scripts-python.yaml"),
+    "ContainerSetTemplate.containers": CSET + "test_sequence_of_argosay_containers",
+    "ContainerSetTemplate.retryStrategy": CSET + "test_retries_count_attempts_as_argo_does",
+    "ContainerSetTemplate.volumeMounts": CSET + "test_volume_mounts_outside_tmp_are_refused",
+    "ContainerSetRetryStrategy.retries": CSET + "test_retries_count_attempts_as_argo_does",
+    "ContainerSetRetryStrategy.duration": CSET + "test_retries_rerun_a_failed_command_in_place",
+    "ContainerNode.dependencies": CSET + "test_graph_runs_in_dependency_order_with_argos_node"
+                                  "_shape",
+    "ContainerNode.volumeMounts": CSET + "test_volume_mounts_outside_tmp_are_refused",
+    "VolumeMount.mountPath": CSET + "test_volume_mounts_outside_tmp_are_refused",
+}
+# A script is a container with a source; a containerSet's containers are containers too.
+for _kind in ("ScriptTemplate", "ContainerNode"):
+    HONOURED |= {f"{_kind}.{k.split('.')[1]}": v for k, v in HONOURED.items()
+                 if k.startswith("Container.")}
+_STEP: dict[str, str] = {
+    "name": "tests/engine/test_naming.py::test_steps_node_names_types_and_phases",
+    "template": "tests/engine/test_naming.py::test_steps_node_names_types_and_phases",
+    "inline": SEM + "test_inline_templates_in_steps_and_dag",
+    "arguments": SEM + "test_input_defaults_values_and_arguments",
+    "when": example("coinflip.yaml"),
+    "withItems": example("loops.yaml"),
+    "withParam": SEM + "test_with_param_from_a_previous_result",
+    "withSequence": example("loops-sequence.yaml"),
+    "continueOn": SEM + "test_result_exit_code_and_continue_on",
+    "onExit": example("exit-handler-dag-level.yaml"),
+    "hooks": example("exit-handler-step-level.yaml"),
+}
+HONOURED |= {f"WorkflowStep.{k}": v for k, v in _STEP.items()}
+HONOURED |= {f"DAGTask.{k}": v for k, v in _STEP.items()}
+HONOURED |= {"DAGTask.depends": example("dag-enhanced-depends.yaml"),
+             "DAGTask.dependencies": SEM + "test_dag_continue_on_error_lets_dependents_run"}
+
+POD = "shapes the pod a pod executor makes (kept in the manifest for one); a process has no pod"
+SERVER_SET = "set by the server (as in `argo get -o yaml` output); argosy sets its own"
+NO_RESTART = "only gates a long-running service's readiness; a step's process is not probed"
+#: "Definition.field" -> why the local executor honours it by doing nothing.
+NO_OP: dict[str, str] = {
+    "Workflow.status": "written by the engine; a manifest's status is not read",
+    **{f"ObjectMeta.{k}": SERVER_SET for k in (
+        "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers",
+        "generation", "managedFields", "ownerReferences", "resourceVersion", "selfLink", "uid")},
+    **{f"WorkflowSpec.{k}": POD for k in (
+        "affinity", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "executor",
+        "imagePullSecrets", "nodeSelector", "podDisruptionBudget", "podMetadata",
+        "podPriorityClassName", "podResources", "podSpecPatch", "resourceClaims",
+        "schedulerName", "securityContext", "tolerations")},
+    "WorkflowSpec.archiveLogs": "the store keeps every node's log anyway",
+    "WorkflowSpec.hostNetwork": "steps use the host's network already",
+    "WorkflowSpec.podGC": "there are no pods; a node's files go when its workflow ends",
+    "WorkflowSpec.serviceAccountName": POD + " ({{workflow.serviceAccountName}} shows it)",
+    "WorkflowSpec.volumeClaimGC": "it governs volumeClaimTemplates, which are rejected",
+    **{f"Template.{k}": POD for k in (
+        "affinity", "automountServiceAccountToken", "executor", "metadata", "nodeSelector",
+        "podResources", "podSpecPatch", "priorityClassName", "resourceClaims", "schedulerName",
+        "securityContext", "serviceAccountName", "tolerations")},
+    "Template.annotations": "display hints for Argo's UI",
+    "Template.pendingTimeout": "a local process is never Pending waiting for a node",
+    "ArtifactLocation.archiveLogs": "the store keeps every node's log anyway",
+    "Outputs.exitCode": "written by the engine in a node's status; a manifest's is not read",
+    "Outputs.result": "written by the engine in a node's status; a manifest's is not read",
+    "Parameter.description": "documentation for people and UIs",
+    "RetryStrategy.affinity": "it asks for another node on retry; there is one host",
+    "ConfigMapKeySelector.optional": "a missing semaphore limit fails the node either way",
+    "Gauge.realtime": "the gauge is emitted when its node ends, not updated while it runs",
+    "VolumeMount.name": "every mount under a containerSet's /tmp is the node's shared /tmp",
+    **{f"{kind}.{k}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
+       for k, reason in {
+           "name": "a template's container is its one process here",
+           "imagePullPolicy": "no image is pulled",
+           "ports": "a process binds the host's ports itself",
+           "readinessProbe": NO_RESTART,
+           "startupProbe": NO_RESTART,
+           "resizePolicy": POD,
+           "resources": "requests and limits shape scheduling on a cluster; not enforced here",
+           "securityContext": "steps run as the engine's user; pod executors apply it",
+           "stdin": "a step gets no input, as a container without stdin",
+           "stdinOnce": "a step gets no input, as a container without stdin",
+           "tty": "a step gets no terminal, as a container without tty",
+           "terminationMessagePath": "a node's message comes from its exit status here",
+           "terminationMessagePolicy": "a node's message comes from its exit status here",
+       }.items()},
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # short definition name, e.g. "Template"
+    name: str
+    path: tuple[tuple[str, str], ...]  # (field, pattern) from the Workflow down to this field
+    schema: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+    @property
+    def doc_path(self) -> str:
+        text = ""
+        for field, pattern in self.path[:-1]:
+            text += ("." if text else "") + field
+            text += "[0]" * pattern.count("[") + ".k" * pattern.count("{")
+        return f"{text}.{self.name}" if text else self.name
+
+
+@cache
+def definitions() -> dict[str, Any]:
+    return load_schema()
+
+
+def walk() -> Iterator[Field]:
+    """Every field, breadth first, with the first path that reaches its definition."""
+    defs = definitions()
+    short = short_names(reachable(defs))
+    paths: dict[str, tuple[tuple[str, str], ...]] = {ROOT: ()}
+    queue = [ROOT]
+    while queue:
+        name = queue.pop(0)
+        # Templates are reached through spec.templates first, where lint checks them whole.
+        fields = sorted(properties(defs, name), key=lambda f: f[0] != "templates")
+        for field, pattern, target in fields:
+            schema = defs[name]["properties"][field]
+            item = Field(short[name], field, (*paths[name], (field, pattern)), schema)
+            yield item
+            if target is not None and target not in paths and item.key not in NO_OP \
+                    and item.key in HONOURED:
+                paths[target] = item.path
+                queue.append(target)
+
+
+def sample(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A set (non-empty, true) value of this schema's type."""
+    defs = definitions()
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        if "properties" not in target:
+            return sample(target, depth) if "items" in target else "1"
+        return skeleton(target, depth + 1) or {
+            next(iter(target["properties"])): sample(next(iter(target["properties"].values())),
+                                                     depth + 1)}
+    kind = schema.get("type")
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "array":
+        return [sample(schema.get("items", {}), depth)]
+    if kind == "object":
+        return {"k": sample(schema["additionalProperties"], depth)
+                if isinstance(schema.get("additionalProperties"), dict) else "v"}
+    return "x"
+
+
+def skeleton(definition: dict[str, Any], depth: int) -> dict[str, Any]:
+    """The required fields of a definition (and its name), so lint looks further in."""
+    if depth > 4:
+        return {}
+    wanted = [f for f in definition.get("properties", {})
+              if f in definition.get("required", []) or f == "name"]
+    return {f: sample(definition["properties"][f], depth) for f in wanted}
+
+
+def document(field: Field) -> dict[str, Any]:
+    """A Workflow that sets ``field`` at its path (and what lint needs to reach it)."""
+    defs = definitions()
+    doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Workflow",
+                           "metadata": {"name": "w"}, "spec": {"entrypoint": "main"}}
+    holder = doc
+    name = ROOT
+    for index, (key, pattern) in enumerate(field.path):
+        prop = defs[name]["properties"][key]
+        if index == len(field.path) - 1:
+            holder[key] = sample(prop)
+            break
+        target = next(t for f, _, t in properties(defs, name) if f == key)
+        child = skeleton(defs[target], 1)
+        if pattern == "X":
+            child = holder.setdefault(key, {}) | child | holder.get(key, {})
+        value: Any = child
+        for mark in reversed(pattern.replace("X", "")):
+            value = [value] if mark == "[" else {"k": value} if mark == "{" else value
+        holder[key] = value
+        holder, name = child, target
+    return doc
+
+
+def rejection(field: Field) -> str | None:
+    """Lint's "not supported" fault at this field, if any."""
+    faults = lint(document(field), template_types=default_registry().validators())
+    for fault in faults:
+        if fault.path == field.doc_path and "not supported" in fault.message:
+            return fault.message
+    return None
+
+
+@cache
+def functions_of(file: str) -> set[str]:
+    tree = ast.parse((REPO / file).read_text())
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
+def test_every_schema_field_is_honoured_a_no_op_or_rejected() -> None:
+    unclassified: list[str] = []
+    for field in walk():
+        message = rejection(field)
+        if field.key in HONOURED or field.key in NO_OP:
+            assert message is None, f"{field.key} is listed as accepted, but lint says {message}"
+        elif message is None:
+            unclassified.append(f"{field.key} ({field.doc_path})")
+    assert not unclassified, "neither honoured, a no-op nor rejected:\n" + "\n".join(unclassified)
+
+
+def test_every_listed_field_is_in_the_schema_and_proven_by_an_existing_test() -> None:
+    keys = {f.key for f in walk()}
+    assert not (set(HONOURED) | set(NO_OP)) - keys
+    assert not set(HONOURED) & set(NO_OP)
+    for key, node_id in HONOURED.items():
+        if node_id == HOLDER:
+            continue
+        file, _, name = node_id.partition("::")
+        assert name.split("[")[0] in functions_of(file), f"{key}: no test {node_id}"
