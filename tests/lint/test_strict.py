@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import textwrap
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from argosy.errors import Fault
-from argosy.lint import lint
-from argosy.loader import load_documents
-from tests.conftest import run_cli
+from argosy.lint import lint, lint_documents
+from argosy.loader import load_documents, load_file
+from argosy.registry import default_registry
+from tests.conftest import ARGO_EXAMPLES, run_cli
 from tests.lint.schema import SCHEMA, TABLE, field_table, load_schema, table_text
 
 WORKFLOW = """\
@@ -120,3 +122,30 @@ def test_cli_lint_is_strict_unless_told_otherwise(tmp_path: Path) -> None:
     for flags in (("--strict=false",), ("--no-strict",)):
         result = run_cli("lint", "-o", "simple", *flags, str(path), home=home)
         assert (result.code, result.stdout) == (0, "no linting errors found!\n"), flags
+
+
+# Argo examples whose manifest is broken upstream (Argo rejects them too).
+BROKEN_UPSTREAM = {
+    "fun-with-gifs.yaml": "generateName is indented under metadata.labels",
+    "k8s-jobs.yaml": "generateName is indented under metadata.labels",
+}
+
+
+def argo_workflow_examples() -> list[str]:
+    table = ARGO_EXAMPLES / "CLASSES.tsv"
+    if not table.is_file():
+        return []
+    with table.open() as f:
+        return [row["file"] for row in csv.DictReader(f, delimiter="\t")
+                if row["kinds"] == "Workflow" and row["file"] not in BROKEN_UPSTREAM]
+
+
+@pytest.mark.skipif(not ARGO_EXAMPLES.is_dir(), reason=f"no Argo examples at {ARGO_EXAMPLES}")
+def test_argo_examples_lint_clean_or_say_what_is_not_supported() -> None:
+    names = argo_workflow_examples()
+    assert len(names) > 150
+    validators = default_registry().validators()
+    for name in names:
+        found = lint_documents(load_file(ARGO_EXAMPLES / name), template_types=validators)
+        other = [str(f) for f in found if "not supported" not in f.message]
+        assert not other, "\n".join(other)
