@@ -160,16 +160,8 @@ UNSUPPORTED: dict[str, str] = {
     "Template.initContainers": _NOT_YET,
     "Template.volumes": _NOT_YET,
     "Template.hostAliases": "here: steps resolve names through the host's /etc/hosts",
-    "ArtifactLocation.artifactory": _NO_REPOSITORY,
-    "ArtifactLocation.azure": _NO_REPOSITORY,
-    "ArtifactLocation.gcs": _NO_REPOSITORY,
-    "ArtifactLocation.git": _NO_REPOSITORY,
-    "ArtifactLocation.hdfs": _NO_REPOSITORY,
-    "ArtifactLocation.http": _NO_REPOSITORY,
-    "ArtifactLocation.oss": _NO_REPOSITORY,
-    "ArtifactLocation.plugin": _NO_REPOSITORY,
-    "ArtifactLocation.raw": _NO_REPOSITORY,
-    "ArtifactLocation.s3": _NO_REPOSITORY,
+    **{f"ArtifactLocation.{key}": _NO_REPOSITORY for key in (
+        "artifactory", "azure", "gcs", "git", "hdfs", "http", "oss", "plugin", "raw", "s3")},
     "Inputs.artifacts": _NO_REPOSITORY,
     "Outputs.artifacts": _NO_REPOSITORY,
     "Arguments.artifacts": _NO_REPOSITORY,
@@ -182,7 +174,7 @@ UNSUPPORTED: dict[str, str] = {
     "SemaphoreRef.database": "here: locks are kept by the engine, not in a database",
     "Gauge.operation": "here yet: a gauge is set to its value",
     # Mounts under a containerSet's shared /tmp (the only volumeMounts honoured) are plain.
-    **{f"VolumeMount.{key}": "by the local executor yet" for key in (
+    **{f"VolumeMount.{key}": _NOT_YET for key in (
         "mountPropagation", "readOnly", "recursiveReadOnly", "subPath", "subPathExpr")},
     **{f"{kind}.{key}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
        for key, reason in {
@@ -193,11 +185,11 @@ UNSUPPORTED: dict[str, str] = {
            "restartPolicyRules": "by the local executor: it does not restart processes",
            "volumeDevices": "by the local executor: it attaches no block devices",
            "volumeMounts": _NOT_YET,
-       }.items()},
+       }.items()
+       # A containerSet's containers share the node's /tmp: mounts under it work (the plugin
+       # refuses others when it runs the node).
+       if (kind, key) != ("ContainerNode", "volumeMounts")},
 }
-# Within a containerSet the containers share the node's /tmp, so mounts under /tmp work (the
-# container_set plugin refuses others when it runs the node).
-del UNSUPPORTED["ContainerNode.volumeMounts"]
 
 
 @functools.cache
