@@ -692,6 +692,21 @@ def test_workflow_variables(tmp_path: Path) -> None:
     datetime.strptime(meta["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
 
 
+def test_a_manifests_server_set_metadata_is_not_read(tmp_path: Path) -> None:
+    # As exported by `argo get -o yaml`: the new workflow has its own uid and creation time.
+    head = HEAD.replace("{name: wf}", "{name: wf, uid: old, creationTimestamp: "
+                        "'2001-01-01T00:00:00Z'}")
+    wf = run_workflow("""
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [echo, "{{workflow.uid}} {{workflow.creationTimestamp}}"]}
+""", tmp_path, head=head)
+    meta = wf["metadata"]
+    assert meta["uid"] != "old" and not meta["creationTimestamp"].startswith("2001")
+    assert result(wf, "wf") == f"{meta['uid']} {meta['creationTimestamp']}"
+
+
 def test_parallel_steps_have_a_private_tmp(tmp_path: Path) -> None:
     if not LocalExecutor()._isolated():
         pytest.skip("no mount namespaces here: the local executor runs unisolated")
