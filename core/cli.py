@@ -356,7 +356,8 @@ class Target:
 
 
 def verb(func: Callable[..., int | None]) -> Callable[..., None]:
-    """Add ``-n``, ``--server`` and ``--token``; turn user errors into a message and exit 2."""
+    """Add ``-n``, ``--server`` and ``--token``; turn errors into a message and an exit code:
+    1 for a workflow that does not exist (as Argo's CLI), 2 for other user errors."""
 
     @click.option("-n", "--namespace", default=None, metavar="NAMESPACE",
                   help="Namespace of the workflows (default: 'default').")
@@ -370,7 +371,7 @@ def verb(func: Callable[..., int | None]) -> Callable[..., None]:
         target = Target(namespace or "default", server or None, token or None)
         try:
             code = func(target, **kwargs)
-        except Unreachable as exc:
+        except (Unreachable, NotFound) as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_FAILED)
         except ArgosyError as exc:
@@ -384,7 +385,8 @@ def verb(func: Callable[..., int | None]) -> Callable[..., None]:
 
 
 def _each(names: tuple[str, ...] | list[str], act: Callable[[str], None]) -> int:
-    """Apply ``act`` to every name; report each fault and carry on (exit 2 if any)."""
+    """Apply ``act`` to every name; report each fault and carry on (exit 2 if any, else 1 if a
+    workflow was not found)."""
     code = EXIT_OK
     for name in names:
         try:
@@ -393,7 +395,7 @@ def _each(names: tuple[str, ...] | list[str], act: Callable[[str], None]) -> int
             raise
         except ArgosyError as exc:
             click.echo(str(exc), err=True)
-            code = EXIT_INVALID
+            code = max(code, EXIT_FAILED if isinstance(exc, NotFound) else EXIT_INVALID)
     return code
 
 
@@ -1112,7 +1114,7 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
             target.service.delete(namespace, name)
         except NotFound:
             click.echo(f"Workflow '{name}' not found", err=True)
-            code = EXIT_INVALID
+            code = EXIT_FAILED
             continue
         click.echo(f"Workflow '{name}' deleted")
     return code

@@ -15,7 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli.test_verbs import assert_filters_name_what_is_missing
+from tests.cli.test_verbs import (
+    MISSING_WORKFLOW_VERBS,
+    NOT_FOUND,
+    assert_filters_name_what_is_missing,
+)
 from tests.server.rest_harness import free_port
 
 HELLO = """\
@@ -127,8 +131,11 @@ def test_verbs_through_the_server(cli: Cli, server: tuple[str, str], tmp_path: P
     # The flags name the server as well as the environment does.
     assert cli("get", name, "-o", "name", "--server", url, "--token", token).stdout == (
         f"{name}\n")
-    missing = cli("get", "nope", env=env)
-    assert (missing.code, missing.stderr) == (2, 'workflows.argoproj.io "nope" not found\n')
+    for args in MISSING_WORKFLOW_VERBS:  # exit 1 as Argo's CLI, as locally
+        missing = cli(*args, env=env)
+        assert (missing.code, missing.stderr) == (1, f"{NOT_FOUND}\n"), args
+    missing = cli("delete", "nope", env=env)
+    assert (missing.code, missing.stderr) == (1, "Workflow 'nope' not found\n")
     denied = cli("list", env={"ARGOSY_SERVER": url, "ARGOSY_TOKEN": "argosy_bad_token"})
     assert denied.code == 2 and denied.stderr.startswith("401 Unauthorized")
     resubmitted = cli("resubmit", name, "-o", "name", "--wait", env=env)

@@ -643,7 +643,7 @@ def test_delete_by_name_and_by_filter(cli: Cli, tmp_path: Path) -> None:
     assert cli("delete").code == 2
     assert cli("delete", a).stdout == f"Workflow '{a}' deleted\n"
     gone = cli("get", a)
-    assert gone.code == 2 and gone.stderr.strip() == f'workflows.argoproj.io "{a}" not found'
+    assert gone.code == 1 and gone.stderr.strip() == f'workflows.argoproj.io "{a}" not found'
     assert cli("delete", "--older", "1d").stdout == "No resources found\n"
     assert cli("delete", "--prefix", "broken-", "--dry-run").stdout == (
         f"Workflow '{failed}' deleted (dry-run)\n")
@@ -656,25 +656,30 @@ def test_delete_by_name_and_by_filter(cli: Cli, tmp_path: Path) -> None:
 
 # ---- errors -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ("get", "nope"), ("logs", "nope"), ("wait", "nope"), ("watch", "nope"),
-    ("suspend", "nope"), ("resume", "nope"), ("stop", "nope"), ("terminate", "nope"),
-    ("retry", "nope"), ("resubmit", "nope"),
+# Every verb naming a workflow, each with a name that does not exist.
+MISSING_WORKFLOW_VERBS = [
+    ("get", "nope"), ("logs", "nope"), ("logs", "nope", "-f"), ("wait", "nope"),
+    ("watch", "nope"), ("suspend", "nope"), ("resume", "nope"), ("stop", "nope"),
+    ("terminate", "nope"), ("retry", "nope"), ("resubmit", "nope"), ("cp", "nope", "out"),
     ("node", "set", "nope", "--node-field-selector", "displayName=x", "-p", "a=b"),
-])
-def test_unknown_workflow_names(cli: Cli, args: tuple[str, ...]) -> None:
+]
+
+
+@pytest.mark.parametrize("args", MISSING_WORKFLOW_VERBS)
+def test_unknown_workflow_names_exit_one_as_argo(cli: Cli, args: tuple[str, ...]) -> None:
+    """Argo's CLI exits 1 for a workflow that does not exist; 2 stays "rejected"."""
     result = cli(*args)
-    assert result.code == 2
+    assert result.code == 1
     assert result.stderr.strip() == NOT_FOUND
     assert result.stdout == ""
 
 
 def test_delete_and_wait_of_unknown_names(cli: Cli) -> None:
     result = cli("delete", "nope")
-    assert (result.code, result.stderr) == (2, "Workflow 'nope' not found\n")
+    assert (result.code, result.stderr) == (1, "Workflow 'nope' not found\n")
     assert cli("wait", "nope", "--ignore-not-found").code == 0
     latest = cli("get", "@latest")
-    assert (latest.code, latest.stderr) == (2, "no workflows found in namespace 'default'\n")
+    assert (latest.code, latest.stderr) == (1, "no workflows found in namespace 'default'\n")
 
 
 def test_bad_flags_are_usage_errors(cli: Cli) -> None:
