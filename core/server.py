@@ -37,6 +37,7 @@ import json
 import logging
 import platform
 import re
+import socket
 import sys
 import threading
 import time
@@ -1480,6 +1481,8 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
     import uvicorn
 
     tokens = check_auth_mode(host, auth_mode)
+    sock = listen(host, port)  # before anything is announced: a taken port fails here
+    port = sock.getsockname()[1]
     store = Store(home)
     auth = None
     if tokens:
@@ -1494,7 +1497,25 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
                      namespace_parallelism=namespace_parallelism, max_body=max_body,
                      allowed_hosts=allowed_host_names(host, tokens, allowed_hosts))
     announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'})")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
+
+
+class PortUnavailable(ArgosyError):
+    """The server's address cannot be listened on (taken, or not this host's)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, as uvicorn would bind it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(f"cannot listen on {host}:{port}: "
+                              f"{exc.strerror or exc}") from None
+    return sock
 
 
 if __name__ == "__main__":  # pragma: no cover - `argosy server` is the entry point
