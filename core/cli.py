@@ -267,16 +267,26 @@ def version_cmd(short: bool) -> None:
               help="Most workflows executed at once.")
 @click.option("--namespace-parallelism", type=int, default=None,
               help="Most workflows of one namespace executed at once.")
+@click.option("--lock-fd", type=int, default=None, hidden=True,
+              help="The background engine's lock, inherited from the verb that started it.")
 def engine(exit_when_idle: float | None, parallelism: int | None,
-           namespace_parallelism: int | None) -> None:
+           namespace_parallelism: int | None, lock_fd: int | None) -> None:
     """Execute submitted workflows from the local store (started on demand by submit)."""
-    from argosy.engine import Engine
-    from argosy.store import Store
+    import os
 
-    eng = Engine(Store(), serving=True)
+    from argosy.engine import Engine
+    from argosy.store import EngineLock, Store
+
+    store = Store()
+    lock = None
+    if lock_fd is not None:
+        os.set_inheritable(lock_fd, False)  # the engine's, not its steps'
+        lock = EngineLock(store.home, lock_fd)
+    eng = Engine(store, serving=True)
+    click.echo(f"{now_rfc3339()} argosy engine {os.getpid()} serving {eng.store.home}", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(eng.serve(exit_when_idle=exit_when_idle, parallelism=parallelism,
-                              namespace_parallelism=namespace_parallelism))
+                              namespace_parallelism=namespace_parallelism, lock=lock))
 
 
 @main.command()

@@ -45,7 +45,7 @@ from argosy.plugin import Executor, Outcome, TemplateType
 from argosy.registry import Registry, default_registry
 from argosy.retry import decide, last_retry
 from argosy.selectors import node_matcher
-from argosy.store import Store, WorkflowRecord, log_limit, now_rfc3339
+from argosy.store import EngineLock, Store, WorkflowRecord, log_limit, now_rfc3339
 from argosy.substitute import (
     MISSING,
     Lazy,
@@ -183,12 +183,13 @@ class Engine:
             self.store.heartbeat(self.id, LEASE_SECONDS, serving=self.serving)
 
     async def serve(self, *, poll: float = 0.5, exit_when_idle: float | None = None,
-                    parallelism: int | None = None,
-                    namespace_parallelism: int | None = None) -> None:
+                    parallelism: int | None = None, namespace_parallelism: int | None = None,
+                    lock: EngineLock | None = None) -> None:
         """Adopt and execute every workflow no live engine holds, until cancelled.
 
         ``parallelism`` bounds the workflows running at once, ``namespace_parallelism`` those of
-        one namespace; the rest wait Pending, oldest first.
+        one namespace; the rest wait Pending, oldest first. ``lock``: the background engine's
+        lock, held until this engine exits when idle.
         """
         self.serving = True
         self._start_heartbeat()
@@ -206,7 +207,9 @@ class Engine:
                 if self.runs:
                     idle_since = time.monotonic()
                 elif exit_when_idle is not None and time.monotonic() - idle_since > exit_when_idle:
-                    return
+                    if self._retire(lock):
+                        return
+                    idle_since = time.monotonic()
                 await asyncio.sleep(poll)
         finally:
             # Shutting down is not stopping: the workflows stay Running, their processes
@@ -219,6 +222,25 @@ class Engine:
             if self._heartbeat:
                 self._heartbeat.cancel()
             self.store.engine_gone(self.id)
+
+    def _retire(self, lock: EngineLock | None) -> bool:
+        """Stop serving, idle: True to exit. A workflow submitted meanwhile is not left behind:
+        its submitter saw this engine serving (and it is claimable below), or saw none and
+        started another, which then holds the lock."""
+        if self._heartbeat:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        self.store.engine_gone(self.id)
+        if lock is not None:
+            lock.release()
+        if not self.store.claimable():
+            return True
+        if lock is not None:
+            if not lock.acquire():
+                return True  # another engine was started for them
+            lock.name_holder(os.getpid())
+        self._start_heartbeat()
+        return False
 
     def detach(self) -> None:
         """From now on, cancelling a run leaves its workflow and processes to a later engine."""

@@ -14,7 +14,7 @@ from typing import Any
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.loader import Document, check_value, load_documents, load_file
 from argosy.registry import Registry, default_registry
-from argosy.store import Store, WorkflowRecord
+from argosy.store import EngineLock, Store, WorkflowRecord
 
 
 def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault]:
@@ -392,11 +392,18 @@ def ensure_engine(store: Store, *, idle_seconds: float | None = None) -> bool:
 
     if store.serving_engines(within=LEASE_SECONDS) > 0:
         return False
-    log = os.fdopen(os.open(store.home / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                            0o600), "ab")
-    subprocess.Popen(
-        [sys.executable, "-m", "argosy.cli", "engine", "--exit-when-idle", str(idle_seconds)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        env=dict(os.environ, ARGOSY_HOME=str(store.home)))
-    log.close()
+    lock = EngineLock(store.home)
+    if not lock.acquire():
+        return False  # a background engine is starting, or serving
+    try:
+        with os.fdopen(os.open(store.home / "engine.log",
+                               os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "argosy.cli", "engine", "--exit-when-idle",
+                 str(idle_seconds), "--lock-fd", str(lock.fd)], pass_fds=(lock.fd,),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                env=dict(os.environ, ARGOSY_HOME=str(store.home)))
+        lock.name_holder(child.pid)
+    finally:
+        lock.release()  # the child holds it from its start
     return True

@@ -8,6 +8,7 @@ so a transition writes one small row: never the whole status, never a growing ch
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -241,6 +242,48 @@ def log_limit() -> int:
         raise ArgosyError(f"{LOG_LIMIT_ENV}={text!r}: expected a number of bytes of at least 2,"
                           " or a quantity such as 256Ki or 4Mi")
     return int(digits) * unit
+
+
+class EngineLock:
+    """``engine.lock`` in the home: the background engine holds it (an ``flock``) from the
+    moment it is spawned until it exits, so two verbs starting one at once start one.
+
+    The spawner takes the lock and hands its descriptor to the child; the file names the
+    holder's pid, so a verb can tell a starting engine from none without taking the lock.
+    """
+
+    def __init__(self, home: Path, fd: int | None = None) -> None:
+        self.path = home / "engine.lock"
+        self.fd = fd
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def name_holder(self, pid: int) -> None:
+        assert self.fd is not None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{pid}\n".encode(), 0)
+
+    def holder(self) -> int | None:
+        """The pid of the live engine the file names, if any (it may be about to exit)."""
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return None
+        return pid if pid > 0 and _alive(pid) else None
+
+    def release(self) -> None:
+        """Close this descriptor; the lock is free once no process has it open."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _suffix() -> str:
@@ -535,9 +578,10 @@ class Store:
             db.execute("UPDATE workflows SET owner = NULL, lease = 0 WHERE owner = ?", (engine,))
 
     def serving_engines(self, within: float) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM engines WHERE serving = 1 AND heartbeat > ?",
-                              (time.time() - within,)).fetchone()
-        return int(row[0])
+        """Engines serving the store that beat within ``within`` seconds and still live."""
+        rows = self.db.execute("SELECT pid FROM engines WHERE serving = 1 AND heartbeat > ?",
+                               (time.time() - within,)).fetchall()
+        return sum(1 for (pid,) in rows if _alive(pid))
 
     def claimable(self) -> list[str]:
         """Active workflows no live engine holds, oldest first.

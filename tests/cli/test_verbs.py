@@ -294,6 +294,52 @@ def test_submit_wait_prints_the_phase_and_exits_zero(cli: Cli, tmp_path: Path) -
                   if n["type"] == "Pod") == ["first hi\nlast hi", "first second\nlast second"]
 
 
+def test_submits_on_an_idle_store_start_one_engine(cli: Cli, tmp_path: Path,
+                                                   argosy_home: Path) -> None:
+    """``submit --wait`` checks for an engine twice (submit, then wait), and several may run
+    at once: the first to find none starts it, and it counts as there from its spawn."""
+    import subprocess
+    import sys
+
+    hello = write(tmp_path, HELLO)
+    procs = [subprocess.Popen([sys.executable, "-m", "argosy.cli", "submit", hello, "--wait"],
+                              env=dict(os.environ, ARGOSY_HOME=str(argosy_home)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    started = [line for line in (argosy_home / "engine.log").read_text().splitlines()
+               if " argosy engine " in line]
+    assert len(started) == 1, started
+
+
+def test_an_idle_engine_retires_unless_a_workflow_came_meanwhile(argosy_home: Path) -> None:
+    import asyncio
+
+    from argosy.engine import Engine
+    from argosy.service import submit as record
+    from argosy.store import EngineLock
+
+    store = Store(argosy_home)
+    lock = EngineLock(argosy_home)
+    assert lock.acquire()
+    engine = Engine(store, serving=True)
+    wf = yaml.safe_load(HELLO)
+
+    async def retire() -> bool:
+        engine._start_heartbeat()
+        record(store, wf)  # submitted as the engine decided it was idle
+        keeps = not engine._retire(lock)
+        assert EngineLock(argosy_home).holder() == os.getpid()
+        assert store.serving_engines(within=60) == 1
+        store.db.execute("UPDATE workflows SET phase = 'Succeeded'")
+        return keeps and engine._retire(lock)
+
+    assert asyncio.run(retire())
+    assert store.serving_engines(within=60) == 0
+    assert EngineLock(argosy_home).acquire()  # released
+
+
 def test_submit_wait_of_a_failing_workflow_exits_one(cli: Cli, tmp_path: Path) -> None:
     result = cli("submit", write(tmp_path, FAILING), "--wait")
     assert result.code == 1
