@@ -26,7 +26,7 @@ from argosy.durations import parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.registry import default_registry
 from argosy.render import pod_name
-from argosy.store import now_rfc3339
+from argosy.store import StoreError, now_rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 OUTPUTS = click.Choice(["json", "yaml", "wide", "name"])
@@ -54,7 +54,24 @@ def dump(obj: Any, output: str) -> str:
     return yaml.safe_dump(obj, sort_keys=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ArgosyGroup(click.Group):
+    """Errors of the store (a damaged file, a full disk) are a message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from argosy.store import StoreError, argosy_home, store_error
+
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            click.echo(str(store_error(exc, argosy_home() / "argosy.db")), err=True)
+        except StoreError as exc:
+            click.echo(str(exc), err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@click.group(cls=ArgosyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="argosy")
 def main() -> None:
     """Argo Workflows, in Python: run Argo manifests on this machine."""
@@ -321,6 +338,10 @@ class Unreachable(ArgosyError):
     """The server named by --server could not be reached."""
 
 
+class EngineLost(ArgosyError):
+    """No engine is executing a workflow that a verb follows, and none could be kept."""
+
+
 @dataclass
 class Target:
     """Where a verb acts: a namespace and a service (local store or remote server)."""
@@ -330,6 +351,7 @@ class Target:
     token: str | None
     all_namespaces: bool = False
     _service: Any = None
+    _restarted: bool = False
 
     @property
     def remote(self) -> bool:
@@ -364,6 +386,28 @@ class Target:
 
             ensure_engine(self.service.store)
 
+    def keep_engine(self, name: str, phase: str) -> None:
+        """Following a local workflow: a background engine that died under it (a damaged
+        store, a crash) is started again once; if none executes it after that, say so."""
+        from argosy.engine import LEASE_SECONDS
+        from argosy.service import ensure_engine
+        from argosy.store import EngineLock
+
+        if self.remote or phase in FINISHED:
+            return
+        store = self.service.store
+        uid = store.find(self.namespace, name).uid
+        if (uid not in store.claimable() or store.serving_engines(within=LEASE_SECONDS)
+                or EngineLock(store.home).holder()):
+            return
+        if not self._restarted:
+            self._restarted = ensure_engine(store)
+            return
+        log = store.home / "engine.log"
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        raise EngineLost(f"workflow {name} is {phase}, but the engine executing it stopped"
+                         f"{': ' + lines[-1] if lines else ''}\n(see {log})")
+
 
 def verb(func: Callable[..., int | None]) -> Callable[..., None]:
     """Add ``-n``, ``--server`` and ``--token``; turn errors into a message and an exit code:
@@ -381,7 +425,7 @@ def verb(func: Callable[..., int | None]) -> Callable[..., None]:
         target = Target(namespace or "default", server or None, token or None)
         try:
             code = func(target, **kwargs)
-        except (Unreachable, NotFound) as exc:
+        except (Unreachable, NotFound, StoreError, EngineLost) as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_FAILED)
         except ArgosyError as exc:
@@ -401,7 +445,7 @@ def _each(names: tuple[str, ...] | list[str], act: Callable[[str], None]) -> int
     for name in names:
         try:
             act(name)
-        except Unreachable:
+        except (Unreachable, StoreError, EngineLost):
             raise
         except ArgosyError as exc:
             click.echo(str(exc), err=True)
@@ -472,6 +516,7 @@ def wait_for(target: Target, name: str, *, quiet: bool = False,
     while not _finished(wf):
         time.sleep(POLL_SECONDS)
         wf = target.service.get(target.namespace, name, nodes=False)
+        target.keep_engine(name, wf["status"]["phase"])
     status = wf["status"]
     if not quiet:
         click.echo(f"{name} {status['phase']} at {_go_time(status.get('finishedAt'))}")
@@ -494,6 +539,7 @@ def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str
                 break
             time.sleep(POLL_SECONDS)
             wf = target.service.get(target.namespace, name)
+            target.keep_engine(name, wf["status"]["phase"])
     finally:
         view.close(wf)
     return wf
@@ -570,6 +616,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
         if not follow or done:
             return
         time.sleep(POLL_SECONDS)
+        target.keep_engine(rec.name, store.get(rec.uid).phase)
 
 
 def print_logs(target: Target, name: str, **options: Any) -> None:
@@ -1158,6 +1205,8 @@ def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelis
               parallelism=parallelism, namespace_parallelism=namespace_parallelism,
               log_level=log_level, allowed_hosts=allowed_hosts.split(","),
               announce=lambda text: click.echo(text, err=True))
+    except StoreError:
+        raise
     except ArgosyError as exc:
         fail_invalid(exc)
     except KeyboardInterrupt:

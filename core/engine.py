@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import shutil
 import socket
+import sqlite3
 import time
 import uuid
 from collections import ChainMap
@@ -100,6 +102,8 @@ class Listener:
     on_node: Callable[[WorkflowRun, NodeStatus], None] | None = None
     on_workflow: Callable[[WorkflowRun], None] | None = None
 
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
 ACTION_POLL_SECONDS = 0.2
@@ -251,8 +255,16 @@ class Engine:
 
     def _reap(self) -> None:
         for uid, task in list(self.runs.items()):
-            if task.done():
-                del self.runs[uid]
+            if not task.done():
+                continue
+            del self.runs[uid]
+            error = None if task.cancelled() else task.exception()
+            if isinstance(error, sqlite3.Error):
+                raise error  # the store fails (damaged, full): stop rather than run it again
+            if error is not None:  # a fault of the engine's: end the workflow, do not loop
+                log.error("workflow %s: engine error", uid, exc_info=error)
+                self.store.update_status(uid, phase="Error", finished_at=now_rfc3339(),
+                                         message=f"argosy engine error: {error}")
 
     def _has_room(self, uid: str, limit: int | None, per_namespace: int | None) -> bool:
         if limit is not None and len(self.runs) >= limit:

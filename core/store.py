@@ -21,7 +21,6 @@ import string
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,6 +136,25 @@ class AlreadyExists(ArgosyError):
     pass
 
 
+class StoreError(ArgosyError):
+    """The store cannot be used: not the request's fault (exit 1, not 2)."""
+
+
+class StoreDamaged(StoreError):
+    """The store's database file cannot be read as one (truncated, overwritten, emptied)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"the argosy store {path} is damaged ({problem}): move it aside "
+                         "to start an empty store, or put back a copy")
+
+
+def store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    """A SQLite error as the user can act on it: a damaged file, or what SQLite says."""
+    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return StoreDamaged(path, str(exc))
+    return StoreError(f"the argosy store {path}: {exc}")
+
+
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -148,7 +166,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An engine that exited before the verb that spawned it is a zombie until that verb ends.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2:][:1] != "Z"
 
 
 def argosy_home() -> Path:
@@ -337,20 +360,55 @@ class Store:
         self.home = Path(home) if home else argosy_home()
         private_home(self.home)
         self.path = self.home / "argosy.db"
+        try:
+            self.db = self._open()
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+        self.runtime = runtime_dir(self.home)
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, never creating the file: an empty file is a damaged store, not a new one
+        (a new one is built aside and linked into place whole)."""
+        if not self.path.exists():
+            self._create()
+        elif self.path.stat().st_size == 0:
+            raise StoreDamaged(self.path, "the file is empty")
         # SQLite gives the -wal and -shm files the database file's mode.
         for path in (self.path, *(self.home.glob("argosy.db-*"))):
             private_file(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                  timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.runtime = runtime_dir(self.home)
+        db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=rw", uri=True,
+                             isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _create(self) -> None:
+        new = self.home / f".argosy.db.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            private_file(new)
+            with contextlib.closing(sqlite3.connect(new, isolation_level=None)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+            try:
+                os.link(new, self.path)
+            except FileExistsError:  # another process created it first
+                pass
+            except OSError:  # a file system without hard links
+                if not self.path.exists():
+                    os.replace(new, self.path)
+        finally:
+            for leftover in (new, Path(f"{new}-wal"), Path(f"{new}-shm")):
+                leftover.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self.db.execute("BEGIN IMMEDIATE")
         try:

@@ -22,7 +22,7 @@ from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
 from argosy import __version__
-from argosy.jupyter_ext.handlers import local_handlers, remote_handlers
+from argosy.jupyter_ext.handlers import local_handlers, remote_handlers, unavailable_handlers
 
 
 class ArgosyConfig(Configurable):
@@ -103,6 +103,20 @@ class RemoteBackend:
         await self.http.aclose()
 
 
+class UnavailableBackend:
+    """The local store cannot be used (a damaged file): the routes answer why, and the
+    Jupyter server runs on without argosy."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def ensure_started(self) -> None:
+        return
+
+    async def stop(self) -> None:
+        return
+
+
 class ArgosyExtension(ExtensionApp):
     """argosy's REST API under ``/argosy/api/v1``, behind Jupyter's authentication."""
 
@@ -111,7 +125,7 @@ class ArgosyExtension(ExtensionApp):
     load_other_extensions = True
     classes = [ArgosyConfig]
 
-    backend: LocalBackend | RemoteBackend | None = None
+    backend: LocalBackend | RemoteBackend | UnavailableBackend | None = None
 
     def initialize_settings(self) -> None:
         config = ArgosyConfig(parent=self)
@@ -119,14 +133,22 @@ class ArgosyExtension(ExtensionApp):
             self.backend = RemoteBackend(config)
             self.log.info("argosy: forwarding /argosy/api to %s", self.backend.url)
         else:
-            self.backend = LocalBackend(config)
+            from argosy.store import StoreError
+
+            try:
+                self.backend = LocalBackend(config)
+            except StoreError as exc:
+                self.log.error("argosy: %s", exc)
+                self.backend = UnavailableBackend(str(exc))
+                return
             store = self.backend.api.service.store
             self.log.info("argosy: store %s, engine %s", store.home,
                           "in this process" if config.run_engine else "started on submit")
 
     def initialize_handlers(self) -> None:
         assert self.backend is not None
-        make = remote_handlers if isinstance(self.backend, RemoteBackend) else local_handlers
+        make = {RemoteBackend: remote_handlers, UnavailableBackend: unavailable_handlers}.get(
+            type(self.backend), local_handlers)
         self.handlers.extend(make(self.backend))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

@@ -474,3 +474,14 @@ async def _decoded(response: Any) -> AsyncIterator[Any]:
 
 def remote_handlers(backend: Any) -> list[tuple[str, type, dict[str, Any]]]:
     return [(rf"{PREFIX}/(.*)", ForwardHandler, {"backend": backend})]
+
+
+class UnavailableHandler(ForwardHandler):
+    """Every route while the local store cannot be used (damaged): 503, saying why."""
+
+    async def _forward(self, path: str) -> None:
+        raise tornado.web.HTTPError(503, self.backend.problem)
+
+
+def unavailable_handlers(backend: Any) -> list[tuple[str, type, dict[str, Any]]]:
+    return [(rf"{PREFIX}/(.*)", UnavailableHandler, {"backend": backend})]
