@@ -108,11 +108,7 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
     view = _progress_view(output)
     listener = Listener(on_node=_node_callback(store, view, show_log,
                                                log_to_stderr=output in ("json", "yaml", "name")))
-    try:
-        final = asyncio.run(engine.run(record.uid, listener))
-    except KeyboardInterrupt:
-        final = store.get(record.uid)
-        click.echo(f"Workflow {final.name} stopped: interrupted", err=True)
+    final = asyncio.run(_run_interruptibly(engine, record, listener))
     wf = store.workflow(final)
     view.close(wf)
     if output in ("json", "yaml"):
@@ -120,6 +116,32 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
     elif output == "name":
         click.echo(final.name)
     sys.exit(EXIT_OK if final.phase == "Succeeded" else EXIT_FAILED)
+
+
+async def _run_interruptibly(engine: Any, record: Any, listener: Any) -> Any:
+    """Run the workflow; the first Ctrl-C stops it as ``argosy stop`` does (running steps are
+    killed, exit handlers run), the second terminates it (exit handlers are killed too)."""
+    import signal
+
+    task = asyncio.ensure_future(engine.run(record.uid, listener))
+    interrupts = 0
+
+    def interrupted() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            engine.store.add_action(record.uid, "stop", {"message": "Stopped: interrupted"})
+            click.echo(f"Stopping {record.name}: exit handlers run (Ctrl-C again to terminate)",
+                       err=True)
+        elif interrupts == 2:
+            click.echo(f"Terminating {record.name}", err=True)
+            task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupted)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return engine.store.get(record.uid)
 
 
 class _Quiet:
