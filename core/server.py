@@ -38,6 +38,7 @@ import logging
 import platform
 import re
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -75,7 +76,7 @@ from argosy.service import (
     log_nodes,
     name_values,
 )
-from argosy.store import AlreadyExists, Listed, ListKey, Store
+from argosy.store import AlreadyExists, Listed, ListKey, Store, StoreError, store_error
 
 log = logging.getLogger("argosy.server")
 T = TypeVar("T")
@@ -143,6 +144,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, _validation_message(exc))
 
     async def argosy_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, StoreError):  # the server's fault to mend, not the client's
+            return error_response(503, str(exc))
         if isinstance(exc, NotFound):
             return error_response(404, str(exc))
         if isinstance(exc, AlreadyExists):
@@ -152,6 +155,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.
         return JSONResponse({"code": 9, "message": str(exc)}, status_code=400)
 
+    async def store_fault(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, sqlite3.Error)
+        problem = store_error(exc, request.app.state.api.service.store.path)
+        log.error("%s", problem)
+        return error_response(503, str(problem))
+
     async def server_fault(_: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error", exc_info=exc)
         return error_response(500, f"internal error: {type(exc).__name__}")
@@ -159,6 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(ArgosyError, argosy_error)
+    app.add_exception_handler(sqlite3.Error, store_fault)
     app.add_exception_handler(Exception, server_fault)
 
 
@@ -884,6 +894,20 @@ class Api:
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="argosy-api")
         self.hub = EventHub(service.store.home)
         self.started = time.time()
+        # Why the engine stopped, if it did; and who to tell (the server shuts down).
+        self.engine_error: BaseException | None = None
+        self.on_engine_stopped: Callable[[], None] | None = None
+
+    def _engine_stopped(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        if isinstance(error, sqlite3.Error):
+            error = store_error(error, self.service.store.path)
+        self.engine_error = error
+        log.error("the engine stopped: %s", error)
+        if self.on_engine_stopped is not None:
+            self.on_engine_stopped()
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -896,6 +920,7 @@ class Api:
             tasks.append(asyncio.create_task(self.engine.serve(
                 parallelism=self.parallelism,
                 namespace_parallelism=self.namespace_parallelism), name="argosy-engine"))
+            tasks[-1].add_done_callback(self._engine_stopped)
         try:
             yield
         finally:
@@ -1497,7 +1522,12 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
                      namespace_parallelism=namespace_parallelism, max_body=max_body,
                      allowed_hosts=allowed_host_names(host, tokens, allowed_hosts))
     announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'})")
-    uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
+    api: Api = app.state.api
+    api.on_engine_stopped = lambda: setattr(server, "should_exit", True)
+    server.run(sockets=[sock])
+    if isinstance(api.engine_error, StoreError):
+        raise api.engine_error
 
 
 class PortUnavailable(ArgosyError):

@@ -3,6 +3,7 @@ and what to do, in a line, and exits 1; nothing hangs, nothing becomes an empty 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable
@@ -20,6 +21,19 @@ Cli = Callable[..., Any]
 def make_store(home: Path) -> Path:
     Store(home).close()
     return home / "argosy.db"
+
+
+def damage_the_logs(home: Path) -> Path:
+    """A new store whose logs table, which only an engine reads or writes, is garbage."""
+    db = make_store(home)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'logs'"
+                               ).fetchone()
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)
+    return db
 
 
 def truncate(db: Path) -> None:
@@ -61,15 +75,7 @@ def test_submit_wait_ends_when_the_engine_cannot_use_the_store(
         cli: Cli, argosy_home: Path, tmp_path: Path) -> None:
     """A damaged page that only the engine reads (the logs table): the engine stops and says
     why in its log, and ``submit --wait`` reports that instead of waiting forever."""
-    db = make_store(argosy_home)
-    with sqlite3.connect(db) as conn:
-        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'logs'"
-                               ).fetchone()
-        (size,) = conn.execute("PRAGMA page_size").fetchone()
-    conn.close()
-    with open(db, "r+b") as f:
-        f.seek((root - 1) * size)
-        f.write(b"\xff" * size)
+    db = damage_the_logs(argosy_home)
     wf = tmp_path / "wf.yaml"
     wf.write_text(HELLO)
     result = cli("submit", str(wf), "--wait", "-o", "name",
