@@ -254,7 +254,10 @@ def test_ctrl_c_stops_the_workflow_and_kills_its_processes(tmp_path: Path) -> No
         assert proc.returncode == 1, err
         wf_out = json.loads(out)
         assert wf_out["status"]["phase"] == "Failed"
-        assert wf_out["status"]["message"] == "Stopped: interrupted"
+        # As `argosy stop`: the running node says why, the workflow how.
+        assert wf_out["status"]["message"] == "Stopped with strategy 'Stop'"
+        pod = next(iter(wf_out["status"]["nodes"].values()))
+        assert pod["message"] == "Stopped: interrupted"
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists():
             assert time.monotonic() < deadline, "the step's process survived Ctrl-C"
