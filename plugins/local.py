@@ -44,6 +44,11 @@ rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 
   their codes are recorded, then exits; a restarted engine re-adopts them through the pid file
   (pidfd) and ``rc``. If the server dies, the engine starts another on the next request;
   processes the dead one started run on unrecorded and end as :class:`ProcessLost`.
+* Without CAP_SYS_ADMIN (any user but root), the server first moves into a user namespace of
+  its own (``unshare(CLONE_NEWUSER | CLONE_NEWNS)``, its uid and gid mapped to themselves):
+  there it may make mount namespaces and return to its base one, so the steps get the same
+  private ``/tmp`` and still run as the engine's user. Where that fails too, the engine says so
+  once and runs processes unisolated; ``ARGOSY_SANDBOX=off`` asks for that.
 * Cancellation SIGTERMs the process group (the command gets its grace period, as in a pod)
   and SIGKILLs it after the grace period.
 """
@@ -74,6 +79,11 @@ from argosy.plugin import Outcome, ProcessRequest, hookimpl
 __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
 log = logging.getLogger(__name__)
+
+# Set to off to run steps unisolated (no private /tmp) on purpose.
+SANDBOX_ENV = "ARGOSY_SANDBOX"
+_SETTINGS = {"on": True, "1": True, "true": True, "yes": True,
+             "off": False, "0": False, "false": False, "no": False}
 
 # How long a re-adopter waits, after the process ended, for its recorder to write ``rc``.
 _RECORD_TIMEOUT = 10.0
@@ -109,9 +119,11 @@ class ProcessResult:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, isolate_tmp: bool = True, grace_seconds: float = 5.0) -> None:
+    def __init__(self, isolate_tmp: bool | None = None, grace_seconds: float = 5.0) -> None:
+        """``isolate_tmp`` None: as ``ARGOSY_SANDBOX`` says (on unless it says off)."""
         self.grace_seconds = grace_seconds
-        self._isolate: bool | None = None if isolate_tmp else False  # None: not probed yet
+        self._wanted = isolate_tmp
+        self._isolate: bool | None = None  # None: not decided yet
         # Set when the engine shuts down without stopping its workflows (Engine.detach).
         self.detached = False
 
@@ -171,10 +183,13 @@ class LocalExecutor:
 
     def _isolated(self) -> bool:
         if self._isolate is None:
-            reason = _probe_private_tmp()
+            wanted = _sandbox_setting() if self._wanted is None else self._wanted
+            reason = _probe_private_tmp() if wanted else None
             if reason:
-                log.warning("running without a private /tmp: %s", reason)
-            self._isolate = reason is None
+                log.warning("argosy: steps run unisolated, without a private /tmp, because %s "
+                            "(set %s=off to choose this and silence the notice)",
+                            reason, SANDBOX_ENV)
+            self._isolate = wanted and reason is None
         return self._isolate
 
     async def _start(self, spec: ProcessSpec) -> ProcessResult:
@@ -292,11 +307,13 @@ import os
 os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are not ours to pass
 import ctypes, errno, marshal, select, signal, socket, stat
 
-CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                        ctypes.c_void_p]
-host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+host_ns = None  # the mount namespace we return to after each spawn, once set up
+sandbox = None  # why processes cannot be isolated here, "" if they can; None: not tried yet
 engines = [socket.socket(fileno=0)]
 # Every signal default for the process, as a shell gives it (this server ignores SIGPIPE,
 # SIGXFSZ, SIGINT). glibc's posix_spawn leaves its own two (32, 33) ignored; glibc and musl
@@ -373,6 +390,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=()):
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
         tmp = None
+    elif probe() is not None:  # the engine probed another server, where it worked
+        raise OSError(errno.EPERM, "no private /tmp here: " + sandbox)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     # Opened first: node_dir may lie under the /tmp the mount hides.
     fds = [os.open(os.path.join(node, stdin) if stdin else os.devnull, os.O_RDONLY),
@@ -416,12 +435,46 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=()):
 
 
 def probe():
+    # Why processes cannot get a private /tmp here, or None; sets up what they need, once.
+    global sandbox
+    if sandbox is None:
+        reason = try_private_tmp()
+        if reason is not None:
+            # Not allowed to make mount namespaces (not root, or no CAP_SYS_ADMIN): in a user
+            # namespace of our own we are, with our uid and gid mapped to themselves.
+            reason = enter_user_namespace(reason) or try_private_tmp()
+        sandbox = reason or ""
+    return sandbox or None
+
+
+def try_private_tmp():
+    global host_ns
+    if host_ns is not None:
+        os.close(host_ns)  # the namespace we were in before entering a user namespace
+    host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    here = os.readlink("/proc/self/ns/mnt")
     try:
         enter_private_tmp(None)
     except OSError as e:
         return str(e)
     finally:
-        leave_private_tmp()
+        if os.readlink("/proc/self/ns/mnt") != here:
+            leave_private_tmp()
+    return None
+
+
+def enter_user_namespace(why):
+    uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS):
+        return "%s, and no user namespace: %s" % (why, os.strerror(ctypes.get_errno()))
+    # From here on there is no way back: without our ids mapped we could not go on.
+    try:
+        for name, text in (("uid_map", "%d %d 1" % (uid, uid)), ("setgroups", "deny"),
+                           ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as f:
+                f.write(text)
+    except OSError as e:
+        raise SystemExit("argosy fork server: mapping ids in a user namespace: %s" % e)
     return None
 
 
@@ -790,6 +843,14 @@ def _receive(sock: socket.socket) -> Reply:
 
 _fork_server = _ForkServer()
 atexit.register(_fork_server._close)
+
+
+def _sandbox_setting() -> bool:
+    value = os.environ.get(SANDBOX_ENV, "on")
+    try:
+        return _SETTINGS[value.strip().lower()]
+    except KeyError:
+        raise ArgosyError(f"{SANDBOX_ENV}={value!r}: expected on or off") from None
 
 
 def _probe_private_tmp() -> str | None:

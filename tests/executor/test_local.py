@@ -325,8 +325,10 @@ def test_probe_failure_warns_once_and_falls_back(
     for name in ("a", "b"):
         r = run(ex, spec(tmp_path, ["sh", "-c", 'echo "$TMPDIR"'], name))
         assert r.stdout == f"{tmp_path / name / 'tmp'}\n"
-    warnings = [m for m in caplog.messages if "running without a private /tmp" in m]
-    assert warnings == ["running without a private /tmp: unshare: Operation not permitted"]
+    warnings = [m for m in caplog.messages if "unisolated" in m]
+    assert warnings == ["argosy: steps run unisolated, without a private /tmp, because unshare: "
+                        "Operation not permitted (set ARGOSY_SANDBOX=off to choose this and "
+                        "silence the notice)"]
 
 
 def test_signal_of_the_command_is_reported_as_128_plus_n(ex: LocalExecutor, tmp_path: Path) -> None:
