@@ -59,6 +59,7 @@ import asyncio
 import atexit
 import collections
 import contextlib
+import fcntl
 import functools
 import logging
 import marshal
@@ -294,8 +295,9 @@ class LocalExecutor:
 
 # -- the fork server ------------------------------------------------------------------------
 
-# Its source, run as ``python -I -S -c``: stdlib only and no site, so it starts in ~30 ms and
-# stays ~10 MB. fd 0 is its first connection to the engine; frames are marshal blobs behind a
+# Its source, fed on stdin to ``python -I -S`` named ``argosy-forkserver`` (that is what ps
+# shows): stdlib only and no site, so it starts in ~30 ms and stays ~10 MB. fd 3 is its first
+# connection to the engine; frames are marshal blobs behind a
 # 4-byte length, answered in order on the connection they came on. Requests: ("probe",) ->
 # (reason or None); ("attach",) + a socket -> ("attached",), and the socket is one more
 # connection; ("spawn", argv, env, cwd, node_dir, private /tmp?, stdin name or None, keep) ->
@@ -304,7 +306,10 @@ class LocalExecutor:
 _FORK_SERVER = r"""
 import os
 
-os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are not ours to pass
+os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are not ours to pass
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)  # was this source, read to its end
+os.close(null)
 import ctypes, errno, marshal, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
@@ -314,7 +319,9 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
                        ctypes.c_void_p]
 host_ns = None  # the mount namespace we return to after each spawn, once set up
 sandbox = None  # why processes cannot be isolated here, "" if they can; None: not tried yet
-engines = [socket.socket(fileno=0)]
+libc.prctl(15, b"argosy-forkserver", 0, 0, 0)  # PR_SET_NAME, for ps -e and top
+os.set_inheritable(3, False)  # the engine's end, never the processes' we start
+engines = [socket.socket(fileno=3)]
 # Every signal default for the process, as a shell gives it (this server ignores SIGPIPE,
 # SIGXFSZ, SIGINT). glibc's posix_spawn leaves its own two (32, 33) ignored; glibc and musl
 # install their handlers for those when they need them.
@@ -693,14 +700,22 @@ class _ForkServer:
             log.warning("the fork server (pid %d) died; starting another", self._pid)
             self._sock.close()
         ours, theirs = socket.socketpair()
+        memfd = os.memfd_create("argosy-forkserver")
+        peer, source = _above_3(theirs.fileno()), _above_3(memfd)
+        os.close(memfd)
         try:
+            os.write(source, _FORK_SERVER.encode())
+            os.lseek(source, 0, os.SEEK_SET)
             self._pid = os.posix_spawn(
-                sys.executable, [sys.executable, "-I", "-S", "-c", _FORK_SERVER], os.environ,
-                file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0),
+                sys.executable, ["argosy-forkserver", "-I", "-S"], os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, source, 0),
+                              (os.POSIX_SPAWN_DUP2, peer, 3),
                               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
                 setsid=True)  # no terminal signals: Ctrl-C is the engine's to handle
         finally:
             theirs.close()
+            os.close(peer)
+            os.close(source)
         self._sock, self._owner = ours, os.getpid()
         return ours
 
@@ -718,6 +733,12 @@ class _ForkServer:
         sock.close()
         if not _exited(self._pid):
             self._retired.add(self._pid)  # reaped on a later request
+
+
+def _above_3(fd: int) -> int:
+    """A close-on-exec copy of ``fd`` numbered 4 or more: a spawn's dup2 of it onto 0-3 then
+    always clears close-on-exec (a dup2 onto itself would not)."""
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 4)
 
 
 class _Channel:

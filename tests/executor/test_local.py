@@ -443,3 +443,10 @@ def test_a_process_whose_fork_server_died_is_lost(ex: LocalExecutor, tmp_path: P
     with pytest.raises(ProcessLost, match="ended without recording its exit code"):
         asyncio.run(kill_server_midway())
     assert sleeps_gone(marker) == []
+
+
+def test_the_fork_server_has_a_short_command_line(ex: LocalExecutor, tmp_path: Path) -> None:
+    # What ps shows: its name, not its source.
+    server = fork_server_pid(ex, tmp_path)
+    assert Path(f"/proc/{server}/cmdline").read_bytes() == b"argosy-forkserver\0-I\0-S\0"
+    assert Path(f"/proc/{server}/comm").read_text() == "argosy-forkserv\n"  # 15 bytes at most
