@@ -3,7 +3,9 @@
 Every process
 
 * sees a private ``/tmp`` (the host directory ``node_dir/tmp``) through its own mount namespace,
-  so parallel nodes writing the same absolute path never collide;
+  so parallel nodes writing the same absolute path never collide, and an empty read-only
+  directory in place of ``$ARGOSY_HOME`` and the runtime directory of every node;
+* gets its template's env over the host's basics (``_INHERITED``), nothing of argosy's own;
 * runs in its own session with stdout/stderr going straight to files (no pipes through the
   engine), so it outlives an engine crash and a restarted engine re-adopts it; ``node_dir/pid``
   holds the pid and the process start time, to tell the process from a later one that reused its
@@ -97,7 +99,7 @@ class ProcessLost(ArgosyError):
 @dataclass(frozen=True)
 class ProcessSpec:
     argv: list[str]  # command + args, already substituted
-    env: dict[str, str]  # laid over os.environ
+    env: dict[str, str]  # laid over the host's basics (PATH, HOME, locale: _INHERITED)
     working_dir: str | None  # as the process sees it; None: its private /tmp
     node_dir: Path  # owned by the executor for this node; survives engine restarts
     stdin: str | None = None  # fed to the process on stdin; None: /dev/null
@@ -204,14 +206,14 @@ class LocalExecutor:
             node.mkdir(parents=True, exist_ok=True)
             (node / "stdin").write_text(spec.stdin)
             stdin = "stdin"
-        env = {**os.environ, **({} if isolate else {"TMPDIR": str(tmp)}), **spec.env}
+        env = {**_inherited_env(), **({} if isolate else {"TMPDIR": str(tmp)}), **spec.env}
         cwd = spec.working_dir or ("/tmp" if isolate else str(tmp))
         started = time.time()
+        keep = _host_tmp_subtrees(os.getcwd(), env.get("PATH", "")) if isolate else ()
         # A task of its own, shielded: once the request is out the server starts the process
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
-            spec.argv, env, cwd, node, isolate, stdin,
-            _host_tmp_subtrees(os.getcwd(), env.get("PATH", "")) if isolate else ()))
+            spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else ()))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -297,12 +299,12 @@ class LocalExecutor:
 
 # Its source, fed on stdin to ``python -I -S`` named ``argosy-forkserver`` (that is what ps
 # shows): stdlib only and no site, so it starts in ~30 ms and stays ~10 MB. fd 3 is its first
-# connection to the engine; frames are marshal blobs behind a
-# 4-byte length, answered in order on the connection they came on. Requests: ("probe",) ->
-# (reason or None); ("attach",) + a socket -> ("attached",), and the socket is one more
-# connection; ("spawn", argv, env, cwd, node_dir, private /tmp?, stdin name or None, keep) ->
-# ("started", pid, start time) + the done pipe's read end, or ("finished",) when exec failed
-# (rc and stderr say why), or ("error", message).
+# connection to the engine; frames are marshal blobs behind a 4-byte length, answered in order
+# on the connection they came on. Requests: ("probe",) -> (reason or None); ("attach",) + a
+# socket -> ("attached",), and the socket is one more connection; ("spawn", argv, env, cwd,
+# node_dir, private /tmp?, stdin name or None, keep, hide) -> ("started", pid, start time) +
+# the done pipe's read end, or ("finished",) when exec failed (rc and stderr say why), or
+# ("error", message).
 _FORK_SERVER = r"""
 import os
 
@@ -313,7 +315,7 @@ os.close(null)
 import ctypes, errno, marshal, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                        ctypes.c_void_p]
@@ -335,7 +337,7 @@ def check(failed, what):
         raise OSError(err, what + ": " + os.strerror(err))
 
 
-def enter_private_tmp(tmp, keep=()):
+def enter_private_tmp(tmp, keep=(), hide=()):
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # Private first, or the bind mount would propagate back into the host's namespace.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
@@ -355,6 +357,12 @@ def enter_private_tmp(tmp, keep=()):
                              MS_BIND | MS_REC, None), "bind-mounting /tmp/" + name)
     finally:
         os.close(host_tmp)
+    # argosy's own files (the store, its tokens, other nodes' directories): an empty,
+    # read-only directory in their place. The node's own files are open or mounted already.
+    for path in hide:
+        if os.path.isdir(path):
+            check(libc.mount(b"none", os.fsencode(path), b"tmpfs", MS_RDONLY,
+                             b"size=4k,mode=0555"), "hiding " + path)
 
 
 def leave_private_tmp():
@@ -392,7 +400,7 @@ def start_time(pid):
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
 
 
-def spawn(argv, env, cwd, node, private_tmp, stdin, keep=()):
+def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=()):
     tmp = os.path.join(node, "tmp")
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
@@ -408,7 +416,7 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=()):
     try:
         try:
             if tmp is not None:
-                enter_private_tmp(tmp, keep)
+                enter_private_tmp(tmp, keep, hide)
             os.chdir(cwd)  # after the mount: a cwd under /tmp must be the node's
             try:
                 pid = os.posix_spawn(
@@ -580,6 +588,34 @@ main()
 """
 
 
+# What a process inherits of the engine's environment: what programs need to run as this user,
+# as an image's ENV gives a container its PATH. Nothing of argosy's own (ARGOSY_HOME, tokens).
+_INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
+                        "TERM"})
+
+
+def _inherited_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
+
+
+def _hidden() -> tuple[str, ...]:
+    """What a node must not see: the store's home and every node's runtime directory."""
+    return _hidden_for(os.environ.get("ARGOSY_HOME"), os.environ.get("ARGOSY_RUNTIME_DIR"),
+                       os.getcwd(), os.path.expanduser("~"))
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden_for(home: str | None, runtime: str | None, *needed: str) -> tuple[str, ...]:
+    """Keyed on what decides it. Never a directory holding ``needed`` ones (the engine's
+    working directory, the user's home): an ``ARGOSY_HOME=~`` must not hide the home."""
+    from argosy.store import argosy_home, runtime_root
+
+    places = [os.path.realpath(p) for p in (argosy_home(), runtime_root()) if p]
+    needs = [os.path.realpath(p) for p in needed]
+    return tuple(p for p in places
+                 if not any(os.path.commonpath([p, n]) == p for n in needs))
+
+
 @functools.lru_cache(maxsize=64)
 def _host_tmp_subtrees(cwd: str, path: str) -> tuple[str, ...]:
     """Top-level names under the host's /tmp that the engine runs from: its working directory,
@@ -618,10 +654,11 @@ class _ForkServer:
         self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
 
     async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
-                    private_tmp: bool, stdin: str | None,
-                    keep: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
+                    private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
+                    hide: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
-        request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep)
+        request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
+                   hide)
         for retry in (False, True):
             channel = self._channel()
             try:

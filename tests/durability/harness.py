@@ -167,20 +167,26 @@ def line_count(path: Path) -> int:
 def processes_of(home: Path) -> list[tuple[int, str]]:
     """Live processes (pid, cmdline) started for ``home``: engines, fork servers, nodes.
 
-    Every one of them inherits ``ARGOSY_HOME=<home>`` in its environment; a zombie shows an
-    empty one and is not counted (it runs nothing).
+    Engines and fork servers have ``ARGOSY_HOME=<home>`` in their environment; a node's
+    processes do not (a step gets a clean one) and are the sessions its pid files name. A
+    zombie runs nothing and is not counted.
     """
     marker = f"ARGOSY_HOME={home}".encode()
+    sessions = set()
+    for pid_file in runtime_dir(home).rglob("pid"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            sessions.add(int(pid_file.read_text().split()[0]))
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if marker in environ:
+        if stat[0] != b"Z" and (marker in environ or int(stat[3]) in sessions):
             found.append((int(entry.name), cmdline.decode(errors="replace")[:200]))
     return found
 

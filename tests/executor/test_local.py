@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -146,13 +148,9 @@ def test_working_dir(ex: LocalExecutor, tmp_path: Path) -> None:
     assert run(ex, spec(tmp_path, ["pwd"], "host", working_dir="/")).stdout == "/\n"
 
 
-def test_env_is_laid_over_the_engine_environment(ex: LocalExecutor, tmp_path: Path) -> None:
-    os.environ["ARGOSY_TEST_INHERITED"] = "inherited"
-    try:
-        s = spec(tmp_path, ["sh", "-c", 'echo "$FOO $ARGOSY_TEST_INHERITED"'], env={"FOO": "bar"})
-        assert run(ex, s).stdout == "bar inherited\n"
-    finally:
-        del os.environ["ARGOSY_TEST_INHERITED"]
+def test_env_is_laid_over_the_hosts_basics(ex: LocalExecutor, tmp_path: Path) -> None:
+    s = spec(tmp_path, ["sh", "-c", 'echo "$FOO $HOME $PATH"'], env={"FOO": "bar", "HOME": "/x"})
+    assert run(ex, s).stdout == f"bar /x {os.environ['PATH']}\n"
 
 
 def test_cancellation_kills_the_process_group(ex: LocalExecutor, tmp_path: Path) -> None:
@@ -450,3 +448,59 @@ def test_the_fork_server_has_a_short_command_line(ex: LocalExecutor, tmp_path: P
     server = fork_server_pid(ex, tmp_path)
     assert Path(f"/proc/{server}/cmdline").read_bytes() == b"argosy-forkserver\0-I\0-S\0"
     assert Path(f"/proc/{server}/comm").read_text() == "argosy-forkserv\n"  # 15 bytes at most
+
+
+def test_the_process_gets_its_own_env_and_the_hosts_basics_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a container gets its image's ENV and the template's env: nothing of argosy's own.
+    for name, value in {"ARGOSY_HOME": str(tmp_path), "ARGOSY_TOKEN": "secret",
+                        "AWS_SECRET_ACCESS_KEY": "secret", "LC_ALL": "C", "LANG": "C"}.items():
+        monkeypatch.setenv(name, value)
+    r = run(LocalExecutor(), spec(tmp_path, ["env"], env={"MINE": "1", "LANG": "C.UTF-8"}))
+    env = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert "secret" not in r.stdout
+    assert {k for k in env if k.startswith("ARGOSY_")} == set()
+    assert (env["MINE"], env["LANG"], env["LC_ALL"], env["PATH"]) == (
+        "1", "C.UTF-8", "C", os.environ["PATH"])
+    assert set(env) <= {"MINE", "LANG", "LC_ALL", "PATH", "HOME", "USER", "LOGNAME", "SHELL",
+                        "LANGUAGE", "TZ", "TERM", "TMPDIR"}
+
+
+def test_the_store_and_other_nodes_files_are_hidden(
+        ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argosy.store import runtime_root
+
+    if not Path("/var/tmp").is_dir():
+        pytest.skip("needs /var/tmp for a store outside /tmp")
+    home = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="argosy-home-"))
+    try:
+        (home / "argosy.db").write_text("the store")
+        monkeypatch.setenv("ARGOSY_HOME", str(home))
+        other = (runtime_root() or home / "runs") / f"other-{uuid.uuid4().hex}"
+        other.mkdir(parents=True)
+        (other / "stdout").write_text("another node's")
+        s = spec(tmp_path, ["sh", "-c", f"cat {home}/argosy.db {other}/stdout; "
+                            f"touch {home}/x || echo cannot write; echo mine > /tmp/f; ls {home}"])
+        r = run(ex, s)
+        assert "the store" not in r.stdout and "another node's" not in r.stdout
+        assert r.stdout == "cannot write\n"
+        assert ex.read_file(s, "/tmp/f") == "mine\n"  # its own /tmp stays its own
+        assert sorted(os.listdir(home)) == ["argosy.db"]
+        shutil.rmtree(other)
+    finally:
+        shutil.rmtree(home)
+
+
+def test_a_store_in_the_users_home_does_not_hide_the_home(
+        ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path("/var/tmp").is_dir():
+        pytest.skip("needs /var/tmp for a home outside /tmp")
+    home = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="argosy-user-"))
+    try:
+        (home / "data").write_text("the user's\n")
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("ARGOSY_HOME", str(home))  # ARGOSY_HOME=~
+        r = run(ex, spec(tmp_path, ["cat", str(home / "data")]))
+        assert (r.exit_code, r.stdout) == (0, "the user's\n")
+    finally:
+        shutil.rmtree(home)
