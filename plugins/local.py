@@ -51,6 +51,8 @@ rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 
   there it may make mount namespaces and return to its base one, so the steps get the same
   private ``/tmp`` and still run as the engine's user. Where that fails too, the engine says so
   once and runs processes unisolated; ``ARGOSY_SANDBOX=off`` asks for that.
+* When the process exits, the server SIGKILLs what it left in its process group (``cmd &``,
+  nohup) before recording ``rc``, as a container's processes end with its main one.
 * Cancellation SIGTERMs the process group (the command gets its grace period, as in a pod)
   and SIGKILLs it after the grace period.
 """
@@ -505,6 +507,12 @@ def reap():
         code = status if info.si_code == os.CLD_EXITED else 128 + status
         node, done = children.pop(info.si_pid, (None, None))
         if node is not None:
+            # As a container's processes end with its main one: what it left in its process
+            # group (`cmd &`, nohup) goes too. Its group cannot be reused while it is unreaped.
+            try:
+                os.killpg(info.si_pid, signal.SIGKILL)
+            except OSError:
+                pass
             record(node, code)
             os.close(done)  # the engine's wait ends with rc on disk
         os.waitpid(info.si_pid, 0)

@@ -504,3 +504,13 @@ def test_a_store_in_the_users_home_does_not_hide_the_home(
         assert (r.exit_code, r.stdout) == (0, "the user's\n")
     finally:
         shutil.rmtree(home)
+
+
+def test_what_a_process_leaves_in_its_group_ends_with_it(ex: LocalExecutor,
+                                                         tmp_path: Path) -> None:
+    # As a container's processes end with its main process: `cmd &` and nohup included.
+    marker = f"600.{uuid.uuid4().int % 10**9}"
+    r = run(ex, spec(tmp_path, ["sh", "-c", f"sleep {marker} & nohup sleep {marker} "
+                                            ">/dev/null 2>&1 & echo started"]))
+    assert (r.exit_code, r.stdout) == (0, "started\n")
+    assert sleeps_gone(marker) == []
