@@ -23,7 +23,7 @@ from rich.console import Console
 
 from argosy import __version__
 from argosy.durations import parse_duration, parse_time, seconds_since
-from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound, Unreachable
 from argosy.registry import default_registry
 from argosy.render import pod_name
 from argosy.store import StoreError, now_rfc3339
@@ -354,10 +354,6 @@ def plugins() -> None:
 
 FINISHED = ("Succeeded", "Failed", "Error")
 POLL_SECONDS = 0.5
-
-
-class Unreachable(ArgosyError):
-    """The server named by --server could not be reached."""
 
 
 class EngineLost(ArgosyError):

@@ -47,5 +47,9 @@ class NotFound(ArgosyError):
     """A workflow, node or template that was asked for does not exist."""
 
 
+class Unreachable(ArgosyError):
+    """A server (``--server``, a remote backend) could not be reached at all."""
+
+
 class InvalidName(ArgosyError):
     """A namespace (or other Kubernetes name) given by a caller is not a valid name."""

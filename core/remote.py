@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from argosy.errors import ArgosyError, NotFound
+from argosy.errors import ArgosyError, NotFound, Unreachable
 from argosy.names import check_namespace
 from argosy.registry import Registry
 
@@ -67,7 +67,7 @@ class RemoteService:
         try:
             resp = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.url}: {exc}") from None
+            raise Unreachable(f"cannot reach {self.url}: {exc}") from None
         self._check(resp)
         return resp.json() if resp.content else {}
 
@@ -110,7 +110,7 @@ class RemoteService:
             parts = (check_namespace(namespace), name, node_id, artifact)
             resp = self.http.get("/artifacts/" + "/".join(quote(p, safe="") for p in parts))
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.url}: {exc}") from None
+            raise Unreachable(f"cannot reach {self.url}: {exc}") from None
         self._check(resp)
         return resp.content
 
@@ -213,7 +213,7 @@ class RemoteService:
                     if "content" in result:
                         yield result.get("podName", ""), result["content"]
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.url}: {exc}") from None
+            raise Unreachable(f"cannot reach {self.url}: {exc}") from None
 
     def logs(self, namespace: str, name: str, *, node: str | None = None,
              grep: str | None = None, tail: int | None = None) -> list[tuple[str, str]]:

@@ -107,6 +107,16 @@ def server(argosy_home: Path, cli: Cli) -> Iterator[tuple[str, str]]:
             proc.wait()
 
 
+def test_an_unreachable_server_is_a_failure_as_in_argo(cli: Cli, tmp_path: Path) -> None:
+    """Argo's CLI exits 1 when it cannot reach its server; 2 stays "input rejected"."""
+    env = {"ARGOSY_SERVER": f"http://127.0.0.1:{free_port()}", "ARGOSY_TOKEN": "t"}
+    path = tmp_path / "hello.yaml"
+    path.write_text(HELLO)
+    for args in (("list",), ("get", "x"), ("submit", str(path)), ("delete", "x")):
+        done = cli(*args, env=env)
+        assert (done.code, done.stderr.startswith("cannot reach")) == (1, True), (args, done)
+
+
 def test_verbs_through_the_server(cli: Cli, server: tuple[str, str], tmp_path: Path) -> None:
     url, token = server
     env = {"ARGOSY_SERVER": url, "ARGOSY_TOKEN": token}
