@@ -1207,7 +1207,8 @@ def event_routes(api: Api) -> APIRouter:
             api.hub.unsubscribe(sub)
             raise
         return StreamingResponse(
-            _event_frames(api.hub, sub, namespace, initial, keep, cleaner, timeout),
+            _event_frames(api.hub, sub, namespace, initial, listed(snap, keep), keep, cleaner,
+                          timeout),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -1279,8 +1280,13 @@ async def added_frames(snap: Snapshot, keep: WorkflowFilter,
     return await asyncio.to_thread(render)
 
 
+def listed(snap: Snapshot, keep: WorkflowFilter) -> set[str]:
+    """The uids a watcher's initial listing sent it as ADDED."""
+    return {wf["metadata"].get("uid") for wf in snap.objects if keep(wf)}
+
+
 async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
-                        initial: list[str], keep: WorkflowFilter,
+                        initial: list[str], sent: set[str], keep: WorkflowFilter,
                         cleaner: Cleaner | None, timeout: int | None) -> AsyncIterator[str]:
     """Existing workflows as ADDED (as a Kubernetes watch starts), then every change."""
     deadline = time.monotonic() + timeout if timeout else None
@@ -1303,6 +1309,10 @@ async def _event_frames(hub: EventHub, sub: Subscriber, namespace: str | None,
                 continue
             if event is None:
                 return
+            if event.type == "ADDED" and event.object["metadata"].get("uid") in sent:
+                # The hub had not polled it yet when this watcher's listing sent it: a watch
+                # adds an object once, then modifies it.
+                event = Event("MODIFIED", event.object)
             text = _frame(event, namespace, keep, cleaner)
             if text:
                 yield text

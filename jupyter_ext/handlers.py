@@ -51,6 +51,7 @@ from argosy.server import (
     added_frames,
     content_disposition,
     list_page,
+    listed,
     take_snapshot,
     workflow_filter,
 )
@@ -354,7 +355,8 @@ class EventsHandler(LocalHandler):
         except BaseException:
             hub.unsubscribe(sub)
             raise
-        frames = _event_frames(hub, sub, namespace or None, initial, keep, cleaner, timeout)
+        frames = _event_frames(hub, sub, namespace or None, initial, listed(snap, keep), keep,
+                               cleaner, timeout)
         await self.stream(frames, "text/event-stream")
 
 
