@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -477,44 +478,46 @@ def test_the_process_gets_its_own_env_and_the_hosts_basics_only(
                         "LANGUAGE", "TZ", "TERM", "TMPDIR"}
 
 
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A directory outside /tmp, which a node's private /tmp would cover."""
+    if not Path("/var/tmp").is_dir():
+        pytest.skip("needs /var/tmp for a directory outside /tmp")
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="argosy-test-"))
+    yield path
+    shutil.rmtree(path)
+
+
 def test_the_store_and_other_nodes_files_are_hidden(
-        ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        ex: LocalExecutor, tmp_path: Path, outside_tmp: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from argosy.store import runtime_root
 
-    if not Path("/var/tmp").is_dir():
-        pytest.skip("needs /var/tmp for a store outside /tmp")
-    home = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="argosy-home-"))
-    try:
-        (home / "argosy.db").write_text("the store")
-        monkeypatch.setenv("ARGOSY_HOME", str(home))
-        other = (runtime_root() or home / "runs") / f"other-{uuid.uuid4().hex}"
-        other.mkdir(parents=True)
-        (other / "stdout").write_text("another node's")
-        s = spec(tmp_path, ["sh", "-c", f"cat {home}/argosy.db {other}/stdout; "
-                            f"touch {home}/x || echo cannot write; echo mine > /tmp/f; ls {home}"])
-        r = run(ex, s)
-        assert "the store" not in r.stdout and "another node's" not in r.stdout
-        assert r.stdout == "cannot write\n"
-        assert ex.read_file(s, "/tmp/f") == "mine\n"  # its own /tmp stays its own
-        assert sorted(os.listdir(home)) == ["argosy.db"]
-        shutil.rmtree(other)
-    finally:
-        shutil.rmtree(home)
+    home = outside_tmp
+    (home / "argosy.db").write_text("the store")
+    monkeypatch.setenv("ARGOSY_HOME", str(home))
+    other = (runtime_root() or home / "runs") / f"other-{uuid.uuid4().hex}"
+    other.mkdir(parents=True)
+    (other / "stdout").write_text("another node's")
+    s = spec(tmp_path, ["sh", "-c", f"cat {home}/argosy.db {other}/stdout; "
+                        f"touch {home}/x || echo cannot write; echo mine > /tmp/f; ls {home}"])
+    r = run(ex, s)
+    assert "the store" not in r.stdout and "another node's" not in r.stdout
+    assert r.stdout == "cannot write\n"
+    assert ex.read_file(s, "/tmp/f") == "mine\n"  # its own /tmp stays its own
+    assert sorted(os.listdir(home)) == ["argosy.db"]
+    shutil.rmtree(other)
 
 
 def test_a_store_in_the_users_home_does_not_hide_the_home(
-        ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not Path("/var/tmp").is_dir():
-        pytest.skip("needs /var/tmp for a home outside /tmp")
-    home = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="argosy-user-"))
-    try:
-        (home / "data").write_text("the user's\n")
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.setenv("ARGOSY_HOME", str(home))  # ARGOSY_HOME=~
-        r = run(ex, spec(tmp_path, ["cat", str(home / "data")]))
-        assert (r.exit_code, r.stdout) == (0, "the user's\n")
-    finally:
-        shutil.rmtree(home)
+        ex: LocalExecutor, tmp_path: Path, outside_tmp: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = outside_tmp
+    (home / "data").write_text("the user's\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ARGOSY_HOME", str(home))  # ARGOSY_HOME=~
+    r = run(ex, spec(tmp_path, ["cat", str(home / "data")]))
+    assert (r.exit_code, r.stdout) == (0, "the user's\n")
 
 
 def test_what_a_process_leaves_in_its_group_ends_with_it(ex: LocalExecutor,
