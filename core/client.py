@@ -2,7 +2,8 @@
 
 ``Client()`` works on the local store (``$ARGOSY_HOME``, the one the CLI uses) or, given
 ``url=`` (or ``$ARGOSY_SERVER``), through an ``argosy server``; both go through the service
-layer's methods (:class:`~argosy.service.WorkflowService` / :class:`~argosy.remote.RemoteService`).
+layer's methods (:class:`~argosy.api.service.WorkflowService` /
+:class:`~argosy.api.remote.RemoteService`).
 Calls return :class:`Workflow` objects, thin wrappers of Argo's Workflow dict that display as a
 graph of their nodes in a notebook.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
-from argosy.names import check_namespace
+from argosy.spec.names import check_namespace
 
 FINISHED = ("Succeeded", "Failed", "Error")
 WRAPPERS = ("StepGroup", "TaskGroup")
@@ -207,12 +208,12 @@ class Client:
         self.namespace = check_namespace(namespace)
         self.poll = poll
         if url:
-            from argosy.remote import RemoteService
+            from argosy.api.remote import RemoteService
 
             self.service: Any = RemoteService(url, token or os.environ.get("ARGOSY_TOKEN"))
             self.url: str | None = self.service.url
         else:
-            from argosy.service import WorkflowService
+            from argosy.api.service import WorkflowService
             from argosy.store import Store
 
             self.service = WorkflowService(Store(home))
@@ -256,7 +257,7 @@ class Client:
 
     def lint(self, workflow: Source) -> dict[str, Any]:
         """The manifest as it would run; raises InvalidWorkflow listing every fault."""
-        from argosy.service import load_workflow
+        from argosy.api.service import load_workflow
 
         try:
             return load_workflow(_manifest(workflow), self.service.registry)
@@ -339,7 +340,7 @@ class Client:
                                      wf.node(node).id, artifact)
 
     def _display_names(self, namespace: str, name: str) -> dict[str, str]:
-        from argosy.server import pod_name
+        from argosy.api.server import pod_name
 
         wf = self.get(name, namespace)
         return {pod_name(wf.name, n.raw): n.display_name for n in wf.nodes.values()}

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from argosy.errors import Fault
 
 if TYPE_CHECKING:
-    from argosy.engine import NodeContext
+    from argosy.engine.run import NodeContext
 
 hookimpl = pluggy.HookimplMarker("argosy")
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from argosy.errors import ArgosyError, NotFound
-from argosy.names import check_namespace
+from argosy.spec.names import check_namespace
 
 log = logging.getLogger("argosy.store")
 

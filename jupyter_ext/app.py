@@ -46,13 +46,13 @@ class ArgosyConfig(Configurable):
 
 
 class LocalBackend:
-    """The REST server's :class:`~argosy.server.Api` (service, worker thread, event hub) and,
+    """The REST server's :class:`~argosy.api.server.Api` (service, worker thread, event hub) and,
     with ``run_engine``, an engine serving the store on the server's event loop."""
 
     def __init__(self, config: ArgosyConfig) -> None:
-        from argosy.engine import Engine
-        from argosy.server import Api
-        from argosy.service import WorkflowService
+        from argosy.api.server import Api
+        from argosy.api.service import WorkflowService
+        from argosy.engine.run import Engine
         from argosy.store import Store
 
         store = Store(config.home or None)

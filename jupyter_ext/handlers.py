@@ -3,8 +3,8 @@
 Behind Jupyter's own authentication (``@authenticated``: a token or the login cookie) and
 XSRF check (every non-GET request made with the cookie). Two backends:
 
-- local: the service layer (:class:`argosy.service.WorkflowService`) through the REST server's
-  :class:`argosy.server.Api` (one worker thread for the store, the event hub), with the REST
+- local: the service layer (:class:`argosy.api.service.WorkflowService`) through the REST server's
+  :class:`argosy.api.server.Api` (one worker thread for the store, the event hub), with the REST
   server's request models, filters, paging, log stream and event stream reused as they are;
 - remote: every request forwarded to an ``argosy server`` with a bearer token, its response
   (status, body, streams) passed back unchanged.
@@ -29,8 +29,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
-from argosy.server import (
+from argosy.api.server import (
     GRPC_CODE,
     Api,
     BadRequest,
@@ -55,6 +54,7 @@ from argosy.server import (
     take_snapshot,
     workflow_filter,
 )
+from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
 from argosy.store import AlreadyExists
 
 log = logging.getLogger("argosy.jupyter")
@@ -233,7 +233,7 @@ class WorkflowsHandler(LocalHandler):
         _namespace_of(body.workflow, namespace, body.namespace)
         dry = body.serverDryRun or "All" in ((body.createOptions and
                                               body.createOptions.dryRun) or [])
-        from argosy.service import load_workflow
+        from argosy.api.service import load_workflow
 
         if dry:
             wf = await self.call(load_workflow, body.workflow, self.api.service.registry,
@@ -265,7 +265,7 @@ class WorkflowHandler(LocalHandler):
     async def post(self, namespace: str, name: str) -> None:
         if name != "lint":
             raise tornado.web.HTTPError(405, "POST is for /workflows/{namespace}/lint")
-        from argosy.service import load_workflow
+        from argosy.api.service import load_workflow
 
         body = _model(WorkflowLintRequest, self.request.body, required=True)
         _namespace_of(body.workflow, namespace, body.namespace)

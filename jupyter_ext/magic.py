@@ -21,8 +21,8 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from argosy.api.service import name_values
 from argosy.errors import ArgosyError, InvalidWorkflow
-from argosy.service import name_values
 
 _default_client: Any = None
 

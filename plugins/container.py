@@ -29,10 +29,10 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from argosy.engine import NodeContext, NodeError
+from argosy.engine.run import NodeContext, NodeError
 from argosy.errors import Fault
-from argosy.models import ArgoModel
 from argosy.plugin import Outcome, ProcessRequest, TemplateType, hookimpl
+from argosy.spec.models import ArgoModel
 from argosy.store import argosy_home
 
 IMAGES_FILE = "images.yaml"

@@ -30,12 +30,12 @@ from typing import Any
 
 from pydantic import Field
 
-from argosy.engine import NodeContext, NodeError
+from argosy.engine.run import NodeContext, NodeError
 from argosy.errors import Fault
 from argosy.expr.functions import parse_go_duration
-from argosy.models import ArgoModel, NodeStatus
 from argosy.plugin import Outcome, TemplateType, hookimpl
 from argosy.plugins.container import Container, argv_of, request_of
+from argosy.spec.models import ArgoModel, NodeStatus
 
 MAIN = "main"
 # Names Argo keeps for its own containers in the pod.

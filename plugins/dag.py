@@ -16,12 +16,12 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
-from argosy.engine import NodeContext, NodeError
+from argosy.engine.loops import LoopError, expand
+from argosy.engine.run import NodeContext, NodeError
 from argosy.errors import ExpressionError, Fault
 from argosy.expr import Depends, TaskState, evaluate_when, parse_depends
-from argosy.loops import LoopError, expand
-from argosy.models import ArgoModel, DAGTask, NodeStatus, failed_or_error
 from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, failed_or_error
 
 
 class DAG(ArgoModel):

@@ -50,10 +50,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from argosy.engine import NodeContext, NodeError
+from argosy.engine.run import NodeContext, NodeError
 from argosy.errors import Fault
-from argosy.models import ArgoModel
 from argosy.plugin import Outcome, ProcessRequest, TemplateType, hookimpl
+from argosy.spec.models import ArgoModel
 from argosy.store import Store
 
 #: Relative to the process's working directory (the node's private /tmp with `local`).

@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import RootModel
 
-from argosy.engine import NodeContext, NodeError
+from argosy.engine.loops import LoopError, expand
+from argosy.engine.run import NodeContext, NodeError
 from argosy.errors import ExpressionError, Fault
 from argosy.expr import evaluate_when
-from argosy.loops import LoopError, expand
-from argosy.models import NodeStatus, Step, failed_or_error
+from argosy.expr.substitute import Scope
 from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.substitute import Scope
+from argosy.spec.models import NodeStatus, Step, failed_or_error
 
 
 class Steps(RootModel[list[list[dict[str, Any]]]]):

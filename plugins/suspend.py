@@ -6,11 +6,11 @@ for what is left rather than starting the duration again.
 
 from __future__ import annotations
 
-from argosy.durations import DurationError, parse_duration, seconds_since
-from argosy.engine import NodeContext
+from argosy.engine.run import NodeContext
 from argosy.errors import Fault
-from argosy.models import ArgoModel
 from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.spec.durations import DurationError, parse_duration, seconds_since
+from argosy.spec.models import ArgoModel
 
 
 class Suspend(ArgoModel):

@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonpath as _jsonpath
 
-from argosy.durations import sum_of_units
+from argosy.spec.durations import sum_of_units
 
 __all__ = [
     "BUILTIN_FUNCTIONS",

@@ -250,8 +250,8 @@ class EngineRun:
 def engine_run(manifest: dict[str, Any], registry: Any = None, executor: str = "local",
                profile: cProfile.Profile | None = None) -> EngineRun:
     """Submit (lint + record) and run one workflow in this process, in a fresh ARGOSY_HOME."""
-    from argosy.engine import Engine
-    from argosy.service import submit
+    from argosy.api.service import submit
+    from argosy.engine.run import Engine
     from argosy.store import Store
 
     with fresh_home() as home:
@@ -388,7 +388,7 @@ def child_suspend(nodes: int, engine: bool) -> dict[str, Any]:
         asyncio.run(run_dag(graph, None, lambda _: asyncio.sleep(0)))
         return {"submit_s": 0.0, "run_s": time.perf_counter() - start, "phase": "Succeeded",
                 "hwm_mb": vm_hwm_mb()}
-    for module in ("argosy.engine", "argosy.service"):  # imported outside the timing
+    for module in ("argosy.engine.run", "argosy.api.service"):  # imported outside the timing
         importlib.import_module(module)
 
     baseline = vm_hwm_mb()

@@ -39,8 +39,8 @@ spec:
 # Runs in the child: prints its idle and peak RSS, in kB, and the run's phase and seconds.
 CHILD = """
 import asyncio, json, sys, time
-from argosy.engine import Engine
-from argosy.service import submit
+from argosy.engine.run import Engine
+from argosy.api.service import submit
 from argosy.store import Store
 
 def status(field):

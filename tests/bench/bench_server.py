@@ -101,8 +101,8 @@ def seed_manifest(name: str, group: str, fail: bool) -> dict[str, Any]:
 
 def run_seeds(home: Path, count: int) -> list[str]:
     """Submit and run ``count`` workflows through the engine here; their uids."""
-    from argosy.engine import Engine
-    from argosy.service import submit
+    from argosy.api.service import submit
+    from argosy.engine.run import Engine
     from argosy.store import Store
 
     store = Store(home)
@@ -126,7 +126,7 @@ def clone_seeds(home: Path, seeds: list[str], total: int) -> None:
     workflow name, uid and node id (``<name>-<fnv32a(node name)>``, as the engine names them)."""
     import uuid
 
-    from argosy.engine import node_id
+    from argosy.engine.run import node_id
 
     db = sqlite3.connect(home / "argosy.db", isolation_level=None)
     rows = {uid: db.execute(f"SELECT {COLUMNS} FROM workflows WHERE uid = ?", (uid,)).fetchone()
@@ -193,7 +193,7 @@ class Server:
 
 
 def start_server(home: Path, log: Path) -> Server:
-    from argosy.auth import Auth
+    from argosy.api.auth import Auth
 
     token = Auth(home).create_token()
     port = free_port()
@@ -263,7 +263,7 @@ class Reads:
         self.client = httpx.Client(base_url=server.url, timeout=120,
                                    headers={"Authorization": f"Bearer {server.token}"})
         self.db = sqlite3.connect(home / "argosy.db", isolation_level=None)
-        from argosy.service import WorkflowService
+        from argosy.api.service import WorkflowService
         from argosy.store import Store
 
         self.service = WorkflowService(Store(home))

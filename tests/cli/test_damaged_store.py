@@ -94,8 +94,8 @@ def test_an_engine_fault_ends_the_workflow_instead_of_running_it_again(
 
     import yaml
 
-    from argosy.engine import Engine, WorkflowRun
-    from argosy.service import submit
+    from argosy.api.service import submit
+    from argosy.engine.run import Engine, WorkflowRun
 
     runs = []
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from argosy.api.remote import RemoteService
 from argosy.client import Client
 from argosy.errors import InvalidName, InvalidWorkflow
-from argosy.remote import RemoteService
 from argosy.store import Store
 
 BAD = ["Team", "a_b", "../default", "a/b", "", "x" * 64]

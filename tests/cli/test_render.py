@@ -1,4 +1,4 @@
-"""Tests for argosy.render: the argo-style tree, header, live view and plain log.
+"""Tests for argosy.cli.render: the argo-style tree, header, live view and plain log.
 
 Fixtures are hand-built Workflow dicts in Argo's `argo get -o json` shape.
 """
@@ -15,7 +15,7 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from argosy.render import (
+from argosy.cli.render import (
     LiveView,
     PlainProgress,
     fit_widths,

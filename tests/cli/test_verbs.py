@@ -316,8 +316,8 @@ def test_submits_on_an_idle_store_start_one_engine(cli: Cli, tmp_path: Path,
 def test_an_idle_engine_retires_unless_a_workflow_came_meanwhile(argosy_home: Path) -> None:
     import asyncio
 
-    from argosy.engine import Engine
-    from argosy.service import submit as record
+    from argosy.api.service import submit as record
+    from argosy.engine.run import Engine
     from argosy.store import EngineLock
 
     store = Store(argosy_home)

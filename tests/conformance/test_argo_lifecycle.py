@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from argosy.service import WorkflowService
+from argosy.api.service import WorkflowService
 from argosy.store import Store
 from tests.conftest import ARGO_EXAMPLES
 

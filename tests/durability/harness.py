@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from argosy.engine import node_id
+from argosy.engine.run import node_id
 from argosy.store import runtime_dir
 
 WF_NAME = "durable"

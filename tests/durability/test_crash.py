@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from argosy.engine import node_id
-from argosy.service import submit
+from argosy.api.service import submit
+from argosy.engine.run import node_id
 from argosy.store import Store, runtime_dir
 from tests.durability.harness import (
     LEAVES,

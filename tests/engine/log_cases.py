@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from argosy.engine import Engine, NodeContext
+from argosy.api.service import WorkflowService, submit
+from argosy.engine.run import Engine, NodeContext
 from argosy.plugin import Outcome, TemplateType, hookimpl
 from argosy.registry import Registry
-from argosy.service import WorkflowService, submit
 from argosy.store import Store
 
 STOPPED_SAID = "said before the stop"

@@ -26,7 +26,7 @@ def run_with_umask(home: Path, code: str) -> None:
 
 def test_new_home_is_private_even_with_umask_0(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
-    run_with_umask(home, "from argosy.service import WorkflowService; "
+    run_with_umask(home, "from argosy.api.service import WorkflowService; "
                          f"WorkflowService().submit({HELLO!r}, start_engine=False)")
     assert mode(home) == 0o700
     files = [p for p in home.rglob("*") if p.is_file()]
@@ -52,7 +52,7 @@ def test_wal_and_shm_files_are_private_while_open(tmp_path: Path) -> None:
 
 
 def test_spawned_engine_log_is_private(tmp_path: Path) -> None:
-    from argosy.service import ensure_engine
+    from argosy.api.service import ensure_engine
 
     store = Store(tmp_path / "home")
     try:
@@ -82,6 +82,6 @@ def test_existing_open_home_is_tightened_with_a_warning(tmp_path: Path,
 
 def test_token_file_home_is_private(tmp_path: Path) -> None:
     home = tmp_path / "tokens-only"
-    run_with_umask(home, "from argosy.auth import create_token; create_token()")
+    run_with_umask(home, "from argosy.api.auth import create_token; create_token()")
     assert mode(home) == 0o700
     assert mode(home / "tokens.json") == 0o600

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from argosy.engine import Engine
+from argosy.api.service import WorkflowService
+from argosy.engine.run import Engine
 from argosy.errors import ArgosyError
 from argosy.plugin import ProcessRequest
 from argosy.plugins.local import LocalBackend
-from argosy.service import WorkflowService
 from argosy.store import Store, log_limit
 from tests.engine.log_cases import PLUGGED, PLUGIN_SAID, STOPPED_SAID, registry, run_case, sleepy
 

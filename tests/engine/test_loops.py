@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from argosy.loops import LoopError, expand, expand_sequence, item_label, items_of
-from argosy.models import Sequence, Step
-from argosy.substitute import Scope
+from argosy.engine.loops import LoopError, expand, expand_sequence, item_label, items_of
+from argosy.expr.substitute import Scope
+from argosy.spec.models import Sequence, Step
 
 
 def step(**fields: Any) -> Step:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from argosy.memo import (
+from argosy.engine.memo import (
     Entry,
     MemoCache,
     MemoError,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from argosy.engine import Engine
-from argosy.metrics import MetricError, evaluate, exposition, to_row
-from argosy.service import submit
+from argosy.api.service import submit
+from argosy.engine.metrics import MetricError, evaluate, exposition, to_row
+from argosy.engine.run import Engine
+from argosy.expr.substitute import Scope
 from argosy.store import Store
-from argosy.substitute import Scope
 
 WORKFLOW = {
     "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from argosy.engine import Engine, fnv32a, node_id
-from argosy.service import submit
+from argosy.api.service import submit
+from argosy.engine.run import Engine, fnv32a, node_id
 from argosy.store import Store
 
 # FNV-1a, 32 bits, from its published parameters (offset basis and prime).

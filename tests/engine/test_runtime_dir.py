@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from argosy.engine import Engine
+from argosy.engine.run import Engine
 from argosy.store import Store, runtime_dir, runtime_root
 from tests.conftest import run_cli
 

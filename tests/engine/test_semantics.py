@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from argosy.engine import Engine
+from argosy.api.service import apply_overrides, submit
+from argosy.engine.run import Engine
 from argosy.errors import InvalidWorkflow
 from argosy.plugins.local import LocalExecutor
-from argosy.service import apply_overrides, submit
 from argosy.store import Store
 
 HEAD = """

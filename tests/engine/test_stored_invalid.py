@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from argosy.engine import Engine
+from argosy.engine.run import Engine
 from argosy.store import Store
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from argosy.substitute import (
+from argosy.expr.substitute import (
     MISSING,
     Lazy,
     Leaf,

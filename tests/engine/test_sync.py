@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from argosy.sync import Lease, SyncError, SyncManager, holder_key, lock_keys
+from argosy.engine.sync import Lease, SyncError, SyncManager, holder_key, lock_keys
 
 MUTEX = {"mutexes": [{"name": "welcome"}]}
 TEMPLATE_SEM = {"semaphores": [{"configMapKeyRef": {"name": "my-config", "key": "template"}}]}

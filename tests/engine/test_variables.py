@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from argosy.engine import Engine
-from argosy.service import submit
+from argosy.api.service import submit
+from argosy.engine.run import Engine
 from argosy.store import Store
 
 WORKFLOW = """

@@ -13,7 +13,7 @@ from jupyter_harness import echo, failing, gate, sleeper
 from argosy import Client
 from argosy.client import Workflow
 from argosy.errors import ArgosyError, InvalidWorkflow, NotFound
-from argosy.models import Workflow as WorkflowModel
+from argosy.spec.models import Workflow as WorkflowModel
 from argosy.store import Store
 from tests.server.rest_harness import Server, start_server
 

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from argosy.engine import NodeError
+from argosy.engine.run import NodeError
 from argosy.plugins.container import Container, argv_of, image_config
 
 from .store import ApiError, Obj, Store, now

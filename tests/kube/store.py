@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from argosy.selectors import SelectorError, label_matcher
+from argosy.spec.selectors import SelectorError, label_matcher
 
 from . import defaults
 from .kinds import BUILTIN, CRD_KIND, Kind, kinds_of_crd

@@ -1,6 +1,6 @@
 """Argo's Workflow JSON schema, read by the strict-lint and honest-specs tests.
 
-``field_table`` derives the compact table argosy ships (``core/argo_fields.json``): for each
+``field_table`` derives the compact table argosy ships (``core/spec/argo_fields.json``): for each
 definition reachable from Workflow, its field names and, for fields holding objects, the
 definition of those objects ("X", "[X]" for a list, "{X}" for a map).
 ``ARGOSY_UPDATE_FIELDS=1 pytest tests/lint/test_strict.py`` rewrites the shipped table.
@@ -15,7 +15,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "reference" / "argo" / "workflow-schema.json"
-TABLE = REPO / "core" / "argo_fields.json"
+TABLE = REPO / "core" / "spec" / "argo_fields.json"
 ARGO = "io.argoproj.workflow.v1alpha1."
 ROOT = ARGO + "Workflow"
 

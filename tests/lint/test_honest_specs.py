@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from argosy.lint import API_VERSION, lint
 from argosy.registry import default_registry
+from argosy.spec.lint import API_VERSION, lint
 from tests.lint.schema import (
     REPO,
     ROOT,

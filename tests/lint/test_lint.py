@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from argosy.errors import ExpressionError, Fault
-from argosy.lint import lint, lint_documents
-from argosy.loader import load_documents, load_file
 from argosy.registry import default_registry
+from argosy.spec.lint import lint, lint_documents
+from argosy.spec.loader import load_documents, load_file
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "argo-examples"
 

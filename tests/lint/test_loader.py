@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from argosy.errors import InvalidWorkflow
-from argosy.loader import check_value, load_documents, load_file, load_workflow
+from argosy.spec.loader import check_value, load_documents, load_file, load_workflow
 
 HELLO = textwrap.dedent(
     """\

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from argosy.errors import Fault
-from argosy.lint import lint, lint_documents
-from argosy.loader import load_documents, load_file
 from argosy.registry import default_registry
+from argosy.spec.lint import lint, lint_documents
+from argosy.spec.loader import load_documents, load_file
 from tests.conftest import ARGO_EXAMPLES, run_cli
 from tests.lint.schema import SCHEMA, TABLE, field_table, load_schema, table_text
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from argosy.engine import NodeError
+from argosy.engine.run import NodeError
 from argosy.plugins.container import Container, argv_of, env_of, image_config
 from tests.conftest import REPO, CliResult, run_cli
 

@@ -49,8 +49,8 @@ class Server:
 
 
 def launch(home: Path, **options: Any) -> subprocess.Popen[str]:
-    """``argosy.server.main(**options)`` in a child process; output merged into stdout."""
-    code = "import json, sys; from argosy.server import main; main(**json.loads(sys.argv[1]))"
+    """``argosy.api.server.main(**options)`` in a child process; output merged into stdout."""
+    code = "import json, sys; from argosy.api.server import main; main(**json.loads(sys.argv[1]))"
     env = dict(os.environ, ARGOSY_HOME=str(home), PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-c", code, json.dumps(options)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from argosy.auth import Auth
+from argosy.api.auth import Auth
+from argosy.api.server import AuthModeRefused, check_auth_mode
 from argosy.errors import ArgosyError
-from argosy.server import AuthModeRefused, check_auth_mode
 from tests.server.rest_harness import API, Server, launch, start_server, wait_phase, workflow
 
 
@@ -134,7 +134,7 @@ def test_auth_mode_none_on_loopback_serves_without_tokens(tmp_path: Path) -> Non
 
 
 def test_token_file_created_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
-    code = ("import os; os.umask(0); from argosy.auth import create_token; "
+    code = ("import os; os.umask(0); from argosy.api.auth import create_token; "
             "print(create_token(['a'], True))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, ARGOSY_HOME=str(tmp_path)), check=True).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from argosy.server import MAX_BODY
+from argosy.api.server import MAX_BODY
 from tests.server.rest_harness import API, Server, start_server, workflow
 
 

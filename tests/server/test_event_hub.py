@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from argosy.server import EventHub, Snapshot, list_page, take_snapshot, workflow_filter
-from argosy.service import WorkflowService
+from argosy.api.server import EventHub, Snapshot, list_page, take_snapshot, workflow_filter
+from argosy.api.service import WorkflowService
 from argosy.store import Store
 
 

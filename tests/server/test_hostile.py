@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from argosy.auth import Auth
+from argosy.api.auth import Auth
 from tests.server.rest_harness import API, Server, start_server, workflow
 
 JSON = {"Content-Type": "application/json"}
@@ -186,7 +186,7 @@ def test_field_selector_is_parsed_in_linear_time() -> None:
     import subprocess
     import sys
 
-    code = ("from argosy.server import _field_matcher\n"
+    code = ("from argosy.api.server import _field_matcher\n"
             "keep = _field_matcher('metadata.name=a' + ' ' * 200_000 + 'b , status.phase = x ')\n"
             "assert not keep({'metadata.name': 'a', 'status.phase': 'x'})\n"
             "assert keep({'metadata.name': 'a' + ' ' * 200_000 + 'b', 'status.phase': 'x'})\n")
@@ -194,7 +194,7 @@ def test_field_selector_is_parsed_in_linear_time() -> None:
 
 
 def test_fields_keep_paths_below_a_listed_prefix_only() -> None:
-    from argosy.server import Cleaner
+    from argosy.api.server import Cleaner
 
     wf = {"metadata": {"name": "a", "labels": {"x": "y"}}, "status": {"phase": "Running"}}
     cleaner = Cleaner.parse("metadata.name,statusx")

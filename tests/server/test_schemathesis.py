@@ -25,8 +25,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from argosy.server import create_app
-from argosy.service import WorkflowService
+from argosy.api.server import create_app
+from argosy.api.service import WorkflowService
 from argosy.store import Store
 from tests.server.rest_harness import API, Server, start_server, workflow
 

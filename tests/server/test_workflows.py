@@ -164,7 +164,7 @@ def test_log_pod_names_follow_argo(http: httpx.Client) -> None:
     [entry] = [json.loads(x)["result"] for x in
                http.get(f"{API}/default/podnames/log").text.splitlines()]
     # Argo's v2 pod name: <workflow>-<template>-<fnv32a(node name)>
-    from argosy.engine import fnv32a
+    from argosy.engine.run import fnv32a
     assert entry == {"content": "from-step",
                      "podName": f"podnames-say-{fnv32a('podnames[0].say')}"}
 

@@ -34,8 +34,8 @@ from pydantic import ConfigDict, Field
 
 from argosy.errors import ExpressionError, Fault
 from argosy.expr import evaluate_expr
-from argosy.models import ArgoModel
 from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.spec.models import ArgoModel
 
 DEFAULT_TIMEOUT_SECONDS = 30  # documented by Argo for an unset timeoutSeconds
 MAX_REDIRECTS = 10  # Go's http.Client default

@@ -1,6 +1,6 @@
 """The service layer over an argo-server-compatible REST API (``--server URL``).
 
-``RemoteService`` has the methods of :class:`argosy.service.WorkflowService`, so every CLI
+``RemoteService`` has the methods of :class:`argosy.api.service.WorkflowService`, so every CLI
 verb works the same against the local store or a server. Paths and request bodies are
 argo-server's (``/api/v1/workflows/{namespace}[/{name}[/suspend|resume|…]]``).
 """
@@ -17,8 +17,8 @@ from urllib.parse import quote
 import httpx
 
 from argosy.errors import ArgosyError, NotFound, Unreachable
-from argosy.names import check_namespace
 from argosy.registry import Registry
+from argosy.spec.names import check_namespace
 
 API = "/api/v1/workflows"
 
@@ -98,7 +98,7 @@ class RemoteService:
     def submit(self, source: str | Path | dict[str, Any], *, start_engine: bool = True,
                **overrides: Any) -> dict[str, Any]:
         """Validated here (as argo's CLI does), created by the server."""
-        from argosy.service import load_workflow
+        from argosy.api.service import load_workflow
 
         manifest = load_workflow(source, self.registry, **overrides)
         manifest.pop("status", None)

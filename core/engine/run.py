@@ -27,28 +27,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from argosy.durations import DurationError, parse_duration, parse_time, seconds_since
+from argosy.engine.memo import MemoCache, MemoError, memoization_status
+from argosy.engine.metrics import MetricError
+from argosy.engine.metrics import evaluate as emit_metrics
+from argosy.engine.metrics import to_row as metric_row
+from argosy.engine.retry import decide, last_retry
+from argosy.engine.sync import SyncError, SyncManager, holder_key
 from argosy.errors import ArgosyError, ExpressionError
-from argosy.memo import MemoCache, MemoError, memoization_status
-from argosy.metrics import MetricError
-from argosy.metrics import evaluate as emit_metrics
-from argosy.metrics import to_row as metric_row
-from argosy.models import (
-    Arguments,
-    LifecycleHook,
-    NodeStatus,
-    RetryStrategy,
-    Step,
-    Template,
-    Workflow,
-    failed_or_error,
-)
-from argosy.plugin import Executor, Outcome, TemplateType
-from argosy.registry import Registry, default_registry
-from argosy.retry import decide, last_retry
-from argosy.selectors import node_matcher
-from argosy.store import EngineLock, Store, WorkflowRecord, log_limit, now_rfc3339
-from argosy.substitute import (
+from argosy.expr.substitute import (
     MISSING,
     Lazy,
     Leaf,
@@ -60,7 +46,21 @@ from argosy.substitute import (
     substitute,
     to_json,
 )
-from argosy.sync import SyncError, SyncManager, holder_key
+from argosy.plugin import Executor, Outcome, TemplateType
+from argosy.registry import Registry, default_registry
+from argosy.spec.durations import DurationError, parse_duration, parse_time, seconds_since
+from argosy.spec.models import (
+    Arguments,
+    LifecycleHook,
+    NodeStatus,
+    RetryStrategy,
+    Step,
+    Template,
+    Workflow,
+    failed_or_error,
+)
+from argosy.spec.selectors import node_matcher
+from argosy.store import EngineLock, Store, WorkflowRecord, log_limit, now_rfc3339
 
 # References resolved later than template entry: by each step, task or loop iteration.
 DEFERRED = ("steps", "tasks", "item")
@@ -1304,7 +1304,7 @@ class WorkflowRun:
                 raise NodeError(f"open {vf.path}: no such file or directory")
             return content.removesuffix("\n")
         if vf.expression:
-            from argosy.substitute import evaluate
+            from argosy.expr.substitute import evaluate
 
             try:
                 value = evaluate(vf.expression, scope, self.functions)

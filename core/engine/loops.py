@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from argosy.errors import ArgosyError
-from argosy.models import Sequence, Step
-from argosy.substitute import Scope, loads, substitute, to_json
+from argosy.expr.substitute import Scope, loads, substitute, to_json
+from argosy.spec.models import Sequence, Step
 
 
 class LoopError(ArgosyError):

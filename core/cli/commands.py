@@ -22,10 +22,10 @@ import yaml
 from rich.console import Console
 
 from argosy import __version__
-from argosy.durations import parse_duration, parse_time, seconds_since
+from argosy.cli.render import pod_name
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound, Unreachable
 from argosy.registry import default_registry
-from argosy.render import pod_name
+from argosy.spec.durations import parse_duration, parse_time, seconds_since
 from argosy.store import StoreError, now_rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -34,7 +34,7 @@ DRAW_INTERVAL = 0.125
 
 
 def parse_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
-    from argosy.service import name_values
+    from argosy.api.service import name_values
 
     try:
         return name_values(pairs)
@@ -92,8 +92,8 @@ def main() -> None:
 def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: str | None,
         namespace: str | None, output: str | None, show_log: bool) -> None:
     """Run a workflow here, showing its progress; exit 0 Succeeded, 1 Failed/Error, 2 invalid."""
-    from argosy.engine import Engine, Listener
-    from argosy.service import submit
+    from argosy.api.service import submit
+    from argosy.engine.run import Engine, Listener
     from argosy.store import Store
 
     source = sys.stdin.read() if file == "-" else file
@@ -153,7 +153,7 @@ class _Quiet:
 
 
 def _progress_view(output: str | None) -> Any:
-    from argosy.render import LiveView, PlainProgress
+    from argosy.cli.render import LiveView, PlainProgress
 
     if output in ("json", "yaml", "name"):
         return _Quiet()
@@ -169,7 +169,7 @@ def _node_callback(store: Any, view: Any, show_log: bool,
                    log_to_stderr: bool) -> Callable[[Any, Any], None]:
     """Feed the view. The whole status is built only when a live view is due to redraw, so
     watching costs nothing per node that grows with the workflow."""
-    from argosy.render import PlainProgress
+    from argosy.cli.render import PlainProgress
 
     plain = isinstance(view, PlainProgress)
     printed: set[str] = set()
@@ -229,8 +229,8 @@ def manifest_files(path: str) -> list[str]:
 
 
 def lint_file(file: str, strict: bool = True) -> list[Fault]:
-    from argosy.lint import lint_documents
-    from argosy.loader import load_file
+    from argosy.spec.lint import lint_documents
+    from argosy.spec.loader import load_file
 
     try:
         return lint_documents(load_file(file), template_types=default_registry().validators(),
@@ -313,7 +313,7 @@ def engine(exit_when_idle: float | None, parallelism: int | None,
     """Execute submitted workflows from the local store (started on demand by submit)."""
     import os
 
-    from argosy.engine import Engine
+    from argosy.engine.run import Engine
     from argosy.store import EngineLock, Store
 
     store = Store()
@@ -331,7 +331,7 @@ def engine(exit_when_idle: float | None, parallelism: int | None,
 @main.command()
 def plugins() -> None:
     """List loaded plugins, their versions and what they add."""
-    from argosy.render import Column, FitTable
+    from argosy.cli.render import Column, FitTable
 
     registry = default_registry()
     registry.template_types  # noqa: B018 - loading attributes each type to its plugin
@@ -379,11 +379,11 @@ class Target:
     def service(self) -> Any:
         if self._service is None:
             if self.server:
-                from argosy.remote import RemoteService
+                from argosy.api.remote import RemoteService
 
                 self._service = RemoteService(self.server, self.token)
             else:
-                from argosy.service import WorkflowService
+                from argosy.api.service import WorkflowService
 
                 self._service = WorkflowService()
         return self._service
@@ -400,15 +400,15 @@ class Target:
     def engine_for(self, wf: dict[str, Any]) -> None:
         """A local workflow still to run needs an engine: start one if none serves the store."""
         if not self.remote and (wf.get("status") or {}).get("phase", "Pending") not in FINISHED:
-            from argosy.service import ensure_engine
+            from argosy.api.service import ensure_engine
 
             ensure_engine(self.service.store)
 
     def keep_engine(self, name: str, phase: str) -> None:
         """Following a local workflow: a background engine that died under it (a damaged
         store, a crash) is started again once; if none executes it after that, say so."""
-        from argosy.engine import LEASE_SECONDS
-        from argosy.service import ensure_engine
+        from argosy.api.service import ensure_engine
+        from argosy.engine.run import LEASE_SECONDS
         from argosy.store import EngineLock
 
         if self.remote or phase in FINISHED:
@@ -489,7 +489,7 @@ def print_rich(renderable: Any) -> None:
 
 def print_workflow(wf: dict[str, Any], output: str | None) -> None:
     """``argo get``'s output formats for one workflow."""
-    from argosy.render import render_workflow
+    from argosy.cli.render import render_workflow
 
     if output == "name":
         click.echo(wf["metadata"]["name"])
@@ -543,7 +543,7 @@ def wait_for(target: Target, name: str, *, quiet: bool = False,
 
 def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str, Any]:
     """Show the workflow until it finishes: live on a terminal, a line per change otherwise."""
-    from argosy.render import LiveView, PlainProgress
+    from argosy.cli.render import LiveView, PlainProgress
 
     console = Console()
     view: Any = (LiveView(console, wide=wide).start() if console.is_terminal
@@ -592,8 +592,8 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     complete stdout lines are read from its file as they come; the store's copy supplies the
     rest once the pod finishes, so every line is printed once and in the stored order.
     """
-    from argosy.models import fulfilled
-    from argosy.service import _running_log, log_nodes
+    from argosy.api.service import _running_log, log_nodes
+    from argosy.spec.models import fulfilled
 
     store = target.service.store
     rec = target.service.record(target.namespace, name)
@@ -719,7 +719,7 @@ def submit_cmd(target: Target, files: tuple[str, ...], parameters: tuple[str, ..
                generate_name: str | None, labels: str | None, dry_run: bool,
                output: str | None, wait: bool, watch: bool, log: bool) -> int:
     """Submit workflows; an engine runs them in the background (argo submit)."""
-    from argosy.service import load_workflow
+    from argosy.api.service import load_workflow
 
     _check_follow_flags(files, wait, watch)
     if dry_run and (wait or watch):
@@ -769,7 +769,7 @@ def _parameters(wf: dict[str, Any]) -> str:
 
 
 def _node_counts(wf: dict[str, Any]) -> str:
-    from argosy.models import fulfilled
+    from argosy.spec.models import fulfilled
 
     pending = running = done = 0
     for node in ((wf.get("status") or {}).get("nodes") or {}).values():
@@ -794,7 +794,7 @@ def _tabulate(rows: list[list[str]]) -> str:
 
 def workflow_table(workflows: list[dict[str, Any]], *, wide: bool = False,
                    namespaces: bool = False, headers: bool = True) -> str:
-    from argosy.render import _workflow_status  # argo's STATUS words, shared with `get`
+    from argosy.cli.render import _workflow_status  # argo's STATUS words, shared with `get`
 
     head = ["NAME", "STATUS", "AGE", "DURATION", "PRIORITY", "MESSAGE"]
     if wide:
@@ -1216,7 +1216,7 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
 def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
                namespace_parallelism: int | None, log_level: str, allowed_hosts: str) -> None:
     """Serve argo-server's REST API over the local store (argo server)."""
-    from argosy.server import main as serve
+    from argosy.api.server import main as serve
 
     try:
         serve(host, port, auth_mode=auth_mode, run_engine=not no_engine,
@@ -1242,13 +1242,10 @@ def auth_group() -> None:
 @click.option("--read-only", is_flag=True, help="A token that may only read.")
 def auth_token_cmd(namespaces: tuple[str, ...], read_only: bool) -> None:
     """Print a new bearer token that `argosy server` on this ARGOSY_HOME accepts."""
-    from argosy.auth import Auth
+    from argosy.api.auth import Auth
 
     try:
         click.echo(Auth().create_token(namespaces or ("*",), read_only=read_only))
     except ArgosyError as exc:
         fail_invalid(exc)
 
-
-if __name__ == "__main__":
-    main()

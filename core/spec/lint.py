@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ExpressionError, Fault
-from argosy.names import namespace_fault
+from argosy.spec.names import namespace_fault
 
 __all__ = ["BUILTIN_TEMPLATE_TYPES", "UNSUPPORTED", "TemplateValidator", "lint", "lint_documents"]
 
@@ -1317,7 +1317,7 @@ def lint_documents(
     template_types: Mapping[str, TemplateValidator] | None = None,
     strict: bool = True,
 ) -> list[Fault]:
-    """Lint loaded documents (``argosy.loader.Document``), e.g. for ``argosy lint FILE...``."""
+    """Lint loaded documents (``argosy.spec.loader.Document``), e.g. for ``argosy lint FILE...``."""
     faults: list[Fault] = []
     for doc in docs:
         faults += lint(doc.data, file=doc.file, locate=doc.locate, template_types=template_types,

@@ -62,13 +62,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argosy import __version__
-from argosy.auth import Auth, Grant
-from argosy.engine import Engine
-from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
-from argosy.loader import TOO_DEEP, check_value
-from argosy.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
-from argosy.render import pod_name
-from argosy.service import (
+from argosy.api.auth import Auth, Grant
+from argosy.api.service import (
     FINISHED,
     WorkflowService,
     _running_log,
@@ -76,9 +71,14 @@ from argosy.service import (
     log_nodes,
     name_values,
 )
+from argosy.cli.render import pod_name
+from argosy.engine.run import Engine
+from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
+from argosy.spec.loader import TOO_DEEP, check_value
+from argosy.spec.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
 from argosy.store import AlreadyExists, Listed, ListKey, Store, StoreError, store_error
 
-log = logging.getLogger("argosy.server")
+log = logging.getLogger("argosy.api.server")
 T = TypeVar("T")
 
 MAX_BODY = 4 * 1024 * 1024
@@ -566,7 +566,7 @@ class WorkflowFilter:
 
 
 def workflow_filter(label_selector: str | None, field_selector: str | None) -> WorkflowFilter:
-    from argosy.selectors import label_matcher
+    from argosy.spec.selectors import label_matcher
 
     try:
         labels = label_matcher(label_selector)
@@ -1385,7 +1385,7 @@ def custom_metrics(store: Store) -> str:
     if rows is None:
         return ""
     try:
-        from argosy.metrics import exposition
+        from argosy.engine.metrics import exposition
     except ImportError:
         return ""
     return exposition(rows())

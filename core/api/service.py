@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
-from argosy.loader import Document, check_value, load_documents, load_file
 from argosy.registry import Registry, default_registry
+from argosy.spec.loader import Document, check_value, load_documents, load_file
 from argosy.store import EngineLock, Store, WorkflowRecord
 
 
 def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault]:
-    from argosy.lint import lint
+    from argosy.spec.lint import lint
 
     registry = registry or default_registry()
     return lint(doc.data, file=doc.file, locate=doc.locate, template_types=registry.validators())
@@ -152,7 +152,7 @@ class WorkflowService:
         """Workflows newest first; ``since`` in seconds (created within)."""
         from datetime import UTC, datetime
 
-        from argosy.selectors import label_matcher
+        from argosy.spec.selectors import label_matcher
         from argosy.store import Listed
 
         match = label_matcher(label_selector)
@@ -215,7 +215,7 @@ class WorkflowService:
               start_engine: bool = True) -> dict[str, Any]:
         """Argo's retry: failed nodes (and, on request, selected succeeded ones) run again in
         the same workflow; composite nodes above them return to Running."""
-        from argosy.selectors import node_matcher
+        from argosy.spec.selectors import node_matcher
 
         rec = self.record(namespace, name)
         if rec.phase not in ("Failed", "Error"):
@@ -279,7 +279,7 @@ class WorkflowService:
     def _carry_over(self, old: WorkflowRecord, new: WorkflowRecord) -> None:
         """Seed ``new`` with ``old``'s succeeded leaf nodes under their new names and ids; the
         engine's replay then takes them as done."""
-        from argosy.engine import node_id
+        from argosy.engine.run import node_id
 
         nodes = self.store.nodes(old.uid)
         logged = self.store.logged(old.uid)
@@ -385,7 +385,7 @@ def ensure_engine(store: Store, *, idle_seconds: float | None = None) -> bool:
     import subprocess
     import sys
 
-    from argosy.engine import LEASE_SECONDS
+    from argosy.engine.run import LEASE_SECONDS
 
     if idle_seconds is None:
         idle_seconds = float(os.environ.get("ARGOSY_ENGINE_IDLE_SECONDS") or 30.0)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argosy.names import check_namespace
+from argosy.spec.names import check_namespace
 from argosy.store import argosy_home, now_rfc3339, private_home
 
 ALL = "*"

@@ -14,7 +14,7 @@ from typing import Any
 
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr import evaluate_when
-from argosy.substitute import Scope, substitute
+from argosy.expr.substitute import Scope, substitute
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 

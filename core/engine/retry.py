@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from argosy.durations import parse_duration, parse_time, seconds_since
 from argosy.errors import ArgosyError
-from argosy.models import NodeStatus, RetryStrategy
+from argosy.spec.durations import parse_duration, parse_time, seconds_since
+from argosy.spec.models import NodeStatus, RetryStrategy
 
 
 @dataclass(frozen=True)

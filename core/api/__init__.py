@@ -1,0 +1,2 @@
+"""The interfaces' shared layer: the service every interface calls, the REST server and its auth,
+and the client side of a remote server."""

@@ -1,0 +1,3 @@
+from argosy.cli.commands import main
+
+main()

@@ -1,0 +1,8 @@
+"""The engine: runs a workflow's nodes through their templates' hooks and keeps durable state.
+
+``NodeContext`` and ``NodeError`` are re-exported for plugins written against ``argosy.engine``.
+"""
+
+from argosy.engine.run import NodeContext, NodeError
+
+__all__ = ["NodeContext", "NodeError"]
