@@ -1,0 +1,68 @@
+"""Connecting to Kubernetes: one place that finds the cluster for every Kubernetes feature.
+
+The official client is imported on first use, so argosy without Kubernetes never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from argosy.errors import ArgosyError
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+# Argo's labels on the Pods it creates; `kubectl get pods -l` finds argosy's pods the same way.
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name"
+NODE_ID_LABEL = "workflows.argoproj.io/node-id"
+COMPLETED_LABEL = "workflows.argoproj.io/completed"
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+class KubernetesUnavailable(ArgosyError):
+    """No cluster could be reached or configured."""
+
+
+def api_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
+    """A client for the cluster: ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``),
+    or the in-cluster service account when there is no kubeconfig and we run in a Pod."""
+    try:
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError as exc:
+        raise KubernetesUnavailable(
+            "the Kubernetes features need the official client: pip install 'argosy[kubernetes]'"
+        ) from exc
+    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    try:
+        if Path(path.split(os.pathsep)[0]).exists():
+            return config.new_client_from_config(config_file=path, context=context)
+        if (SERVICE_ACCOUNT_DIR / "token").exists():
+            from kubernetes import client
+
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+    except ConfigException as exc:
+        raise KubernetesUnavailable(f"kubeconfig {path}: {exc}") from exc
+    raise KubernetesUnavailable(
+        f"no Kubernetes cluster configured: {path} does not exist and this is not a Pod "
+        "(set KUBECONFIG or --kubeconfig)")
+
+
+def current_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's context (or the Pod's own), else ``default``."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (ConfigException, OSError):
+        token_ns = SERVICE_ACCOUNT_DIR / "namespace"
+        return token_ns.read_text().strip() if token_ns.exists() else "default"
+    chosen = next((c for c in contexts if c["name"] == context), active) if context else active
+    return chosen["context"].get("namespace") or "default"
