@@ -3,6 +3,6 @@
 ``NodeContext`` and ``NodeError`` are re-exported for plugins written against ``argosy.engine``.
 """
 
-from argosy.engine.run import NodeContext, NodeError
+from argosy.engine.context import NodeContext, NodeError
 
 __all__ = ["NodeContext", "NodeError"]

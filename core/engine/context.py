@@ -1,0 +1,131 @@
+"""The node API a template type's ``run`` gets: :class:`NodeContext`, and :class:`NodeError`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from argosy.errors import ArgosyError, ExpressionError
+from argosy.expr.substitute import Scope, evaluate, substitute
+from argosy.plugin import Executor
+from argosy.spec.models import Arguments, LifecycleHook, NodeStatus, Step, Template
+
+if TYPE_CHECKING:
+    from argosy.engine.workflow import WorkflowRun
+
+
+class NodeError(ArgosyError):
+    """A fault in running one node (bad input, unresolvable reference): the node ends Error."""
+
+
+def _mentions_item(body: str) -> bool:
+    return body == "item" or body.startswith("item.") or (body.startswith("=") and "item" in body)
+
+
+@dataclass
+class NodeContext:
+    """What a template type's ``run`` gets: its node, its template, its scope, the node API."""
+
+    run: WorkflowRun
+    node: NodeStatus
+    template: Template
+    raw: dict[str, Any]
+    body: Any
+    scope: Scope
+    outbound: list[str] = field(default_factory=list)
+
+    @property
+    def executor(self) -> Executor:
+        return self.run.engine.executor
+
+    @property
+    def node_dir(self) -> Path:
+        return self.run.node_dir(self.node.id)
+
+    @property
+    def workflow_name(self) -> str:
+        return self.run.name
+
+    async def run_child(self, name: str, template: str | dict[str, Any],
+                        arguments: Arguments | None = None, *, display_name: str | None = None,
+                        parents: list[str] | None = None) -> NodeStatus:
+        """Run ``template`` (a name, or an inline template) as the child node ``name``."""
+        return await self.run.execute_node(
+            name, self.run.resolve_template(template), arguments or Arguments(),
+            display_name=display_name, boundary_id=self.node.id,
+            parents=parents if parents is not None else [self.node.id])
+
+    def group(self, name: str, display_name: str, node_type: str,
+              parents: list[str], template_name: str | None = None) -> NodeStatus:
+        """A grouping node (StepGroup, TaskGroup), Running until :meth:`finish`."""
+        return self.run.ensure_node(name, display_name, node_type, "Running",
+                                    boundary_id=self.node.id, parents=parents,
+                                    template_name=template_name)
+
+    def skip(self, name: str, display_name: str, phase: str, message: str,
+             parents: list[str], template_name: str | None = None) -> NodeStatus:
+        """A node that did not run: ``Skipped`` (when false, empty loop) or ``Omitted``."""
+        return self.run.ensure_node(name, display_name, "Skipped", phase,
+                                    boundary_id=self.node.id, parents=parents,
+                                    template_name=template_name, message=message, finished=True)
+
+    def finish(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
+        self.run.finish(node, phase, message)
+
+    def outbound_of(self, node: NodeStatus) -> list[str]:
+        return self.run.outbound_of(node)
+
+    def node_view(self, node: NodeStatus) -> Mapping[str, Any]:
+        return self.run.node_view(node)
+
+    async def run_hooks(self, step: Step, node: NodeStatus, scope: Scope, kind: str) -> None:
+        """A finished step's or task's hooks: ``exit`` (or ``onExit``) always, as node
+        ``<node>.onExit``; expression hooks when true, as ``<node>.hooks.<name>``."""
+        hooks = dict(step.hooks or {})
+        if step.on_exit and "exit" not in hooks:
+            hooks["exit"] = LifecycleHook(template=step.on_exit)
+        if not hooks:
+            return
+        siblings = scope.get(kind) or {}
+        local = scope.child({kind: ChainMap({step.name: self.node_view(node)}, siblings)})
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit":
+                name = f"{node.name}.onExit"
+            else:
+                name = f"{node.name}.hooks.{hook_name}"
+                try:
+                    if not hook.expression or not evaluate(hook.expression, local,
+                                                           self.run.functions):
+                        continue
+                except ExpressionError:
+                    continue
+            arguments = Arguments.model_validate(
+                self.substitute(hook.arguments.dump(), local))
+            hooked = await self.run.execute_node(
+                name, self.run.resolve_template(hook.template or ""), arguments,
+                display_name=name.rsplit(".", 1)[-1] if hook_name == "exit" else name,
+                boundary_id=self.node.id, parents=[node.id])
+            if hooked.node_flag is None:
+                hooked.node_flag = {"hooked": True}
+                self.run.persist(hooked)
+
+    def aggregate_view(self, group: NodeStatus, children: list[NodeStatus]) -> Mapping[str, Any]:
+        return self.run.aggregate_view(group, children)
+
+    def substitute(self, obj: Any, scope: Scope, *, defer_items: bool = False,
+                   strict: bool = False) -> Any:
+        keep = _mentions_item if defer_items else None
+        return substitute(obj, scope, keep=keep, strict=strict,
+                          functions=self.run.functions)
+
+    async def wait(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def child_slots(self) -> asyncio.Semaphore | None:
+        """The template's ``parallelism``: how many children run at once (None: no limit)."""
+        limit = self.template.parallelism
+        return asyncio.Semaphore(int(limit)) if limit not in (None, "") else None

@@ -1,0 +1,162 @@
+"""Node bookkeeping: Argo's node ids, creating, finishing and persisting nodes, their edges."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from argosy.spec.models import NodeStatus, Template
+from argosy.store import now_rfc3339
+
+HOST = socket.gethostname()
+
+
+def fnv32a(text: str) -> int:
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def node_id(workflow_name: str, node_name: str) -> str:
+    """Argo's node id: the workflow name for the root, else ``<wf>-<fnv32a(name)>``."""
+    if node_name == workflow_name:
+        return workflow_name
+    return f"{workflow_name}-{fnv32a(node_name)}"
+
+
+class NodeBook:
+    """Nodes of a :class:`~argosy.engine.workflow.WorkflowRun` in memory and in the store."""
+
+    def node_dir(self, nid: str) -> Path:
+        return self.store.run_dir(self.uid) / nid
+
+    def ensure_node(self, name: str, display_name: str, node_type: str, phase: str, *,
+                    boundary_id: str | None, parents: list[str], template_name: str | None,
+                    message: str | None = None, finished: bool = False,
+                    inputs: dict[str, Any] | None = None) -> NodeStatus:
+        """Find the node by its deterministic id, or create and persist it."""
+        nid = node_id(self.name, name)
+        node = self.nodes.get(nid)
+        if node is not None:
+            return node
+        now = now_rfc3339()
+        node = NodeStatus(id=nid, name=name, displayName=display_name, type=node_type,
+                          templateName=template_name, phase=phase, boundaryID=boundary_id,
+                          startedAt=now, finishedAt=now if finished else None, message=message,
+                          inputs=inputs)
+        if node_type in ("Pod", "Container"):
+            node.host_node_name = HOST
+        self.nodes[nid] = node
+        self._count_leaf(node, created=True)
+        edges = []
+        for parent_id in parents:
+            parent = self.nodes.get(parent_id)
+            if parent is None:
+                continue
+            # A node created just now cannot be anyone's child yet: no need to search.
+            children = parent.children if parent.children is not None else []
+            edges.append((parent_id, len(children), nid))
+            children.append(nid)
+            parent.children = children
+            if parent_id in self._children_sets:
+                self._children_sets[parent_id].add(nid)
+        self.persist(node, edges)
+        return node
+
+    def _link(self, node: NodeStatus, parents: list[str]) -> None:
+        """Hang a node found already done (carried over by a memoized resubmit) from its
+        parents, which were created after it."""
+        edges = []
+        for parent_id in parents:
+            parent = self.nodes.get(parent_id)
+            if parent is None:
+                continue
+            known = self._children_sets.get(parent_id)
+            if known is None:
+                known = self._children_sets[parent_id] = set(parent.children or [])
+            if node.id in known:
+                continue
+            known.add(node.id)
+            parent.children = [*(parent.children or []), node.id]
+            edges.append((parent_id, len(parent.children) - 1, node.id))
+        if edges:
+            self.store.add_edges(self.uid, edges)
+
+    def _count_leaf(self, node: NodeStatus, *, created: bool = False) -> None:
+        if node.type not in ("Pod", "Container"):
+            return
+        if created:
+            self.leaves_total += 1
+        if node.phase == "Succeeded":
+            self.leaves_done += 1
+
+    def set_phase(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
+        node.phase = phase
+        if message is not None:
+            node.message = message
+        self.persist(node)
+
+    def finish(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
+        node.phase = phase
+        if message:
+            node.message = message
+        node.finished_at = now_rfc3339()
+        if node.type in ("Pod", "Container"):
+            node.progress = "1/1" if phase == "Succeeded" else "0/1"
+            if phase == "Succeeded":
+                self.leaves_done += 1
+        self.persist(node)
+
+    def persist(self, node: NodeStatus, edges: list[tuple[str, int, str]] | None = None) -> None:
+        if self.deleted:
+            return
+        body = node.model_dump_json(by_alias=True, exclude_none=True, exclude={"children"})
+        self.store.put_node(self.uid, node.id, body, edges)
+        if self.listener.on_node:
+            self.listener.on_node(self, node)
+        hook = self.engine.registry.pm.hook.argosy_node_event
+        if hook.get_hookimpls():
+            hook(workflow_name=self.name, namespace=self.namespace,
+                 node=node.model_dump(by_alias=True, exclude_none=True))
+
+    def outbound_of(self, node: NodeStatus) -> list[str]:
+        """Argo's getOutboundNodes: the nodes a successor hangs from."""
+        children = [self.nodes[c] for c in node.children or [] if c in self.nodes]
+        if node.type in ("Skipped", "Suspend", "HTTP", "Plugin") or (
+                node.type == "Pod" and not any(c.type == "Container" for c in children)):
+            return [node.id]
+        # A containerSet's pod is a group of its containers; a container whose child lies
+        # outside its pod is the deepest node of the set.
+        if node.type in ("TaskGroup", "Container", "Pod"):
+            if not children:
+                return [node.id]
+            out: list[str] = []
+            for child in children:
+                if node.type == "Container" and child.boundary_id != node.boundary_id:
+                    out.append(node.id)
+                else:
+                    out.extend(self.outbound_of(child))
+            return list(dict.fromkeys(out))
+        if node.type == "Retry" and node.children:
+            return [node.children[-1]]
+        out = [o for nid in node.outbound_nodes or [] for o in self.outbound_of(self.nodes[nid])]
+        return out or [node.id]
+
+    def _error_node(self, name: str, display: str, boundary_id: str | None, parents: list[str],
+                    message: str, template: dict[str, Any], node_type: str = "Pod") -> NodeStatus:
+        node = self.ensure_node(name, display, node_type, "Error", boundary_id=boundary_id,
+                                parents=parents, template_name=template.get("name"),
+                                message=message)
+        if not node.fulfilled:
+            self.finish(node, "Error", message)
+        return node
+
+    def pod_name(self, node: NodeStatus, tmpl: Template) -> str:
+        if node.name == self.name:
+            return self.name
+        prefix = f"{self.name}-{tmpl.name}" if tmpl.name else self.name
+        if len(prefix) > 52:
+            prefix = prefix[:52]
+        return f"{prefix}-{fnv32a(node.name)}"
