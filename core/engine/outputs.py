@@ -128,7 +128,8 @@ class Outputs:
             if "{{" in value and vf.default is not None:
                 return go_str(vf.default)
             return value
-        if vf.supplied is not None:
+        if vf.supplied is not None or p.name in outcome.outputs:
+            # Values the template type supplies: suspend's `node set`, resource's jsonPath.
             return outcome.outputs.get(p.name)
         if vf.default is not None:
             return go_str(vf.default)

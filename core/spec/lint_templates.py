@@ -59,10 +59,7 @@ class TemplateChecks:
         known = [k for k in template if template[k] is not None
                  and (k in self.types or k in _ARGO_TYPES)]  # fmt: skip
         for key in known:
-            if key == "resource":
-                self.add(f"{path}.resource", "resource templates (Kubernetes resources) are "
-                         "not supported by the local engine yet")
-            elif key not in self.types:
+            if key not in self.types:
                 self.add(f"{path}.{key}", f'template type "{key}" is not supported here '
                          "(no installed plugin provides it)")
         if not known:
@@ -217,6 +214,12 @@ class TemplateChecks:
         elif len(sources) > 1:
             self.add(f"{path}.valueFrom", f'valueFrom of output parameter "{name}" has several '
                      f"sources: {', '.join(sources)}")
+        elif kind == "resource" and sources[0] not in ("jsonPath", "jqFilter"):
+            self.add(f"{path}.valueFrom", "resource templates take output parameters from a "
+                     "jsonPath or a jqFilter")
+        elif kind != "resource" and sources[0] in ("jsonPath", "jqFilter"):
+            self.add(f"{path}.valueFrom", f"{sources[0]} reads the object of a resource "
+                     "template; this is not one")
         elif kind in ("container", "script", "containerSet") and sources != ["path"]:
             self.add(f"{path}.valueFrom", f"{kind} templates take output parameters from a path")
         elif kind in _NON_LEAF and sources[0] not in ("parameter", "expression"):

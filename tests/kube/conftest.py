@@ -94,3 +94,18 @@ def finished(core: client.CoreV1Api, name: str, namespace: str = "default") -> A
         pod = core.read_namespaced_pod(name, namespace)
         return pod if pod.status.phase in ("Succeeded", "Failed") else None
     return wait_for(done, f"pod {name} to finish")
+
+
+def install_crd(api: client.ApiClient, group: str, version: str, kind: str, plural: str,
+                short_names: tuple[str, ...] = ()) -> None:
+    """A namespaced CRD with a status subresource and an open schema."""
+    names = {"plural": plural, "singular": kind.lower(), "kind": kind}
+    if short_names:
+        names["shortNames"] = list(short_names)
+    client.ApiextensionsV1Api(api).create_custom_resource_definition({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": "Namespaced", "names": names, "versions": [{
+            "name": version, "served": True, "storage": True, "subresources": {"status": {}},
+            "schema": {"openAPIV3Schema": {"type": "object",
+                                           "x-kubernetes-preserve-unknown-fields": True}}}]}})

@@ -218,6 +218,8 @@ class Double:
         self.kubelet = Kubelet(self.store, self.root, {
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port)})
         self._threads: list[threading.Thread] = []
+        # Every request as (method, path, query): tests check how clients use the server.
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
 
     @property
     def port(self) -> int:
@@ -299,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        self.double.requests.append((method, url.path, self.query))
         try:
             body = self._body()
             result = self._route(method, [p for p in url.path.split("/") if p], body)

@@ -41,6 +41,7 @@ CONTAINER = "tests/plugins/test_container.py::"
 VERBS = "tests/cli/test_verbs.py::"
 SERVER = "tests/server/test_workflows.py::"
 LOOPS = "tests/engine/test_loops.py::"
+RESOURCE = "tests/kube/test_resource.py::"
 TTL = "tests/conformance/test_argo_lifecycle.py::test_gc_ttl_deletes_the_workflow_after_success"
 #: A field that only holds others, each classified in its turn.
 HOLDER = "holds fields classified one by one"
@@ -187,6 +188,18 @@ HONOURED: dict[str, str] = {
                                   "_shape",
     "ContainerNode.volumeMounts": CSET + "test_volume_mounts_outside_tmp_are_refused",
     "VolumeMount.mountPath": CSET + "test_volume_mounts_outside_tmp_are_refused",
+    "Template.resource": RESOURCE + "test_every_action",
+    "ResourceTemplate.action": RESOURCE + "test_every_action",
+    "ResourceTemplate.manifest": RESOURCE + "test_every_action",
+    "ResourceTemplate.mergeStrategy": RESOURCE + "test_every_action",
+    "ResourceTemplate.flags": RESOURCE + "test_every_action",
+    "ResourceTemplate.successCondition": RESOURCE + "test_a_created_job_is_waited_for_and_read_out",
+    "ResourceTemplate.failureCondition": RESOURCE + "test_the_failure_condition_fails_the_node"
+                                         "_saying_which",
+    "ResourceTemplate.setOwnerReference": RESOURCE + "test_set_owner_reference_ties_the_object"
+                                          "_to_the_workflow",
+    "ValueFrom.jsonPath": RESOURCE + "test_a_created_job_is_waited_for_and_read_out",
+    "ValueFrom.jqFilter": RESOURCE + "test_a_created_job_is_waited_for_and_read_out",
 }
 # A script is a container with a source; a containerSet's containers are containers too.
 for _kind in ("ScriptTemplate", "ContainerNode"):

@@ -183,11 +183,6 @@ def test_template_with_two_types() -> None:
     only(faults, "spec.templates[0]", 'template "main" has both "container" and "script"')
 
 
-def test_resource_template_is_unsupported() -> None:
-    faults = workflow("  - name: main\n    resource: {action: create, manifest: x}\n")
-    only(faults, "spec.templates[0].resource", "Kubernetes resources) are not supported")
-
-
 def test_script_needs_source_and_image() -> None:
     faults = workflow("  - name: main\n    script: {command: [python]}\n")
     find(faults, "spec.templates[0].script.image", "script.image is required")
