@@ -18,8 +18,12 @@ import pytest
 import yaml
 from kubernetes import client
 
+from argosy.api.service import submit
+from argosy.engine.run import node_id
 from argosy.plugins.resource import NODE_ANNOTATION, RECORD, Cluster, Request, act, parse_flags
+from argosy.store import Store, runtime_dir
 from tests.conftest import CliResult, run_cli
+from tests.durability.harness import EngineProcess, wait_until
 from tests.kube.conftest import install_crd, wait_for
 from tests.kube.double import Double
 
@@ -300,3 +304,44 @@ def test_set_owner_reference_ties_the_object_to_the_workflow(
     wait_for(lambda: name not in [c.metadata.name for c in core.list_namespaced_config_map(
         "default").items], "the owned config map to be collected")
     assert core.read_namespaced_config_map(alone.metadata.name, "default")
+
+
+# ---- durability --------------------------------------------------------------------------------
+
+
+def test_an_engine_killed_while_a_node_waits_re_attaches_and_creates_nothing_twice(
+        argosy_home: Path, kubeconfig: Path, double: Double, api: client.ApiClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    argosy_home.mkdir(parents=True, exist_ok=True)
+    core = client.CoreV1Api(api)
+    gate = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gate-"},
+            "data": {"ready": "no"}}
+    store = Store(argosy_home)
+    uid = submit(store, workflow(resource("main", "create", gate, {"name": "{.metadata.name}"},
+                                          successCondition="data.ready == yes"))).uid
+    record = runtime_dir(argosy_home) / uid / node_id("res", "res") / RECORD
+    first = EngineProcess(argosy_home, exit_when_idle=600)
+    try:
+        wait_until(lambda: record.exists() and "ref" in record.read_text(), 60,
+                   "the node to create and record its object")
+        watches = len(double.requests)
+        first.kill9()
+        second = EngineProcess(argosy_home, exit_when_idle=1)
+        wait_until(lambda: any(q.get("watch") in ("true", "True")
+                               for _, _, q in double.requests[watches:]), 60,
+                   "the next engine to watch the object again")
+        [made] = core.list_namespaced_config_map("default").items
+        core.patch_namespaced_config_map(made.metadata.name, "default",
+                                         {"data": {"ready": "yes"}})
+        assert second.wait(60) == 0
+    finally:
+        for engine in (first, locals().get("second")):
+            if engine is not None and engine.proc.poll() is None:
+                engine.kill9()
+    done = store.get(uid)
+    assert done.phase == "Succeeded"
+    assert [m for m, p, _ in double.requests if m == "POST"] == ["POST"]
+    assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == \
+        [made.metadata.name]
+    store.close()
