@@ -621,8 +621,9 @@ class JobController:
         meta, template = job["metadata"], job["spec"]["template"]
         owner = {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
                  "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
-        pod_meta = {**(template.get("metadata") or {}), "generateName": f"{meta['name']}-",
-                    "ownerReferences": [owner]}
+        # The real controller names pods after the Job, whatever name the template gives.
+        pod_meta = {**{k: v for k, v in (template.get("metadata") or {}).items() if k != "name"},
+                    "generateName": f"{meta['name']}-", "ownerReferences": [owner]}
         return self.store.create(self.pods, meta["namespace"],
                                  {"metadata": pod_meta, "spec": template["spec"]})
 

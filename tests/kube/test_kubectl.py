@@ -103,6 +103,17 @@ def test_a_job_and_its_pod_log(kubectl: Kubectl) -> None:
         "No resources found in default namespace.\n"
 
 
+def test_a_parallel_job_with_a_named_pod_template(kubectl: Kubectl) -> None:
+    template = {"metadata": {"name": "rand"}, "spec": pod_manifest("x", "echo hi")["spec"]}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "par"},
+           "spec": {"completions": 2, "parallelism": 2, "template": template}}
+    kubectl("create", "-f", "-", input=json.dumps(job))
+    kubectl("wait", "--for=condition=complete", "job/par", "--timeout=30s")
+    assert kubectl("get", "job", "par", "-o", "jsonpath={.status.succeeded}").stdout == "2"
+    names = kubectl("get", "pods", "-l", "job-name=par", "-o", "name").stdout.split()
+    assert len(names) == 2 and all(n.startswith("pod/par-") for n in names)
+
+
 def test_server_side_validation_rejects_a_bad_pod(kubectl: Kubectl) -> None:
     bad = pod_manifest("bad", "true")
     del bad["spec"]["containers"][0]["image"]

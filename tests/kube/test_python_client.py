@@ -324,6 +324,20 @@ def test_a_job_runs_its_pod_to_completion(api: client.ApiClient) -> None:
     wait_for(lambda: not core.list_namespaced_pod("default").items, "the job's pod to go")
 
 
+def test_a_parallel_job_names_its_pods_after_itself(api: client.ApiClient) -> None:
+    # A pod template's own name is ignored, as by the real controller (Argo's k8s-jobs gives
+    # one): three pods at once, each named after the job.
+    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    template = {"metadata": {"name": "rand"}, "spec": pod_manifest("x", "echo $$")["spec"]}
+    batch.create_namespaced_job("default", {"metadata": {"name": "j"}, "spec": {
+        "template": template, "completions": 3, "parallelism": 3}})
+    job = wait_for(lambda: (j := batch.read_namespaced_job("j", "default")).status.conditions
+                   and j, "the job to finish")
+    assert (job.status.conditions[-1].type, job.status.succeeded) == ("Complete", 3)
+    pods = core.list_namespaced_pod("default", label_selector="job-name=j").items
+    assert len(pods) == 3 and all(p.metadata.name.startswith("j-") for p in pods)
+
+
 def test_a_failing_job_stops_at_its_backoff_limit(api: client.ApiClient) -> None:
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     template = {"spec": pod_manifest("ignored", "exit 1")["spec"]}
