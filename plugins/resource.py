@@ -628,10 +628,15 @@ async def run(ctx: NodeContext) -> Outcome:
                   parse_flags(body.flags or []), strategy, ctx.run.namespace,
                   f"{ctx.run.uid}/{ctx.node.id}",
                   ctx.workflow_name if body.set_owner_reference else None)
-    cluster = await asyncio.to_thread(Cluster)
     stop = asyncio.Event()
     try:
+        cluster = await asyncio.to_thread(Cluster)
+    except NodeError as exc:
+        return Outcome("Failed", str(exc))
+    try:
         return await _run(ctx, cluster, req, conditions, stop.is_set)
+    except NodeError as exc:  # as Argo's kubectl failing in the step's pod: the node fails
+        return Outcome("Failed", str(exc))
     except asyncio.CancelledError:
         stop.set()
         raise

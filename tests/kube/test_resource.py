@@ -241,7 +241,7 @@ def test_without_a_kubeconfig_the_node_says_so(argosy_home: Path) -> None:
     done, wf = run(argosy_home, None, workflow(resource("main", "get", config_map())))
     assert done.code == 1
     res = node(wf, "res")
-    assert res["phase"] == "Error"
+    assert res["phase"] == "Failed"
     assert "no Kubernetes cluster configured" in res["message"]
     assert "no-kubeconfig does not exist" in res["message"]
 
