@@ -54,8 +54,11 @@ def tf_operator(api: client.ApiClient, name: str, stack: contextlib.ExitStack) -
 
 def own_pod(api: client.ApiClient, name: str, stack: contextlib.ExitStack) -> None:
     """The pod that runs the step in Argo, which these examples patch: ``{{pod.name}}`` of a
-    one-template workflow is the workflow's name."""
-    client.CoreV1Api(api).create_namespaced_pod("default", pod_manifest(name, "sleep 600"))
+    one-template workflow is the workflow's name. Argo's pods have annotations (a json patch
+    adding one needs the map to exist)."""
+    pod = pod_manifest(name, "sleep 600")
+    pod["metadata"]["annotations"] = {"workflows.argoproj.io/node-name": name}
+    client.CoreV1Api(api).create_namespaced_pod("default", pod)
 
 
 def own_workflow(api: client.ApiClient, name: str, stack: contextlib.ExitStack) -> None:
@@ -63,7 +66,8 @@ def own_workflow(api: client.ApiClient, name: str, stack: contextlib.ExitStack) 
     argo_crd(api, name, stack)
     client.CustomObjectsApi(api).create_namespaced_custom_object(
         "argoproj.io", "v1alpha1", "default", "workflows",
-        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": name},
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+         "metadata": {"name": name, "labels": {"workflows.argoproj.io/phase": "Running"}},
          "spec": {"entrypoint": "main", "templates": []}})
 
 
@@ -133,13 +137,13 @@ def check_owned_workflow(api: client.ApiClient, wf: dict[str, Any]) -> None:
 
 def check_patched_pod(api: client.ApiClient, wf: dict[str, Any]) -> None:
     pod = client.CoreV1Api(api).read_namespaced_pod(wf["metadata"]["name"], "default")
-    assert pod.metadata.annotations == {"foo": "bar"}
+    assert pod.metadata.annotations["foo"] == "bar"
 
 
 def check_patched_workflow(api: client.ApiClient, wf: dict[str, Any]) -> None:
     own = client.CustomObjectsApi(api).get_namespaced_custom_object(
         "argoproj.io", "v1alpha1", "default", "workflows", wf["metadata"]["name"])
-    assert own["metadata"]["labels"] == {"foo": "bar"}
+    assert own["metadata"]["labels"]["foo"] == "bar"
 
 
 def check_owned_config_map(api: client.ApiClient, wf: dict[str, Any]) -> None:
