@@ -363,8 +363,9 @@ def _delete(resource: Any, namespace: str | None, name: str, req: Request) -> st
         params["grace_period_seconds"] = int(opts["grace_period"])
     if opts.get("force") and "grace_period" not in opts:
         params["grace_period_seconds"] = 0
-    if "cascade" in opts:
-        params["propagation_policy"] = CASCADE[str(opts["cascade"]).lower()]
+    # kubectl deletes dependents in the background unless told otherwise (the server alone
+    # would orphan a Job's pods).
+    params["propagation_policy"] = CASCADE[str(opts.get("cascade", "background")).lower()]
     params.update(_query(req))
     names = [name] if name else [
         (i.get("metadata") or {}).get("name") for i in resource.get(

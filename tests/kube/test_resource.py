@@ -22,7 +22,7 @@ from argosy.api.service import submit
 from argosy.engine.run import node_id
 from argosy.plugins.resource import NODE_ANNOTATION, RECORD, Cluster, Request, act, parse_flags
 from argosy.store import Store, runtime_dir
-from tests.conftest import CliResult, run_cli
+from tests.conftest import REPO, CliResult, run_cli
 from tests.durability.harness import EngineProcess, wait_until
 from tests.kube.conftest import install_crd, wait_for
 from tests.kube.double import Double
@@ -345,3 +345,23 @@ def test_an_engine_killed_while_a_node_waits_re_attaches_and_creates_nothing_twi
     assert [c.metadata.name for c in core.list_namespaced_config_map("default").items] == \
         [made.metadata.name]
     store.close()
+
+
+# ---- the example -------------------------------------------------------------------------------
+
+
+def test_the_kubernetes_job_example(argosy_home: Path, kubeconfig: Path,
+                                    api: client.ApiClient) -> None:
+    env = {"KUBECONFIG": str(kubeconfig)}
+    done = run_cli("run", str(REPO / "examples" / "kubernetes-job.yaml"), "-o", "json",
+                   "-p", "count=2", home=argosy_home, env=env, timeout=120)
+    assert done.code == 0, done.stderr
+    wf = json.loads(done.stdout)
+    job = outputs(wf, "run-job")
+    assert job["succeeded"] == "2"
+    logs = run_cli("logs", wf["metadata"]["name"], home=argosy_home, env=env).stdout
+    assert f"job {job['job-name']}: 2 pods succeeded" in logs
+    assert client.BatchV1Api(api).list_namespaced_job("default").items == []
+    # Deleted as kubectl deletes: its pods go with it.
+    wait_for(lambda: not client.CoreV1Api(api).list_namespaced_pod(
+        "default", label_selector=f"job-name={job['job-name']}").items, "the job's pods to go")
