@@ -131,12 +131,12 @@ class Cluster:
     """The dynamic client and the resources it discovered."""
 
     def __init__(self) -> None:
-        from kubernetes.dynamic import DynamicClient
-
         try:
-            self.api = api_client()
+            self.api = api_client()  # first: it says how to install the client if missing
         except KubernetesUnavailable as exc:
             raise NodeError(f"resource template: {exc}") from None
+        from kubernetes.dynamic import DynamicClient
+
         host = re.sub(r"[^A-Za-z0-9]+", "-", self.api.configuration.host).strip("-")
         cache = argosy_home() / "cache" / f"discovery-{host}.json"
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -499,8 +499,11 @@ def _go_json(value: Any) -> str:
 
 def jq_filter(obj: Any, program: str) -> str:
     """Argo's jqFilter output: each result on a line, strings bare, the rest as JSON."""
-    import jq
-
+    try:
+        import jq
+    except ImportError:
+        raise NodeError("jqFilter needs libjq's Python binding: pip install "
+                        "'argosy[kubernetes]'") from None
     try:
         results = jq.compile(program).input_value(obj).all()
     except ValueError as exc:
