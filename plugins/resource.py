@@ -18,6 +18,7 @@ import contextlib
 import copy
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -449,39 +450,44 @@ def parse_conditions(body: ResourceTemplate) -> Conditions:
 
 def wait_for(cluster: Cluster, ref: Ref, conditions: Conditions, first: dict[str, Any],
              stopped: Callable[[], bool]) -> tuple[dict[str, Any], str, str]:
-    """Watch the object until a condition decides: (object, phase, message)."""
-    from kubernetes.dynamic.exceptions import DynamicApiError
+    """Watch the object until a condition decides: (object, phase, message). A watch that ends
+    is renewed from the last resourceVersion seen (bookmarks included); one too old for the
+    server (410 Gone) reads the object afresh; a connection lost is retried, as Argo retries
+    transient errors."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     resource = cluster.by_kind(ref.api_version, ref.kind)
+    gone = f"{ref.text} was deleted while its status was still being checked"
     obj = first
+    version = (obj.get("metadata") or {}).get("resourceVersion")
     while not stopped():
         verdict = conditions.verdict(obj)
         if verdict is not None:
             return obj, *verdict
-        version = (obj.get("metadata") or {}).get("resourceVersion")
         try:
             for event in resource.watch(namespace=ref.namespace, name=ref.name,
                                         resource_version=version, timeout=WATCH_SECONDS,
                                         allow_watch_bookmarks=True):
                 kind, raw = event["type"], event["raw_object"]
                 if kind == "DELETED":
-                    return raw, "Failed", (f"{ref.text} was deleted while its status was "
-                                           "still being checked")
-                if kind == "BOOKMARK" or kind == "ERROR":
-                    if kind == "ERROR":  # 410 Gone: read it afresh
-                        obj = resource.get(name=ref.name, namespace=ref.namespace).to_dict()
+                    return raw, "Failed", gone
+                version = (raw.get("metadata") or {}).get("resourceVersion") or version
+                if kind in ("ADDED", "MODIFIED"):
+                    obj = raw
+                    if conditions.verdict(obj) is not None:
                         break
-                    continue
-                obj = raw
-                if conditions.verdict(obj) is not None or stopped():
+                if stopped():
                     break
-        except DynamicApiError as exc:
-            if getattr(exc, "status", None) == 404:
-                return obj, "Failed", f"{ref.text} was deleted while its status was still " \
-                    "being checked"
-            if getattr(exc, "status", None) != 410:
+        except ApiException as exc:
+            if exc.status == 404:
+                return obj, "Failed", gone
+            if exc.status != 410:
                 raise
             obj = resource.get(name=ref.name, namespace=ref.namespace).to_dict()
+            version = (obj.get("metadata") or {}).get("resourceVersion")
+        except HTTPError:
+            time.sleep(1.0)
     return obj, "Failed", "stopped"
 
 
@@ -650,7 +656,8 @@ async def run(ctx: NodeContext) -> Outcome:
 
 async def _run(ctx: NodeContext, cluster: Cluster, req: Request, conditions: Conditions,
                stopped: Callable[[], bool]) -> Outcome:
-    from kubernetes.dynamic.exceptions import DynamicApiError
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     node_dir, record = ctx.node_dir, _load(ctx.node_dir)
     try:
@@ -670,8 +677,10 @@ async def _run(ctx: NodeContext, cluster: Cluster, req: Request, conditions: Con
         if not conditions.empty:
             obj, phase, message = await asyncio.to_thread(
                 wait_for, cluster, ref, conditions, obj, stopped)
-    except DynamicApiError as exc:
+    except ApiException as exc:
         return Outcome("Failed", _api_error(exc))
+    except HTTPError as exc:
+        return Outcome("Failed", f"the API server could not be reached: {exc}")
     outputs = output_values(ctx.raw, obj) if phase == "Succeeded" else {}
     return Outcome(phase, message, outputs=outputs, log=f"{log}\n")
 

@@ -6,6 +6,7 @@ so conditions on ``status.succeeded``/``status.failed`` are decided by real proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -20,7 +21,18 @@ from kubernetes import client
 
 from argosy.api.service import submit
 from argosy.engine.run import node_id
-from argosy.plugins.resource import NODE_ANNOTATION, RECORD, Cluster, Request, act, parse_flags
+from argosy.plugins import resource as resource_module
+from argosy.plugins.resource import (
+    NODE_ANNOTATION,
+    RECORD,
+    Cluster,
+    Conditions,
+    Ref,
+    Request,
+    act,
+    parse_flags,
+)
+from argosy.spec.selectors import parse_requirements
 from argosy.store import Store, runtime_dir
 from tests.conftest import REPO, CliResult, run_cli
 from tests.durability.harness import EngineProcess, wait_until
@@ -365,3 +377,30 @@ def test_the_kubernetes_job_example(argosy_home: Path, kubeconfig: Path,
     # Deleted as kubectl deletes: its pods go with it.
     wait_for(lambda: not client.CoreV1Api(api).list_namespaced_pod(
         "default", label_selector=f"job-name={job['job-name']}").items, "the job's pods to go")
+
+
+def test_a_watch_renewed_after_the_servers_window_still_sees_the_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server keeps 3 events; other writes push the node's resourceVersion out of that
+    # window while the watch is renewed (every second here): 410 Gone, then a fresh read.
+    monkeypatch.setattr(resource_module, "WATCH_SECONDS", 1)
+    with Double(root=tmp_path / "pods", window=3) as small:
+        monkeypatch.setenv("KUBECONFIG", str(small.write_kubeconfig(tmp_path / "kc")))
+        cluster = Cluster()
+        with contextlib.closing(cluster.api):
+            core = client.CoreV1Api(cluster.api)
+            core.create_namespaced_config_map("default", {"metadata": {"name": "gate"}})
+            first = cluster.api.sanitize_for_serialization(
+                core.read_namespaced_config_map("gate", "default"))
+            conditions = Conditions(parse_requirements("data.ready == yes"), [])
+            found: list[Any] = []
+            waiter = threading.Thread(target=lambda: found.append(resource_module.wait_for(
+                cluster, Ref("v1", "ConfigMap", "default", "gate"), conditions, first,
+                lambda: False)))
+            waiter.start()
+            for i in range(5):
+                core.create_namespaced_config_map("default", {"metadata": {"name": f"x{i}"}})
+            time.sleep(2.5)
+            core.patch_namespaced_config_map("gate", "default", {"data": {"ready": "yes"}})
+            waiter.join(30)
+    assert [phase for _, phase, _ in found] == ["Succeeded"]
