@@ -70,9 +70,15 @@ FLAGS = {"-n": "namespace", "--namespace": "namespace", "-l": "selector", "--sel
          "--validate": "validate", "--grace-period": "grace_period", "--cascade": "cascade",
          "--field-manager": "field_manager", "--dry-run": "dry_run"}
 # Boolean flags, -> the option they set.
-SWITCHES = {"--ignore-not-found": "ignore_not_found", "--wait": "wait", "--force": "force",
-            "--server-side": "server_side", "--force-conflicts": "force_conflicts",
-            "--overwrite": "overwrite", "--all": "all"}
+SWITCHES = {"--ignore-not-found": "ignore_not_found", "--force": "force", "--all": "all",
+            "--server-side": "server_side", "--force-conflicts": "force_conflicts"}
+# The options each action honours beyond namespace, validate, dry-run and field manager
+# (delete always ignores a missing object, as Argo's kubectl call; apply is always server-side
+# and takes ownership of conflicting fields).
+ACTION_OPTIONS = {"delete": {"selector", "grace_period", "cascade", "ignore_not_found", "force",
+                             "all"},
+                  "apply": {"server_side", "force_conflicts"}}
+COMMON_OPTIONS = {"namespace", "validate", "dry_run", "field_manager"}
 VALIDATION = {"true": "Strict", "strict": "Strict", "warn": "Warn", "false": "Ignore",
               "ignore": "Ignore"}
 CASCADE = {"true": "Background", "background": "Background", "foreground": "Foreground",
@@ -88,7 +94,7 @@ class Flags:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_flags(flags: list[str]) -> Flags:
+def parse_flags(flags: list[str], action: str) -> Flags:
     """kubectl's arguments as Argo passes them: ``[KIND] [NAME]`` or ``KIND/NAME``, then flags
     as ``--flag value`` or ``--flag=value``."""
     out, positional = Flags(), []
@@ -122,6 +128,14 @@ def parse_flags(flags: list[str]) -> Flags:
     if out.options.get("dry_run") not in (None, "none", "server"):
         raise NodeError("resource.flags: --dry-run: only server (or none) can be honoured "
                         "without kubectl")
+    if not str(out.options.get("grace_period", "0")).lstrip("-").isdigit():
+        raise NodeError(f"resource.flags: --grace-period={out.options['grace_period']} is not "
+                        "a number of seconds")
+    allowed = COMMON_OPTIONS | ACTION_OPTIONS.get(action, set())
+    for flag, option in [*FLAGS.items(), *SWITCHES.items()]:
+        if option in out.options and option not in allowed and flag.startswith("--"):
+            raise NodeError(f"resource.flags: {flag} is not supported with action {action}: "
+                            "a resource template manages one object")
     return out
 
 
@@ -258,6 +272,8 @@ def _resource_of(cluster: Cluster, req: Request) -> tuple[Any, str | None, str]:
 
 def _query(req: Request) -> dict[str, Any]:
     opts, query = req.flags.options, {}
+    if "field_manager" in opts and req.action != "delete":
+        query["field_manager"] = opts["field_manager"]
     params = []
     if "validate" in opts:
         params.append(("fieldValidation", VALIDATION[str(opts["validate"]).lower()]))
@@ -283,9 +299,9 @@ def act(cluster: Cluster, req: Request, node_dir: Path) -> tuple[Ref | None, dic
         obj = _create(cluster, resource, namespace, req, node_dir, query)
     elif req.action == "apply":
         body = _owned(cluster, req, namespace)
-        obj = resource.server_side_apply(
-            body=body, name=name, namespace=namespace, field_manager=FIELD_MANAGER,
-            force_conflicts=True, **query).to_dict()
+        query.setdefault("field_manager", FIELD_MANAGER)
+        obj = resource.server_side_apply(body=body, name=name, namespace=namespace,
+                                         force_conflicts=True, **query).to_dict()
     elif req.action == "replace":
         obj = resource.replace(body=_owned(cluster, req, namespace), name=name,
                                namespace=namespace,
@@ -635,7 +651,7 @@ async def run(ctx: NodeContext) -> Outcome:
     conditions = parse_conditions(body)
     strategy = body.merge_strategy or "strategic"
     req = Request(body.action, parse_manifest(body.manifest, body.action, strategy),
-                  parse_flags(body.flags or []), strategy, ctx.run.namespace,
+                  parse_flags(body.flags or [], body.action), strategy, ctx.run.namespace,
                   f"{ctx.run.uid}/{ctx.node.id}",
                   ctx.workflow_name if body.set_owner_reference else None)
     stop = asyncio.Event()

@@ -170,12 +170,14 @@ def config_map(**data: str) -> dict[str, Any]:
 KEYS = "jq:.data | keys | join(\",\")"
 
 
-def test_every_action(argosy_home: Path, kubeconfig: Path, api: client.ApiClient) -> None:
+def test_every_action(argosy_home: Path, kubeconfig: Path, api: client.ApiClient,
+                      double: Double) -> None:
     doc = workflow(
         steps("create", "apply", "replace", "merge", "strategic", "json", "get", "delete"),
         resource("create", "create", config_map(a="1"), {"keys": KEYS}),
         resource("apply", "apply", config_map(a="2", b="x"), {"a": "{.data.a}", "keys": KEYS}),
-        resource("replace", "replace", config_map(c="3"), {"keys": KEYS}),
+        resource("replace", "replace", config_map(c="3"), {"keys": KEYS},
+                 flags=["--field-manager=argo-user", "--validate=strict"]),
         resource("merge", "patch", config_map(d="4"), {"keys": KEYS}, mergeStrategy="merge"),
         resource("strategic", "patch", config_map(e="5"), {"keys": KEYS}),
         resource("json", "patch", [{"op": "add", "path": "/data/f", "value": "6"}],
@@ -188,6 +190,8 @@ def test_every_action(argosy_home: Path, kubeconfig: Path, api: client.ApiClient
     )
     done, wf = run(argosy_home, kubeconfig, doc)
     assert done.code == 0, done.stderr + json.dumps(wf and wf["status"].get("message"))
+    puts = [q for m, _, q in double.requests if m == "PUT"]
+    assert puts == [{"fieldManager": "argo-user", "fieldValidation": "Strict"}]
     assert outputs(wf, "create") == {"keys": "a"}
     assert outputs(wf, "apply") == {"a": "2", "keys": "a,b"}
     assert outputs(wf, "replace") == {"keys": "c"}
@@ -272,7 +276,8 @@ def test_a_create_killed_before_its_record_adopts_the_object(
     (node_dir / RECORD).write_text('{"creating": true}')
     manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "g-"}}
     cluster = Cluster()
-    req = Request("create", manifest, parse_flags([]), "strategic", "default", "uid/node", None)
+    req = Request("create", manifest, parse_flags([], "create"), "strategic", "default",
+                  "uid/node", None)
     first = act(cluster, req, tmp_path / "other")  # the create before the crash, in effect
     again = act(cluster, req, node_dir)
     assert again[0] == first[0]

@@ -103,24 +103,29 @@ def test_requirements_print_as_kubernetes_does() -> None:
 
 def test_flags_map_kubectls_arguments() -> None:
     flags = parse_flags(["configmap", "--selector", "cleanup=true", "--validate=false",
-                         "-n", "team", "--ignore-not-found", "--cascade=orphan"])
+                         "-n", "team", "--ignore-not-found", "--cascade=orphan"], "delete")
     assert (flags.kind, flags.name) == ("configmap", None)
     assert flags.options == {"selector": "cleanup=true", "validate": "false", "namespace": "team",
                              "ignore_not_found": True, "cascade": "orphan"}
-    assert (parse_flags(["pod/p1"]).kind, parse_flags(["pod/p1"]).name) == ("pod", "p1")
+    named = parse_flags(["pod/p1"], "patch")
+    assert (named.kind, named.name) == ("pod", "p1")
 
 
 @pytest.mark.parametrize(("flags", "fault"), [
     (["--kubeconfig", "x"], "kubectl flag --kubeconfig is not supported"),
     (["-o", "yaml"], "kubectl flag -o is not supported"),
+    (["--wait"], "kubectl flag --wait is not supported"),
     (["--selector"], "--selector needs a value"),
     (["--validate=maybe"], "--validate=maybe is not one of"),
     (["--dry-run=client"], "only server"),
+    (["--grace-period=soon"], "--grace-period=soon is not a number of seconds"),
     (["a", "b", "c"], "expected [KIND [NAME]]"),
+    (["-l", "a=b"], "--selector is not supported with action get: a resource template manages"),
+    (["--force-conflicts"], "--force-conflicts is not supported with action get"),
 ])
 def test_flags_argosy_cannot_honour_are_refused(flags: list[str], fault: str) -> None:
     with pytest.raises(NodeError) as caught:
-        parse_flags(flags)
+        parse_flags(flags, "get" if "--grace-period=soon" not in flags else "delete")
     assert fault in str(caught.value)
 
 
