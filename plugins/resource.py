@@ -641,6 +641,25 @@ def check(body: ResourceTemplate, template: dict[str, Any]) -> list[str]:
 
 
 async def run(ctx: NodeContext) -> Outcome:
+    stop = asyncio.Event()
+    try:
+        req, conditions = _request(ctx)
+        cluster = await asyncio.to_thread(Cluster)
+    except NodeError as exc:  # as Argo's kubectl failing in the step's pod: the node fails
+        return Outcome("Failed", str(exc))
+    try:
+        return await _run(ctx, cluster, req, conditions, stop.is_set)
+    except NodeError as exc:
+        return Outcome("Failed", str(exc))
+    except asyncio.CancelledError:
+        stop.set()
+        raise
+    finally:
+        cluster.api.close()
+
+
+def _request(ctx: NodeContext) -> tuple[Request, Conditions]:
+    """The node's call and conditions, as substituted; what Argo would refuse raises."""
     body: ResourceTemplate = ctx.body
     faults = check(body, ctx.raw)
     if body.manifest_from is not None:  # lint says so too
@@ -648,26 +667,12 @@ async def run(ctx: NodeContext) -> Outcome:
                       "artifacts to read it from yet")
     if faults:
         raise NodeError(f"resource.{faults[0]}")
-    conditions = parse_conditions(body)
     strategy = body.merge_strategy or "strategic"
     req = Request(body.action, parse_manifest(body.manifest, body.action, strategy),
                   parse_flags(body.flags or [], body.action), strategy, ctx.run.namespace,
                   f"{ctx.run.uid}/{ctx.node.id}",
                   ctx.workflow_name if body.set_owner_reference else None)
-    stop = asyncio.Event()
-    try:
-        cluster = await asyncio.to_thread(Cluster)
-    except NodeError as exc:
-        return Outcome("Failed", str(exc))
-    try:
-        return await _run(ctx, cluster, req, conditions, stop.is_set)
-    except NodeError as exc:  # as Argo's kubectl failing in the step's pod: the node fails
-        return Outcome("Failed", str(exc))
-    except asyncio.CancelledError:
-        stop.set()
-        raise
-    finally:
-        cluster.api.close()
+    return req, parse_conditions(body)
 
 
 async def _run(ctx: NodeContext, cluster: Cluster, req: Request, conditions: Conditions,

@@ -409,3 +409,15 @@ def test_a_watch_renewed_after_the_servers_window_still_sees_the_change(
             core.patch_namespaced_config_map("gate", "default", {"data": {"ready": "yes"}})
             waiter.join(30)
     assert [phase for _, phase, _ in found] == ["Succeeded"]
+
+
+def test_a_condition_bad_once_substituted_fails_the_node_saying_why(argosy_home: Path) -> None:
+    template = resource("main", "get", config_map(), successCondition="{{inputs.parameters.c}}")
+    template["inputs"] = {"parameters": [{"name": "c", "value": "status.n > many"}]}
+    done, wf = run(argosy_home, None, workflow(template))
+    assert done.code == 1
+    res = node(wf, "res")
+    assert res["phase"] == "Failed"
+    assert res["message"].startswith("resource.successCondition 'status.n > many' failed to "
+                                     "parse: status.n>many: the value of > and < must be an "
+                                     "integer")
