@@ -5,6 +5,8 @@ Every process
 * sees a private ``/tmp`` (the host directory ``node_dir/tmp``) through its own mount namespace,
   so parallel nodes writing the same absolute path never collide, and an empty read-only
   directory in place of ``$ARGOSY_HOME`` and the runtime directory of every node;
+* runs in a PID namespace of its own, under a small init: it can signal only its node's
+  processes, and they all end with it;
 * gets its template's env over the host's basics (``_INHERITED``), nothing of argosy's own;
 * runs in its own session with stdout/stderr going straight to files (no pipes through the
   engine), so it outlives an engine crash and a restarted engine re-adopts it; ``node_dir/pid``
@@ -22,11 +24,13 @@ one per event loop, with requests pipelined: the engine goes on scheduling while
 starts processes. For each process the server
 
 1. creates the node's directories and opens its stdout/stderr/stdin files,
-2. moves *itself* into a fresh mount namespace (``unshare(CLONE_NEWNS)``, ``/`` made private,
-   ``node_dir/tmp`` bound onto ``/tmp``) and into the working directory,
-3. ``posix_spawn``\\ s the command there, as a session leader with the files as fds 0-2,
-4. returns to the host's namespace (``setns``) and replies with the pid, its start time and the
-   read end of a "done" pipe;
+2. forks the node's init into a PID namespace and a mount namespace of its own
+   (``clone(CLONE_NEWPID | CLONE_NEWNS)``): the init makes ``/`` private, binds ``node_dir/tmp``
+   onto ``/tmp``, mounts the namespace's ``/proc``, ``posix_spawn``\\ s the command there as a
+   session leader with the files as fds 0-2, forwards SIGTERM/SIGINT to it, reaps orphans and
+   exits with its status; that exit ends every process of the namespace (``setsid``, daemons),
+   and ``kill -9 -1`` in a step reaches only the node's own processes;
+3. replies with the init's pid, its start time and the read end of a "done" pipe;
 
 and when the process exits it writes ``rc`` and then closes the done pipe, so the engine waits
 for that pipe and finds the exit code recorded. Why, measured on a 2-vCPU VM (best of several
@@ -35,13 +39,13 @@ rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 
 * ``posix_spawn`` is a vfork: no page tables are copied, so it costs the same from any process.
   The former ``preexec_fn`` (unshare + mount in the child) made the engine ``fork()`` instead,
   whose cost grows with the engine's resident memory: ``true`` took 3.7 ms at 31 MB and 25 ms
-  at 330 MB, now 1.2 ms and 2.2 ms. Forking even the 10 MB server costs ~0.9 ms, so nothing
-  forks; the server enters each process's namespace itself (0.07 ms), and the spawned
-  process alone keeps it alive once the server has returned to the host's.
-* No ``sh`` wrapper (its extra exec + fork cost ~1.2 ms): the server is the process's parent,
-  so it reaps it and records the exit code (128+N for signal N). It records before it reaps,
-  so whoever sees the process gone also sees ``rc``. A forked Python waiter instead of ``sh``
-  measured slower still (two forks).
+  at 330 MB. Only the ~10 MB server forks (~0.9 ms): once per node, for its init, the price
+  of a PID namespace, whose PID 1 must be a process that handles signals and reaps. The init
+  is the server's own Python, forked, not a new interpreter; the command itself is spawned.
+* No ``sh`` wrapper (its extra exec + fork cost ~1.2 ms): the server is the init's parent, so
+  it reaps it and records the exit code (the command's, 128+N for signal N). It records before
+  it reaps, so whoever sees the process gone also sees ``rc``. Unisolated, the server spawns
+  the command itself, with no init.
 * If the engine dies, the server keeps running until the processes it started have ended and
   their codes are recorded, then exits; a restarted engine re-adopts them through the pid file
   (pidfd) and ``rc``. If the server dies, the engine starts another on the next request;
@@ -51,8 +55,9 @@ rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 
   there it may make mount namespaces and return to its base one, so the steps get the same
   private ``/tmp`` and still run as the engine's user. Where that fails too, the engine says so
   once and runs processes unisolated; ``ARGOSY_SANDBOX=off`` asks for that.
-* When the process exits, the server SIGKILLs what it left in its process group (``cmd &``,
-  nohup) before recording ``rc``, as a container's processes end with its main one.
+* When the process exits, what it left goes with it (``cmd &``, nohup, setsid), as a
+  container's processes end with its main one: the namespace ends with its init, and,
+  unisolated, the server SIGKILLs the process group before recording ``rc``.
 * Cancellation SIGTERMs the process group (the command gets its grace period, as in a pod)
   and SIGKILLs it after the grace period.
 """
@@ -316,11 +321,17 @@ os.dup2(null, 0)  # was this source, read to its end
 os.close(null)
 import ctypes, errno, marshal, select, signal, socket, stat
 
-CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
-MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                        ctypes.c_void_p]
+# clone(2) as a fork into new namespaces. PyDLL: the GIL stays held across it, so the child
+# resumes with it as the parent does (we have no other thread).
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+pylibc = ctypes.PyDLL(None, use_errno=True)
+pylibc.syscall.restype = ctypes.c_long
 host_ns = None  # the mount namespace we return to after each spawn, once set up
 sandbox = None  # why processes cannot be isolated here, "" if they can; None: not tried yet
 libc.prctl(15, b"argosy-forkserver", 0, 0, 0)  # PR_SET_NAME, for ps -e and top
@@ -341,7 +352,12 @@ def check(failed, what):
 
 def enter_private_tmp(tmp, keep=(), hide=()):
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    # Private first, or the bind mount would propagate back into the host's namespace.
+    set_up_mounts(tmp, keep, hide)
+
+
+def set_up_mounts(tmp, keep=(), hide=()):
+    # In a fresh mount namespace. Private first, or the bind mount would propagate back into
+    # the host's namespace.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
     if tmp is None:
         return
@@ -365,6 +381,83 @@ def enter_private_tmp(tmp, keep=(), hide=()):
         if os.path.isdir(path):
             check(libc.mount(b"none", os.fsencode(path), b"tmpfs", MS_RDONLY,
                              b"size=4k,mode=0555"), "hiding " + path)
+
+
+def clone(flags):
+    # A fork into new namespaces: 0 in the child, its pid in the parent.
+    if SYS_CLONE is None:
+        raise OSError(errno.ENOSYS, "no clone(2) number known for " + os.uname().machine)
+    pid = pylibc.syscall(SYS_CLONE, ctypes.c_ulong(flags | signal.SIGCHLD), None, None, None,
+                         None)
+    check(pid < 0, "clone(CLONE_NEWPID)")
+    return pid
+
+
+def start_node(argv, env, cwd, tmp, keep, hide, fds):
+    # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
+    pid = clone(CLONE_NEWPID | CLONE_NEWNS)
+    if pid == 0:
+        node_init(argv, env, cwd, tmp, keep, hide, fds)  # never returns
+    return pid
+
+
+def node_init(argv, env, cwd, tmp, keep, hide, fds):
+    # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
+    # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
+    # namespace and exits with the step's status. Its exit takes every process of the
+    # namespace with it (`cmd &`, setsid, nohup), as a container's end does. Never returns
+    # into the server's loop, whatever happens.
+    code = 125
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()  # the engine signals the node as a process group
+        for i, fd in enumerate(fds):
+            os.dup2(fd, i)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
+        set_up_mounts(tmp, keep, hide)
+        try:  # a /proc of this namespace: ps shows the node's processes only
+            check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             None), "mounting /proc")
+        except OSError:
+            pass  # the host's: its pids mean nothing here, so nothing outside can be signalled
+        os.chdir(cwd)
+        step = []
+        pending = []
+
+        def forward(sig, _frame):
+            if step:
+                try:
+                    os.killpg(step[0], sig)
+                except OSError:
+                    pass
+            else:
+                pending.append(sig)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        try:
+            step.append(os.posix_spawn(resolve(argv[0], env), argv, env, setsid=True,
+                                       setsigdef=default, setsigmask=()))
+        except OSError as e:  # as sh reports it: 127 not found, 126 not executable
+            os.write(2, ("argosy: %s: %s\n" % (argv[0], e.strerror)).encode())
+            code = 127 if e.errno == errno.ENOENT else 126
+            return
+        for sig in pending:
+            forward(sig, None)
+        while True:
+            pid, status = os.waitpid(-1, 0)
+            if pid == step[0]:
+                code = os.waitstatus_to_exitcode(status)
+                code = code if code >= 0 else 128 - code
+                return
+    except BaseException as e:
+        try:
+            os.write(2, ("argosy: setting up the node failed: %s\n" % e).encode())
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
 
 
 def leave_private_tmp():
@@ -416,11 +509,11 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=()):
            os.open(os.path.join(node, "stderr"), flags, 0o644)]
     failed = None
     try:
-        try:
-            if tmp is not None:
-                enter_private_tmp(tmp, keep, hide)
-            os.chdir(cwd)  # after the mount: a cwd under /tmp must be the node's
+        if tmp is not None:
+            pid = start_node(argv, env, cwd, tmp, keep, hide, fds)
+        else:
             try:
+                os.chdir(cwd)
                 pid = os.posix_spawn(
                     resolve(argv[0], env), argv, env, setsid=True, setsigdef=default,
                     setsigmask=(), file_actions=[(os.POSIX_SPAWN_DUP2, fd, i)
@@ -428,10 +521,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=()):
             except OSError as e:
                 failed = e
                 os.write(fds[2], ("argosy: %s: %s\n" % (argv[0], e.strerror)).encode())
-        finally:
-            if tmp is not None:
-                leave_private_tmp()
-            os.chdir("/")
+            finally:
+                os.chdir("/")
     finally:
         for fd in fds:
             os.close(fd)
@@ -477,6 +568,13 @@ def try_private_tmp():
     finally:
         if os.readlink("/proc/self/ns/mnt") != here:
             leave_private_tmp()
+    try:
+        pid = clone(CLONE_NEWPID | CLONE_NEWNS)
+    except OSError as e:
+        return "no PID namespace: " + str(e)
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
     return None
 
 
@@ -972,6 +1070,7 @@ def _reaped(pidfd: int) -> bool:
 async def _terminate(pid: int, pidfd: int, grace: float) -> int:
     """SIGTERM the group led by ``pid``, SIGKILL after ``grace``; the signal that ended it."""
     sig = signal.SIGTERM
+    _kill(pid, signal.SIGTERM)  # the node's init, even before it leads its group
     _killpg(pid, signal.SIGTERM)
     try:
         if not await _readable(pidfd, grace):
@@ -981,6 +1080,11 @@ async def _terminate(pid: int, pidfd: int, grace: float) -> int:
     if sig == signal.SIGKILL:
         await _readable(pidfd)
     return sig
+
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
 
 
 def _killpg(pgid: int, sig: int) -> None:

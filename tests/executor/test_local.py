@@ -375,10 +375,26 @@ def test_the_process_gets_default_signals_and_only_stdio(ex: LocalExecutor, tmp_
 
 
 def test_the_process_leads_its_own_session(ex: LocalExecutor, tmp_path: Path) -> None:
-    r = run(ex, spec(tmp_path, ["sh", "-c", "cat /proc/$$/stat"]))
-    fields = r.stdout.rsplit(")", 1)[1].split()
-    pid = int((tmp_path / "node" / "pid").read_text().split()[0])
-    assert (int(fields[2]), int(fields[3])) == (pid, pid)  # process group, session
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo $$; cat /proc/$$/stat"]))
+    pid, stat = r.stdout.split("\n", 1)
+    fields = stat.rsplit(")", 1)[1].split()
+    assert (fields[2], fields[3]) == (pid, pid)  # process group, session
+
+
+def test_the_process_has_a_pid_namespace_of_its_own(ex: LocalExecutor, tmp_path: Path) -> None:
+    # Its node's init is 1 and the process 2; /proc shows the node's processes only, so a
+    # step can signal nothing of the host's.
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo $$; ls -d /proc/[0-9]*"]))
+    assert r.stdout.split() == ["2", "/proc/1", "/proc/2"]  # init, and sh become ls
+
+
+def test_setsid_leftovers_end_with_the_node(ex: LocalExecutor, tmp_path: Path) -> None:
+    # A session of its own leaves the process group, not the node's PID namespace.
+    marker = f"600.{uuid.uuid4().int % 10**9}"
+    r = run(ex, spec(tmp_path, ["sh", "-c", f"setsid sleep {marker} >/dev/null 2>&1 & "
+                                            f"setsid -f sleep {marker}; echo started"]))
+    assert (r.exit_code, r.stdout) == (0, "started\n")
+    assert sleeps_gone(marker) == []
 
 
 def test_a_file_that_is_not_executable_exits_126(ex: LocalExecutor, tmp_path: Path) -> None:
