@@ -7,14 +7,21 @@ Every process
   directory in place of ``$ARGOSY_HOME`` and the runtime directory of every node;
 * runs in a PID namespace of its own, under a small init: it can signal only its node's
   processes, and they all end with it;
+* sees the host's files through a writable layer of its own (an overlay of each writable disk,
+  upper layers in ``node_dir/layers/<mount point quoted>/upper``): what it writes outside
+  ``/tmp`` lands there, never on the host, and goes with the node's directory; a missing
+  ``workingDir`` is made in that view. Kernel views and RAM disks (``/dev``, ``/sys``) are the
+  host's, bound; ``/dev/shm`` is a 64 MiB tmpfs of its own, as Docker gives one. In a user
+  namespace the mounts under ``/`` are locked to it, so ``/`` cannot be one overlay: the root
+  is then a directory of the node's holding an overlay of each top-level directory;
 * gets its template's env over the host's basics (``_INHERITED``), nothing of argosy's own;
 * runs in its own session with stdout/stderr going straight to files (no pipes through the
   engine), so it outlives an engine crash and a restarted engine re-adopts it; ``node_dir/pid``
   holds the pid and the process start time, to tell the process from a later one that reused its
   pid, and ``node_dir/rc`` its exit code once it ended.
 
-Files in ``node_dir``: ``stdout``, ``stderr``, ``pid``, ``rc``, ``tmp/`` and, when the spec has
-stdin, ``stdin``.
+Files in ``node_dir``: ``stdout``, ``stderr``, ``pid``, ``rc``, ``tmp/``, ``root/`` (its view's
+mount point), ``layers/`` and, when the spec has stdin, ``stdin``.
 
 How processes are started: a fork server
 -----------------------------------------
@@ -169,13 +176,19 @@ class LocalExecutor:
         return [Path(node_dir, "stdout"), Path(node_dir, "stderr")]
 
     def host_path(self, spec: ProcessSpec, path: str) -> Path:
-        """Where ``path``, as the process sees it, is on the host."""
+        """Where ``path``, as the process sees it, is on the host: in its private /tmp, in the
+        upper layer of the file system it is on if the node wrote it, else the host's file."""
         if not self._isolated():
             cwd = spec.working_dir or os.path.join(spec.node_dir, "tmp")
             return Path(posixpath.normpath(posixpath.join(cwd, path)))
         full = posixpath.normpath(posixpath.join(spec.working_dir or "/tmp", path))
         if full == "/tmp" or full.startswith("/tmp/"):
             return Path(spec.node_dir, "tmp", full[len("/tmp/"):])
+        for point in _layered_mounts(Path(spec.node_dir)):
+            if full == point or full.startswith(point.rstrip("/") + "/"):
+                upper = Path(spec.node_dir, "layers", _layer_name(point), "upper",
+                             full[len(point):].lstrip("/"))
+                return upper if os.path.lexists(upper) else Path(full)
         return Path(full)
 
     def read_file(self, spec: ProcessSpec, path: str) -> str | None:
@@ -186,6 +199,10 @@ class LocalExecutor:
 
     def write_file(self, spec: ProcessSpec, path: str, content: str) -> None:
         target = self.host_path(spec, path)
+        if self._layered(Path(spec.node_dir)) and not target.is_relative_to(spec.node_dir):
+            # Before it starts: into the upper layer of /, never onto the host's file.
+            full = posixpath.normpath(posixpath.join(spec.working_dir or "/tmp", path))
+            target = Path(spec.node_dir, "layers", _layer_name("/"), "upper", full.lstrip("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
 
@@ -202,12 +219,17 @@ class LocalExecutor:
             self._isolate = wanted and reason is None
         return self._isolate
 
+    def _layered(self, node: Path) -> bool:
+        """Whether the node gets a writable layer of its own over the host's files."""
+        return self._isolated()
+
     async def _start(self, spec: ProcessSpec) -> ProcessResult:
         node = Path(spec.node_dir)
         tmp = node / "tmp"  # the fork server creates it
         isolate = self._isolated()
-        if spec.working_dir:  # a container runtime creates a missing workingDir, so do we
-            self.host_path(spec, spec.working_dir).mkdir(parents=True, exist_ok=True)
+        layered = self._layered(node)
+        if spec.working_dir and not isolate:  # a container runtime creates a missing
+            self.host_path(spec, spec.working_dir).mkdir(parents=True, exist_ok=True)  # one
         stdin = None
         if spec.stdin is not None:
             node.mkdir(parents=True, exist_ok=True)
@@ -220,7 +242,8 @@ class LocalExecutor:
         # A task of its own, shielded: once the request is out the server starts the process
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
-            spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else ()))
+            spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
+            layered))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -319,7 +342,7 @@ os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are 
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)  # was this source, read to its end
 os.close(null)
-import ctypes, errno, marshal, select, signal, socket, stat
+import ctypes, errno, marshal, re, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -330,6 +353,12 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
 # clone(2) as a fork into new namespaces. PyDLL: the GIL stays held across it, so the child
 # resumes with it as the parent does (we have no other thread).
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+MNT_DETACH = 2
+# File systems a node sees as the host's (bound, not layered): kernel views and RAM disks.
+VIRTUAL = {"proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "ramfs", "cgroup", "cgroup2",
+           "mqueue", "securityfs", "debugfs", "tracefs", "bpf", "pstore", "configfs",
+           "fusectl", "hugetlbfs", "autofs", "binfmt_misc", "efivarfs", "nsfs", "rpc_pipefs"}
 pylibc = ctypes.PyDLL(None, use_errno=True)
 pylibc.syscall.restype = ctypes.c_long
 host_ns = None  # the mount namespace we return to after each spawn, once set up
@@ -383,6 +412,122 @@ def set_up_mounts(tmp, keep=(), hide=()):
                              b"size=4k,mode=0555"), "hiding " + path)
 
 
+def mount_table():
+    # (id, parent id, mount point, file system type, read-only?) from /proc/self/mountinfo.
+    table = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f.read().decode("utf-8", "surrogateescape").splitlines():
+            fields = line.split(" ")
+            fstype = fields[fields.index("-") + 1]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            table.append((fields[0], fields[1], point, fstype, "ro" in fields[5].split(",")))
+    return table
+
+
+def bind(source, target):
+    check(libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None),
+          "bind-mounting " + source)
+
+
+def layer(mount, children, root, layers):
+    # Mounts ``mount`` at root + its mount point: an overlay with an upper layer of the node's
+    # own if it is a writable disk, else the host's, bound (kernel views, RAM disks, read-only).
+    _id, _parent, point, fstype, ro = mount
+    target = root + point.rstrip("/")
+    if fstype in VIRTUAL or ro:
+        bind(point, target or "/")
+        return
+    if not overlay(point, target or root, layers):
+        if point == "/":
+            layer_entries(children.get(mount[0], ()), root, layers)
+        else:  # e.g. the node's own directory is on it: its writes are the host's
+            bind(point, target)
+        return
+    for child in children.get(mount[0], ()):  # an overlay shows no mounts of its lower
+        if child[2] not in ("/proc", "/tmp"):
+            layer(child, children, root, layers)
+
+
+def overlay(point, target, layers):
+    # An overlay of ``point`` at ``target``, its upper layer in layers/<point quoted>; False
+    # if the kernel refuses it.
+    name = os.path.join(layers, point.replace("%", "%25").replace("/", "%2F"))
+    os.makedirs(os.path.join(name, "upper"), exist_ok=True)
+    os.makedirs(os.path.join(name, "work"), exist_ok=True)
+    os.chdir(name)  # relative upper and work: node paths need no escaping
+    lower = point.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+    options = "lowerdir=%s,upperdir=upper,workdir=work" % lower
+    for extra in ("", ",userxattr"):  # in a user namespace, overlayfs keeps its xattrs there
+        if not libc.mount(b"overlay", os.fsencode(target), b"overlay", 0,
+                          os.fsencode(options + extra)):
+            return True
+    return False
+
+
+def layer_entries(mounts, root, layers):
+    # When / cannot be one overlay (in a user namespace its mounts are locked to it, or the
+    # node's own directory is on it): the node's root is a directory of its own, holding an
+    # overlay (or, where refused, a bind) of each of the host's top-level directories, and
+    # its symlinks and files.
+    base = os.path.join(layers, "%2F", "upper")
+    os.makedirs(base, exist_ok=True)
+    bind(base, root)
+    points = dict((m[2], m) for m in mounts)
+    for entry in os.listdir("/"):
+        path, target = "/" + entry, root + "/" + entry
+        if entry in ("proc", "tmp"):
+            os.makedirs(target, exist_ok=True)
+        elif os.path.islink(path):
+            if not os.path.lexists(target):
+                os.symlink(os.readlink(path), target)
+        elif os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+            mount = points.get(path)
+            if mount is not None and (mount[3] in VIRTUAL or mount[4]):
+                bind(path, target)
+            elif not overlay(path, target, layers):
+                bind(path, target)
+        else:
+            if not os.path.exists(target):
+                open(target, "a").close()
+            bind(path, target)
+
+
+def enter_private_root(node, tmp, keep, hide):
+    # Every writable disk under / as an overlay whose upper layer is in node_dir/layers, the
+    # node's private /tmp, a fresh /dev/shm and /proc; then that view becomes its /.
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    table = mount_table()
+    ids = set(m[0] for m in table)
+    children = {}
+    for m in table:
+        children.setdefault(m[1], []).append(m)
+    top = [m for m in table if m[2] == "/" and m[1] not in ids][-1:] or \
+        [m for m in table if m[2] == "/"][-1:]
+    root = os.path.join(node, "root")
+    os.makedirs(root, exist_ok=True)
+    layer(top[0], children, root, os.path.join(node, "layers"))
+    bind(tmp, root + "/tmp")
+    for name in keep:
+        target = root + "/tmp/" + name
+        os.makedirs(target, exist_ok=True)
+        bind("/tmp/" + name, target)
+    if os.path.isdir(root + "/dev/shm"):  # a container's own, with Docker's default size
+        check(libc.mount(b"shm", os.fsencode(root + "/dev/shm"), b"tmpfs",
+                         MS_NOSUID | MS_NODEV, b"size=64m"), "mounting /dev/shm")
+    for path in hide:
+        if os.path.isdir(root + path):
+            check(libc.mount(b"none", os.fsencode(root + path), b"tmpfs", MS_RDONLY,
+                             b"size=4k,mode=0555"), "hiding " + path)
+    check(libc.mount(b"proc", os.fsencode(root + "/proc"), b"proc",
+                     MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mounting /proc")
+    os.chdir(root)
+    check(SYS_PIVOT_ROOT is None or pylibc.syscall(SYS_PIVOT_ROOT, b".", b".") < 0,
+          "pivot_root")
+    check(libc.umount2(b".", MNT_DETACH), "detaching the host's /")
+    os.chdir("/")
+
+
 def clone(flags):
     # A fork into new namespaces: 0 in the child, its pid in the parent.
     if SYS_CLONE is None:
@@ -393,15 +538,15 @@ def clone(flags):
     return pid
 
 
-def start_node(argv, env, cwd, tmp, keep, hide, fds):
+def start_node(argv, env, cwd, node, layered, keep, hide, fds):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, tmp, keep, hide, fds)  # never returns
+        node_init(argv, env, cwd, node, layered, keep, hide, fds)  # never returns
     return pid
 
 
-def node_init(argv, env, cwd, tmp, keep, hide, fds):
+def node_init(argv, env, cwd, node, layered, keep, hide, fds):
     # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
     # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
     # namespace and exits with the step's status. Its exit takes every process of the
@@ -415,12 +560,17 @@ def node_init(argv, env, cwd, tmp, keep, hide, fds):
         for i, fd in enumerate(fds):
             os.dup2(fd, i)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
-        set_up_mounts(tmp, keep, hide)
-        try:  # a /proc of this namespace: ps shows the node's processes only
-            check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                             None), "mounting /proc")
-        except OSError:
-            pass  # the host's: its pids mean nothing here, so nothing outside can be signalled
+        tmp = os.path.join(node, "tmp")
+        if layered:
+            enter_private_root(node, tmp, keep, hide)
+        else:
+            set_up_mounts(tmp, keep, hide)
+            try:  # a /proc of this namespace: ps shows the node's processes only
+                check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                 None), "mounting /proc")
+            except OSError:
+                pass  # the host's: its pids mean nothing here, nothing outside can be signalled
+        os.makedirs(cwd, exist_ok=True)  # as a container runtime creates a missing workingDir
         os.chdir(cwd)
         step = []
         pending = []
@@ -495,7 +645,7 @@ def start_time(pid):
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
 
 
-def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=()):
+def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False):
     tmp = os.path.join(node, "tmp")
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
@@ -510,7 +660,7 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=()):
     failed = None
     try:
         if tmp is not None:
-            pid = start_node(argv, env, cwd, tmp, keep, hide, fds)
+            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds)
         else:
             try:
                 os.chdir(cwd)
@@ -613,7 +763,22 @@ def reap():
                 pass
             record(node, code)
             os.close(done)  # the engine's wait ends with rc on disk
+            if os.geteuid() != 0:
+                open_work_dirs(node)
         os.waitpid(info.si_pid, 0)
+
+
+def open_work_dirs(node):
+    # overlayfs leaves its work/work directory mode 000: the node's owner could not remove it.
+    try:
+        names = os.listdir(os.path.join(node, "layers"))
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.chmod(os.path.join(node, "layers", name, "work", "work"), 0o700)
+        except OSError:
+            pass
 
 
 def receive(engine, n, fds):
@@ -694,6 +859,21 @@ main()
 """
 
 
+def _layer_name(point: str) -> str:
+    """A layer's directory name under ``node_dir/layers``: its mount point, quoted."""
+    return point.replace("%", "%25").replace("/", "%2F")
+
+
+def _layered_mounts(node: Path) -> list[str]:
+    """The mount points the node has a layer of, the deepest first."""
+    try:
+        names = os.listdir(node / "layers")
+    except OSError:
+        return []
+    points = [n.replace("%2F", "/").replace("%25", "%") for n in names]
+    return sorted(points, key=len, reverse=True)
+
+
 # What a process inherits of the engine's environment: what programs need to run as this user,
 # as an image's ENV gives a container its PATH. Nothing of argosy's own (ARGOSY_HOME, tokens).
 _INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
@@ -761,10 +941,11 @@ class _ForkServer:
 
     async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
                     private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
-                    hide: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
+                    hide: tuple[str, ...] = (), layered: bool = False
+                    ) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
-                   hide)
+                   hide, layered)
         for retry in (False, True):
             channel = self._channel()
             try:

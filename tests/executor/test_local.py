@@ -150,6 +150,32 @@ def test_working_dir(ex: LocalExecutor, tmp_path: Path) -> None:
     assert run(ex, spec(tmp_path, ["pwd"], "host", working_dir="/")).stdout == "/\n"
 
 
+def test_writes_outside_tmp_land_in_the_nodes_own_layer(ex: LocalExecutor,
+                                                         tmp_path: Path) -> None:
+    # As in a container: the host's files are there to read, what a node writes anywhere
+    # is its own, and a workingDir outside /tmp is made in its view.
+    top, src = f"/argosy-test-{uuid.uuid4().hex}", f"/argosy-src-{uuid.uuid4().hex}"
+    write = spec(tmp_path, ["sh", "-c", f"mkdir -p {top} && echo a > {top}/a && pwd && "
+                                        f"echo etc >> /etc/hostname-argosy && head -c3 "
+                                        f"/etc/passwd"], "write", working_dir=src)
+    r = run(ex, write)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"{src}\nroo", "")
+    assert not Path(top).exists() and not Path(src).exists()
+    assert not Path("/etc/hostname-argosy").exists()
+    assert ex.read_file(write, f"{top}/a") == "a\n"  # outputs are read from its layer
+    other = run(ex, spec(tmp_path, ["sh", "-c", f"ls {top} {src} 2>&1 | wc -l"], "other"))
+    assert other.stdout.strip() == "2"  # two "No such file" lines: not the first node's
+
+
+def test_write_file_outside_tmp_goes_into_the_nodes_layer(ex: LocalExecutor,
+                                                          tmp_path: Path) -> None:
+    path = f"/argosy-test-{uuid.uuid4().hex}/in"
+    s = spec(tmp_path, ["cat", path])
+    ex.write_file(s, path, "input\n")
+    assert not Path(path).exists()
+    assert run(ex, s).stdout == "input\n"
+
+
 def test_env_is_laid_over_the_hosts_basics(ex: LocalExecutor, tmp_path: Path) -> None:
     s = spec(tmp_path, ["sh", "-c", 'echo "$FOO $HOME $PATH"'], env={"FOO": "bar", "HOME": "/x"})
     assert run(ex, s).stdout == f"bar /x {os.environ['PATH']}\n"
