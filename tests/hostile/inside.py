@@ -1,0 +1,50 @@
+"""Runs in the throwaway PID namespace of a hostile-workflow test (as its init's child):
+``argosy run`` of a workflow, then a report, as JSON, of what it printed and what it left.
+
+    python inside.py WORKFLOW [ARGOSY RUN ARGS...]
+
+Leftovers are looked for here, inside the namespace, because its end would kill them anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LEFTOVER = b"sleep\x00600\x00"  # the cmdline hostile steps leave behind
+
+
+def leftovers(within: float = 5.0) -> list[int]:
+    """Live ``sleep 600`` processes once none are left, or after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                if Path(f"/proc/{entry}/cmdline").read_bytes() != LEFTOVER:
+                    continue
+                state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != b"Z":
+                found.append(int(entry))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def main() -> None:
+    workflow, *args = sys.argv[1:]
+    proc = subprocess.run([sys.executable, "-m", "argosy.cli", "run", workflow, "-o", "json",
+                           *args], capture_output=True, text=True, timeout=240)
+    store = Path(os.environ["ARGOSY_HOME"], "argosy.db")
+    print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:],
+                      "leftovers": leftovers(), "store_bytes": store.stat().st_size}))
+
+
+if __name__ == "__main__":
+    main()
