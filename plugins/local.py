@@ -97,10 +97,11 @@ __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
 log = logging.getLogger(__name__)
 
-# Set to off to run steps unisolated (no private /tmp) on purpose.
+# Set to off to run steps unisolated (no private /tmp) on purpose; to tmp for a private /tmp
+# and PID namespace but the host's other files writable, as before nodes had a layer of their own.
 SANDBOX_ENV = "ARGOSY_SANDBOX"
-_SETTINGS = {"on": True, "1": True, "true": True, "yes": True,
-             "off": False, "0": False, "false": False, "no": False}
+_SETTINGS = {"on": "on", "1": "on", "true": "on", "yes": "on", "tmp": "tmp",
+             "off": "off", "0": "off", "false": "off", "no": "off"}
 
 # How long a re-adopter waits, after the process ended, for its recorder to write ``rc``.
 _RECORD_TIMEOUT = 10.0
@@ -210,7 +211,7 @@ class LocalExecutor:
 
     def _isolated(self) -> bool:
         if self._isolate is None:
-            wanted = _sandbox_setting() if self._wanted is None else self._wanted
+            wanted = _sandbox_setting() != "off" if self._wanted is None else self._wanted
             reason = _probe_private_tmp() if wanted else None
             if reason:
                 log.warning("argosy: steps run unisolated, without a private /tmp, because %s "
@@ -221,7 +222,7 @@ class LocalExecutor:
 
     def _layered(self, node: Path) -> bool:
         """Whether the node gets a writable layer of its own over the host's files."""
-        return self._isolated()
+        return self._isolated() and _sandbox_setting() != "tmp"
 
     async def _start(self, spec: ProcessSpec) -> ProcessResult:
         node = Path(spec.node_dir)
@@ -1190,12 +1191,12 @@ _fork_server = _ForkServer()
 atexit.register(_fork_server._close)
 
 
-def _sandbox_setting() -> bool:
+def _sandbox_setting() -> str:
     value = os.environ.get(SANDBOX_ENV, "on")
     try:
         return _SETTINGS[value.strip().lower()]
     except KeyError:
-        raise ArgosyError(f"{SANDBOX_ENV}={value!r}: expected on or off") from None
+        raise ArgosyError(f"{SANDBOX_ENV}={value!r}: expected on, tmp or off") from None
 
 
 def _probe_private_tmp() -> str | None:

@@ -6,6 +6,8 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
+
 WORKFLOW = """\
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
@@ -28,8 +30,10 @@ spec:
 """
 
 
-def test_resubmit_memoized_reruns_only_what_did_not_succeed(cli, tmp_path: Path) -> None:
-    # Outside /tmp: each step sees a private /tmp of its own.
+def test_resubmit_memoized_reruns_only_what_did_not_succeed(
+        cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Outside /tmp, on the host: each step sees a private /tmp, and no layer over the rest.
+    monkeypatch.setenv("ARGOSY_SANDBOX", "tmp")
     counts = Path("/var/tmp") / f"argosy-memo-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "wf.yaml"
     path.write_text(WORKFLOW.replace("COUNTS", str(counts)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -235,20 +237,35 @@ def test_get_wide_fits_80_columns(cli, tmp_path: Path) -> None:
     assert lines[-1] == "(not shown at 80 columns: PODNAME, EXITCODE, ARTIFACTS)"
 
 
+def sleeping(seconds: str) -> list[int]:
+    """Host pids of ``sleep <seconds>`` processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == (
+                    f"sleep\0{seconds}\0".encode()):
+                found.append(int(entry))
+    return found
+
+
 def test_ctrl_c_stops_the_workflow_and_kills_its_processes(tmp_path: Path) -> None:
+    # The step says it started in a file on the host (ARGOSY_SANDBOX=tmp: no layer over the
+    # host's files), and is found by its command line: its pid is its own namespace's.
     marker = Path("/var/tmp") / f"argosy-ctrlc-{os.getpid()}"
+    seconds = f"60.{uuid.uuid4().int % 10**9}"
     wf = HELLO.replace('[echo, "hello {{inputs.parameters.who}}"]',
-                       f'[sh, -c, "echo $$ > {marker}; sleep 60"]')
+                       f'[sh, -c, "echo up > {marker}; exec sleep {seconds}"]')
     home = tmp_path / "home"
     proc = subprocess.Popen([sys.executable, "-m", "argosy.cli", "run", write(tmp_path, wf),
                              "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=dict(os.environ, ARGOSY_HOME=str(home)), text=True)
+                            env=dict(os.environ, ARGOSY_HOME=str(home), ARGOSY_SANDBOX="tmp"),
+                            text=True)
     try:
         deadline = time.monotonic() + 30
-        while not marker.exists() or not marker.read_text().strip():
+        while not marker.exists() or not sleeping(seconds):
             assert time.monotonic() < deadline, "the step never started"
             time.sleep(0.1)
-        pid = int(marker.read_text())
+        pid = sleeping(seconds)[0]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 1, err

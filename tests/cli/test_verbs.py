@@ -228,8 +228,10 @@ def engines(argosy_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 
 
 @pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory outside /tmp: each node sees a private /tmp, so files there stay apart."""
+def shared_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory outside /tmp that steps write on the host: each node sees a private /tmp,
+    and (with ARGOSY_SANDBOX=tmp) no layer of its own over the rest."""
+    monkeypatch.setenv("ARGOSY_SANDBOX", "tmp")
     path = Path(tempfile.mkdtemp(prefix="argosy-cli-", dir="/var/tmp"))
     yield path
     shutil.rmtree(path, ignore_errors=True)

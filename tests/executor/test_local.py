@@ -551,6 +551,19 @@ def test_the_store_and_other_nodes_files_are_hidden(
     shutil.rmtree(other)
 
 
+def test_argosy_sandbox_tmp_leaves_the_hosts_other_files_writable(
+        tmp_path: Path, outside_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARGOSY_SANDBOX", "tmp")
+    ex = LocalExecutor(grace_seconds=0.5)
+    if not ex._isolated():
+        pytest.skip("no mount namespaces here")
+    r = run(ex, spec(tmp_path, ["sh", "-c", f"echo host > {outside_tmp}/f; echo mine > /tmp/f; "
+                                            "echo $$"]))
+    assert r.stdout == "2\n"  # its own PID namespace still
+    assert (outside_tmp / "f").read_text() == "host\n"
+    assert (tmp_path / "node" / "tmp" / "f").read_text() == "mine\n"
+
+
 def test_a_store_in_the_users_home_does_not_hide_the_home(
         ex: LocalExecutor, tmp_path: Path, outside_tmp: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -94,5 +94,5 @@ def test_a_bad_argosy_sandbox_value_is_an_error_naming_it(
     from argosy.plugins.local import LocalExecutor
 
     monkeypatch.setenv("ARGOSY_SANDBOX", "maybe")
-    with pytest.raises(ArgosyError, match="ARGOSY_SANDBOX='maybe': expected on or off"):
+    with pytest.raises(ArgosyError, match="ARGOSY_SANDBOX='maybe': expected on, tmp or off"):
         LocalExecutor()._isolated()
