@@ -821,11 +821,21 @@ class Store:
     # ---- the Argo object ----------------------------------------------------------------------
 
     def workflow(self, record: WorkflowRecord, *, nodes: bool = True) -> dict[str, Any]:
-        """The Workflow as Argo shows it (``argo get -o json``)."""
+        """The Workflow as Argo shows it (``argo get -o json``).
+
+        ``metadata.resourceVersion`` is the workflow's change counter, read before the record
+        and nodes: the object is at least as new as its version, so a client that keeps the
+        highest version it saw never goes back to older state (an action's reply that arrives
+        after a newer event).
+        """
+        row = self.db.execute("SELECT seq FROM changes WHERE uid = ?", (record.uid,)).fetchone()
+        with contextlib.suppress(NotFound):
+            record = self.get(record.uid)
         wf = dict(record.manifest)
         wf["metadata"] = dict(wf.get("metadata", {}), name=record.name,
                               namespace=record.namespace, uid=record.uid,
-                              creationTimestamp=record.created_at)
+                              creationTimestamp=record.created_at,
+                              resourceVersion=str(row[0] if row else 0))
         status = record.status()
         if nodes:
             found = self.nodes(record.uid)

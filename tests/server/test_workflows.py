@@ -193,6 +193,26 @@ def test_suspend_holds_the_next_step_until_resume(http: httpx.Client) -> None:
     assert wf["status"]["progress"] == "2/2"
 
 
+def test_resource_version_orders_replies_and_events(http: httpx.Client) -> None:
+    """Every reply carries the workflow's change counter as metadata.resourceVersion, growing
+    with each change, so a client can drop a reply older than an event it already has."""
+    manifest = {"metadata": {"name": "versioned"}, "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "steps": [[{"name": "gate", "template": "gate"}]]},
+        {"name": "gate", "suspend": {}}]}}
+    created = http.post(f"{API}/default", json={"workflow": manifest}).json()
+    wait_node(http, "default", "versioned", "gate", "Running")
+    seen = int(http.get(f"{API}/default/versioned").json()["metadata"]["resourceVersion"])
+    assert seen > int(created["metadata"]["resourceVersion"])
+    # The engine applies the resume after the reply: the reply may be the state before it.
+    resumed = http.put(f"{API}/default/versioned/resume", json={}).json()
+    assert int(resumed["metadata"]["resourceVersion"]) >= seen
+    done = wait_phase(http, "default", "versioned")
+    assert int(done["metadata"]["resourceVersion"]) > int(resumed["metadata"]["resourceVersion"])
+    listed = http.get(f"{API}/default").json()["items"]
+    assert [w["metadata"]["resourceVersion"] for w in listed
+            if w["metadata"]["name"] == "versioned"] == [done["metadata"]["resourceVersion"]]
+
+
 def test_set_supplies_outputs_and_resume_releases_the_suspend_node(http: httpx.Client) -> None:
     manifest = {"metadata": {"name": "approval"}, "spec": {"entrypoint": "flow", "templates": [
         {"name": "flow", "steps": [
