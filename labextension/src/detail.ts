@@ -4,16 +4,20 @@ import { Widget } from '@lumino/widgets';
 import { stringify } from 'yaml';
 import { artifactUrl, runAction, streamLogs } from './api';
 import { formatDuration, elapsedSeconds, progressOf, workflowDuration } from './logic/format';
-import { Graph, buildGraph, defaultCollapsed, shapeKey } from './logic/graph';
+import { Graph, GraphNode, buildGraph, collapseGrown, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
-import { ACTIONS, Action, DESTRUCTIVE, hasLog, isEnabled } from './logic/rules';
+import { ACTIONS, Action, DESTRUCTIVE, hasLog, isEnabled, shownPhase } from './logic/rules';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
-import { keyOf } from './logic/events';
+import { keyOf, revisionOf } from './logic/events';
 import { el } from './dom';
 import { WorkflowStore } from './store';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const REDRAW_MS = 500;
+const MIN_ZOOM = 0.02;
+const MAX_ZOOM = 4;
+const PAN_STEP = 60;
+const BUSY_MS = 15000;
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const e = document.createElementNS(SVG, tag);
@@ -21,6 +25,29 @@ function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
     e.setAttribute(k, String(v));
   }
   return e;
+}
+
+// Phase glyphs drawn as paths (no icon font), white on a disc of the phase's colour.
+const GLYPHS: Record<string, string> = {
+  Succeeded: 'M4.5 8.5l2.5 2.5 4.5-5',
+  Failed: 'M5.5 5.5l5 5M10.5 5.5l-5 5',
+  Error: 'M8 4.5v4.5M8 11v0.5',
+  Running: 'M8 3.5a4.5 4.5 0 1 1 -4.5 4.5',
+  Pending: 'M8 4.5v3.5l2.5 1.5',
+  Suspended: 'M6.5 5v6M9.5 5v6',
+  Skipped: 'M4.5 8h7',
+  Omitted: 'M4.5 8h7'
+};
+
+function phaseIcon(phase: string, x: number, y: number): SVGElement {
+  const g = svg('g', { class: `argosy-icon argosy-phase-${phase}`, transform: `translate(${x},${y})` });
+  g.appendChild(svg('circle', { cx: 8, cy: 8, r: 8 }));
+  const path = svg('path', { d: GLYPHS[phase] ?? GLYPHS.Pending });
+  if (phase === 'Running') {
+    path.classList.add('argosy-spin');
+  }
+  g.appendChild(path);
+  return g;
 }
 
 function paramTable(title: string, params: Parameter[] | undefined): HTMLElement {
@@ -43,7 +70,18 @@ function paramTable(title: string, params: Parameter[] | undefined): HTMLElement
 export class WorkflowDetail extends Widget {
   private key: string;
   private wf: Workflow;
-  private collapsed: Set<string>;
+  private collapsed = new Set<string>();
+  /** Groups whose collapse the user (or the auto-collapse, once) has settled. */
+  private decided = new Set<string>();
+  private deleted = false;
+  /** The action sent and the revision it was sent at: the buttons wait for a newer one. */
+  private busy: { action: Action; revision: number } | null = null;
+  private busyTimer = 0;
+  /** The graph's pan and zoom: graph point p shows at p * k + (x, y). */
+  private view = { x: 0, y: 0, k: 1 };
+  private fitted = false;
+  private viewport: SVGGElement | null = null;
+  private tickTimer = 0;
   private shape = '';
   private laid: Layout | null = null;
   private graph: Graph = { nodes: [], edges: [] };
@@ -52,7 +90,6 @@ export class WorkflowDetail extends Widget {
   private redrawTimer = 0;
   private lastDraw = 0;
   private tab: 'graph' | 'yaml' | 'parameters' = 'graph';
-  private zoom = 1;
 
   private header = el('div', 'argosy-detail-header');
   private actions = el('div', 'argosy-actions');
@@ -66,7 +103,8 @@ export class WorkflowDetail extends Widget {
 
   constructor(
     private store: WorkflowStore,
-    wf: Workflow
+    wf: Workflow,
+    private open: (wf: Workflow) => void = () => undefined
   ) {
     super();
     this.wf = wf;
@@ -75,13 +113,15 @@ export class WorkflowDetail extends Widget {
     this.addClass('argosy-detail');
     this.title.label = wf.metadata.name;
     this.title.closable = true;
-    this.collapsed = defaultCollapsed(wf.status?.nodes ?? {});
+    collapseGrown(wf.status?.nodes ?? {}, this.collapsed, this.decided);
     this.buildTabs();
     const main = el('div', 'argosy-graph-main');
     main.append(this.graphBox, this.side);
     this.body.append(main, this.yamlBox, this.paramsBox);
     this.node.append(this.header, this.actions, this.tabs, this.body);
-    this.graphBox.tabIndex = -1;
+    this.graphBox.tabIndex = 0;
+    this.graphBox.setAttribute('aria-label', 'Workflow graph: drag or arrow keys pan, wheel or +/- zoom, 0 fits');
+    this.panAndZoom();
     store.changed.connect(this.onChanged, this);
     this.render();
   }
@@ -90,9 +130,32 @@ export class WorkflowDetail extends Widget {
     return this.key;
   }
 
+  get workflow(): Workflow {
+    return this.wf;
+  }
+
+  protected onAfterAttach(): void {
+    // Running durations tick between events.
+    this.tickTimer = window.setInterval(() => this.tick(), 1000);
+  }
+
+  protected onBeforeDetach(): void {
+    window.clearInterval(this.tickTimer);
+  }
+
+  protected onResize(): void {
+    this.fitOnce();
+  }
+
+  protected onAfterShow(): void {
+    this.fitOnce();
+  }
+
   dispose(): void {
     this.logAbort?.abort();
     window.clearTimeout(this.redrawTimer);
+    window.clearInterval(this.tickTimer);
+    window.clearTimeout(this.busyTimer);
     this.store.changed.disconnect(this.onChanged, this);
     super.dispose();
   }
@@ -103,11 +166,18 @@ export class WorkflowDetail extends Widget {
     }
     const wf = this.store.get(this.key);
     if (!wf) {
-      this.header.textContent = `${this.wf.metadata.name} was deleted`;
-      this.actions.textContent = '';
+      // The tab keeps the last state for reading; nothing acts on it or reads its logs.
+      this.deleted = true;
+      this.logAbort?.abort();
+      window.clearTimeout(this.redrawTimer);
+      this.render();
       return;
     }
     this.wf = wf;
+    if (this.busy && revisionOf(wf) > this.busy.revision) {
+      this.setBusy(null);
+    }
+    collapseGrown(wf.status?.nodes ?? {}, this.collapsed, this.decided);
     // Big graphs change often while running: redraw at most every REDRAW_MS.
     const wait = Math.max(0, this.lastDraw + REDRAW_MS - Date.now());
     window.clearTimeout(this.redrawTimer);
@@ -137,15 +207,14 @@ export class WorkflowDetail extends Widget {
     const wf = this.wf;
     const phase = wf.status?.phase || 'Pending';
     this.header.textContent = '';
-    const dot = el('span', `argosy-dot argosy-phase-${phase}`);
+    const dot = el('span', `argosy-dot argosy-phase-${shownPhase(wf)}`);
     const title = el('span', 'argosy-detail-title', wf.metadata.name);
-    const info = el(
-      'span',
-      'argosy-detail-info',
-      [phase, progressOf(wf), workflowDuration(wf, Date.now())].filter(Boolean).join(' · ')
-    );
+    const info = el('span', 'argosy-detail-info', this.infoText());
     info.dataset.phase = phase;
     this.header.append(dot, title, info);
+    if (this.deleted) {
+      this.header.appendChild(el('span', 'argosy-deleted', `${wf.metadata.name} was deleted`));
+    }
     if (wf.status?.message) {
       this.header.appendChild(el('div', 'argosy-detail-message', wf.status.message));
     }
@@ -168,11 +237,38 @@ export class WorkflowDetail extends Widget {
   private renderActions(): void {
     this.actions.textContent = '';
     for (const action of ACTIONS) {
-      const b = el('button', `argosy-action argosy-action-${action}`, action);
-      b.disabled = !isEnabled(action, this.wf);
+      const busy = this.busy?.action === action;
+      const b = el('button', `argosy-action argosy-action-${action}`, busy ? `${action}…` : action);
+      b.disabled = this.deleted || !!this.busy || !isEnabled(action, this.wf);
       b.dataset.action = action;
+      if (busy) {
+        b.setAttribute('aria-busy', 'true');
+        b.classList.add('argosy-busy');
+      }
       b.addEventListener('click', () => void this.act(action));
       this.actions.appendChild(b);
+    }
+  }
+
+  private infoText(): string {
+    const wf = this.wf;
+    return [shownPhase(wf), progressOf(wf), workflowDuration(wf, Date.now())].filter(Boolean).join(' · ');
+  }
+
+  /** Moves the running durations on: the header's and the selected node's. */
+  private tick(): void {
+    if (this.deleted || this.wf.status?.finishedAt) {
+      return;
+    }
+    const info = this.header.querySelector('.argosy-detail-info');
+    if (info) {
+      info.textContent = this.infoText();
+    }
+    const node = this.wf.status?.nodes?.[this.selectedNode];
+    const cell = this.side.querySelector('.argosy-fact-duration');
+    if (node && cell && !node.finishedAt) {
+      const secs = elapsedSeconds(node.startedAt, node.finishedAt, Date.now());
+      cell.textContent = secs === null ? '' : formatDuration(secs);
     }
   }
 
@@ -189,14 +285,31 @@ export class WorkflowDetail extends Widget {
         return;
       }
     }
+    this.setBusy({ action, revision: revisionOf(this.wf) });
     try {
       const result = (await runAction(action, ns, name)) as Workflow;
-      if (action !== 'delete' && action !== 'resubmit') {
+      if (action === 'resubmit') {
+        // A new workflow: its tab opens; this one does not change.
+        this.setBusy(null);
+        this.store.put(result);
+        this.open(result);
+      } else if (action !== 'delete') {
         this.store.put(result);
       }
     } catch (err) {
+      this.setBusy(null);
       await showErrorMessage(`Cannot ${action} ${name}`, (err as Error).message);
     }
+  }
+
+  /** Holds the buttons until the workflow changes (or BUSY_MS, if it never does). */
+  private setBusy(busy: { action: Action; revision: number } | null): void {
+    this.busy = busy;
+    window.clearTimeout(this.busyTimer);
+    if (busy) {
+      this.busyTimer = window.setTimeout(() => this.setBusy(null), BUSY_MS);
+    }
+    this.renderActions();
   }
 
   private renderGraph(): void {
@@ -207,16 +320,12 @@ export class WorkflowDetail extends Widget {
       this.laid = layout(this.graph);
     }
     const laid = this.laid;
-    const root = svg('svg', {
-      width: laid.width * this.zoom,
-      height: laid.height * this.zoom,
-      viewBox: `0 0 ${laid.width} ${laid.height}`,
-      role: 'group',
-      'aria-label': 'Workflow graph'
-    });
+    const root = svg('svg', { class: 'argosy-graph-svg', role: 'group', 'aria-label': 'Workflow graph' });
+    const viewport = svg('g', { class: 'argosy-viewport' }) as SVGGElement;
+    root.appendChild(viewport);
     for (const e of laid.edges) {
       const d = e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' ');
-      root.appendChild(svg('path', { d, class: 'argosy-edge' }));
+      viewport.appendChild(svg('path', { d, class: 'argosy-edge' }));
     }
     for (const n of this.graph.nodes) {
       const p = laid.nodes.get(n.id);
@@ -233,12 +342,25 @@ export class WorkflowDetail extends Widget {
         'aria-label': `${n.label}: ${n.phase}`
       });
       g.appendChild(svg('rect', { width: NODE_W, height: NODE_H, rx: 6 }));
-      const text = svg('text', { x: 10, y: NODE_H / 2 + 4 });
-      let label = n.label.length > 22 ? `${n.label.slice(0, 21)}…` : n.label;
+      g.appendChild(phaseIcon(n.phase, 8, (NODE_H - 16) / 2));
+      const note = this.nodeNote(n);
+      const room = note ? 15 : 21;
+      const text = svg('text', { x: 30, y: NODE_H / 2 + 4, class: 'argosy-node-label' });
+      let label = n.label.length > room ? `${n.label.slice(0, room - 1)}…` : n.label;
       if (n.group) {
-        label = `${n.group.collapsed ? '▸' : '▾'} ${label} ×${n.group.size}`;
+        label = `${n.group.collapsed ? '▸' : '▾'} ${label}`;
       }
       text.textContent = label;
+      if (note) {
+        const t = svg('text', {
+          x: NODE_W - 8,
+          y: NODE_H / 2 + 4,
+          'text-anchor': 'end',
+          class: 'argosy-node-note'
+        });
+        t.textContent = note;
+        g.appendChild(t);
+      }
       const tip = svg('title', {});
       tip.textContent = n.group
         ? `${n.label}: ${Object.entries(n.group.phases)
@@ -254,31 +376,144 @@ export class WorkflowDetail extends Widget {
           choose();
         }
       });
-      root.appendChild(g);
+      viewport.appendChild(g);
     }
     const zoomBar = el('div', 'argosy-zoom');
-    for (const [label, factor] of [
-      ['−', 0.8],
-      ['+', 1.25]
+    for (const [label, name, act] of [
+      ['−', 'Zoom out', () => this.zoomBy(0.8)],
+      ['+', 'Zoom in', () => this.zoomBy(1.25)],
+      ['⤢', 'Fit to view', () => this.fitView()]
     ] as const) {
       const b = el('button', 'argosy-zoom-button', label);
-      b.setAttribute('aria-label', factor > 1 ? 'Zoom in' : 'Zoom out');
-      b.addEventListener('click', () => {
-        this.zoom = Math.min(3, Math.max(0.1, this.zoom * factor));
-        this.renderGraph();
-      });
+      b.setAttribute('aria-label', name);
+      b.title = name;
+      b.addEventListener('click', act);
       zoomBar.appendChild(b);
     }
-    const scrollTop = this.graphBox.scrollTop;
-    const scrollLeft = this.graphBox.scrollLeft;
     this.graphBox.textContent = '';
     this.graphBox.append(zoomBar, root);
-    this.graphBox.scrollTop = scrollTop;
-    this.graphBox.scrollLeft = scrollLeft;
+    this.viewport = viewport;
+    this.applyView();
+    this.fitOnce();
+  }
+
+  /** What a node shows at its right: a group's size, a retry's attempts, or the duration. */
+  private nodeNote(n: GraphNode): string {
+    if (n.group) {
+      return `×${n.group.size}`;
+    }
+    const node = this.wf.status?.nodes?.[n.id];
+    if (!node) {
+      return '';
+    }
+    if (node.type === 'Retry') {
+      return `↻${node.children?.length ?? 0}`;
+    }
+    const secs = elapsedSeconds(node.startedAt, node.finishedAt, Date.now());
+    return secs === null || node.type === 'StepGroup' || node.type === 'TaskGroup'
+      ? ''
+      : formatDuration(secs);
+  }
+
+  private applyView(): void {
+    const { x, y, k } = this.view;
+    this.viewport?.setAttribute('transform', `translate(${x},${y}) scale(${k})`);
+  }
+
+  /** The whole graph in view (never magnified), centred across, from the top. */
+  private fitView(): void {
+    const w = this.graphBox.clientWidth;
+    const h = this.graphBox.clientHeight;
+    const laid = this.laid;
+    if (!laid || w === 0 || h === 0 || laid.width === 0) {
+      return;
+    }
+    const k = Math.max(MIN_ZOOM, Math.min(1, (w - 8) / laid.width, (h - 8) / laid.height));
+    this.view = { x: (w - laid.width * k) / 2, y: Math.max(4, (h - laid.height * k) / 2), k };
+    this.fitted = true;
+    this.applyView();
+  }
+
+  /** Fits the first time the graph is drawn into a box with a size. */
+  private fitOnce(): void {
+    if (!this.fitted && this.tab === 'graph') {
+      this.fitView();
+    }
+  }
+
+  /** Zooms by `factor` keeping the graph point under (px, py) (box pixels) where it is. */
+  private zoomBy(factor: number, px?: number, py?: number): void {
+    const { x, y, k } = this.view;
+    const cx = px ?? this.graphBox.clientWidth / 2;
+    const cy = py ?? this.graphBox.clientHeight / 2;
+    const nk = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, k * factor));
+    this.view = { x: cx - ((cx - x) * nk) / k, y: cy - ((cy - y) * nk) / k, k: nk };
+    this.applyView();
+  }
+
+  private panBy(dx: number, dy: number): void {
+    this.view = { ...this.view, x: this.view.x + dx, y: this.view.y + dy };
+    this.applyView();
+  }
+
+  /** Drag to pan, wheel to zoom at the pointer, keys for both. */
+  private panAndZoom(): void {
+    const box = this.graphBox;
+    let drag: { id: number; x: number; y: number } | null = null;
+    box.addEventListener('pointerdown', e => {
+      if (e.button !== 0 || (e.target as Element).closest('.argosy-node, .argosy-zoom')) {
+        return;
+      }
+      drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
+      box.setPointerCapture(e.pointerId);
+      box.classList.add('argosy-panning');
+    });
+    box.addEventListener('pointermove', e => {
+      if (drag && e.pointerId === drag.id) {
+        this.panBy(e.clientX - drag.x, e.clientY - drag.y);
+        drag = { ...drag, x: e.clientX, y: e.clientY };
+      }
+    });
+    const end = (e: PointerEvent) => {
+      if (drag && e.pointerId === drag.id) {
+        drag = null;
+        box.classList.remove('argosy-panning');
+      }
+    };
+    box.addEventListener('pointerup', end);
+    box.addEventListener('pointercancel', end);
+    box.addEventListener(
+      'wheel',
+      e => {
+        e.preventDefault();
+        const r = box.getBoundingClientRect();
+        this.zoomBy(Math.exp(-e.deltaY * 0.002), e.clientX - r.left, e.clientY - r.top);
+      },
+      { passive: false }
+    );
+    box.addEventListener('keydown', e => {
+      const moves: Record<string, () => void> = {
+        ArrowLeft: () => this.panBy(PAN_STEP, 0),
+        ArrowRight: () => this.panBy(-PAN_STEP, 0),
+        ArrowUp: () => this.panBy(0, PAN_STEP),
+        ArrowDown: () => this.panBy(0, -PAN_STEP),
+        '+': () => this.zoomBy(1.25),
+        '=': () => this.zoomBy(1.25),
+        '-': () => this.zoomBy(0.8),
+        '0': () => this.fitView()
+      };
+      const move = moves[e.key];
+      if (move && !e.ctrlKey && !e.metaKey && !e.altKey) {
+        e.preventDefault();
+        move();
+      }
+    });
   }
 
   private choose(id: string, group: boolean): void {
+    const before = this.laid?.nodes.get(id);
     if (group) {
+      this.decided.add(id);
       if (this.collapsed.has(id)) {
         this.collapsed.delete(id);
       } else {
@@ -290,8 +525,13 @@ export class WorkflowDetail extends Widget {
       this.startLogs();
     }
     this.render();
+    // A group that opens or closes stays under the pointer: the layout around it changed.
+    const after = this.laid?.nodes.get(id);
+    if (group && before && after) {
+      this.panBy((before.x - after.x) * this.view.k, (before.y - after.y) * this.view.k);
+    }
     const again = this.graphBox.querySelector(`[data-node-id="${CSS.escape(id)}"]`);
-    (again as SVGElement | null)?.focus();
+    (again as SVGElement | null)?.focus({ preventScroll: true });
   }
 
   private renderNode(): void {
@@ -340,7 +580,7 @@ export class WorkflowDetail extends Widget {
       }
       this.side.appendChild(box);
     }
-    if (hasLog(node)) {
+    if (hasLog(node) && !this.deleted) {
       const box = el('div', 'argosy-section');
       box.appendChild(el('h4', '', 'Logs'));
       box.appendChild(this.logBox);
@@ -352,7 +592,7 @@ export class WorkflowDetail extends Widget {
     this.logAbort?.abort();
     this.logBox.textContent = '';
     const node = this.wf.status?.nodes?.[this.selectedNode];
-    if (!node || !hasLog(node)) {
+    if (!node || !hasLog(node) || this.deleted) {
       return;
     }
     const abort = new AbortController();

@@ -6,8 +6,9 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
-import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { FileDialog, IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { getWorkflow } from './api';
 import { WorkflowDetail } from './detail';
 import { keyOf } from './logic/events';
 import { Workflow } from './logic/types';
@@ -29,6 +30,7 @@ namespace CommandIDs {
   export const submitFile = 'argosy:submit-file';
   export const submitCurrent = 'argosy:submit';
   export const open = 'argosy:open-workflows';
+  export const openWorkflow = 'argosy:open-workflow';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -36,26 +38,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Argo workflows run by argosy: list, graph, logs, actions, submit.',
   autoStart: true,
   requires: [IFileBrowserFactory],
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     browsers: IFileBrowserFactory,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    defaultBrowser: IDefaultFileBrowser | null
   ) => {
     const store = new WorkflowStore();
     const tracker = new WidgetTracker<MainAreaWidget<WorkflowDetail>>({
       namespace: 'argosy-workflow'
     });
 
-    const openWorkflow = (wf: Workflow) => {
+    const openWorkflow = (wf: Workflow): MainAreaWidget<WorkflowDetail> => {
       const key = keyOf(wf);
       const open = tracker.find(w => w.content.workflowKey === key);
       if (open) {
         app.shell.activateById(open.id);
-        return;
+        return open;
       }
-      const content = new WorkflowDetail(store, store.get(key) ?? wf);
+      const content = new WorkflowDetail(store, store.get(key) ?? wf, openWorkflow);
       const widget = new MainAreaWidget({ content });
       widget.id = content.id;
       widget.title.label = wf.metadata.name;
@@ -64,9 +67,50 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void tracker.add(widget);
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
+      return widget;
     };
 
-    const panel = new WorkflowsPanel(store, openWorkflow);
+    // Reopens a workflow's tab by name (the layout restorer's way back after a reload).
+    app.commands.addCommand(CommandIDs.openWorkflow, {
+      label: 'Open workflow',
+      execute: async args => {
+        const ns = String(args.namespace ?? 'default');
+        const name = String(args.name ?? '');
+        const wf = store.find(ns, name) ?? (await getWorkflow(ns, name).catch(() => null));
+        return wf ? openWorkflow(wf) : null;
+      }
+    });
+    restorer?.restore(tracker, {
+      command: CommandIDs.openWorkflow,
+      args: w => ({
+        namespace: w.content.workflow.metadata.namespace ?? 'default',
+        name: w.content.workflow.metadata.name
+      }),
+      name: w => w.content.workflowKey
+    });
+
+    // The empty list's button: pick a YAML file, then the usual submit form.
+    const pickAndSubmit = async () => {
+      const manager = (defaultBrowser ?? browsers.tracker.currentWidget)?.model.manager;
+      if (!manager) {
+        app.shell.activateById('filebrowser');
+        return;
+      }
+      const picked = await FileDialog.getOpenFiles({
+        manager,
+        title: 'Submit a workflow',
+        filter: m => (m.type === 'directory' || YAML_FILE.test(m.name) ? {} : null)
+      });
+      const file = picked.value?.find(m => m.type !== 'directory');
+      if (picked.button.accept && file) {
+        const model = await app.serviceManager.contents.get(file.path, {
+          content: true,
+          format: 'text'
+        });
+        await submitPath(file.path, String(model.content));
+      }
+    };
+    const panel = new WorkflowsPanel(store, openWorkflow, () => void pickAndSubmit());
     panel.title.icon = ICON;
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'argosy-workflows');

@@ -1,7 +1,9 @@
 // The left sidebar: every workflow with its live phase, progress, start and duration.
 import { Widget } from '@lumino/widgets';
+import { keyOf } from './logic/events';
 import { Filter, applyFilter } from './logic/filters';
 import { formatStart, progressOf, workflowDuration } from './logic/format';
+import { shownPhase } from './logic/rules';
 import { Workflow } from './logic/types';
 import { visibleRows } from './logic/window';
 import { el } from './dom';
@@ -16,21 +18,31 @@ export class WorkflowsPanel extends Widget {
   private scroller = el('div', 'argosy-list');
   private spacer = el('div', 'argosy-list-spacer');
   private status = el('div', 'argosy-status');
+  private empty = el('div', 'argosy-empty');
   private nsSelect = el('select', 'argosy-filter-ns');
   private namespaces = new Set<string>();
-  private selected = 0;
+  // The selected workflow's key, not its row: new workflows arrive on top.
+  private selectedKey = '';
   private timer = 0;
 
   constructor(
     private store: WorkflowStore,
-    private open: (wf: Workflow) => void
+    private open: (wf: Workflow) => void,
+    submit: () => void = () => undefined
   ) {
     super();
     this.id = 'argosy-workflows';
     this.addClass('argosy-panel');
     this.title.caption = 'Argosy workflows';
+    this.node.appendChild(el('h2', 'argosy-panel-title', 'Workflows'));
     this.node.appendChild(this.filters());
     this.node.appendChild(this.status);
+    this.empty.append(
+      el('p', '', 'No workflows yet. Submit an Argo Workflow YAML file to run it here.'),
+      el('button', 'argosy-empty-submit jp-mod-styled jp-mod-accept', 'Submit a workflow…')
+    );
+    this.empty.querySelector('button')!.addEventListener('click', submit);
+    this.node.appendChild(this.empty);
     this.scroller.appendChild(this.spacer);
     this.scroller.tabIndex = 0;
     this.scroller.setAttribute('role', 'listbox');
@@ -139,12 +151,12 @@ export class WorkflowsPanel extends Widget {
   private refresh(): void {
     this.syncNamespaces();
     this.rows = applyFilter(this.store.list, this.filter);
-    this.selected = Math.min(this.selected, Math.max(0, this.rows.length - 1));
     const total = this.store.list.length;
     this.status.textContent = this.store.error
       ? `Cannot watch workflows: ${this.store.error}`
       : `${this.rows.length} of ${total} workflows`;
     this.status.classList.toggle('argosy-error', !!this.store.error);
+    this.empty.hidden = total > 0 || !!this.store.error;
     this.spacer.style.height = `${this.rows.length * ROW_H}px`;
     this.renderRows();
   }
@@ -171,28 +183,32 @@ export class WorkflowsPanel extends Widget {
 
   private row(wf: Workflow, index: number, now: number): HTMLElement {
     const phase = wf.status?.phase || 'Pending';
+    const shown = shownPhase(wf);
+    const namespace = wf.metadata.namespace ?? 'default';
     const r = el('div', 'argosy-row');
     r.style.top = `${index * ROW_H}px`;
     r.style.height = `${ROW_H}px`;
     r.setAttribute('role', 'option');
-    r.setAttribute('aria-selected', String(index === this.selected));
+    r.setAttribute('aria-selected', String(keyOf(wf) === this.selectedKey));
     r.dataset.name = wf.metadata.name;
     r.dataset.phase = phase;
-    r.title = `${wf.metadata.namespace ?? 'default'}/${wf.metadata.name}: ${phase}`;
-    const dot = el('span', `argosy-dot argosy-phase-${phase}`);
+    r.title = `${namespace}/${wf.metadata.name}: ${shown}`;
+    const dot = el('span', `argosy-dot argosy-phase-${shown}`);
     dot.setAttribute('aria-hidden', 'true');
     const name = el('span', 'argosy-row-name', wf.metadata.name);
-    const ph = el('span', 'argosy-row-phase', phase);
+    const ns = el('span', 'argosy-row-namespace', namespace);
+    const ph = el('span', 'argosy-row-phase', shown);
     const progress = el('span', 'argosy-row-progress', progressOf(wf));
     const start = el('span', 'argosy-row-start', formatStart(wf.status?.startedAt));
     const dur = el('span', 'argosy-row-duration', workflowDuration(wf, now));
     const top = el('div', 'argosy-row-top');
     top.append(dot, name, progress);
     const bottom = el('div', 'argosy-row-bottom');
-    bottom.append(ph, start, dur);
+    bottom.append(ph, ns, start, dur);
     r.append(top, bottom);
     r.addEventListener('click', () => {
-      this.selected = index;
+      this.selectedKey = keyOf(wf);
+      this.renderRows();
       this.open(wf);
     });
     return r;
@@ -202,9 +218,11 @@ export class WorkflowsPanel extends Widget {
     if (this.rows.length === 0) {
       return;
     }
+    const at = this.rows.findIndex(wf => keyOf(wf) === this.selectedKey);
     const move = (to: number) => {
-      this.selected = Math.max(0, Math.min(this.rows.length - 1, to));
-      const top = this.selected * ROW_H;
+      const index = Math.max(0, Math.min(this.rows.length - 1, to));
+      this.selectedKey = keyOf(this.rows[index]);
+      const top = index * ROW_H;
       if (top < this.scroller.scrollTop) {
         this.scroller.scrollTop = top;
       } else if (top + ROW_H > this.scroller.scrollTop + this.scroller.clientHeight) {
@@ -214,10 +232,10 @@ export class WorkflowsPanel extends Widget {
     };
     switch (e.key) {
       case 'ArrowDown':
-        move(this.selected + 1);
+        move(at + 1);
         break;
       case 'ArrowUp':
-        move(this.selected - 1);
+        move(at < 0 ? 0 : at - 1);
         break;
       case 'Home':
         move(0);
@@ -226,7 +244,9 @@ export class WorkflowsPanel extends Widget {
         move(this.rows.length - 1);
         break;
       case 'Enter':
-        this.open(this.rows[this.selected]);
+        if (at >= 0) {
+          this.open(this.rows[at]);
+        }
         break;
       default:
         return;

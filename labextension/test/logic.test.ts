@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { applyFilter, EMPTY_FILTER, Filter } from '../src/logic/filters';
 import { elapsedSeconds, formatDuration, progressOf } from '../src/logic/format';
 import { keyOf, reduceEvent, sorted, splitLines, splitSse } from '../src/logic/events';
-import { buildGraph, defaultCollapsed, shapeKey } from '../src/logic/graph';
+import { buildGraph, collapseGrown, defaultCollapsed, shapeKey } from '../src/logic/graph';
 import { layout } from '../src/logic/layout';
 import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
 import { enabledActions, hasLog, isSuspended } from '../src/logic/rules';
@@ -109,6 +109,17 @@ test('events build the list, newest first, and deletions remove', () => {
   assert.deepEqual([...state.keys()], ['uid-a']);
 });
 
+test('an older revision never replaces a newer one', () => {
+  const state = new Map<string, Workflow>();
+  const at = (phase: string, rv: string) =>
+    wf('a', phase, { metadata: { name: 'a', resourceVersion: rv } });
+  reduceEvent(state, { type: 'MODIFIED', object: at('Running', '9') });
+  assert.equal(reduceEvent(state, { type: 'MODIFIED', object: at('Running', '10') }), true);
+  assert.equal(reduceEvent(state, { type: 'MODIFIED', object: at('Pending', '8') }), false);
+  assert.equal(state.get('uid-a')?.metadata.resourceVersion, '10');
+  assert.equal(reduceEvent(state, { type: 'MODIFIED', object: at('Succeeded', '10') }), true);
+});
+
 test('server-sent events and JSON lines split at their boundaries', () => {
   const first = splitSse('data: {"a":1}\n\ndata: {"b"');
   assert.deepEqual(first, { data: ['{"a":1}'], rest: 'data: {"b"' });
@@ -184,7 +195,33 @@ test('every node of an uncollapsed 2,000-node graph gets a place', () => {
   const w = loopWorkflow(2000);
   const laid = layout(buildGraph(w, new Set()));
   assert.equal(laid.nodes.size, 2004);
-  assert.equal(laid.edges.length, 4002);
+  // Wrapped into rows of 16: the group leads to the first row, the last row leads on.
+  assert.equal(laid.edges.length, 1 + 16 + 16 + 1);
+  assert.ok(laid.width < 16 * 200, `width ${laid.width}`);
+  const row = (i: number) => laid.nodes.get(`i${i}`)!.y;
+  assert.ok(row(0) < row(16) && row(16) < row(1999));
+  assert.ok(laid.nodes.get('i0')!.x < laid.nodes.get('i15')!.x); // items in index order
+});
+
+test('a loop that grows big collapses once, and stays as the user leaves it', () => {
+  const collapsed = new Set<string>();
+  const decided = new Set<string>();
+  assert.equal(collapseGrown(loopWorkflow(5).status!.nodes!, collapsed, decided), false);
+  assert.equal(collapseGrown(loopWorkflow(30).status!.nodes!, collapsed, decided), true);
+  assert.deepEqual([...collapsed], ['g0']);
+  collapsed.delete('g0'); // the user opens it
+  assert.equal(collapseGrown(loopWorkflow(60).status!.nodes!, collapsed, decided), false);
+  assert.deepEqual([...collapsed], []);
+});
+
+test('graph nodes come in the order of their parents\' children', () => {
+  const w = loopWorkflow(12);
+  // Stored in any order (a map keyed by hash ids): reversed here.
+  w.status!.nodes = Object.fromEntries(Object.entries(w.status!.nodes!).reverse());
+  const ids = buildGraph(w, new Set()).nodes.map(n => n.id);
+  const items = ids.filter(id => id.startsWith('i'));
+  assert.deepEqual(items, Array.from({ length: 12 }, (_, i) => `i${i}`));
+  assert.equal(ids[0], 'root');
 });
 
 test('parameters are read from the manifest and overridden for submit', () => {

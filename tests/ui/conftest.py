@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,13 +94,16 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             proc.wait()
 
 
-@pytest.fixture
-def page(lab: Lab):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def _lab_page(lab: Lab, init_script: Path | None = None,
+              viewport: tuple[int, int] = (1400, 900)) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        if init_script is not None:
+            context.add_init_script(path=str(init_script))
         pg = context.new_page()
         pg.set_default_timeout(30_000)
         pg.on("console", lambda m: lab.console_errors.append(m.text) if m.type == "error"
@@ -109,6 +114,19 @@ def page(lab: Lab):  # type: ignore[no-untyped-def]
         pg.wait_for_selector(".jp-DirListing-item", timeout=60_000)
         yield pg
         browser.close()
+
+
+@pytest.fixture
+def page(lab: Lab):  # type: ignore[no-untyped-def]
+    with _lab_page(lab) as pg:
+        yield pg
+
+
+@pytest.fixture
+def fake_page(lab: Lab):  # type: ignore[no-untyped-def]
+    """The panel against fake_api.js instead of the server: the test sends every event."""
+    with _lab_page(lab, Path(__file__).with_name("fake_api.js")) as pg:
+        yield pg
 
 
 # A long first step (to suspend the workflow during it), then a suspend step (approval).

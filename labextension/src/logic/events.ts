@@ -5,13 +5,25 @@ export function keyOf(wf: Workflow): string {
   return wf.metadata.uid || `${wf.metadata.namespace ?? 'default'}/${wf.metadata.name}`;
 }
 
-/** Applies one event; returns true when the set changed. */
+/** The server's change counter of a workflow (metadata.resourceVersion); -1 when absent. */
+export function revisionOf(wf: Workflow | undefined): number {
+  const rv = Number(wf?.metadata?.resourceVersion);
+  return Number.isFinite(rv) && wf?.metadata?.resourceVersion !== undefined ? rv : -1;
+}
+
+/**
+ * Applies one event; returns true when the set changed. A copy older than the one held (an
+ * action's reply that arrives after a newer event) is dropped.
+ */
 export function reduceEvent(state: Map<string, Workflow>, event: WorkflowEvent): boolean {
   const key = keyOf(event.object);
   if (event.type === 'DELETED') {
     return state.delete(key);
   }
   if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+    if (revisionOf(event.object) < revisionOf(state.get(key))) {
+      return false;
+    }
     state.set(key, event.object);
     return true;
   }

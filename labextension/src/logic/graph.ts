@@ -26,11 +26,59 @@ export function isGroup(node: NodeStatus): boolean {
 
 /** The groups collapsed unless the user opened them: every big one. */
 export function defaultCollapsed(nodes: Record<string, NodeStatus>): Set<string> {
-  return new Set(
-    Object.values(nodes)
-      .filter(n => isGroup(n) && (n.children?.length ?? 0) > AUTO_COLLAPSE)
-      .map(n => n.id)
-  );
+  const collapsed = new Set<string>();
+  collapseGrown(nodes, collapsed, new Set());
+  return collapsed;
+}
+
+/**
+ * Collapses each group that has grown big since last asked, unless already `decided` (by the
+ * user or by an earlier call): a loop that grows while its tab is open folds as it grows.
+ * Returns true when it collapsed any.
+ */
+export function collapseGrown(
+  nodes: Record<string, NodeStatus>,
+  collapsed: Set<string>,
+  decided: Set<string>
+): boolean {
+  let grew = false;
+  for (const n of Object.values(nodes)) {
+    if (!decided.has(n.id) && isGroup(n) && (n.children?.length ?? 0) > AUTO_COLLAPSE) {
+      decided.add(n.id);
+      collapsed.add(n.id);
+      grew = true;
+    }
+  }
+  return grew;
+}
+
+/** Nodes from the roots down, each node's children in their order: loop items by index. */
+function inOrder(nodes: Record<string, NodeStatus>): NodeStatus[] {
+  const isChild = new Set<string>();
+  for (const n of Object.values(nodes)) {
+    for (const c of n.children ?? []) {
+      isChild.add(c);
+    }
+  }
+  const seen = new Set<string>();
+  const out: NodeStatus[] = [];
+  const queue = Object.values(nodes).filter(n => !isChild.has(n.id));
+  for (let i = 0; i < queue.length; i++) {
+    const n = queue[i];
+    if (seen.has(n.id)) {
+      continue;
+    }
+    seen.add(n.id);
+    out.push(n);
+    for (const c of n.children ?? []) {
+      if (nodes[c] && !seen.has(c)) {
+        queue.push(nodes[c]);
+      }
+    }
+  }
+  return out.length === Object.keys(nodes).length
+    ? out
+    : [...out, ...Object.values(nodes).filter(n => !seen.has(n.id))];
 }
 
 function countPhases(ids: string[], nodes: Record<string, NodeStatus>): Record<string, number> {
@@ -68,7 +116,8 @@ export function buildGraph(wf: Workflow, collapsed: ReadonlySet<string>): Graph 
     return cur;
   };
   const out: GraphNode[] = [];
-  for (const node of Object.values(nodes)) {
+  const ordered = inOrder(nodes);
+  for (const node of ordered) {
     if (shown(node.id) !== node.id) {
       continue;
     }
@@ -90,7 +139,7 @@ export function buildGraph(wf: Workflow, collapsed: ReadonlySet<string>): Graph 
   }
   const seen = new Set<string>();
   const edges: [string, string][] = [];
-  for (const node of Object.values(nodes)) {
+  for (const node of ordered) {
     for (const child of node.children ?? []) {
       if (!(child in nodes)) {
         continue;

@@ -39,6 +39,12 @@ export function isSuspended(wf: Workflow): boolean {
   );
 }
 
+/** The phase as the UI says it: a running workflow held by suspend reads "Suspended". */
+export function shownPhase(wf: Workflow): string {
+  const phase = wf.status?.phase || 'Pending';
+  return phase === 'Running' && isSuspended(wf) ? 'Suspended' : phase;
+}
+
 export function isEnabled(action: Action, wf: Workflow): boolean {
   const phase = wf.status?.phase;
   switch (action) {

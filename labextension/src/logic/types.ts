@@ -38,6 +38,7 @@ export interface Workflow {
     uid?: string;
     labels?: Record<string, string>;
     creationTimestamp?: string;
+    resourceVersion?: string;
     generateName?: string;
   };
   spec?: {

@@ -1,0 +1,92 @@
+// A stand-in for argosy's Jupyter server API, installed in the page before JupyterLab loads:
+// the test decides every event the panel sees and when each action's reply arrives, so races
+// (a reply after a newer event, a loop that grows while its tab is open) are reproducible.
+// The workflows survive a reload (sessionStorage), as the server's would.
+(() => {
+  const PREFIX = '/argosy/api/v1/';
+  const KEY = 'argosy-fake-workflows';
+  const realFetch = window.fetch.bind(window);
+  const encoder = new TextEncoder();
+  const workflows = new Map(JSON.parse(sessionStorage.getItem(KEY) || '[]'));
+  const streams = new Set();
+  const save = () => sessionStorage.setItem(KEY, JSON.stringify([...workflows]));
+  const frame = event => encoder.encode(`data: ${JSON.stringify({ result: event })}\n\n`);
+  const json = (body, status = 200) =>
+    new Response(JSON.stringify(body), {
+      status,
+      headers: { 'Content-Type': 'application/json' }
+    });
+  const keyOf = wf => `${wf.metadata.namespace || 'default'}/${wf.metadata.name}`;
+
+  const fake = {
+    requests: [],
+    // action -> { object, held: Promise resolved by release(action) }
+    replies: {},
+    push(type, wf) {
+      if (type === 'DELETED') {
+        workflows.delete(keyOf(wf));
+      } else {
+        workflows.set(keyOf(wf), wf);
+      }
+      save();
+      for (const c of streams) {
+        c.enqueue(frame({ type, object: wf }));
+      }
+    },
+    hold(action, object) {
+      let release;
+      const held = new Promise(r => (release = r));
+      fake.replies[action] = { object, held, release, replied: false };
+    },
+    release(action) {
+      fake.replies[action].release();
+    }
+  };
+  window.__argosyFake = fake;
+
+  window.fetch = async (input, init) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(req.url);
+    const at = url.pathname.indexOf(PREFIX);
+    if (at < 0) {
+      return realFetch(input, init);
+    }
+    const path = url.pathname.slice(at + PREFIX.length).split('/').map(decodeURIComponent);
+    fake.requests.push(`${req.method} ${path.join('/')}`);
+    if (path[0] === 'workflow-events') {
+      let controller;
+      const body = new ReadableStream({
+        start(c) {
+          controller = c;
+          streams.add(c);
+          for (const wf of workflows.values()) {
+            c.enqueue(frame({ type: 'ADDED', object: wf }));
+          }
+        },
+        cancel() {
+          streams.delete(controller);
+        }
+      });
+      req.signal.addEventListener('abort', () => streams.delete(controller));
+      return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+    }
+    const [kind, ns, name, verb] = path;
+    const wf = workflows.get(`${ns}/${name}`);
+    if (kind === 'workflows' && verb && req.method === 'PUT') {
+      const reply = fake.replies[verb];
+      if (!reply) {
+        return json({ code: 12, message: `no reply set for ${verb}` }, 501);
+      }
+      await reply.held;
+      reply.replied = true;
+      return json(reply.object);
+    }
+    if (kind === 'workflows' && verb === 'log') {
+      return wf ? new Response('', { status: 200 }) : json({ code: 5, message: 'not found' }, 404);
+    }
+    if (kind === 'workflows' && name && req.method === 'GET') {
+      return wf ? json(wf) : json({ code: 5, message: `workflow ${name} not found` }, 404);
+    }
+    return json({ code: 12, message: `the fake API has no ${req.method} ${path.join('/')}` }, 501);
+  };
+})();

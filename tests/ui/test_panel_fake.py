@@ -1,0 +1,271 @@
+"""The panel against a fake API (fake_api.js) whose every event the test sends: issue #18's bugs,
+each reproduced by the events and reply orders that showed it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+T0 = "2026-01-01T10:00:00Z"
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def workflow(name: str, phase: str = "Succeeded", nodes: dict[str, Any] | None = None, *,
+             rv: int = 1, created: str = T0, started: str = T0, suspend: bool = False,
+             namespace: str = "default") -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase, "startedAt": started, "nodes": nodes or {}}
+    if phase not in ("Running", "Pending"):
+        status["finishedAt"] = started
+    spec: dict[str, Any] = {"entrypoint": "main"}
+    if suspend:
+        spec["suspend"] = True
+    return {"metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
+                         "creationTimestamp": created, "resourceVersion": str(rv)},
+            "spec": spec, "status": status}
+
+
+def pod(wf: str, ident: str, display: str, phase: str = "Succeeded",
+        children: list[str] | None = None, started: str = T0) -> dict[str, Any]:
+    node = {"id": ident, "name": f"{wf}.{display}", "displayName": display, "type": "Pod",
+            "phase": phase, "startedAt": started, "children": children or []}
+    if phase not in ("Running", "Pending"):
+        node["finishedAt"] = started
+    return node
+
+
+def loop_nodes(wf: str, items: int, phase: str = "Succeeded") -> dict[str, Any]:
+    """Steps: a loop of `items` pods in one step group, then a final step."""
+    nodes: dict[str, Any] = {
+        wf: {"id": wf, "name": wf, "displayName": wf, "type": "Steps", "phase": phase,
+             "children": [f"{wf}-g0"]},
+        f"{wf}-g0": {"id": f"{wf}-g0", "name": f"{wf}[0]", "displayName": "[0]",
+                     "type": "StepGroup", "phase": phase, "children": []},
+        f"{wf}-g1": {"id": f"{wf}-g1", "name": f"{wf}[1]", "displayName": "[1]",
+                     "type": "StepGroup", "phase": phase, "children": [f"{wf}-final"]},
+        f"{wf}-final": pod(wf, f"{wf}-final", "final", phase),
+    }
+    for i in range(items):
+        ident = f"{wf}-item-{i}"
+        nodes[ident] = pod(wf, ident, f"item({i}:{i})", phase, [f"{wf}-g1"])
+        nodes[f"{wf}-g0"]["children"].append(ident)
+    return nodes
+
+
+def push(page: Page, kind: str, wf: dict[str, Any]) -> None:
+    page.evaluate("([kind, wf]) => window.__argosyFake.push(kind, wf)", [kind, wf])
+
+
+def open_panel(page: Page) -> None:
+    if page.locator("#argosy-workflows").is_hidden():
+        page.locator('.jp-SideBar [data-id="argosy-workflows"]').click()
+    expect(page.locator("#argosy-workflows")).to_be_visible()
+
+
+def open_workflow(page: Page, name: str):  # type: ignore[no-untyped-def]
+    open_panel(page)
+    page.locator(f'#argosy-workflows .argosy-row[data-name="{name}"]').click()
+    view = page.locator(".argosy-detail:visible")
+    expect(view.locator(".argosy-detail-title")).to_have_text(name)
+    return view
+
+
+def viewport_of(page: Page) -> dict[str, float]:
+    """The graph's pan and zoom, as the view's transform says."""
+    return page.evaluate("""() => {
+        const g = document.querySelector('.argosy-detail:not(.lm-mod-hidden) .argosy-viewport');
+        const m = g.transform.baseVal.consolidate().matrix;
+        return {x: m.e, y: m.f, k: m.a};
+    }""")
+
+
+def test_wide_graph_pans_zooms_and_keeps_the_node_pane_in_view(fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("wide", nodes=loop_nodes("wide", 20)))
+    view = open_workflow(page, "wide")
+    view.locator('.argosy-node[data-display-name="item(19:19)"]').click()
+    pane = view.locator(".argosy-node-info")
+    expect(pane.locator("h3")).to_have_text("item(19:19)")
+    box = pane.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1400, box
+    graph = view.locator(".argosy-graph")
+    g = graph.bounding_box()
+    assert g is not None and g["x"] + g["width"] <= box["x"] + 1, (g, box)
+    # Drag pans, the wheel zooms, keys do both, and fit shows the whole graph.
+    before = viewport_of(page)
+    page.mouse.move(g["x"] + 20, g["y"] + g["height"] - 20)
+    page.mouse.down()
+    page.mouse.move(g["x"] + 120, g["y"] + g["height"] - 60, steps=4)
+    page.mouse.up()
+    dragged = viewport_of(page)
+    assert (dragged["x"] - before["x"], dragged["y"] - before["y"]) == (100, -40)
+    page.mouse.wheel(0, -300)
+    assert viewport_of(page)["k"] > dragged["k"]
+    graph.focus()
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    zoomed_out = viewport_of(page)
+    page.keyboard.press("ArrowLeft")
+    assert viewport_of(page)["x"] != zoomed_out["x"]
+    view.locator('.argosy-zoom-button[aria-label="Fit to view"]').click()
+    nodes = view.locator(".argosy-viewport").bounding_box()
+    assert nodes is not None
+    assert nodes["x"] >= g["x"] - 1 and nodes["x"] + nodes["width"] <= g["x"] + g["width"] + 1
+
+
+def test_a_2000_item_level_wraps_and_its_group_collapses_again(fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("huge", nodes=loop_nodes("huge", 2000)))
+    view = open_workflow(page, "huge")
+    group = view.locator('.argosy-node[data-display-name="[0]"]')
+    expect(group).to_contain_text("\N{MULTIPLICATION SIGN}2000")
+    items = view.locator('.argosy-node[data-display-name^="item("]')
+    expect(items).to_have_count(0)
+    group.click()
+    expect(items).to_have_count(2000)
+    size = page.evaluate("""() => {
+        const b = document.querySelector('.argosy-detail:not(.lm-mod-hidden) .argosy-viewport')
+            .getBBox();
+        return [b.width, b.height];
+    }""")
+    assert size[0] < 10_000, size  # wrapped into rows, not one 380,000 px wide level
+    group.click()
+    expect(items).to_have_count(0)
+
+
+def test_running_durations_tick_between_events(fake_page: Page) -> None:
+    page = fake_page
+    started = iso(datetime.now(UTC) - timedelta(seconds=30))
+    nodes = {"tick": pod("tick", "tick", "work", "Running", started=started)}
+    push(page, "ADDED", workflow("tick", "Running", nodes, started=started))
+    view = open_workflow(page, "tick")
+    view.locator('.argosy-node[data-display-name="work"]').click()
+    info = view.locator(".argosy-detail-info")
+    duration = view.locator(".argosy-node-info .argosy-fact-duration")
+    first, node_first = info.inner_text(), duration.inner_text()
+    expect(info).not_to_have_text(first, timeout=5000)
+    expect(duration).not_to_have_text(node_first, timeout=5000)
+
+
+def test_a_deleted_workflow_stays_deleted_when_a_node_is_clicked(fake_page: Page) -> None:
+    page = fake_page
+    wf = workflow("gone", nodes={"gone": pod("gone", "gone", "only")})
+    push(page, "ADDED", wf)
+    view = open_workflow(page, "gone")
+    push(page, "DELETED", wf)
+    header = view.locator(".argosy-detail-header")
+    expect(header).to_contain_text("was deleted")
+    view.locator('.argosy-node[data-display-name="only"]').click()
+    expect(view.locator(".argosy-node-info h3")).to_have_text("only")
+    expect(header).to_contain_text("was deleted")
+    expect(view.locator(".argosy-action:enabled")).to_have_count(0)
+    logs = page.evaluate("() => window.__argosyFake.requests.filter(r => r.endsWith('/log'))")
+    assert logs == []
+
+
+def test_the_list_selection_follows_the_workflow_not_the_row(fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("older", created="2026-01-01T10:00:00Z"))
+    push(page, "ADDED", workflow("newer", created="2026-01-01T11:00:00Z"))
+    open_workflow(page, "older")
+    open_panel(page)
+    selected = page.locator('#argosy-workflows .argosy-row[aria-selected="true"]')
+    expect(selected).to_have_attribute("data-name", "older")
+    push(page, "ADDED", workflow("newest", created="2026-01-01T12:00:00Z"))
+    expect(page.locator("#argosy-workflows .argosy-row").first).to_have_attribute(
+        "data-name", "newest")
+    expect(selected).to_have_attribute("data-name", "older")
+
+
+def test_a_loop_collapses_when_it_grows_big_while_open(fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("grow", "Running", loop_nodes("grow", 3, "Running")))
+    view = open_workflow(page, "grow")
+    items = view.locator('.argosy-node[data-display-name^="item("]')
+    expect(items).to_have_count(3)
+    push(page, "MODIFIED", workflow("grow", "Running", loop_nodes("grow", 2000, "Running"),
+                                    rv=2))
+    group = view.locator('.argosy-node[data-display-name="[0]"]')
+    expect(group).to_contain_text("\N{MULTIPLICATION SIGN}2000")
+    expect(items).to_have_count(0)
+
+
+def test_workflow_tabs_come_back_after_a_reload(fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("kept", nodes={"kept": pod("kept", "kept", "only")}))
+    open_workflow(page, "kept")
+    page.wait_for_timeout(1500)  # JupyterLab saves its layout shortly after a change
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+    view = page.locator(".argosy-detail:visible")
+    expect(view.locator(".argosy-detail-title")).to_have_text("kept", timeout=30_000)
+    expect(view.locator('.argosy-node[data-display-name="only"]')).to_be_visible()
+
+
+def test_an_action_reply_never_overwrites_newer_state(fake_page: Page) -> None:
+    page = fake_page
+    gate = {"id": "gate", "name": "wait.gate", "displayName": "gate", "type": "Suspend",
+            "phase": "Running", "startedAt": T0}
+    waiting = workflow("wait", "Running", {"gate": gate}, rv=5)
+    push(page, "ADDED", waiting)
+    view = open_workflow(page, "wait")
+    resume = view.locator('.argosy-action[data-action="resume"]')
+    expect(resume).to_be_enabled()
+    # The reply is the state the server had when it took the request; the engine's resume
+    # event overtakes it.
+    page.evaluate("wf => window.__argosyFake.hold('resume', wf)", waiting)
+    resume.click()
+    done = workflow("wait", "Succeeded", {"gate": dict(gate, phase="Succeeded",
+                                                       finishedAt=T0)}, rv=7)
+    push(page, "MODIFIED", done)
+    expect(view.locator(".argosy-detail-info")).to_have_attribute("data-phase", "Succeeded")
+    page.evaluate("() => window.__argosyFake.release('resume')")
+    page.wait_for_function("() => window.__argosyFake.replies.resume.replied")
+    page.wait_for_timeout(1000)  # the reply's redraw, had it been taken
+    expect(view.locator(".argosy-detail-info")).to_have_attribute("data-phase", "Succeeded")
+    expect(resume).to_be_disabled()
+
+
+def test_empty_list_suspended_namespace_icons_busy_and_resubmit(fake_page: Page) -> None:
+    page = fake_page
+    open_panel(page)
+    empty = page.locator("#argosy-workflows .argosy-empty")
+    expect(empty).to_be_visible()
+    expect(empty.locator("button")).to_have_text("Submit a workflow…")
+    held = workflow("held", "Running", {"held": pod("held", "held", "work", "Running")},
+                    suspend=True, namespace="team-a", rv=3)
+    push(page, "ADDED", held)
+    expect(empty).to_be_hidden()
+    row = page.locator('#argosy-workflows .argosy-row[data-name="held"]')
+    expect(row.locator(".argosy-row-phase")).to_have_text("Suspended")
+    expect(row.locator(".argosy-row-namespace")).to_have_text("team-a")
+    view = open_workflow(page, "held")
+    expect(view.locator(".argosy-detail-info")).to_contain_text("Suspended")
+    node = view.locator('.argosy-node[data-display-name="work"]')
+    expect(node.locator(".argosy-icon.argosy-phase-Running")).to_have_count(1)
+    expect(node.locator(".argosy-node-note")).to_have_text(re.compile(r"^\d+[smhd]"))
+    # An action holds every button, its own marked busy, until the workflow changes.
+    page.evaluate("wf => window.__argosyFake.hold('resume', wf)", held)
+    resume = view.locator('.argosy-action[data-action="resume"]')
+    resume.click()
+    expect(resume).to_have_attribute("aria-busy", "true")
+    expect(view.locator(".argosy-action:enabled")).to_have_count(0)
+    page.evaluate("() => window.__argosyFake.release('resume')")
+    running = dict(held, spec={"entrypoint": "main"},
+                   metadata=dict(held["metadata"], resourceVersion="4"))
+    push(page, "MODIFIED", running)
+    expect(resume).not_to_have_attribute("aria-busy", "true")
+    expect(view.locator('.argosy-action[data-action="suspend"]')).to_be_enabled()
+    # Resubmit opens the new workflow's tab.
+    again = workflow("held-x7k2p", "Pending", namespace="team-a",
+                     created="2026-01-02T00:00:00Z")
+    page.evaluate("wf => window.__argosyFake.hold('resubmit', wf)", again)
+    page.evaluate("() => window.__argosyFake.release('resubmit')")
+    view.locator('.argosy-action[data-action="resubmit"]').click()
+    expect(page.locator(".argosy-detail:visible .argosy-detail-title")).to_have_text(
+        "held-x7k2p")
