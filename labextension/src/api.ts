@@ -57,11 +57,17 @@ export function getWorkflow(ns: string, name: string): Promise<Workflow> {
   return json<Workflow>(url('workflows', ns, name));
 }
 
-export function runAction(action: Action, ns: string, name: string): Promise<unknown> {
+/** A workflow action; `body` narrows it (nodeFieldSelector for a node's retry, resume, set). */
+export function runAction(
+  action: Action | 'set',
+  ns: string,
+  name: string,
+  body: Record<string, unknown> = {}
+): Promise<unknown> {
   if (action === 'delete') {
     return json(url('workflows', ns, name), { method: 'DELETE' });
   }
-  return json(url('workflows', ns, name, action), { method: 'PUT', body: '{}' });
+  return json(url('workflows', ns, name, action), { method: 'PUT', body: JSON.stringify(body) });
 }
 
 export function submit(ns: string, workflow: unknown): Promise<Workflow> {

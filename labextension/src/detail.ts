@@ -3,7 +3,14 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import { stringify } from 'yaml';
 import { artifactUrl, runAction, streamLogs } from './api';
-import { formatDuration, elapsedSeconds, progressOf, workflowDuration } from './logic/format';
+import {
+  elapsedSeconds,
+  formatDuration,
+  formatStart,
+  progressOf,
+  resources,
+  workflowDuration
+} from './logic/format';
 import { Graph, GraphNode, buildGraph, collapseGrown, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
 import { ACTIONS, Action, DESTRUCTIVE, hasLog, isEnabled, shownPhase } from './logic/rules';
@@ -18,6 +25,10 @@ const MIN_ZOOM = 0.02;
 const MAX_ZOOM = 4;
 const PAN_STEP = 60;
 const BUSY_MS = 15000;
+const READABLE_ZOOM = 0.6;
+const STILL_ABOVE = 200;
+// Nodes that only group others: not rows of the timeline.
+const GROUPING = new Set(['Steps', 'StepGroup', 'DAG', 'TaskGroup', 'Retry']);
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const e = document.createElementNS(SVG, tag);
@@ -75,7 +86,7 @@ export class WorkflowDetail extends Widget {
   private decided = new Set<string>();
   private deleted = false;
   /** The action sent and the revision it was sent at: the buttons wait for a newer one. */
-  private busy: { action: Action; revision: number } | null = null;
+  private busy: { action: Action | 'set'; revision: number } | null = null;
   private busyTimer = 0;
   /** The graph's pan and zoom: graph point p shows at p * k + (x, y). */
   private view = { x: 0, y: 0, k: 1 };
@@ -89,7 +100,7 @@ export class WorkflowDetail extends Widget {
   private logAbort: AbortController | null = null;
   private redrawTimer = 0;
   private lastDraw = 0;
-  private tab: 'graph' | 'yaml' | 'parameters' = 'graph';
+  private tab: 'graph' | 'timeline' | 'yaml' | 'parameters' = 'graph';
 
   private header = el('div', 'argosy-detail-header');
   private actions = el('div', 'argosy-actions');
@@ -99,7 +110,12 @@ export class WorkflowDetail extends Widget {
   private side = el('div', 'argosy-node-info');
   private yamlBox = el('pre', 'argosy-yaml');
   private paramsBox = el('div', 'argosy-wf-params');
+  private timelineBox = el('div', 'argosy-timeline');
   private logBox = el('pre', 'argosy-logs');
+  private logTools = el('div', 'argosy-log-tools');
+  private logGrep = el('input', 'argosy-log-grep');
+  private logFollow = el('input', 'argosy-log-follow-box');
+  private logLines: string[] = [];
 
   constructor(
     private store: WorkflowStore,
@@ -115,9 +131,10 @@ export class WorkflowDetail extends Widget {
     this.title.closable = true;
     collapseGrown(wf.status?.nodes ?? {}, this.collapsed, this.decided);
     this.buildTabs();
+    this.buildLogTools();
     const main = el('div', 'argosy-graph-main');
     main.append(this.graphBox, this.side);
-    this.body.append(main, this.yamlBox, this.paramsBox);
+    this.body.append(main, this.timelineBox, this.yamlTab(), this.paramsBox);
     this.node.append(this.header, this.actions, this.tabs, this.body);
     this.graphBox.tabIndex = 0;
     this.graphBox.setAttribute('aria-label', 'Workflow graph: drag or arrow keys pan, wheel or +/- zoom, 0 fits');
@@ -184,10 +201,67 @@ export class WorkflowDetail extends Widget {
     this.redrawTimer = window.setTimeout(() => this.render(), wait);
   }
 
+  /** Argo's timeline: a bar per step from its start to its end (or now), in start order. */
+  private renderTimeline(): void {
+    const now = Date.now();
+    const steps = Object.values(this.wf.status?.nodes ?? {})
+      .filter(n => !GROUPING.has(n.type) && n.startedAt)
+      .map(n => {
+        const start = Date.parse(n.startedAt!);
+        return { n, start, end: n.finishedAt ? Date.parse(n.finishedAt) : now };
+      })
+      .sort((a, b) => a.start - b.start || a.n.name.localeCompare(b.n.name));
+    this.timelineBox.textContent = '';
+    if (steps.length === 0) {
+      this.timelineBox.appendChild(el('div', 'argosy-muted', 'No step has started yet.'));
+      return;
+    }
+    const t0 = steps[0].start;
+    const span = Math.max(1, ...steps.map(s => s.end - t0));
+    for (const { n, start, end } of steps) {
+      const row = el('div', 'argosy-timeline-row');
+      row.dataset.nodeId = n.id;
+      const label = el('span', 'argosy-timeline-label', n.displayName ?? n.name);
+      const track = el('span', 'argosy-timeline-track');
+      const bar = el('span', `argosy-timeline-bar argosy-phase-${n.phase || 'Pending'}`);
+      bar.style.left = `${((start - t0) / span) * 100}%`;
+      bar.style.width = `${Math.max(0.3, ((end - start) / span) * 100)}%`;
+      const took = formatDuration((end - start) / 1000);
+      row.title = `${n.displayName ?? n.name}: ${n.phase ?? 'Pending'}, ${took}`;
+      track.appendChild(bar);
+      row.append(label, track, el('span', 'argosy-timeline-took', took));
+      row.addEventListener('click', () => {
+        this.tab = 'graph';
+        this.choose(n.id, false);
+      });
+      this.timelineBox.appendChild(row);
+    }
+  }
+
+  /** The manifest and status as YAML, to download or copy. */
+  private yamlTab(): HTMLElement {
+    const tab = el('div', 'argosy-yaml-tab');
+    const tools = el('div', 'argosy-log-tools');
+    const download = el('button', 'argosy-zoom-button argosy-yaml-download', 'download');
+    download.addEventListener('click', () => {
+      const a = el('a', '');
+      a.href = URL.createObjectURL(new Blob([stringify(this.wf)], { type: 'application/yaml' }));
+      a.download = `${this.wf.metadata.name}.yaml`;
+      a.click();
+      window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    });
+    const copy = el('button', 'argosy-zoom-button argosy-yaml-copy', 'copy');
+    copy.addEventListener('click', () => void navigator.clipboard?.writeText(stringify(this.wf)));
+    tools.append(download, copy);
+    tab.append(tools, this.yamlBox);
+    return tab;
+  }
+
   private buildTabs(): void {
     this.tabs.setAttribute('role', 'tablist');
     for (const [id, label] of [
       ['graph', 'Graph'],
+      ['timeline', 'Timeline'],
       ['yaml', 'YAML'],
       ['parameters', 'Parameters']
     ] as const) {
@@ -226,6 +300,8 @@ export class WorkflowDetail extends Widget {
     if (this.tab === 'graph') {
       this.renderGraph();
       this.renderNode();
+    } else if (this.tab === 'timeline') {
+      this.renderTimeline();
     } else if (this.tab === 'yaml') {
       this.yamlBox.textContent = stringify(wf);
     } else {
@@ -272,10 +348,10 @@ export class WorkflowDetail extends Widget {
     }
   }
 
-  private async act(action: Action): Promise<void> {
+  private async act(action: Action | 'set', body: Record<string, unknown> = {}): Promise<void> {
     const { name, namespace } = this.wf.metadata;
     const ns = namespace ?? 'default';
-    if (DESTRUCTIVE.has(action)) {
+    if (action !== 'set' && DESTRUCTIVE.has(action)) {
       const answer = await showDialog({
         title: `${action[0].toUpperCase()}${action.slice(1)} workflow?`,
         body: `${action} ${ns}/${name}`,
@@ -287,7 +363,7 @@ export class WorkflowDetail extends Widget {
     }
     this.setBusy({ action, revision: revisionOf(this.wf) });
     try {
-      const result = (await runAction(action, ns, name)) as Workflow;
+      const result = (await runAction(action, ns, name, body)) as Workflow;
       if (action === 'resubmit') {
         // A new workflow: its tab opens; this one does not change.
         this.setBusy(null);
@@ -303,13 +379,16 @@ export class WorkflowDetail extends Widget {
   }
 
   /** Holds the buttons until the workflow changes (or BUSY_MS, if it never does). */
-  private setBusy(busy: { action: Action; revision: number } | null): void {
+  private setBusy(busy: { action: Action | 'set'; revision: number } | null): void {
     this.busy = busy;
     window.clearTimeout(this.busyTimer);
     if (busy) {
       this.busyTimer = window.setTimeout(() => this.setBusy(null), BUSY_MS);
     }
     this.renderActions();
+    this.side.querySelectorAll<HTMLButtonElement>('.argosy-node-action').forEach(b => {
+      b.disabled = this.deleted || !!busy;
+    });
   }
 
   private renderGraph(): void {
@@ -320,7 +399,13 @@ export class WorkflowDetail extends Widget {
       this.laid = layout(this.graph);
     }
     const laid = this.laid;
-    const root = svg('svg', { class: 'argosy-graph-svg', role: 'group', 'aria-label': 'Workflow graph' });
+    // Spinners only where few: thousands of animated icons would keep the page painting.
+    const still = this.graph.nodes.length > STILL_ABOVE ? ' argosy-still' : '';
+    const root = svg('svg', {
+      class: `argosy-graph-svg${still}`,
+      role: 'group',
+      'aria-label': 'Workflow graph'
+    });
     const viewport = svg('g', { class: 'argosy-viewport' }) as SVGGElement;
     root.appendChild(viewport);
     for (const e of laid.edges) {
@@ -420,24 +505,30 @@ export class WorkflowDetail extends Widget {
     this.viewport?.setAttribute('transform', `translate(${x},${y}) scale(${k})`);
   }
 
-  /** The whole graph in view (never magnified), centred across, from the top. */
-  private fitView(): void {
+  /**
+   * The whole graph in view (never magnified), centred; `readable` keeps the zoom where
+   * labels can be read, showing the top of a graph too big to fit.
+   */
+  private fitView(readable = false): void {
     const w = this.graphBox.clientWidth;
     const h = this.graphBox.clientHeight;
     const laid = this.laid;
     if (!laid || w === 0 || h === 0 || laid.width === 0) {
       return;
     }
-    const k = Math.max(MIN_ZOOM, Math.min(1, (w - 8) / laid.width, (h - 8) / laid.height));
+    let k = Math.max(MIN_ZOOM, Math.min(1, (w - 8) / laid.width, (h - 8) / laid.height));
+    if (readable) {
+      k = Math.max(k, READABLE_ZOOM);
+    }
     this.view = { x: (w - laid.width * k) / 2, y: Math.max(4, (h - laid.height * k) / 2), k };
     this.fitted = true;
     this.applyView();
   }
 
-  /** Fits the first time the graph is drawn into a box with a size. */
+  /** Fits, readably, the first time the graph is drawn into a box with a size. */
   private fitOnce(): void {
     if (!this.fitted && this.tab === 'graph') {
-      this.fitView();
+      this.fitView(true);
     }
   }
 
@@ -543,17 +634,34 @@ export class WorkflowDetail extends Widget {
     }
     const phase = node.phase || 'Pending';
     this.side.appendChild(el('h3', '', node.displayName || node.name));
+    this.side.appendChild(this.nodeActions(node));
     const facts = el('table', 'argosy-params argosy-node-facts');
     const secs = elapsedSeconds(node.startedAt, node.finishedAt, Date.now());
-    for (const [k, v] of [
+    const containers = (node.children ?? [])
+      .map(id => this.wf.status?.nodes?.[id])
+      .filter(c => c?.type === 'Container')
+      .map(c => `${c!.displayName ?? c!.name}: ${c!.phase ?? 'Pending'}`);
+    const rows: [string, string][] = [
       ['Phase', phase],
       ['Type', node.type],
       ['Template', node.templateName ?? ''],
+      ['ID', node.id],
+      ['Started', formatStart(node.startedAt)],
+      ['Finished', formatStart(node.finishedAt)],
       ['Duration', secs === null ? '' : formatDuration(secs)],
+      ['Host', node.hostNodeName ?? ''],
+      ['Resources', resources(node.resourcesDuration)],
+      ['Exit code', node.outputs?.exitCode ?? ''],
+      ['Retries', node.type === 'Retry' ? String(node.children?.length ?? 0) : ''],
+      ['Containers', containers.join(', ')],
       ['Message', node.message ?? '']
-    ]) {
+    ];
+    for (const [k, v] of rows) {
+      if (!v && !['Phase', 'Duration', 'Message'].includes(k)) {
+        continue; // facts the node does not have
+      }
       const tr = el('tr', '');
-      tr.append(el('th', '', k), el('td', `argosy-fact-${k.toLowerCase()}`, v));
+      tr.append(el('th', '', k), el('td', `argosy-fact-${k.toLowerCase().replace(' ', '-')}`, v));
       facts.appendChild(tr);
     }
     this.side.appendChild(facts);
@@ -583,13 +691,111 @@ export class WorkflowDetail extends Widget {
     if (hasLog(node) && !this.deleted) {
       const box = el('div', 'argosy-section');
       box.appendChild(el('h4', '', 'Logs'));
-      box.appendChild(this.logBox);
+      box.append(this.logTools, this.logBox);
       this.side.appendChild(box);
     }
   }
 
+  /** grep (as you type), follow (keep reading while the node runs), download. */
+  private buildLogTools(): void {
+    this.logGrep.placeholder = 'grep';
+    this.logGrep.setAttribute('aria-label', 'Show only log lines containing');
+    this.logGrep.addEventListener('input', () => this.showLog());
+    const follow = el('label', 'argosy-log-follow');
+    this.logFollow.type = 'checkbox';
+    this.logFollow.checked = true;
+    this.logFollow.addEventListener('change', () => this.startLogs());
+    follow.append(this.logFollow, document.createTextNode(' follow'));
+    const download = el('button', 'argosy-zoom-button argosy-log-download', 'download');
+    download.addEventListener('click', () => {
+      const node = this.wf.status?.nodes?.[this.selectedNode];
+      const a = el('a', '');
+      a.href = URL.createObjectURL(new Blob([this.logLines.join('\n') + '\n']));
+      a.download = `${this.wf.metadata.name}-${node?.displayName ?? this.selectedNode}.log`;
+      a.click();
+      window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    });
+    this.logTools.append(this.logGrep, follow, download);
+  }
+
+  private showLog(): void {
+    const grep = this.logGrep.value;
+    const lines = grep ? this.logLines.filter(l => l.includes(grep)) : this.logLines;
+    this.logBox.textContent = lines.length ? lines.join('\n') + '\n' : '';
+    if (this.logFollow.checked) {
+      this.logBox.scrollTop = this.logBox.scrollHeight;
+    }
+  }
+
+  /** Argo's node-level actions: retry from this node, resume it, set its outputs. */
+  private nodeActions(node: NodeStatus): HTMLElement {
+    const bar = el('div', 'argosy-node-actions');
+    const failed = node.phase === 'Failed' || node.phase === 'Error';
+    const waiting = node.type === 'Suspend' && node.phase === 'Running';
+    const selector = `id=${node.id}`;
+    const offers: [string, boolean, () => Promise<void>][] = [
+      [
+        'retry node',
+        failed && isEnabled('retry', this.wf),
+        () => this.act('retry', { nodeFieldSelector: selector, restartSuccessful: true })
+      ],
+      ['resume node', waiting, () => this.act('resume', { nodeFieldSelector: selector })],
+      ['set outputs', waiting, () => this.setOutputs(node)]
+    ];
+    for (const [label, enabled, run] of offers) {
+      if (!enabled) {
+        continue;
+      }
+      const b = el('button', 'argosy-action argosy-node-action', label);
+      b.dataset.action = label.replace(' ', '-');
+      b.disabled = this.deleted || !!this.busy;
+      b.addEventListener('click', () => void run());
+      bar.appendChild(b);
+    }
+    return bar;
+  }
+
+  /** Asks for a suspend node's output parameters and sets them (argo node set). */
+  private async setOutputs(node: NodeStatus): Promise<void> {
+    const form = new Widget();
+    form.addClass('argosy-submit-form');
+    // The node's outputs once known, else the ones its template declares.
+    type Declared = { name: string; outputs?: { parameters?: Parameter[] } };
+    const template = ((this.wf.spec?.templates ?? []) as Declared[]).find(
+      t => t.name === node.templateName
+    );
+    const names = (node.outputs?.parameters ?? template?.outputs?.parameters ?? []).map(
+      p => p.name
+    );
+    const inputs = names.map(name => {
+      const label = el('label', '', name);
+      const input = el('input', '');
+      input.name = `output-${name}`;
+      label.appendChild(input);
+      form.node.appendChild(label);
+      return input;
+    });
+    if (names.length === 0) {
+      form.node.appendChild(el('p', '', 'This node declares no output parameters.'));
+    }
+    const answer = await showDialog({
+      title: `Set outputs of ${node.displayName ?? node.name}`,
+      body: form,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Set' })]
+    });
+    if (!answer.button.accept || names.length === 0) {
+      return;
+    }
+    const values = Object.fromEntries(names.map((n, i) => [n, inputs[i].value]));
+    await this.act('set', {
+      nodeFieldSelector: `id=${node.id}`,
+      outputParameters: JSON.stringify(values)
+    });
+  }
+
   private startLogs(): void {
     this.logAbort?.abort();
+    this.logLines = [];
     this.logBox.textContent = '';
     const node = this.wf.status?.nodes?.[this.selectedNode];
     if (!node || !hasLog(node) || this.deleted) {
@@ -598,10 +804,10 @@ export class WorkflowDetail extends Widget {
     const abort = new AbortController();
     this.logAbort = abort;
     const { name, namespace } = this.wf.metadata;
-    const running = !node.finishedAt;
-    streamLogs(namespace ?? 'default', name, node.id, running, abort.signal, lines => {
-      this.logBox.textContent += lines.join('\n') + '\n';
-      this.logBox.scrollTop = this.logBox.scrollHeight;
+    const follow = !node.finishedAt && this.logFollow.checked;
+    streamLogs(namespace ?? 'default', name, node.id, follow, abort.signal, lines => {
+      this.logLines.push(...lines);
+      this.showLog();
     }).catch(err => {
       if (!abort.signal.aborted) {
         this.logBox.textContent += `\n[cannot read logs: ${(err as Error).message}]`;

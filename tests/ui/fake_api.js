@@ -20,6 +20,9 @@
 
   const fake = {
     requests: [],
+    bodies: [],
+    // The log every pod has: lines the test sets.
+    log: [],
     // action -> { object, held: Promise resolved by release(action) }
     replies: {},
     push(type, wf) {
@@ -73,6 +76,7 @@
     const [kind, ns, name, verb] = path;
     const wf = workflows.get(`${ns}/${name}`);
     if (kind === 'workflows' && verb && req.method === 'PUT') {
+      fake.bodies.push({ verb, body: JSON.parse((await req.clone().text()) || '{}') });
       const reply = fake.replies[verb];
       if (!reply) {
         return json({ code: 12, message: `no reply set for ${verb}` }, 501);
@@ -82,7 +86,10 @@
       return json(reply.object);
     }
     if (kind === 'workflows' && verb === 'log') {
-      return wf ? new Response('', { status: 200 }) : json({ code: 5, message: 'not found' }, 404);
+      const lines = fake.log.map(content => JSON.stringify({ result: { content } }) + '\n');
+      return wf
+        ? new Response(lines.join(''), { status: 200 })
+        : json({ code: 5, message: 'not found' }, 404);
     }
     if (kind === 'workflows' && name && req.method === 'GET') {
       return wf ? json(wf) : json({ code: 5, message: `workflow ${name} not found` }, 404);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -88,6 +89,7 @@ def test_wide_graph_pans_zooms_and_keeps_the_node_pane_in_view(fake_page: Page) 
     page = fake_page
     push(page, "ADDED", workflow("wide", nodes=loop_nodes("wide", 20)))
     view = open_workflow(page, "wide")
+    view.locator('.argosy-zoom-button[aria-label="Fit to view"]').click()
     view.locator('.argosy-node[data-display-name="item(19:19)"]').click()
     pane = view.locator(".argosy-node-info")
     expect(pane.locator("h3")).to_have_text("item(19:19)")
@@ -103,7 +105,7 @@ def test_wide_graph_pans_zooms_and_keeps_the_node_pane_in_view(fake_page: Page) 
     page.mouse.move(g["x"] + 120, g["y"] + g["height"] - 60, steps=4)
     page.mouse.up()
     dragged = viewport_of(page)
-    assert (dragged["x"] - before["x"], dragged["y"] - before["y"]) == (100, -40)
+    assert (round(dragged["x"] - before["x"]), round(dragged["y"] - before["y"])) == (100, -40)
     page.mouse.wheel(0, -300)
     assert viewport_of(page)["k"] > dragged["k"]
     graph.focus()
@@ -269,3 +271,75 @@ def test_empty_list_suspended_namespace_icons_busy_and_resubmit(fake_page: Page)
     view.locator('.argosy-action[data-action="resubmit"]').click()
     expect(page.locator(".argosy-detail:visible .argosy-detail-title")).to_have_text(
         "held-x7k2p")
+
+
+def test_node_pane_facts_and_node_actions(fake_page: Page) -> None:
+    page = fake_page
+    broken = pod("broken", "broken-9f3", "crunch", "Failed")
+    broken.update(message="Error (exit code 3)", hostNodeName="worker-1",
+                  resourcesDuration={"cpu": 4, "memory": 9},
+                  outputs={"exitCode": "3"}, templateName="crunch")
+    gate = {"id": "broken-gate", "name": "broken.gate", "displayName": "gate",
+            "type": "Suspend", "phase": "Running", "templateName": "gate", "startedAt": T0}
+    wf = workflow("broken", "Failed", {"broken-9f3": broken, "broken-gate": gate}, rv=2)
+    wf["spec"]["templates"] = [{"name": "gate", "suspend": {},
+                                "outputs": {"parameters": [{"name": "answer"}]}}]
+    push(page, "ADDED", wf)
+    page.evaluate("() => { window.__argosyFake.log = ['loading', 'crunching 3 rows', "
+                  "'cannot crunch row 3']; }")
+    view = open_workflow(page, "broken")
+    view.locator('.argosy-node[data-display-name="crunch"]').click()
+    pane = view.locator(".argosy-node-info")
+    # Logs: grep as you type, download what was read.
+    logs = pane.locator(".argosy-logs")
+    expect(logs).to_have_text("loading\ncrunching 3 rows\ncannot crunch row 3\n")
+    pane.locator(".argosy-log-grep").fill("crunch")
+    expect(logs).to_have_text("crunching 3 rows\ncannot crunch row 3\n")
+    with page.expect_download() as caught:
+        pane.locator(".argosy-log-download").click()
+    assert caught.value.suggested_filename == "broken-crunch.log"
+    assert Path(caught.value.path()).read_text().count("\n") == 3
+    expect(pane.locator(".argosy-fact-exit-code")).to_have_text("3")
+    expect(pane.locator(".argosy-fact-host")).to_have_text("worker-1")
+    expect(pane.locator(".argosy-fact-resources")).to_have_text("4s*cpu, 9s*memory")
+    expect(pane.locator(".argosy-fact-message")).to_have_text("Error (exit code 3)")
+    expect(pane.locator(".argosy-fact-id")).to_have_text("broken-9f3")
+    # The timeline: a bar per started step, not per group; a row leads to its node.
+    view.locator('.argosy-tab[data-tab="timeline"]').click()
+    rows = view.locator(".argosy-timeline-row")
+    expect(rows).to_have_count(2)
+    expect(rows.locator(".argosy-timeline-bar.argosy-phase-Failed")).to_have_count(1)
+    rows.filter(has_text="crunch").click()
+    expect(pane.locator("h3")).to_have_text("crunch")
+    expect(view.locator('.argosy-tab[data-tab="graph"]')).to_have_attribute(
+        "aria-selected", "true")
+    # The YAML tab downloads the workflow as a file.
+    view.locator('.argosy-tab[data-tab="yaml"]').click()
+    expect(view.locator(".argosy-yaml")).to_contain_text("name: broken")
+    with page.expect_download() as caught:
+        view.locator(".argosy-yaml-download").click()
+    assert caught.value.suggested_filename == "broken.yaml"
+    assert "phase: Failed" in Path(caught.value.path()).read_text()
+    view.locator('.argosy-tab[data-tab="graph"]').click()
+    page.evaluate("wf => { const f = window.__argosyFake; ['retry', 'resume', 'set']"
+                  ".forEach(v => { f.hold(v, wf); f.release(v); }); }", wf)
+    def changed(rv: int) -> None:  # the next revision: the buttons leave their busy state
+        push(page, "MODIFIED", dict(wf, metadata=dict(wf["metadata"], resourceVersion=str(rv))))
+
+    pane.locator('.argosy-node-action[data-action="retry-node"]').click()
+    changed(3)
+    view.locator('.argosy-node[data-display-name="gate"]').click()
+    expect(pane.locator('.argosy-node-action[data-action="retry-node"]')).to_have_count(0)
+    pane.locator('.argosy-node-action[data-action="resume-node"]').click()
+    changed(4)
+    pane.locator('.argosy-node-action[data-action="set-outputs"]').click()
+    page.locator('.jp-Dialog input[name="output-answer"]').fill("yes")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    page.wait_for_function("() => window.__argosyFake.bodies.length === 3")
+    bodies = page.evaluate("() => window.__argosyFake.bodies")
+    assert bodies == [
+        {"verb": "retry", "body": {"nodeFieldSelector": "id=broken-9f3",
+                                   "restartSuccessful": True}},
+        {"verb": "resume", "body": {"nodeFieldSelector": "id=broken-gate"}},
+        {"verb": "set", "body": {"nodeFieldSelector": "id=broken-gate",
+                                 "outputParameters": '{"answer":"yes"}'}}]

@@ -66,3 +66,10 @@ export function formatStart(iso: string | undefined): string {
     `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
   );
 }
+
+/** Argo's resourcesDuration ({cpu: 2, memory: 5}) as "2s*cpu, 5s*memory". */
+export function resources(used: Record<string, number> | undefined): string {
+  return Object.entries(used ?? {})
+    .map(([k, v]) => `${formatDuration(v)}*${k}`)
+    .join(', ');
+}

@@ -22,6 +22,8 @@ export interface NodeStatus {
   startedAt?: string;
   finishedAt?: string;
   progress?: string;
+  hostNodeName?: string;
+  resourcesDuration?: Record<string, number>;
   inputs?: { parameters?: Parameter[]; artifacts?: { name: string }[] };
   outputs?: {
     parameters?: Parameter[];
