@@ -260,7 +260,8 @@ class Client:
         from argosy.api.service import load_workflow
 
         try:
-            return load_workflow(_manifest(workflow), self.service.registry)
+            return load_workflow(_manifest(workflow), self.service.registry,
+                                 getattr(self.service, "store", None))
         except InvalidWorkflow as exc:
             raise InvalidWorkflow(exc.faults) from None
 

@@ -127,6 +127,21 @@ END;
 CREATE TRIGGER IF NOT EXISTS workflow_deleted AFTER DELETE ON workflows BEGIN
     DELETE FROM changes WHERE uid = OLD.uid;
 END;
+-- Kubernetes objects other than Workflows (WorkflowTemplates, ClusterWorkflowTemplates,
+-- ConfigMaps, Secrets, CronWorkflows), one row each; namespace '' for cluster-scoped kinds.
+-- A store made before this table gains it on open (IF NOT EXISTS): nothing else changes.
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    resource_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+) WITHOUT ROWID;
+-- Kubernetes' resourceVersion: one counter for every object write.
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 ACTIVE_PHASES = ("Pending", "Running")
@@ -472,6 +487,60 @@ class Store:
                         f'workflows.argoproj.io "{name}" already exists in namespace '
                         f'"{namespace}"') from None
         raise ArgosyError("could not generate a unique workflow name")
+
+    # ---- other objects (templates, ConfigMaps, Secrets) ------------------------------------
+
+    def put_object(self, kind: str, namespace: str, name: str, body: dict[str, Any], *,
+                   mode: str = "apply") -> tuple[dict[str, Any], bool]:
+        """Write an object whole; ``mode`` "create" refuses an existing one, "update" a missing
+        one, "apply" does either. Returns the object as stored and whether it was created.
+
+        ``metadata`` gets the server-set fields (uid, resourceVersion, creationTimestamp), an
+        update keeping the first two's predecessors' uid and creation time.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT uid, created_at FROM objects WHERE kind = ? AND"
+                             " namespace = ? AND name = ?", (kind, namespace, name)).fetchone()
+            where = f' in namespace "{namespace}"' if namespace else ""
+            if row and mode == "create":
+                raise AlreadyExists(f'{kind} "{name}" already exists{where}')
+            if not row and mode == "update":
+                raise NotFound(f'{kind} "{name}" not found{where}')
+            uid, created = row or (str(uuid.uuid4()), now_rfc3339())
+            version = db.execute(
+                "INSERT INTO counters (name, value) VALUES ('resourceVersion', 1) ON CONFLICT"
+                " (name) DO UPDATE SET value = value + 1 RETURNING value").fetchone()[0]
+            meta = dict(body.get("metadata") or {}, name=name, uid=uid,
+                        resourceVersion=str(version), creationTimestamp=created)
+            if namespace:
+                meta["namespace"] = namespace
+            else:
+                meta.pop("namespace", None)
+            body = dict(body, metadata=meta)
+            db.execute("INSERT OR REPLACE INTO objects (kind, namespace, name, uid,"
+                       " resource_version, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (kind, namespace, name, uid, version, created, json.dumps(body)))
+        return body, row is None
+
+    def get_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND"
+                              " name = ?", (kind, namespace, name)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Objects of a kind by name, in one namespace or all (None)."""
+        sql = "SELECT body FROM objects WHERE kind = ?"
+        args: tuple[str, ...] = (kind,)
+        if namespace is not None:
+            sql, args = sql + " AND namespace = ?", (kind, namespace)
+        return [json.loads(b) for (b,) in self.db.execute(sql + " ORDER BY namespace, name",
+                                                            args)]
+
+    def delete_object(self, kind: str, namespace: str, name: str) -> bool:
+        """True if there was one to delete."""
+        cur = self.db.execute("DELETE FROM objects WHERE kind = ? AND namespace = ? AND"
+                              " name = ?", (kind, namespace, name))
+        return cur.rowcount > 0
 
     def _record(self, row: tuple[Any, ...]) -> WorkflowRecord:
         (uid, ns, name, manifest, phase, started, finished, message, progress, extra,

@@ -25,9 +25,10 @@ def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault
 
 
 def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None = None,
-                  **overrides: Any) -> dict[str, Any]:
+                  store: Store | None = None, **overrides: Any) -> dict[str, Any]:
     """One Workflow manifest from a path, YAML/JSON text or a dict, with ``overrides`` applied
-    (see :func:`apply_overrides`), then linted: every fault is reported at once."""
+    (see :func:`apply_overrides`), its references to WorkflowTemplates resolved against
+    ``store`` (see :mod:`argosy.spec.refs`), then linted: every fault is reported at once."""
     if isinstance(source, dict):
         check_value(source)  # before anything walks it: deepcopy, lint, the store's JSON
         docs = [Document(data=copy.deepcopy(source), file=None)]
@@ -45,12 +46,24 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
         raise InvalidWorkflow([Fault("", f"expected exactly one Workflow, found {len(workflows)}",
                                      file)])
     doc = workflows[0]
+    faults = []
     if isinstance(doc.data, dict):
         apply_overrides(doc.data, **overrides)
-    faults = [_blame_override(f, overrides) for f in lint_document(doc, registry)]
+        if store is not None:  # else the store that runs it resolves them (a remote server)
+            faults = resolve_document(doc, store)
+    faults += [_blame_override(f, overrides) for f in lint_document(doc, registry)]
     if faults:
         raise InvalidWorkflow(faults)
     return doc.data
+
+
+def resolve_document(doc: Document, store: Store) -> list[Fault]:
+    """Resolve a Workflow's references in place (see :mod:`argosy.spec.refs`)."""
+    from argosy.spec.refs import resolve_references
+
+    meta = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
+    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
+    return doc.place(resolve_references(doc.data, namespace or "default", store.get_object))
 
 
 # The manifest field each submit option overrides, and the option's name on the command line.
@@ -111,7 +124,7 @@ def apply_overrides(manifest: dict[str, Any], parameters: dict[str, str] | None 
 def submit(store: Store, source: str | Path | dict[str, Any], *,
            registry: Registry | None = None, **overrides: Any) -> WorkflowRecord:
     """Validate and record a workflow; an engine picks it up from the store."""
-    manifest = load_workflow(source, registry, **overrides)
+    manifest = load_workflow(source, registry, store, **overrides)
     manifest.pop("status", None)
     return store.create_workflow(manifest)
 

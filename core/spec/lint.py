@@ -110,6 +110,9 @@ def lint(
 ) -> list[Fault]:
     """Every fault in one Workflow document, in document order.
 
+    References to WorkflowTemplates are checked where they are resolved, against a store
+    (``argosy.spec.refs.resolve_references``): lint the resolved document.
+
     ``locate`` maps a document path to (line, column); ``template_types`` maps each template-type
     key (``container``, ``dag``, ``http``, ...) to a validator of that key's body. Without it, the
     built-in Argo types are known and their bodies are not validated. ``strict`` (Argo's

@@ -86,9 +86,6 @@ class StepsDagChecks:
             return None
         if len(given) > 1:
             self.add(path, f'{label} has both "{given[0]}" and "{given[1]}"')
-        if "templateRef" in given:
-            self.add(f"{path}.templateRef", "templateRef is not supported: the local engine "
-                     "has no WorkflowTemplates to refer to")
         args = step.get("arguments")
         if given[0] == "template" and isinstance(step["template"], str):
             name = step["template"]

@@ -128,10 +128,8 @@ class WorkflowChecks:
         return True
 
     def check_entrypoint(self, spec: dict) -> None:
-        if spec.get("workflowTemplateRef") is not None:
-            self.add("spec.workflowTemplateRef", "workflowTemplateRef is not supported: the "
-                     "local engine has no WorkflowTemplates to refer to")
-            return
+        if spec.get("workflowTemplateRef") is not None and not spec.get("templates"):
+            return  # not resolved (argosy.spec.refs names why): nothing to check against
         entrypoint = spec.get("entrypoint")
         args = spec.get("arguments") if isinstance(spec.get("arguments"), dict) else {}
         if not entrypoint:
@@ -210,6 +208,3 @@ class WorkflowChecks:
             template = hook.get("template")
             if isinstance(template, str) and template and template not in self.templates:
                 self.add(f"{hook_path}.template", f'unknown template "{template}"')
-            if hook.get("templateRef") is not None:
-                self.add(f"{hook_path}.templateRef", "templateRef is not supported: the local "
-                         "engine has no WorkflowTemplates to refer to")

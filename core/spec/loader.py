@@ -127,6 +127,21 @@ class Document:
             path = _parent_path(path)
 
 
+    def place(self, faults: list[Fault]) -> list[Fault]:
+        """Faults found in this document's data, with its file and the line of each path (a
+        path outside the document, such as a referenced template's, gets no line)."""
+        placed = []
+        for fault in faults:
+            if fault.file is not None:
+                placed.append(fault)
+                continue
+            first = re.split(r"[.\[]", fault.path, maxsplit=1)[0]
+            where = self.locate(fault.path) if isinstance(self.data, dict) and first in \
+                self.data else None
+            placed.append(Fault(fault.path, fault.message, self.file, *(where or (None, None))))
+        return placed
+
+
 def _parent_path(path: str) -> str:
     if path.endswith("]"):
         return path[: path.rindex("[")]

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.skipif(not SCHEMA.is_file(), reason=f"no Argo schema at
 
 SEM = "tests/engine/test_semantics.py::"
 LINT = "tests/lint/test_lint.py::"
+REFS = "tests/lint/test_refs.py::"
 SYNC = "tests/engine/test_sync.py::"
 MUTEX = SYNC + "test_nodes_of_one_workflow_take_a_template_mutex_in_arrival_order"
 METRICS = "tests/engine/test_metrics.py::test_metrics_are_kept_and_exposed"
@@ -106,6 +107,22 @@ HONOURED: dict[str, str] = {
     "LifecycleHook.arguments": SEM + "test_workflow_hooks_and_metadata",
     "LifecycleHook.expression": SEM + "test_workflow_hooks_and_metadata",
     "LifecycleHook.template": SEM + "test_workflow_hooks_and_metadata",
+    "LifecycleHook.templateRef": REFS + "test_missing_references_are_named_at_their_path",
+    "WorkflowStep.templateRef": REFS + "test_template_ref_copies_the_template_and_what_it_calls"
+                                       "_in_its_own_scope",
+    "DAGTask.templateRef": REFS + "test_template_ref_copies_the_template_and_what_it_calls_in_"
+                                  "its_own_scope",
+    "TemplateRef.name": REFS + "test_template_ref_copies_the_template_and_what_it_calls_in_its"
+                               "_own_scope",
+    "TemplateRef.template": REFS + "test_template_ref_copies_the_template_and_what_it_calls_in_"
+                                   "its_own_scope",
+    "TemplateRef.clusterScope": REFS + "test_a_recursive_reference_is_copied_once",
+    "WorkflowSpec.workflowTemplateRef": REFS + "test_workflow_template_ref_merges_the_spec_with_"
+                                               "the_workflows_arguments_first",
+    "WorkflowTemplateRef.name": REFS + "test_workflow_template_ref_merges_the_spec_with_the_"
+                                       "workflows_arguments_first",
+    "WorkflowTemplateRef.clusterScope": "tests/cli/test_templates.py::test_cluster_templates_"
+                                        "are_referenced_with_cluster_scope",
     "Metrics.prometheus": METRICS,
     "Prometheus.name": METRICS,
     "Prometheus.help": METRICS,
