@@ -229,12 +229,29 @@ def manifest_files(path: str) -> list[str]:
 
 
 def lint_file(file: str, strict: bool = True) -> list[Fault]:
+    """Faults of every document in the file: Workflows, and the objects ``argosy apply``
+    takes; references resolve against the file's templates and the local store's."""
+    from argosy.objects import KINDS, lookup_in, object_faults
     from argosy.spec.lint import lint_documents
     from argosy.spec.loader import load_file
+    from argosy.spec.refs import resolve_references
+    from argosy.store import Store
 
     try:
-        return lint_documents(load_file(file), template_types=default_registry().validators(),
-                              strict=strict)
+        docs = load_file(file)
+        lookup = lookup_in([d.data for d in docs], Store())
+        faults = []
+        for doc in docs:
+            data = doc.data if isinstance(doc.data, dict) else {}
+            if data.get("kind") in KINDS:
+                found = object_faults(data, lookup)
+            else:
+                meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+                found = resolve_references(data, meta.get("namespace") or "default", lookup)
+                found += lint_documents([doc], template_types=default_registry().validators(),
+                                        strict=strict)
+            faults += doc.place(found)
+        return faults
     except InvalidWorkflow as exc:
         return exc.faults
     except (OSError, ArgosyError) as exc:
@@ -703,7 +720,9 @@ def _labels(text: str | None) -> dict[str, str]:
 
 
 @main.command("submit")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
+@click.option("--from", "from_", metavar="KIND/NAME",
+              help="Submit from a workflowtemplate/NAME or clusterworkflowtemplate/NAME.")
 @click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
               help="Pass an input parameter (repeatable).")
 @click.option("-f", "--parameter-file", help="A YAML or JSON file of all input parameters.")
@@ -714,8 +733,9 @@ def _labels(text: str | None) -> dict[str, str]:
 @click.option("--dry-run", is_flag=True, help="Print the workflow without creating it.")
 @follow_options
 @verb
-def submit_cmd(target: Target, files: tuple[str, ...], parameters: tuple[str, ...],
-               parameter_file: str | None, entrypoint: str | None, name: str | None,
+def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
+               parameters: tuple[str, ...], parameter_file: str | None,
+               entrypoint: str | None, name: str | None,
                generate_name: str | None, labels: str | None, dry_run: bool,
                output: str | None, wait: bool, watch: bool, log: bool) -> int:
     """Submit workflows; an engine runs them in the background (argo submit)."""
@@ -729,18 +749,42 @@ def submit_cmd(target: Target, files: tuple[str, ...], parameters: tuple[str, ..
         "entrypoint": entrypoint, "name": name, "generate_name": generate_name,
         "labels": _labels(labels),
         "namespace": target.namespace if target.namespace != "default" else None}
+    if bool(files) == bool(from_):
+        raise ArgosyError("give workflow files or --from KIND/NAME (one of them)")
     created = []
-    for file in files:
+    for file in [from_template(from_)] if from_ else files:
         source = sys.stdin.read() if file == "-" else file
-        if file != "-" and not Path(file).is_file():
+        if isinstance(file, str) and file != "-" and not Path(file).is_file():
             raise ArgosyError(f"{file}: no such file")
         if dry_run:
-            print_workflow(load_workflow(source, **overrides), output)
+            store = None if target.remote else target.service.store
+            print_workflow(load_workflow(source, store=store, **overrides), output)
             continue
         wf = target.service.submit(source, **overrides)
         print_workflow(wf, output)
         created.append(wf["metadata"]["name"])
     return wait_watch_or_log(target, created, output=output, wait=wait, watch=watch, log=log)
+
+
+def from_template(ref: str) -> dict[str, Any]:
+    """The Workflow ``argo submit --from KIND/NAME`` makes: a workflowTemplateRef to it, named
+    and labelled after it."""
+    from argosy.objects import kind_of
+
+    kind_name, _, name = ref.partition("/")
+    kind = kind_of(kind_name).name if name else ""
+    if kind not in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
+        raise ArgosyError(f"--from {ref}: expected workflowtemplate/NAME or "
+                          "clusterworkflowtemplate/NAME")
+    cluster = kind == "ClusterWorkflowTemplate"
+    label = "cluster-workflow-template" if cluster else "workflow-template"
+    ref_spec: dict[str, Any] = {"name": name}
+    if cluster:
+        ref_spec["clusterScope"] = True
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": f"{name}-",
+                         "labels": {f"workflows.argoproj.io/{label}": name}},
+            "spec": {"workflowTemplateRef": ref_spec}}
 
 
 # ---- list and get -------------------------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""``argosy apply``, ``argosy template …`` and ``argosy cluster-template …``, as Argo's and
+kubectl's: WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps and Secrets in the store."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from argosy.cli.commands import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Target,
+    _pretty_fault,
+    _tabulate,
+    dump,
+    main,
+    manifest_files,
+    verb,
+)
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow
+from argosy.objects import KINDS, ObjectService, lookup_in, object_faults
+from argosy.spec.loader import Document, load_file
+
+GROUPS = {"WorkflowTemplate": "workflowtemplate.argoproj.io",
+          "ClusterWorkflowTemplate": "clusterworkflowtemplate.argoproj.io",
+          "ConfigMap": "configmap", "Secret": "secret", "Workflow": "workflow.argoproj.io"}
+
+
+def objects(target: Target) -> ObjectService:
+    if target.remote:
+        raise ArgosyError("templates, ConfigMaps and Secrets go through --server with the "
+                          "REST API (/api/v1/workflow-templates…); this verb acts on the "
+                          "local store only yet")
+    return ObjectService(target.service.store)
+
+
+def documents(files: tuple[str, ...]) -> list[Document]:
+    """Every document of the files (``-``: standard input) and directories given."""
+    from argosy.spec.loader import load_documents
+
+    docs: list[Document] = []
+    for path in files:
+        if path == "-":
+            docs += load_documents(sys.stdin.read(), "-")
+            continue
+        for file in manifest_files(path):
+            docs += load_file(file)
+    return docs
+
+
+@main.command("apply")
+@click.option("-f", "--filename", "files", multiple=True, required=True, metavar="FILE",
+              help="A manifest file, directory or - (repeatable); every document in it.")
+@verb
+def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
+    """Create or update WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps and Secrets,
+    and create Workflows (kubectl apply)."""
+    docs = documents(files)
+    store = objects(target)
+    lookup = lookup_in([d.data for d in docs], store.store, target.namespace)
+    faults: list[Fault] = []
+    for doc in docs:  # all checked before any is stored: they may refer to each other
+        kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+        if kind != "Workflow":  # a Workflow is checked when submitted, after the others
+            faults += doc.place(object_faults(doc.data, lookup))
+    if faults:
+        raise InvalidWorkflow(faults)
+    for doc in docs:
+        if doc.data.get("kind") != "Workflow":
+            body, created = store.put(doc.data, target.namespace, check=False)
+            click.echo(f"{GROUPS[body['kind']]}/{body['metadata']['name']} "
+                       f"{'created' if created else 'configured'}")
+    for doc in docs:
+        if doc.data.get("kind") == "Workflow":
+            wf = target.service.submit(doc.data, namespace=_namespace(target))
+            click.echo(f"{GROUPS['Workflow']}/{wf['metadata']['name']} created")
+    return EXIT_OK
+
+
+def _namespace(target: Target) -> str | None:
+    return target.namespace if target.namespace != "default" else None
+
+
+def _age(body: dict[str, Any]) -> str:
+    from argosy.cli.commands import _short_age
+    from argosy.spec.durations import seconds_since
+
+    stamp = body["metadata"].get("creationTimestamp")
+    return _short_age(seconds_since(stamp)) if stamp else ""
+
+
+def template_group(kind: str, name: str, help_text: str) -> click.Group:
+    """``argosy template`` or ``argosy cluster-template``: the same verbs for either kind."""
+    namespaced = KINDS[kind].namespaced
+
+    @main.group(name, help=help_text)
+    def group() -> None:
+        pass
+
+    @group.command("create")
+    @click.argument("files", nargs=-1, required=True)
+    @click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]))
+    @verb
+    def create(target: Target, files: tuple[str, ...], output: str | None) -> int:
+        """Create templates from files (every document must be one)."""
+        docs = documents(files)
+        store = objects(target)
+        faults = _file_faults(docs, kind, store, target.namespace)
+        if faults:
+            raise InvalidWorkflow(faults)
+        for doc in docs:
+            body, _ = store.put(doc.data, target.namespace, mode="create", check=False)
+            _show(body, output)
+        return EXIT_OK
+
+    @group.command("list")
+    @click.option("-o", "--output", type=click.Choice(["name", "json", "yaml", "wide"]))
+    @click.option("-A", "--all-namespaces", is_flag=True, hidden=not namespaced,
+                  help="All namespaces.")
+    @verb
+    def list_cmd(target: Target, output: str | None, all_namespaces: bool) -> int:
+        """List templates."""
+        found = objects(target).list(kind, None if all_namespaces else target.namespace)
+        if output in ("json", "yaml"):
+            click.echo(dump(found, output))
+        elif output == "name":
+            for body in found:
+                click.echo(body["metadata"]["name"])
+        else:
+            wide = namespaced and all_namespaces
+            rows = [(["NAMESPACE"] if wide else []) + ["NAME", "AGE"]]
+            rows += [([b["metadata"].get("namespace", "")] if wide else [])
+                     + [b["metadata"]["name"], _age(b)] for b in found]
+            click.echo(_tabulate(rows))
+        return EXIT_OK
+
+    @group.command("get")
+    @click.argument("names", nargs=-1, required=True)
+    @click.option("-o", "--output", type=click.Choice(["name", "json", "yaml"]))
+    @verb
+    def get(target: Target, names: tuple[str, ...], output: str | None) -> int:
+        """Show templates."""
+        store = objects(target)
+        for each in names:
+            _show(store.get(kind, target.namespace, each), output)
+        return EXIT_OK
+
+    @group.command("delete")
+    @click.argument("names", nargs=-1)
+    @click.option("--all", "everything", is_flag=True, help="Delete every one.")
+    @verb
+    def delete(target: Target, names: tuple[str, ...], everything: bool) -> int:
+        """Delete templates."""
+        store = objects(target)
+        if everything:
+            names = tuple(b["metadata"]["name"] for b in store.list(kind, target.namespace))
+        elif not names:
+            raise ArgosyError("give the names of the templates to delete, or --all")
+        for each in names:
+            store.delete(kind, target.namespace, each)
+            click.echo(f'{kind} "{each}" deleted')
+        return EXIT_OK
+
+    @group.command("lint")
+    @click.argument("files", nargs=-1, required=True)
+    @click.option("-o", "--output", type=click.Choice(["pretty", "simple"]), default="pretty")
+    @verb
+    def lint(target: Target, files: tuple[str, ...], output: str) -> int:
+        """Check template files; references resolve against the store and these files."""
+        faults = _file_faults(documents(files), kind, objects(target), target.namespace)
+        for fault in faults:
+            click.echo(str(fault) if output == "simple" else f"{fault.file}: "
+                       f"{_pretty_fault(fault)}")
+        click.echo(f"{len(faults)} linting errors found!" if faults
+                   else "no linting errors found!")
+        return EXIT_INVALID if faults else EXIT_OK
+
+    return group
+
+
+def _file_faults(docs: list[Document], kind: str, store: ObjectService,
+                 namespace: str) -> list[Fault]:
+    """Every document must be a ``kind``; references resolve against the store and ``docs``."""
+    lookup = lookup_in([d.data for d in docs], store.store, namespace)
+    faults = []
+    for doc in docs:
+        found = doc.data.get("kind") if isinstance(doc.data, dict) else None
+        wrong = [Fault("kind", f'expected a {kind}, not "{found}"')] if found != kind else []
+        faults += doc.place(wrong or object_faults(doc.data, lookup))
+    return faults
+
+
+def _show(body: dict[str, Any], output: str | None) -> None:
+    if output in ("json", "yaml"):
+        click.echo(dump(body, output))
+    elif output == "name":
+        click.echo(body["metadata"]["name"])
+    else:
+        meta = body["metadata"]
+        lines = [("Name:", meta["name"])]
+        if meta.get("namespace"):
+            lines.append(("Namespace:", meta["namespace"]))
+        lines.append(("Created:", meta.get("creationTimestamp", "")))
+        click.echo("\n".join(f"{k:<15}{v}" for k, v in lines))
+
+
+template_group("WorkflowTemplate", "template", "WorkflowTemplates (argo template).")
+template_group("ClusterWorkflowTemplate", "cluster-template",
+               "ClusterWorkflowTemplates (argo cluster-template).")
