@@ -44,7 +44,7 @@ KINDS = {k.name: k for k in (
 TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
 
 
-def kind_of(name: str) -> Kind:
+def kind_of(name: str) -> Kind | None:
     """A kind by its name, plural or Argo's CLI short names (``workflowtemplate/x``)."""
     low = name.lower()
     for kind in KINDS.values():
@@ -52,9 +52,7 @@ def kind_of(name: str) -> Kind:
             return kind
     short = {"wftmpl": "WorkflowTemplate", "cwftmpl": "ClusterWorkflowTemplate",
              "cm": "ConfigMap"}
-    if low in short:
-        return KINDS[short[low]]
-    raise NotFound(f'unknown kind "{name}": expected one of {", ".join(KINDS)}')
+    return KINDS[short[low]] if low in short else None
 
 
 def _name_faults(meta: dict[str, Any]) -> list[Fault]:

@@ -91,9 +91,14 @@ SUBSCRIBER_QUEUE = 256
 PUBLIC_PATHS = ("/api/v1/version", "/api/v1/info", "/openapi.json", "/docs", "/redoc",
                 "/docs/oauth2-redirect")
 # Not writes, though POSTed: a read-only token may lint (with POST: DELETE …/lint deletes).
-READ_POSTS = re.compile(r"^/api/v1/workflows/[^/]+/lint/?$")
+READ_POSTS = re.compile(
+    r"^/api/v1/(?:(?:workflows|workflow-templates|cron-workflows)/[^/]+|cluster-workflow-templates)"
+    r"/lint/?$")
 NAMESPACED = re.compile(
-    r"^/(?:api/v1/(?:workflows|workflow-events)|artifacts|artifact-files)(?:/([^/]*))?")
+    r"^/(?:api/v1/(?:workflows|workflow-events|workflow-templates|cron-workflows)|artifacts|"
+    r"artifact-files)(?:/([^/]*))?")
+# Cluster-scoped objects: a token for all namespaces may reach them, one for some may not.
+CLUSTER_SCOPED = re.compile(r"^/api/v1/cluster-workflow-templates(?:/|$)")
 
 # gRPC status codes, as argo-server (through grpc-gateway) reports them.
 GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 422: 3, 500: 13,
@@ -135,8 +140,15 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        from argosy.api.template_routes import not_implemented
+
         assert isinstance(exc, HTTPException)
+        missing = exc.status_code in (404, 405) and not_implemented(request.url.path)
+        if missing:
+            return error_response(501, missing)
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            return error_response(404, f"no such route: {request.method} {request.url.path}")
         return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
@@ -193,6 +205,8 @@ def _bearer(scope: Scope) -> str | None:
 def _namespace_scope(path: str) -> tuple[bool, str | None]:
     """(does the path address workflows, the namespace or None for all namespaces)."""
     if path.rstrip("/") == "/metrics":
+        return True, None
+    if CLUSTER_SCOPED.match(path):
         return True, None
     m = NAMESPACED.match(path)
     if not m:
@@ -995,7 +1009,7 @@ def workflow_routes(api: Api) -> APIRouter:
         dry = body.serverDryRun or "All" in ((body.createOptions and
                                               body.createOptions.dryRun) or [])
         if dry:
-            return await api.call(load_workflow, body.workflow, svc.registry,
+            return await api.call(load_workflow, body.workflow, svc.registry, svc.store,
                                   namespace=namespace)
         created = await api.call(svc.submit, body.workflow, namespace=namespace,
                                  start_engine=api.spawn_engine)
@@ -1032,7 +1046,8 @@ def workflow_routes(api: Api) -> APIRouter:
     @r.post("/workflows/{namespace}/lint", tags=["WorkflowService"], summary="LintWorkflow")
     async def lint_workflow(namespace: Namespace, body: WorkflowLintRequest) -> Workflow:
         _namespace_of(body.workflow, namespace, body.namespace)
-        return await api.call(load_workflow, body.workflow, svc.registry, namespace=namespace)
+        return await api.call(load_workflow, body.workflow, svc.registry, svc.store,
+                              namespace=namespace)
 
     @r.get("/workflows/{namespace}/{name}", tags=["WorkflowService"], summary="GetWorkflow")
     async def get_workflow(namespace: Namespace, name: str,
@@ -1424,6 +1439,9 @@ def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | 
                               "served by argosy.")
     app.state.api = api
     install_error_handlers(app)
+    from argosy.api.template_routes import template_routes
+
+    app.include_router(template_routes(api))  # before /workflows/{namespace}/{name}
     app.include_router(workflow_routes(api))
     app.include_router(event_routes(api))
     app.include_router(artifact_routes(api))

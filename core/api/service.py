@@ -129,7 +129,31 @@ def submit(store: Store, source: str | Path | dict[str, Any], *,
     return store.create_workflow(manifest)
 
 
+def from_template(ref: str) -> dict[str, Any]:
+    """The Workflow ``argo submit --from KIND/NAME`` makes: a workflowTemplateRef to it, named
+    and labelled after it."""
+    from argosy.objects import kind_of
+
+    kind_name, _, name = ref.partition("/")
+    found = kind_of(kind_name) if name else None
+    kind = found.name if found else ""
+    if kind not in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
+        raise ArgosyError(f"--from {ref}: expected workflowtemplate/NAME or "
+                          "clusterworkflowtemplate/NAME")
+    cluster = kind == "ClusterWorkflowTemplate"
+    label = "cluster-workflow-template" if cluster else "workflow-template"
+    ref_spec: dict[str, Any] = {"name": name}
+    if cluster:
+        ref_spec["clusterScope"] = True
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": f"{name}-",
+                         "labels": {f"workflows.argoproj.io/{label}": name}},
+            "spec": {"workflowTemplateRef": ref_spec}}
+
+
 ACTIVE = ("Pending", "Running")
+# How long an action (suspend, stop…) waits for the engine to apply it: a few of its polls.
+ACTION_WAIT_SECONDS = 2.0
 FINISHED = ("Succeeded", "Failed", "Error")
 
 
@@ -194,8 +218,23 @@ class WorkflowService:
         rec = self.record(namespace, name)
         if rec.phase not in ACTIVE:
             raise ArgosyError(f"cannot {verb} workflow {name}: it is {rec.phase}")
-        self.store.add_action(rec.uid, kind, payload)
-        return self.store.workflow(rec)
+        action = self.store.add_action(rec.uid, kind, payload)
+        return self.store.workflow(self._applied(rec.uid, action))
+
+    def _applied(self, uid: str, action: int, timeout: float = ACTION_WAIT_SECONDS
+                 ) -> WorkflowRecord:
+        """The workflow once the engine executing it has applied ``action``, as Argo answers
+        an action with the workflow after it; at once when no engine holds the workflow (the
+        next one applies it), or after ``timeout``."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            rec = self.store.get(uid)
+            if (rec.applied_action >= action or rec.phase not in ACTIVE
+                    or time.monotonic() > deadline or uid in self.store.claimable()):
+                return rec
+            time.sleep(0.02)
 
     def suspend(self, namespace: str, name: str) -> dict[str, Any]:
         return self._act(namespace, name, "suspend", verb="suspend")

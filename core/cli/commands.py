@@ -739,7 +739,7 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
                generate_name: str | None, labels: str | None, dry_run: bool,
                output: str | None, wait: bool, watch: bool, log: bool) -> int:
     """Submit workflows; an engine runs them in the background (argo submit)."""
-    from argosy.api.service import load_workflow
+    from argosy.api.service import from_template, load_workflow
 
     _check_follow_flags(files, wait, watch)
     if dry_run and (wait or watch):
@@ -764,27 +764,6 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
         print_workflow(wf, output)
         created.append(wf["metadata"]["name"])
     return wait_watch_or_log(target, created, output=output, wait=wait, watch=watch, log=log)
-
-
-def from_template(ref: str) -> dict[str, Any]:
-    """The Workflow ``argo submit --from KIND/NAME`` makes: a workflowTemplateRef to it, named
-    and labelled after it."""
-    from argosy.objects import kind_of
-
-    kind_name, _, name = ref.partition("/")
-    kind = kind_of(kind_name).name if name else ""
-    if kind not in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
-        raise ArgosyError(f"--from {ref}: expected workflowtemplate/NAME or "
-                          "clusterworkflowtemplate/NAME")
-    cluster = kind == "ClusterWorkflowTemplate"
-    label = "cluster-workflow-template" if cluster else "workflow-template"
-    ref_spec: dict[str, Any] = {"name": name}
-    if cluster:
-        ref_spec["clusterScope"] = True
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"generateName": f"{name}-",
-                         "labels": {f"workflows.argoproj.io/{label}": name}},
-            "spec": {"workflowTemplateRef": ref_spec}}
 
 
 # ---- list and get -------------------------------------------------------------------------------

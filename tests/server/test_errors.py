@@ -72,7 +72,8 @@ def test_unknown_workflow_is_404(http: httpx.Client) -> None:
 
 
 def test_unknown_path_is_404_and_wrong_method_405(http: httpx.Client) -> None:
-    assert error(http.get("/api/v1/nothing-here"), 404, 5) == "Not Found"
+    assert error(http.get("/api/v1/nothing-here"), 404, 5) == (
+        "no such route: GET /api/v1/nothing-here")
     resp = http.patch(f"{API}/default/x")
     assert error(resp, 405, 12) == "Method Not Allowed"
     assert "GET" in resp.headers["allow"]

@@ -60,7 +60,9 @@ CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conform
 # Where a schema-valid request must be accepted too (a 2xx, or 404 for a missing workflow):
 # not where validity goes beyond a JSON schema (a Workflow's semantics, JSON inside a string,
 # an opaque continue token, a label selector's grammar).
-BEYOND_SCHEMA = {"CreateWorkflow", "LintWorkflow", "SetWorkflow"}
+BEYOND_SCHEMA = {"CreateWorkflow", "LintWorkflow", "SetWorkflow", "SubmitWorkflow",
+                 *(f"{verb}{scope}WorkflowTemplate" for verb in ("Create", "Update", "Lint")
+                   for scope in ("", "Cluster"))}
 BEYOND_SCHEMA_QUERY = {"listOptions.continue", "listOptions.labelSelector"}
 schema = schemathesis.openapi.from_dict(OPENAPI).exclude(path_regex="workflow-events")
 
