@@ -265,6 +265,53 @@ class Client:
         except InvalidWorkflow as exc:
             raise InvalidWorkflow(exc.faults) from None
 
+    # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
+
+    @staticmethod
+    def _kind(cluster: bool) -> str:
+        return "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
+
+    def create_template(self, template: Source, namespace: str | None = None) -> dict[str, Any]:
+        """Create a WorkflowTemplate or ClusterWorkflowTemplate (a dict, YAML text or a path
+        holding one); raises InvalidWorkflow listing every fault."""
+        from argosy.spec.loader import load_documents, load_file
+
+        source = _manifest(template)
+        if isinstance(source, dict):
+            body = source
+        else:
+            docs = load_file(source) if isinstance(source, Path) else load_documents(source)
+            if len(docs) != 1:
+                raise ArgosyError(f"expected one template, found {len(docs)} documents")
+            body = docs[0].data
+        try:
+            return self.service.create_template(body, self._ns(namespace))
+        except InvalidWorkflow as exc:
+            raise InvalidWorkflow(exc.faults) from None
+
+    def list_templates(self, namespace: str | None = None, *,
+                       cluster: bool = False) -> list[dict[str, Any]]:
+        """WorkflowTemplates of a namespace (``"*"``: all), or the ClusterWorkflowTemplates."""
+        ns = None if namespace == "*" else self._ns(namespace)
+        return self.service.templates(self._kind(cluster), ns)
+
+    def get_template(self, name: str, namespace: str | None = None, *,
+                     cluster: bool = False) -> dict[str, Any]:
+        return self.service.template(self._kind(cluster), self._ns(namespace), name)
+
+    def delete_template(self, name: str, namespace: str | None = None, *,
+                        cluster: bool = False) -> None:
+        self.service.delete_template(self._kind(cluster), self._ns(namespace), name)
+
+    def submit_from(self, template: str, *, cluster: bool = False,
+                    parameters: Mapping[str, Any] | None = None, **options: Any) -> Workflow:
+        """Submit a workflow from a stored template (``argo submit --from``); ``options`` as
+        :meth:`submit`'s."""
+        from argosy.api.service import from_template
+
+        kind = "clusterworkflowtemplate" if cluster else "workflowtemplate"
+        return self.submit(from_template(f"{kind}/{template}"), parameters=parameters, **options)
+
     def get(self, name: str | Workflow, namespace: str | None = None) -> Workflow:
         return self._wrap(self.service.get(self._ns(namespace), self._name(name)))
 

@@ -105,6 +105,44 @@ class RemoteService:
         ns = (manifest.get("metadata") or {}).get("namespace") or "default"
         return self._call("POST", _path(ns), json={"namespace": ns, "workflow": manifest})
 
+    # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
+
+    @staticmethod
+    def _template_path(kind: str, namespace: str | None, *parts: str) -> str:
+        if kind == "ClusterWorkflowTemplate":
+            base = "/api/v1/cluster-workflow-templates"
+        else:
+            base = f"/api/v1/workflow-templates/{check_namespace(namespace or 'default')}"
+        return "/".join([base, *(quote(part, safe="") for part in parts)])
+
+    def create_template(self, body: dict[str, Any], namespace: str | None = None, *,
+                        mode: str = "create", check: bool = True) -> dict[str, Any]:
+        """The server checks it (``check`` is the local service's)."""
+        kind = body.get("kind") if isinstance(body, dict) else None
+        if kind not in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
+            raise ArgosyError(f'expected a WorkflowTemplate or a ClusterWorkflowTemplate, not '
+                              f'"{kind}"')
+        ns = (body.get("metadata") or {}).get("namespace") or namespace
+        payload = {"template": body}
+        if mode == "create":
+            return self._call("POST", self._template_path(kind, ns), json=payload)
+        name = (body.get("metadata") or {}).get("name") or ""
+        try:
+            return self._call("PUT", self._template_path(kind, ns, name), json=payload)
+        except NotFound:
+            if mode == "update":
+                raise
+            return self._call("POST", self._template_path(kind, ns), json=payload)
+
+    def templates(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._call("GET", self._template_path(kind, namespace)).get("items") or []
+
+    def template(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        return self._call("GET", self._template_path(kind, namespace, name))
+
+    def delete_template(self, kind: str, namespace: str | None, name: str) -> None:
+        self._call("DELETE", self._template_path(kind, namespace, name))
+
     def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
         try:
             parts = (check_namespace(namespace), name, node_id, artifact)

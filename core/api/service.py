@@ -211,6 +211,34 @@ class WorkflowService:
         # An engine executing it notices the workflow is gone and terminates its processes.
         self.store.delete(self.record(namespace, name).uid)
 
+    # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
+    # ``kind`` is "WorkflowTemplate" or "ClusterWorkflowTemplate" (whose namespace is ignored).
+
+    def create_template(self, body: dict[str, Any], namespace: str | None = None, *,
+                        mode: str = "create", check: bool = True) -> dict[str, Any]:
+        from argosy.objects import TEMPLATE_KINDS, ObjectService
+
+        if not isinstance(body, dict) or body.get("kind") not in TEMPLATE_KINDS:
+            kind = body.get("kind") if isinstance(body, dict) else None
+            raise InvalidWorkflow([Fault("kind", f'expected a WorkflowTemplate or a '
+                                                 f'ClusterWorkflowTemplate, not "{kind}"')])
+        return ObjectService(self.store).put(body, namespace, mode=mode, check=check)[0]
+
+    def templates(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        from argosy.objects import ObjectService
+
+        return ObjectService(self.store).list(kind, namespace)
+
+    def template(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        from argosy.objects import ObjectService
+
+        return ObjectService(self.store).get(kind, namespace, name)
+
+    def delete_template(self, kind: str, namespace: str | None, name: str) -> None:
+        from argosy.objects import ObjectService
+
+        ObjectService(self.store).delete(kind, namespace, name)
+
     # ---- steer a running workflow -------------------------------------------------------------
 
     def _act(self, namespace: str, name: str, kind: str, payload: dict[str, Any] | None = None,

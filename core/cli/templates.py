@@ -30,9 +30,9 @@ GROUPS = {"WorkflowTemplate": "workflowtemplate.argoproj.io",
 
 def objects(target: Target) -> ObjectService:
     if target.remote:
-        raise ArgosyError("templates, ConfigMaps and Secrets go through --server with the "
-                          "REST API (/api/v1/workflow-templates…); this verb acts on the "
-                          "local store only yet")
+        raise ArgosyError("this verb acts on the local store only yet (argo-server's API has "
+                          "no ConfigMaps or Secrets); argosy template create|list|get|delete "
+                          "work with --server")
     return ObjectService(target.service.store)
 
 
@@ -106,13 +106,13 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     def create(target: Target, files: tuple[str, ...], output: str | None) -> int:
         """Create templates from files (every document must be one)."""
         docs = documents(files)
-        store = objects(target)
-        faults = _file_faults(docs, kind, store, target.namespace)
-        if faults:
-            raise InvalidWorkflow(faults)
+        if not target.remote:  # the server checks them there
+            faults = _file_faults(docs, kind, objects(target), target.namespace)
+            if faults:
+                raise InvalidWorkflow(faults)
         for doc in docs:
-            body, _ = store.put(doc.data, target.namespace, mode="create", check=False)
-            _show(body, output)
+            _show(target.service.create_template(doc.data, target.namespace, check=False),
+                  output)
         return EXIT_OK
 
     @group.command("list")
@@ -122,7 +122,7 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     @verb
     def list_cmd(target: Target, output: str | None, all_namespaces: bool) -> int:
         """List templates."""
-        found = objects(target).list(kind, None if all_namespaces else target.namespace)
+        found = target.service.templates(kind, None if all_namespaces else target.namespace)
         if output in ("json", "yaml"):
             click.echo(dump(found, output))
         elif output == "name":
@@ -142,9 +142,8 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     @verb
     def get(target: Target, names: tuple[str, ...], output: str | None) -> int:
         """Show templates."""
-        store = objects(target)
         for each in names:
-            _show(store.get(kind, target.namespace, each), output)
+            _show(target.service.template(kind, target.namespace, each), output)
         return EXIT_OK
 
     @group.command("delete")
@@ -153,13 +152,13 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     @verb
     def delete(target: Target, names: tuple[str, ...], everything: bool) -> int:
         """Delete templates."""
-        store = objects(target)
         if everything:
-            names = tuple(b["metadata"]["name"] for b in store.list(kind, target.namespace))
+            names = tuple(b["metadata"]["name"]
+                          for b in target.service.templates(kind, target.namespace))
         elif not names:
             raise ArgosyError("give the names of the templates to delete, or --all")
         for each in names:
-            store.delete(kind, target.namespace, each)
+            target.service.delete_template(kind, target.namespace, each)
             click.echo(f'{kind} "{each}" deleted')
         return EXIT_OK
 

@@ -171,3 +171,27 @@ def test_client_from_environment(monkeypatch: pytest.MonkeyPatch, remote: Server
     assert Client(home=argosy_home).url is None  # an explicit home wins over the environment
     monkeypatch.delenv("ARGOSY_SERVER")
     assert repr(Client()) == f"<argosy.Client local store {argosy_home}>"
+
+
+def test_templates_create_list_get_submit_from_and_delete(client: Client) -> None:
+    name = unique(client, "greet")
+    template = {"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
+                "metadata": {"name": name}, "spec": {
+                    "entrypoint": "say",
+                    "arguments": {"parameters": [{"name": "message", "value": "hello"}]},
+                    "templates": [{"name": "say", "inputs": {"parameters": [{"name": "message"}]},
+                                   "container": {"image": "busybox", "command": ["echo"],
+                                                 "args": ["{{inputs.parameters.message}}"]}}]}}
+    created = client.create_template(yaml.safe_dump(template))
+    assert created["metadata"]["name"] == name
+    assert name in [t["metadata"]["name"] for t in client.list_templates()]
+    assert client.get_template(name)["spec"]["entrypoint"] == "say"
+    done = client.submit_from(name, parameters={"message": "from a template"}).wait(
+        timeout=120, display=False)
+    assert done.phase == "Succeeded"
+    assert client.logs(done).strip().endswith("from a template")
+    client.delete_template(name)
+    with pytest.raises(NotFound):
+        client.get_template(name)
+    with pytest.raises(ArgosyError, match='WorkflowTemplate "nope" not found'):
+        client.submit_from("nope")
