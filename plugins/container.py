@@ -20,8 +20,10 @@ the file they are written in. The argv follows Kubernetes: ``command`` replaces 
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ class Container(ArgoModel):
     command: list[str] | None = None
     args: list[str] | None = None
     env: list[EnvVar] | None = None
+    env_from: list[dict[str, Any]] | None = Field(None, alias="envFrom")
     working_dir: str | None = Field(None, alias="workingDir")
 
 
@@ -194,21 +197,70 @@ def argv_of(container: Container) -> list[str]:
     return [str(a) for a in argv]
 
 
-def env_of(container: Container) -> dict[str, str]:
-    """The process env beyond the engine's: the image's (if mapped), then the container's."""
+# ``lookup(kind, name)``: a ConfigMap or Secret of the workflow's namespace, or None.
+ObjectLookup = Callable[[str, str], dict[str, Any] | None]
+
+
+def _data(lookup: ObjectLookup | None, kind: str, ref: dict[str, Any],
+          what: str) -> dict[str, str] | None:
+    """A ConfigMap's or Secret's data (a Secret's decoded), as a pod's kubelet reads it; None
+    when it is missing and ``optional``."""
+    name = str(ref.get("name") or "")
+    found = lookup(kind, name) if lookup is not None else None
+    if found is None:
+        if ref.get("optional"):
+            return None
+        raise NodeError(f'{what}: {kind} "{name}" not found')
+    data = found.get("data") or {}
+    if kind == "Secret":
+        return {k: base64.b64decode(v).decode("utf-8", errors="replace") for k, v in data.items()}
+    return {k: str(v) for k, v in data.items()}
+
+
+def _env_value(var: EnvVar, lookup: ObjectLookup | None) -> str | None:
+    source = var.value_from or {}
+    for field_name, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+        ref = source.get(field_name)
+        if isinstance(ref, dict):
+            data = _data(lookup, kind, ref, f"env {var.name}")
+            key = str(ref.get("key") or "")
+            if data is not None and key in data:
+                return data[key]
+            if data is not None and not ref.get("optional"):
+                raise NodeError(f'env {var.name}: key "{key}" not found in {kind} '
+                                f'"{ref.get("name")}"')
+            return None
+    raise NodeError(f"env {var.name}: valueFrom takes configMapKeyRef or secretKeyRef here")
+
+
+def env_of(container: Container, lookup: ObjectLookup | None = None) -> dict[str, str]:
+    """The process env beyond the engine's: the image's (if mapped), then the container's
+    ``envFrom`` and ``env``, ConfigMaps and Secrets read now, as a kubelet reads them when it
+    starts a container (their values go to the process only)."""
     image = image_config(container.image)
     env = dict(image.env) if image is not None else {}
+    for index, source in enumerate(container.env_from or []):
+        prefix = str(source.get("prefix") or "")
+        for field_name, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            if isinstance(source.get(field_name), dict):
+                data = _data(lookup, kind, source[field_name], f"envFrom[{index}]")
+                env.update({prefix + k: v for k, v in (data or {}).items()})
     for var in container.env or []:
-        if var.value_from is not None:
-            raise NodeError(f"env {var.name}: valueFrom is not supported by this executor")
-        env[var.name] = var.value or ""
+        value = _env_value(var, lookup) if var.value_from is not None else var.value or ""
+        if value is not None:
+            env[var.name] = value
     return env
 
 
 def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir: Path,
                script: str | None = None) -> ProcessRequest:
+    run = ctx.run
+
+    def lookup(kind: str, name: str) -> dict[str, Any] | None:
+        return run.store.get_object(kind, run.namespace, name)
+
     return ProcessRequest(
-        argv=argv, env=env_of(container), working_dir=container.working_dir,
+        argv=argv, env=env_of(container, lookup), working_dir=container.working_dir,
         node_dir=node_dir, script=script, image=container.image, template=ctx.raw)
 
 

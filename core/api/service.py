@@ -59,11 +59,13 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
 
 def resolve_document(doc: Document, store: Store) -> list[Fault]:
     """Resolve a Workflow's references in place (see :mod:`argosy.spec.refs`)."""
-    from argosy.spec.refs import resolve_references
+    from argosy.spec.refs import resolve_config_maps, resolve_references
 
     meta = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
     namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
-    return doc.place(resolve_references(doc.data, namespace or "default", store.get_object))
+    faults = resolve_references(doc.data, namespace or "default", store.get_object)
+    faults += resolve_config_maps(doc.data, namespace or "default", store.get_object)
+    return doc.place(faults)
 
 
 # The manifest field each submit option overrides, and the option's name on the command line.

@@ -234,7 +234,7 @@ def lint_file(file: str, strict: bool = True) -> list[Fault]:
     from argosy.objects import KINDS, lookup_in, object_faults
     from argosy.spec.lint import lint_documents
     from argosy.spec.loader import load_file
-    from argosy.spec.refs import resolve_references
+    from argosy.spec.refs import resolve_config_maps, resolve_references
     from argosy.store import Store
 
     try:
@@ -247,7 +247,9 @@ def lint_file(file: str, strict: bool = True) -> list[Fault]:
                 found = object_faults(data, lookup)
             else:
                 meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-                found = resolve_references(data, meta.get("namespace") or "default", lookup)
+                namespace = meta.get("namespace") or "default"
+                found = resolve_references(data, namespace, lookup)
+                found += resolve_config_maps(data, namespace, lookup)
                 found += lint_documents([doc], template_types=default_registry().validators(),
                                         strict=strict)
             faults += doc.place(found)

@@ -100,7 +100,6 @@ _LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mut
 _NOT_YET = "by the local executor yet"
 _NO_REPOSITORY = ("here: there is no artifact repository; the store keeps only the output "
                   "artifacts of plugins (e.g. executed notebooks) yet")
-_NO_K8S_OBJECTS = "here: there are no Kubernetes objects (ConfigMaps, Secrets) to read yet"
 #: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
 #: "FIELD is not supported ". A manifest that sets one is rejected rather than run without it
 #: (false, empty and null values are accepted).
@@ -121,10 +120,11 @@ UNSUPPORTED: dict[str, str] = {
     "Inputs.artifacts": _NO_REPOSITORY,
     "Outputs.artifacts": _NO_REPOSITORY,
     "Arguments.artifacts": _NO_REPOSITORY,
-    "ValueFrom.configMapKeyRef": _NO_K8S_OBJECTS,
     "ValueFrom.event": "here: there are no workflow event bindings",
     "ResourceTemplate.manifestFrom": "here: there are no input artifacts to read it from yet",
-    "EnvVar.valueFrom": _NO_K8S_OBJECTS,
+    "EnvVarSource.fieldRef": "here: a process has no pod whose fields it could read",
+    "EnvVarSource.resourceFieldRef": "here: a process has no container resources to read",
+    "EnvVarSource.fileKeyRef": "here: there are no volumes to read keys from yet",
     "Mutex.database": "here: locks are kept by the engine, not in a database",
     "SemaphoreRef.database": "here: locks are kept by the engine, not in a database",
     "Gauge.operation": "here yet: a gauge is set to its value",
@@ -133,7 +133,6 @@ UNSUPPORTED: dict[str, str] = {
         "mountPropagation", "readOnly", "recursiveReadOnly", "subPath", "subPathExpr")},
     **{f"{kind}.{key}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
        for key, reason in {
-           "envFrom": _NO_K8S_OBJECTS,
            "lifecycle": "by the local executor: it runs no postStart or preStop handlers",
            "livenessProbe": "by the local executor: it does not probe or restart processes",
            "restartPolicy": "by the local executor: it does not restart processes",

@@ -23,7 +23,7 @@ from typing import Any
 
 from argosy.errors import Fault
 
-__all__ = ["Lookup", "join_spec", "resolve_references"]
+__all__ = ["Lookup", "join_spec", "resolve_config_maps", "resolve_references"]
 
 #: ``lookup(kind, namespace, name)``: the stored object, or None. Cluster-scoped kinds are
 #: asked with namespace "".
@@ -207,3 +207,56 @@ def resolve_references(manifest: dict[str, Any], namespace: str,
     if not resolver.templates:
         del spec["templates"]
     return faults + resolver.faults
+
+
+def resolve_config_maps(manifest: dict[str, Any], namespace: str,
+                        lookup: Lookup) -> list[Fault]:
+    """Parameters whose ``valueFrom.configMapKeyRef`` names a ConfigMap key take its value now,
+    in place: the workflow's arguments as their ``value`` (Argo reads them when the workflow
+    starts), a template's inputs as their ``default`` (an argument still wins, as in Argo).
+    A missing ConfigMap or key falls back to ``valueFrom.default``, else is a fault."""
+    faults: list[Fault] = []
+
+    def walk(value: Any, path: str, parent: str) -> None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]", parent)
+            return
+        if not isinstance(value, dict):
+            return
+        if parent in ("arguments", "inputs") and isinstance(value.get("parameters"), list):
+            for index, param in enumerate(value["parameters"]):
+                where = f"{path}.parameters[{index}]"
+                if isinstance(param, dict):
+                    fault = _from_config_map(param, where, parent, namespace, lookup)
+                    if fault:
+                        faults.append(fault)
+        for key, item in value.items():
+            walk(item, f"{path}.{key}", key)
+
+    walk(manifest.get("spec"), "spec", "spec")
+    return faults
+
+
+def _from_config_map(param: dict[str, Any], path: str, parent: str, namespace: str,
+                     lookup: Lookup) -> Fault | None:
+    source = param.get("valueFrom")
+    ref = source.get("configMapKeyRef") if isinstance(source, dict) else None
+    if not isinstance(ref, dict):
+        return None
+    name, key = ref.get("name"), ref.get("key")
+    found = lookup("ConfigMap", namespace, name) if isinstance(name, str) and name else None
+    data = (found or {}).get("data") or {}
+    if key in data:
+        value = data[key]
+    elif source.get("default") is not None:
+        value = source["default"]
+    elif found is None:
+        return Fault(f"{path}.valueFrom.configMapKeyRef",
+                     f'ConfigMap "{name}" not found in namespace "{namespace}"')
+    else:
+        return Fault(f"{path}.valueFrom.configMapKeyRef",
+                     f'ConfigMap "{name}" has no key "{key}"')
+    del param["valueFrom"]
+    param["value" if parent == "arguments" else "default"] = value
+    return None

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(not SCHEMA.is_file(), reason=f"no Argo schema at
 SEM = "tests/engine/test_semantics.py::"
 LINT = "tests/lint/test_lint.py::"
 REFS = "tests/lint/test_refs.py::"
+ENV = "tests/cli/test_config_maps.py::test_env_from_config_maps_and_secrets"
 SYNC = "tests/engine/test_sync.py::"
 MUTEX = SYNC + "test_nodes_of_one_workflow_take_a_template_mutex_in_arrival_order"
 METRICS = "tests/engine/test_metrics.py::test_metrics_are_kept_and_exposed"
@@ -121,6 +122,16 @@ HONOURED: dict[str, str] = {
                                                "the_workflows_arguments_first",
     "WorkflowTemplateRef.name": REFS + "test_workflow_template_ref_merges_the_spec_with_the_"
                                        "workflows_arguments_first",
+    **dict.fromkeys(["Container.envFrom", "ScriptTemplate.envFrom", "ContainerNode.envFrom",
+                     "EnvFromSource.configMapRef", "EnvFromSource.prefix",
+                     "ConfigMapEnvSource.name", "EnvVar.valueFrom",
+                     "EnvVarSource.configMapKeyRef", "EnvVarSource.secretKeyRef",
+                     "SecretKeySelector.name", "SecretKeySelector.key"], ENV),
+    **dict.fromkeys(["EnvFromSource.secretRef", "SecretEnvSource.name",
+                     "ConfigMapEnvSource.optional", "SecretEnvSource.optional",
+                     "SecretKeySelector.optional"], ENV),
+    "ValueFrom.configMapKeyRef": "tests/conformance/test_config_maps.py::test_example_reads_"
+                                 "the_config_map",
     "WorkflowTemplateRef.clusterScope": "tests/cli/test_templates.py::test_cluster_templates_"
                                         "are_referenced_with_cluster_scope",
     "Metrics.prometheus": METRICS,
@@ -270,7 +281,8 @@ NO_OP: dict[str, str] = {
     "Outputs.result": "written by the engine in a node's status; a manifest's is not read",
     "Parameter.description": "documentation for people and UIs",
     "RetryStrategy.affinity": "it asks for another node on retry; there is one host",
-    "ConfigMapKeySelector.optional": "a missing semaphore limit fails the node either way",
+    "ConfigMapKeySelector.optional": "honoured in env (tests/cli/test_config_maps.py); a "
+                                     "missing semaphore limit fails the node either way",
     "Gauge.realtime": "the gauge is emitted when its node ends, not updated while it runs",
     "VolumeMount.name": "every mount under a containerSet's /tmp is the node's shared /tmp",
     **{f"{kind}.{k}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
