@@ -140,9 +140,9 @@ def object_faults(body: Any, lookup: Lookup | None = None) -> list[Fault]:
     return faults
 
 
-def lookup_in(docs: list[Any], store: Store, namespace: str = "default") -> Lookup:
+def lookup_in(docs: list[Any], store: Store | None, namespace: str = "default") -> Lookup:
     """A ``Lookup`` that finds objects among ``docs`` (manifests about to be stored in
-    ``namespace``, unless they name theirs) first, then in the store."""
+    ``namespace``, unless they name theirs) first, then in the store (if any)."""
     given = {}
     for body in docs:
         meta = body.get("metadata") if isinstance(body, dict) else None
@@ -152,7 +152,8 @@ def lookup_in(docs: list[Any], store: Store, namespace: str = "default") -> Look
             given[(body["kind"], scope, meta.get("name"))] = body
 
     def lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return given.get((kind, namespace, name)) or store.get_object(kind, namespace, name)
+        found = given.get((kind, namespace, name))
+        return found if found or store is None else store.get_object(kind, namespace, name)
 
     return lookup
 

@@ -228,18 +228,21 @@ def manifest_files(path: str) -> list[str]:
     return found
 
 
-def lint_file(file: str, strict: bool = True) -> list[Fault]:
+def lint_file(file: str, strict: bool = True, pool: list[Any] | None = None) -> list[Fault]:
     """Faults of every document in the file: Workflows, and the objects ``argosy apply``
-    takes; references resolve against the file's templates and the local store's."""
+    takes; references resolve against ``pool`` (the documents of every file linted, as
+    ``argo lint --offline`` does), the file's own and the local store's."""
     from argosy.objects import KINDS, lookup_in, object_faults
     from argosy.spec.lint import lint_documents
     from argosy.spec.loader import load_file
     from argosy.spec.refs import resolve_config_maps, resolve_references
-    from argosy.store import Store
+    from argosy.store import Store, argosy_home
 
     try:
         docs = load_file(file)
-        lookup = lookup_in([d.data for d in docs], Store())
+        # The store's templates too, if there is a store: lint alone does not make one.
+        store = Store() if (argosy_home() / "argosy.db").exists() else None
+        lookup = lookup_in([*(pool or []), *(d.data for d in docs)], store)
         faults = []
         for doc in docs:
             data = doc.data if isinstance(doc.data, dict) else {}
@@ -276,13 +279,15 @@ def lint(files: tuple[str, ...], output: str, strict: bool) -> None:
     """Check workflow files and directories of them (*.yaml, *.yml, *.json, recursively);
     print every fault with its file, line and path. Exit 2 if any."""
     count = 0
+    listed: list[str] = []
     for path in files:
         try:
-            found = manifest_files(path)
+            listed += manifest_files(path)
         except InvalidWorkflow as exc:
-            found, count = [], count + _print_faults(path, exc.faults, output)
-        for file in found:
-            count += _print_faults(file, lint_file(file, strict), output)
+            count += _print_faults(path, exc.faults, output)
+    pool = [doc.data for file in listed for doc in _documents_or_none(file)]
+    for file in listed:
+        count += _print_faults(file, lint_file(file, strict, pool), output)
     if output == "simple":
         if not count:
             click.echo("no linting errors found!")
@@ -291,6 +296,16 @@ def lint(files: tuple[str, ...], output: str, strict: bool) -> None:
     else:
         click.echo(f"{click.style('✔', fg='green')} no linting errors found!")
     sys.exit(EXIT_INVALID if count else EXIT_OK)
+
+
+def _documents_or_none(file: str) -> list[Any]:
+    """The file's documents, or none if it cannot be read (lint_file says why)."""
+    from argosy.spec.loader import load_file
+
+    try:
+        return load_file(file)
+    except (InvalidWorkflow, OSError):
+        return []
 
 
 def _print_faults(file: str, faults: list[Fault], output: str) -> int:

@@ -137,3 +137,19 @@ spec:
     both = write(tmp_path, "both.yaml", TEMPLATE + "---\n" + Path(wf_file).read_text())
     assert cli("lint", both).code == 0
     assert cli("template", "lint", write(tmp_path, "c.yaml", CLUSTER)).code == 2
+
+
+def test_lint_resolves_references_across_the_files_it_is_given(cli: Any, tmp_path: Path,
+                                                               argosy_home: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    write(folder, "a-workflow.yaml", """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: refs-}
+spec: {workflowTemplateRef: {name: greet}}
+""")
+    write(folder, "b-templates.yaml", TEMPLATE)
+    linted = cli("lint", str(folder))
+    assert linted.code == 0, linted.stdout
+    assert not argosy_home.exists()  # lint makes no store
