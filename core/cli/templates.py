@@ -19,8 +19,8 @@ from argosy.cli.commands import (
     manifest_files,
     verb,
 )
-from argosy.errors import ArgosyError, Fault, InvalidWorkflow
-from argosy.objects import KINDS, ObjectService, lookup_in, object_faults
+from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
+from argosy.objects import KINDS, TEMPLATE_KINDS, ObjectService, lookup_in, object_faults
 from argosy.spec.loader import Document, load_file
 
 GROUPS = {"WorkflowTemplate": "workflowtemplate.argoproj.io",
@@ -58,6 +58,8 @@ def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
     """Create or update WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps and Secrets,
     and create Workflows (kubectl apply)."""
     docs = documents(files)
+    if target.remote:
+        return _apply_remote(target, docs)
     store = objects(target)
     lookup = lookup_in([d.data for d in docs], store.store, target.namespace)
     faults: list[Fault] = []
@@ -76,6 +78,32 @@ def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
         if doc.data.get("kind") == "Workflow":
             wf = target.service.submit(doc.data, namespace=_namespace(target))
             click.echo(f"{GROUPS['Workflow']}/{wf['metadata']['name']} created")
+    return EXIT_OK
+
+
+def _apply_remote(target: Target, docs: list[Document]) -> int:
+    """apply through a server: templates (created or updated) and Workflows, which is what
+    argo-server's API holds."""
+    kinds = [doc.data.get("kind") if isinstance(doc.data, dict) else None for doc in docs]
+    other = [k for k in kinds if k not in (*TEMPLATE_KINDS, "Workflow")]
+    if other:
+        raise ArgosyError(f"{other[0]}: argo-server's API has no such objects; apply it to the "
+                          "local store, without --server")
+    for doc, kind in sorted(zip(docs, kinds, strict=True), key=lambda p: p[1] == "Workflow"):
+        if kind == "Workflow":
+            wf = target.service.submit(doc.data, namespace=_namespace(target))
+            click.echo(f"{GROUPS[kind]}/{wf['metadata']['name']} created")
+            continue
+        name = (doc.data.get("metadata") or {}).get("name") or ""
+        try:
+            target.service.template(kind, target.namespace, name)
+            exists = True
+        except NotFound:
+            exists = False
+        body = target.service.create_template(doc.data, target.namespace,
+                                              mode="update" if exists else "create")
+        click.echo(f"{GROUPS[kind]}/{body['metadata']['name']} "
+                   f"{'configured' if exists else 'created'}")
     return EXIT_OK
 
 

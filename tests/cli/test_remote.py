@@ -180,3 +180,29 @@ def test_suspend_node_set_and_resume_through_the_server(
     assert cli("wait", "approval", env=env).code == 0
     logs = cli("logs", "approval", "-f", env=env).stdout.splitlines()
     assert [line.split(": ", 1)[1] for line in logs] == ["got remote"]
+
+
+def test_templates_through_the_server(cli: Cli, server: tuple[str, str], tmp_path: Path) -> None:
+    from tests.cli.test_templates import TEMPLATE
+
+    url, token = server
+    env = {"ARGOSY_SERVER": url, "ARGOSY_TOKEN": token}
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE)
+    assert cli("apply", "-f", str(path), env=env).stdout.strip() == (
+        "workflowtemplate.argoproj.io/greet created")
+    assert cli("apply", "-f", str(path), env=env).stdout.strip() == (
+        "workflowtemplate.argoproj.io/greet configured")
+    assert cli("template", "list", "-o", "name", env=env).stdout.split() == ["greet"]
+    submitted = cli("submit", "--from", "workflowtemplate/greet", "-p", "message=remote",
+                    "--wait", env=env)
+    assert submitted.code == 0, submitted.stderr
+    name = submitted.stdout.splitlines()[0].split()[1]
+    assert "remote-from-defaults" in cli("logs", name, env=env).stdout
+    assert cli("template", "delete", "greet", env=env).code == 0
+    gone = cli("template", "get", "greet", env=env)
+    assert gone.code == 1 and 'WorkflowTemplate "greet" not found' in gone.stderr
+    config_map = tmp_path / "cm.yaml"
+    config_map.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    refused = cli("apply", "-f", str(config_map), env=env)
+    assert refused.code == 2 and "argo-server's API has no such objects" in refused.stderr
