@@ -495,8 +495,8 @@ class Store:
         """Write an object whole; ``mode`` "create" refuses an existing one, "update" a missing
         one, "apply" does either. Returns the object as stored and whether it was created.
 
-        ``metadata`` gets the server-set fields (uid, resourceVersion, creationTimestamp), an
-        update keeping the first two's predecessors' uid and creation time.
+        ``metadata`` gets the server-set fields (uid, resourceVersion, creationTimestamp); an
+        update keeps the object's uid and creation time.
         """
         with self.transaction() as db:
             row = db.execute("SELECT uid, created_at FROM objects WHERE kind = ? AND"
