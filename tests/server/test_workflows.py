@@ -203,11 +203,11 @@ def test_resource_version_orders_replies_and_events(http: httpx.Client) -> None:
     wait_node(http, "default", "versioned", "gate", "Running")
     seen = int(http.get(f"{API}/default/versioned").json()["metadata"]["resourceVersion"])
     assert seen > int(created["metadata"]["resourceVersion"])
-    # The engine applies the resume after the reply: the reply may be the state before it.
+    # The reply is the workflow after the resume: by then it may even have finished.
     resumed = http.put(f"{API}/default/versioned/resume", json={}).json()
-    assert int(resumed["metadata"]["resourceVersion"]) >= seen
+    assert int(resumed["metadata"]["resourceVersion"]) > seen
     done = wait_phase(http, "default", "versioned")
-    assert int(done["metadata"]["resourceVersion"]) > int(resumed["metadata"]["resourceVersion"])
+    assert int(done["metadata"]["resourceVersion"]) >= int(resumed["metadata"]["resourceVersion"])
     listed = http.get(f"{API}/default").json()["items"]
     assert [w["metadata"]["resourceVersion"] for w in listed
             if w["metadata"]["name"] == "versioned"] == [done["metadata"]["resourceVersion"]]
