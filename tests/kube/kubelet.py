@@ -64,7 +64,7 @@ while [ "$1" != -- ]; do
     exec 4<&-
     if [ -d "$source" ]; then mkdir -p "$target"; else mkdir -p "${target%/*}"; : > "$target"; fi
   fi
-  mount --bind /proc/self/fd/3 "$target"
+  mount --rbind /proc/self/fd/3 "$target"
   exec 3<&-
 done
 shift
@@ -202,8 +202,29 @@ class ContainerRun:
             return argv
         target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
         pairs = [*self._volume_mounts(), (str(self.message_file), target)]
+        if self.pod_run.kubelet.private_tmp:
+            pairs = self._under_private_tmp(pairs)
         return [*prefix, "sh", "-c", _MOUNT_SCRIPT, "kubelet-mounts", str(self.dir / "mounts"),
                 *(p for pair in pairs for p in pair), "--", *argv]
+
+    def _under_private_tmp(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The container's own /tmp, bound last (recursively): mounts under /tmp go into it
+        first, since once it covers the host's /tmp their sources (the pods' files may be
+        there) could no longer be reached."""
+        tmp = self.dir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        moved = []
+        for source, target in pairs:
+            if target == "/tmp" or target.startswith("/tmp/"):
+                inside = tmp / target[len("/tmp/"):]
+                if Path(source).is_dir():
+                    inside.mkdir(parents=True, exist_ok=True)
+                else:
+                    inside.parent.mkdir(parents=True, exist_ok=True)
+                    inside.touch()
+                target = str(inside)
+            moved.append((source, target))
+        return [*moved, (str(tmp), "/tmp")]
 
     def _volume_mounts(self) -> list[tuple[str, str]]:
         """(host source, mountPath) of each volumeMount, outer paths first."""
@@ -471,8 +492,10 @@ def _start(target: Any, *args: Any) -> threading.Thread:
 class Kubelet:
     """Binds new pods to the one node, runs them, and finishes graceful deletions."""
 
-    def __init__(self, store: Store, root: Path, service_env: dict[str, str]) -> None:
+    def __init__(self, store: Store, root: Path, service_env: dict[str, str],
+                 private_tmp: bool = False) -> None:
         self.store, self.root, self.service_env = store, root, service_env
+        self.private_tmp = private_tmp  # each container gets its own /tmp, as from its image
         self.pods = store.kind("", "v1", "pods")
         self.runs: dict[str, PodRun] = {}
         self.mount_prefix = _mount_prefix()

@@ -14,6 +14,7 @@ import yaml
 from kubernetes import client, config, watch
 
 from tests.kube.conftest import finished, pod_manifest, wait_for
+from tests.kube.double import Double
 
 
 def _alive(pid: int) -> bool:
@@ -314,3 +315,27 @@ def test_a_deadline_set_on_a_running_pod_stops_it(core: client.CoreV1Api) -> Non
     core.patch_namespaced_pod("stoppable", "default", {"spec": {"activeDeadlineSeconds": 1}})
     pod = finished(core, "stoppable")
     assert (pod.status.phase, pod.status.reason) == ("Failed", "DeadlineExceeded")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_a_private_tmp_per_container_where_the_double_is_asked_for_one(tmp_path: Path) -> None:
+    """``--private-tmp``: each container sees a /tmp of its own, as an image gives it, and
+    volumes mounted under it still work (the pods' files here are under the host's /tmp)."""
+    with Double(root=tmp_path / "pods", private_tmp=True) as double:
+        api = client.CoreV1Api(config.new_client_from_config(
+            str(double.write_kubeconfig(tmp_path / "kubeconfig"))))
+        name = f"argosy-private-{os.getpid()}"
+        for pod in ("one", "two"):
+            manifest = pod_manifest(pod, f"echo {pod} > /tmp/{name}; sleep 0.5; cat /tmp/{name}"
+                                    f"; cat /tmp/shared/made", container={"volumeMounts": [
+                                        {"name": "shared", "mountPath": "/tmp/shared"}]})
+            manifest["spec"]["volumes"] = [{"name": "shared", "emptyDir": {}}]
+            manifest["spec"]["initContainers"] = [{
+                "name": "init", "image": "busybox", "command": [
+                    "sh", "-c", f"echo {pod}-init > /tmp/shared/made; echo x > /tmp/{name}"],
+                "volumeMounts": [{"name": "shared", "mountPath": "/tmp/shared"}]}]
+            api.create_namespaced_pod("default", manifest)
+        for pod in ("one", "two"):
+            assert finished(api, pod).status.phase == "Succeeded"
+            assert api.read_namespaced_pod_log(pod, "default") == f"{pod}\n{pod}-init\n"
+    assert not Path("/tmp", name).exists()
