@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError
 
@@ -21,6 +21,17 @@ NODE_ID_LABEL = "workflows.argoproj.io/node-id"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def pod_name(workflow: str, node: dict[str, Any]) -> str:
+    """Argo's (v2) pod name of a Pod node: ``<workflow>-<template>-<hash>``, the hash being the
+    one that ends the node id (fnv32a of the node name); the root's pod is the workflow's name."""
+    nid = node.get("id") or ""
+    if workflow in (nid, node.get("name")):
+        return workflow
+    template = node.get("templateName")
+    prefix = f"{workflow}-{template}" if template else workflow
+    return f"{prefix[:52]}-{nid.rsplit('-', 1)[-1]}"
 
 
 class KubernetesUnavailable(ArgosyError):

@@ -83,12 +83,19 @@ class ProcessRequest:
     script: str | None = None
     image: str | None = None
     template: dict[str, Any] = field(default_factory=dict)
+    # For executors that make pods: the Workflow (``metadata`` with name, namespace and uid,
+    # and ``spec``) and the node in Argo's shape (``id``, ``name``, ``templateName``).
+    workflow: dict[str, Any] = field(default_factory=dict)
+    node: dict[str, Any] = field(default_factory=dict)
 
 
 class Executor(Protocol):
     """An execution backend for process-running template types."""
 
     name: str
+    # Optional: ``pulls_images = True`` when the executor runs images itself (pods), so a
+    # container's command and args reach it as written, without argosy's image mapping;
+    # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour.
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         """Run (or re-attach to) the node's process and return how it ended.

@@ -254,14 +254,28 @@ def env_of(container: Container, lookup: ObjectLookup | None = None) -> dict[str
 
 def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir: Path,
                script: str | None = None) -> ProcessRequest:
+    pods = getattr(ctx.executor, "pulls_images", False)
     run = ctx.run
 
     def lookup(kind: str, name: str) -> dict[str, Any] | None:
         return run.store.get_object(kind, run.namespace, name)
 
+    workflow = {"metadata": {**run.manifest.get("metadata", {}), "name": run.name,
+                             "namespace": run.namespace, "uid": run.uid},
+                "spec": run.manifest["spec"]}
+    node = {"id": ctx.node.id, "name": ctx.node.name, "displayName": ctx.node.display_name,
+            "templateName": ctx.node.template_name}
     return ProcessRequest(
-        argv=argv, env=env_of(container, lookup), working_dir=container.working_dir,
-        node_dir=node_dir, script=script, image=container.image, template=ctx.raw)
+        argv=argv, env={} if pods else env_of(container, lookup),
+        working_dir=container.working_dir, node_dir=node_dir, script=script,
+        image=container.image, template=ctx.raw, workflow=workflow, node=node)
+
+
+def argv_for(ctx: NodeContext, container: Container) -> list[str]:
+    """The process's argv; an executor that runs images gets command and args as written."""
+    if getattr(ctx.executor, "pulls_images", False):
+        return [*(container.command or []), *(container.args or [])]
+    return argv_of(container)
 
 
 async def run_process(ctx: NodeContext, container: Container, argv: list[str],
@@ -270,7 +284,7 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
 
 
 async def run(ctx: NodeContext) -> Outcome:
-    return await run_process(ctx, ctx.body, argv_of(ctx.body))
+    return await run_process(ctx, ctx.body, argv_for(ctx, ctx.body))
 
 
 def validate(body: Container, path: str) -> list[Fault]:

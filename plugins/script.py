@@ -8,7 +8,7 @@ from __future__ import annotations
 from argosy.engine.run import NodeContext
 from argosy.errors import Fault
 from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.plugins.container import Container, argv_of, run_process
+from argosy.plugins.container import Container, argv_for, run_process
 
 
 class Script(Container):
@@ -17,7 +17,7 @@ class Script(Container):
 
 async def run(ctx: NodeContext) -> Outcome:
     script: Script = ctx.body
-    return await run_process(ctx, script, argv_of(script), script=script.source)
+    return await run_process(ctx, script, argv_for(ctx, script), script=script.source)
 
 
 def validate(body: Script, path: str) -> list[Fault]:

@@ -21,7 +21,27 @@ def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault
     from argosy.spec.lint import lint
 
     registry = registry or default_registry()
-    return lint(doc.data, file=doc.file, locate=doc.locate, template_types=registry.validators())
+    honoured, faults = _executor_fields(doc, registry)
+    return faults + lint(doc.data, file=doc.file, locate=doc.locate,
+                         template_types=registry.validators(), honoured=honoured)
+
+
+def _executor_fields(doc: Document, registry: Registry) -> tuple[frozenset[str], list[Fault]]:
+    """What the workflow's executor honours beyond the local one, or the fault of naming one
+    that is not installed."""
+    from argosy.engine.selection import EXECUTOR_ANNOTATION, configured_executor, executor_of
+
+    if not isinstance(doc.data, dict):
+        return frozenset(), []
+    name = executor_of(doc.data, configured_executor())
+    executor = registry.executors.get(name)
+    if executor is None:
+        path = f"metadata.annotations.{EXECUTOR_ANNOTATION}"
+        where = doc.locate(path) if doc.locate else None
+        return frozenset(), [Fault(path, f"no executor named {name!r}; installed: "
+                                   f"{', '.join(registry.executors)}", doc.file,
+                                   *(where or ()))]
+    return frozenset(getattr(executor, "honours", ())), []
 
 
 def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None = None,
@@ -128,6 +148,7 @@ def submit(store: Store, source: str | Path | dict[str, Any], *,
     """Validate and record a workflow; an engine picks it up from the store."""
     manifest = load_workflow(source, registry, store, **overrides)
     manifest.pop("status", None)
+    _choose_executor(manifest)
     return store.create_workflow(manifest)
 
 
@@ -151,6 +172,17 @@ def from_template(ref: str) -> dict[str, Any]:
             "metadata": {"generateName": f"{name}-",
                          "labels": {f"workflows.argoproj.io/{label}": name}},
             "spec": {"workflowTemplateRef": ref_spec}}
+
+
+def _choose_executor(manifest: dict[str, Any]) -> None:
+    """A workflow keeps the executor it was linted for, whichever engine later adopts it: a
+    default other than ``local`` is written into its annotation."""
+    from argosy.engine.selection import EXECUTOR_ANNOTATION, configured_executor
+
+    default = configured_executor()
+    meta = manifest.setdefault("metadata", {})
+    if default != "local" and EXECUTOR_ANNOTATION not in (meta.get("annotations") or {}):
+        meta["annotations"] = {**(meta.get("annotations") or {}), EXECUTOR_ANNOTATION: default}
 
 
 ACTIVE = ("Pending", "Running")

@@ -71,6 +71,26 @@ class ArgosyGroup(click.Group):
         sys.exit(EXIT_FAILED)
 
 
+
+def _set_env(name: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value:
+            os.environ[name] = value
+    return callback
+
+
+def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--executor`` and ``--kubeconfig``: where this process runs the steps it executes."""
+    fn = click.option("--kubeconfig", metavar="FILE", expose_value=False,
+                      callback=_set_env("KUBECONFIG"),
+                      help="The cluster of the kubernetes executor and resource templates "
+                           "(default: $KUBECONFIG, ~/.kube/config, the Pod's own).")(fn)
+    return click.option("--executor", metavar="NAME", expose_value=False,
+                        callback=_set_env("ARGOSY_EXECUTOR"),
+                        help="Run steps with this executor: local or kubernetes (default: "
+                             "executor: in $ARGOSY_HOME/config.yaml, else local).")(fn)
+
+
 @click.group(cls=ArgosyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="argosy")
 def main() -> None:
@@ -89,6 +109,7 @@ def main() -> None:
 @click.option("-n", "--namespace", default=None, help="Namespace (default: 'default').")
 @click.option("-o", "--output", type=OUTPUTS, help="Print only the final Workflow.")
 @click.option("--log", "show_log", is_flag=True, help="Print each step's log as it finishes.")
+@executor_options
 def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: str | None,
         namespace: str | None, output: str | None, show_log: bool) -> None:
     """Run a workflow here, showing its progress; exit 0 Succeeded, 1 Failed/Error, 2 invalid."""
@@ -342,6 +363,7 @@ def version_cmd(short: bool) -> None:
               help="Most workflows of one namespace executed at once.")
 @click.option("--lock-fd", type=int, default=None, hidden=True,
               help="The background engine's lock, inherited from the verb that started it.")
+@executor_options
 def engine(exit_when_idle: float | None, parallelism: int | None,
            namespace_parallelism: int | None, lock_fd: int | None) -> None:
     """Execute submitted workflows from the local store (started on demand by submit)."""
@@ -1253,6 +1275,7 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
 @click.option("--allowed-hosts", default="", metavar="NAMES",
               help="Comma-separated Host names to answer besides loopback ones and --host "
                    "('*': any). Without tokens only those are answered (DNS rebinding).")
+@executor_options
 def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
                namespace_parallelism: int | None, log_level: str, allowed_hosts: str) -> None:
     """Serve argo-server's REST API over the local store (argo server)."""

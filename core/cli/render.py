@@ -35,6 +35,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from argosy.kube import pod_name
+
 __all__ = [
     "Column",
     "FitTable",
@@ -332,17 +334,6 @@ def _icon(node: dict[str, Any]) -> str:
     if node.get("type") == "Suspend" and node.get("phase") == "Running":
         return SUSPEND_ICON
     return ICONS.get(node.get("phase") or "", "")
-
-
-def pod_name(workflow: str, node: dict[str, Any]) -> str:
-    """Argo's (v2) pod name of a Pod node: ``<workflow>-<template>-<hash>``, the hash being the
-    one that ends the node id (fnv32a of the node name); the root's pod is the workflow's name."""
-    nid = node.get("id") or ""
-    if workflow in (nid, node.get("name")):
-        return workflow
-    template = node.get("templateName")
-    prefix = f"{workflow}-{template}" if template else workflow
-    return f"{prefix[:52]}-{nid.rsplit('-', 1)[-1]}"
 
 
 def _make_row(

@@ -40,7 +40,7 @@ class NodeContext:
 
     @property
     def executor(self) -> Executor:
-        return self.run.engine.executor
+        return self.run.executor
 
     @property
     def node_dir(self) -> Path:

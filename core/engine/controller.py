@@ -17,6 +17,7 @@ import uuid
 from pydantic import ValidationError
 
 from argosy.engine.memo import MemoCache
+from argosy.engine.selection import configured_executor
 from argosy.engine.sync import SyncManager
 from argosy.engine.workflow import Listener, WorkflowRun
 from argosy.errors import ArgosyError
@@ -43,10 +44,11 @@ class Engine:
     """
 
     def __init__(self, store: Store, registry: Registry | None = None,
-                 executor: str = "local", *, serving: bool = False) -> None:
+                 executor: str | None = None, *, serving: bool = False) -> None:
         self.store = store
         self.registry = registry or default_registry()
-        self.executor_name = executor
+        # The default for workflows that do not choose one (EXECUTOR_ANNOTATION).
+        self.executor_name = executor or configured_executor()
         # Nodes are many small long-lived objects: at Python's default young-generation
         # threshold (700) the collector rescans them constantly (~20% of a 10,000-node run).
         if gc.get_threshold()[0] < 10_000:
@@ -66,10 +68,13 @@ class Engine:
 
     @property
     def executor(self) -> Executor:
+        return self.executor_named(self.executor_name)
+
+    def executor_named(self, name: str) -> Executor:
         try:
-            return self.registry.executors[self.executor_name]
+            return self.registry.executors[name]
         except KeyError:
-            raise ArgosyError(f"no executor named {self.executor_name!r}; loaded: "
+            raise ArgosyError(f"no executor named {name!r}; loaded: "
                               f"{', '.join(self.registry.executors) or 'none'}") from None
 
     async def run(self, uid: str, listener: Listener | None = None) -> WorkflowRecord:

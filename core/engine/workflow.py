@@ -18,6 +18,7 @@ from argosy.engine.actions import Actions
 from argosy.engine.lifecycle import WorkflowLifecycle
 from argosy.engine.nodes import NodeBook
 from argosy.engine.outputs import Outputs
+from argosy.engine.selection import executor_of
 from argosy.engine.templates import TemplateLifecycle
 from argosy.spec.models import NodeStatus, Template, Workflow
 from argosy.store import WorkflowRecord
@@ -47,6 +48,7 @@ class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, NodeBook, Outpu
         self.namespace = record.namespace
         self.manifest = record.manifest
         self.wf = Workflow.model_validate(record.manifest)
+        self.executor = engine.executor_named(executor_of(record.manifest, engine.executor_name))
         self.templates = {t.get("name"): t for t in record.manifest["spec"].get("templates", [])}
         self.types = engine.registry.template_types
         self.functions = engine.registry.expression_functions

@@ -55,11 +55,15 @@ class _Linter(WorkflowChecks, TemplateChecks, StepsDagChecks, VariableChecks, Fi
         locate: Locator | None,
         types: Mapping[str, TemplateValidator | None],
         strict: bool = True,
+        honoured: frozenset[str] = frozenset(),
+        unsupported: Mapping[str, str] | None = None,
     ):
         self.file = file
         self.locate = locate
         self.types = types
         self.strict = strict
+        self.honoured = honoured  # UNSUPPORTED fields the chosen executor honours
+        self.unsupported = {**UNSUPPORTED, **(unsupported or {})}
         self.faults: list[Fault] = []
         self.templates: dict[str, dict] = {}
         self.spec: dict = {}
@@ -107,6 +111,8 @@ def lint(
     locate: Locator | None = None,
     template_types: Mapping[str, TemplateValidator] | None = None,
     strict: bool = True,
+    honoured: frozenset[str] = frozenset(),
+    unsupported: Mapping[str, str] | None = None,
 ) -> list[Fault]:
     """Every fault in one Workflow document, in document order.
 
@@ -117,11 +123,13 @@ def lint(
     key (``container``, ``dag``, ``http``, ...) to a validator of that key's body. Without it, the
     built-in Argo types are known and their bodies are not validated. ``strict`` (Argo's
     ``lint --strict``, its default) makes a field Argo's schema does not know a fault.
+    ``honoured``: the fields of :data:`UNSUPPORTED` the workflow's executor honours (pods);
+    ``unsupported``: more fields it cannot honour, with the reason, as in :data:`UNSUPPORTED`.
     """
     types: Mapping[str, TemplateValidator | None] = (
         dict.fromkeys(BUILTIN_TEMPLATE_TYPES) if template_types is None else template_types
     )
-    linter = _Linter(file, locate, types, strict)
+    linter = _Linter(file, locate, types, strict, honoured, unsupported)
     linter.check_document(doc)
     return linter.finish(doc)
 

@@ -243,8 +243,8 @@ class FieldChecks:
                              if kind == "Template" else "")
                     self.add(item_path, _unknown_field(key, fields, where))
                 continue
-            reason = UNSUPPORTED.get(f"{kind}.{key}")
-            if reason is not None and _is_set(item):
+            reason = self.unsupported.get(f"{kind}.{key}")
+            if reason is not None and _is_set(item) and f"{kind}.{key}" not in self.honoured:
                 self.add(item_path, f"{key} is not supported {reason}")
                 continue
             self.check_known_fields(item, fields[key], item_path)

@@ -22,8 +22,19 @@ def double(tmp_path: Path) -> Iterator[Double]:
         yield server
 
 
+def real_cluster(config: pytest.Config) -> bool:
+    """``pytest -m cluster``: the tests marked ``cluster`` run against $KUBECONFIG's cluster."""
+    return "cluster" in (config.getoption("markexpr") or "")
+
+
 @pytest.fixture
-def kubeconfig(double: Double, tmp_path: Path) -> Path:
+def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if real_cluster(request.config):
+        if not os.environ.get("KUBECONFIG"):
+            pytest.skip("pytest -m cluster runs against the cluster $KUBECONFIG names, and "
+                        "KUBECONFIG is not set")
+        return Path(os.environ["KUBECONFIG"])
+    double: Double = request.getfixturevalue("double")
     return double.write_kubeconfig(tmp_path / "kubeconfig")
 
 

@@ -1,0 +1,720 @@
+"""The ``kubernetes`` executor: one Pod per container or script node, as Argo makes them.
+
+Select it with ``argosy run --executor kubernetes``, ``argosy server --executor kubernetes``,
+``executor: kubernetes`` in ``$ARGOSY_HOME/config.yaml``, or per workflow with the annotation
+``argosy.io/executor: kubernetes``. The cluster is the kubeconfig's (``--kubeconfig``,
+``$KUBECONFIG``, ``~/.kube/config``) or, in a Pod, its own.
+
+* Pods are named as Argo names them (``<workflow>-<template>-<hash>``) and carry Argo's
+  ``workflows.argoproj.io/workflow`` label and node-name annotation. A node's pod name is
+  deterministic, so after an engine restart the executor finds the pod again: a create answered
+  409 adopts the existing pod when it is this node's (its ``argosy.io/node-token`` annotation
+  matches the token kept in the node's directory), and replaces a stale one (a deleted
+  workflow's, or a node that ``argosy retry`` runs again) otherwise.
+* Every pod of a namespace is followed through one watch (never polled), resumed from its last
+  resourceVersion; a 410 Gone re-lists, 429 and 5xx answers back off.
+* No executor image: when a node needs outputs from files or runs a script, its main container
+  runs its command under a small ``sh`` wrapper that writes the declared output files to the
+  termination message afterwards and, for a script, first saves the source (passed in the env,
+  as Argo passes its template) to ``/var/run/argo/script``, appended to the command as Argo does.
+  ``outputs.result`` is the main container's log, ``exitCode`` its exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from argosy import kube
+from argosy.errors import ArgosyError
+from argosy.plugin import Outcome, ProcessRequest, hookimpl
+
+log = logging.getLogger(__name__)
+
+EXECUTOR_ANNOTATION = "argosy.io/executor"
+TOKEN_ANNOTATION = "argosy.io/node-token"
+RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB
+WATCH_SECONDS = 60
+GRACE_SECONDS = 5  # how long stop and terminate give a pod's processes after SIGTERM
+SCRIPT_DIR = "/var/run/argo"  # an emptyDir, as Argo's var-run-argo volume
+SCRIPT_VOLUME = "var-run-argo"
+TERMINATION_LOG = "/dev/termination-log"
+_RETRY_SECONDS = 60.0  # how long an unreachable or overloaded API server is retried
+
+# Template fields this executor honours that the local one rejects ("Definition.field", as in
+# argosy.spec.lint.UNSUPPORTED). A lint for this executor accepts them.
+HONOURED = frozenset({
+    "WorkflowSpec.volumes", "WorkflowSpec.volumeClaimTemplates", "WorkflowSpec.hostAliases",
+    "Template.sidecars", "Template.initContainers", "Template.volumes", "Template.hostAliases",
+    "EnvVar.valueFrom",
+    *(f"VolumeMount.{key}" for key in ("mountPropagation", "readOnly", "recursiveReadOnly",
+                                       "subPath", "subPathExpr")),
+    *(f"{kind}.{key}" for kind in ("Container", "ScriptTemplate")
+      for key in ("envFrom", "lifecycle", "livenessProbe", "volumeDevices", "volumeMounts")),
+})
+
+# Runs the container's command, then writes the declared output files ($ARGOSY_OUTPUTS, one
+# path a line) to the termination message: "@path", then each line as "|line" (".rest" for a
+# last line without newline), then "=". Only sh builtins, and no "$(": Kubernetes would read
+# it as a variable reference.
+WRAPPER = r"""
+if [ -n "${ARGOSY_SCRIPT+x}" ]; then
+  printf '%s' "$ARGOSY_SCRIPT" > /var/run/argo/script || exit 1
+  chmod 755 /var/run/argo/script 2>/dev/null
+  set -- "$@" /var/run/argo/script
+fi
+argosy_outputs=$ARGOSY_OUTPUTS argosy_message=$ARGOSY_MESSAGE
+unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE
+"$@"
+argosy_rc=$?
+if [ -n "$argosy_outputs" ]; then
+  printf '%s\n' "$argosy_outputs" | while IFS= read -r argosy_path; do
+    [ -f "$argosy_path" ] || continue
+    printf '@%s\n' "$argosy_path"
+    argosy_line=
+    while IFS= read -r argosy_line; do printf '|%s\n' "$argosy_line"; done < "$argosy_path"
+    if [ -n "$argosy_line" ]; then printf '.%s\n' "$argosy_line"; fi
+  done > "$argosy_message"
+  printf '=\n' >> "$argosy_message"
+fi
+exit $argosy_rc
+"""
+
+_TERMINAL = ("Succeeded", "Failed")
+
+
+# ---- the pod ---------------------------------------------------------------------------------
+
+
+def _pick(template: dict[str, Any], spec: dict[str, Any], key: str,
+          workflow_key: str | None = None) -> Any:
+    """A pod field: the template's, else the workflow's (as Argo's controller chooses)."""
+    value = template.get(key)
+    return value if value not in (None, "", [], {}) else spec.get(workflow_key or key)
+
+
+def merge_patch(base: Any, patch: Any) -> Any:
+    """A strategic merge of ``patch`` into ``base`` for pod specs: maps merge, lists of named
+    items (containers, volumes, env) merge by name, other values are replaced."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = value if value is None else merge_patch(base.get(key), value)
+        return {k: v for k, v in merged.items() if v is not None}
+    named = (isinstance(base, list) and isinstance(patch, list)
+             and all(isinstance(i, dict) and "name" in i for i in [*base, *patch]))
+    if named:
+        merged_list = list(base)
+        for item in patch:
+            at = next((i for i, old in enumerate(merged_list) if old["name"] == item["name"]),
+                      None)
+            if at is None:
+                merged_list.append(item)
+            else:
+                merged_list[at] = merge_patch(merged_list[at], item)
+        return merged_list
+    return patch
+
+
+def _output_paths(template: dict[str, Any]) -> list[str]:
+    params = (template.get("outputs") or {}).get("parameters") or []
+    return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
+
+
+def _main_container(request: ProcessRequest) -> dict[str, Any]:
+    template = request.template
+    kind = "script" if "script" in template else "container"
+    main = {k: v for k, v in (template.get(kind) or {}).items() if k != "source"}
+    main["name"] = "main"
+    paths = _output_paths(template)
+    if request.script is None and not paths:
+        return main  # no wrapper: the command runs as written, the image's entrypoint applies
+    argv = [*(main.get("command") or []), *(main.get("args") or [])]
+    if not main.get("command"):
+        argv = _with_entrypoint(main.get("image"), main.get("args"))
+    message = main.get("terminationMessagePath") or TERMINATION_LOG
+    env = [e for e in main.get("env") or [] if not e.get("name", "").startswith("ARGOSY_")]
+    env.append({"name": "ARGOSY_MESSAGE", "value": message})
+    if paths:
+        env.append({"name": "ARGOSY_OUTPUTS", "value": "\n".join(paths)})
+    if request.script is not None:
+        env.append({"name": "ARGOSY_SCRIPT", "value": request.script})
+        mounts = main.get("volumeMounts") or []
+        main["volumeMounts"] = [*mounts, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}]
+    main.update(command=["sh", "-c", WRAPPER, "argosy"], args=argv, env=env)
+    return main
+
+
+def _with_entrypoint(image: str | None, args: list[str] | None) -> list[str]:
+    """The full argv of a container that gives only args: the wrapper must name the program."""
+    from argosy.plugins.container import image_config, images_files
+
+    config = image_config(image)
+    if config is None or not (config.entrypoint or config.cmd):
+        raise ArgosyError(
+            f'container of image "{image}" gives no command, and output parameters from files '
+            "(or a script) need one: the kubernetes executor runs the command under sh to "
+            "collect them, and cannot read the image's entrypoint. Give the container a "
+            f"command, or name the image's entrypoint in {images_files()[0]}")
+    return [*config.entrypoint, *(args if args else config.cmd)]
+
+
+def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
+    """The Pod for a node, as Argo's controller shapes it from the template and workflow."""
+    template, workflow = request.template, request.workflow
+    spec = workflow.get("spec") or {}
+    meta = workflow.get("metadata") or {}
+    wf_name = meta["name"]
+    pod_meta = spec.get("podMetadata") or {}
+    tmpl_meta = template.get("metadata") or {}
+    labels = {**(pod_meta.get("labels") or {}), **(tmpl_meta.get("labels") or {}),
+              kube.WORKFLOW_LABEL: wf_name, kube.COMPLETED_LABEL: "false"}
+    annotations = {**(pod_meta.get("annotations") or {}), **(tmpl_meta.get("annotations") or {}),
+                   kube.NODE_NAME_ANNOTATION: request.node.get("name", wf_name),
+                   TOKEN_ANNOTATION: token}
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [_main_container(request)]}
+    for key, workflow_key in (("nodeSelector", None), ("affinity", None), ("tolerations", None),
+                              ("securityContext", None), ("serviceAccountName", None),
+                              ("automountServiceAccountToken", None), ("schedulerName", None),
+                              ("priorityClassName", "podPriorityClassName"),
+                              ("hostAliases", None), ("dnsPolicy", None), ("dnsConfig", None),
+                              ("hostNetwork", None)):
+        value = _pick(template, spec, key, workflow_key)
+        if value not in (None, "", [], {}):
+            pod_spec[key] = value
+    for key in ("imagePullSecrets",):
+        if spec.get(key):
+            pod_spec[key] = spec[key]
+    sidecars = [{**s, "restartPolicy": "Always"} for s in template.get("sidecars") or []]
+    inits = [*(template.get("initContainers") or []), *sidecars]
+    if inits:
+        pod_spec["initContainers"] = inits
+    volumes = [*(spec.get("volumes") or []), *(template.get("volumes") or [])]
+    volumes += [{"name": c["metadata"]["name"], "persistentVolumeClaim": {
+        "claimName": claim_name(wf_name, c)}} for c in spec.get("volumeClaimTemplates") or []]
+    if request.script is not None:
+        volumes.append({"name": SCRIPT_VOLUME, "emptyDir": {}})
+    if volumes:
+        pod_spec["volumes"] = volumes
+    deadline = template.get("activeDeadlineSeconds")
+    if deadline not in (None, ""):
+        pod_spec["activeDeadlineSeconds"] = int(float(deadline))
+    patch = template.get("podSpecPatch") or spec.get("podSpecPatch")
+    if patch:
+        try:
+            pod_spec = merge_patch(pod_spec, yaml.safe_load(patch))
+        except yaml.YAMLError as exc:
+            raise ArgosyError(f"podSpecPatch is not valid JSON or YAML: {exc}") from None
+    name = kube.pod_name(wf_name, request.node) if request.node else wf_name
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": labels, "annotations": annotations},
+            "spec": pod_spec}
+
+
+def claim_name(workflow: str, claim: dict[str, Any]) -> str:
+    """Argo's name of a volumeClaimTemplate's PVC: ``<workflow>-<claim>``."""
+    return f"{workflow}-{claim['metadata']['name']}"
+
+
+# ---- talking to the API server ------------------------------------------------------------
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status", None)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429, 5xx and a connection that failed are worth another try; other answers are not."""
+    status = _status(exc)
+    if status is None:
+        return isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3")
+    return status == 429 or status >= 500
+
+
+def _pause(exc: BaseException, attempt: int) -> float:
+    """Back-off before the next try: the server's Retry-After, else exponential with jitter."""
+    headers = getattr(exc, "headers", None) or {}
+    with contextlib.suppress(TypeError, ValueError):
+        return float(headers.get("Retry-After"))
+    return min(0.1 * 2 ** attempt, 10.0) * (0.5 + random.random())
+
+
+def _json(response: Any) -> dict[str, Any]:
+    return json.loads(response.data)
+
+
+def _api_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    with contextlib.suppress(TypeError, ValueError):
+        return json.loads(body).get("message") or str(exc)
+    return str(exc).strip()
+
+
+class PodWatch:
+    """Every argosy pod of one namespace as its watch last reported it, and who waits on which.
+
+    A thread lists once, then watches from the list's resourceVersion, resuming from the last
+    one it saw (bookmarks included) when a watch ends; a 410 Gone re-lists, an error backs off.
+    """
+
+    def __init__(self, core: Any, namespace: str) -> None:
+        self.core, self.namespace = core, namespace
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.waiters: dict[str, list[tuple[asyncio.Future[Any], str, Callable[..., bool]]]] = {}
+        self.lock = threading.Lock()
+        self.listed = threading.Event()
+        self.closed = False  # its client was replaced: the thread ends after its current watch
+        self.thread = threading.Thread(target=self._run, name=f"argosy-pods-{namespace}",
+                                       daemon=True)
+        self.thread.start()
+
+    async def wait(self, name: str, uid: str, done: Callable[[dict[str, Any]], bool]
+                   ) -> dict[str, Any] | None:
+        """The pod once ``done(pod)``; None when it is deleted (or replaced) first."""
+        future = asyncio.get_running_loop().create_future()
+        entry = (future, uid, done)
+        with self.lock:
+            pod = self.pods.get(name)
+            if pod is not None and pod["metadata"]["uid"] == uid and done(pod):
+                return pod
+            self.waiters.setdefault(name, []).append(entry)
+        try:
+            return await future
+        finally:
+            with self.lock:
+                waiting = self.waiters.get(name, [])
+                if entry in waiting:
+                    waiting.remove(entry)
+                if not waiting:
+                    self.waiters.pop(name, None)
+
+    def _changed(self, name: str, pod: dict[str, Any] | None) -> None:
+        """Record the pod's new state (None: gone) and wake whom it concerns (under the lock)."""
+        if pod is None:
+            self.pods.pop(name, None)
+        else:
+            self.pods[name] = pod
+        for future, uid, done in self.waiters.get(name, []):
+            if pod is None or pod["metadata"]["uid"] != uid:
+                _resolve(future, None)
+            elif done(pod):
+                _resolve(future, pod)
+
+    def _run(self) -> None:
+        version, attempt = None, 0
+        while not self.closed:
+            try:
+                version = self._list() if version is None else self._watch(version)
+                attempt = 0
+            except Gone:
+                version = None
+            except Exception as exc:  # the watch goes on whatever happens: pods wait on it
+                attempt += 1
+                log.warning("watching pods in %s: %s; retrying", self.namespace,
+                            _api_message(exc))
+                time.sleep(_pause(exc, attempt))
+
+    def _list(self) -> str:
+        listed = _json(self.core.list_namespaced_pod(
+            self.namespace, label_selector=kube.WORKFLOW_LABEL, _preload_content=False))
+        current = {p["metadata"]["name"]: p for p in listed.get("items") or []}
+        with self.lock:
+            for name in set(self.pods) | set(self.waiters):
+                if name not in current:
+                    self._changed(name, None)
+            for name, pod in current.items():
+                self._changed(name, pod)
+        self.listed.set()
+        return listed["metadata"]["resourceVersion"]
+
+    def _watch(self, version: str) -> str:
+        response = self.core.list_namespaced_pod(
+            self.namespace, label_selector=kube.WORKFLOW_LABEL, watch=True,
+            resource_version=version, allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
+            _preload_content=False, _request_timeout=(10, WATCH_SECONDS + 30))
+        try:
+            pending = b""
+            for chunk in response.stream(65536, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        version = self._event(json.loads(line), version)
+        finally:
+            response.release_conn()
+        return version
+
+    def _event(self, event: dict[str, Any], version: str) -> str:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone()
+            raise _WatchError(obj.get("code"), obj.get("message", ""))
+        version = obj.get("metadata", {}).get("resourceVersion") or version
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            with self.lock:
+                self._changed(obj["metadata"]["name"], None if kind == "DELETED" else obj)
+        return version
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old: list again."""
+
+
+class _WatchError(Exception):
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    def set_result() -> None:
+        if not future.done():
+            future.set_result(value)
+    with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
+        future.get_loop().call_soon_threadsafe(set_result)
+
+
+def _main_status(pod: dict[str, Any]) -> dict[str, Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((s for s in statuses if s.get("name") == "main"), {})
+
+
+def _init_failure(pod: dict[str, Any]) -> str | None:
+    """Why an init container stopped the pod, as Argo words a container's end."""
+    for status in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        ended = (status.get("state") or {}).get("terminated") or {}
+        if ended.get("exitCode"):
+            why = ended.get("message") or ended.get("reason") or "Error"
+            return f'init container "{status["name"]}" failed: {why.strip()} ' \
+                   f'(exit code {ended["exitCode"]})'
+    return None
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    """Done when the pod is, or its main container ended (sidecars are stopped after it)."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase in _TERMINAL or "terminated" in (_main_status(pod).get("state") or {})
+
+
+# ---- the executor ----------------------------------------------------------------------------
+
+
+class KubernetesExecutor:
+    """Runs each container and script node as a Pod, and reports how its main container ended."""
+
+    name = "kubernetes"
+    pulls_images = True  # the container's command and args go to the pod as written
+    honours = HONOURED
+
+    def __init__(self) -> None:
+        self.detached = False
+        self._core: Any = None
+        self._key: tuple[str, int] | None = None
+        self._watches: dict[str, PodWatch] = {}
+        self._lock = threading.RLock()
+        self._namespace: str | None = None
+        # Workflows whose pods are collected when they finish, by uid: (namespace, strategy).
+        self.collect: dict[str, tuple[str, str, str]] = {}
+
+    # -- connection
+
+    def core(self) -> Any:
+        """The client of the configured cluster; a kubeconfig changed since means a new one."""
+        with self._lock:
+            key = _config_key()
+            if self._core is None or key != self._key:
+                from kubernetes import client
+
+                for watch in self._watches.values():
+                    watch.closed = True
+                self._watches, self._namespace = {}, None
+                self._core, self._key = client.CoreV1Api(kube.api_client()), key
+            return self._core
+
+    def namespace_of(self, request: ProcessRequest) -> str:
+        """The workflow's namespace; ``default`` stands for the kubeconfig context's."""
+        namespace = (request.workflow.get("metadata") or {}).get("namespace") or "default"
+        if namespace != "default":
+            return namespace
+        if self._namespace is None:
+            self._namespace = kube.current_namespace()
+        return self._namespace
+
+    def watch(self, namespace: str) -> PodWatch:
+        with self._lock:
+            core = self.core()
+            if namespace not in self._watches:
+                self._watches[namespace] = PodWatch(core, namespace)
+            return self._watches[namespace]
+
+    async def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn`` in a thread; 429, 5xx and connection failures are retried for a while."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except Exception as exc:
+                if not _retryable(exc) or time.monotonic() - started > _RETRY_SECONDS:
+                    raise
+                attempt += 1
+                log.warning("%s: %s; retrying", what, _api_message(exc))
+                await asyncio.sleep(_pause(exc, attempt))
+
+    # -- the Executor contract
+
+    async def run_process(self, request: ProcessRequest) -> Outcome:
+        logs = self.log_files(request.node_dir)
+        try:
+            core = self.core()
+            namespace = self.namespace_of(request)
+            pod = build_pod(request, _token(request.node_dir))
+            self._note_collection(request, namespace)
+            watch = self.watch(namespace)
+            await self._ensure_claims(core, namespace, request)
+            created = await self._create(core, namespace, pod)
+        except ArgosyError as exc:
+            return Outcome("Error", str(exc), log_files=logs)
+        except Exception as exc:
+            if _status(exc) is None:
+                raise
+            return Outcome("Error", f"creating pod {pod['metadata']['name']}: "
+                           f"{_api_message(exc)}", log_files=logs)
+        name, uid = created["metadata"]["name"], created["metadata"]["uid"]
+        try:
+            final = await watch.wait(name, uid, _finished)
+        except asyncio.CancelledError:
+            if not self.detached:  # stop, terminate, deadline: the pod goes, its log stays
+                await asyncio.shield(self._delete(core, namespace, name, uid, request.node_dir,
+                                                  created, watch))
+            raise
+        if final is None:
+            return Outcome("Error", f"pod {name} was deleted before it finished",
+                           log_files=logs)
+        outcome = await self._outcome(core, namespace, final, request)
+        strategy = _gc_strategy(request)
+        if strategy == "OnPodCompletion" or (strategy == "OnPodSuccess"
+                                             and outcome.phase == "Succeeded"):
+            with contextlib.suppress(Exception):
+                await self.call("deleting pod", core.delete_namespaced_pod, name, namespace,
+                                _preload_content=False)
+        return outcome
+
+    def log_files(self, node_dir: Path) -> list[Path]:
+        """The main container's log, as saved when its pod ended (or was stopped)."""
+        return [Path(node_dir, "log")]
+
+    # -- internals
+
+    async def _create(self, core: Any, namespace: str, pod: dict[str, Any]) -> dict[str, Any]:
+        """Create the pod; one that exists is adopted if it is this node's, else replaced."""
+        name = pod["metadata"]["name"]
+        token = pod["metadata"]["annotations"][TOKEN_ANNOTATION]
+        while True:
+            try:
+                return _json(await self.call(f"creating pod {name}", core.create_namespaced_pod,
+                                             namespace, pod, _preload_content=False))
+            except Exception as exc:
+                if _status(exc) != 409:
+                    raise
+            try:
+                existing = _json(await self.call(f"reading pod {name}",
+                                                 core.read_namespaced_pod, name, namespace,
+                                                 _preload_content=False))
+            except Exception as exc:
+                if _status(exc) == 404:
+                    continue  # deleted meanwhile
+                raise
+            annotations = existing["metadata"].get("annotations") or {}
+            if annotations.get(TOKEN_ANNOTATION) == token:
+                return existing
+            if kube.WORKFLOW_LABEL not in (existing["metadata"].get("labels") or {}):
+                raise ArgosyError(f"pod {name} exists in namespace {namespace} and is not "
+                                  "argosy's: delete or rename it")
+            log.info("replacing pod %s: it belongs to an earlier run of this node", name)
+            await self.call(f"deleting pod {name}", core.delete_namespaced_pod, name, namespace,
+                            grace_period_seconds=0, _preload_content=False)
+            uid = existing["metadata"]["uid"]
+            await self.watch(namespace).wait(name, uid, lambda _pod: False)
+
+    async def _ensure_claims(self, core: Any, namespace: str, request: ProcessRequest) -> None:
+        """The workflow's volumeClaimTemplates as PVCs, created once (a 409 is one created)."""
+        spec = request.workflow.get("spec") or {}
+        wf_name = request.workflow["metadata"]["name"]
+        for claim in spec.get("volumeClaimTemplates") or []:
+            body = {**claim, "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {**claim["metadata"], "name": claim_name(wf_name, claim),
+                                 "labels": {**(claim["metadata"].get("labels") or {}),
+                                            kube.WORKFLOW_LABEL: wf_name}}}
+            try:
+                await self.call("creating a volume claim",
+                                core.create_namespaced_persistent_volume_claim, namespace, body,
+                                _preload_content=False)
+            except Exception as exc:
+                if _status(exc) != 409:
+                    raise
+
+    async def _outcome(self, core: Any, namespace: str, pod: dict[str, Any],
+                       request: ProcessRequest) -> Outcome:
+        name = pod["metadata"]["name"]
+        logs = self.log_files(request.node_dir)
+        await self._save_log(core, namespace, name, request.node_dir)
+        status = pod.get("status") or {}
+        terminated = (_main_status(pod).get("state") or {}).get("terminated")
+        if terminated is None:  # the pod failed before its main container ran or ended
+            reason = status.get("message") or _init_failure(pod) or "pod failed"
+            return Outcome("Failed" if status.get("phase") == "Failed" else "Error", reason,
+                           log_files=logs)
+        code = int(terminated.get("exitCode", 1))
+        wrapped = (request.script is not None) or bool(_output_paths(request.template))
+        message = terminated.get("message") or ""
+        files: dict[str, str] | None = {}
+        if wrapped:
+            if terminated.get("reason") in ("StartError", "ContainerCannotRun") and "sh" in \
+                    message:
+                image = request.image or "its image"
+                return Outcome("Error", f'the main container cannot run sh ({message.strip()}):'
+                               f" {image} needs sh for argosy to collect output parameters "
+                               "from files or to run a script", exit_code=code, log_files=logs)
+            files = _parse_outputs(message) if _output_paths(request.template) else {}
+            if files is None:
+                return Outcome("Error", "output parameters do not fit in the pod's termination "
+                               "message (4096 bytes)", exit_code=code, log_files=logs)
+        ok = code == 0
+        why = "" if ok else (status.get("message") if status.get("reason") == "DeadlineExceeded"
+                             else f"{terminated.get('reason') or 'Error'} (exit code {code})")
+        if not ok and terminated.get("reason") == "Error":
+            why = f"Error (exit code {code})"
+        return Outcome("Succeeded" if ok else "Failed", why or "", result=_result(logs[0]),
+                       exit_code=code, read_file=(files or {}).get, log_files=logs)
+
+    async def _save_log(self, core: Any, namespace: str, name: str, node_dir: Path) -> None:
+        """The main container's log into the node's ``log`` file, streamed."""
+        def save() -> None:
+            node_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                response = core.read_namespaced_pod_log(name, namespace, container="main",
+                                                        _preload_content=False)
+            except Exception as exc:
+                if _status(exc) in (400, 404):  # never started, or gone: no log
+                    Path(node_dir, "log").write_bytes(b"")
+                    return
+                raise
+            try:
+                with open(Path(node_dir, "log"), "wb") as out:
+                    for chunk in response.stream(1 << 16):
+                        out.write(chunk)
+            finally:
+                response.release_conn()
+        with contextlib.suppress(Exception):
+            await self.call(f"reading the log of pod {name}", save)
+
+    async def _delete(self, core: Any, namespace: str, name: str, uid: str, node_dir: Path,
+                      pod: dict[str, Any], watch: PodWatch) -> None:
+        """Stop the pod: save its log, delete it with its grace period, wait until it is gone."""
+        await self._save_log(core, namespace, name, node_dir)
+        grace = pod["spec"].get("terminationGracePeriodSeconds", GRACE_SECONDS)
+        with contextlib.suppress(Exception):
+            await self.call(f"deleting pod {name}", core.delete_namespaced_pod, name, namespace,
+                            grace_period_seconds=grace, _preload_content=False)
+            await asyncio.wait_for(watch.wait(name, uid, lambda _pod: False), grace + 30)
+
+    def _note_collection(self, request: ProcessRequest, namespace: str) -> None:
+        strategy = _gc_strategy(request)
+        uid = (request.workflow.get("metadata") or {}).get("uid")
+        if uid and strategy in ("OnWorkflowCompletion", "OnWorkflowSuccess"):
+            self.collect[uid] = (namespace, request.workflow["metadata"]["name"], strategy)
+
+    def workflow_finished(self, workflow: dict[str, Any]) -> None:
+        """``podGC`` at the workflow's end: delete its pods (one request)."""
+        meta = workflow.get("metadata") or {}
+        entry = self.collect.pop(meta.get("uid", ""), None)
+        if entry is None or self._core is None:
+            return
+        namespace, name, strategy = entry
+        phase = (workflow.get("status") or {}).get("phase")
+        if strategy == "OnWorkflowSuccess" and phase != "Succeeded":
+            return
+        try:
+            self._core.delete_collection_namespaced_pod(
+                namespace, label_selector=f"{kube.WORKFLOW_LABEL}={name}",
+                _preload_content=False, _request_timeout=10)
+        except Exception as exc:  # the hook must not raise: the pods stay, as said here
+            log.warning("podGC of workflow %s: %s", name, _api_message(exc))
+
+
+def _config_key() -> tuple[str, int]:
+    path = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    try:
+        return path, os.stat(path.split(os.pathsep)[0]).st_mtime_ns
+    except OSError:
+        return path, 0
+
+
+def _gc_strategy(request: ProcessRequest) -> str | None:
+    return ((request.workflow.get("spec") or {}).get("podGC") or {}).get("strategy")
+
+
+def _token(node_dir: Path) -> str:
+    """This node run's token, made once and kept in its directory (retry empties that)."""
+    path = Path(node_dir, "pod-token")
+    with contextlib.suppress(FileNotFoundError):
+        if token := path.read_text().strip():
+            return token
+    node_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(token)
+    os.replace(tmp, path)
+    return token
+
+
+def _parse_outputs(message: str) -> dict[str, str] | None:
+    """The wrapper's output files from a termination message; None if it was cut short."""
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in message.split("\n"):
+        if line == "=":
+            return {path: "".join(parts) for path, parts in files.items()}
+        if line.startswith("@"):
+            current = files.setdefault(line[1:], [])
+        elif current is not None and line[:1] in ("|", "."):
+            current.append(line[1:] + ("\n" if line[0] == "|" else ""))
+    return None
+
+
+def _result(path: Path) -> str:
+    """Argo's outputs.result: the last 256 kB of the log, one final newline trimmed."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - RESULT_BYTES - 1))
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return data.removesuffix(b"\n")[-RESULT_BYTES:].decode("utf-8", errors="replace")
+
+
+_EXECUTOR = KubernetesExecutor()
+
+
+@hookimpl
+def argosy_executors() -> list[KubernetesExecutor]:
+    return [_EXECUTOR]
+
+
+@hookimpl
+def argosy_workflow_event(event: str, workflow: dict[str, Any]) -> None:
+    if event == "finished":
+        _EXECUTOR.workflow_finished(workflow)
