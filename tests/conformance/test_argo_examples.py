@@ -272,6 +272,30 @@ def expected_phase(text: str) -> str | None:
 
 @pytest.mark.parametrize("row", rows(), ids=lambda r: r["filename"])
 def test_example(row: dict[str, str], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_example(row, home, argosay(home))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", rows(), ids=lambda r: r["filename"])
+def test_example_on_kubernetes(row: dict[str, str], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same example, each step a Pod of the API server double (tests/kube), whose kubelet
+    runs it as a host process with a /tmp of its own: the same outcome is expected."""
+    from tests.kube.double import Double
+
+    home = tmp_path / "home"
+    env = argosay(home)
+    # The double's kubelet runs in this process: it maps images and finds argosay from here.
+    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(home / "images.yaml"))
+    monkeypatch.setenv("PATH", env["PATH"])
+    with Double(root=tmp_path / "pods", private_tmp=True) as double:
+        kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig")
+        run_example(row, home, {**env, "KUBECONFIG": str(kubeconfig)},
+                    "--executor", "kubernetes")
+
+
+def run_example(row: dict[str, str], home: Path, env: dict[str, str], *options: str) -> None:
     path = ARGO_EXAMPLES / row["filename"]
     text = path.read_text()
     if row["filename"] in MANUAL:
@@ -279,8 +303,7 @@ def test_example(row: dict[str, str], tmp_path: Path) -> None:
     reason = later_reason(text)
     if reason:
         pytest.skip(reason)
-    home = tmp_path / "home"
-    result = run_cli("run", str(path), "-o", "json", home=home, timeout=600, env=argosay(home))
+    result = run_cli("run", str(path), "-o", "json", *options, home=home, timeout=600, env=env)
     assert result.code in (0, 1), result.stderr
     wf = result.json()
     phase = expected_phase(row["expected_phase"])
