@@ -95,7 +95,8 @@ class Executor(Protocol):
     name: str
     # Optional: ``pulls_images = True`` when the executor runs images itself (pods), so a
     # container's command and args reach it as written, without argosy's image mapping;
-    # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour.
+    # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
+    # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         """Run (or re-attach to) the node's process and return how it ended.

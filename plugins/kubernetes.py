@@ -65,6 +65,13 @@ HONOURED = frozenset({
       for key in ("envFrom", "lifecycle", "livenessProbe", "volumeDevices", "volumeMounts")),
 })
 
+# Fields Argo knows that this executor cannot honour yet, with why ("FIELD is not supported …").
+REJECTED = {
+    "PodGC.labelSelector": "by the kubernetes executor yet: it collects every pod of the "
+                           "workflow as the strategy says",
+    "PodGC.deleteDelayDuration": "by the kubernetes executor yet: it deletes pods at once",
+}
+
 # Runs the container's command, then writes the declared output files ($ARGOSY_OUTPUTS, one
 # path a line) to the termination message: "@path", then each line as "|line" (".rest" for a
 # last line without newline), then "=". Only sh builtins, and no "$(": Kubernetes would read
@@ -418,6 +425,7 @@ class KubernetesExecutor:
     name = "kubernetes"
     pulls_images = True  # the container's command and args go to the pod as written
     honours = HONOURED
+    rejects = REJECTED
 
     def __init__(self) -> None:
         self.detached = False

@@ -21,27 +21,27 @@ def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault
     from argosy.spec.lint import lint
 
     registry = registry or default_registry()
-    honoured, faults = _executor_fields(doc, registry)
+    executor, faults = _executor_of(doc, registry)
     return faults + lint(doc.data, file=doc.file, locate=doc.locate,
-                         template_types=registry.validators(), honoured=honoured)
+                         template_types=registry.validators(),
+                         honoured=frozenset(getattr(executor, "honours", ())),
+                         unsupported=getattr(executor, "rejects", None))
 
 
-def _executor_fields(doc: Document, registry: Registry) -> tuple[frozenset[str], list[Fault]]:
-    """What the workflow's executor honours beyond the local one, or the fault of naming one
-    that is not installed."""
+def _executor_of(doc: Document, registry: Registry) -> tuple[Any, list[Fault]]:
+    """The executor that will run the workflow, or the fault of naming one not installed."""
     from argosy.engine.selection import EXECUTOR_ANNOTATION, configured_executor, executor_of
 
     if not isinstance(doc.data, dict):
-        return frozenset(), []
+        return None, []
     name = executor_of(doc.data, configured_executor())
     executor = registry.executors.get(name)
     if executor is None:
         path = f"metadata.annotations.{EXECUTOR_ANNOTATION}"
         where = doc.locate(path) if doc.locate else None
-        return frozenset(), [Fault(path, f"no executor named {name!r}; installed: "
-                                   f"{', '.join(registry.executors)}", doc.file,
-                                   *(where or ()))]
-    return frozenset(getattr(executor, "honours", ())), []
+        return None, [Fault(path, f"no executor named {name!r}; installed: "
+                                  f"{', '.join(registry.executors)}", doc.file, *(where or ()))]
+    return executor, []
 
 
 def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None = None,

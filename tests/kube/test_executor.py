@@ -269,6 +269,12 @@ def test_lint_for_the_kubernetes_executor_accepts_pod_fields_the_local_one_rejec
     unknown = argosy(home, kubeconfig, "run", "--executor", "nomad", "-", stdin=POD_SHAPE)
     assert unknown.code == 2
     assert "no executor named 'nomad'" in unknown.stderr
+    selective = STEPS.replace("  entrypoint: main\n", "  entrypoint: main\n  podGC: {strategy: "
+                              "OnPodSuccess, labelSelector: {matchLabels: {a: b}}}\n")
+    rejected = argosy(home, kubeconfig, "run", "--executor", "kubernetes", "-", stdin=selective)
+    assert rejected.code == 2
+    assert "spec.podGC.labelSelector: labelSelector is not supported by the kubernetes " \
+           "executor yet" in rejected.stderr
 
 
 def test_the_executor_chosen_per_workflow_and_in_config(
