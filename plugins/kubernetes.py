@@ -23,6 +23,7 @@ Select it with ``argosy run --executor kubernetes``, ``argosy server --executor 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -70,6 +71,7 @@ REJECTED = {
     "PodGC.labelSelector": "by the kubernetes executor yet: it collects every pod of the "
                            "workflow as the strategy says",
     "PodGC.deleteDelayDuration": "by the kubernetes executor yet: it deletes pods at once",
+    "Template.containerSet": "by the kubernetes executor yet: it makes one container per pod",
 }
 
 # Runs the container's command, then writes the declared output files ($ARGOSY_OUTPUTS, one
@@ -279,7 +281,11 @@ class PodWatch:
     def __init__(self, core: Any, namespace: str) -> None:
         self.core, self.namespace = core, namespace
         self.pods: dict[str, dict[str, Any]] = {}
-        self.waiters: dict[str, list[tuple[asyncio.Future[Any], str, Callable[..., bool]]]] = {}
+        self.waiters: dict[str, list[tuple[asyncio.Future[Any], str, Callable[..., bool],
+                                           int]]] = {}
+        # Lists begun so far: a pod missing from a list begun after its waiter came is gone;
+        # from one begun before, it may just be newer than the list.
+        self.lists = 0
         self.lock = threading.Lock()
         self.listed = threading.Event()
         self.closed = False  # its client was replaced: the thread ends after its current watch
@@ -291,7 +297,7 @@ class PodWatch:
                    ) -> dict[str, Any] | None:
         """The pod once ``done(pod)``; None when it is deleted (or replaced) first."""
         future = asyncio.get_running_loop().create_future()
-        entry = (future, uid, done)
+        entry = (future, uid, done, self.lists)
         with self.lock:
             pod = self.pods.get(name)
             if pod is not None and pod["metadata"]["uid"] == uid and done(pod):
@@ -307,13 +313,16 @@ class PodWatch:
                 if not waiting:
                     self.waiters.pop(name, None)
 
-    def _changed(self, name: str, pod: dict[str, Any] | None) -> None:
-        """Record the pod's new state (None: gone) and wake whom it concerns (under the lock)."""
+    def _changed(self, name: str, pod: dict[str, Any] | None, listed: int | None = None) -> None:
+        """Record the pod's new state (None: gone) and wake whom it concerns (under the lock);
+        ``listed``: the number of the list that found it missing."""
         if pod is None:
             self.pods.pop(name, None)
         else:
             self.pods[name] = pod
-        for future, uid, done in self.waiters.get(name, []):
+        for future, uid, done, since in self.waiters.get(name, []):
+            if pod is None and listed is not None and since >= listed:
+                continue  # created after that list began: the watch will show it
             if pod is None or pod["metadata"]["uid"] != uid:
                 _resolve(future, None)
             elif done(pod):
@@ -328,19 +337,24 @@ class PodWatch:
             except Gone:
                 version = None
             except Exception as exc:  # the watch goes on whatever happens: pods wait on it
+                if self.closed:
+                    return
                 attempt += 1
                 log.warning("watching pods in %s: %s; retrying", self.namespace,
                             _api_message(exc))
                 time.sleep(_pause(exc, attempt))
 
     def _list(self) -> str:
+        with self.lock:
+            self.lists += 1
+            number = self.lists
         listed = _json(self.core.list_namespaced_pod(
             self.namespace, label_selector=kube.WORKFLOW_LABEL, _preload_content=False))
         current = {p["metadata"]["name"]: p for p in listed.get("items") or []}
         with self.lock:
             for name in set(self.pods) | set(self.waiters):
                 if name not in current:
-                    self._changed(name, None)
+                    self._changed(name, None, number)
             for name, pod in current.items():
                 self._changed(name, pod)
         self.listed.set()
@@ -715,6 +729,14 @@ def _result(path: Path) -> str:
 
 
 _EXECUTOR = KubernetesExecutor()
+
+
+@atexit.register
+def _close_watches() -> None:
+    """Watch threads say nothing once the interpreter exits (a daemon thread writing to stderr
+    then can abort it)."""
+    for watch in _EXECUTOR._watches.values():
+        watch.closed = True
 
 
 @hookimpl
