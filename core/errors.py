@@ -43,6 +43,14 @@ class ExpressionError(ArgosyError):
     """An expression (``when``, ``depends``, ``{{= … }}``) could not be parsed or evaluated."""
 
 
+class FunctionError(ExpressionError):
+    """An expression called a function that does not exist, or a plugin's function raised.
+
+    Unlike a reference that is not known yet, waiting cannot mend it: ``{{= … }}`` tags that
+    raise this fail their node instead of staying verbatim.
+    """
+
+
 class NotFound(ArgosyError):
     """A workflow, node or template that was asked for does not exist."""
 

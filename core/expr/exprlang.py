@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from argosy.errors import ExpressionError
+from argosy.errors import ExpressionError, FunctionError
 from argosy.expr import builtins as _builtins
 from argosy.expr.functions import BUILTIN_FUNCTIONS, _go_type, go_format, is_number
 
@@ -30,6 +30,10 @@ class _Error(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class _FunctionError(_Error):
+    """A call that cannot succeed later: an unknown function, or a caller's function raised."""
 
 
 class _NilChain(Exception):
@@ -597,7 +601,8 @@ class _Closure(_Node):
         return call
 
 
-def _invoke(fn: Any, name: str, args: list[Any], pos: int) -> Any:
+def _invoke(fn: Any, name: str, args: list[Any], pos: int, *, foreign: bool = False) -> Any:
+    """Call ``fn``; ``foreign`` marks a caller's (a plugin's) function, whose failure is final."""
     if not callable(fn):
         raise _Error(f"{name} is not a function (type {_type_name(fn)})", pos)
     try:
@@ -605,7 +610,8 @@ def _invoke(fn: Any, name: str, args: list[Any], pos: int) -> Any:
     except (ExpressionError, _Error, _NilChain):
         raise
     except Exception as exc:  # a function's own failure is the expression's error
-        raise _Error(
+        error = _FunctionError if foreign else _Error
+        raise error(
             f"{name}: {exc}" if str(exc) else f"{name}: {type(exc).__name__}", pos
         ) from exc
 
@@ -617,19 +623,24 @@ class _Call(_Node):
         self.callee, self.args, self.pos = callee, args, pos
 
     def ev(self, ctx: _Ctx) -> Any:
+        foreign = False
         if isinstance(self.callee, _Ident):
-            fn, name = self._resolve(ctx, self.callee.name), self.callee.name
+            name = self.callee.name
+            fn = _lookup(ctx.functions, name)
+            foreign = fn is not _MISSING
+            if not foreign:
+                fn = self._resolve(ctx, name)
         else:
             fn = self.callee.ev(ctx)
             name = _describe(self.callee)
-        return _invoke(fn, name, [arg.ev(ctx) for arg in self.args], self.pos)
+        return _invoke(fn, name, [arg.ev(ctx) for arg in self.args], self.pos, foreign=foreign)
 
     def _resolve(self, ctx: _Ctx, name: str) -> Any:
-        for scope in (ctx.functions, _builtins.FUNCTIONS, BUILTIN_FUNCTIONS, ctx.env):
+        for scope in (_builtins.FUNCTIONS, BUILTIN_FUNCTIONS, ctx.env):
             fn = _lookup(scope, name)
             if fn is not _MISSING:
                 return fn
-        raise _Error(f"unknown func {name}", self.pos)
+        raise _FunctionError(f"unknown func {name}", self.pos)
 
 
 class _Builtin(_Node):
@@ -983,10 +994,10 @@ def evaluate_expr(
     """Evaluate an expr-language expression against ``env`` and return a plain Python value.
 
     Names resolve in ``env`` first, then ``functions``, then Argo's functions (``asInt``,
-    ``jsonpath``, ``sprig``…); calls resolve in ``functions`` first (so callers can override
-    builtins), then expr's builtins, Argo's functions and callables in ``env``. A missing map key
-    is nil; an unknown top-level name is an error. Raises ExpressionError naming the expression,
-    the reason and the line:column.
+    ``jsonpath``, ``sprig``…); calls resolve in ``functions`` first, then expr's builtins, Argo's
+    functions and callables in ``env``. A missing map key is nil; an unknown top-level name is an
+    error. Raises ExpressionError naming the expression, the reason and the line:column; its
+    subclass FunctionError when a called function does not exist or one of ``functions`` raised.
     """
     try:
         tree = _compile(source)
@@ -997,7 +1008,8 @@ def evaluate_expr(
     try:
         return tree.ev(_Ctx(env, functions or {}))
     except _Error as exc:
-        raise ExpressionError(
+        error = FunctionError if isinstance(exc, _FunctionError) else ExpressionError
+        raise error(
             f"cannot evaluate expression '{source}': {exc.message} ({_where(source, exc.pos)})"
         ) from None
     except RecursionError:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from argosy.errors import ExpressionError
+from argosy.errors import ExpressionError, FunctionError
 from argosy.expr.functions import go_float
 from argosy.expr.functions import to_json as go_json
 
@@ -254,6 +254,8 @@ def substitute_text(
         if is_expr:
             try:
                 value = evaluate(body, scope, functions)
+            except FunctionError:
+                raise  # no later pass can mend an unknown or failing function
             except ExpressionError:
                 if strict:
                     raise
