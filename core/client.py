@@ -214,9 +214,9 @@ class Client:
             self.url: str | None = self.service.url
         else:
             from argosy.api.service import WorkflowService
-            from argosy.store import Store
+            from argosy.registry import open_store
 
-            self.service = WorkflowService(Store(home))
+            self.service = WorkflowService(open_store(home))
             self.url = None
 
     def __repr__(self) -> str:

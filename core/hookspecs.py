@@ -1,12 +1,16 @@
 """The hooks a plugin implements. Each docstring is the plugin author's documentation.
 
-A plugin is a module or object with functions decorated by :data:`argosy.hookimpl`, registered
-through the ``argosy`` entry-point group::
+A plugin is a module or object with functions decorated by :data:`argosy.plugin.hookimpl`,
+registered through the ``argosy`` entry-point group::
 
     [project.entry-points.argosy]
     http = "argosy_http"
 
-The built-in template types and executors are registered exactly this way.
+The built-in template types, executors and store are registered exactly this way. Every process
+that loads argosy (each ``argosy`` command, the server, the engine, the Jupyter extension) calls
+the providing hooks once, when it starts; a plugin whose providing hook raises or returns
+something else than promised is left out entirely. ``docs/plugins/hooks.md`` is generated from
+this module (``python -m argosy.hookspecs``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from argosy.plugin import Executor, TemplateType
+    from argosy.plugin import Executor, StoreFactory, TemplateType
 
 hookspec = pluggy.HookspecMarker("argosy")
 
@@ -26,33 +30,57 @@ hookspec = pluggy.HookspecMarker("argosy")
 def argosy_template_types() -> list[TemplateType]:
     """Return the template types this plugin adds.
 
-    A :class:`argosy.plugin.TemplateType` names the YAML key of its body (``container``,
-    ``dag``, ``http``…), the Argo node type its nodes get, a pydantic model of the body, and the
-    coroutine ``run(node)`` that executes one node of that type. Two plugins may not claim the
-    same key: the second is reported at start-up and ignored.
+    Called once per process at start-up. A :class:`argosy.plugin.TemplateType` names the YAML
+    key of its body (``container``, ``dag``, ``http``…), the Argo node type its nodes get, a
+    pydantic model of the body, a ``validate(body, path)`` run by lint, and the coroutine
+    ``run(ctx)`` that executes one node of that type in the engine's event loop (``ctx`` is an
+    :class:`argosy.plugin.NodeContext`). Two plugins may not claim the same key: both are left
+    out, and argosy's own keys (``container``, ``steps``…) cannot be taken.
     """
 
 
 @hookspec
 def argosy_executors() -> list[Executor]:
-    """Return execution backends (``local``, ``podman``, ``kubernetes``…) by their ``name``.
+    """Return execution backends (``local``, ``kubernetes``…), each an
+    :class:`argosy.plugin.Executor` known by its ``name``.
 
-    Leaf template types that run processes (container, script) ask the engine's selected
-    executor to run them, so a new backend serves every such type at once.
+    Called once per process at start-up. Leaf template types that run processes (container,
+    script, notebook) ask the engine's selected executor (``ctx.executor``) to run them, so a new
+    backend serves every such type at once. ``run_process`` is awaited in the engine's event
+    loop. Two plugins may not claim the same name.
+    """
+
+
+@hookspec
+def argosy_stores() -> list[StoreFactory]:
+    """Return stores that keep workflows, nodes, logs and artifacts, each an
+    :class:`argosy.plugin.StoreFactory` known by its ``name``.
+
+    Called once per process at start-up. The ``store`` setting of ``$ARGOSY_HOME/config.yaml``
+    chooses one by name (default ``sqlite``, argosy's own); every process opens it with
+    ``factory.open(home)``, which returns an :class:`argosy.plugin.Store`.
     """
 
 
 @hookspec
 def argosy_expression_functions() -> dict[str, Callable[..., Any]]:
-    """Return extra functions for ``{{= … }}`` expressions, by the name expressions call them."""
+    """Return extra functions for ``{{= … }}`` expressions, by the name expressions call them.
+
+    Called once per process at start-up; the functions are called synchronously wherever an
+    expression is evaluated (the engine's event loop, lint), with the expression's values
+    (str, int, float, bool, list, dict, None). A function that raises fails the node whose
+    expression called it, with a message naming the function. Argo's functions (``asInt``,
+    ``sprig``, ``filter``…) cannot be overridden, and two plugins may not claim one name.
+    """
 
 
 @hookspec
 def argosy_workflow_event(event: str, workflow: dict[str, Any]) -> None:
-    """Observe a workflow event: ``submitted``, ``started``, ``phase`` or ``finished``.
+    """Observe a workflow event: ``started`` (an engine begins or adopts it) or ``finished``.
 
     ``workflow`` holds ``metadata`` and the top-level ``status`` fields (without nodes). Called
-    in the engine's event loop: return quickly and never raise.
+    in the process that runs the engine, in its event loop: return quickly. An exception is
+    logged once and ignored.
     """
 
 
@@ -60,5 +88,9 @@ def argosy_workflow_event(event: str, workflow: dict[str, Any]) -> None:
 def argosy_node_event(workflow_name: str, namespace: str, node: dict[str, Any]) -> None:
     """Observe a node transition (created, phase changed, finished), in Argo's node shape.
 
-    Called in the engine's event loop for every transition of every node: return quickly.
+    ``node`` has the keys of Argo's ``NodeStatus`` that are set: ``id``, ``name``,
+    ``displayName``, ``type``, ``templateName``, ``phase``, ``boundaryID``, ``startedAt`` and,
+    as they become known, ``finishedAt``, ``message``, ``inputs``, ``outputs``, ``progress``
+    (``children`` is left out). Called in the engine's event loop for every transition of every
+    node: return quickly. An exception is logged once and ignored.
     """

@@ -1,9 +1,14 @@
-"""What a plugin author builds on: template types, executors, and the node API.
+"""The public plugin API: everything a plugin may import from argosy is exported here.
 
 A leaf template type (container, script, suspend, http…) returns an :class:`Outcome`; a
-composite type (steps, dag) runs children with ``await node.run_child(...)`` and returns the
+composite type (steps, dag) runs children with ``await ctx.run_child(...)`` and returns the
 outcome it derived from them. The engine does everything common to all types: inputs, retries,
-deadlines, outputs, persistence, events.
+deadlines, outputs, persistence, events. ``run(ctx)`` gets a :class:`NodeContext`, the node API.
+
+The names in ``__all__`` are the stable API (``docs/plugins/api.md``): they keep their meaning
+across minor versions. argosy's own plugins (``argosy.plugins``) import nothing else from argosy,
+so anything they do, a third-party plugin can do. Argo's semantics that composite types share
+(loops, ``when``, ``depends``, durations) are exported as helpers.
 """
 
 from __future__ import annotations
@@ -16,10 +21,39 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 from pydantic import BaseModel
 
-from argosy.errors import Fault
+from argosy.errors import ArgosyError, ExpressionError, Fault
+from argosy.expr import Depends, TaskState, evaluate_expr, evaluate_when, parse_depends
+from argosy.expr.functions import parse_go_duration
+from argosy.expr.substitute import Scope
+from argosy.spec.durations import DurationError, parse_duration, seconds_since
+from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, Step, failed_or_error
+from argosy.store import argosy_home as home
 
 if TYPE_CHECKING:
-    from argosy.engine.run import NodeContext
+    from argosy.engine.loops import LoopError, expand
+    from argosy.engine.run import NodeContext, NodeError
+
+__all__ = [
+    "ArgoModel", "ArgosyError", "DAGTask", "Depends", "DurationError", "Executor",
+    "ExpressionError", "Fault", "LoopError", "NodeContext", "NodeError", "NodeStatus", "Outcome",
+    "ProcessRequest", "Scope", "Step", "Store", "StoreFactory", "TaskState", "TemplateType",
+    "evaluate_expr", "evaluate_when", "expand", "failed_or_error", "home", "hookimpl",
+    "parse_depends", "parse_duration", "parse_go_duration", "seconds_since",
+]
+
+
+# The engine imports this module: what it defines is looked up when a plugin asks for it.
+_FROM_ENGINE = {"NodeContext": "run", "NodeError": "run", "LoopError": "loops", "expand": "loops"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM_ENGINE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"argosy.engine.{module}"), name)
+
 
 hookimpl = pluggy.HookimplMarker("argosy")
 
@@ -109,3 +143,53 @@ class Executor(Protocol):
     # Optional: ``log_files(node_dir) -> list[Path]``, the files holding what the node's
     # process printed so far. The engine keeps them as the log of a node that ended without
     # an outcome (stopped, terminated, past its deadline).
+
+
+class Store(Protocol):
+    """Where workflows, their nodes, logs and artifacts are kept; the SQLite store
+    (``argosy.store.Store``) is the first implementation.
+
+    The engine, the service layer (CLI, server, Jupyter) and every engine sharing one store work
+    through these members; a store for another backend (a Kubernetes cluster's custom resources)
+    implements them with the same meaning. ``uid`` is a workflow's, ``node_id`` Argo's node id.
+    """
+
+    home: Path
+
+    # Workflows: records with Argo's manifest and the top-level status fields.
+    def create_workflow(self, manifest: dict[str, Any]) -> Any: ...
+    def get(self, uid: str) -> Any: ...
+    def find(self, namespace: str, name: str) -> Any: ...
+    def active(self) -> list[Any]: ...
+    def update_status(self, uid: str, **fields: Any) -> None: ...
+    def delete(self, uid: str) -> None: ...
+    # Engines: a workflow is executed by the engine holding its lease.
+    def claim(self, uid: str, engine: str, lease_seconds: float) -> bool: ...
+    def release(self, uid: str, engine: str) -> None: ...
+    def heartbeat(self, engine: str, lease_seconds: float, *, serving: bool = False) -> None: ...
+    def claimable(self) -> list[str]: ...
+    # Actions (suspend, resume, stop…) reach the executing engine as rows.
+    def add_action(self, uid: str, kind: str, payload: dict[str, Any] | None = None) -> int: ...
+    def actions_after(self, uid: str, after: int) -> list[tuple[int, str, dict[str, Any]]]: ...
+    # Nodes: one record per node, children as append-only edges.
+    def put_node(self, uid: str, node_id: str, body: str,
+                 edges: list[tuple[str, int, str]] | None = None) -> None: ...
+    def nodes(self, uid: str) -> dict[str, dict[str, Any]]: ...
+    # Logs and artifacts of a node.
+    def keep_log(self, uid: str, node_id: str, parts: Any) -> None: ...
+    def log(self, uid: str, node_id: str) -> str | None: ...
+    def put_artifact(self, uid: str, node_id: str, name: str, path: str,
+                     content: bytes) -> None: ...
+    def artifact(self, uid: str, node_id: str, name: str) -> tuple[str, bytes] | None: ...
+    # Where the nodes of a workflow keep their files while they run.
+    def run_dir(self, uid: str) -> Path: ...
+
+
+class StoreFactory(Protocol):
+    """Opens a :class:`Store` by name: what ``argosy_stores`` returns."""
+
+    name: str
+
+    def open(self, home: Path) -> Store:
+        """The store for argosy's home directory ``home`` (``$ARGOSY_HOME``)."""
+        ...

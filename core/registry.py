@@ -1,10 +1,15 @@
 """Loads plugins from the ``argosy`` entry-point group and indexes what they provide.
 
-A plugin that fails to import, declares a hook wrongly, or whose hook raises or returns something
-that is not what the hook promises, is reported by name (``problems``, printed as warnings when
-the CLI starts; the ``STATUS`` column of ``argosy plugins``) and left out; it never takes the
-other plugins down. Observers (``argosy_workflow_event``, ``argosy_node_event``) that raise are
-logged and skipped, so a faulty observer never fails a workflow.
+A plugin that fails to import, declares a hook wrongly, whose providing hook raises or returns
+something that is not what the hook promises, or that claims what another plugin claims (a
+template key, an executor or store name, an expression function name) is reported by name
+(``problems``, printed when the CLI starts; the ``STATUS`` column of ``argosy plugins``) and left
+out entirely: none of its hooks is called again, observers included. It never takes the other
+plugins down. A claim is decided the same way whatever the plugins' order: argosy's own keep
+theirs (Argo's expression functions cannot be overridden either), and two third-party plugins
+claiming one name are both left out, each told the other's distribution. Observers
+(``argosy_workflow_event``, ``argosy_node_event``) that raise are logged and skipped, so a faulty
+observer never fails a workflow.
 """
 
 from __future__ import annotations
@@ -16,18 +21,20 @@ import logging
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from argosy import hookspecs
-from argosy.plugin import Executor, Outcome, TemplateType
+from argosy.plugin import Executor, Outcome, Store, StoreFactory, TemplateType
 
 GROUP = "argosy"
 OBSERVERS = ("argosy_workflow_event", "argosy_node_event")
 #: This distribution's own plugins load first, so a third-party type cannot shadow Argo's.
 _OWN_DIST = "argosy"
+CONFIG_FILE = "config.yaml"
+DEFAULT_STORE = "sqlite"
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,36 @@ class PluginInfo:
     version: str | None
     template_types: list[str] = field(default_factory=list)
     executors: list[str] = field(default_factory=list)
+    stores: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where it comes from, for messages: its distribution, else its module."""
+        if self.distribution:
+            return f"distribution {self.distribution} {self.version or ''}".strip()
+        return f"module {self.module}"
+
+    @property
+    def own(self) -> bool:
+        return self.distribution == _OWN_DIST
+
+
+@dataclass
+class _Provided:
+    """What one plugin's providing hooks returned, by kind and then by name."""
+
+    template_types: dict[str, TemplateType] = field(default_factory=dict)
+    executors: dict[str, Executor] = field(default_factory=dict)
+    stores: dict[str, StoreFactory] = field(default_factory=dict)
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+#: The claims plugins make, with how ``argosy plugins`` and messages name each kind.
+_KINDS = {"template_types": "template type", "executors": "executor", "stores": "store",
+          "functions": "expression function"}
 
 
 class Registry:
@@ -49,6 +85,8 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
+        self._provided: dict[str, _Provided] | None = None
+        self._config: tuple[Path, float, dict[str, Any]] | None = None
         if load_entry_points:
             self._load_entry_points()
             # Call the providing hooks now, so that every problem is known (and reported) at start.
@@ -76,26 +114,24 @@ class Registry:
                 self._fail(ep.name, f"failed to load: {_describe(exc)}", f" ({ep.value})")
 
     def register(self, plugin: object, name: str) -> None:
-        """Register an in-process plugin (tests, notebooks)."""
+        """Register an in-process plugin (tests, notebooks); it is indexed like any other."""
         self.plugins[name] = PluginInfo(name, getattr(plugin, "__name__", repr(plugin)), None, None)
         self._register(plugin, name)
-        for attr in ("template_types", "executors", "expression_functions"):
-            self.__dict__.pop(attr, None)
+        self._provided = None
+        self._index()
 
     def _register(self, plugin: object, name: str) -> None:
         self.pm.register(_guard_observers(plugin, name), name=name)
-        unknown = self._unknown_hooks(name)
+        registered = self.pm.get_plugin(name)
+        callers = self.pm.get_hookcallers(registered) or []
+        self.plugins[name].hooks = sorted(c.name for c in callers)
+        unknown = sorted(c.name for c in callers if not c.has_spec())
         if unknown:
+            # A typo, usually: the hook would never be called.
             self._fail(name, f"implements unknown hook(s) {', '.join(unknown)} "
                        f"(known: {', '.join(_hook_names())})")
-        elif not self.pm.get_hookcallers(self.pm.get_plugin(name)):
+        elif not callers:
             self._fail(name, "implements no argosy hook (is the entry point's module right?)")
-
-    def _unknown_hooks(self, name: str) -> list[str]:
-        """Hooks the plugin marked with ``@hookimpl`` that no spec declares (a typo, usually)."""
-        plugin = self.pm.get_plugin(name)
-        return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or []
-                      if not caller.has_spec())
 
     # ---- problems -------------------------------------------------------------------------
 
@@ -104,90 +140,241 @@ class Registry:
             self.problems.append(text)
 
     def _fail(self, name: str, what: str, where: str = "") -> None:
-        """Mark plugin ``name`` as broken (first fault wins in its STATUS) and report it."""
+        """Mark plugin ``name`` as broken (first fault wins in its STATUS), report it, and leave
+        it out: none of its hooks runs again."""
         info = self.plugins.get(name)
         if info is not None and info.error is None:
             info.error = what
         self._problem(f"plugin {name!r}{where}: {what}")
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin, name)
+        if self._provided is not None:
+            self._provided.pop(name, None)
+
+    @property
+    def broken(self) -> list[PluginInfo]:
+        self._index()
+        return [info for info in self.plugins.values() if info.error]
 
     # ---- what plugins provide -------------------------------------------------------------
 
     def _index(self) -> None:
-        self.template_types  # noqa: B018
-        self.executors  # noqa: B018
-        self.expression_functions  # noqa: B018
+        if self._provided is not None:
+            return
+        self._provided = {}
+        for name in list(self.plugins):
+            if self.pm.get_plugin(name) is None:
+                continue
+            provided = self._provide(name)
+            if provided is not None:
+                self._provided[name] = provided
+        self._settle_claims()
+        for name, provided in self._provided.items():
+            info = self.plugins[name]
+            for kind in _KINDS:
+                setattr(info, kind, list(getattr(provided, kind)))
 
-    def _collect(self, hook_name: str, expected: type) -> list[tuple[str, Any]]:
-        """Call a hook on each plugin separately so one failing plugin is isolated."""
-        results = []
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            name = impl.plugin_name
-            try:
-                value = impl.function()
-            except Exception as exc:
-                self._fail(name, f"hook {hook_name} raised {_describe(exc)}")
-                continue
-            if value is None:
-                continue
-            if not isinstance(value, expected):
-                self._fail(name, f"hook {hook_name} returned {_short(value)}, "
-                           f"not a {expected.__name__}")
-                continue
-            results.append((name, value))
-        return results
+    def _provide(self, name: str) -> _Provided | None:
+        """Call each providing hook of plugin ``name``; None (and the plugin left out) when one
+        fails."""
+        plugin = self.pm.get_plugin(name)
+        provided = _Provided()
+        checks: list[tuple[str, type, Callable[[Any], str | None], Callable[[Any], Any]]] = [
+            ("argosy_template_types", list, _not_template_type, lambda tt: tt.key),
+            ("argosy_executors", list, _not_executor, lambda ex: ex.name),
+            ("argosy_stores", list, _not_store, lambda st: st.name),
+        ]
+        for hook_name, expected, invalid, key_of in checks:
+            value = self._call(name, plugin, hook_name, expected)
+            if value is _FAILED:
+                return None
+            kind = _kind_of(hook_name)
+            for item in value or []:
+                fault = invalid(item)
+                if fault:
+                    self._fail(name, f"hook {hook_name} returned {_short(item)}, not {fault}")
+                    return None
+                getattr(provided, kind)[key_of(item)] = item
+        functions = self._call(name, plugin, "argosy_expression_functions", dict)
+        if functions is _FAILED:
+            return None
+        bad = sorted(str(k) for k, f in (functions or {}).items()
+                     if not isinstance(k, str) or not callable(f))
+        if bad:
+            self._fail(name, f"hook argosy_expression_functions: {', '.join(bad)} not a "
+                       "function by a str name")
+            return None
+        provided.functions = dict(functions or {})
+        provided.template_types = {k: _guard_run(tt, name)
+                                   for k, tt in provided.template_types.items()}
+        return provided
 
-    @cached_property
+    def _call(self, name: str, plugin: object, hook_name: str, expected: type) -> Any:
+        impl = next((i for i in getattr(self.pm.hook, hook_name).get_hookimpls()
+                     if i.plugin is plugin), None)
+        if impl is None:
+            return None
+        try:
+            value = impl.function()
+        except Exception as exc:
+            self._fail(name, f"hook {hook_name} raised {_describe(exc)}")
+            return _FAILED
+        if value is not None and not isinstance(value, expected):
+            self._fail(name, f"hook {hook_name} returned {_short(value)}, "
+                       f"not a {expected.__name__}")
+            return _FAILED
+        return value
+
+    def _settle_claims(self) -> None:
+        """Leave out every plugin claiming a name another one claims, whatever the order."""
+        assert self._provided is not None
+        builtin_functions = _builtin_function_names()
+        losers: dict[str, str] = {}
+        for kind, noun in _KINDS.items():
+            claimants: dict[str, list[str]] = {}
+            for name, provided in self._provided.items():
+                for key in getattr(provided, kind):
+                    claimants.setdefault(key, []).append(name)
+            for key, names in claimants.items():
+                if kind == "functions" and key in builtin_functions:
+                    for name in names:
+                        losers.setdefault(name, f"expression function {key!r} is built in "
+                                          "(Argo's); a plugin cannot override it")
+                    continue
+                if len(names) < 2:
+                    continue
+                own = [n for n in names if self.plugins[n].own]
+                for name in names:
+                    if name in own:
+                        continue
+                    others = own or [n for n in names if n != name]
+                    losers.setdefault(name, f"{noun} {key!r} is also claimed by " + ", ".join(
+                        f"plugin {o!r} ({self.plugins[o].origin})" for o in others))
+        for name, why in losers.items():
+            self._fail(name, f"left out: {why}")
+
+    def _merged(self, kind: str) -> dict[str, Any]:
+        self._index()
+        assert self._provided is not None
+        merged: dict[str, Any] = {}
+        for provided in self._provided.values():
+            merged.update(getattr(provided, kind))
+        return merged
+
+    @property
     def template_types(self) -> dict[str, TemplateType]:
-        found: dict[str, TemplateType] = {}
-        for name, provided in self._collect("argosy_template_types", list):
-            for tt in provided:
-                if not isinstance(tt, TemplateType):
-                    self._fail(name, f"hook argosy_template_types returned {_short(tt)}, "
-                               "not a TemplateType")
-                elif tt.key in found:
-                    self._problem(f"plugin {name!r}: template type {tt.key!r} is already "
-                                  "provided; ignored")
-                else:
-                    found[tt.key] = _guard_run(tt, name)
-                    self._attribute(name, "template_types", tt.key)
-        return found
+        return self._merged("template_types")
 
-    @cached_property
+    @property
     def executors(self) -> dict[str, Executor]:
-        found: dict[str, Executor] = {}
-        for name, provided in self._collect("argosy_executors", list):
-            for ex in provided:
-                ex_name = getattr(ex, "name", None)
-                if not isinstance(ex_name, str) or not callable(getattr(ex, "run_process", None)):
-                    self._fail(name, f"hook argosy_executors returned {_short(ex)}, not an "
-                               "executor (a str name and a run_process coroutine)")
-                elif ex_name in found:
-                    self._problem(f"plugin {name!r}: executor {ex_name!r} is already provided; "
-                                  "ignored")
-                else:
-                    found[ex_name] = ex
-                    self._attribute(name, "executors", ex_name)
-        return found
+        return self._merged("executors")
 
-    @cached_property
+    @property
+    def stores(self) -> dict[str, StoreFactory]:
+        return self._merged("stores")
+
+    @property
     def expression_functions(self) -> dict[str, Callable[..., Any]]:
-        funcs: dict[str, Callable[..., Any]] = {}
-        for name, provided in self._collect("argosy_expression_functions", dict):
-            bad = sorted(str(k) for k, f in provided.items() if not callable(f))
-            if bad:
-                self._fail(name, f"hook argosy_expression_functions: {', '.join(bad)} "
-                           "not callable")
-            funcs.update({k: f for k, f in provided.items() if callable(f)})
-        return funcs
+        return self._merged("functions")
 
-    def _attribute(self, plugin: str, kind: str, key: str) -> None:
-        info = self.plugins.get(plugin)
-        if info is not None and key not in getattr(info, kind):
-            getattr(info, kind).append(key)
+    def provider_of(self, kind: str, key: str) -> str | None:
+        """The plugin that provides ``key`` of ``kind`` (``template_types``, ``executors``,
+        ``stores``, ``functions``)."""
+        self._index()
+        assert self._provided is not None
+        return next((name for name, p in self._provided.items() if key in getattr(p, kind)),
+                    None)
 
     def validators(self) -> dict[str, Callable[[Any, str], list]]:
         """Template-type key -> body validator, for lint."""
         return {key: _body_validator(tt) for key, tt in self.template_types.items()}
+
+    # ---- configuration --------------------------------------------------------------------
+
+    def settings(self, home: Path | None = None) -> dict[str, Any]:
+        """``$ARGOSY_HOME/config.yaml`` (``{}`` when there is none), read again when it changes;
+        a malformed file is an error naming it."""
+        from argosy.store import argosy_home
+
+        path = (home or argosy_home()) / CONFIG_FILE
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return {}
+        if self._config is None or self._config[:2] != (path, mtime):
+            self._config = (path, mtime, _read_config(path))
+        return self._config[2]
+
+    def config(self, plugin: str, home: Path | None = None) -> dict[str, Any]:
+        """Plugin ``plugin``'s own section of ``config.yaml`` (``plugins: {name: {…}}``), or
+        ``{}``: how a plugin reads its settings."""
+        return dict(self.settings(home).get("plugins", {}).get(plugin) or {})
+
+    def open_store(self, home: Path | str | None = None) -> Store:
+        """The store ``config.yaml``'s ``store`` names (default ``sqlite``), opened on ``home``."""
+        from argosy.errors import ArgosyError
+        from argosy.store import argosy_home
+
+        where = Path(home) if home else argosy_home()
+        name = self.settings(where).get("store", DEFAULT_STORE)
+        factory = self.stores.get(name)
+        if factory is None:
+            raise ArgosyError(f"{where / CONFIG_FILE}: store {name!r} is not provided by any "
+                              f"plugin (loaded: {', '.join(sorted(self.stores)) or 'none'})")
+        return factory.open(where)
+
+
+_FAILED = object()
+
+
+def _kind_of(hook_name: str) -> str:
+    return hook_name.removeprefix("argosy_")
+
+
+def _not_template_type(value: Any) -> str | None:
+    return None if isinstance(value, TemplateType) else "a TemplateType"
+
+
+def _not_executor(value: Any) -> str | None:
+    if isinstance(getattr(value, "name", None), str) and callable(
+            getattr(value, "run_process", None)):
+        return None
+    return "an executor (a str name and a run_process coroutine)"
+
+
+def _not_store(value: Any) -> str | None:
+    if isinstance(getattr(value, "name", None), str) and callable(getattr(value, "open", None)):
+        return None
+    return "a store factory (a str name and an open(home) method)"
+
+
+def _builtin_function_names() -> set[str]:
+    from argosy.expr import builtins as expr_builtins
+    from argosy.expr.functions import BUILTIN_FUNCTIONS
+
+    return set(BUILTIN_FUNCTIONS) | set(expr_builtins.FUNCTIONS) | set(expr_builtins.PREDICATES)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    from argosy.errors import ArgosyError
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ArgosyError(f"{path}: cannot read the configuration: {_describe(exc)}") from None
+    if not isinstance(data, dict):
+        raise ArgosyError(f"{path}: must be a mapping (store, plugins)")
+    plugins = data.get("plugins") or {}
+    if not isinstance(plugins, dict) or not all(
+            isinstance(v, dict) or v is None for v in plugins.values()):
+        raise ArgosyError(f"{path}: plugins: must map each plugin's name to a mapping of its "
+                          "settings")
+    if not isinstance(data.get("store", DEFAULT_STORE), str):
+        raise ArgosyError(f"{path}: store: must be the name of a store (e.g. {DEFAULT_STORE})")
+    return {**data, "plugins": plugins}
 
 
 def _load_order(ep: importlib.metadata.EntryPoint) -> tuple[bool, str]:
@@ -303,3 +490,8 @@ def default_registry() -> Registry:
     if _default is None:
         _default = Registry()
     return _default
+
+
+def open_store(home: Path | str | None = None) -> Store:
+    """The configured store, through the default registry: what every interface opens."""
+    return default_registry().open_store(home)

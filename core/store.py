@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pluggy
+
 from argosy.errors import ArgosyError, NotFound
 from argosy.spec.names import check_namespace
 
@@ -1022,3 +1024,19 @@ def _file_lines(path: Path) -> Iterator[str]:
             open(path, encoding="utf-8", errors="replace", newline="\n") as f:
         for line in f:
             yield line.removesuffix("\n")
+
+
+class _SQLite:
+    """argosy's own store, a plugin like any other (entry point ``sqlite``)."""
+
+    name = "sqlite"
+
+    def open(self, home: Path) -> Store:
+        return Store(home)
+
+    @pluggy.HookimplMarker("argosy")
+    def argosy_stores(self) -> list[_SQLite]:
+        return [self]
+
+
+sqlite = _SQLite()

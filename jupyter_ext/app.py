@@ -53,11 +53,11 @@ class LocalBackend:
         from argosy.api.server import Api
         from argosy.api.service import WorkflowService
         from argosy.engine.run import Engine
-        from argosy.store import Store
+        from argosy.registry import open_store
 
-        store = Store(config.home or None)
+        store = open_store(config.home or None)
         # The engine and the service each need a SQLite connection of their own.
-        engine = Engine(Store(store.home), serving=True) if config.run_engine else None
+        engine = Engine(open_store(store.home), serving=True) if config.run_engine else None
         self.api = Api(WorkflowService(store), engine, not config.run_engine,
                        config.parallelism, config.namespace_parallelism)
         self._life: Any = None

@@ -74,6 +74,7 @@ from argosy.api.service import (
 from argosy.cli.render import pod_name
 from argosy.engine.run import Engine
 from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
+from argosy.registry import open_store
 from argosy.spec.loader import TOO_DEEP, check_value
 from argosy.spec.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
 from argosy.store import AlreadyExists, Listed, ListKey, Store, StoreError, store_error
@@ -684,7 +685,7 @@ class EventHub:
         return await asyncio.shield(task)
 
     async def run(self) -> None:
-        self._store = Store(self.home)
+        self._store = open_store(self.home)
         self._wake = asyncio.Event()
         try:
             await asyncio.to_thread(self._poll)
@@ -1536,7 +1537,7 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
     tokens = check_auth_mode(host, auth_mode)
     sock = listen(host, port)  # before anything is announced: a taken port fails here
     port = sock.getsockname()[1]
-    store = Store(home)
+    store = open_store(home)
     auth = None
     if tokens:
         auth = Auth(store.home)
@@ -1544,7 +1545,7 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
         if token:
             announce(f"Created the admin token (shown only now; kept hashed in "
                      f"{auth.path}):\n{token}")
-    engine = Engine(Store(store.home), serving=True) if run_engine else None
+    engine = Engine(open_store(store.home), serving=True) if run_engine else None
     app = create_app(WorkflowService(store), auth=auth, engine=engine,
                      spawn_engine=False if not run_engine else None, parallelism=parallelism,
                      namespace_parallelism=namespace_parallelism, max_body=max_body,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
-from argosy.registry import Registry, default_registry
+from argosy.registry import Registry, default_registry, open_store
 from argosy.spec.loader import Document, check_value, load_documents, load_file
 from argosy.store import EngineLock, Store, WorkflowRecord
 
@@ -199,7 +199,7 @@ class WorkflowService:
     """
 
     def __init__(self, store: Store | None = None, registry: Registry | None = None) -> None:
-        self.store = store or Store()
+        self.store = store or open_store()
         self.registry = registry
 
     # ---- create and read ----------------------------------------------------------------------

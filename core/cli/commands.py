@@ -115,10 +115,10 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
     """Run a workflow here, showing its progress; exit 0 Succeeded, 1 Failed/Error, 2 invalid."""
     from argosy.api.service import submit
     from argosy.engine.run import Engine, Listener
-    from argosy.store import Store
+    from argosy.registry import open_store
 
     source = sys.stdin.read() if file == "-" else file
-    store = Store()
+    store = open_store()
     try:
         engine = Engine(store)  # a faulty setting stops it before anything is submitted
         record = submit(store, source, parameters=parse_pairs(parameters, "-p"),
@@ -370,9 +370,10 @@ def engine(exit_when_idle: float | None, parallelism: int | None,
     import os
 
     from argosy.engine.run import Engine
-    from argosy.store import EngineLock, Store
+    from argosy.registry import open_store
+    from argosy.store import EngineLock
 
-    store = Store()
+    store = open_store()
     lock = None
     if lock_fd is not None:
         os.set_inheritable(lock_fd, False)  # the engine's, not its steps'
@@ -386,24 +387,31 @@ def engine(exit_when_idle: float | None, parallelism: int | None,
 
 @main.command()
 def plugins() -> None:
-    """List loaded plugins, their versions and what they add."""
+    """List plugins, what they add and the hooks they implement; exit 1 if one is broken."""
     from argosy.cli.render import Column, FitTable
 
     registry = default_registry()
-    registry.template_types  # noqa: B018 - loading attributes each type to its plugin
-    registry.executors  # noqa: B018
+    broken = registry.broken
     # An elided module name loses the part that tells it apart: a narrow terminal drops it.
     whole = max((len(info.module) for info in registry.plugins.values()), default=0)
     table = FitTable([Column("PLUGIN"), Column("MODULE", drop=1, minimum=whole),
-                      Column("DISTRIBUTION"),
-                      Column("TEMPLATE TYPES", wrap=True), Column("EXECUTORS", wrap=True),
-                      Column("STATUS", wrap=True)])
+                      Column("DISTRIBUTION", drop=2), Column("PROVIDES", wrap=True),
+                      Column("HOOKS", wrap=True, drop=3), Column("STATUS", wrap=True)])
     for info in registry.plugins.values():
+        provides = [f"{noun} {key}" for kind, noun in PROVIDED.items()
+                    for key in getattr(info, kind)]
         table.add_row(info.name, info.module,
                       f"{info.distribution or '-'} {info.version or ''}".strip(),
-                      ", ".join(info.template_types) or "-", ", ".join(info.executors) or "-",
+                      "\n".join(provides) or "-",
+                      "\n".join(h.removeprefix("argosy_") for h in info.hooks) or "-",
                       f"error: {info.error}" if info.error else "ok")
     print_rich(table)
+    if broken:
+        sys.exit(EXIT_FAILED)
+
+
+PROVIDED = {"template_types": "type", "executors": "executor", "stores": "store",
+            "functions": "function"}
 
 
 # ==== Argo's verbs: against the local store, or a server with --server ========================

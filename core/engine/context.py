@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Scope, evaluate, substitute
-from argosy.plugin import Executor
+from argosy.plugin import Executor, TemplateType
 from argosy.spec.models import Arguments, LifecycleHook, NodeStatus, Step, Template
 
 if TYPE_CHECKING:
@@ -37,18 +37,61 @@ class NodeContext:
     body: Any
     scope: Scope
     outbound: list[str] = field(default_factory=list)
+    template_type: TemplateType | None = None
 
     @property
     def executor(self) -> Executor:
+        """The executor this workflow runs its processes with, for types that run one."""
         return self.run.executor
 
     @property
     def node_dir(self) -> Path:
+        """A directory of the node's own that survives engine restarts (not its process's)."""
         return self.run.node_dir(self.node.id)
 
     @property
     def workflow_name(self) -> str:
         return self.run.name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The settings of the plugin providing this template type: its section of
+        ``$ARGOSY_HOME/config.yaml`` (``plugins: {name: {…}}``), ``{}`` when it has none."""
+        registry = self.run.engine.registry
+        key = self.template_type.key if self.template_type else None
+        plugin = registry.provider_of("template_types", key) if key else None
+        return registry.config(plugin, self.run.store.home) if plugin else {}
+
+    def dir_of(self, node: NodeStatus) -> Path:
+        """:attr:`node_dir` of another node of this workflow (a child made by :meth:`add_node`)."""
+        return self.run.node_dir(node.id)
+
+    def add_node(self, name: str, display_name: str, node_type: str, parents: list[str], *,
+                 phase: str = "Pending", template_name: str | None = None) -> NodeStatus:
+        """A node inside this one (a pod's containers), found by its id when it exists already
+        (after a restart), else created and persisted. Move it on with :meth:`set_phase` and
+        :meth:`finish`."""
+        return self.run.ensure_node(name, display_name, node_type, phase,
+                                    boundary_id=self.node.id, parents=parents,
+                                    template_name=template_name)
+
+    def set_phase(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
+        """Record a phase of a node this type made (``Running``) without finishing it."""
+        self.run.set_phase(node, phase, message)
+
+    def children_of(self, node: NodeStatus) -> list[NodeStatus]:
+        """The child nodes of ``node``, in the order they were created."""
+        return [self.run.nodes[c] for c in node.children or []]
+
+    def keep_log(self, parts: list[str | Path], node: NodeStatus | None = None) -> None:
+        """Keep ``parts`` (texts, and files read piece by piece) as the log of ``node``
+        (default: this node), as ``Outcome.log`` does for a node that returns."""
+        self.run.store.keep_log(self.run.uid, (node or self.node).id, parts)
+
+    async def wait_for_resume(self, timeout: float | None = None) -> None:
+        """Until ``argosy resume`` (or ``node set``) releases this node, or ``timeout``
+        seconds pass (None: no limit)."""
+        await self.run.wait_for_resume(self.node, timeout)
 
     async def run_child(self, name: str, template: str | dict[str, Any],
                         arguments: Arguments | None = None, *, display_name: str | None = None,

@@ -273,7 +273,7 @@ class TemplateLifecycle:
             if not _has_tags(template):
                 # Nothing to substitute: every node of this template shares one parse.
                 self._static[id(template)] = (template, tmpl, body)
-        ctx = NodeContext(self, node, tmpl, resolved, body, scope)
+        ctx = NodeContext(self, node, tmpl, resolved, body, scope, template_type=ttype)
         if node.phase == "Pending":
             self.set_phase(node, "Running")
         deadline = _deadline_of(tmpl)

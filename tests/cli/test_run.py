@@ -220,8 +220,7 @@ def test_plugins_fits_80_columns(cli) -> None:
     """Module names elided to "argosy.plugins.…" tell nothing: at 80 columns MODULE goes."""
     lines = on_terminal(cli("plugins", env=AT_80))
     assert max(cell_len(line) for line in lines) <= 80
-    assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "TEMPLATE", "TYPES", "EXECUTORS",
-                                "STATUS"]
+    assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "PROVIDES", "HOOKS", "STATUS"]
     assert lines[-1] == "(not shown at 80 columns: MODULE)"
     assert "…" not in "\n".join(lines)
     wide = on_terminal(cli("plugins", env=dict(AT_80, COLUMNS="120")))

@@ -1,0 +1,234 @@
+"""The plugin API as a third-party author meets it: claims, broken hooks, functions, config.
+
+Plugins are installed as pip would leave them (see ``test_registry.install_plugins``) and driven
+through the real ``argosy`` command, or registered in-process on a fresh registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from argosy.engine.run import Engine
+from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.registry import Registry
+from argosy.store import Store
+from tests.plugins.test_registry import install_plugins, table_rows
+
+SQL_A = ("sql_a", """
+    from argosy.plugin import Outcome, TemplateType, hookimpl
+
+    async def run(ctx):
+        return Outcome(result="a")
+
+    @hookimpl
+    def argosy_template_types():
+        return [TemplateType("sql", "Plugin", run)]
+""")
+SQL_B = ("sql_b", SQL_A[1].replace('"a"', '"b"'))
+
+
+def workflow(template: dict[str, Any], name: str = "wf") -> dict[str, Any]:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": name},
+            "spec": {"entrypoint": "main", "templates": [{"name": "main", **template}]}}
+
+
+def write(tmp_path: Path, doc: dict[str, Any]) -> str:
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_two_distributions_claiming_one_template_key_are_both_left_out(cli, tmp_path) -> None:
+    install_plugins(tmp_path / "site", {"sql-a": SQL_A}, distribution="sql-alpha")
+    env = install_plugins(tmp_path / "site", {"sql-b": SQL_B}, distribution="sql-beta")
+    result = cli("plugins", env=env)
+    assert result.code == 1
+    rows = table_rows(result.stdout)
+    assert ("error: left out: template type 'sql' is also claimed by plugin 'sql-b' "
+            "(distribution sql-beta 1.0)") in rows["sql-a"]
+    assert ("error: left out: template type 'sql' is also claimed by plugin 'sql-a' "
+            "(distribution sql-alpha 1.0)") in rows["sql-b"]
+    # Neither wins, whatever the order: a workflow using the key is rejected.
+    run = cli("run", write(tmp_path, workflow({"sql": {}})), env=env)
+    assert run.code == 2
+    assert "spec.templates[0]" in run.stderr and "sql" in run.stderr
+
+
+def test_a_plugin_cannot_take_a_built_in_template_key(cli, tmp_path) -> None:
+    env = install_plugins(tmp_path / "site", {"mine": ("mine", SQL_A[1].replace(
+        '"sql", "Plugin"', '"container", "Pod"'))}, distribution="my-containers")
+    result = cli("plugins", env=env)
+    assert result.code == 1
+    rows = table_rows(result.stdout)
+    assert ("error: left out: template type 'container' is also claimed by plugin 'container' "
+            "(distribution argosy") in rows["mine"]
+    assert rows["container"].split()[-1] == "ok"
+
+
+FUNCTIONS = """
+    from argosy.plugin import hookimpl
+
+    @hookimpl
+    def argosy_expression_functions():
+        return {NAME: lambda s: s.upper()}
+"""
+
+
+def test_expression_function_clashes_are_start_up_errors(cli, tmp_path) -> None:
+    install_plugins(tmp_path / "site", {
+        "shout-1": ("shout_1", FUNCTIONS.replace("NAME", "'shout'")),
+        "shout-2": ("shout_2", FUNCTIONS.replace("NAME", "'shout'"))}, distribution="shouts")
+    env = install_plugins(tmp_path / "site", {
+        "as-int": ("as_int", FUNCTIONS.replace("NAME", "'asInt'"))}, distribution="ints")
+    result = cli("plugins", env=env)
+    assert result.code == 1
+    rows = table_rows(result.stdout)
+    assert ("error: left out: expression function 'shout' is also claimed by plugin 'shout-2' "
+            "(distribution shouts 1.0)") in rows["shout-1"]
+    assert "is also claimed by plugin 'shout-1'" in rows["shout-2"]
+    assert ("error: left out: expression function 'asInt' is built in (Argo's); a plugin "
+            "cannot override it") in rows["as-int"]
+    assert "warning: plugin 'as-int': left out: expression function 'asInt'" in result.stderr
+    # Argo's asInt is still the one expressions call.
+    doc = workflow({"container": {"image": "x", "command": ["echo", "{{=asInt('7') + 1}}"]}})
+    run = cli("run", write(tmp_path, doc), "-o", "json", env=env)
+    assert run.code == 0, run.stderr
+    node = next(iter(run.json()["status"]["nodes"].values()))
+    assert node["outputs"]["result"] == "8"
+
+
+def test_a_plugin_whose_hook_fails_is_left_out_entirely(cli, tmp_path) -> None:
+    """Its observer, which works, is not called: the plugin is not half-loaded."""
+    seen = tmp_path / "seen"
+    env = install_plugins(tmp_path / "site", {"half": ("half", f"""
+        from argosy.plugin import hookimpl
+
+        @hookimpl
+        def argosy_expression_functions():
+            raise RuntimeError("no functions today")
+
+        @hookimpl
+        def argosy_node_event(workflow_name, namespace, node):
+            with open({str(seen)!r}, "a") as f:
+                f.write(node["id"] + "\\n")
+    """)})
+    result = cli("plugins", env=env)
+    assert result.code == 1
+    rows = table_rows(result.stdout)
+    assert "error: hook argosy_expression_functions raised RuntimeError: no functions today" \
+        in rows["half"]
+    doc = workflow({"container": {"image": "x", "command": ["true"]}})
+    run = cli("run", write(tmp_path, doc), "-o", "json", env=env)
+    assert run.code == 0, run.stderr
+    assert not seen.exists()
+
+
+def test_plugins_shows_the_hooks_each_plugin_implements(cli, tmp_path) -> None:
+    env = install_plugins(tmp_path / "site", {"two": ("two_hooks", FUNCTIONS.replace(
+        "NAME", "'shout'") + """
+    @hookimpl
+    def argosy_workflow_event(event, workflow):
+        pass
+    """)}, distribution="two-hooks")
+    result = cli("plugins", env=env)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("two "))
+    assert lines[first].split()[-3:] == ["shout", "expression_functions", "ok"]
+    assert lines[first + 1].split() == ["workflow_event"]
+    assert "function" in lines[first]
+
+
+# ---- in-process: functions and configuration ----------------------------------------------
+
+
+def run_in_process(tmp_path: Path, plugin: object, doc: dict[str, Any]) -> dict[str, Any]:
+    """Record ``doc`` as it is (no lint: what a store could hold) and run it to its end."""
+    registry = Registry()
+    registry.register(plugin, "under-test")
+    assert registry.plugins["under-test"].error is None, registry.problems
+    store = Store(tmp_path / "home")
+    record = store.create_workflow(doc)
+    asyncio.run(Engine(store, registry).run(record.uid))
+    return next(iter(store.nodes(record.uid).values()))
+
+
+def functions_plugin(**functions: Any) -> object:
+    @hookimpl
+    def argosy_expression_functions() -> dict[str, Any]:
+        return functions
+
+    return types.SimpleNamespace(argosy_expression_functions=argosy_expression_functions)
+
+
+def echo(text: str) -> dict[str, Any]:
+    return {"container": {"image": "x", "command": ["echo", text]}}
+
+
+def test_an_unknown_expression_function_errors_the_node_naming_it(tmp_path) -> None:
+    node = run_in_process(tmp_path, functions_plugin(), workflow(echo("{{= nosuch(1) }}")))
+    assert node["phase"] == "Error"
+    assert "unknown func nosuch" in node["message"]
+
+
+def test_a_raising_plugin_function_errors_the_node_naming_it(tmp_path) -> None:
+    def explode(value: Any) -> str:
+        raise ValueError(f"cannot explode {value}")
+
+    node = run_in_process(tmp_path, functions_plugin(explode=explode),
+                          workflow(echo("{{= explode('x') }}")))
+    assert node["phase"] == "Error"
+    assert "explode: cannot explode x" in node["message"]
+
+
+def test_a_plugin_function_is_called(tmp_path) -> None:
+    node = run_in_process(tmp_path, functions_plugin(shout=str.upper),
+                          workflow(echo("{{= shout('hi') }}")))
+    assert node["phase"] == "Succeeded", node
+    assert node["outputs"]["result"] == "HI"
+
+
+def config_plugin() -> object:
+    async def run(ctx: Any) -> Outcome:
+        return Outcome(result=json.dumps(ctx.config, sort_keys=True))
+
+    @hookimpl
+    def argosy_template_types() -> list[TemplateType]:
+        return [TemplateType("greet", "Plugin", run)]
+
+    return types.SimpleNamespace(argosy_template_types=argosy_template_types)
+
+
+def test_a_plugin_reads_its_own_section_of_the_config_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ARGOSY_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.yaml").write_text(
+        "plugins:\n  under-test: {greeting: hello, times: 2}\n  other: {greeting: no}\n")
+    node = run_in_process(tmp_path, config_plugin(), workflow({"greet": {}}))
+    assert node["outputs"]["result"] == '{"greeting": "hello", "times": 2}'
+
+
+def test_no_config_file_is_an_empty_section(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ARGOSY_HOME", str(tmp_path / "home"))
+    node = run_in_process(tmp_path, config_plugin(), workflow({"greet": {}}))
+    assert node["outputs"]["result"] == "{}"
+
+
+@pytest.mark.parametrize(("text", "fault"), [
+    ("plugins: [a, b]\n", "plugins: must map each plugin's name to a mapping of its settings"),
+    ("store: [sqlite]\n", "store: must be the name of a store (e.g. sqlite)"),
+    ("store: nosuch\n", "store 'nosuch' is not provided by any plugin (loaded: sqlite)"),
+    ("plugins: {a: 1\n", "cannot read the configuration: "),
+])
+def test_a_bad_config_file_is_named_with_its_fault(cli, argosy_home, text, fault) -> None:
+    argosy_home.mkdir(parents=True)
+    (argosy_home / "config.yaml").write_text(text)
+    result = cli("list")
+    assert result.code == 2
+    assert f"{argosy_home / 'config.yaml'}: {fault}" in result.stderr
