@@ -28,17 +28,80 @@ from argosy.expr.substitute import Scope
 from argosy.spec.durations import DurationError, parse_duration, seconds_since
 from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, Step, failed_or_error
 from argosy.store import argosy_home as home
+from argosy.store import runtime_root
 
 if TYPE_CHECKING:
     from argosy.engine.loops import LoopError, expand
     from argosy.engine.run import NodeContext, NodeError
 
-__all__ = [
-    "ArgoModel", "ArgosyError", "DAGTask", "Depends", "DurationError", "Executor",
-    "ExpressionError", "Fault", "LoopError", "NodeContext", "NodeError", "NodeStatus", "Outcome",
-    "ProcessRequest", "Scope", "Step", "Store", "StoreFactory", "TaskState", "TemplateType",
-    "evaluate_expr", "evaluate_when", "expand", "failed_or_error", "home", "hookimpl",
-    "parse_depends", "parse_duration", "parse_go_duration", "seconds_since",
+#: The stable API, each name with what it is for (listed in ``docs/plugins/hooks.md``).
+STABLE = {
+    "hookimpl": "marks a plugin's hook functions (`@hookimpl def argosy_template_types(): …`)",
+    "TemplateType": "a template type: YAML key, Argo node type, body model, `validate`, "
+                    "`run(ctx)`, `leaf`",
+    "NodeContext": "the node API a type's `run(ctx)` gets (node, template, body, children, "
+                   "logs, config)",
+    "Outcome": "how a node ended: phase, message, result, outputs, log, artifacts",
+    "NodeError": "raise it in `run` to end the node Error with its message",
+    "Executor": "protocol of execution backends (`argosy_executors`)",
+    "ProcessRequest": "a process for the selected executor to run",
+    "Store": "protocol of stores (`argosy_stores`); the SQLite store is the first",
+    "StoreFactory": "opens a `Store` by name (`argosy_stores`)",
+    "Fault": "a lint fault at a document path, what `validate` returns",
+    "ArgoModel": "base of body models: Argo's camelCase aliases, unknown fields kept",
+    "NodeStatus": "a node's status in Argo's shape (`ctx.node`, children)",
+    "Step": "a step of a `steps` template",
+    "DAGTask": "a task of a `dag` template",
+    "Scope": "the variables `{{…}}` and expressions see",
+    "ArgosyError": "base of argosy's errors (a message for users)",
+    "ExpressionError": "an expression could not be parsed or evaluated",
+    "evaluate_expr": "evaluate an expr-language expression (`{{= … }}`)",
+    "evaluate_when": "decide a `when:` condition as Argo does (govaluate)",
+    "Depends": "a parsed `depends` expression",
+    "parse_depends": "parse a `depends` expression",
+    "TaskState": "what `depends` sees of a finished task",
+    "expand": "expand a looping step or task (`withItems`, `withParam`, `withSequence`)",
+    "LoopError": "a loop that cannot be expanded",
+    "failed_or_error": "whether a phase is Failed or Error",
+    "parse_duration": "seconds in an Argo duration (`90`, `1h2m`, `2d`)",
+    "parse_go_duration": "seconds in a Go duration (`1h30m`, `-2.5s`)",
+    "DurationError": "a duration that cannot be parsed",
+    "seconds_since": "seconds since an RFC 3339 timestamp (`ctx.node.started_at`)",
+    "home": "argosy's home directory, `$ARGOSY_HOME` (default `~/.argosy`)",
+    "runtime_root": "where node directories live when not under the home",
+}
+__all__ = [  # the names of STABLE
+    "ArgoModel",
+    "ArgosyError",
+    "DAGTask",
+    "Depends",
+    "DurationError",
+    "Executor",
+    "ExpressionError",
+    "Fault",
+    "LoopError",
+    "NodeContext",
+    "NodeError",
+    "NodeStatus",
+    "Outcome",
+    "ProcessRequest",
+    "Scope",
+    "Step",
+    "Store",
+    "StoreFactory",
+    "TaskState",
+    "TemplateType",
+    "evaluate_expr",
+    "evaluate_when",
+    "expand",
+    "failed_or_error",
+    "home",
+    "hookimpl",
+    "parse_depends",
+    "parse_duration",
+    "parse_go_duration",
+    "runtime_root",
+    "seconds_since",
 ]
 
 
@@ -190,6 +253,6 @@ class StoreFactory(Protocol):
 
     name: str
 
-    def open(self, home: Path) -> Store:
-        """The store for argosy's home directory ``home`` (``$ARGOSY_HOME``)."""
+    def open(self, where: Path) -> Store:
+        """The store for argosy's home directory ``where`` (``$ARGOSY_HOME``)."""
         ...

@@ -31,11 +31,17 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import Fault
-from argosy.plugin import Outcome, ProcessRequest, TemplateType, hookimpl
-from argosy.spec.models import ArgoModel
-from argosy.store import argosy_home
+from argosy.plugin import (
+    ArgoModel,
+    Fault,
+    NodeContext,
+    NodeError,
+    Outcome,
+    ProcessRequest,
+    TemplateType,
+    home,
+    hookimpl,
+)
 
 IMAGES_FILE = "images.yaml"
 IMAGES_ENV = "ARGOSY_IMAGE_ENTRYPOINTS"
@@ -76,7 +82,7 @@ _cache: dict[Path, tuple[tuple[int, int], dict[str, ImageConfig]]] = {}
 def images_files() -> list[Path]:
     """The mapping files, lowest precedence first."""
     extra = [Path(p) for p in os.environ.get(IMAGES_ENV, "").split(os.pathsep) if p]
-    return [argosy_home() / IMAGES_FILE, *extra]
+    return [home() / IMAGES_FILE, *extra]
 
 
 def _normalize(ref: str) -> str:

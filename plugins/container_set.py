@@ -30,12 +30,18 @@ from typing import Any
 
 from pydantic import Field
 
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import Fault
-from argosy.expr.functions import parse_go_duration
-from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.plugin import (
+    ArgoModel,
+    Fault,
+    NodeContext,
+    NodeError,
+    NodeStatus,
+    Outcome,
+    TemplateType,
+    hookimpl,
+    parse_go_duration,
+)
 from argosy.plugins.container import Container, argv_of, request_of
-from argosy.spec.models import ArgoModel, NodeStatus
 
 MAIN = "main"
 # Names Argo keeps for its own containers in the pod.
@@ -179,9 +185,8 @@ class PodRun:
         nodes: dict[str, NodeStatus] = {}
         for c in _topological(self.body.containers):
             parents = [nodes[d].id for d in c.dependencies or []] or [pod.id]
-            nodes[c.name] = self.ctx.run.ensure_node(
-                f"{pod.name}.{c.name}", c.name, "Container", "Pending", boundary_id=pod.id,
-                parents=parents, template_name=pod.template_name)
+            nodes[c.name] = self.ctx.add_node(f"{pod.name}.{c.name}", c.name, "Container",
+                                              parents, template_name=pod.template_name)
         return nodes
 
     async def run(self) -> Outcome:
@@ -195,9 +200,8 @@ class PodRun:
             for task in self.tasks.values():
                 task.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-            run = self.ctx.run
-            run.store.keep_log(run.uid, self.ctx.node.id, [
-                part for f in self.ended.values() if f.done() for part in f.result().log])
+            self.ctx.keep_log([part for f in self.ended.values() if f.done()
+                               for part in f.result().log])
             raise
         for task in self.tasks.values():
             if not task.cancelled() and task.exception() is not None:
@@ -235,7 +239,7 @@ class PodRun:
             return Ended("Failed", f'{name}: not started: container "{self.failed}" failed')
         self.started.add(name)
         if node.phase == "Pending":
-            self.ctx.run.set_phase(node, "Running")
+            self.ctx.set_phase(node, "Running")
         return await self._attempts(name, node)
 
     async def _replay(self, name: str, node: NodeStatus) -> Ended:
@@ -276,7 +280,7 @@ class PodRun:
                 for f in files(self._process_dir(node, attempt)) if f.exists()]
 
     def _process_dir(self, node: NodeStatus, attempt: int) -> Path:
-        base = self.ctx.run.node_dir(node.id)
+        base = self.ctx.dir_of(node)
         return base if attempt == 0 else base / f"attempt-{attempt}"
 
     def _share_tmp(self, node_dir: Path) -> None:
@@ -291,7 +295,7 @@ class PodRun:
     def _record(self, name: str, node: NodeStatus, ended: Ended) -> None:
         if not node.fulfilled:
             if ended.outcome is not None or ended.log:
-                self.ctx.run.store.keep_log(self.ctx.run.uid, node.id, ended.log)
+                self.ctx.keep_log(ended.log, node)
             self.ctx.finish(node, ended.phase, ended.message or None)
         future = self.ended[name]
         if not future.done():

@@ -16,12 +16,25 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
-from argosy.engine.loops import LoopError, expand
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import ExpressionError, Fault
-from argosy.expr import Depends, TaskState, evaluate_when, parse_depends
-from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, failed_or_error
+from argosy.plugin import (
+    ArgoModel,
+    DAGTask,
+    Depends,
+    ExpressionError,
+    Fault,
+    LoopError,
+    NodeContext,
+    NodeError,
+    NodeStatus,
+    Outcome,
+    TaskState,
+    TemplateType,
+    evaluate_when,
+    expand,
+    failed_or_error,
+    hookimpl,
+    parse_depends,
+)
 
 
 class DAG(ArgoModel):
@@ -238,7 +251,7 @@ class DagRun:
         node = self.done[name]
         children: tuple[str, ...] = ()
         if node.type == "TaskGroup":
-            children = tuple(self.ctx.run.nodes[c].phase for c in node.children or [])
+            children = tuple(c.phase for c in self.ctx.children_of(node))
         task = self.graph.tasks[name]
         phase = node.phase
         # Argo widens a bare reference by the dependency's continueOn: count it as succeeded.

@@ -90,8 +90,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from argosy.errors import ArgosyError
-from argosy.plugin import Outcome, ProcessRequest, hookimpl
+from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
 
 __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
@@ -895,7 +894,8 @@ def _hidden() -> tuple[str, ...]:
 def _hidden_for(home: str | None, runtime: str | None, *needed: str) -> tuple[str, ...]:
     """Keyed on what decides it. Never a directory holding ``needed`` ones (the engine's
     working directory, the user's home): an ``ARGOSY_HOME=~`` must not hide the home."""
-    from argosy.store import argosy_home, runtime_root
+    from argosy.plugin import home as argosy_home
+    from argosy.plugin import runtime_root
 
     places = [os.path.realpath(p) for p in (argosy_home(), runtime_root()) if p]
     needs = [os.path.realpath(p) for p in needed]

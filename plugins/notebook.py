@@ -50,11 +50,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import Fault
-from argosy.plugin import Outcome, ProcessRequest, TemplateType, hookimpl
-from argosy.spec.models import ArgoModel
-from argosy.store import Store
+from argosy.plugin import (
+    ArgoModel,
+    Fault,
+    NodeContext,
+    NodeError,
+    Outcome,
+    ProcessRequest,
+    Store,
+    TemplateType,
+    hookimpl,
+)
 
 #: Relative to the process's working directory (the node's private /tmp with `local`).
 EXECUTED = ".argosy/notebook.ipynb"

@@ -5,9 +5,7 @@ As in Argo, the file's path is appended to the command, and stdout becomes ``out
 
 from __future__ import annotations
 
-from argosy.engine.run import NodeContext
-from argosy.errors import Fault
-from argosy.plugin import Outcome, TemplateType, hookimpl
+from argosy.plugin import Fault, NodeContext, Outcome, TemplateType, hookimpl
 from argosy.plugins.container import Container, argv_for, run_process
 
 

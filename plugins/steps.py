@@ -13,13 +13,22 @@ from typing import Any
 
 from pydantic import RootModel
 
-from argosy.engine.loops import LoopError, expand
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import ExpressionError, Fault
-from argosy.expr import evaluate_when
-from argosy.expr.substitute import Scope
-from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.spec.models import NodeStatus, Step, failed_or_error
+from argosy.plugin import (
+    ExpressionError,
+    Fault,
+    LoopError,
+    NodeContext,
+    NodeError,
+    NodeStatus,
+    Outcome,
+    Scope,
+    Step,
+    TemplateType,
+    evaluate_when,
+    expand,
+    failed_or_error,
+    hookimpl,
+)
 
 
 class Steps(RootModel[list[list[dict[str, Any]]]]):
@@ -68,7 +77,7 @@ def _after(ctx: NodeContext, group: NodeStatus) -> list[str]:
     """The outbound nodes of a group's children (the group itself when it has none)."""
     if not group.children:
         return [group.id]
-    return [o for c in group.children for o in ctx.outbound_of(ctx.run.nodes[c])]
+    return [o for c in ctx.children_of(group) for o in ctx.outbound_of(c)]
 
 
 async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any]],

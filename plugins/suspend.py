@@ -6,11 +6,17 @@ for what is left rather than starting the duration again.
 
 from __future__ import annotations
 
-from argosy.engine.run import NodeContext
-from argosy.errors import Fault
-from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.spec.durations import DurationError, parse_duration, seconds_since
-from argosy.spec.models import ArgoModel
+from argosy.plugin import (
+    ArgoModel,
+    DurationError,
+    Fault,
+    NodeContext,
+    Outcome,
+    TemplateType,
+    hookimpl,
+    parse_duration,
+    seconds_since,
+)
 
 
 class Suspend(ArgoModel):
@@ -20,10 +26,10 @@ class Suspend(ArgoModel):
 async def run(ctx: NodeContext) -> Outcome:
     duration = ctx.body.duration
     if duration is None or str(duration) == "":
-        await ctx.run.wait_for_resume(ctx.node)
+        await ctx.wait_for_resume()
     else:
         remaining = parse_duration(duration) - seconds_since(ctx.node.started_at)
-        await ctx.run.wait_for_resume(ctx.node, remaining)
+        await ctx.wait_for_resume(remaining)
     # Values given with `node set --output-parameter` feed outputs with valueFrom.supplied.
     supplied = {p["name"]: p.get("value") for p in (ctx.node.outputs or {}).get("parameters", [])}
     phase = ctx.node.phase if ctx.node.fulfilled else "Succeeded"

@@ -13,6 +13,9 @@ agent's ``executeHTTPTemplate``):
 * a request that gets no response (refused, unknown host, ``timeoutSeconds`` exceeded, default
   30) Fails the node with a message in Go's words: ``Get "<url>": dial tcp …: connection refused``.
 
+Configuration (``$ARGOSY_HOME/config.yaml``): ``plugins: {http: {timeoutSeconds: 60}}`` sets the
+timeout of requests whose template gives none.
+
 The node type is ``HTTP``: it does not take one of ``spec.parallelism``'s pod slots, as in Argo
 where the agent runs it. After an engine restart an unfinished node sends its request again (as
 a restarted Argo agent would): make non-idempotent endpoints safe to call twice.
@@ -32,10 +35,15 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ConfigDict, Field
 
-from argosy.errors import ExpressionError, Fault
-from argosy.expr import evaluate_expr
-from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.spec.models import ArgoModel
+from argosy.plugin import (
+    ArgoModel,
+    ExpressionError,
+    Fault,
+    Outcome,
+    TemplateType,
+    evaluate_expr,
+    hookimpl,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 30  # documented by Argo for an unset timeoutSeconds
 MAX_REDIRECTS = 10  # Go's http.Client default
@@ -85,7 +93,9 @@ async def run(ctx: Any) -> Outcome:
     unsupported = _unsupported_headers(spec)
     if unsupported:
         return Outcome("Error", unsupported)
-    timeout = spec.timeout_seconds if spec.timeout_seconds is not None else DEFAULT_TIMEOUT_SECONDS
+    timeout = spec.timeout_seconds
+    if timeout is None:  # the operator's default ($ARGOSY_HOME/config.yaml), else Argo's
+        timeout = float(ctx.config.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS))
     try:
         response = await _send(spec, method, timeout)
     except RequestFailed as exc:
