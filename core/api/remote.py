@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from argosy.errors import ArgosyError, NotFound, Unreachable
+from argosy.errors import ArgosyError, InvalidWorkflow, NotFound, Unreachable
 from argosy.registry import Registry
 from argosy.spec.names import check_namespace
 
@@ -25,6 +25,10 @@ API = "/api/v1/workflows"
 
 class ServerError(ArgosyError):
     """The server refused a request; the message is the server's own."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _pairs(params: dict[str, str] | None) -> list[str]:
@@ -85,8 +89,9 @@ class RemoteService:
         if resp.status_code == 404:
             raise NotFound(message)
         if resp.status_code in (401, 403):
-            raise ServerError(f"{resp.status_code} {resp.reason_phrase}: {message}")
-        raise ServerError(message)
+            raise ServerError(f"{resp.status_code} {resp.reason_phrase}: {message}",
+                              resp.status_code)
+        raise ServerError(message, resp.status_code)
 
     def _put(self, namespace: str, name: str, verb: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = {"name": name, "namespace": namespace or "default",
@@ -97,13 +102,22 @@ class RemoteService:
 
     def submit(self, source: str | Path | dict[str, Any], *, start_engine: bool = True,
                **overrides: Any) -> dict[str, Any]:
-        """Validated here (as argo's CLI does), created by the server."""
-        from argosy.api.service import load_workflow
+        """Validated by the server, against its plugins (this process may lack the plugin a
+        template type comes from); its faults are placed in the file as a local lint's."""
+        from argosy.api.service import lint_document, load_document, locate_faults
 
-        manifest = load_workflow(source, self.registry, **overrides)
+        doc = load_document(source, **overrides)
+        manifest = doc.data
+        if not isinstance(manifest, dict):  # nothing to send: lint says why, as locally
+            raise InvalidWorkflow(lint_document(doc, self.registry))
         manifest.pop("status", None)
         ns = (manifest.get("metadata") or {}).get("namespace") or "default"
-        return self._call("POST", _path(ns), json={"namespace": ns, "workflow": manifest})
+        try:
+            return self._call("POST", _path(ns), json={"namespace": ns, "workflow": manifest})
+        except ServerError as exc:
+            if exc.status == 400:
+                raise locate_faults(doc, str(exc), **overrides) from None
+            raise
 
     # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
 

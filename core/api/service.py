@@ -49,6 +49,33 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
     """One Workflow manifest from a path, YAML/JSON text or a dict, with ``overrides`` applied
     (see :func:`apply_overrides`), its references to WorkflowTemplates resolved against
     ``store`` (see :mod:`argosy.spec.refs`), then linted: every fault is reported at once."""
+    doc = load_document(source, **overrides)
+    faults = []
+    if store is not None and isinstance(doc.data, dict):  # else the store that runs it does
+        faults = resolve_document(doc, store)
+    faults += [_blame_override(f, overrides) for f in lint_document(doc, registry)]
+    if faults:
+        raise InvalidWorkflow(faults)
+    return doc.data
+
+
+def locate_faults(doc: Document, message: str, **overrides: Any) -> InvalidWorkflow:
+    """Faults another process found in ``doc`` (a server's ``path: fault`` lines), placed in
+    its file as this process's lint would place them."""
+    faults = []
+    for line in message.splitlines():
+        path, sep, text = line.partition(": ")
+        if not sep or " " in path:
+            faults.append(Fault("", line, doc.file))
+            continue
+        where = doc.locate(path) if doc.locate else None
+        fault = Fault(path, text, doc.file, *(where or (None, None)))
+        faults.append(_blame_override(fault, overrides))
+    return InvalidWorkflow(faults)
+
+
+def load_document(source: str | Path | dict[str, Any], **overrides: Any) -> Document:
+    """The one Workflow document in ``source``, with ``overrides`` applied, not linted."""
     if isinstance(source, dict):
         check_value(source)  # before anything walks it: deepcopy, lint, the store's JSON
         docs = [Document(data=copy.deepcopy(source), file=None)]
@@ -66,15 +93,9 @@ def load_workflow(source: str | Path | dict[str, Any], registry: Registry | None
         raise InvalidWorkflow([Fault("", f"expected exactly one Workflow, found {len(workflows)}",
                                      file)])
     doc = workflows[0]
-    faults = []
     if isinstance(doc.data, dict):
         apply_overrides(doc.data, **overrides)
-        if store is not None:  # else the store that runs it resolves them (a remote server)
-            faults = resolve_document(doc, store)
-    faults += [_blame_override(f, overrides) for f in lint_document(doc, registry)]
-    if faults:
-        raise InvalidWorkflow(faults)
-    return doc.data
+    return doc
 
 
 def resolve_document(doc: Document, store: Store) -> list[Fault]:

@@ -232,3 +232,66 @@ def test_a_bad_config_file_is_named_with_its_fault(cli, argosy_home, text, fault
     result = cli("list")
     assert result.code == 2
     assert f"{argosy_home / 'config.yaml'}: {fault}" in result.stderr
+
+
+# ---- remote submit: the server's plugins decide ---------------------------------------------
+
+GREET = ("greet_plugin", """
+    from argosy.plugin import ArgoModel, Fault, Outcome, TemplateType, hookimpl
+
+    class Greet(ArgoModel):
+        name: str
+
+    def validate(body, path):
+        return [Fault(path + ".name", "must not be empty")] if not body.name else []
+
+    async def run(ctx):
+        return Outcome(result="hello " + ctx.body.name)
+
+    @hookimpl
+    def argosy_template_types():
+        return [TemplateType("greet", "Plugin", run, body=Greet, validate=validate)]
+""")
+
+GREET_WF = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: NAME}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    greet:
+      name: WHO
+"""
+
+
+def test_remote_submit_is_linted_by_the_servers_plugins(cli, tmp_path, monkeypatch) -> None:
+    """The client lacks the plugin the server has: the server's lint decides, and its faults
+    are placed in the client's file."""
+    from tests.server.rest_harness import start_server
+
+    env = install_plugins(tmp_path / "site", {"greet": GREET}, distribution="argosy-greet")
+    with monkeypatch.context() as server_env:
+        server_env.setenv("PYTHONPATH", env["PYTHONPATH"])
+        server = start_server(tmp_path / "server-home")
+    try:
+        remote = ("--server", server.url, "--token", server.token or "")
+        good = tmp_path / "good.yaml"
+        good.write_text(GREET_WF.replace("NAME", "greet-good").replace("WHO", "world"))
+        result = cli("submit", str(good), "--wait", *remote)
+        assert result.code == 0, result.stderr
+        result = cli("get", "greet-good", "-o", "json", *remote)
+        node = next(iter(result.json()["status"]["nodes"].values()))
+        assert node["outputs"]["result"] == "hello world"
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(GREET_WF.replace("NAME", "greet-bad").replace("WHO", "''"))
+        result = cli("submit", str(bad), *remote)
+        assert result.code == 2
+        assert f"{bad}:9:" in result.stderr
+        assert "spec.templates[0].greet.name: must not be empty" in result.stderr
+        # Locally, without the plugin, the same file is rejected as it should be.
+        local = cli("lint", str(good))
+        assert local.code == 2 and "greet" in local.stdout
+    finally:
+        server.stop()
