@@ -94,3 +94,61 @@ def argosy_node_event(workflow_name: str, namespace: str, node: dict[str, Any]) 
     (``children`` is left out). Called in the engine's event loop for every transition of every
     node: return quickly. An exception is logged once and ignored.
     """
+
+
+def reference() -> str:
+    """``docs/plugins/hooks.md``: every hook with its signature and contract, then the stable
+    API of :mod:`argosy.plugin`, each from its docstring (``tests/plugins`` checks it is
+    current)."""
+    import inspect
+
+    from argosy import plugin
+
+    out = ["# Plugin hooks and the stable API", "",
+           "Generated from `argosy/hookspecs.py` and `argosy/plugin.py` by "
+           "`python -m argosy.hookspecs > docs/plugins/hooks.md`; do not edit by hand.", "",
+           _markdown(__doc__), "", "## Hooks", ""]
+    for name in sorted(n for n in globals() if n.startswith("argosy_")):
+        fn = globals()[name]
+        signature = str(inspect.signature(fn)).replace("'", "")
+        out += [f"### `{name}{signature}`", "", _markdown(fn.__doc__), ""]
+    out += _node_api()
+    out += ["## Stable API: `argosy.plugin`", "",
+            "A plugin imports from argosy only these names; they keep their meaning across "
+            "minor versions.", "", "| name | what it is |", "|---|---|"]
+    out += [f"| `{name}` | {what} |" for name, what in plugin.STABLE.items()]
+    return "\n".join(out) + "\n"
+
+
+def _node_api() -> list[str]:
+    """The members of ``NodeContext`` a plugin uses (``run``, the engine's, is not one)."""
+    import dataclasses
+    import inspect
+
+    from argosy.plugin import NodeContext
+
+    out = ["## The node API: `NodeContext`", "", _markdown(NodeContext.__doc__), "",
+           "Fields: " + ", ".join(f"`ctx.{f.name}`" for f in dataclasses.fields(NodeContext)
+                                  if f.name != "run") + ".", ""]
+    for name, member in sorted(vars(NodeContext).items()):
+        if name.startswith("_") or not (isinstance(member, property) or callable(member)):
+            continue
+        fn = member.fget if isinstance(member, property) else member
+        title = f"ctx.{name}" if isinstance(member, property) else \
+            f"ctx.{name}{inspect.signature(fn)}".replace("(self, ", "(").replace("'", "")
+        out += [f"### `{title}`", "", _markdown(fn.__doc__) or "(undocumented)", ""]
+    return out
+
+
+def _markdown(doc: str | None) -> str:
+    """A docstring's reST roles and literals as Markdown."""
+    import inspect
+    import re
+
+    text = re.sub(r":(?:class|data|func|meth|attr):`~?([^`]+)`", r"`\1`",
+                  inspect.cleandoc(doc or ""))
+    return text.replace("``", "`").replace("::\n", ":\n")
+
+
+if __name__ == "__main__":
+    print(reference(), end="")

@@ -51,6 +51,7 @@ class NodeContext:
 
     @property
     def workflow_name(self) -> str:
+        """The workflow's ``metadata.name``."""
         return self.run.name
 
     @property
@@ -117,12 +118,17 @@ class NodeContext:
                                     template_name=template_name, message=message, finished=True)
 
     def finish(self, node: NodeStatus, phase: str, message: str | None = None) -> None:
+        """End a node this type made (a group, an :meth:`add_node` child) with ``phase``."""
         self.run.finish(node, phase, message)
 
     def outbound_of(self, node: NodeStatus) -> list[str]:
+        """The ids of ``node``'s last nodes, which the nodes after it hang from (Argo's
+        ``outboundNodes``)."""
         return self.run.outbound_of(node)
 
     def node_view(self, node: NodeStatus) -> Mapping[str, Any]:
+        """What ``{{steps.x.…}}``/``{{tasks.x.…}}`` see of a finished child: ``outputs``,
+        ``status``, ``exitCode``, ``startedAt``…"""
         return self.run.node_view(node)
 
     async def run_hooks(self, step: Step, node: NodeStatus, scope: Scope, kind: str) -> None:
@@ -157,15 +163,20 @@ class NodeContext:
                 self.run.persist(hooked)
 
     def aggregate_view(self, group: NodeStatus, children: list[NodeStatus]) -> Mapping[str, Any]:
+        """:meth:`node_view` of a loop's group: its children's outputs aggregated, as Argo's
+        ``outputs.parameters`` of a ``withItems`` step."""
         return self.run.aggregate_view(group, children)
 
     def substitute(self, obj: Any, scope: Scope, *, defer_items: bool = False,
                    strict: bool = False) -> Any:
+        """``obj`` with its ``{{…}}`` tags replaced from ``scope``; ``defer_items`` leaves
+        ``{{item…}}`` for a loop to expand; ``strict`` raises on a tag it cannot resolve."""
         keep = _mentions_item if defer_items else None
         return substitute(obj, scope, keep=keep, strict=strict,
                           functions=self.run.functions)
 
     async def wait(self, seconds: float) -> None:
+        """Sleep, cancellably (a stop, a deadline): use it instead of ``time.sleep``."""
         await asyncio.sleep(max(0.0, seconds))
 
     def child_slots(self) -> asyncio.Semaphore | None:

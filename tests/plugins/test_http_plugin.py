@@ -159,7 +159,8 @@ def test_plugins_lists_http_from_its_distribution(cli, plugin_env) -> None:
     assert result.code == 0
     assert "warning" not in result.stderr
     row = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["http"])
-    assert row.split() == ["http", "argosy_http", "argosy-http", "0.1.0", "http", "-", "ok"]
+    assert row.split() == ["http", "argosy_http", "argosy-http", "0.1.0", "type", "http",
+                           "template_types", "ok"]
 
 
 def test_distribution_declares_the_entry_point() -> None:
@@ -254,6 +255,17 @@ def test_timeout(cli, plugin_env, tmp_path, server) -> None:
     url = f"{server.url}/slow"
     wf = single_http("http-slow", {"url": url, "timeoutSeconds": 1})
     code, out, _ = run_wf(cli, plugin_env, tmp_path, wf)
+    node = nodes_by_name(out)["http-slow"]
+    assert (code, node["phase"]) == (1, "Failed")
+    assert node["message"] == f'Get "{url}": context deadline exceeded (timeoutSeconds: 1)'
+
+
+def test_the_default_timeout_comes_from_the_plugins_config(cli, plugin_env, tmp_path, server,
+                                                           argosy_home) -> None:
+    argosy_home.mkdir(parents=True, exist_ok=True)
+    (argosy_home / "config.yaml").write_text("plugins:\n  http: {timeoutSeconds: 1}\n")
+    url = f"{server.url}/slow"
+    code, out, _ = run_wf(cli, plugin_env, tmp_path, single_http("http-slow", {"url": url}))
     node = nodes_by_name(out)["http-slow"]
     assert (code, node["phase"]) == (1, "Failed")
     assert node["message"] == f'Get "{url}": context deadline exceeded (timeoutSeconds: 1)'
