@@ -31,8 +31,8 @@ from argosy.store import argosy_home as home
 from argosy.store import runtime_root
 
 if TYPE_CHECKING:
+    from argosy.engine.context import NodeContext, NodeError
     from argosy.engine.loops import LoopError, expand
-    from argosy.engine.run import NodeContext, NodeError
 
 #: The stable API, each name with what it is for (listed in ``docs/plugins/hooks.md``).
 STABLE = {
@@ -106,7 +106,8 @@ __all__ = [  # the names of STABLE
 
 
 # The engine imports this module: what it defines is looked up when a plugin asks for it.
-_FROM_ENGINE = {"NodeContext": "run", "NodeError": "run", "LoopError": "loops", "expand": "loops"}
+_FROM_ENGINE = {"NodeContext": "context", "NodeError": "context", "LoopError": "loops",
+                "expand": "loops"}
 
 
 def __getattr__(name: str) -> Any:
