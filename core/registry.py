@@ -286,9 +286,10 @@ class Registry:
         return next((name for name, p in self._provided.items() if key in getattr(p, kind)),
                     None)
 
-    def validators(self) -> dict[str, Callable[[Any, str], list]]:
-        """Template-type key -> body validator, for lint."""
-        return {key: _body_validator(tt) for key, tt in self.template_types.items()}
+    def validators(self) -> dict[str, TypeCheck]:
+        """Template-type key -> what lint checks of it (its body; is it a leaf, a pod?)."""
+        return {key: TypeCheck(_body_validator(tt), tt.leaf, tt.node_type)
+                for key, tt in self.template_types.items()}
 
     # ---- configuration --------------------------------------------------------------------
 
@@ -323,6 +324,20 @@ class Registry:
             raise ArgosyError(f"{where / CONFIG_FILE}: store {name!r} is not provided by any "
                               f"plugin (loaded: {', '.join(sorted(self.stores)) or 'none'})")
         return factory.open(where)
+
+
+@dataclass(frozen=True)
+class TypeCheck:
+    """A template type as lint sees it: a validator of its body (call it with the body and its
+    document path), whether it is a leaf (else ``parallelism`` and ``failFast`` are its), and
+    the Argo node type of its nodes (``Pod`` ones have a ``pod.name``)."""
+
+    validate: Callable[[Any, str], list]
+    leaf: bool
+    node_type: str
+
+    def __call__(self, body: Any, path: str) -> list:
+        return self.validate(body, path)
 
 
 _FAILED = object()

@@ -19,9 +19,9 @@ async def run(ctx: NodeContext) -> Outcome:
 
 
 def validate(body: Script, path: str) -> list[Fault]:
-    faults = [] if body.image else [Fault(f"{path}.image", "image is required")]
+    faults = [] if body.image else [Fault(f"{path}.image", "script.image is required")]
     if not body.source:
-        faults.append(Fault(f"{path}.source", "source is required"))
+        faults.append(Fault(f"{path}.source", "script.source is required"))
     return faults
 
 

@@ -82,10 +82,6 @@ _ARTIFACT = {"name": "str", "path": "str", "from": "str", "optional": "bool", "g
              "mode": "int", "fromExpression": "str", "subPath": "str"}  # fmt: skip
 _SEQUENCE = {"count": "intstr", "start": "intstr", "end": "intstr", "format": "str"}
 _RETRY = {"limit": "intstr", "retryPolicy": "str", "backoff": "map", "expression": "str"}
-_CONTAINER = {"image": "str", "command": "list", "args": "list", "env": "list",
-              "workingDir": "str", "source": "str", "volumeMounts": "list", "resources": "map",
-              "imagePullPolicy": "str"}  # fmt: skip
-_SUSPEND = {"duration": "str"}
 _CONTINUE_ON = {"error": "bool", "failed": "bool"}
 
 
@@ -236,8 +232,8 @@ class FieldChecks:
         for key, item in value.items():
             item_path = f"{path}.{key}" if path else str(key)
             if key not in fields:
-                if kind == "Template" and key in self.types:
-                    continue  # a plugin's template type: its validator checks the body
+                if kind == "Template" and (key in self.types or self.missing_type(value, key)):
+                    continue  # a plugin's template type (or a missing one, named as such)
                 if self.strict:
                     where = (" (nor a template type of an installed plugin)"
                              if kind == "Template" else "")

@@ -9,16 +9,15 @@ from typing import Any
 from argosy.spec.lint_fields import (
     _ARGO_TYPES,
     _ARTIFACT,
-    _CONTAINER,
     _IO,
     _NON_LEAF,
     _PARAM,
     _POD_TYPES,
     _RETRY,
-    _SUSPEND,
     _TEMPLATE,
     _describe,
     _go_string,
+    _known_fields,
     _list,
 )
 from argosy.spec.lint_scopes import _Scope
@@ -60,11 +59,15 @@ class TemplateChecks:
                  and (k in self.types or k in _ARGO_TYPES)]  # fmt: skip
         for key in known:
             if key not in self.types:
-                self.add(f"{path}.{key}", f'template type "{key}" is not supported here '
-                         "(no installed plugin provides it)")
+                self.add(f"{path}.{key}", self.not_provided(key))
         if not known:
-            choices = ", ".join(self.types)
-            self.add(path, f"template {label} has no type: give one of {choices}")
+            # A body under a key no plugin provides: name the missing type, not a lack of one.
+            missing = [k for k in template if self.missing_type(template, k)]
+            for key in missing:
+                self.add(f"{path}.{key}", self.not_provided(key))
+            if not missing:
+                choices = ", ".join(self.types)
+                self.add(path, f"template {label} has no type: give one of {choices}")
             return None
         if len(known) == 2:
             self.add(path, f'template {label} has both "{known[0]}" and "{known[1]}"')
@@ -72,6 +75,32 @@ class TemplateChecks:
             names = ", ".join(f'"{k}"' for k in known)
             self.add(path, f"template {label} has several types: {names}")
         return known[0]
+
+    def missing_type(self, template: dict, key: str) -> bool:
+        """Whether ``key`` of a template that has no type of an installed plugin looks like
+        the type it meant: a mapping under a key that is no other template field."""
+        return key not in _known_fields()["Template"] and isinstance(template.get(key), dict) \
+            and not any(k in self.types and v is not None for k, v in template.items())
+
+    def not_provided(self, key: str) -> str:
+        return (f'template type "{key}" is not supported here: no installed plugin provides it '
+                f"(installed: {', '.join(sorted(self.types))})")
+
+    def is_leaf(self, kind: str) -> bool:
+        """Whether templates of type ``kind`` run no children: the plugin says (``leaf``)."""
+        leaf = getattr(self.types.get(kind), "leaf", None)
+        return kind not in _NON_LEAF if leaf is None else bool(leaf)
+
+    def runs_pod(self, kind: str | None) -> bool:
+        """Whether its nodes are pods (``node_type`` "Pod"), which have a ``pod.name``."""
+        node_type = getattr(self.types.get(kind or ""), "node_type", None)
+        return kind in _POD_TYPES if node_type is None else node_type == "Pod"
+
+    def composites(self) -> str:
+        """The types that run children, for messages: "steps and dag" with the built-ins."""
+        names = sorted((k for k in self.types if not self.is_leaf(k)),
+                       key=lambda k: (k not in ("steps", "dag"), k != "steps", k))
+        return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
     def check_template_body(self, template: dict, path: str, kind: str | None) -> None:
         defaults = self.spec.get("templateDefaults")
@@ -84,39 +113,29 @@ class TemplateChecks:
                     body = {**default, **body}  # templateDefaults lie under the body, as in Argo
                 for fault in validator(body, f"{path}.{key}"):
                     self.adopt(fault)
-        for key in ("container", "script"):
-            body = template.get(key)
-            if not isinstance(body, dict):
-                continue
-            self.check_fields(body, f"{path}.{key}", _CONTAINER)
-            default = defaults.get(key)
-            if not body.get("image") and not (isinstance(default, dict) and default.get("image")):
-                self.add(f"{path}.{key}.image", f"{key}.image is required")
-            if key == "script" and body.get("source") in (None, ""):
-                self.add(f"{path}.script.source", "script.source is required")
-        if isinstance(template.get("suspend"), dict):
-            self.check_fields(template["suspend"], f"{path}.suspend", _SUSPEND)
         if isinstance(template.get("retryStrategy"), dict):
             self.check_fields(template["retryStrategy"], f"{path}.retryStrategy", _RETRY)
 
     def check_leaf_fields(self, template: dict, path: str, kind: str | None) -> None:
         if kind is None:
             return
-        if kind in _NON_LEAF:
+        if not self.is_leaf(kind):
             for key in ("timeout", "activeDeadlineSeconds", "pendingTimeout"):
                 if template.get(key) is not None:
                     self.add(f"{path}.{key}", f"{key} is only valid for leaf templates, "
                              f"not {kind}")
-        elif template.get("parallelism") is not None:
-            self.add(f"{path}.parallelism", "parallelism is only valid for steps and dag "
-                     "templates")
+        else:
+            for key in ("parallelism", "failFast"):
+                if template.get(key) is not None:
+                    self.add(f"{path}.{key}", f"{key} is only valid for {self.composites()} "
+                             "templates")
         timeout = template.get("timeout")
         if isinstance(timeout, int | str) and str(timeout).strip().isdigit():
             self.add(f"{path}.timeout", f'timeout "{timeout}" needs a unit, e.g. "{timeout}s"')
 
     def template_scope(self, template: dict, label: str, kind: str | None) -> _Scope:
         scope = _Scope(label)
-        leaf = kind not in _NON_LEAF
+        leaf = kind is None or self.is_leaf(kind)
         inputs = template.get("inputs") if isinstance(template.get("inputs"), dict) else {}
         params = [p for p in _list(inputs.get("parameters")) if isinstance(p, dict)]
         scope.keys |= {f"inputs.parameters.{p.get('name')}" for p in params}
@@ -127,7 +146,7 @@ class TemplateChecks:
                 scope.keys.add(f"inputs.artifacts.{art.get('name')}")
                 if leaf:
                     scope.keys.add(f"inputs.artifacts.{art.get('name')}.path")
-        if kind in _POD_TYPES:
+        if self.runs_pod(kind):
             scope.keys.add("pod.name")
         return scope
 
@@ -143,7 +162,7 @@ class TemplateChecks:
                 art_path = f"{path}.inputs.artifacts[{index}]"
                 if art.get("from"):
                     self.add(f"{art_path}.from", "from is not valid in inputs")
-                if art.get("path") and kind in _NON_LEAF:
+                if art.get("path") and kind is not None and not self.is_leaf(kind):
                     self.add(f"{art_path}.path", f"path is only valid in leaf templates, "
                              f"not {kind}")
         outputs = self.mapping(template.get("outputs"), f"{path}.outputs", "outputs")
@@ -222,7 +241,8 @@ class TemplateChecks:
                      "template; this is not one")
         elif kind in ("container", "script", "containerSet") and sources != ["path"]:
             self.add(f"{path}.valueFrom", f"{kind} templates take output parameters from a path")
-        elif kind in _NON_LEAF and sources[0] not in ("parameter", "expression"):
+        elif kind is not None and not self.is_leaf(kind) and sources[0] not in (
+                "parameter", "expression"):
             self.add(f"{path}.valueFrom", f"{kind} templates take output parameters from a "
                      "parameter or an expression")
 

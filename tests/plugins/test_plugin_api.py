@@ -7,6 +7,7 @@ through the real ``argosy`` command, or registered in-process on a fresh registr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import types
 from pathlib import Path
@@ -295,3 +296,76 @@ def test_remote_submit_is_linted_by_the_servers_plugins(cli, tmp_path, monkeypat
         assert local.code == 2 and "greet" in local.stdout
     finally:
         server.stop()
+
+
+# ---- what a third-party type can do, end to end --------------------------------------------
+
+FANOUT = ("fanout_plugin", """
+    import asyncio
+
+    from argosy.plugin import ArgoModel, Outcome, TemplateType, hookimpl
+
+    class Fanout(ArgoModel):
+        template: str
+        count: int
+
+    async def run(ctx):
+        slots = ctx.child_slots() or asyncio.Semaphore(ctx.body.count)
+
+        async def one(i):
+            async with slots:
+                return await ctx.run_child(f"{ctx.node.name}.part-{i}", ctx.body.template,
+                                           display_name=f"part-{i}")
+
+        children = await asyncio.gather(*(one(i) for i in range(ctx.body.count)))
+        failed = [c.display_name for c in children if c.phase != "Succeeded"]
+        if failed:
+            return Outcome("Failed", "failed: " + ", ".join(failed))
+        return Outcome(log="ran " + str(len(children)) + " parts\\n")
+
+    @hookimpl
+    def argosy_template_types():
+        return [TemplateType("fanout", "Steps", run, body=Fanout, leaf=False)]
+""")
+
+FANOUT_WF = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: fanout}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    parallelism: 1
+    fanout: {template: part, count: 3}
+  - name: part
+    script:
+      image: python
+      command: [sh]
+      source: |
+        echo "part {{pod.name}}"
+"""
+
+
+def test_a_third_party_composite_type_with_parallelism(cli, tmp_path) -> None:
+    env = install_plugins(tmp_path / "site", {"fanout": FANOUT}, distribution="argosy-fanout")
+    wf_file = tmp_path / "fanout.yaml"
+    wf_file.write_text(FANOUT_WF)
+    assert cli("lint", str(wf_file), env=env).code == 0
+    result = cli("run", str(wf_file), "-o", "json", env=env)
+    assert result.code == 0, result.stderr
+    nodes = {n["displayName"]: n for n in result.json()["status"]["nodes"].values()}
+    assert nodes["fanout"]["type"] == "Steps"
+    parts = sorted((nodes[f"part-{i}"] for i in range(3)), key=lambda n: n["startedAt"])
+    assert [n["phase"] for n in parts] == ["Succeeded"] * 3
+    # parallelism 1: each part started once the one before it had finished.
+    for before, after in itertools.pairwise(parts):
+        assert after["startedAt"] >= before["finishedAt"]
+    # Its log, and its children's, are where argosy logs looks.
+    logs = cli("logs", "fanout", env=env)
+    assert logs.code == 0, logs.stderr
+    lines = logs.stdout.splitlines()
+    assert "fanout: ran 3 parts" in lines
+    pods = [line.split(": ")[0] for line in lines if line.startswith("fanout-part-")]
+    assert len(set(pods)) == 3
+    assert all(f"{pod}: part {pod}" in lines for pod in pods)
