@@ -25,7 +25,8 @@ def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault
     return faults + lint(doc.data, file=doc.file, locate=doc.locate,
                          template_types=registry.validators(),
                          honoured=frozenset(getattr(executor, "honours", ())),
-                         unsupported=getattr(executor, "rejects", None))
+                         unsupported=getattr(executor, "rejects", None),
+                         functions=registry.expression_functions)
 
 
 def _executor_of(doc: Document, registry: Registry) -> tuple[Any, list[Fault]]:

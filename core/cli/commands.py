@@ -260,6 +260,7 @@ def lint_file(file: str, strict: bool = True, pool: list[Any] | None = None) -> 
     from argosy.store import Store, argosy_home
 
     try:
+        registry = default_registry()
         docs = load_file(file)
         # The store's templates too, if there is a store: lint alone does not make one.
         store = Store() if (argosy_home() / "argosy.db").exists() else None
@@ -274,8 +275,8 @@ def lint_file(file: str, strict: bool = True, pool: list[Any] | None = None) -> 
                 namespace = meta.get("namespace") or "default"
                 found = resolve_references(data, namespace, lookup)
                 found += resolve_config_maps(data, namespace, lookup)
-                found += lint_documents([doc], template_types=default_registry().validators(),
-                                        strict=strict)
+                found += lint_documents([doc], template_types=registry.validators(),
+                                        strict=strict, functions=registry.expression_functions)
             faults += doc.place(found)
         return faults
     except InvalidWorkflow as exc:

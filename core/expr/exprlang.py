@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -1014,3 +1014,28 @@ def evaluate_expr(
         ) from None
     except RecursionError:
         raise ExpressionError(f"cannot evaluate expression '{source}': too deeply nested") from None
+
+
+def called_functions(source: str) -> set[str]:
+    """The names ``source`` calls as functions (``f(x)``), for lint; none if it does not parse."""
+    try:
+        stack: list[Any] = [_compile(source)]
+    except _Error:
+        return set()
+    names = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _Call) and isinstance(node.callee, _Ident):
+            names.add(node.callee.name)
+        for cls in type(node).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                value = getattr(node, slot, None)
+                items = value if isinstance(value, list | tuple) else [value]
+                stack.extend(item for item in items if isinstance(item, _Node))
+    return names
+
+
+def is_function(name: str, functions: Collection[str] = ()) -> bool:
+    """Whether a call of ``name`` finds a function: Argo's, expr's, or one of ``functions``."""
+    return name in functions or any(
+        _lookup(scope, name) is not _MISSING for scope in (_builtins.FUNCTIONS, BUILTIN_FUNCTIONS))

@@ -7,7 +7,7 @@ every fault instead of stopping at the first, and name each by its document path
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +57,7 @@ class _Linter(WorkflowChecks, TemplateChecks, StepsDagChecks, VariableChecks, Fi
         strict: bool = True,
         honoured: frozenset[str] = frozenset(),
         unsupported: Mapping[str, str] | None = None,
+        functions: Collection[str] | None = None,
     ):
         self.file = file
         self.locate = locate
@@ -64,6 +65,7 @@ class _Linter(WorkflowChecks, TemplateChecks, StepsDagChecks, VariableChecks, Fi
         self.strict = strict
         self.honoured = honoured  # UNSUPPORTED fields the chosen executor honours
         self.unsupported = {**UNSUPPORTED, **(unsupported or {})}
+        self.functions = functions
         self.faults: list[Fault] = []
         self.templates: dict[str, dict] = {}
         self.spec: dict = {}
@@ -113,6 +115,7 @@ def lint(
     strict: bool = True,
     honoured: frozenset[str] = frozenset(),
     unsupported: Mapping[str, str] | None = None,
+    functions: Collection[str] | None = None,
 ) -> list[Fault]:
     """Every fault in one Workflow document, in document order.
 
@@ -125,11 +128,13 @@ def lint(
     ``lint --strict``, its default) makes a field Argo's schema does not know a fault.
     ``honoured``: the fields of :data:`UNSUPPORTED` the workflow's executor honours (pods);
     ``unsupported``: more fields it cannot honour, with the reason, as in :data:`UNSUPPORTED`.
+    ``functions`` names the plugins' expression functions: with it, a ``{{= f(…) }}`` calling a
+    function that is neither Argo's nor one of them is a fault.
     """
     types: Mapping[str, TemplateValidator | None] = (
         dict.fromkeys(BUILTIN_TEMPLATE_TYPES) if template_types is None else template_types
     )
-    linter = _Linter(file, locate, types, strict, honoured, unsupported)
+    linter = _Linter(file, locate, types, strict, honoured, unsupported, functions)
     linter.check_document(doc)
     return linter.finish(doc)
 
@@ -138,10 +143,11 @@ def lint_documents(
     docs: Iterable[Any],
     template_types: Mapping[str, TemplateValidator] | None = None,
     strict: bool = True,
+    functions: Collection[str] | None = None,
 ) -> list[Fault]:
     """Lint loaded documents (``argosy.spec.loader.Document``), e.g. for ``argosy lint FILE...``."""
     faults: list[Fault] = []
     for doc in docs:
         faults += lint(doc.data, file=doc.file, locate=doc.locate, template_types=template_types,
-                       strict=strict)
+                       strict=strict, functions=functions)
     return faults

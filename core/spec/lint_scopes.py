@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from argosy.expr.exprlang import called_functions, is_function
 from argosy.spec.lint_fields import _ARGO_TYPES, _OUTPUT_TYPES, _go_string, _list
 
 # Only tags under these roots are checked; anything else ({{retries}}, {{status}}, Go-template
@@ -172,6 +173,15 @@ def _add_outputs(
 class VariableChecks:
     """``{{…}}`` references checked against their scope."""
 
+    def check_functions(self, tag: str, path: str) -> None:
+        """Each function an expression tag calls must exist (``self.functions``: the plugins'
+        names; None when unknown, then nothing is checked)."""
+        if self.functions is None:
+            return
+        for name in sorted(called_functions(tag[1:])):
+            if not is_function(name, self.functions):
+                self.add(path, f'unknown function "{name}" in {{{{{tag.strip()} }}}}')
+
     def check_variables(
         self, value: Any, path: str, scope: _Scope, skip: frozenset[str] = frozenset()
     ) -> None:
@@ -179,7 +189,9 @@ class VariableChecks:
             reported: set[str] = set()
             for raw in _template_tags(text):
                 if raw.startswith("="):
-                    continue  # expression tags are not checked, as in Argo
+                    # Argo does not check expression tags; a function no one provides cannot work.
+                    self.check_functions(raw, text_path)
+                    continue
                 tag = raw.strip()
                 if not (tag == "item" or tag.startswith(_CHECKED_ROOTS)) or tag in reported:
                     continue

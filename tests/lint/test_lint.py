@@ -32,16 +32,19 @@ ECHO = """\
 """
 
 
-def run(spec: str, header: str = HEADER) -> list[Fault]:
-    """Lint ``header`` + ``spec`` (YAML text, dedented) as one file."""
+def run(spec: str, header: str = HEADER, plugins: bool = False) -> list[Fault]:
+    """Lint ``header`` + ``spec`` (YAML text, dedented) as one file; with ``plugins``, with the
+    installed template types' own checks, as argosy does."""
     [doc] = load_documents(header + textwrap.dedent(spec), "wf.yaml")
-    return lint(doc.data, file=doc.file, locate=doc.locate)
+    types = default_registry().validators() if plugins else None
+    return lint(doc.data, file=doc.file, locate=doc.locate, template_types=types)
 
 
-def workflow(templates: str, extra: str = "", entrypoint: str = "main") -> list[Fault]:
+def workflow(templates: str, extra: str = "", entrypoint: str = "main",
+             plugins: bool = False) -> list[Fault]:
     """A Workflow with these templates (YAML list items indented by two spaces)."""
     spec = f"spec:\n  entrypoint: {entrypoint}\n{textwrap.indent(textwrap.dedent(extra), '  ')}"
-    return run(spec + "  templates:\n" + templates)
+    return run(spec + "  templates:\n" + templates, plugins=plugins)
 
 
 def find(faults: list[Fault], path: str, fragment: str) -> Fault:
@@ -179,7 +182,7 @@ def test_template_with_two_types() -> None:
 
 
 def test_script_needs_source_and_image() -> None:
-    faults = workflow("  - name: main\n    script: {command: [python]}\n")
+    faults = workflow("  - name: main\n    script: {command: [python]}\n", plugins=True)
     find(faults, "spec.templates[0].script.image", "script.image is required")
     find(faults, "spec.templates[0].script.source", "script.source is required")
     assert len(faults) == 2
@@ -187,9 +190,10 @@ def test_script_needs_source_and_image() -> None:
 
 def test_container_needs_image_unless_template_defaults_give_one() -> None:
     templates = "  - name: main\n    container: {args: [x]}\n"
-    only(workflow(templates), "spec.templates[0].container.image", "container.image is required")
+    only(workflow(templates, plugins=True), "spec.templates[0].container.image",
+         "container.image is required")
     defaults = "templateDefaults:\n  container: {image: busybox}\n"
-    assert workflow(templates, extra=defaults) == []
+    assert workflow(templates, extra=defaults, plugins=True) == []
     # A plugin's validator sees the body with the defaults under it, as the engine runs it.
     text = f"spec:\n  entrypoint: main\n  {defaults.replace(chr(10), chr(10) + '  ')}" \
         f"templates:\n{templates}"
@@ -282,7 +286,8 @@ def test_unknown_template_in_step() -> None:
 
 
 def test_inline_template_is_linted() -> None:
-    faults = workflow("  - name: main\n    steps: [[{name: a, inline: {container: {}}}]]\n")
+    faults = workflow("  - name: main\n    steps: [[{name: a, inline: {container: {}}}]]\n",
+                      plugins=True)
     only(faults, "spec.templates[0].steps[0][0].inline.container.image", "image is required")
 
 
@@ -532,7 +537,8 @@ def test_every_fault_is_reported_in_document_order() -> None:
               script: {image: python}
         """
     )
-    faults = lint_documents(load_documents(text, "many.yaml"))
+    faults = lint_documents(load_documents(text, "many.yaml"),
+                            template_types=default_registry().validators())
     assert [(f.path, f.line) for f in faults] == [
         ("apiVersion", 1),
         ("spec.entrypoint", 6),
@@ -625,3 +631,75 @@ def test_valid_namespaces_pass() -> None:
     for namespace in ("default", "team-a", "a", "9" * 63):
         assert run(f"  namespace: '{namespace}'\n" "spec: {entrypoint: main, templates: "
                    "[{name: main, container: {image: a}}]}\n") == []
+
+
+# --- what plugins tell lint ---------------------------------------------------------------------
+
+
+def plugin_types(**extra: Any) -> dict[str, Any]:
+    """The installed types' checks, with ``extra`` ones: as argosy lints with a plugin."""
+    from argosy.registry import TypeCheck
+
+    checks = {key: TypeCheck(lambda body, path: [], leaf, node_type)
+              for key, (leaf, node_type) in extra.items()}
+    return {**default_registry().validators(), **checks}
+
+
+def linted(templates: str, types: dict[str, Any]) -> list[Fault]:
+    [doc] = load_documents(HEADER + "spec:\n  entrypoint: main\n  templates:\n" + templates,
+                           "wf.yaml")
+    return lint(doc.data, file=doc.file, locate=doc.locate, template_types=types)
+
+
+def test_parallelism_and_fail_fast_belong_to_composite_types_of_any_plugin() -> None:
+    types = plugin_types(fanout=(False, "DAG"), sql=(True, "Plugin"))
+    assert linted("  - name: main\n    parallelism: 2\n    failFast: true\n    fanout: {}\n",
+                  types) == []
+    faults = linted("  - name: main\n    parallelism: 2\n    failFast: true\n    sql: {}\n", types)
+    assert [(f.path, f.message) for f in faults] == [
+        ("spec.templates[0].parallelism",
+         "parallelism is only valid for steps, dag and fanout templates"),
+        ("spec.templates[0].failFast",
+         "failFast is only valid for steps, dag and fanout templates"),
+    ]
+    # Built-ins alone: Argo's words.
+    only(workflow("  - name: main\n    parallelism: 2\n    suspend: {}\n", plugins=True),
+         "spec.templates[0].parallelism", "parallelism is only valid for steps and dag templates")
+
+
+def test_pod_name_follows_the_node_type_not_the_key() -> None:
+    types = plugin_types(job=(True, "Pod"), sql=(True, "Plugin"))
+    uses = "    inputs: {parameters: [{name: p, value: '{{pod.name}}'}]}\n"
+    assert linted(f"  - name: main\n{uses}    job: {{}}\n", types) == []
+    fault = only(linted(f"  - name: main\n{uses}    sql: {{}}\n", types),
+                 "spec.templates[0].inputs.parameters[0].value", "pod name")
+    assert fault.line == 9
+
+
+@pytest.mark.parametrize("key", ["http", "plugin", "sql"])
+def test_a_type_no_plugin_provides_gets_one_message(key: str) -> None:
+    fault = only(workflow(f"  - name: main\n    {key}: {{url: x}}\n", plugins=True),
+                 f"spec.templates[0].{key}", f'template type "{key}" is not supported here: '
+                 "no installed plugin provides it (installed: container, containerSet, dag, ")
+    assert fault.line == 9
+
+
+def test_expression_tags_call_only_functions_that_exist() -> None:
+    text = HEADER + textwrap.dedent("""\
+        spec:
+          entrypoint: main
+          templates:
+            - name: main
+              container:
+                image: busybox
+                args: ["{{= asInt('1') + shout('x') }}", "{{= nosuch(1) + sprig.trim(' a ') }}"]
+        """)
+    [doc] = load_documents(text, "wf.yaml")
+    faults = lint(doc.data, file=doc.file, locate=doc.locate, functions={"shout"})
+    fault = only(faults, "spec.templates[0].container.args[1]",
+                 'unknown function "nosuch" in {{= nosuch(1) + sprig.trim(\' a \') }}')
+    assert fault.line == 11
+    assert [f.message for f in lint(doc.data, functions=set())] == [
+        "unknown function \"shout\" in {{= asInt('1') + shout('x') }}",
+        "unknown function \"nosuch\" in {{= nosuch(1) + sprig.trim(' a ') }}"]
+    assert lint(doc.data) == []  # the plugins' functions unknown: not checked
