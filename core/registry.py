@@ -35,6 +35,7 @@ OBSERVERS = ("argosy_workflow_event", "argosy_node_event")
 _OWN_DIST = "argosy"
 CONFIG_FILE = "config.yaml"
 DEFAULT_STORE = "sqlite"
+DEFAULT_EXECUTOR = "local"
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,19 @@ class Registry:
         ``{}``: how a plugin reads its settings."""
         return dict(self.settings(home).get("plugins", {}).get(plugin) or {})
 
+    def executor_name(self, home: Path | None = None) -> str:
+        """The executor ``config.yaml``'s ``executor`` names (default ``local``); an error
+        naming the file when no plugin provides it."""
+        from argosy.errors import ArgosyError
+        from argosy.store import argosy_home
+
+        name = self.settings(home).get("executor", DEFAULT_EXECUTOR)
+        if name not in self.executors:
+            raise ArgosyError(f"{(home or argosy_home()) / CONFIG_FILE}: executor {name!r} is "
+                              "not provided by any plugin (loaded: "
+                              f"{', '.join(sorted(self.executors)) or 'none'})")
+        return name
+
     def open_store(self, home: Path | str | None = None) -> Store:
         """The store ``config.yaml``'s ``store`` names (default ``sqlite``), opened on ``home``."""
         from argosy.errors import ArgosyError
@@ -387,8 +401,9 @@ def _read_config(path: Path) -> dict[str, Any]:
             isinstance(v, dict) or v is None for v in plugins.values()):
         raise ArgosyError(f"{path}: plugins: must map each plugin's name to a mapping of its "
                           "settings")
-    if not isinstance(data.get("store", DEFAULT_STORE), str):
-        raise ArgosyError(f"{path}: store: must be the name of a store (e.g. {DEFAULT_STORE})")
+    for key, default in (("store", DEFAULT_STORE), ("executor", DEFAULT_EXECUTOR)):
+        if not isinstance(data.get(key, default), str):
+            raise ArgosyError(f"{path}: {key}: must be the name of one (e.g. {default})")
     return {**data, "plugins": plugins}
 
 

@@ -195,24 +195,6 @@ def argosy_home() -> Path:
     return Path(os.environ.get("ARGOSY_HOME") or Path.home() / ".argosy")
 
 
-CONFIG_FILE = "config.yaml"
-
-
-def home_setting(key: str) -> Any:
-    """A top-level setting of ``$ARGOSY_HOME/config.yaml`` (None when unset or no file)."""
-    import yaml
-
-    path = argosy_home() / CONFIG_FILE
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        return None
-    except yaml.YAMLError as exc:
-        raise ArgosyError(f"{path}: not valid YAML: {exc}") from None
-    if data is not None and not isinstance(data, dict):
-        raise ArgosyError(f"{path}: expected a mapping of settings, e.g. executor: local")
-    return (data or {}).get(key)
-
 
 def private_home(home: Path) -> None:
     """Make ``home`` a directory only its owner can enter (0700), whatever the umask.

@@ -48,7 +48,7 @@ class Engine:
         self.store = store
         self.registry = registry or default_registry()
         # The default for workflows that do not choose one (EXECUTOR_ANNOTATION).
-        self.executor_name = executor or configured_executor()
+        self.executor_name = executor or configured_executor(self.registry, store.home)
         # Nodes are many small long-lived objects: at Python's default young-generation
         # threshold (700) the collector rescans them constantly (~20% of a 10,000-node run).
         if gc.get_threshold()[0] < 10_000:

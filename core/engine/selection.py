@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from argosy.errors import ArgosyError
-from argosy.store import home_setting
+if TYPE_CHECKING:
+    from argosy.registry import Registry
 
 EXECUTOR_ANNOTATION = "argosy.io/executor"
 EXECUTOR_ENV = "ARGOSY_EXECUTOR"  # what --executor sets, for this process and its engine
 
 
-def configured_executor() -> str:
+def configured_executor(registry: Registry | None = None, home: Path | None = None) -> str:
     """The default executor: ``$ARGOSY_EXECUTOR`` (``--executor``), else ``executor:`` in
     ``$ARGOSY_HOME/config.yaml``, else ``local``."""
-    name = os.environ.get(EXECUTOR_ENV) or home_setting("executor")
-    if name is not None and not isinstance(name, str):
-        raise ArgosyError(f"config.yaml: executor: expected a name such as local, not {name!r}")
-    return name or "local"
+    from argosy.registry import default_registry
+
+    return os.environ.get(EXECUTOR_ENV) or (registry or default_registry()).executor_name(home)
 
 
 def executor_of(manifest: dict[str, Any], default: str) -> str:

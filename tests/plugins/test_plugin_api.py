@@ -223,8 +223,9 @@ def test_no_config_file_is_an_empty_section(tmp_path, monkeypatch) -> None:
 
 @pytest.mark.parametrize(("text", "fault"), [
     ("plugins: [a, b]\n", "plugins: must map each plugin's name to a mapping of its settings"),
-    ("store: [sqlite]\n", "store: must be the name of a store (e.g. sqlite)"),
+    ("store: [sqlite]\n", "store: must be the name of one (e.g. sqlite)"),
     ("store: nosuch\n", "store 'nosuch' is not provided by any plugin (loaded: sqlite)"),
+    ("executor: [local]\n", "executor: must be the name of one (e.g. local)"),
     ("plugins: {a: 1\n", "cannot read the configuration: "),
 ])
 def test_a_bad_config_file_is_named_with_its_fault(cli, argosy_home, text, fault) -> None:
@@ -233,6 +234,17 @@ def test_a_bad_config_file_is_named_with_its_fault(cli, argosy_home, text, fault
     result = cli("list")
     assert result.code == 2
     assert f"{argosy_home / 'config.yaml'}: {fault}" in result.stderr
+
+
+def test_config_chooses_the_executor(cli, argosy_home, tmp_path) -> None:
+    argosy_home.mkdir(parents=True)
+    (argosy_home / "config.yaml").write_text("executor: podman\n")
+    result = cli("run", write(tmp_path, workflow(echo("hi"))))
+    assert result.code == 2
+    assert (f"{argosy_home / 'config.yaml'}: executor 'podman' is not provided by any plugin "
+            "(loaded: local)") in result.stderr
+    (argosy_home / "config.yaml").write_text("executor: local\n")
+    assert cli("run", write(tmp_path, workflow(echo("hi")))).code == 0
 
 
 # ---- remote submit: the server's plugins decide ---------------------------------------------
