@@ -87,6 +87,7 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
         self._provided: dict[str, _Provided] | None = None
+        self._merged_cache: dict[str, dict[str, Any]] = {}
         self._config: tuple[Path, float, dict[str, Any]] | None = None
         if load_entry_points:
             self._load_entry_points()
@@ -119,6 +120,7 @@ class Registry:
         self.plugins[name] = PluginInfo(name, getattr(plugin, "__name__", repr(plugin)), None, None)
         self._register(plugin, name)
         self._provided = None
+        self._merged_cache.clear()
         self._index()
 
     def _register(self, plugin: object, name: str) -> None:
@@ -152,6 +154,7 @@ class Registry:
             self.pm.unregister(plugin, name)
         if self._provided is not None:
             self._provided.pop(name, None)
+        self._merged_cache.clear()
 
     @property
     def broken(self) -> list[PluginInfo]:
@@ -258,9 +261,11 @@ class Registry:
     def _merged(self, kind: str) -> dict[str, Any]:
         self._index()
         assert self._provided is not None
-        merged: dict[str, Any] = {}
-        for provided in self._provided.values():
-            merged.update(getattr(provided, kind))
+        merged = self._merged_cache.get(kind)
+        if merged is None:  # asked for on every node (the executor): built once
+            merged = self._merged_cache[kind] = {}
+            for provided in self._provided.values():
+                merged.update(getattr(provided, kind))
         return merged
 
     @property
