@@ -31,7 +31,7 @@ from argosy.plugin import Executor, Outcome, Store, StoreFactory, TemplateType
 
 GROUP = "argosy"
 OBSERVERS = ("argosy_workflow_event", "argosy_node_event")
-#: This distribution's own plugins load first, so a third-party type cannot shadow Argo's.
+#: This distribution's own plugins: their claims (container, dag…) cannot be taken.
 _OWN_DIST = "argosy"
 CONFIG_FILE = "config.yaml"
 DEFAULT_STORE = "sqlite"
