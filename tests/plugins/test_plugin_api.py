@@ -381,3 +381,24 @@ def test_a_third_party_composite_type_with_parallelism(cli, tmp_path) -> None:
     pods = [line.split(": ")[0] for line in lines if line.startswith("fanout-part-")]
     assert len(set(pods)) == 3
     assert all(f"{pod}: part {pod}" in lines for pod in pods)
+
+
+def test_the_first_implementations_have_every_member_of_their_protocols(tmp_path) -> None:
+    """The SQLite store and the local executor are what the Store and Executor protocols say."""
+    import inspect
+
+    from argosy import plugin
+    from argosy.registry import Registry
+
+    registry = Registry()
+    implementations = [(plugin.Store, registry.stores["sqlite"].open(tmp_path)),
+                       (plugin.Executor, registry.executors["local"])]
+    for protocol, implementation in implementations:
+        members = [n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")]
+        assert members
+        for name in members:
+            expected = list(inspect.signature(getattr(protocol, name)).parameters)[1:]
+            actual = list(inspect.signature(getattr(implementation, name)).parameters)
+            assert actual[:len(expected)] == expected, (protocol.__name__, name)
+        for name in protocol.__annotations__:
+            assert hasattr(implementation, name), (protocol.__name__, name)
