@@ -25,8 +25,10 @@ from argosy.errors import ArgosyError, ExpressionError, Fault
 from argosy.expr import Depends, TaskState, evaluate_expr, evaluate_when, parse_depends
 from argosy.expr.functions import parse_go_duration
 from argosy.expr.substitute import Scope
+from argosy.kube import WORKFLOW_LABEL, KubernetesUnavailable, api_client
 from argosy.spec.durations import DurationError, parse_duration, seconds_since
 from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, Step, failed_or_error
+from argosy.spec.selectors import Requirement, SelectorError, parse_requirements
 from argosy.store import argosy_home as home
 from argosy.store import runtime_root
 
@@ -69,8 +71,15 @@ STABLE = {
     "seconds_since": "seconds since an RFC 3339 timestamp (`ctx.node.started_at`)",
     "home": "argosy's home directory, `$ARGOSY_HOME` (default `~/.argosy`)",
     "runtime_root": "where node directories live when not under the home",
+    "api_client": "a Kubernetes API client for the configured cluster (kubeconfig or in-cluster)",
+    "KubernetesUnavailable": "no cluster can be reached, or the client is not installed",
+    "WORKFLOW_LABEL": "the label Argo puts on what a workflow creates",
+    "parse_requirements": "parse a Kubernetes label selector into requirements",
+    "Requirement": "one requirement of a label selector",
+    "SelectorError": "a label selector that cannot be parsed",
 }
 __all__ = [  # the names of STABLE
+    "WORKFLOW_LABEL",
     "ArgoModel",
     "ArgosyError",
     "DAGTask",
@@ -79,18 +88,22 @@ __all__ = [  # the names of STABLE
     "Executor",
     "ExpressionError",
     "Fault",
+    "KubernetesUnavailable",
     "LoopError",
     "NodeContext",
     "NodeError",
     "NodeStatus",
     "Outcome",
     "ProcessRequest",
+    "Requirement",
     "Scope",
+    "SelectorError",
     "Step",
     "Store",
     "StoreFactory",
     "TaskState",
     "TemplateType",
+    "api_client",
     "evaluate_expr",
     "evaluate_when",
     "expand",
@@ -100,6 +113,7 @@ __all__ = [  # the names of STABLE
     "parse_depends",
     "parse_duration",
     "parse_go_duration",
+    "parse_requirements",
     "runtime_root",
     "seconds_since",
 ]

@@ -29,13 +29,22 @@ import jsonpath
 import yaml
 from pydantic import Field
 
-from argosy.engine.run import NodeContext, NodeError
-from argosy.errors import Fault
-from argosy.kube import WORKFLOW_LABEL, KubernetesUnavailable, api_client
-from argosy.plugin import Outcome, TemplateType, hookimpl
-from argosy.spec.models import ArgoModel
-from argosy.spec.selectors import Requirement, SelectorError, parse_requirements
-from argosy.store import argosy_home
+from argosy.plugin import (
+    WORKFLOW_LABEL,
+    ArgoModel,
+    Fault,
+    KubernetesUnavailable,
+    NodeContext,
+    NodeError,
+    Outcome,
+    Requirement,
+    SelectorError,
+    TemplateType,
+    api_client,
+    hookimpl,
+    parse_requirements,
+)
+from argosy.plugin import home as argosy_home
 
 ACTIONS = ("get", "create", "apply", "delete", "replace", "patch")
 PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
