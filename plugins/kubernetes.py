@@ -39,8 +39,7 @@ from typing import Any
 import yaml
 
 from argosy import kube
-from argosy.errors import ArgosyError
-from argosy.plugin import Outcome, ProcessRequest, hookimpl
+from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
 
 log = logging.getLogger(__name__)
 
