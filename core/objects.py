@@ -40,6 +40,7 @@ KINDS = {k.name: k for k in (
     Kind("ClusterWorkflowTemplate", False, API_VERSION, "clusterworkflowtemplates"),
     Kind("ConfigMap", True, "v1", "configmaps"),
     Kind("Secret", True, "v1", "secrets"),
+    Kind("CronWorkflow", True, API_VERSION, "cronworkflows"),
 )}
 TEMPLATE_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate")
 
@@ -51,7 +52,7 @@ def kind_of(name: str) -> Kind | None:
         if low in (kind.name.lower(), kind.plural, kind.plural[:-1]):
             return kind
     short = {"wftmpl": "WorkflowTemplate", "cwftmpl": "ClusterWorkflowTemplate",
-             "cm": "ConfigMap"}
+             "cm": "ConfigMap", "cwf": "CronWorkflow", "cronwf": "CronWorkflow"}
     return KINDS[short[low]] if low in short else None
 
 
@@ -132,6 +133,10 @@ def object_faults(body: Any, lookup: Lookup | None = None) -> list[Fault]:
     if kind.name in TEMPLATE_KINDS:
         namespace = meta.get("namespace") if kind.namespaced else ""
         faults += template_faults(body, namespace or "default", lookup)
+    elif kind.name == "CronWorkflow":
+        from argosy.cron import cron_faults
+
+        faults += cron_faults(body, lookup)
     else:
         faults += _data_faults(body, "data", decode=kind.name == "Secret")
         faults += _data_faults(body, "stringData", decode=False)

@@ -502,14 +502,17 @@ class Store:
         update keeps the object's uid and creation time.
         """
         with self.transaction() as db:
-            row = db.execute("SELECT uid, created_at FROM objects WHERE kind = ? AND"
+            row = db.execute("SELECT uid, created_at, body FROM objects WHERE kind = ? AND"
                              " namespace = ? AND name = ?", (kind, namespace, name)).fetchone()
             where = f' in namespace "{namespace}"' if namespace else ""
             if row and mode == "create":
                 raise AlreadyExists(f'{kind} "{name}" already exists{where}')
             if not row and mode == "update":
                 raise NotFound(f'{kind} "{name}" not found{where}')
-            uid, created = row or (str(uuid.uuid4()), now_rfc3339())
+            uid, created = row[:2] if row else (str(uuid.uuid4()), now_rfc3339())
+            status = json.loads(row[2]).get("status") if row else None
+            if status is not None and "status" not in body:
+                body = dict(body, status=status)  # Kubernetes' status subresource: kept
             version = db.execute(
                 "INSERT INTO counters (name, value) VALUES ('resourceVersion', 1) ON CONFLICT"
                 " (name) DO UPDATE SET value = value + 1 RETURNING value").fetchone()[0]
@@ -524,6 +527,27 @@ class Store:
                        " resource_version, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (kind, namespace, name, uid, version, created, json.dumps(body)))
         return body, row is None
+
+    def patch_object(self, kind: str, namespace: str, name: str,
+                     change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Read, ``change`` in place and write one object in one transaction (a CronWorkflow's
+        status beside a user's suspend); NotFound if it is gone."""
+        with self.transaction() as db:
+            row = db.execute("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND"
+                             " name = ?", (kind, namespace, name)).fetchone()
+            if row is None:
+                where = f' in namespace "{namespace}"' if namespace else ""
+                raise NotFound(f'{kind} "{name}" not found{where}')
+            body = json.loads(row[0])
+            change(body)
+            version = db.execute(
+                "INSERT INTO counters (name, value) VALUES ('resourceVersion', 1) ON CONFLICT"
+                " (name) DO UPDATE SET value = value + 1 RETURNING value").fetchone()[0]
+            body["metadata"]["resourceVersion"] = str(version)
+            db.execute("UPDATE objects SET body = ?, resource_version = ? WHERE kind = ? AND"
+                       " namespace = ? AND name = ?",
+                       (json.dumps(body), version, kind, namespace, name))
+        return body
 
     def get_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND"

@@ -16,6 +16,7 @@ import uuid
 
 from pydantic import ValidationError
 
+from argosy.cron import Clock, CronScheduler, utc_now
 from argosy.engine.memo import MemoCache
 from argosy.engine.selection import configured_executor
 from argosy.engine.sync import SyncManager
@@ -44,7 +45,8 @@ class Engine:
     """
 
     def __init__(self, store: Store, registry: Registry | None = None,
-                 executor: str | None = None, *, serving: bool = False) -> None:
+                 executor: str | None = None, *, serving: bool = False,
+                 clock: Clock | None = None) -> None:
         self.store = store
         self.registry = registry or default_registry()
         # The default for workflows that do not choose one (EXECUTOR_ANNOTATION).
@@ -63,6 +65,7 @@ class Engine:
         log_limit()  # a bad setting stops the engine as it starts, not a node as it ends
         store.sweep_runtime()
         self.memo = MemoCache(store.db)
+        self.crons = CronScheduler(store, clock or utc_now)
         for record in store.active():
             self.sync.restore(record.status_extra.get("synchronization"))
 
@@ -129,6 +132,7 @@ class Engine:
                 self._reap()
                 for uid in self.store.expired():
                     self.store.delete(uid)
+                self.crons.tick()
                 for uid in self.store.claimable():
                     if uid in self.runs or not self._has_room(uid, parallelism,
                                                               namespace_parallelism):
@@ -136,6 +140,8 @@ class Engine:
                     self.runs[uid] = asyncio.ensure_future(self._run_quietly(uid))
                 if self.runs:
                     idle_since = time.monotonic()
+                elif self.crons.pending():
+                    idle_since = time.monotonic()  # a CronWorkflow still has runs to start
                 elif exit_when_idle is not None and time.monotonic() - idle_since > exit_when_idle:
                     if self._retire(lock):
                         return

@@ -39,6 +39,9 @@ class Outputs:
             "status": "Running",
             "outputs": {"parameters": {}},
         }})
+        scheduled = (meta.get("annotations") or {}).get("workflows.argoproj.io/scheduled-time")
+        if scheduled:  # a CronWorkflow's run: the time it was scheduled for
+            scope["workflow"]["scheduledTime"] = scheduled
         return scope
 
     def finish_outcome(self, node: NodeStatus, tmpl: Template, outcome: Outcome,

@@ -111,15 +111,18 @@ def expected_leaves(wf: str = WF_NAME) -> list[str]:
 class EngineProcess:
     """One ``argosy engine`` serving ``home``, in its own process group.
 
-    With ``crash_at``, the engine kills itself at that point (see crash_engine.py). Its output
+    With ``crash_at``, the engine kills itself at that point (see crash_engine.py);
+    ``clock_offset`` shifts the clock its CronWorkflow scheduler reads. Its output
     goes to a file, never to a pipe: what it starts may hold its stderr long after it died.
     """
 
-    def __init__(self, home: Path, exit_when_idle: float, crash_at: str | None = None) -> None:
+    def __init__(self, home: Path, exit_when_idle: float, crash_at: str | None = None,
+                 clock_offset: float | None = None) -> None:
         argv = [sys.executable, "-m", "argosy.cli", "engine", "--exit-when-idle",
                 str(exit_when_idle)]
-        if crash_at is not None:
-            argv = [sys.executable, str(Path(__file__).with_name("crash_engine.py")), crash_at]
+        if crash_at is not None or clock_offset is not None:
+            argv = [sys.executable, str(Path(__file__).with_name("crash_engine.py")),
+                    crash_at or "never", *([str(clock_offset)] if clock_offset else [])]
         log = open(home / "engines.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

@@ -56,16 +56,6 @@ def counts_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def home(argosy_home: Path) -> Iterator[Path]:
-    """The store's home; whatever a failed test left running for it is killed at the end."""
-    argosy_home.mkdir(parents=True, exist_ok=True)
-    yield argosy_home
-    for pid, _ in processes_of(argosy_home):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 # ---- checks ---------------------------------------------------------------------------------
 
 
