@@ -770,7 +770,8 @@ def _labels(text: str | None) -> dict[str, str]:
 @main.command("submit")
 @click.argument("files", nargs=-1)
 @click.option("--from", "from_", metavar="KIND/NAME",
-              help="Submit from a workflowtemplate/NAME or clusterworkflowtemplate/NAME.")
+              help="Submit from a workflowtemplate/NAME, clusterworkflowtemplate/NAME or "
+              "cronwf/NAME.")
 @click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
               help="Pass an input parameter (repeatable).")
 @click.option("-f", "--parameter-file", help="A YAML or JSON file of all input parameters.")
@@ -787,7 +788,7 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
                generate_name: str | None, labels: str | None, dry_run: bool,
                output: str | None, wait: bool, watch: bool, log: bool) -> int:
     """Submit workflows; an engine runs them in the background (argo submit)."""
-    from argosy.api.service import from_template, load_workflow
+    from argosy.api.service import load_workflow
 
     _check_follow_flags(files, wait, watch)
     if dry_run and (wait or watch):
@@ -800,7 +801,7 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
     if bool(files) == bool(from_):
         raise ArgosyError("give workflow files or --from KIND/NAME (one of them)")
     created = []
-    for file in [from_template(from_)] if from_ else files:
+    for file in [_submit_from(from_, target)] if from_ else files:
         source = sys.stdin.read() if file == "-" else file
         if isinstance(file, str) and file != "-" and not Path(file).is_file():
             raise ArgosyError(f"{file}: no such file")
@@ -812,6 +813,21 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
         print_workflow(wf, output)
         created.append(wf["metadata"]["name"])
     return wait_watch_or_log(target, created, output=output, wait=wait, watch=watch, log=log)
+
+
+def _submit_from(ref: str, target: Target) -> dict[str, Any]:
+    """``--from``'s Workflow: a CronWorkflow's (its run, unscheduled), else a template's."""
+    from argosy.api.service import from_template
+    from argosy.objects import kind_of
+
+    kind_name, _, name = ref.partition("/")
+    found = kind_of(kind_name) if name else None
+    if found is not None and found.name == "CronWorkflow":
+        from argosy.cli.templates import objects
+        from argosy.cron import workflow_from
+
+        return workflow_from(objects(target).get(found.name, target.namespace, name))
+    return from_template(ref)
 
 
 # ---- list and get -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ kubectl's: WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps and Secrets i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -25,7 +26,8 @@ from argosy.spec.loader import Document, load_file
 
 GROUPS = {"WorkflowTemplate": "workflowtemplate.argoproj.io",
           "ClusterWorkflowTemplate": "clusterworkflowtemplate.argoproj.io",
-          "ConfigMap": "configmap", "Secret": "secret", "Workflow": "workflow.argoproj.io"}
+          "ConfigMap": "configmap", "Secret": "secret", "Workflow": "workflow.argoproj.io",
+          "CronWorkflow": "cronworkflow.argoproj.io"}
 
 
 def objects(target: Target) -> ObjectService:
@@ -74,6 +76,10 @@ def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
             body, created = store.put(doc.data, target.namespace, check=False)
             click.echo(f"{GROUPS[body['kind']]}/{body['metadata']['name']} "
                        f"{'created' if created else 'configured'}")
+    if any(doc.data.get("kind") == "CronWorkflow" for doc in docs):
+        from argosy.api.service import ensure_engine
+
+        ensure_engine(target.service.store)  # its scheduler
     for doc in docs:
         if doc.data.get("kind") == "Workflow":
             wf = target.service.submit(doc.data, namespace=_namespace(target))
@@ -119,8 +125,46 @@ def _age(body: dict[str, Any]) -> str:
     return _short_age(seconds_since(stamp)) if stamp else ""
 
 
-def template_group(kind: str, name: str, help_text: str) -> click.Group:
-    """``argosy template`` or ``argosy cluster-template``: the same verbs for either kind."""
+Columns = Callable[[dict[str, Any]], dict[str, str]]
+
+
+class _Objects:
+    """One kind's create, list, get and delete: templates through the service (local or
+    --server), other kinds (CronWorkflows) in the local store."""
+
+    def __init__(self, target: Target, kind: str) -> None:
+        self.target, self.kind = target, kind
+        self.local = None if kind in TEMPLATE_KINDS else objects(target)
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.local is None:
+            return self.target.service.create_template(body, self.target.namespace,
+                                                       check=False)
+        return self.local.put(body, self.target.namespace, mode="create", check=False)[0]
+
+    def list(self, namespace: str | None) -> list[dict[str, Any]]:
+        if self.local is None:
+            return self.target.service.templates(self.kind, namespace)
+        return self.local.list(self.kind, namespace)
+
+    def get(self, name: str) -> dict[str, Any]:
+        if self.local is None:
+            return self.target.service.template(self.kind, self.target.namespace, name)
+        return self.local.get(self.kind, self.target.namespace, name)
+
+    def delete(self, name: str) -> None:
+        if self.local is None:
+            self.target.service.delete_template(self.kind, self.target.namespace, name)
+        else:
+            self.local.delete(self.kind, self.target.namespace, name)
+
+
+def template_group(kind: str, name: str, help_text: str, *, columns: Columns | None = None,
+                   details: Columns | None = None,
+                   stored: Callable[[Target], None] | None = None) -> click.Group:
+    """``argosy template``, ``cluster-template`` or ``cron``: the same verbs for each kind;
+    ``columns`` and ``details`` add a kind's own to ``list`` and ``get``, ``stored`` runs
+    after ``create``."""
     namespaced = KINDS[kind].namespaced
 
     @main.group(name, help=help_text)
@@ -139,8 +183,9 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
             if faults:
                 raise InvalidWorkflow(faults)
         for doc in docs:
-            _show(target.service.create_template(doc.data, target.namespace, check=False),
-                  output)
+            _show(_Objects(target, kind).create(doc.data), output, details)
+        if stored is not None:
+            stored(target)
         return EXIT_OK
 
     @group.command("list")
@@ -150,7 +195,7 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     @verb
     def list_cmd(target: Target, output: str | None, all_namespaces: bool) -> int:
         """List templates."""
-        found = target.service.templates(kind, None if all_namespaces else target.namespace)
+        found = _Objects(target, kind).list(None if all_namespaces else target.namespace)
         if output in ("json", "yaml"):
             click.echo(dump(found, output))
         elif output == "name":
@@ -158,9 +203,11 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
                 click.echo(body["metadata"]["name"])
         else:
             wide = namespaced and all_namespaces
-            rows = [(["NAMESPACE"] if wide else []) + ["NAME", "AGE"]]
+            more = columns or (lambda body: {})
+            rows = [(["NAMESPACE"] if wide else []) + ["NAME", "AGE"]
+                    + list(more(found[0]) if found else [])]
             rows += [([b["metadata"].get("namespace", "")] if wide else [])
-                     + [b["metadata"]["name"], _age(b)] for b in found]
+                     + [b["metadata"]["name"], _age(b)] + list(more(b).values()) for b in found]
             click.echo(_tabulate(rows))
         return EXIT_OK
 
@@ -171,7 +218,7 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
     def get(target: Target, names: tuple[str, ...], output: str | None) -> int:
         """Show templates."""
         for each in names:
-            _show(target.service.template(kind, target.namespace, each), output)
+            _show(_Objects(target, kind).get(each), output, details)
         return EXIT_OK
 
     @group.command("delete")
@@ -182,11 +229,11 @@ def template_group(kind: str, name: str, help_text: str) -> click.Group:
         """Delete templates."""
         if everything:
             names = tuple(b["metadata"]["name"]
-                          for b in target.service.templates(kind, target.namespace))
+                          for b in _Objects(target, kind).list(target.namespace))
         elif not names:
             raise ArgosyError("give the names of the templates to delete, or --all")
         for each in names:
-            target.service.delete_template(kind, target.namespace, each)
+            _Objects(target, kind).delete(each)
             click.echo(f'{kind} "{each}" deleted')
         return EXIT_OK
 
@@ -219,7 +266,7 @@ def _file_faults(docs: list[Document], kind: str, store: ObjectService,
     return faults
 
 
-def _show(body: dict[str, Any], output: str | None) -> None:
+def _show(body: dict[str, Any], output: str | None, details: Columns | None = None) -> None:
     if output in ("json", "yaml"):
         click.echo(dump(body, output))
     elif output == "name":
@@ -230,7 +277,9 @@ def _show(body: dict[str, Any], output: str | None) -> None:
         if meta.get("namespace"):
             lines.append(("Namespace:", meta["namespace"]))
         lines.append(("Created:", meta.get("creationTimestamp", "")))
-        click.echo("\n".join(f"{k:<15}{v}" for k, v in lines))
+        lines += [(f"{k}:", v) for k, v in (details(body) if details else {}).items()]
+        width = max(15, *(len(k) + 2 for k, _ in lines))
+        click.echo("\n".join(f"{k:<{width}}{v}" for k, v in lines))
 
 
 template_group("WorkflowTemplate", "template", "WorkflowTemplates (argo template).")
