@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -84,7 +85,9 @@ def _schedule_faults(spec: dict[str, Any]) -> list[Fault]:
 def _option_faults(spec: dict[str, Any]) -> list[Fault]:
     faults = []
     for key in sorted(set(spec) - SPEC_FIELDS):
-        faults.append(Fault(f"spec.{key}", f"unknown field {key} of a CronWorkflow spec"))
+        near = difflib.get_close_matches(str(key), sorted(SPEC_FIELDS), n=1)
+        hint = f", did you mean {near[0]}" if near else ""
+        faults.append(Fault(f"spec.{key}", f"unknown field {key} of a CronWorkflow spec{hint}"))
     if spec.get("timezone") is not None:
         try:
             zone(spec)
@@ -199,16 +202,18 @@ def _variables(cron: dict[str, Any]) -> dict[str, Any]:
             "lastScheduledTime": _parse_time(status.get("lastScheduledTime"))}
 
 
-def when_allows(cron: dict[str, Any]) -> bool:
-    """``spec.when``, its ``{{…}}`` tags substituted first, as a govaluate condition."""
-    from argosy.expr import evaluate_when
+def when_allows(cron: dict[str, Any], now: datetime) -> bool:
+    """``spec.when``, its ``{{…}}`` tags substituted first (``now()`` is ``now``), as a
+    govaluate condition."""
+    from argosy.expr import BUILTIN_FUNCTIONS, evaluate_when
     from argosy.expr.substitute import Scope, substitute_text
 
     text = cron["spec"].get("when") or ""
     if not text:
         return True
+    functions = {**BUILTIN_FUNCTIONS, "now": lambda: now}
     return evaluate_when(substitute_text(text, Scope({"cronworkflow": _variables(cron)}),
-                                         strict=True))
+                                         strict=True, functions=functions))
 
 
 def should_stop(cron: dict[str, Any]) -> bool:
@@ -313,7 +318,7 @@ class CronScheduler:
         started = None
         when = due(dict(cron, status=status), now)
         if when is not None:
-            started = self._run(dict(cron, status=status), status, when)
+            started = self._run(dict(cron, status=status), status, when, now)
         if status != (cron.get("status") or {}):
             self._save_status(namespace, name, status)
         return started
@@ -355,14 +360,14 @@ class CronScheduler:
                     self.workflows.delete(child["metadata"].get("namespace", "default"),
                                           child["metadata"]["name"])
 
-    def _run(self, cron: dict[str, Any], status: dict[str, Any],
-             scheduled: datetime) -> str | None:
+    def _run(self, cron: dict[str, Any], status: dict[str, Any], scheduled: datetime,
+             now: datetime) -> str | None:
         """Argo's run for one schedule time: suspend, Stopped, when and concurrencyPolicy
         decide; the workflow is named after the time, so it is created at most once."""
         spec = cron["spec"]
         if spec.get("suspend") or status.get("phase") == "Stopped":
             return None
-        if not when_allows(cron):
+        if not when_allows(cron, now):
             return None
         policy = spec.get("concurrencyPolicy") or "Allow"
         namespace = cron["metadata"].get("namespace") or "default"
