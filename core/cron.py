@@ -338,10 +338,17 @@ class CronScheduler:
                 status["failed"] = status.get("failed", 0) + 1
             elif phase == "Succeeded":
                 status["succeeded"] = status.get("succeeded", 0) + 1
+        last = _parse_time(status.get("lastScheduledTime"))
         for child in children:  # one started by an engine killed before it recorded it
-            if child["metadata"]["uid"] not in seen and \
-                    child.get("status", {}).get("phase") not in FINISHED:
+            if child["metadata"]["uid"] in seen:
+                continue
+            if child.get("status", {}).get("phase") not in FINISHED:
                 active.append(_reference(child))
+            scheduled = _parse_time((child["metadata"].get("annotations") or {}).get(
+                SCHEDULED_ANNOTATION))
+            if scheduled is not None and (last is None or scheduled > last):
+                last = scheduled
+                status["lastScheduledTime"] = _stamp(scheduled)
         status["active"] = active
         if not active:
             status.pop("active")
@@ -386,7 +393,7 @@ class CronScheduler:
         except AlreadyExists:
             started = None  # this time ran before the engine was killed: record it only
         status["phase"] = "Active"
-        status["lastScheduledTime"] = scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status["lastScheduledTime"] = _stamp(scheduled)
         return started
 
     def _condition(self, namespace: str, name: str, message: str) -> None:
@@ -407,6 +414,10 @@ class CronScheduler:
                 body["metadata"].setdefault("labels", {})[COMPLETED_LABEL] = "true"
 
         self.store.patch_object(KIND, namespace, name, change)
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reference(wf: dict[str, Any]) -> dict[str, Any]:

@@ -215,3 +215,21 @@ def test_an_update_keeps_the_status(store: Store, clock: Clock) -> None:
     sched.tick()
     ObjectService(store).put(cron(suspend=True))
     assert status(store)["lastScheduledTime"]
+
+
+def test_a_run_created_but_not_recorded_is_recorded_however_late(store: Store,
+                                                                   clock: Clock) -> None:
+    """An engine killed between creating a run and recording it: the next one, back after
+    the on-time window, adopts the run and its time and starts nothing for that time."""
+    from argosy.api.service import WorkflowService
+    from argosy.cron import child_name, workflow_from
+
+    sched = scheduler(store, clock)
+    body = store.get_object(KIND, "default", "c")
+    WorkflowService(store).submit(workflow_from(body, name=child_name("c", START),
+                                                scheduled=START), start_engine=False)
+    clock.now = START + timedelta(seconds=40)
+    assert sched.tick() == []
+    assert status(store)["lastScheduledTime"] == START.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [ref["name"] for ref in status(store)["active"]] == [child_name("c", START)]
+    assert len(children(store)) == 1
