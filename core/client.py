@@ -167,6 +167,19 @@ class Workflow:
 Source = str | Path | Mapping[str, Any] | Any
 
 
+def _one_document(source: Source, what: str) -> dict[str, Any]:
+    """The one document of a dict, YAML text or a path."""
+    from argosy.spec.loader import load_documents, load_file
+
+    given = _manifest(source)
+    if isinstance(given, dict):
+        return given
+    docs = load_file(given) if isinstance(given, Path) else load_documents(given)
+    if len(docs) != 1:
+        raise ArgosyError(f"expected one {what}, found {len(docs)} documents")
+    return docs[0].data
+
+
 def _manifest(workflow: Source) -> str | Path | dict[str, Any]:
     """A dict, YAML/JSON text, a path, or a pydantic model, as the service layer takes it."""
     if isinstance(workflow, Workflow):
@@ -274,18 +287,9 @@ class Client:
     def create_template(self, template: Source, namespace: str | None = None) -> dict[str, Any]:
         """Create a WorkflowTemplate or ClusterWorkflowTemplate (a dict, YAML text or a path
         holding one); raises InvalidWorkflow listing every fault."""
-        from argosy.spec.loader import load_documents, load_file
-
-        source = _manifest(template)
-        if isinstance(source, dict):
-            body = source
-        else:
-            docs = load_file(source) if isinstance(source, Path) else load_documents(source)
-            if len(docs) != 1:
-                raise ArgosyError(f"expected one template, found {len(docs)} documents")
-            body = docs[0].data
         try:
-            return self.service.create_template(body, self._ns(namespace))
+            return self.service.create_template(_one_document(template, "template"),
+                                                self._ns(namespace))
         except InvalidWorkflow as exc:
             raise InvalidWorkflow(exc.faults) from None
 
@@ -311,6 +315,34 @@ class Client:
 
         kind = "clusterworkflowtemplate" if cluster else "workflowtemplate"
         return self.submit(from_template(f"{kind}/{template}"), parameters=parameters, **options)
+
+    # ---- CronWorkflows ------------------------------------------------------------------------
+
+    def create_cron(self, cron: Source, namespace: str | None = None) -> dict[str, Any]:
+        """Create a CronWorkflow (a dict, YAML text or a path holding one); the engine's
+        scheduler runs it. Raises InvalidWorkflow listing every fault."""
+        try:
+            return self.service.create_cron(_one_document(cron, "CronWorkflow"),
+                                            self._ns(namespace))
+        except InvalidWorkflow as exc:
+            raise InvalidWorkflow(exc.faults) from None
+
+    def list_crons(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """CronWorkflows of a namespace (``"*"``: all)."""
+        return self.service.templates("CronWorkflow",
+                                      None if namespace == "*" else self._ns(namespace))
+
+    def get_cron(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.service.template("CronWorkflow", self._ns(namespace), name)
+
+    def delete_cron(self, name: str, namespace: str | None = None) -> None:
+        self.service.delete_template("CronWorkflow", self._ns(namespace), name)
+
+    def suspend_cron(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.service.suspend_cron(self._ns(namespace), name, True)
+
+    def resume_cron(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.service.suspend_cron(self._ns(namespace), name, False)
 
     def get(self, name: str | Workflow, namespace: str | None = None) -> Workflow:
         return self._wrap(self.service.get(self._ns(namespace), self._name(name)))

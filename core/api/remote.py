@@ -125,6 +125,8 @@ class RemoteService:
     def _template_path(kind: str, namespace: str | None, *parts: str) -> str:
         if kind == "ClusterWorkflowTemplate":
             base = "/api/v1/cluster-workflow-templates"
+        elif kind == "CronWorkflow":
+            base = f"/api/v1/cron-workflows/{check_namespace(namespace or 'default')}"
         else:
             base = f"/api/v1/workflow-templates/{check_namespace(namespace or 'default')}"
         return "/".join([base, *(quote(part, safe="") for part in parts)])
@@ -156,6 +158,20 @@ class RemoteService:
 
     def delete_template(self, kind: str, namespace: str | None, name: str) -> None:
         self._call("DELETE", self._template_path(kind, namespace, name))
+
+    # ---- CronWorkflows: templates() and friends serve them too, by kind ----------------------
+
+    def create_cron(self, body: dict[str, Any], namespace: str | None = None,
+                    **_: Any) -> dict[str, Any]:
+        ns = (body.get("metadata") or {}).get("namespace") or namespace
+        return self._call("POST", self._template_path("CronWorkflow", ns),
+                          json={"cronWorkflow": body})
+
+    def suspend_cron(self, namespace: str | None, name: str, suspend: bool,
+                     **_: Any) -> dict[str, Any]:
+        verb = "suspend" if suspend else "resume"
+        return self._call("PUT", self._template_path("CronWorkflow", namespace, name, verb),
+                          json={})
 
     def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
         try:

@@ -1440,9 +1440,11 @@ def create_app(service: WorkflowService, *, auth: Auth | None, engine: Engine | 
                               "served by argosy.")
     app.state.api = api
     install_error_handlers(app)
+    from argosy.api.cron_routes import cron_routes
     from argosy.api.template_routes import template_routes
 
     app.include_router(template_routes(api))  # before /workflows/{namespace}/{name}
+    app.include_router(cron_routes(api))
     app.include_router(workflow_routes(api))
     app.include_router(event_routes(api))
     app.include_router(artifact_routes(api))

@@ -295,6 +295,30 @@ class WorkflowService:
 
         ObjectService(self.store).delete(kind, namespace, name)
 
+    # ---- CronWorkflows (the engine's scheduler runs them) ---------------------------------------
+
+    def create_cron(self, body: dict[str, Any], namespace: str | None = None, *,
+                    check: bool = True, start_engine: bool = True) -> dict[str, Any]:
+        from argosy.objects import ObjectService
+
+        if not isinstance(body, dict) or body.get("kind") != "CronWorkflow":
+            kind = body.get("kind") if isinstance(body, dict) else None
+            raise InvalidWorkflow([Fault("kind", f'expected a CronWorkflow, not "{kind}"')])
+        stored = ObjectService(self.store).put(body, namespace, mode="create", check=check)[0]
+        if start_engine:
+            ensure_engine(self.store)
+        return stored
+
+    def suspend_cron(self, namespace: str | None, name: str, suspend: bool, *,
+                     start_engine: bool = True) -> dict[str, Any]:
+        """``argo cron suspend`` (True) or ``resume`` (False)."""
+        from argosy.cron import set_suspend
+
+        cron = set_suspend(self.store, namespace, name, suspend)
+        if start_engine and not suspend:
+            ensure_engine(self.store)
+        return cron
+
     # ---- steer a running workflow -------------------------------------------------------------
 
     def _act(self, namespace: str, name: str, kind: str, payload: dict[str, Any] | None = None,

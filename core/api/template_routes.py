@@ -20,7 +20,6 @@ WFT, CWFT = "WorkflowTemplate", "ClusterWorkflowTemplate"
 
 #: argo-server's routes argosy does not serve, by path prefix: what they are for.
 NOT_IMPLEMENTED = {
-    "/api/v1/cron-workflows": "CronWorkflows",
     "/api/v1/archived-workflows": "the workflow archive",
     "/api/v1/workflow-event-bindings": "workflow event bindings",
     "/api/v1/events": "workflow events (webhooks)",

@@ -823,10 +823,9 @@ def _submit_from(ref: str, target: Target) -> dict[str, Any]:
     kind_name, _, name = ref.partition("/")
     found = kind_of(kind_name) if name else None
     if found is not None and found.name == "CronWorkflow":
-        from argosy.cli.templates import objects
         from argosy.cron import workflow_from
 
-        return workflow_from(objects(target).get(found.name, target.namespace, name))
+        return workflow_from(target.service.template(found.name, target.namespace, name))
     return from_template(ref)
 
 

@@ -8,14 +8,8 @@ from typing import Any
 import click
 
 from argosy.cli.commands import EXIT_OK, Target, verb
-from argosy.cli.templates import objects, template_group
-from argosy.cron import KIND, next_time, schedules, set_suspend
-
-
-def _start_engine(target: Target) -> None:
-    from argosy.api.service import ensure_engine
-
-    ensure_engine(target.service.store)
+from argosy.cli.templates import template_group
+from argosy.cron import KIND, next_time, schedules
 
 
 def _since(stamp: str | None) -> str:
@@ -61,7 +55,7 @@ def details(body: dict[str, Any]) -> dict[str, str]:
 
 
 cron = template_group(KIND, "cron", "CronWorkflows (argo cron): workflows on a schedule.",
-                      columns=columns, details=details, stored=_start_engine)
+                      columns=columns, details=details)
 
 
 def _suspend_verb(name: str, value: bool, help_text: str) -> None:
@@ -69,12 +63,9 @@ def _suspend_verb(name: str, value: bool, help_text: str) -> None:
     @click.argument("names", nargs=-1, required=True)
     @verb
     def command(target: Target, names: tuple[str, ...]) -> int:
-        store = objects(target).store
         for each in names:
-            set_suspend(store, target.namespace, each, value)
+            target.service.suspend_cron(target.namespace, each, value)
             click.echo(f"CronWorkflow '{each}' {'suspended' if value else 'resumed'}")
-        if not value:
-            _start_engine(target)
         return EXIT_OK
 
 

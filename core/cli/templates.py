@@ -128,43 +128,10 @@ def _age(body: dict[str, Any]) -> str:
 Columns = Callable[[dict[str, Any]], dict[str, str]]
 
 
-class _Objects:
-    """One kind's create, list, get and delete: templates through the service (local or
-    --server), other kinds (CronWorkflows) in the local store."""
-
-    def __init__(self, target: Target, kind: str) -> None:
-        self.target, self.kind = target, kind
-        self.local = None if kind in TEMPLATE_KINDS else objects(target)
-
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.local is None:
-            return self.target.service.create_template(body, self.target.namespace,
-                                                       check=False)
-        return self.local.put(body, self.target.namespace, mode="create", check=False)[0]
-
-    def list(self, namespace: str | None) -> list[dict[str, Any]]:
-        if self.local is None:
-            return self.target.service.templates(self.kind, namespace)
-        return self.local.list(self.kind, namespace)
-
-    def get(self, name: str) -> dict[str, Any]:
-        if self.local is None:
-            return self.target.service.template(self.kind, self.target.namespace, name)
-        return self.local.get(self.kind, self.target.namespace, name)
-
-    def delete(self, name: str) -> None:
-        if self.local is None:
-            self.target.service.delete_template(self.kind, self.target.namespace, name)
-        else:
-            self.local.delete(self.kind, self.target.namespace, name)
-
-
 def template_group(kind: str, name: str, help_text: str, *, columns: Columns | None = None,
-                   details: Columns | None = None,
-                   stored: Callable[[Target], None] | None = None) -> click.Group:
+                   details: Columns | None = None) -> click.Group:
     """``argosy template``, ``cluster-template`` or ``cron``: the same verbs for each kind;
-    ``columns`` and ``details`` add a kind's own to ``list`` and ``get``, ``stored`` runs
-    after ``create``."""
+    ``columns`` and ``details`` add a kind's own to ``list`` and ``get``."""
     namespaced = KINDS[kind].namespaced
 
     @main.group(name, help=help_text)
@@ -182,10 +149,10 @@ def template_group(kind: str, name: str, help_text: str, *, columns: Columns | N
             faults = _file_faults(docs, kind, objects(target), target.namespace)
             if faults:
                 raise InvalidWorkflow(faults)
+        create = target.service.create_template if kind in TEMPLATE_KINDS else \
+            target.service.create_cron  # which starts the engine: its scheduler runs them
         for doc in docs:
-            _show(_Objects(target, kind).create(doc.data), output, details)
-        if stored is not None:
-            stored(target)
+            _show(create(doc.data, target.namespace, check=False), output, details)
         return EXIT_OK
 
     @group.command("list")
@@ -195,7 +162,7 @@ def template_group(kind: str, name: str, help_text: str, *, columns: Columns | N
     @verb
     def list_cmd(target: Target, output: str | None, all_namespaces: bool) -> int:
         """List templates."""
-        found = _Objects(target, kind).list(None if all_namespaces else target.namespace)
+        found = target.service.templates(kind, None if all_namespaces else target.namespace)
         if output in ("json", "yaml"):
             click.echo(dump(found, output))
         elif output == "name":
@@ -218,7 +185,7 @@ def template_group(kind: str, name: str, help_text: str, *, columns: Columns | N
     def get(target: Target, names: tuple[str, ...], output: str | None) -> int:
         """Show templates."""
         for each in names:
-            _show(_Objects(target, kind).get(each), output, details)
+            _show(target.service.template(kind, target.namespace, each), output, details)
         return EXIT_OK
 
     @group.command("delete")
@@ -229,11 +196,11 @@ def template_group(kind: str, name: str, help_text: str, *, columns: Columns | N
         """Delete templates."""
         if everything:
             names = tuple(b["metadata"]["name"]
-                          for b in _Objects(target, kind).list(target.namespace))
+                          for b in target.service.templates(kind, target.namespace))
         elif not names:
             raise ArgosyError("give the names of the templates to delete, or --all")
         for each in names:
-            _Objects(target, kind).delete(each)
+            target.service.delete_template(kind, target.namespace, each)
             click.echo(f'{kind} "{each}" deleted')
         return EXIT_OK
 

@@ -77,14 +77,13 @@ def test_a_workflow_referring_to_a_template_is_created_and_dry_run(http: httpx.C
 
 
 def test_routes_argosy_does_not_serve_answer_501_naming_the_feature(http: httpx.Client) -> None:
-    for method, path in (("GET", "/api/v1/cron-workflows/default"),
-                         ("POST", "/api/v1/cron-workflows/default"),
-                         ("GET", "/api/v1/archived-workflows"),
-                         ("PUT", "/api/v1/cron-workflows/default/c/suspend")):
+    for method, path in (("GET", "/api/v1/archived-workflows"),
+                         ("POST", "/api/v1/workflow-event-bindings/default"),
+                         ("GET", "/api/v1/sensors/default")):
         resp = http.request(method, path, json={})
         assert resp.status_code == 501, (method, path)
         assert "not implemented by argosy" in resp.json()["message"]
-    assert "CronWorkflows" in http.get("/api/v1/cron-workflows/default").json()["message"]
+    assert "archive" in http.get("/api/v1/archived-workflows").json()["message"]
     other = http.get("/api/v1/nothing-here")
     assert other.status_code == 404
     assert other.json()["message"] == "no such route: GET /api/v1/nothing-here"
