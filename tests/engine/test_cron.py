@@ -14,13 +14,14 @@ from argosy.errors import InvalidWorkflow
 from argosy.objects import ObjectService, object_faults
 from argosy.store import Store, now_rfc3339
 
-# Created at the store's real time, which is before the clock below: the first run is due then.
-START = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
-
 
 class Clock:
+    """Starts a second past a minute ahead of the real time at which the test's cron is
+    created: its first run is due then."""
+
     def __init__(self) -> None:
-        self.now = START + timedelta(seconds=1)
+        self.start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+        self.now = self.start + timedelta(seconds=1)
 
     def __call__(self) -> datetime:
         return self.now
@@ -70,11 +71,11 @@ def status(store: Store, name: str = "c") -> dict[str, Any]:
 
 def test_a_schedule_time_starts_one_workflow_named_after_it(store: Store, clock: Clock) -> None:
     sched = scheduler(store, clock)
-    assert sched.tick() == [f"c-{int(START.timestamp())}"]
+    assert sched.tick() == [f"c-{int(clock.start.timestamp())}"]
     assert sched.tick() == []  # the same time, looked at again
     wf = store.workflow(children(store)[0])
     assert wf["metadata"]["annotations"]["workflows.argoproj.io/scheduled-time"] == \
-        START.strftime("%Y-%m-%dT%H:%M:%SZ")
+        clock.start.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert wf["metadata"]["ownerReferences"][0]["kind"] == KIND
     assert status(store)["active"][0]["name"] == wf["metadata"]["name"]
     assert status(store)["phase"] == "Active"
@@ -226,10 +227,10 @@ def test_a_run_created_but_not_recorded_is_recorded_however_late(store: Store,
 
     sched = scheduler(store, clock)
     body = store.get_object(KIND, "default", "c")
-    WorkflowService(store).submit(workflow_from(body, name=child_name("c", START),
-                                                scheduled=START), start_engine=False)
-    clock.now = START + timedelta(seconds=40)
+    WorkflowService(store).submit(workflow_from(body, name=child_name("c", clock.start),
+                                                scheduled=clock.start), start_engine=False)
+    clock.now = clock.start + timedelta(seconds=40)
     assert sched.tick() == []
-    assert status(store)["lastScheduledTime"] == START.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert [ref["name"] for ref in status(store)["active"]] == [child_name("c", START)]
+    assert status(store)["lastScheduledTime"] == clock.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [ref["name"] for ref in status(store)["active"]] == [child_name("c", clock.start)]
     assert len(children(store)) == 1
