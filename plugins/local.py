@@ -355,6 +355,7 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
 MNT_DETACH = 2
+OVERLAY_OPTIONS = (",volatile", "", ",volatile,userxattr", ",userxattr")
 # File systems a node sees as the host's (bound, not layered): kernel views and RAM disks.
 VIRTUAL = {"proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "ramfs", "cgroup", "cgroup2",
            "mqueue", "securityfs", "debugfs", "tracefs", "bpf", "pstore", "configfs",
@@ -457,7 +458,10 @@ def overlay(point, target, layers):
     os.chdir(name)  # relative upper and work: node paths need no escaping
     lower = point.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
     options = "lowerdir=%s,upperdir=upper,workdir=work" % lower
-    for extra in ("", ",userxattr"):  # in a user namespace, overlayfs keeps its xattrs there
+    # volatile: no sync of the upper disk when the node's namespace ends (that sync was most
+    # of a node's cost); the layer is the node's scratch, of no use after a crash anyway.
+    # userxattr: in a user namespace, overlayfs keeps its xattrs there.
+    for extra in OVERLAY_OPTIONS:
         if not libc.mount(b"overlay", os.fsencode(target), b"overlay", 0,
                           os.fsencode(options + extra)):
             return True

@@ -167,6 +167,16 @@ def test_writes_outside_tmp_land_in_the_nodes_own_layer(ex: LocalExecutor,
     assert other.stdout.strip() == "2"  # two "No such file" lines: not the first node's
 
 
+def test_the_nodes_layers_are_volatile(ex: LocalExecutor, tmp_path: Path) -> None:
+    # Scratch space, like a container's: its end must not sync the host's disk (that sync
+    # was most of a node's cost).
+    r = run(ex, spec(tmp_path, ["cat", "/proc/self/mountinfo"]))
+    overlays = [line for line in r.stdout.splitlines() if " - overlay " in line]
+    assert overlays, r.stdout
+    options = [set(line.split(" - ")[1].split(" ")[2].split(",")) for line in overlays]
+    assert all(o & {"volatile", "fsync=volatile"} for o in options), overlays
+
+
 def test_write_file_outside_tmp_goes_into_the_nodes_layer(ex: LocalExecutor,
                                                           tmp_path: Path) -> None:
     path = f"/argosy-test-{uuid.uuid4().hex}/in"
