@@ -342,7 +342,7 @@ os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are 
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)  # was this source, read to its end
 os.close(null)
-import ctypes, errno, marshal, re, select, signal, socket, stat
+import ctypes, errno, gc, marshal, re, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -558,6 +558,7 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds):
     # into the server's loop, whatever happens.
     code = 125
     try:
+        gc.disable()  # a collection would write to (so copy) the server's pages
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # the engine signals the node as a process group
@@ -624,7 +625,7 @@ def resolve(cmd, env):
     # PATH lookup in the process's namespace and cwd, with its PATH, as execvp would.
     if "/" in cmd:
         return cmd
-    for d in os.get_exec_path(env):
+    for d in env.get("PATH", os.defpath).split(os.pathsep):  # os.get_exec_path imports warnings
         path = os.path.join(d, cmd)
         try:
             if stat.S_ISREG(os.stat(path).st_mode) and os.access(path, os.X_OK):
@@ -859,6 +860,7 @@ def main():
                 engine.close()
 
 
+gc.freeze()  # what the server is made of: never walked again, in it or in a forked init
 main()
 """
 
