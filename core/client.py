@@ -399,11 +399,13 @@ class Client:
 
     def logs(self, name: str | Workflow, node: str | None = None, *,
              namespace: str | None = None, grep: str | None = None,
-             tail: int | None = None) -> str:
+             tail: int | None = None, container: str = "main") -> str:
         """The pods' logs; each line prefixed with its node's display name unless ``node``
-        picks one node (by id, full name or display name)."""
+        picks one node (by id, full name or display name). ``container``: a sidecar's or init
+        container's name, for its log instead of the main container's."""
         ns, wf_name = self._ns(namespace), self._name(name)
-        pairs = self.service.logs(ns, wf_name, node=node, grep=grep, tail=tail)
+        pairs = self.service.logs(ns, wf_name, node=node, grep=grep, tail=tail,
+                                  container=container)
         if node:
             return "".join(f"{line}\n" for _, line in pairs)
         # A server names pods as argo-server does; show the node's display name either way.

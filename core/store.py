@@ -831,6 +831,14 @@ class Store:
     # cut, and the whole log is a file under the home's ``logs`` directory, which goes with its
     # workflow (as Argo keeps a pod's log until the pod is garbage-collected).
 
+    def container_log(self, node_id: str, container: str) -> tuple[str, str]:
+        """(the store's key of a pod's container's log, its process dir under the run dir):
+        the node's own for its main container, ``NODE:NAME`` and ``NODE/containers/NAME`` for
+        a sidecar or init container."""
+        if container in ("", "main"):
+            return node_id, node_id
+        return f"{node_id}:{container}", f"{node_id}/containers/{container}"
+
     def log_path(self, uid: str, node_id: str) -> Path:
         """Where a node's whole log is kept when the store's copy of it is cut."""
         return self.home / "logs" / uid / node_id

@@ -328,7 +328,8 @@ class LogHandler(LocalHandler):
         query = LogQuery(pod or self.query("podName"), self.query("grep"),
                          self.query_int("logOptions.tailLines", 10_000_000),
                          self.query_int("logOptions.sinceSeconds"),
-                         self.query_bool("logOptions.follow"), sse)
+                         self.query_bool("logOptions.follow"), sse,
+                         self.query("logOptions.container") or "main")
         logs = LogStream(self.api, namespace, name, query)
         first = await logs.snapshot()  # a missing workflow is a 404, before streaming
         await self.stream(logs.frames(first), "text/event-stream" if sse else "application/json")

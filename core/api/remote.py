@@ -256,9 +256,10 @@ class RemoteService:
     def log_entries(self, namespace: str, name: str, *, pod: str | None = None,
                     grep: str | None = None, tail: int | None = None,
                     since: float | None = None, timestamps: bool = False,
-                    follow: bool = False) -> Iterator[tuple[str, str]]:
+                    follow: bool = False, container: str = "main"
+                    ) -> Iterator[tuple[str, str]]:
         """``(pod name, line)`` as the server streams them (newline-delimited JSON)."""
-        params: dict[str, Any] = {"logOptions.container": "main"}
+        params: dict[str, Any] = {"logOptions.container": container}
         for key, value in (("podName", pod), ("grep", grep), ("logOptions.tailLines", tail),
                            ("logOptions.sinceSeconds", int(since) if since else None)):
             if value:
@@ -284,5 +285,7 @@ class RemoteService:
             raise Unreachable(f"cannot reach {self.url}: {exc}") from None
 
     def logs(self, namespace: str, name: str, *, node: str | None = None,
-             grep: str | None = None, tail: int | None = None) -> list[tuple[str, str]]:
-        return list(self.log_entries(namespace, name, pod=node, grep=grep, tail=tail))
+             grep: str | None = None, tail: int | None = None,
+             container: str = "main") -> list[tuple[str, str]]:
+        return list(self.log_entries(namespace, name, pod=node, grep=grep, tail=tail,
+                                     container=container))

@@ -802,7 +802,7 @@ def _since(node: dict[str, Any], seconds: int | None) -> bool:
 
 
 def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | None,
-              since_seconds: int | None) -> tuple[str, list[PodLog]]:
+              since_seconds: int | None, container: str = "main") -> tuple[str, list[PodLog]]:
     """The workflow's phase and each selected pod's log so far, in start order."""
     store = service.store
     rec = service.record(namespace, name)
@@ -813,11 +813,12 @@ def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | No
             continue
         if not _since(node, since_seconds):
             continue
-        lines = store.log_lines(rec.uid, node["id"])
+        key, folder = store.container_log(node["id"], container)
+        lines = store.log_lines(rec.uid, key)
         if lines is not None:
             out.append(PodLog(pname, lines, True))
             continue
-        *running, partial = _running_log(store.run_dir(rec.uid) / node["id"]).split("\n")
+        *running, partial = _running_log(store.run_dir(rec.uid) / folder).split("\n")
         out.append(PodLog(pname, running, node.get("phase") in FINISHED, partial))
     return rec.phase, out
 
@@ -830,6 +831,7 @@ class LogQuery:
     since: int | None
     follow: bool
     sse: bool
+    container: str = "main"
 
 
 class LogStream:
@@ -872,7 +874,7 @@ class LogStream:
 
     async def snapshot(self) -> tuple[str, list[PodLog]]:
         return await self.api.call(read_logs, self.api.service, self.namespace, self.name,
-                                   self.q.pod, self.q.since)
+                                   self.q.pod, self.q.since, self.q.container)
 
     async def frames(self, first: tuple[str, list[PodLog]]) -> AsyncIterator[str]:
         phase, entries = first
@@ -1149,7 +1151,7 @@ def log_routes(r: APIRouter, api: Api) -> None:
                             pod: PodName = None, container: Container = "main",
                             follow: Follow = False, tail: TailLines = None,
                             since: SinceSeconds = None, grep: Grep = None) -> StreamingResponse:
-        query = LogQuery(pod or None, grep, tail, since, follow, wants_sse(request))
+        query = LogQuery(pod or None, grep, tail, since, follow, wants_sse(request), container)
         return await stream_logs(request, namespace, name, query)
 
     @r.get("/workflows/{namespace}/{name}/{podName}/log", tags=["WorkflowService"],
@@ -1158,7 +1160,7 @@ def log_routes(r: APIRouter, api: Api) -> None:
                        container: Container = "main", follow: Follow = False,
                        tail: TailLines = None, since: SinceSeconds = None,
                        grep: Grep = None) -> StreamingResponse:
-        query = LogQuery(podName, grep, tail, since, follow, wants_sse(request))
+        query = LogQuery(podName, grep, tail, since, follow, wants_sse(request), container)
         return await stream_logs(request, namespace, name, query)
 
 

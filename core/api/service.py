@@ -480,16 +480,19 @@ class WorkflowService:
     # ---- logs ---------------------------------------------------------------------------------
 
     def logs(self, namespace: str, name: str, *, node: str | None = None,
-             grep: str | None = None, tail: int | None = None) -> list[tuple[str, str]]:
-        """``(node display name, line)`` pairs of the workflow's pod logs, in start order."""
+             grep: str | None = None, tail: int | None = None,
+             container: str = "main") -> list[tuple[str, str]]:
+        """``(node display name, line)`` pairs of the workflow's pod logs, in start order:
+        those of ``container`` (a sidecar's or init container's name) when it is not main."""
         rec = self.record(namespace, name)
         lines: list[tuple[str, str]] = []
         for pod in log_nodes(self.store, rec.uid):
             if node and node not in (pod["id"], pod["name"], pod["displayName"]):
                 continue
-            text = self.store.log(rec.uid, pod["id"])
+            key, folder = self.store.container_log(pod["id"], container)
+            text = self.store.log(rec.uid, key)
             if text is None:
-                text = _running_log(self.store.run_dir(rec.uid) / pod["id"])
+                text = _running_log(self.store.run_dir(rec.uid) / folder)
             for line in text.splitlines():
                 if grep is None or grep in line:
                     lines.append((pod["displayName"], line))

@@ -650,7 +650,8 @@ def _stdout_of(node_dir: Path) -> str:
 def local_log_entries(target: Target, name: str, *, pod: str | None = None,
                       grep: str | None = None, tail: int | None = None,
                       since: float | None = None, timestamps: bool = False,
-                      follow: bool = False) -> Iterator[tuple[str, str]]:
+                      follow: bool = False, container: str = "main"
+                      ) -> Iterator[tuple[str, str]]:
     """``(pod name, line)`` of the workflow's pods from the local store, in start order.
 
     A finished pod's log is in the store (stdout then stderr). With ``follow``, a running pod's
@@ -674,10 +675,11 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
             nid, over = node["id"], fulfilled(node.get("phase", ""))
             if nid in whole:
                 continue
-            text = store.log(rec.uid, nid)
+            key, folder = store.container_log(nid, container)
+            text = store.log(rec.uid, key)
             live = text is None
             if live:
-                node_dir = store.run_dir(rec.uid) / nid
+                node_dir = store.run_dir(rec.uid) / folder
                 text = _stdout_of(node_dir) if follow else _running_log(node_dir)
             first = nid not in printed
             start = printed.get(nid, 0)
@@ -1008,7 +1010,8 @@ def wait_cmd(target: Target, names: tuple[str, ...], ignore_not_found: bool) -> 
 @click.argument("name")
 @click.argument("pod", required=False)
 @click.option("--node", help="Only this node (pod name, node id, name or display name).")
-@click.option("-c", "--container", default="main", help="Container (only 'main' is logged).")
+@click.option("-c", "--container", default="main",
+              help="Container: main, or a sidecar's or init container's name.")
 @click.option("-f", "--follow", is_flag=True, help="Stream the logs until the workflow ends.")
 @click.option("--grep", help="Only lines containing this text.")
 @click.option("--since", metavar="DURATION", help="Only pods that logged within (5s, 2m, 3h).")
@@ -1031,7 +1034,7 @@ def logs_cmd(target: Target, name: str, pod: str | None, node: str | None, conta
             return _missing(f'workflow {name} has no node or pod "{pod}"')
     print_logs(target, name, pod=pod, grep=grep, tail=tail,
                since=parse_duration(since) if since else None, timestamps=timestamps,
-               follow=follow)
+               follow=follow, container=container)
     return EXIT_OK
 
 
