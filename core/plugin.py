@@ -199,6 +199,9 @@ class ProcessRequest:
     # and ``spec``) and the node in Argo's shape (``id``, ``name``, ``templateName``).
     workflow: dict[str, Any] = field(default_factory=dict)
     node: dict[str, Any] = field(default_factory=dict)
+    # Called once the process runs (or, after an engine restart, is found running): a daemon
+    # node is daemoned then. An executor that cannot tell calls it as it starts the process.
+    started: Callable[[], None] | None = None
 
 
 class Executor(Protocol):

@@ -286,7 +286,12 @@ def argv_for(ctx: NodeContext, container: Container) -> list[str]:
 
 async def run_process(ctx: NodeContext, container: Container, argv: list[str],
                       script: str | None = None) -> Outcome:
-    return await ctx.executor.run_process(request_of(ctx, container, argv, ctx.node_dir, script))
+    request = request_of(ctx, container, argv, ctx.node_dir, script)
+    from argosy.plugins import pod  # it builds on this module
+
+    if pod.has_pod_extras(ctx.raw):
+        return await pod.run_pod(ctx, request)
+    return await ctx.executor.run_process(request)
 
 
 async def run(ctx: NodeContext) -> Outcome:

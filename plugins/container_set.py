@@ -22,7 +22,6 @@ engine re-adopts the attempt that was running and replays those that finished.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from argosy.plugin import (
     parse_go_duration,
 )
 from argosy.plugins.container import Container, argv_of, request_of
+from argosy.plugins.pod import share_tmp
 
 MAIN = "main"
 # Names Argo keeps for its own containers in the pod.
@@ -284,13 +284,7 @@ class PodRun:
         return base if attempt == 0 else base / f"attempt-{attempt}"
 
     def _share_tmp(self, node_dir: Path) -> None:
-        """Point the process's private /tmp at the pod's, shared by all its containers."""
-        shared = self.ctx.node_dir / "tmp"
-        shared.mkdir(parents=True, exist_ok=True)
-        node_dir.mkdir(parents=True, exist_ok=True)
-        link = node_dir / "tmp"
-        if not link.is_symlink():
-            link.symlink_to(os.path.relpath(shared, node_dir))
+        share_tmp(self.ctx.node_dir, node_dir)
 
     def _record(self, name: str, node: NodeStatus, ended: Ended) -> None:
         if not node.fulfilled:

@@ -253,11 +253,11 @@ class DagRun:
         if node.type == "TaskGroup":
             children = tuple(c.phase for c in self.ctx.children_of(node))
         task = self.graph.tasks[name]
-        phase = node.phase
+        phase, daemoned = node.phase, bool(node.daemoned)
         # Argo widens a bare reference by the dependency's continueOn: count it as succeeded.
         if task.continues_on(phase):
-            return TaskState(phase, children, continued=True)
-        return TaskState(phase, children)
+            return TaskState(phase, children, daemoned, continued=True)
+        return TaskState(phase, children, daemoned)
 
     def fails(self, name: str) -> bool:
         """Whether target ``name`` has finished with a failed branch it does not continue on."""

@@ -87,7 +87,8 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
@@ -117,6 +118,7 @@ class ProcessSpec:
     working_dir: str | None  # as the process sees it; None: its private /tmp
     node_dir: Path  # owned by the executor for this node; survives engine restarts
     stdin: str | None = None  # fed to the process on stdin; None: /dev/null
+    started: Callable[[], None] | None = None  # called once the process runs (or is re-adopted)
 
 
 # Argo's outputs.result is the last 256 kB of stdout once one final newline is trimmed.
@@ -252,6 +254,8 @@ class LocalExecutor:
         if spawned is not None:  # None: it could not be executed, and said so in rc and stderr
             pid, _start, done = spawned
             try:
+                if spec.started is not None:
+                    spec.started()
                 await self._wait_done(node, pid, done)
             finally:
                 os.close(done)
@@ -289,6 +293,8 @@ class LocalExecutor:
         pidfd = _open_pidfd(pid, start)
         if pidfd is not None:
             try:
+                if spec.started is not None:
+                    spec.started()
                 await _readable(pidfd)
                 await _recorded(node, pidfd)
             except asyncio.CancelledError:
@@ -1379,15 +1385,14 @@ class LocalBackend(LocalExecutor):
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)
         spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
-                           node_dir=request.node_dir)
+                           node_dir=request.node_dir, started=request.started)
         if request.script is not None:
             # Inside the private /tmp when isolated; otherwise a file of the node's own.
             path = SCRIPT_FILE if self._isolated() else str(request.node_dir / "script")
             self.write_file(spec, path, request.script)
             # Executable, as Argo's is: `command: [sh, -c]` runs the file as a program.
             self.host_path(spec, path).chmod(0o755)
-            spec = ProcessSpec(argv=[*argv, path], env=spec.env,
-                               working_dir=spec.working_dir, node_dir=spec.node_dir)
+            spec = replace(spec, argv=[*argv, path])
         logs = self.log_files(request.node_dir)
         try:
             result = await self.run(spec)

@@ -121,6 +121,11 @@ class NodeContext:
         """End a node this type made (a group, an :meth:`add_node` child) with ``phase``."""
         self.run.finish(node, phase, message)
 
+    def daemoned(self) -> None:
+        """A ``daemon: true`` node's process runs (and passed its readinessProbe): the node is
+        Running and daemoned, and the steps or tasks after it go on while it serves."""
+        self.run.mark_daemoned(self.node)
+
     def outbound_of(self, node: NodeStatus) -> list[str]:
         """The ids of ``node``'s last nodes, which the nodes after it hang from (Argo's
         ``outboundNodes``)."""

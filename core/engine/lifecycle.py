@@ -53,12 +53,14 @@ class WorkflowLifecycle:
                 await self._run_exit_handler(phase)
                 await self._workflow_hooks(phase)
         except asyncio.CancelledError:
+            await self.end_daemons(None, everywhere=True)
             if not self.engine.detached and not self.deleted:
                 self._stop_running("Stopped: interrupted")
                 self._finish_workflow("Failed", "Stopped: interrupted")
             raise
         finally:
             control.cancel()
+        await self.end_daemons(None, everywhere=True)
         self._finish_workflow(phase, message)
         return self.store.get(self.uid)
 

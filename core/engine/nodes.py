@@ -103,6 +103,7 @@ class NodeBook:
         if message:
             node.message = message
         node.finished_at = now_rfc3339()
+        node.daemoned = None
         if node.type in ("Pod", "Container"):
             node.progress = "1/1" if phase == "Succeeded" else "0/1"
             if phase == "Succeeded":

@@ -94,10 +94,14 @@ class TemplateLifecycle:
         if strategy is None:
             strategy = self.wf.spec.retry_strategy
         if strategy is not None:
-            return await self._execute_retry(name, display, template, ttype, tmpl, strategy,
-                                             arguments, boundary_id, parents)
-        return await self._execute_once(name, display, template, ttype, tmpl, arguments,
-                                        boundary_id, parents)
+            body = self._execute_retry(name, display, template, ttype, tmpl, strategy,
+                                       arguments, boundary_id, parents)
+        else:
+            body = self._execute_once(name, display, template, ttype, tmpl, arguments,
+                                      boundary_id, parents)
+        if tmpl.daemon and ttype.node_type == "Pod":
+            return await self._daemon(nid, boundary_id, body)
+        return await body
 
     async def _execute_once(self, name: str, display: str, template: dict[str, Any],
                             ttype: TemplateType, tmpl: Template, arguments: Arguments,
@@ -276,6 +280,15 @@ class TemplateLifecycle:
         ctx = NodeContext(self, node, tmpl, resolved, body, scope, template_type=ttype)
         if node.phase == "Pending":
             self.set_phase(node, "Running")
+        if ttype.leaf:
+            return await self._run_body(ttype, ctx, tmpl, node)
+        try:
+            return await self._run_body(ttype, ctx, tmpl, node)
+        finally:
+            await self.end_daemons(node.id)
+
+    async def _run_body(self, ttype: TemplateType, ctx: NodeContext, tmpl: Template,
+                        node: NodeStatus) -> Outcome:
         deadline = _deadline_of(tmpl)
         if deadline is None:
             return await ttype.run(ctx)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from argosy.engine.actions import Actions
+from argosy.engine.daemons import Daemons
 from argosy.engine.lifecycle import WorkflowLifecycle
 from argosy.engine.nodes import NodeBook
 from argosy.engine.outputs import Outputs
@@ -35,7 +36,7 @@ class Listener:
     on_workflow: Callable[[WorkflowRun], None] | None = None
 
 
-class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, NodeBook, Outputs):
+class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, Daemons, NodeBook, Outputs):
     """One workflow being executed: its spec, its nodes in memory, and their persistence."""
 
     def __init__(self, engine: Engine, record: WorkflowRecord, listener: Listener) -> None:
@@ -76,6 +77,8 @@ class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, NodeBook, Outpu
         self._defaults_cache: dict[int, dict[str, Any]] = {}
         self._static: dict[int, tuple[dict[str, Any], Template, Any]] = {}
         self._children_sets: dict[str, set[str]] = {}
+        # Daemons serving, by the boundary (steps or dag node) whose end kills them.
+        self.daemons: dict[str | None, dict[str, asyncio.Task[NodeStatus]]] = {}
 
     def to_dict(self, nodes: bool = True) -> dict[str, Any]:
         """The Workflow in Argo's shape, from memory (O(nodes): call it sparingly)."""

@@ -106,10 +106,8 @@ UNSUPPORTED: dict[str, str] = {
     "WorkflowSpec.artifactGC": _NO_REPOSITORY,
     "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
     "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
-    "Template.daemon": _NOT_YET,
-    "Template.sidecars": _NOT_YET,
-    "Template.initContainers": _NOT_YET,
     "Template.volumes": _NOT_YET,
+    "Probe.grpc": _NOT_YET,
     "Template.hostAliases": "here: steps resolve names through the host's /etc/hosts",
     **{f"ArtifactLocation.{key}": _NO_REPOSITORY for key in (
         "artifactory", "azure", "gcs", "git", "hdfs", "http", "oss", "plugin", "raw", "s3")},
@@ -127,7 +125,8 @@ UNSUPPORTED: dict[str, str] = {
     # Mounts under a containerSet's shared /tmp (the only volumeMounts honoured) are plain.
     **{f"VolumeMount.{key}": _NOT_YET for key in (
         "mountPropagation", "readOnly", "recursiveReadOnly", "subPath", "subPathExpr")},
-    **{f"{kind}.{key}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
+    **{f"{kind}.{key}": reason
+       for kind in ("Container", "ScriptTemplate", "ContainerNode", "UserContainer")
        for key, reason in {
            "lifecycle": "by the local executor: it runs no postStart or preStop handlers",
            "livenessProbe": "by the local executor: it does not probe or restart processes",

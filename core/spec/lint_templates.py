@@ -17,6 +17,7 @@ from argosy.spec.lint_fields import (
     _TEMPLATE,
     _describe,
     _go_string,
+    _is_set,
     _known_fields,
     _list,
 )
@@ -119,6 +120,12 @@ class TemplateChecks:
     def check_leaf_fields(self, template: dict, path: str, kind: str | None) -> None:
         if kind is None:
             return
+        for key in ("daemon", "sidecars", "initContainers"):
+            if _is_set(template.get(key)) and kind not in ("container", "script"):
+                self.add(f"{path}.{key}", f"{key} is supported on container and script "
+                         f"templates, not {kind}")
+        for key in ("sidecars", "initContainers"):
+            self.check_pod_containers(template.get(key), f"{path}.{key}", key)
         if not self.is_leaf(kind):
             for key in ("timeout", "activeDeadlineSeconds", "pendingTimeout"):
                 if template.get(key) is not None:
@@ -132,6 +139,24 @@ class TemplateChecks:
         timeout = template.get("timeout")
         if isinstance(timeout, int | str) and str(timeout).strip().isdigit():
             self.add(f"{path}.timeout", f'timeout "{timeout}" needs a unit, e.g. "{timeout}s"')
+
+    def check_pod_containers(self, containers: Any, path: str, key: str) -> None:
+        """Argo's rules for sidecars and init containers: each named, names unique and not
+        those of Argo's own containers."""
+        seen: set[str] = {"main"}
+        for index, container in enumerate(_list(containers)):
+            if not isinstance(container, dict):
+                continue
+            name = container.get("name")
+            where = f"{path}[{index}].name"
+            if not name:
+                self.add(where, f"{key} must all have container name")
+            elif str(name) in seen:
+                self.add(where, f"container name {name!r} is used twice in this pod")
+            elif str(name) in ("wait", "init", "supervisor") or str(name).startswith(
+                    "artifact-plugin-"):
+                self.add(where, f"{name!r} is a reserved Argo container name")
+            seen.add(str(name))
 
     def template_scope(self, template: dict, label: str, kind: str | None) -> _Scope:
         scope = _Scope(label)

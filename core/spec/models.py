@@ -129,6 +129,7 @@ class Template(ArgoModel):
     timeout: str | None = None
     retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
     metadata: dict[str, Any] | None = None
+    daemon: bool | None = None
 
 
 class WorkflowSpec(ArgoModel):
@@ -194,6 +195,10 @@ class NodeStatus(ArgoModel):
     node_flag: dict[str, bool] | None = Field(None, alias="nodeFlag")
     synchronization_status: dict[str, Any] | None = Field(None, alias="synchronizationStatus")
     memoization_status: dict[str, Any] | None = Field(None, alias="memoizationStatus")
+    # A daemon's node while its process serves: Running, and fulfilled for its scope (Argo's
+    # NodeStatus.Daemoned); cleared when the daemon ends.
+    daemoned: bool | None = None
+    pod_ip: str | None = Field(None, alias="podIP")
 
     @property
     def fulfilled(self) -> bool:

@@ -40,6 +40,11 @@ MUTEX = SYNC + "test_nodes_of_one_workflow_take_a_template_mutex_in_arrival_orde
 METRICS = "tests/engine/test_metrics.py::test_metrics_are_kept_and_exposed"
 CSET = "tests/plugins/test_container_set.py::"
 CONTAINER = "tests/plugins/test_container.py::"
+POD = "tests/plugins/test_pod.py::"
+DAEMON = POD + "test_daemon_step_serves_the_next_steps_and_ends_with_its_scope"
+SIDECAR = POD + "test_sidecar_shares_the_pods_network_and_tmp_and_ends_with_main"
+HTTP_PROBE = POD + "test_http_probe_asks_the_given_host_path_and_headers"
+PROBE_SETTINGS = POD + "test_probe_waits_its_initial_delay_and_needs_its_success_threshold"
 VERBS = "tests/cli/test_verbs.py::"
 SERVER = "tests/server/test_workflows.py::"
 LOOPS = "tests/engine/test_loops.py::"
@@ -173,6 +178,25 @@ HONOURED: dict[str, str] = {
     "Template.memoize": "tests/cli/test_resubmit_memoized.py::"
                        "test_resubmit_memoized_reruns_only_what_did_not_succeed",
     "Template.synchronization": example("synchronization-mutex-tmpl-level.yaml"),
+    "Template.daemon": DAEMON,
+    "Template.sidecars": SIDECAR,
+    "Template.initContainers": POD + "test_init_containers_run_in_order_before_main",
+    "Container.readinessProbe": DAEMON,
+    "UserContainer.name": SIDECAR,
+    "Probe.httpGet": DAEMON,
+    "Probe.tcpSocket": POD + "test_daemon_task_in_a_dag_meets_bare_depends_and_a_tcp_probe",
+    "Probe.exec": POD + "test_exec_probe_runs_in_the_daemons_view",
+    "Probe.initialDelaySeconds": PROBE_SETTINGS,
+    "Probe.periodSeconds": PROBE_SETTINGS,
+    "Probe.successThreshold": PROBE_SETTINGS,
+    "Probe.timeoutSeconds": POD + "test_a_probe_past_its_timeout_fails_and_is_stopped",
+    "ExecAction.command": POD + "test_exec_probe_runs_in_the_daemons_view",
+    **{f"HTTPGetAction.{k}": HTTP_PROBE for k in ("host", "httpHeaders", "path", "port",
+                                                   "scheme")},
+    "v1.HTTPHeader.name": HTTP_PROBE,
+    "v1.HTTPHeader.value": HTTP_PROBE,
+    "TCPSocketAction.host": HTTP_PROBE,
+    "TCPSocketAction.port": POD + "test_daemon_task_in_a_dag_meets_bare_depends_and_a_tcp_probe",
     "Template.metrics": METRICS,
     "Template.archiveLocation": HOLDER,
     "Memoize.key": "tests/engine/test_memo.py::test_miss_then_hit_with_argos_entry_shape",
@@ -229,10 +253,12 @@ HONOURED: dict[str, str] = {
     "ValueFrom.jsonPath": RESOURCE + "test_a_created_job_is_waited_for_and_read_out",
     "ValueFrom.jqFilter": RESOURCE + "test_a_created_job_is_waited_for_and_read_out",
 }
-# A script is a container with a source; a containerSet's containers are containers too.
-for _kind in ("ScriptTemplate", "ContainerNode"):
+# A script is a container with a source; a containerSet's containers, sidecars and init
+# containers are containers too (a containerSet has no daemon, so nothing probes its own).
+for _kind in ("ScriptTemplate", "ContainerNode", "UserContainer"):
     HONOURED |= {f"{_kind}.{k.split('.')[1]}": v for k, v in HONOURED.items()
                  if k.startswith("Container.")}
+del HONOURED["ContainerNode.readinessProbe"]
 _STEP: dict[str, str] = {
     "name": "tests/engine/test_naming.py::test_steps_node_names_types_and_phases",
     "template": "tests/engine/test_naming.py::test_steps_node_names_types_and_phases",
@@ -285,7 +311,14 @@ NO_OP: dict[str, str] = {
                                      "missing semaphore limit fails the node either way",
     "Gauge.realtime": "the gauge is emitted when its node ends, not updated while it runs",
     "VolumeMount.name": "every mount under a containerSet's /tmp is the node's shared /tmp",
-    **{f"{kind}.{k}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode")
+    "UserContainer.mirrorVolumeMounts": "a pod's containers share its /tmp here, the only "
+                                        "volume a main container can mount",
+    "Probe.failureThreshold": "a daemon stays daemoned once ready, as in Argo; failures before "
+                              "only keep it waiting",
+    "Probe.terminationGracePeriodSeconds": "Kubernetes takes it for liveness and startup "
+                                           "probes, which are not run",
+    **{f"{kind}.{k}": reason
+       for kind in ("Container", "ScriptTemplate", "ContainerNode", "UserContainer")
        for k, reason in {
            "name": "a template's container is its one process here",
            "imagePullPolicy": "no image is pulled",
@@ -300,7 +333,7 @@ NO_OP: dict[str, str] = {
            "tty": "a step gets no terminal, as a container without tty",
            "terminationMessagePath": "a node's message comes from its exit status here",
            "terminationMessagePolicy": "a node's message comes from its exit status here",
-       }.items()},
+       }.items() if f"{kind}.{k}" not in HONOURED},
 }
 
 

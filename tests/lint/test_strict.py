@@ -106,9 +106,11 @@ def test_legacy_synchronization_fields_are_known() -> None:
 
 
 def test_strict_false_allows_unknown_fields_but_not_unsupported_ones() -> None:
-    text = WORKFLOW.replace("    container:", "    daemon: true\n    colour: red\n    container:")
+    text = WORKFLOW.replace("    container:", "    hostAliases: [{ip: 10.0.0.1}]\n    colour: red\n"
+                            "    container:")
     assert faults(text, strict=False) == [
-        "spec.templates[1].daemon: daemon is not supported by the local executor yet"]
+        "spec.templates[1].hostAliases: hostAliases is not supported here: steps resolve names "
+        "through the host's /etc/hosts"]
 
 
 def test_cli_lint_is_strict_unless_told_otherwise(tmp_path: Path) -> None:

@@ -1,0 +1,242 @@
+"""A container or script template's pod beyond its main container: ``initContainers``,
+``sidecars`` and ``daemon: true``, as Argo runs them, with local processes.
+
+* Init containers run one after another, each to its end, before anything else starts; the
+  first that fails fails the node with Argo's message (``NAME: Error (exit code N)``).
+* Sidecars start with the main container and are killed (SIGTERM, then SIGKILL after the grace
+  period) once it has exited; the node's outcome is the main container's.
+* A daemon's node is daemoned once its main container runs and every container with a
+  ``readinessProbe`` (``exec``, ``httpGet`` or ``tcpSocket``) passed it; the engine then lets
+  its scope go on, and kills it when that scope ends. A daemon that exits by itself fails, even
+  with exit code 0, as in Argo: it was meant to serve.
+
+The containers of a pod share its volumes; here they share the main container's private
+``/tmp`` (each container's process dir links ``tmp`` to it, as a container set's do) and the
+host's network, so ``localhost`` reaches a sidecar as it does in a pod. Each container's log is
+kept apart, under the node's id and the container's name (``argosy logs WF NODE -c NAME``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from argosy.engine.daemons import POD_IP
+from argosy.engine.run import NodeContext, NodeError
+from argosy.plugin import Outcome, ProcessRequest
+from argosy.plugins.container import Container, argv_of, request_of
+
+# Kubernetes' Probe defaults.
+PERIOD_SECONDS = 10.0
+TIMEOUT_SECONDS = 1.0
+
+
+class UserContainer(Container):
+    name: str = ""
+    readiness_probe: dict[str, Any] | None = Field(None, alias="readinessProbe")
+    ports: list[dict[str, Any]] | None = None
+
+
+def container_log_id(node_id: str, container: str) -> str:
+    """The key of a pod's container's log in the store: the node's own log is its main's."""
+    return f"{node_id}:{container}"
+
+
+def share_tmp(pod_dir: Path, node_dir: Path) -> None:
+    """Point a process dir's private /tmp at its pod's, shared by all the pod's containers."""
+    shared = pod_dir / "tmp"
+    shared.mkdir(parents=True, exist_ok=True)
+    node_dir.mkdir(parents=True, exist_ok=True)
+    link = node_dir / "tmp"
+    if not link.is_symlink():
+        link.symlink_to(os.path.relpath(shared, node_dir))
+
+
+def containers_dir(pod_dir: Path, name: str) -> Path:
+    return pod_dir / "containers" / name
+
+
+def has_pod_extras(raw: dict[str, Any]) -> bool:
+    return bool(raw.get("initContainers") or raw.get("sidecars") or raw.get("daemon") is True)
+
+
+class Pod:
+    """One run (or replay: every process is re-adopted or read back) of a pod."""
+
+    def __init__(self, ctx: NodeContext, main: ProcessRequest) -> None:
+        self.ctx = ctx
+        self.main = main
+        self.daemon = ctx.raw.get("daemon") is True
+        self.inits = _containers(ctx.raw, "initContainers")
+        self.sidecars = _containers(ctx.raw, "sidecars")
+        kind = "script" if "script" in ctx.raw else "container"
+        self.main_container = UserContainer.model_validate(
+            {**ctx.raw[kind], "name": "main"} if isinstance(ctx.raw.get(kind), dict)
+            else {"name": "main"})
+        self.argv = {c.name: argv_of(c) for c in [*self.inits, *self.sidecars]}
+        self.started: dict[str, asyncio.Event] = {}
+
+    async def run(self) -> Outcome:
+        for init in self.inits:
+            outcome = await self._container(init)
+            if outcome.phase != "Succeeded":
+                return Outcome("Failed", f"{init.name}: {outcome.message}",
+                               exit_code=outcome.exit_code)
+        sidecars = [asyncio.ensure_future(self._container(c)) for c in self.sidecars]
+        ready = asyncio.ensure_future(self._ready()) if self.daemon else None
+        try:
+            outcome = await self.ctx.executor.run_process(self._with_started(self.main, "main"))
+        finally:
+            for task in [*sidecars, *([ready] if ready else [])]:
+                task.cancel()
+            await asyncio.gather(*sidecars, *([ready] if ready else []),
+                                 return_exceptions=True)
+        if self.daemon and outcome.phase == "Succeeded":
+            outcome.phase = "Failed"  # a daemon is meant to serve until its scope ends
+        return outcome
+
+    async def _container(self, container: UserContainer) -> Outcome:
+        """Run one init container or sidecar to its end; its log kept under its name."""
+        node_dir = containers_dir(self.ctx.node_dir, container.name)
+        share_tmp(self.ctx.node_dir, node_dir)
+        request = self._with_started(
+            request_of(self.ctx, container, self.argv[container.name], node_dir),
+            container.name)
+        outcome: Outcome | None = None
+        try:
+            outcome = await self.ctx.executor.run_process(request)
+            return outcome
+        finally:
+            self._keep_log(container.name, node_dir, outcome)
+
+    def _keep_log(self, name: str, node_dir: Path, outcome: Outcome | None) -> None:
+        run = self.ctx.run
+        if run.deleted or run.engine.detached:
+            return
+        parts: list[str | Path] = []
+        if outcome is not None:
+            parts = [*([outcome.log] if outcome.log else []), *outcome.log_files]
+        else:
+            files = getattr(self.ctx.executor, "log_files", None)
+            parts = [f for f in (files(node_dir) if files else []) if f.exists()]
+        run.store.keep_log(run.uid, container_log_id(self.ctx.node.id, name), parts)
+
+    def _with_started(self, request: ProcessRequest, name: str) -> ProcessRequest:
+        event = self.started.setdefault(name, asyncio.Event())
+        return ProcessRequest(argv=request.argv, env=request.env,
+                              working_dir=request.working_dir, node_dir=request.node_dir,
+                              script=request.script, image=request.image,
+                              template=request.template, started=event.set)
+
+    async def _ready(self) -> None:
+        """Daemoned once every container runs and passed its readinessProbe, if it has one."""
+        containers = [self.main_container, *self.sidecars]
+        for c in containers:
+            self.started.setdefault(c.name, asyncio.Event())
+        await asyncio.gather(*(self._probe(c) for c in containers))
+        self.ctx.daemoned()
+
+    async def _probe(self, container: UserContainer) -> None:
+        await self.started[container.name].wait()
+        probe = container.readiness_probe
+        if not probe:
+            return
+        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
+        period = float(probe.get("periodSeconds") or PERIOD_SECONDS)
+        timeout = float(probe.get("timeoutSeconds") or TIMEOUT_SECONDS)
+        needed, passed, attempt = int(probe.get("successThreshold") or 1), 0, 0
+        while True:
+            attempt += 1
+            try:
+                ok = await asyncio.wait_for(self._check(container, probe, attempt, timeout),
+                                            timeout)
+            except (TimeoutError, OSError):
+                ok = False
+            passed = passed + 1 if ok else 0
+            if passed >= needed:
+                return
+            await asyncio.sleep(period)
+
+    async def _check(self, container: UserContainer, probe: dict[str, Any], attempt: int,
+                     timeout: float) -> bool:
+        if probe.get("httpGet"):
+            return await asyncio.to_thread(_http_get, probe["httpGet"], container, timeout)
+        if probe.get("tcpSocket"):
+            action = probe["tcpSocket"]
+            _, writer = await asyncio.open_connection(action.get("host") or POD_IP,
+                                                      _port(action, container))
+            writer.close()
+            return True
+        if probe.get("exec"):
+            return await self._exec(container, probe["exec"], attempt)
+        raise NodeError(f"{container.name}: readinessProbe needs exec, httpGet or tcpSocket")
+
+    async def _exec(self, container: UserContainer, action: dict[str, Any],
+                    attempt: int) -> bool:
+        """Run the probe's command in the container's view (its /tmp, env and workingDir)."""
+        command = [str(a) for a in action.get("command") or []]
+        if not command:
+            raise NodeError(f"{container.name}: readinessProbe.exec.command is empty")
+        node_dir = containers_dir(self.ctx.node_dir, f"probe-{container.name}-{attempt}")
+        share_tmp(self.ctx.node_dir, node_dir)
+        try:
+            outcome = await self.ctx.executor.run_process(
+                request_of(self.ctx, container, command, node_dir))
+            return outcome.phase == "Succeeded"
+        finally:
+            shutil.rmtree(node_dir, ignore_errors=True)
+
+
+def _containers(raw: dict[str, Any], key: str) -> list[UserContainer]:
+    items = raw.get(key) or []
+    containers = [UserContainer.model_validate(c) for c in items]
+    names = [c.name for c in containers]
+    for i, name in enumerate(names):
+        if not name:
+            raise NodeError(f"{key}[{i}].name: {key} must all have container name")
+    return containers
+
+
+def _port(action: dict[str, Any], container: UserContainer) -> int:
+    port = action.get("port")
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for entry in container.ports or []:
+        if entry.get("name") == port and entry.get("containerPort") is not None:
+            return int(entry["containerPort"])
+    raise NodeError(f"{container.name}: readinessProbe port {port!r} is not a number nor the "
+                    "name of one of the container's ports")
+
+
+def _http_get(action: dict[str, Any], container: UserContainer, timeout: float) -> bool:
+    scheme = str(action.get("scheme") or "HTTP").lower()
+    host = action.get("host") or POD_IP
+    path = "/" + str(action.get("path") or "").lstrip("/")
+    url = f"{scheme}://{host}:{_port(action, container)}{path}"
+    headers = {str(h.get("name")): str(h.get("value", ""))
+               for h in action.get("httpHeaders") or []}
+    request = urllib.request.Request(url, headers=headers)
+    # As the kubelet: a probe does not check the server's certificate.
+    context = ssl._create_unverified_context() if scheme == "https" else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout,
+                                    context=context) as response:
+            return 200 <= response.status < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+async def run_pod(ctx: NodeContext, main: ProcessRequest) -> Outcome:
+    return await Pod(ctx, main).run()
+
+
+__all__ = ["Pod", "UserContainer", "container_log_id", "containers_dir", "has_pod_extras",
+           "run_pod", "share_tmp"]
