@@ -344,3 +344,64 @@ def test_kill_right_after_spawn_adopts_instead_of_rerunning(home: Path,
     # The fork server records the pid before it replies, so a process the dead engine never
     # heard about is still found and adopted by the next one.
     assert crash_then_recover(home, counts_dir, "after-spawn") == ("Succeeded", ["leaf"])
+
+
+# ---- a daemon serving through a crash -------------------------------------------------------
+
+
+def daemon_workflow(counts: Path, go: Path) -> dict[str, Any]:
+    """A daemon with a sidecar, each noting its start in ``counts``; then a step gated on
+    ``go``, so the daemon serves while the engine is killed and the next one takes over."""
+    serve = {"image": "alpine", "command": ["sh", "-c", f'echo daemon >> "{counts}"; sleep 600']}
+    sidecar = {"name": "helper", "image": "alpine",
+               "command": ["sh", "-c", f'echo sidecar >> "{counts}"; sleep 600']}
+    gate = f'while [ ! -e "{go}" ]; do sleep 0.05; done'
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": WF_NAME},
+        "spec": {"entrypoint": "main", "templates": [
+            {"name": "main", "steps": [[{"name": "daemon", "template": "daemon"}],
+                                       [{"name": "gate", "template": "gate"}]]},
+            {"name": "daemon", "daemon": True, "container": serve, "sidecars": [sidecar]},
+            {"name": "gate", "container": {"image": "alpine", "command": ["sh", "-c", gate]}},
+        ]},
+    }
+
+
+def nodes_by_name(store: Store, uid: str) -> dict[str, dict[str, Any]]:
+    return {n["name"]: n for n in store.nodes(uid).values()}
+
+
+def test_killed_engine_readopts_a_serving_daemon_and_its_sidecar(home: Path,
+                                                                  counts_dir: Path) -> None:
+    counts, go = counts_dir / "counts", counts_dir / "go"
+    store = Store(home)
+    uid = submit(store, daemon_workflow(counts, go)).uid
+    first = EngineProcess(home, exit_when_idle=600)
+    daemon, gate = f"{WF_NAME}[0].daemon", f"{WF_NAME}[1].gate"
+    try:
+        wait_until(lambda: nodes_by_name(store, uid).get(gate, {}).get("phase") == "Running", 60,
+                   "the step after the daemon to run")
+    finally:
+        first.kill9()
+    assert nodes_by_name(store, uid)[daemon]["daemoned"] is True
+    wait_until(lambda: len(counts.read_text().split()) == 2, 10, "the daemon and its sidecar")
+
+    second = EngineProcess(home, exit_when_idle=1)
+    wait_until(lambda: store.get(uid).owner not in (None, first.pid) or
+               store.get(uid).phase != "Running", 60, "the next engine to adopt")
+    go.touch()
+    try:
+        second.wait(FINISH_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        second.kill9()
+        raise AssertionError(f"not finished; engine log:\n{engine_log(home)}") from None
+
+    assert store.get(uid).phase == "Succeeded", engine_log(home)
+    nodes = nodes_by_name(store, uid)
+    assert nodes[daemon]["phase"] == "Succeeded" and "daemoned" not in nodes[daemon]
+    assert Counter(counts.read_text().split()) == {"daemon": 1, "sidecar": 1}
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not processes_of(home), 10, "the daemon's processes to end")
+    assert processes_of(home) == []
+    store.close()

@@ -100,7 +100,7 @@ def run_workflow(templates: str, home: Path) -> tuple[dict[str, Any], WorkflowSe
 
 
 def nodes(wf: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+    return {n["displayName"]: n for n in wf["status"].get("nodes", {}).values()}
 
 
 def alive(pidfile: Path) -> list[int]:
@@ -417,3 +417,42 @@ def test_http_probe_asks_the_given_host_path_and_headers() -> None:
         assert seen == [("/healthz", "yes"), ("/other", "yes")]
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.parametrize("verb", ["stop", "terminate"])
+def test_stop_and_terminate_kill_a_serving_daemon(verb: str, tmp_path: Path,
+                                                  shared: Path) -> None:
+    # As in Argo, shutdown does not fail a daemoned node: the scope it serves ends, and that
+    # kills it as Succeeded; the step still running is stopped.
+    store = Store(tmp_path / "home")
+    record = submit(store, HEAD + f"""
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: daemon
+        template: daemon
+    - - name: wait
+        template: sleep
+        arguments: {{parameters: [{{name: seconds, value: "600"}}]}}
+  - name: daemon
+    daemon: true
+    container: {{image: alpine, command: [sh, -c, "echo $$ > {shared}/pids; exec sleep 600"]}}
+""" + SLEEP)
+    service = WorkflowService(store)
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(Engine(store).run(record.uid))
+        while nodes(store.workflow(store.get(record.uid))).get("wait", {}).get("phase") \
+                != "Running":
+            await asyncio.sleep(0.05)
+        getattr(service, verb)("default", "wf")
+        await run
+
+    asyncio.run(scenario())
+    wf = store.workflow(store.get(record.uid))
+    found = nodes(wf)
+    assert wf["status"]["phase"] == "Failed"
+    assert found["daemon"]["phase"] == "Succeeded" and "daemoned" not in found["daemon"]
+    assert found["wait"]["phase"] == "Failed"
+    assert alive(shared / "pids") == []
