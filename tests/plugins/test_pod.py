@@ -24,6 +24,7 @@ from argosy.engine.run import Engine
 from argosy.spec.lint import lint
 from argosy.spec.loader import load_documents
 from argosy.store import Store
+from tests.conftest import REPO, run_cli
 
 HEAD = """
 apiVersion: argoproj.io/v1alpha1
@@ -456,3 +457,18 @@ def test_stop_and_terminate_kill_a_serving_daemon(verb: str, tmp_path: Path,
     assert found["daemon"]["phase"] == "Succeeded" and "daemoned" not in found["daemon"]
     assert found["wait"]["phase"] == "Failed"
     assert alive(shared / "pids") == []
+
+
+def test_the_example_runs_and_shows_each_containers_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    example = REPO / "examples" / "daemon-and-sidecar.yaml"
+    result = run_cli("run", str(example), "-p", f"port={free_port()}", "-o", "json", home=home)
+    assert result.code == 0, result.stderr
+    wf = result.json()
+    found = nodes(wf)
+    assert found["ask"]["outputs"]["result"] == "hello from the daemon"
+    assert found["with-sidecar"]["outputs"]["result"] == "written by the sidecar"
+    name = wf["metadata"]["name"]
+    logs = run_cli("logs", name, "server", "-c", "prepare", home=home)
+    assert logs.code == 0, logs.stderr
+    assert [line.split(": ", 1)[1] for line in logs.stdout.splitlines()] == ["page ready"]
