@@ -4,7 +4,8 @@
 * Init containers run one after another, each to its end, before anything else starts; the
   first that fails fails the node with Argo's message (``NAME: Error (exit code N)``).
 * Sidecars start with the main container and are killed (SIGTERM, then SIGKILL after the grace
-  period) once it has exited; the node's outcome is the main container's.
+  period) once it has exited; the node's outcome is the main container's, unless a sidecar
+  failed by itself before (an exit code other than 0, 137 or 143), which fails it as in Argo.
 * A daemon's node is daemoned once its main container runs and every container with a
   ``readinessProbe`` (``exec``, ``httpGet`` or ``tcpSocket``) passed it; the engine then lets
   its scope go on, and kills it when that scope ends. A daemon that exits by itself fails, even
@@ -34,6 +35,8 @@ from argosy.engine.run import NodeContext, NodeError
 from argosy.plugin import Outcome, ProcessRequest
 from argosy.plugins.container import Container, argv_of, request_of
 
+# Exit codes of a sidecar killed by SIGKILL or SIGTERM, which Argo does not count as failures.
+KILLED = (137, 143)
 # Kubernetes' Probe defaults.
 PERIOD_SECONDS = 10.0
 TIMEOUT_SECONDS = 1.0
@@ -94,6 +97,9 @@ class Pod:
         ready = asyncio.ensure_future(self._ready()) if self.daemon else None
         try:
             outcome = await self.ctx.executor.run_process(self._with_started(self.main, "main"))
+            # Those that ended before main did ended by themselves, not killed by us.
+            ended = [(c, t.result()) for c, t in zip(self.sidecars, sidecars, strict=True)
+                     if t.done() and not t.cancelled() and t.exception() is None]
         finally:
             for task in [*sidecars, *([ready] if ready else [])]:
                 task.cancel()
@@ -101,6 +107,11 @@ class Pod:
                                  return_exceptions=True)
         if self.daemon and outcome.phase == "Succeeded":
             outcome.phase = "Failed"  # a daemon is meant to serve until its scope ends
+        failed = [f"{c.name}: {o.message}" for c, o in ended
+                  if o.phase != "Succeeded" and o.exit_code not in KILLED]
+        if outcome.phase == "Succeeded" and failed:
+            # As Argo's inferFailedReason: a sidecar that failed by itself fails the pod.
+            outcome.phase, outcome.message = "Failed", failed[0]
         return outcome
 
     async def _container(self, container: UserContainer) -> Outcome:

@@ -472,3 +472,55 @@ def test_the_example_runs_and_shows_each_containers_log(tmp_path: Path) -> None:
     logs = run_cli("logs", name, "server", "-c", "prepare", home=home)
     assert logs.code == 0, logs.stderr
     assert [line.split(": ", 1)[1] for line in logs.stdout.splitlines()] == ["page ready"]
+
+
+def test_a_sidecar_that_fails_by_itself_fails_the_node(tmp_path: Path) -> None:
+    # Killed sidecars (exit 143 on SIGTERM here) are not failures; one that failed on its own
+    # before main ended is, as in Argo.
+    wf, _ = run_workflow("""
+  - name: main
+    steps:
+    - - {name: broken, template: broken}
+      - {name: killed, template: killed}
+  - name: broken
+    container: {image: alpine, command: [sleep, "1"]}
+    sidecars:
+    - {name: crash, image: alpine, command: [sh, -c, "exit 2"]}
+  - name: killed
+    container: {image: alpine, command: ["true"]}
+    sidecars:
+    - {name: server, image: alpine, command: [sleep, "600"]}
+""", tmp_path / "home")
+    found = nodes(wf)
+    assert (found["broken"]["phase"], found["broken"]["message"]) == (
+        "Failed", "crash: Error (exit code 2)")
+    assert found["killed"]["phase"] == "Succeeded"
+
+
+def test_daemons_end_with_the_scope_that_started_them(tmp_path: Path) -> None:
+    # The daemon serves an inner steps template; the step after that template finds it gone.
+    port = free_port()
+    wf, _ = run_workflow(f"""
+  - name: main
+    steps:
+    - - {{name: inner, template: inner}}
+    - - name: after
+        template: probe
+  - name: inner
+    steps:
+    - - name: server
+        template: server
+        arguments: {{parameters: [{{name: port, value: "{port}"}}]}}
+    - - name: during
+        template: probe
+  - name: probe
+    container:
+      image: python:3
+      command: [python3, -c, "import socket; s = socket.socket();
+        print('up' if s.connect_ex(('127.0.0.1', {port})) == 0 else 'down')"]
+""" + server(extra="daemon: true"), tmp_path / "home")
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    found = nodes(wf)
+    assert found["during"]["outputs"]["result"] == "up"
+    assert found["after"]["outputs"]["result"] == "down"
+    assert found["server"]["finishedAt"] <= found["inner"]["finishedAt"]
