@@ -58,6 +58,11 @@ class Engine:
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.serving = serving
         self.detached = False
+        # The executors are the process's (one registry): an engine that detached before this
+        # one left them letting go of what they run; this one kills what it cancels again.
+        for backend in self.registry.executors.values():
+            if hasattr(backend, "detached"):
+                backend.detached = False
         self.runs: dict[str, asyncio.Task[WorkflowRecord]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         # Locks live in this process: holders recorded in the store are restored on start.
