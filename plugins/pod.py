@@ -25,6 +25,7 @@ import shutil
 import ssl
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,8 @@ class Pod:
     async def run(self) -> Outcome:
         for init in self.inits:
             outcome = await self._container(init)
-            if outcome.phase != "Succeeded":
-                return Outcome("Failed", f"{init.name}: {outcome.message}",
-                               exit_code=outcome.exit_code)
+            if outcome.phase != "Succeeded":  # main never runs: the node has no exit code
+                return Outcome("Failed", f"{init.name}: {outcome.message}")
         sidecars = [asyncio.ensure_future(self._container(c)) for c in self.sidecars]
         ready = asyncio.ensure_future(self._ready()) if self.daemon else None
         try:
@@ -141,11 +141,7 @@ class Pod:
         run.store.keep_log(run.uid, container_log_id(self.ctx.node.id, name), parts)
 
     def _with_started(self, request: ProcessRequest, name: str) -> ProcessRequest:
-        event = self.started.setdefault(name, asyncio.Event())
-        return ProcessRequest(argv=request.argv, env=request.env,
-                              working_dir=request.working_dir, node_dir=request.node_dir,
-                              script=request.script, image=request.image,
-                              template=request.template, started=event.set)
+        return replace(request, started=self.started.setdefault(name, asyncio.Event()).set)
 
     async def _ready(self) -> None:
         """Daemoned once every container runs and passed its readinessProbe, if it has one."""
