@@ -3,9 +3,14 @@ the whole of a log longer than the store keeps."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+from argosy import Client
+from argosy.api.service import submit
+from argosy.engine.run import Engine
+from argosy.store import Store
 from tests.engine.log_cases import (
     LONG_LINES,
     PLUGIN_SAID,
@@ -37,5 +42,40 @@ def test_log_of_stopped_and_plugin_nodes(tmp_path: Path) -> None:
                                                                "grep": "99"})
             assert [json.loads(line)["result"]["content"] for line in tail.text.splitlines()] \
                 == ["4998", "4999"]
+    finally:
+        server.stop()
+
+
+SIDECAR = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: pod}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [echo, main said]}
+    initContainers:
+    - {name: setup, image: alpine, command: [echo, setup said]}
+"""
+
+
+def test_log_of_a_pods_other_container_by_log_options_container(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    asyncio.run(Engine(store).run(submit(store, SIDECAR).uid))
+    store.close()
+    server = start_server(tmp_path)
+    try:
+        with server.client() as http:
+            def said(path: str, **params: str) -> list[str]:
+                resp = http.get(f"{API}/default/pod{path}", params=params)
+                assert resp.status_code == 200, resp.text
+                return [json.loads(line)["result"]["content"] for line in resp.text.splitlines()]
+
+            assert said("/log") == ["main said"]
+            assert said("/log", **{"logOptions.container": "setup"}) == ["setup said"]
+            assert said("/pod/log", **{"logOptions.container": "setup"}) == ["setup said"]
+        client = Client(url=server.url, token=server.token)
+        assert client.logs("pod", "pod", container="setup") == "setup said\n"
     finally:
         server.stop()
