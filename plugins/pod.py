@@ -49,11 +49,6 @@ class UserContainer(Container):
     ports: list[dict[str, Any]] | None = None
 
 
-def container_log_id(node_id: str, container: str) -> str:
-    """The key of a pod's container's log in the store: the node's own log is its main's."""
-    return f"{node_id}:{container}"
-
-
 def share_tmp(pod_dir: Path, node_dir: Path) -> None:
     """Point a process dir's private /tmp at its pod's, shared by all the pod's containers."""
     shared = pod_dir / "tmp"
@@ -62,10 +57,6 @@ def share_tmp(pod_dir: Path, node_dir: Path) -> None:
     link = node_dir / "tmp"
     if not link.is_symlink():
         link.symlink_to(os.path.relpath(shared, node_dir))
-
-
-def containers_dir(pod_dir: Path, name: str) -> Path:
-    return pod_dir / "containers" / name
 
 
 def has_pod_extras(raw: dict[str, Any]) -> bool:
@@ -86,6 +77,9 @@ class Pod:
             {**ctx.raw[kind], "name": "main"} if isinstance(ctx.raw.get(kind), dict)
             else {"name": "main"})
         self.argv = {c.name: argv_of(c) for c in [*self.inits, *self.sidecars]}
+        if self.daemon:  # a probe that cannot run fails the node now, not the wait forever
+            for c in [self.main_container, *self.sidecars]:
+                _check_probe(c)
         self.started: dict[str, asyncio.Event] = {}
 
     async def run(self) -> Outcome:
@@ -116,7 +110,7 @@ class Pod:
 
     async def _container(self, container: UserContainer) -> Outcome:
         """Run one init container or sidecar to its end; its log kept under its name."""
-        node_dir = containers_dir(self.ctx.node_dir, container.name)
+        node_dir = self._dir(container.name)
         share_tmp(self.ctx.node_dir, node_dir)
         request = self._with_started(
             request_of(self.ctx, container, self.argv[container.name], node_dir),
@@ -138,7 +132,12 @@ class Pod:
         else:
             files = getattr(self.ctx.executor, "log_files", None)
             parts = [f for f in (files(node_dir) if files else []) if f.exists()]
-        run.store.keep_log(run.uid, container_log_id(self.ctx.node.id, name), parts)
+        run.store.keep_log(run.uid, run.store.container_log(self.ctx.node.id, name)[0], parts)
+
+    def _dir(self, name: str) -> Path:
+        """A container's process dir, where the store looks for its log while it runs."""
+        run = self.ctx.run
+        return run.store.run_dir(run.uid) / run.store.container_log(self.ctx.node.id, name)[1]
 
     def _with_started(self, request: ProcessRequest, name: str) -> ProcessRequest:
         return replace(request, started=self.started.setdefault(name, asyncio.Event()).set)
@@ -182,17 +181,13 @@ class Pod:
                                                       _port(action, container))
             writer.close()
             return True
-        if probe.get("exec"):
-            return await self._exec(container, probe["exec"], attempt)
-        raise NodeError(f"{container.name}: readinessProbe needs exec, httpGet or tcpSocket")
+        return await self._exec(container, probe["exec"], attempt)
 
     async def _exec(self, container: UserContainer, action: dict[str, Any],
                     attempt: int) -> bool:
         """Run the probe's command in the container's view (its /tmp, env and workingDir)."""
         command = [str(a) for a in action.get("command") or []]
-        if not command:
-            raise NodeError(f"{container.name}: readinessProbe.exec.command is empty")
-        node_dir = containers_dir(self.ctx.node_dir, f"probe-{container.name}-{attempt}")
+        node_dir = self._dir(f"probe-{container.name}-{attempt}")
         share_tmp(self.ctx.node_dir, node_dir)
         try:
             outcome = await self.ctx.executor.run_process(
@@ -210,6 +205,19 @@ def _containers(raw: dict[str, Any], key: str) -> list[UserContainer]:
         if not name:
             raise NodeError(f"{key}[{i}].name: {key} must all have container name")
     return containers
+
+
+def _check_probe(container: UserContainer) -> None:
+    probe = container.readiness_probe
+    if not probe:
+        return
+    where = f"{container.name}: readinessProbe"
+    if probe.get("httpGet"):
+        _port(probe["httpGet"], container)
+    elif probe.get("tcpSocket"):
+        _port(probe["tcpSocket"], container)
+    elif not isinstance(probe.get("exec"), dict) or not probe["exec"].get("command"):
+        raise NodeError(f"{where} needs exec (with a command), httpGet or tcpSocket")
 
 
 def _port(action: dict[str, Any], container: UserContainer) -> int:
@@ -245,5 +253,4 @@ async def run_pod(ctx: NodeContext, main: ProcessRequest) -> Outcome:
     return await Pod(ctx, main).run()
 
 
-__all__ = ["Pod", "UserContainer", "container_log_id", "containers_dir", "has_pod_extras",
-           "run_pod", "share_tmp"]
+__all__ = ["Pod", "UserContainer", "has_pod_extras", "run_pod", "share_tmp"]

@@ -72,6 +72,16 @@ SLEEP = """
 """
 
 
+def awaiting(*files: Path) -> str:
+    """A template ``wait`` that ends once ``files`` exist, and the engine had time to see the
+    processes that wrote them end."""
+    test = " && ".join(f"[ -e {f} ]" for f in files)
+    return f"""
+  - name: wait
+    container: {{image: alpine, command: [sh, -c, "until {test}; do sleep 0.1; done; sleep 2"]}}
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -197,20 +207,23 @@ def test_exec_probe_runs_in_the_daemons_view(tmp_path: Path, shared: Path) -> No
     assert started >= ready  # the next step waited for the probe to pass
 
 
-def test_daemon_that_exits_by_itself_fails(tmp_path: Path) -> None:
+def test_daemon_that_exits_by_itself_fails(tmp_path: Path, shared: Path) -> None:
     # Daemoned once started (no probe), so the next step runs; it then ends on its own, which
     # fails its node in Argo even with exit code 0: a daemon is meant to serve.
-    wf, _ = run_workflow("""
+    wf, _ = run_workflow(f"""
   - name: main
     steps:
-    - - {name: zero, template: quits, arguments: {parameters: [{name: code, value: "0"}]}}
-      - {name: three, template: quits, arguments: {parameters: [{name: code, value: "3"}]}}
-    - - {name: wait, template: sleep, arguments: {parameters: [{name: seconds, value: "2"}]}}
+    - - {{name: zero, template: quits, arguments: {{parameters: [{{name: code, value: "0"}}]}}}}
+      - {{name: three, template: quits, arguments: {{parameters: [{{name: code, value: "3"}}]}}}}
+    - - {{name: wait, template: wait}}
   - name: quits
     daemon: true
-    inputs: {parameters: [{name: code}]}
-    container: {image: alpine, command: [sh, -c, "sleep 0.3; exit {{inputs.parameters.code}}"]}
-""" + SLEEP, tmp_path / "home")
+    inputs: {{parameters: [{{name: code}}]}}
+    container:
+      image: alpine
+      command: [sh, -c, "sleep 0.3; touch {shared}/{{{{inputs.parameters.code}}}};
+                         exit {{{{inputs.parameters.code}}}}"]
+""" + awaiting(shared / "0", shared / "3"), tmp_path / "home")
     found = nodes(wf)
     assert found["wait"]["phase"] == "Succeeded"
     assert found["zero"]["phase"] == "Failed" and "daemoned" not in found["zero"]
@@ -227,15 +240,15 @@ def test_a_daemon_that_fails_is_retried_and_the_new_attempt_serves(tmp_path: Pat
     steps:
     - - name: daemon
         template: daemon
-    - - {{name: wait, template: sleep, arguments: {{parameters: [{{name: seconds, value: "2"}}]}}}}
+    - - {{name: wait, template: wait}}
   - name: daemon
     daemon: true
     retryStrategy: {{limit: 2}}
     container:
       image: alpine
       command: [sh, -c, "if [ ! -e {marker} ]; then touch {marker}; sleep 0.3; exit 1; fi;
-                         sleep 600"]
-""" + SLEEP, tmp_path / "home")
+                         touch {shared}/second; sleep 600"]
+""" + awaiting(shared / "second"), tmp_path / "home")
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     found = nodes(wf)
     assert found["daemon"]["type"] == "Retry" and found["daemon"]["phase"] == "Succeeded"
@@ -254,8 +267,8 @@ def test_sidecar_shares_the_pods_network_and_tmp_and_ends_with_main(tmp_path: Pa
     container:
       image: alpine
       command: [sh, -c, "until [ -e /tmp/up ]; do sleep 0.1; done; cat /tmp/up;
-        python3 -c \\"import urllib.request as u; print(u.urlopen('http://localhost:{port}/')
-        .read().decode())\\""]
+        until python3 -c \\"import urllib.request as u; print(u.urlopen(
+        'http://localhost:{port}/').read().decode())\\" 2>/dev/null; do sleep 0.1; done"]
     sidecars:
     - name: web
       image: python:3
@@ -474,22 +487,24 @@ def test_the_example_runs_and_shows_each_containers_log(tmp_path: Path) -> None:
     assert [line.split(": ", 1)[1] for line in logs.stdout.splitlines()] == ["page ready"]
 
 
-def test_a_sidecar_that_fails_by_itself_fails_the_node(tmp_path: Path) -> None:
+def test_a_sidecar_that_fails_by_itself_fails_the_node(tmp_path: Path, shared: Path) -> None:
     # Killed sidecars (exit 143 on SIGTERM here) are not failures; one that failed on its own
     # before main ended is, as in Argo.
-    wf, _ = run_workflow("""
+    wf, _ = run_workflow(f"""
   - name: main
     steps:
-    - - {name: broken, template: broken}
-      - {name: killed, template: killed}
+    - - {{name: broken, template: broken}}
+      - {{name: killed, template: killed}}
   - name: broken
-    container: {image: alpine, command: [sleep, "1"]}
+    container:
+      image: alpine
+      command: [sh, -c, "until [ -e {shared}/crashed ]; do sleep 0.1; done; sleep 1"]
     sidecars:
-    - {name: crash, image: alpine, command: [sh, -c, "exit 2"]}
+    - {{name: crash, image: alpine, command: [sh, -c, "touch {shared}/crashed; exit 2"]}}
   - name: killed
-    container: {image: alpine, command: ["true"]}
+    container: {{image: alpine, command: ["true"]}}
     sidecars:
-    - {name: server, image: alpine, command: [sleep, "600"]}
+    - {{name: server, image: alpine, command: [sleep, "600"]}}
 """, tmp_path / "home")
     found = nodes(wf)
     assert (found["broken"]["phase"], found["broken"]["message"]) == (
@@ -524,3 +539,19 @@ def test_daemons_end_with_the_scope_that_started_them(tmp_path: Path) -> None:
     assert found["during"]["outputs"]["result"] == "up"
     assert found["after"]["outputs"]["result"] == "down"
     assert found["server"]["finishedAt"] <= found["inner"]["finishedAt"]
+
+
+def test_a_probe_that_cannot_run_fails_the_daemon_at_once(tmp_path: Path) -> None:
+    wf, _ = run_workflow("""
+  - name: main
+    daemon: true
+    container:
+      image: alpine
+      command: [sleep, "600"]
+      ports: [{name: http, containerPort: 8080}]
+      readinessProbe: {httpGet: {port: web}}
+""", tmp_path / "home")
+    root = nodes(wf)["wf"]
+    assert (root["phase"], root["message"]) == (
+        "Error", "main: readinessProbe port 'web' is not a number nor the name of one of the "
+        "container's ports")
