@@ -9,7 +9,6 @@ by the test, live in a directory outside /tmp: a node's /tmp is private to its p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import socket
 import uuid
@@ -89,8 +88,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def shared() -> Iterator[Path]:
-    """A directory the nodes and the test both see (a node's /tmp is its own)."""
+def shared(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory the nodes and the test both see: a node's /tmp is its own, and so are its
+    writes elsewhere unless the sandbox gives it no layer over the host's files."""
+    monkeypatch.setenv("ARGOSY_SANDBOX", "tmp")
     path = Path("/var/tmp") / f"argosy-pod-{uuid.uuid4().hex}"
     path.mkdir(parents=True)
     path.chmod(0o777)
@@ -114,15 +115,10 @@ def nodes(wf: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n["displayName"]: n for n in wf["status"].get("nodes", {}).values()}
 
 
-def alive(pidfile: Path) -> list[int]:
-    """The processes of ``pidfile`` still running (a zombie has ended: its parent reaps it)."""
-    running = []
-    for pid in (int(p) for p in pidfile.read_text().split()):
-        with contextlib.suppress(FileNotFoundError):
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            if stat[stat.rindex(")") + 2] != "Z":
-                running.append(pid)
-    return running
+def listening(port: int) -> bool:
+    """Whether a server still listens on the port (a node's pids are its own namespace's)."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 # ---- daemon: true ----------------------------------------------------------------------------
@@ -152,7 +148,7 @@ def test_daemon_step_serves_the_next_steps_and_ends_with_its_scope(tmp_path: Pat
     assert daemon["phase"] == "Succeeded" and "daemoned" not in daemon
     assert daemon["podIP"] == "127.0.0.1"
     assert daemon["finishedAt"] >= found["client"]["finishedAt"]
-    assert len(pidfile.read_text().split()) == 1 and alive(pidfile) == []
+    assert len(pidfile.read_text().split()) == 1 and not listening(port)
 
 
 def test_daemon_task_in_a_dag_meets_bare_depends_and_a_tcp_probe(tmp_path: Path) -> None:
@@ -279,7 +275,7 @@ def test_sidecar_shares_the_pods_network_and_tmp_and_ends_with_main(tmp_path: Pa
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     root = nodes(wf)["wf"]
     assert root["outputs"]["result"].startswith("shared\n<!DOCTYPE HTML")
-    assert alive(pidfile) == []
+    assert not listening(port)
     web = service.logs("default", "wf", container="web")
     assert web[0] == ("wf", "sidecar says hi") and '"GET / HTTP/1.1" 200' in web[1][1]
     assert "sidecar says hi" not in "".join(line for _, line in service.logs("default", "wf"))
@@ -438,21 +434,19 @@ def test_stop_and_terminate_kill_a_serving_daemon(verb: str, tmp_path: Path,
                                                   shared: Path) -> None:
     # As in Argo, shutdown does not fail a daemoned node: the scope it serves ends, and that
     # kills it as Succeeded; the step still running is stopped.
-    store = Store(tmp_path / "home")
+    store, port = Store(tmp_path / "home"), free_port()
     record = submit(store, HEAD + f"""
   entrypoint: main
   templates:
   - name: main
     steps:
     - - name: daemon
-        template: daemon
+        template: server
+        arguments: {{parameters: [{{name: port, value: "{port}"}}]}}
     - - name: wait
         template: sleep
         arguments: {{parameters: [{{name: seconds, value: "600"}}]}}
-  - name: daemon
-    daemon: true
-    container: {{image: alpine, command: [sh, -c, "echo $$ > {shared}/pids; exec sleep 600"]}}
-""" + SLEEP)
+""" + server(extra="daemon: true") + SLEEP)
     service = WorkflowService(store)
 
     async def scenario() -> None:
@@ -469,7 +463,7 @@ def test_stop_and_terminate_kill_a_serving_daemon(verb: str, tmp_path: Path,
     assert wf["status"]["phase"] == "Failed"
     assert found["daemon"]["phase"] == "Succeeded" and "daemoned" not in found["daemon"]
     assert found["wait"]["phase"] == "Failed"
-    assert alive(shared / "pids") == []
+    assert not listening(port)
 
 
 def test_the_example_runs_and_shows_each_containers_log(tmp_path: Path) -> None:
