@@ -34,6 +34,7 @@ from argosy.store import runtime_root
 
 if TYPE_CHECKING:
     from argosy.engine.context import NodeContext, NodeError
+    from argosy.engine.daemons import POD_IP
     from argosy.engine.loops import LoopError, expand
 
 #: The stable API, each name with what it is for (listed in ``docs/plugins/hooks.md``).
@@ -45,6 +46,7 @@ STABLE = {
                    "logs, config)",
     "Outcome": "how a node ended: phase, message, result, outputs, log, artifacts",
     "NodeError": "raise it in `run` to end the node Error with its message",
+    "POD_IP": "the address of a local node's pod (every local node shares the host's network)",
     "Executor": "protocol of execution backends (`argosy_executors`)",
     "ProcessRequest": "a process for the selected executor to run",
     "Store": "protocol of stores (`argosy_stores`); the SQLite store is the first",
@@ -79,6 +81,7 @@ STABLE = {
     "SelectorError": "a label selector that cannot be parsed",
 }
 __all__ = [  # the names of STABLE
+    "POD_IP",
     "WORKFLOW_LABEL",
     "ArgoModel",
     "ArgosyError",
@@ -121,7 +124,7 @@ __all__ = [  # the names of STABLE
 
 # The engine imports this module: what it defines is looked up when a plugin asks for it.
 _FROM_ENGINE = {"NodeContext": "context", "NodeError": "context", "LoopError": "loops",
-                "expand": "loops"}
+                "expand": "loops", "POD_IP": "daemons"}
 
 
 def __getattr__(name: str) -> Any:

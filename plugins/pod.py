@@ -31,9 +31,7 @@ from typing import Any
 
 from pydantic import Field
 
-from argosy.engine.daemons import POD_IP
-from argosy.engine.run import NodeContext, NodeError
-from argosy.plugin import Outcome, ProcessRequest
+from argosy.plugin import POD_IP, NodeContext, NodeError, Outcome, ProcessRequest
 from argosy.plugins.container import Container, argv_of, request_of
 
 # Exit codes of a sidecar killed by SIGKILL or SIGTERM, which Argo does not count as failures.
