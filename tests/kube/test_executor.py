@@ -161,7 +161,7 @@ spec:
     priorityClassName: high
     podSpecPatch: '{"containers": [{"name": "main", "resources": {"limits": {"cpu": "1"}}}]}'
     initContainers:
-    - {name: init, image: alpine, command: [sh, -c, "echo ready > /mnt/scratch/init"],
+    - {name: prepare, image: alpine, command: [sh, -c, "echo ready > /mnt/scratch/init"],
        volumeMounts: [{name: scratch, mountPath: /mnt/scratch}]}
     sidecars:
     - {name: side, image: alpine, command: [sh, -c, "sleep 300"]}
@@ -203,7 +203,7 @@ def test_every_pod_shaping_field_reaches_the_pod(
     assert main.resources.requests == {"memory": "16Mi"}
     assert main.resources.limits == {"cpu": "1"}  # from podSpecPatch, merged by name
     assert [(c.name, c.restart_policy) for c in spec.init_containers] == [
-        ("init", None), ("side", "Always")]  # a sidecar is a native sidecar
+        ("prepare", None), ("side", "Always")]  # a sidecar is a native sidecar
     claims = {v.name: v.persistent_volume_claim for v in spec.volumes}
     assert claims["work"].claim_name == "shaped-work"
     assert core.read_namespaced_persistent_volume_claim("shaped-work", "default")
