@@ -205,6 +205,8 @@ class ProcessRequest:
     # Called once the process runs (or, after an engine restart, is found running): a daemon
     # node is daemoned then. An executor that cannot tell calls it as it starts the process.
     started: Callable[[], None] | None = None
+    # The container's volumeMounts, resolved: (host path, mount path, read-only).
+    volumes: tuple[tuple[str, str, bool], ...] = ()
 
 
 class Executor(Protocol):

@@ -675,8 +675,14 @@ class Store:
         self.db.execute("UPDATE workflows SET manifest = ? WHERE uid = ?",
                         (json.dumps(manifest), uid))
 
+    def claims_dir(self, uid: str) -> Path:
+        """The workflow's volumeClaimTemplates claims, a directory each (they outlast a failed
+        run, as Argo's PVCs do under volumeClaimGC OnWorkflowSuccess)."""
+        return self.home / "claims" / uid
+
     def delete(self, uid: str) -> None:
         shutil.rmtree(self.run_dir(uid), ignore_errors=True)
+        shutil.rmtree(self.claims_dir(uid), ignore_errors=True)
         shutil.rmtree(self.home / "logs" / uid, ignore_errors=True)
         with self.transaction() as db:
             for table in ("nodes", "edges", "logs", "artifacts", "actions", "metrics"):

@@ -21,6 +21,7 @@ the file they are written in. The argv follows Kubernetes: ``command`` replaces 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fnmatch
 import os
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from argosy.plugin import (
     home,
     hookimpl,
 )
+from argosy.plugins.volumes import volume_mounts
 
 IMAGES_FILE = "images.yaml"
 IMAGES_ENV = "ARGOSY_IMAGE_ENTRYPOINTS"
@@ -60,6 +62,7 @@ class Container(ArgoModel):
     env: list[EnvVar] | None = None
     env_from: list[dict[str, Any]] | None = Field(None, alias="envFrom")
     working_dir: str | None = Field(None, alias="workingDir")
+    volume_mounts: list[dict[str, Any]] | None = Field(None, alias="volumeMounts")
 
 
 # ---- image entrypoints ---------------------------------------------------------------------
@@ -287,6 +290,7 @@ def argv_for(ctx: NodeContext, container: Container) -> list[str]:
 async def run_process(ctx: NodeContext, container: Container, argv: list[str],
                       script: str | None = None) -> Outcome:
     request = request_of(ctx, container, argv, ctx.node_dir, script)
+    request = dataclasses.replace(request, volumes=volume_mounts(ctx, container.volume_mounts))
     from argosy.plugins import pod  # it builds on this module
 
     if pod.has_pod_extras(ctx.raw):

@@ -369,6 +369,10 @@ def _check(ctx: NodeContext, body: ContainerSet) -> None:
             raise NodeError(f"volumeMounts: mountPath {path!r} is not supported by this "
                             "executor: the containers of a set share the pod's /tmp, so "
                             "mount the volume under /tmp")
+        for key in ("subPath", "readOnly"):
+            if mount.get(key):
+                raise NodeError(f"volumeMounts: {key} is not supported in a containerSet by "
+                                "this executor: its mounts are the node's shared /tmp")
 
 
 async def run(ctx: NodeContext) -> Outcome:

@@ -119,6 +119,8 @@ class ProcessSpec:
     node_dir: Path  # owned by the executor for this node; survives engine restarts
     stdin: str | None = None  # fed to the process on stdin; None: /dev/null
     started: Callable[[], None] | None = None  # called once the process runs (or is re-adopted)
+    # (host path, mount path, read-only) bound into the node's view: its volumeMounts.
+    volumes: tuple[tuple[str, str, bool], ...] = ()
 
 
 # Argo's outputs.result is the last 256 kB of stdout once one final newline is trimmed.
@@ -245,7 +247,7 @@ class LocalExecutor:
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
             spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
-            layered))
+            layered, spec.volumes))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -352,7 +354,7 @@ import ctypes, errno, gc, marshal, re, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MS_BIND, MS_REC, MS_PRIVATE, MS_REMOUNT = 0x1000, 0x4000, 0x40000, 0x20
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                        ctypes.c_void_p]
@@ -391,7 +393,7 @@ def enter_private_tmp(tmp, keep=(), hide=()):
     set_up_mounts(tmp, keep, hide)
 
 
-def set_up_mounts(tmp, keep=(), hide=()):
+def set_up_mounts(tmp, keep=(), hide=(), volumes=()):
     # In a fresh mount namespace. Private first, or the bind mount would propagate back into
     # the host's namespace.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
@@ -411,6 +413,7 @@ def set_up_mounts(tmp, keep=(), hide=()):
                              MS_BIND | MS_REC, None), "bind-mounting /tmp/" + name)
     finally:
         os.close(host_tmp)
+    bind_volumes("", volumes)  # before hiding: a volume may live under the store
     # argosy's own files (the store, its tokens, other nodes' directories): an empty,
     # read-only directory in their place. The node's own files are open or mounted already.
     for path in hide:
@@ -434,6 +437,51 @@ def mount_table():
 def bind(source, target):
     check(libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None),
           "bind-mounting " + source)
+
+
+def bind_volumes(root, volumes):
+    # The node's volumeMounts: each host path bound at root + its mount path (made in the
+    # node's view: its own layer when layered), read-only when asked.
+    for source, target, read_only in volumes:
+        target = root + target
+        try:
+            if os.path.isdir(source):
+                os.makedirs(target, exist_ok=True)
+            elif not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                open(target, "a").close()
+        except PermissionError:
+            raise OSError(errno.EACCES, "cannot make the mount point " + target[len(root):]
+                          + ": its directory is the host's here (not layered), not yours")
+        bind(source, target)
+        if read_only:  # keeping the flags a user namespace locks (nosuid, nodev, noexec)
+            kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            check(libc.mount(None, os.fsencode(target), None,
+                             MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None),
+                  "making " + target + " read-only")
+
+
+def volume_points(table, layers, volumes):
+    # Each volume's mount point made in the upper layer that will show it, before the
+    # overlays are mounted: in a user namespace the host's directories (/mnt, owned by root)
+    # are not ours to make entries in through the overlay.
+    points = [m[2] for m in table if m[3] not in VIRTUAL and not m[4]]
+    for source, target, _read_only in volumes:
+        point = max((p for p in points if target.startswith(p.rstrip("/") + "/")), key=len,
+                    default="/")
+        rel = target[len(point.rstrip("/")) + 1:]
+        places = [(point, rel)]
+        if point == "/" and "/" in rel:  # or its top-level directory's overlay (layer_entries)
+            top, rest = rel.split("/", 1)
+            places.append(("/" + top, rest))
+        for where, path in places:
+            upper = os.path.join(layers, where.replace("%", "%25").replace("/", "%2F"), "upper")
+            path = os.path.join(upper, path)
+            if os.path.isdir(source):
+                os.makedirs(path, exist_ok=True)
+            elif not os.path.exists(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "a").close()
 
 
 def layer(mount, children, root, layers):
@@ -503,7 +551,7 @@ def layer_entries(mounts, root, layers):
             bind(path, target)
 
 
-def enter_private_root(node, tmp, keep, hide):
+def enter_private_root(node, tmp, keep, hide, volumes=()):
     # Every writable disk under / as an overlay whose upper layer is in node_dir/layers, the
     # node's private /tmp, a fresh /dev/shm and /proc; then that view becomes its /.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
@@ -516,6 +564,7 @@ def enter_private_root(node, tmp, keep, hide):
         [m for m in table if m[2] == "/"][-1:]
     root = os.path.join(node, "root")
     os.makedirs(root, exist_ok=True)
+    volume_points(table, os.path.join(node, "layers"), volumes)
     layer(top[0], children, root, os.path.join(node, "layers"))
     bind(tmp, root + "/tmp")
     for name in keep:
@@ -529,6 +578,7 @@ def enter_private_root(node, tmp, keep, hide):
         if os.path.isdir(root + path):
             check(libc.mount(b"none", os.fsencode(root + path), b"tmpfs", MS_RDONLY,
                              b"size=4k,mode=0555"), "hiding " + path)
+    bind_volumes(root, volumes)  # the host's paths are still there, under the node's view
     check(libc.mount(b"proc", os.fsencode(root + "/proc"), b"proc",
                      MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mounting /proc")
     os.chdir(root)
@@ -548,15 +598,15 @@ def clone(flags):
     return pid
 
 
-def start_node(argv, env, cwd, node, layered, keep, hide, fds):
+def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, node, layered, keep, hide, fds)  # never returns
+        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes)  # never returns
     return pid
 
 
-def node_init(argv, env, cwd, node, layered, keep, hide, fds):
+def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
     # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
     # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
     # namespace and exits with the step's status. Its exit takes every process of the
@@ -573,9 +623,9 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds):
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
         tmp = os.path.join(node, "tmp")
         if layered:
-            enter_private_root(node, tmp, keep, hide)
+            enter_private_root(node, tmp, keep, hide, volumes)
         else:
-            set_up_mounts(tmp, keep, hide)
+            set_up_mounts(tmp, keep, hide, volumes)
             try:  # a /proc of this namespace: ps shows the node's processes only
                 check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                  None), "mounting /proc")
@@ -656,7 +706,8 @@ def start_time(pid):
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
 
 
-def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False):
+def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False,
+          volumes=()):
     tmp = os.path.join(node, "tmp")
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
@@ -671,7 +722,7 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
     failed = None
     try:
         if tmp is not None:
-            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds)
+            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes)
         else:
             try:
                 os.chdir(cwd)
@@ -954,11 +1005,12 @@ class _ForkServer:
 
     async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
                     private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
-                    hide: tuple[str, ...] = (), layered: bool = False
+                    hide: tuple[str, ...] = (), layered: bool = False,
+                    volumes: tuple[tuple[str, str, bool], ...] = ()
                     ) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
-                   hide, layered)
+                   hide, layered, volumes)
         for retry in (False, True):
             channel = self._channel()
             try:
@@ -1385,7 +1437,11 @@ class LocalBackend(LocalExecutor):
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)
         spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
-                           node_dir=request.node_dir, started=request.started)
+                           node_dir=request.node_dir, started=request.started,
+                           volumes=request.volumes)
+        if spec.volumes and not self._isolated():
+            return Outcome("Error", "volumeMounts need the node's own mount namespace, which "
+                           f"{SANDBOX_ENV}=off or this kernel does not give it")
         if request.script is not None:
             # Inside the private /tmp when isolated; otherwise a file of the node's own.
             path = SCRIPT_FILE if self._isolated() else str(request.node_dir / "script")

@@ -235,6 +235,9 @@ class WorkflowLifecycle:
         # Its pods are gone, as under any podGC: what they left that lasts (outputs, logs)
         # is in the store now.
         shutil.rmtree(self.store.run_dir(self.uid), ignore_errors=True)
+        gc = (self.manifest["spec"].get("volumeClaimGC") or {}).get("strategy")
+        if phase == "Succeeded" or gc == "OnWorkflowCompletion":  # Argo's default: on success
+            shutil.rmtree(self.store.claims_dir(self.uid), ignore_errors=True)
         self._emit_workflow("finished")
 
     def _stop_running(self, message: str) -> None:

@@ -100,13 +100,10 @@ _NO_REPOSITORY = ("here: there is no artifact repository; the store keeps only t
 #: "FIELD is not supported ". A manifest that sets one is rejected rather than run without it
 #: (false, empty and null values are accepted).
 UNSUPPORTED: dict[str, str] = {
-    "WorkflowSpec.volumes": _NOT_YET,
-    "WorkflowSpec.volumeClaimTemplates": _NOT_YET,
     "WorkflowSpec.artifactRepositoryRef": _NO_REPOSITORY,
     "WorkflowSpec.artifactGC": _NO_REPOSITORY,
     "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
     "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
-    "Template.volumes": _NOT_YET,
     "Probe.grpc": _NOT_YET,
     "Template.hostAliases": "here: steps resolve names through the host's /etc/hosts",
     **{f"ArtifactLocation.{key}": _NO_REPOSITORY for key in (
@@ -122,22 +119,32 @@ UNSUPPORTED: dict[str, str] = {
     "Mutex.database": "here: locks are kept by the engine, not in a database",
     "SemaphoreRef.database": "here: locks are kept by the engine, not in a database",
     "Gauge.operation": "here yet: a gauge is set to its value",
-    # Mounts under a containerSet's shared /tmp (the only volumeMounts honoured) are plain.
     **{f"VolumeMount.{key}": _NOT_YET for key in (
-        "mountPropagation", "readOnly", "recursiveReadOnly", "subPath", "subPathExpr")},
-    **{f"{kind}.{key}": reason
-       for kind in ("Container", "ScriptTemplate", "ContainerNode", "UserContainer")
+        "mountPropagation", "recursiveReadOnly", "subPathExpr")},
+    # The local executor makes emptyDir, hostPath and persistentVolumeClaim volumes of
+    # directories (plugins/volumes.py); the other sources are the cluster's.
+    **{f"Volume.{key}": "by the local executor: it mounts emptyDir, hostPath, "
+       "persistentVolumeClaim and volumeClaimTemplates volumes only" for key in (
+        "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi",
+        "downwardAPI", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk",
+        "gitRepo", "glusterfs", "image", "iscsi", "nfs", "photonPersistentDisk",
+        "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "storageos",
+        "vsphereVolume")},
+    **{f"Volume.{key}": _NOT_YET + " (ConfigMaps and Secrets reach a step through env and "
+       "envFrom)" for key in ("configMap", "secret")},
+    "EmptyDirVolumeSource.medium": "by the local executor: an emptyDir is a directory of the "
+    "node's runtime directory (on a RAM-backed file system when there is one)",
+    "EmptyDirVolumeSource.sizeLimit": "by the local executor: it does not bound a volume's size",
+    "PersistentVolumeClaimVolumeSource.readOnly": "here: use the mount's readOnly",
+    **{f"{kind}.{key}": reason for kind in ("Container", "ScriptTemplate", "ContainerNode",
+                                          "UserContainer")
        for key, reason in {
            "lifecycle": "by the local executor: it runs no postStart or preStop handlers",
            "livenessProbe": "by the local executor: it does not probe or restart processes",
            "restartPolicy": "by the local executor: it does not restart processes",
            "restartPolicyRules": "by the local executor: it does not restart processes",
            "volumeDevices": "by the local executor: it attaches no block devices",
-           "volumeMounts": _NOT_YET,
-       }.items()
-       # A containerSet's containers share the node's /tmp: mounts under it work (the plugin
-       # refuses others when it runs the node).
-       if (kind, key) != ("ContainerNode", "volumeMounts")},
+       }.items()},
 }
 
 
