@@ -49,6 +49,7 @@ VERBS = "tests/cli/test_verbs.py::"
 SERVER = "tests/server/test_workflows.py::"
 LOOPS = "tests/engine/test_loops.py::"
 RESOURCE = "tests/kube/test_resource.py::"
+VOLUMES = "tests/hostile/test_volumes.py::test_each_volume_kind"
 TTL = "tests/conformance/test_argo_lifecycle.py::test_gc_ttl_deletes_the_workflow_after_success"
 #: A field that only holds others, each classified in its turn.
 HOLDER = "holds fields classified one by one"
@@ -240,6 +241,23 @@ HONOURED: dict[str, str] = {
                                   "_shape",
     "ContainerNode.volumeMounts": CSET + "test_volume_mounts_outside_tmp_are_refused",
     "VolumeMount.mountPath": CSET + "test_volume_mounts_outside_tmp_are_refused",
+    "WorkflowSpec.volumes": VOLUMES,
+    "WorkflowSpec.volumeClaimTemplates": VOLUMES,
+    "WorkflowSpec.volumeClaimGC": "tests/hostile/test_volumes.py::test_volume_claim_gc",
+    "VolumeClaimGC.strategy": "tests/hostile/test_volumes.py::test_volume_claim_gc",
+    "Template.volumes": VOLUMES,
+    "Container.volumeMounts": VOLUMES,
+    "ScriptTemplate.volumeMounts": VOLUMES,
+    "VolumeMount.readOnly": VOLUMES,
+    "VolumeMount.subPath": VOLUMES,
+    "Volume.name": VOLUMES,
+    "Volume.emptyDir": VOLUMES,
+    "Volume.hostPath": VOLUMES,
+    "Volume.persistentVolumeClaim": VOLUMES,
+    "HostPathVolumeSource.path": VOLUMES,
+    "HostPathVolumeSource.type": VOLUMES,
+    "PersistentVolumeClaimVolumeSource.claimName": VOLUMES,
+    "PersistentVolumeClaim.metadata": VOLUMES,
     "Template.resource": RESOURCE + "test_every_action",
     "ResourceTemplate.action": RESOURCE + "test_every_action",
     "ResourceTemplate.manifest": RESOURCE + "test_every_action",
@@ -295,12 +313,16 @@ NO_OP: dict[str, str] = {
     "WorkflowSpec.hostNetwork": "steps use the host's network already",
     "WorkflowSpec.podGC": "there are no pods; a node's files go when its workflow ends",
     "WorkflowSpec.serviceAccountName": POD + " ({{workflow.serviceAccountName}} shows it)",
-    "WorkflowSpec.volumeClaimGC": "it governs volumeClaimTemplates, which are rejected",
     **{f"Template.{k}": POD for k in (
         "affinity", "automountServiceAccountToken", "executor", "metadata", "nodeSelector",
         "podResources", "podSpecPatch", "priorityClassName", "resourceClaims", "schedulerName",
         "securityContext", "serviceAccountName", "tolerations")},
     "Template.annotations": "display hints for Argo's UI",
+    "PersistentVolumeClaim.apiVersion": "a claim template is always a PersistentVolumeClaim",
+    "PersistentVolumeClaim.kind": "a claim template is always a PersistentVolumeClaim",
+    "PersistentVolumeClaim.spec": "what to provision (size, access modes, storage class): a "
+                                  "directory of the host stands for it, like resources",
+    "PersistentVolumeClaim.status": "written by Kubernetes; a manifest's is not read",
     "Template.pendingTimeout": "a local process is never Pending waiting for a node",
     "ArtifactLocation.archiveLogs": "the store keeps every node's log anyway",
     "Outputs.exitCode": "written by the engine in a node's status; a manifest's is not read",

@@ -151,3 +151,13 @@ def test_argo_examples_lint_clean_or_say_what_is_not_supported() -> None:
         found = lint_documents(load_file(ARGO_EXAMPLES / name), template_types=validators)
         other = [str(f) for f in found if "not supported" not in f.message]
         assert not other, "\n".join(other)
+
+
+def test_volume_sources_the_local_executor_cannot_mount_are_rejected_by_name() -> None:
+    text = WORKFLOW.replace("  entrypoint: main\n", "  entrypoint: main\n  volumes:\n"
+                            "  - {name: ok, emptyDir: {}}\n  - {name: cm, configMap: {name: c}}\n"
+                            "  - {name: n, nfs: {server: s, path: /x}}\n")
+    found = faults(text)
+    assert len(found) == 2
+    assert found[0].startswith("spec.volumes[1].configMap: configMap is not supported here: ")
+    assert found[1].startswith("spec.volumes[2].nfs: nfs is not supported by the local executor:")
