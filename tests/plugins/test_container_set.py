@@ -290,6 +290,19 @@ def test_volume_mounts_outside_tmp_are_refused(home: Path, tmp_path: Path) -> No
         "containers of a set share the pod's /tmp, so mount the volume under /tmp")
 
 
+def test_read_only_and_sub_path_mounts_are_refused(home: Path, tmp_path: Path) -> None:
+    # Its mounts are the node's shared /tmp: a read-only one or a subPath cannot be honoured.
+    manifest = workflow("vol", """
+        - {name: main, image: argoproj/argosay:v2, args: [echo, hi]}
+    """).replace("containers:\n", "volumeMounts: [{name: w, mountPath: /tmp/w, readOnly: "
+                 "true}]\n        containers:\n", 1)
+    result, wf = run(home, tmp_path, manifest)
+    assert result.code == 1
+    assert by_name(wf)["vol"]["message"] == (
+        "volumeMounts: readOnly is not supported in a containerSet by this executor: its "
+        "mounts are the node's shared /tmp")
+
+
 # ---- validation ----------------------------------------------------------------------------
 
 
