@@ -96,6 +96,11 @@ class WorkflowChecks:
         self.check_hooks(spec.get("hooks"), "spec.hooks")
         if isinstance(spec.get("retryStrategy"), dict):
             self.check_fields(spec["retryStrategy"], "spec.retryStrategy", _RETRY)
+        claim_gc = spec.get("volumeClaimGC")
+        strategy = claim_gc.get("strategy") if isinstance(claim_gc, dict) else None
+        if strategy not in (None, "", "OnWorkflowCompletion", "OnWorkflowSuccess"):
+            self.add("spec.volumeClaimGC.strategy", 'strategy must be "OnWorkflowCompletion" or '
+                     f'"OnWorkflowSuccess", not {_describe(strategy)}')
         for index, template in enumerate(templates):
             self.check_template(template, f"spec.templates[{index}]")
 

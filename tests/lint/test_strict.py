@@ -161,3 +161,11 @@ def test_volume_sources_the_local_executor_cannot_mount_are_rejected_by_name() -
     assert len(found) == 2
     assert found[0].startswith("spec.volumes[1].configMap: configMap is not supported here: ")
     assert found[1].startswith("spec.volumes[2].nfs: nfs is not supported by the local executor:")
+
+
+def test_volume_claim_gc_strategy_is_one_of_argos() -> None:
+    text = WORKFLOW.replace("  entrypoint: main\n", "  entrypoint: main\n"
+                            "  volumeClaimGC: {strategy: OnSuccess}\n")
+    assert faults(text) == ['spec.volumeClaimGC.strategy: strategy must be "OnWorkflowCompletion"'
+                            ' or "OnWorkflowSuccess", not string "OnSuccess"']
+    assert faults(text.replace("OnSuccess", "OnWorkflowCompletion")) == []
