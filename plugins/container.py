@@ -290,7 +290,8 @@ def argv_for(ctx: NodeContext, container: Container) -> list[str]:
 async def run_process(ctx: NodeContext, container: Container, argv: list[str],
                       script: str | None = None) -> Outcome:
     request = request_of(ctx, container, argv, ctx.node_dir, script)
-    request = dataclasses.replace(request, volumes=volume_mounts(ctx, container.volume_mounts))
+    if getattr(ctx.executor, "binds_host_volumes", False):  # a cluster mounts its own
+        request = dataclasses.replace(request, volumes=volume_mounts(ctx, container.volume_mounts))
     from argosy.plugins import pod  # it builds on this module
 
     if pod.has_pod_extras(ctx.raw):

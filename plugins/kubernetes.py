@@ -63,6 +63,15 @@ HONOURED = frozenset({
                                        "subPath", "subPathExpr")),
     *(f"{kind}.{key}" for kind in ("Container", "ScriptTemplate")
       for key in ("envFrom", "lifecycle", "livenessProbe", "volumeDevices", "volumeMounts")),
+    # Every volume source: the cluster mounts them (the local executor only some).
+    *(f"Volume.{key}" for key in (
+        "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "configMap", "csi",
+        "downwardAPI", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk",
+        "gitRepo", "glusterfs", "image", "iscsi", "nfs", "photonPersistentDisk",
+        "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "secret", "storageos",
+        "vsphereVolume")),
+    "EmptyDirVolumeSource.medium", "EmptyDirVolumeSource.sizeLimit",
+    "PersistentVolumeClaimVolumeSource.readOnly",
 })
 
 # Fields Argo knows that this executor cannot honour yet, with why ("FIELD is not supported …").

@@ -1434,6 +1434,8 @@ SCRIPT_FILE = "/tmp/.argosy/script"
 class LocalBackend(LocalExecutor):
     """The ``local`` executor as the engine sees it: a process request in, an Outcome out."""
 
+    binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
+
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)
         spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
