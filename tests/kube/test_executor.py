@@ -265,7 +265,7 @@ def test_lint_for_the_kubernetes_executor_accepts_pod_fields_the_local_one_rejec
         home: Path, kubeconfig: Path) -> None:
     local = argosy(home, kubeconfig, "run", "-", stdin=POD_SHAPE)
     assert local.code == 2
-    assert "volumes is not supported by the local executor yet" in local.stderr
+    assert "sidecars is not supported by the local executor yet" in local.stderr
     unknown = argosy(home, kubeconfig, "run", "--executor", "nomad", "-", stdin=POD_SHAPE)
     assert unknown.code == 2
     assert "no executor named 'nomad'" in unknown.stderr
