@@ -294,7 +294,8 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
         request = dataclasses.replace(request, volumes=volume_mounts(ctx, container.volume_mounts))
     from argosy.plugins import pod  # it builds on this module
 
-    if pod.has_pod_extras(ctx.raw):
+    # An executor that makes pods puts sidecars and init containers in the node's one pod.
+    if pod.has_pod_extras(ctx.raw) and not getattr(ctx.executor, "pulls_images", False):
         return await pod.run_pod(ctx, request)
     return await ctx.executor.run_process(request)
 
