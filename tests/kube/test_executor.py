@@ -263,9 +263,12 @@ def test_pod_gc_on_workflow_success_keeps_a_failed_workflows_pods(
 
 def test_lint_for_the_kubernetes_executor_accepts_pod_fields_the_local_one_rejects(
         home: Path, kubeconfig: Path) -> None:
-    local = argosy(home, kubeconfig, "run", "-", stdin=POD_SHAPE)
+    nfs = POD_SHAPE.replace("volumes: [{name: scratch, emptyDir: {}}]",
+                            "volumes: [{name: scratch, nfs: {server: nas, path: /x}}]")
+    assert nfs != POD_SHAPE
+    local = argosy(home, kubeconfig, "run", "-", stdin=nfs)
     assert local.code == 2
-    assert "sidecars is not supported by the local executor yet" in local.stderr
+    assert "by the local executor: it mounts emptyDir" in local.stderr
     unknown = argosy(home, kubeconfig, "run", "--executor", "nomad", "-", stdin=POD_SHAPE)
     assert unknown.code == 2
     assert "no executor named 'nomad'" in unknown.stderr
