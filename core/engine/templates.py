@@ -333,8 +333,9 @@ class TemplateLifecycle:
         params = dict(inputs)
         extra = {"retries": str(retries)} if retries is not None else {}
         return self.globals.child(extra | {
+            # Argo marshals the template's (absent) parameter list: `null` when there are none.
             "inputs": {"parameters": Leaf(to_json(
-                [{"name": k, "value": v} for k, v in params.items()]), params)},
+                [{"name": k, "value": v} for k, v in params.items()] or None), params)},
             "node": {"name": node.name, "id": node.id},
             "pod": {"name": self.pod_name(node, tmpl)},
         })

@@ -164,8 +164,7 @@ class TemplateChecks:
         inputs = template.get("inputs") if isinstance(template.get("inputs"), dict) else {}
         params = [p for p in _list(inputs.get("parameters")) if isinstance(p, dict)]
         scope.keys |= {f"inputs.parameters.{p.get('name')}" for p in params}
-        if params:
-            scope.keys.add("inputs.parameters")
+        scope.keys.add("inputs.parameters")  # Argo substitutes `null` when there are none
         for art in _list(inputs.get("artifacts")):
             if isinstance(art, dict):
                 scope.keys.add(f"inputs.artifacts.{art.get('name')}")

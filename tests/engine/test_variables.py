@@ -49,3 +49,24 @@ def test_step_task_names_and_parameters_json(tmp_path: Path) -> None:
     assert results["first"] == "task first"
     assert results["inner"] == "step inner"
     assert results["all"] == '[{"name":"colour","value":"blue"}]'
+
+
+NO_INPUTS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: no-inputs-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: busybox, command: [echo, "{{inputs.parameters}}"]}
+"""
+
+
+def test_inputs_parameters_of_a_template_without_inputs_is_null(tmp_path: Path) -> None:
+    # Argo marshals the template's absent parameter list, so the tag reads `null`.
+    store = Store(tmp_path / "home")
+    record = submit(store, yaml.safe_load(NO_INPUTS))
+    assert asyncio.run(Engine(store).run(record.uid)).phase == "Succeeded"
+    [node] = [n for n in store.nodes(record.uid).values() if n.get("type") == "Pod"]
+    assert node["outputs"]["result"] == "null"

@@ -410,6 +410,12 @@ def test_undeclared_input_parameter() -> None:
     only(faults, "spec.templates[0].container.args[0]", message + ' "mgs"')
 
 
+def test_all_inputs_parameters_of_a_template_without_inputs() -> None:
+    # Argo substitutes `null` (Hera's runner scripts pass it whether or not there are inputs).
+    templates = "  - name: main\n    container: {image: busybox, args: ['{{inputs.parameters}}']}\n"
+    assert workflow(templates) == []
+
+
 def test_undeclared_workflow_parameter() -> None:
     faults = workflow(
         "  - name: main\n    container: {image: busybox, args: ['{{workflow.parameters.x}}']}\n",
