@@ -1,6 +1,7 @@
 """The ``script`` template type: ``source`` saved to a file and run by ``command``.
 
-As in Argo, the file's path is appended to the command, and stdout becomes ``outputs.result``.
+As in Argo, the file's path is appended to the command (unless there is no source: then the
+command and args run as given), and stdout becomes ``outputs.result``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ class Script(Container):
 
 async def run(ctx: NodeContext) -> Outcome:
     script: Script = ctx.body
-    return await run_process(ctx, script, argv_for(ctx, script), script=script.source)
+    # Without a source, Argo runs the command and args as a container does: no file appended.
+    source = script.source or None
+    return await run_process(ctx, script, argv_for(ctx, script), script=source)
 
 
 def validate(body: Script, path: str) -> list[Fault]:
-    faults = [] if body.image else [Fault(f"{path}.image", "script.image is required")]
-    if not body.source:
-        faults.append(Fault(f"{path}.source", "script.source is required"))
-    return faults
+    return [] if body.image else [Fault(f"{path}.image", "script.image is required")]
 
 
 @hookimpl

@@ -51,6 +51,15 @@ def test_step_task_names_and_parameters_json(tmp_path: Path) -> None:
     assert results["all"] == '[{"name":"colour","value":"blue"}]'
 
 
+def result_of_one_pod(tmp_path: Path, manifest: str) -> str:
+    """Run a workflow of one pod to success and return the pod's outputs.result."""
+    store = Store(tmp_path / "home")
+    record = submit(store, yaml.safe_load(manifest))
+    assert asyncio.run(Engine(store).run(record.uid)).phase == "Succeeded"
+    [node] = [n for n in store.nodes(record.uid).values() if n.get("type") == "Pod"]
+    return node["outputs"]["result"]
+
+
 NO_INPUTS = """
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
@@ -65,8 +74,21 @@ spec:
 
 def test_inputs_parameters_of_a_template_without_inputs_is_null(tmp_path: Path) -> None:
     # Argo marshals the template's absent parameter list, so the tag reads `null`.
-    store = Store(tmp_path / "home")
-    record = submit(store, yaml.safe_load(NO_INPUTS))
-    assert asyncio.run(Engine(store).run(record.uid)).phase == "Succeeded"
-    [node] = [n for n in store.nodes(record.uid).values() if n.get("type") == "Pod"]
-    assert node["outputs"]["result"] == "null"
+    assert result_of_one_pod(tmp_path, NO_INPUTS) == "null"
+
+
+SCRIPT_WITHOUT_SOURCE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: no-source-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    script: {image: busybox, command: [echo], args: [hello]}
+"""
+
+
+def test_script_without_source_runs_its_command_and_args(tmp_path: Path) -> None:
+    # As Argo: no source file is appended, the command and args run as a container's would.
+    assert result_of_one_pod(tmp_path, SCRIPT_WITHOUT_SOURCE) == "hello"
