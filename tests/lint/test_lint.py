@@ -541,7 +541,7 @@ def test_every_fault_is_reported_in_document_order() -> None:
             - name: main
               steps: [[{name: a, template: missing}]]
             - name: leaf
-              script: {image: python}
+              script: {source: "print(1)"}
         """
     )
     faults = lint_documents(load_documents(text, "many.yaml"),
@@ -550,7 +550,7 @@ def test_every_fault_is_reported_in_document_order() -> None:
         ("apiVersion", 1),
         ("spec.entrypoint", 6),
         ("spec.templates[0].steps[0][0].template", 9),
-        ("spec.templates[1].script.source", 11),
+        ("spec.templates[1].script.image", 11),
     ]
     assert all(f.file == "many.yaml" for f in faults)
 
