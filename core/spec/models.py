@@ -8,15 +8,32 @@ rather than being fixed here, so third-party template types need no change to th
 
 from __future__ import annotations
 
+import struct
+import types
+import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 API_VERSION = "argoproj.io/v1alpha1"
 
 
 class ArgoModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalars_into_strings(cls, data: Any) -> Any:
+        """Numbers and booleans given for string fields become text, as Argo's YAML decoding
+        (sigs.k8s.io/yaml) does for string-typed targets only: ``args: [exit, 1]``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, field in cls.model_fields.items():
+            key = field.alias if field.alias in data else name
+            if key in data:
+                data[key] = _as_text_where_str(data[key], field.annotation)
+        return data
 
     def dump(self) -> dict[str, Any]:
         """The Argo JSON form: camelCase, no unset fields."""
@@ -207,3 +224,40 @@ class NodeStatus(ArgoModel):
 
 Step.model_rebuild()
 DAGTask.model_rebuild()
+
+
+def _as_text_where_str(value: Any, annotation: Any) -> Any:
+    """``value`` with its scalars turned to text wherever ``annotation`` wants a str."""
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    options = tuple(o for o in options if o is not type(None))
+    if options == (str,):  # not IntOrString-like unions, which Go decodes as they are
+        return go_yaml_text(value)
+    for option in options:
+        origin, args = typing.get_origin(option), typing.get_args(option)
+        if origin is list and args == (str,) and isinstance(value, list):
+            return [go_yaml_text(v) for v in value]
+        if origin is dict and args[1:] == (str,) and isinstance(value, dict):
+            return {k: go_yaml_text(v) for k, v in value.items()}
+    return value
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def go_yaml_text(value: Any) -> Any:
+    """A YAML scalar as Go's YAML decoding writes it into a string (floats in 32-bit shortest
+    form); anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        from argosy.expr.functions import go_float  # imported late: argosy.expr imports specs
+
+        single = struct.unpack("f", struct.pack("f", value))[0] if abs(value) < 3.4e38 else value
+        text = next((t for t in (f"{value:.{p}g}" for p in range(1, 10))
+                     if struct.unpack("f", struct.pack("f", float(t)))[0] == single), repr(value))
+        return go_float(float(text))
+    return value
+

@@ -92,3 +92,10 @@ spec:
 def test_script_without_source_runs_its_command_and_args(tmp_path: Path) -> None:
     # As Argo: no source file is appended, the command and args run as a container's would.
     assert result_of_one_pod(tmp_path, SCRIPT_WITHOUT_SOURCE) == "hello"
+
+
+def test_numbers_and_booleans_in_string_fields_become_text(tmp_path: Path) -> None:
+    # Argo's YAML decoding writes scalars into string-typed fields as text (floats as float32).
+    manifest = NO_INPUTS.replace('command: [echo, "{{inputs.parameters}}"]',
+                                 "command: [echo], args: [1, true, 1.5, 1.23456789, 1.0e+8]")
+    assert result_of_one_pod(tmp_path, manifest) == "1 true 1.5 1.2345679 1e+08"

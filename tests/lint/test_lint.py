@@ -417,6 +417,12 @@ def test_all_inputs_parameters_of_a_template_without_inputs() -> None:
     assert workflow(templates) == []
 
 
+def test_numbers_and_booleans_in_string_fields_are_text() -> None:
+    templates = "  - name: main\n    container: {image: alpine, command: [exit], args: [1, true]}\n"
+    [doc] = load_documents(HEADER + f"spec:\n  entrypoint: main\n  templates:\n{templates}", "w")
+    assert lint(doc.data, template_types=default_registry().validators()) == []
+
+
 def test_undeclared_workflow_parameter() -> None:
     faults = workflow(
         "  - name: main\n    container: {image: busybox, args: ['{{workflow.parameters.x}}']}\n",
