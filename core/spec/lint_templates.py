@@ -20,6 +20,7 @@ from argosy.spec.lint_fields import (
     _is_set,
     _known_fields,
     _list,
+    _unknown_field,
 )
 from argosy.spec.lint_scopes import _Scope
 
@@ -251,7 +252,14 @@ class TemplateChecks:
             return
         kinds = ("path", "jqFilter", "jsonPath", "parameter", "expression", "supplied")
         sources = [k for k in kinds if value_from.get(k) or (k == "supplied" and k in value_from)]
-        if not sources:
+        known = _known_fields()["ValueFrom"]
+        unknown = [k for k in value_from if k not in known]
+        if not sources and unknown:
+            # A misspelt source (`Parameter`): the unknown field is the fault, not a missing one.
+            if not self.strict:  # strict linting reports unknown fields everywhere already
+                for key in unknown:
+                    self.add(f"{path}.valueFrom.{key}", _unknown_field(key, known, ""))
+        elif not sources:
             self.add(f"{path}.valueFrom", f'valueFrom of output parameter "{name}" needs one of '
                      "path, jqFilter, jsonPath, parameter, expression or supplied")
         elif len(sources) > 1:

@@ -423,6 +423,22 @@ def test_numbers_and_booleans_in_string_fields_are_text() -> None:
     assert lint(doc.data, template_types=default_registry().validators()) == []
 
 
+@pytest.mark.parametrize("strict", [True, False])
+def test_misspelt_value_from_source_is_named_not_missing(strict: bool) -> None:
+    templates = """\
+  - name: main
+    steps: [[{name: a, template: leaf}]]
+    outputs:
+      parameters: [{name: o, valueFrom: {Parameter: "{{steps.a.outputs.result}}"}}]
+  - name: leaf
+    container: {image: busybox}
+"""
+    [doc] = load_documents(HEADER + f"spec:\n  entrypoint: main\n  templates:\n{templates}", "w")
+    faults = lint(doc.data, strict=strict)
+    path = "spec.templates[0].outputs.parameters[0].valueFrom.Parameter"
+    only(faults, path, 'unknown field; did you mean "parameter"?')
+
+
 def test_undeclared_workflow_parameter() -> None:
     faults = workflow(
         "  - name: main\n    container: {image: busybox, args: ['{{workflow.parameters.x}}']}\n",
