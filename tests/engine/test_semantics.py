@@ -646,6 +646,37 @@ def test_suspend_with_duration_waits_then_succeeds(tmp_path: Path) -> None:
     assert interval(wf, "wf[2].after")[0] > interval(wf, "wf[0].before")[1]
 
 
+EXPIRING = """
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: pause, template: pause}
+    - - name: after
+        template: echo
+        arguments: {parameters: [{name: m, value: "{{steps.pause.outputs.parameters.a}}"}]}
+  - name: pause
+    suspend: {duration: "0s"}
+    outputs: {parameters: [{name: a, valueFrom: {supplied: {}, default: fallback}}]}
+""" + ECHO
+
+
+def test_expired_suspend_outputs_take_their_defaults(tmp_path: Path) -> None:
+    # Argo's OverrideOutputParametersWithDefault, when the duration runs out unresumed.
+    wf = run_workflow(EXPIRING, tmp_path)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert result(wf, "wf[1].after") == "fallback"
+
+
+def test_expired_suspend_output_without_default_is_an_error(tmp_path: Path) -> None:
+    wf = run_workflow(EXPIRING.replace(", default: fallback", ""), tmp_path)
+    pause = nodes(wf)["wf[0].pause"]
+    assert pause["phase"] == "Error"
+    assert pause["message"] == ("raw output parameter 'a' has not been set and does not have "
+                                "a default value")
+    assert wf["status"]["phase"] != "Succeeded"
+
+
 def test_inline_templates_in_steps_and_dag(tmp_path: Path) -> None:
     wf = run_workflow("""
   entrypoint: main
