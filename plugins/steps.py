@@ -67,7 +67,9 @@ async def run(ctx: NodeContext) -> Outcome:
         prev = sg
         if failed_or_error(phase):
             ctx.node.outbound_nodes = _after(ctx, sg)
-            return Outcome(sg.phase, sg.message or "", scope=scope)
+            # As Argo: an unsuccessful group (even one in Error, e.g. a withParam that is no
+            # list) fails the Steps node with the group's message.
+            return Outcome("Failed", sg.message or "", scope=scope)
     if prev is not None:
         ctx.node.outbound_nodes = _after(ctx, prev)
     return Outcome("Succeeded", scope=scope)

@@ -677,6 +677,28 @@ def test_expired_suspend_output_without_default_is_an_error(tmp_path: Path) -> N
     assert wf["status"]["phase"] != "Succeeded"
 
 
+SKIPPED_PRODUCER = """
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: x, template: gen, when: "false"}
+    - - {name: z, template: echo, arguments: {parameters: [{name: m, value: "{{item}}"}]},
+         withParam: "{{steps.x.outputs.parameters.p}}"}
+  - name: gen
+    container: {image: alpine, command: [sh, -c, "echo [1] > /tmp/p"]}
+    outputs: {parameters: [{name: p, valueFrom: {path: /tmp/p}}]}
+""" + ECHO
+
+
+def test_with_param_fed_by_a_skipped_step_fails_the_steps(tmp_path: Path) -> None:
+    # As Argo: the group errors, and a Steps node with an unsuccessful group is Failed.
+    wf = run_workflow(SKIPPED_PRODUCER, tmp_path)
+    assert wf["status"]["phase"] == "Failed"
+    assert nodes(wf)["wf"]["phase"] == "Failed"
+    assert nodes(wf)["wf[1]"]["phase"] == "Error"
+
+
 def test_inline_templates_in_steps_and_dag(tmp_path: Path) -> None:
     wf = run_workflow("""
   entrypoint: main
