@@ -236,8 +236,8 @@ def _as_text_where_str(value: Any, annotation: Any) -> Any:
         origin, args = typing.get_origin(option), typing.get_args(option)
         if origin is list and args == (str,) and isinstance(value, list):
             return [go_yaml_text(v) for v in value]
-        if origin is dict and args[1:] == (str,) and isinstance(value, dict):
-            return {k: go_yaml_text(v) for k, v in value.items()}
+    # Maps of strings (labels, annotations) are left alone: the Kubernetes API refuses numbers
+    # there, and so does submit.
     return value
 
 
