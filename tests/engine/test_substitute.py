@@ -246,3 +246,18 @@ def test_lazy_empty_mapping_is_cached_too() -> None:
     assert len(lazy) == 0
     assert list(lazy) == []
     assert calls == [1]
+
+
+def test_expression_tags_with_quotes_and_commas_in_a_multiline_when() -> None:
+    # Issue example: each {{= … }} tag is evaluated first, then the govaluate rule.
+    from argosy.expr import evaluate_when
+
+    when = """"{{= get(item, 'type') ?? 'always' }}" in
+("{{= inputs.parameters.list | fromJSON() | join('","') }}","")
+"""
+    outcomes = []
+    for item in ({"type": "a"}, {"type": "c"}, {"name": "x"}):
+        local = Scope({"item": item, "inputs": {"parameters": {"list": '["a","always"]'}}})
+        text = substitute_text(when, local, strict=True)
+        outcomes.append((text.splitlines()[0], evaluate_when(text)))
+    assert outcomes == [('"a" in', True), ('"c" in', False), ('"always" in', True)]
