@@ -9,15 +9,18 @@ import posixpath
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
-from argosy.registry import Registry, default_registry, open_store
 from argosy.spec.loader import Document, check_value, load_documents, load_file
 from argosy.store import EngineLock, Store, WorkflowRecord
 
+if TYPE_CHECKING:  # the registry imports the plugin API (pydantic): only verbs that lint need it
+    from argosy.registry import Registry
+
 
 def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault]:
+    from argosy.registry import default_registry
     from argosy.spec.lint import lint
 
     registry = registry or default_registry()
@@ -221,6 +224,8 @@ class WorkflowService:
     """
 
     def __init__(self, store: Store | None = None, registry: Registry | None = None) -> None:
+        from argosy.registry import open_store
+
         self.store = store or open_store()
         self.registry = registry
 

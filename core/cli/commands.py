@@ -24,7 +24,6 @@ from rich.console import Console
 from argosy import __version__
 from argosy.cli.render import pod_name
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound, Unreachable
-from argosy.registry import default_registry
 from argosy.spec.durations import parse_duration, parse_time, seconds_since
 from argosy.store import StoreError, now_rfc3339
 
@@ -71,7 +70,6 @@ class ArgosyGroup(click.Group):
         sys.exit(EXIT_FAILED)
 
 
-
 def _set_env(name: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
     def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
         if value:
@@ -91,10 +89,25 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "executor: in $ARGOSY_HOME/config.yaml, else local).")(fn)
 
 
+#: Verbs that only read or act on recorded workflows: they use no plugin, so they load none (nor
+#: the engine and models that plugins import), which keeps them fast to start.
+NO_PLUGINS = frozenset({"version", "list", "get", "watch", "wait", "logs", "cp", "delete",
+                        "suspend", "resume", "stop", "terminate", "node", "auth"})
+
+
+def default_registry() -> Any:
+    from argosy.registry import default_registry
+
+    return default_registry()
+
+
 @click.group(cls=ArgosyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="argosy")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Argo Workflows, in Python: run Argo manifests on this machine."""
+    if ctx.invoked_subcommand in NO_PLUGINS:
+        return
     registry = default_registry()
     for problem in registry.problems:
         click.echo(f"warning: {problem}", err=True)

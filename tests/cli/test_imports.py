@@ -1,0 +1,65 @@
+"""Each verb imports only what it needs: a local verb never pulls in the server stack or the
+Kubernetes client, and the verbs that only read the store load no plugins (nor the engine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HELLO = REPO / "examples" / "hello-world.yaml"
+SERVER_STACK = ("fastapi", "uvicorn", "starlette", "kubernetes", "kubernetes_asyncio")
+# What only running a workflow needs: the engine, the plugins, pydantic's models.
+ENGINE = ("argosy.engine", "argosy.plugins", "pydantic", "jsonpath")
+
+# The CLI in a subprocess, which writes the modules it imported to a file as it exits.
+PROBE = """
+import atexit, json, sys
+atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(sorted(sys.modules))))
+from argosy.cli import main
+main(sys.argv[2:], prog_name="argosy")
+"""
+
+
+def imported(home: Path, *args: str) -> set[str]:
+    out = home / "modules.json"
+    env = {**os.environ, "ARGOSY_HOME": str(home), "COLUMNS": "120"}
+    result = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(out.read_text()))
+
+
+def under(modules: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == r or m.startswith(r + ".") for r in roots))
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    imported(home, "run", str(HELLO))  # a finished workflow for `get` and `list`
+    return home
+
+
+@pytest.mark.parametrize("verb", [("run", str(HELLO)), ("lint", str(HELLO)), ("list",),
+                                  ("get", "@latest"), ("version",)], ids=lambda v: v[0])
+def test_a_local_verb_imports_no_server_stack_nor_kubernetes(home: Path, verb: tuple) -> None:
+    assert under(imported(home, *verb), SERVER_STACK) == []
+
+
+@pytest.mark.parametrize("verb", [("list",), ("get", "@latest"), ("version",)],
+                         ids=lambda v: v[0])
+def test_a_verb_that_reads_the_store_loads_no_engine_nor_plugins(home: Path,
+                                                                 verb: tuple) -> None:
+    assert under(imported(home, *verb), ENGINE) == []
+
+
+def test_run_still_loads_the_plugins(home: Path) -> None:
+    """The check above can fail: running a workflow does import the engine and its plugins."""
+    modules = imported(home, "run", str(HELLO))
+    assert "argosy.engine.run" in modules and "argosy.plugins.container" in modules
