@@ -25,7 +25,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import jsonpath
 import yaml
 from pydantic import Field
 
@@ -559,6 +558,8 @@ def _select(expr: str, data: Any) -> list[Any]:
         return [data]
     path = "$" + expr.removeprefix("@").removeprefix("$") if not expr.startswith("[") \
         else "$" + expr
+    import jsonpath  # slow to import, and only a resource's jsonPath output needs it
+
     try:
         return jsonpath.findall(path, data)
     except jsonpath.JSONPathError as exc:

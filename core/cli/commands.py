@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -19,10 +18,8 @@ from typing import Any
 
 import click
 import yaml
-from rich.console import Console
 
 from argosy import __version__
-from argosy.cli.render import pod_name
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound, Unreachable
 from argosy.spec.durations import parse_duration, parse_time, seconds_since
 from argosy.store import StoreError, now_rfc3339
@@ -126,6 +123,8 @@ def main(ctx: click.Context) -> None:
 def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: str | None,
         namespace: str | None, output: str | None, show_log: bool) -> None:
     """Run a workflow here, showing its progress; exit 0 Succeeded, 1 Failed/Error, 2 invalid."""
+    import asyncio
+
     from argosy.api.service import submit
     from argosy.engine.run import Engine, Listener
     from argosy.registry import open_store
@@ -155,6 +154,7 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
 async def _run_interruptibly(engine: Any, record: Any, listener: Any) -> Any:
     """Run the workflow; the first Ctrl-C stops it as ``argosy stop`` does (running steps are
     killed, exit handlers run), the second terminates it (exit handlers are killed too)."""
+    import asyncio
     import signal
 
     task = asyncio.ensure_future(engine.run(record.uid, listener))
@@ -187,6 +187,8 @@ class _Quiet:
 
 
 def _progress_view(output: str | None) -> Any:
+    from rich.console import Console
+
     from argosy.cli.render import LiveView, PlainProgress
 
     if output in ("json", "yaml", "name"):
@@ -381,6 +383,7 @@ def version_cmd(short: bool) -> None:
 def engine(exit_when_idle: float | None, parallelism: int | None,
            namespace_parallelism: int | None, lock_fd: int | None) -> None:
     """Execute submitted workflows from the local store (started on demand by submit)."""
+    import asyncio
     import os
 
     from argosy.engine.run import Engine
@@ -554,6 +557,8 @@ def _finished(wf: dict[str, Any]) -> bool:
 
 
 def print_rich(renderable: Any) -> None:
+    from rich.console import Console
+
     console = Console()
     if console.is_terminal:
         console.print(renderable)
@@ -621,6 +626,8 @@ def wait_for(target: Target, name: str, *, quiet: bool = False,
 
 def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str, Any]:
     """Show the workflow until it finishes: live on a terminal, a line per change otherwise."""
+    from rich.console import Console
+
     from argosy.cli.render import LiveView, PlainProgress
 
     console = Console()
@@ -642,6 +649,8 @@ def watch_workflow(target: Target, name: str, *, wide: bool = False) -> dict[str
 
 
 def _node_matches(wf_name: str, node: dict[str, Any], wanted: str | None) -> bool:
+    from argosy.cli.render import pod_name
+
     return wanted is None or wanted in (node["id"], node.get("name"), node.get("displayName"),
                                         pod_name(wf_name, node))
 
@@ -672,6 +681,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     rest once the pod finishes, so every line is printed once and in the stored order.
     """
     from argosy.api.service import _running_log, log_nodes
+    from argosy.cli.render import pod_name
     from argosy.spec.models import fulfilled
 
     store = target.service.store

@@ -19,8 +19,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import jsonpath as _jsonpath
-
 from argosy.spec.durations import sum_of_units
 
 __all__ = [
@@ -238,6 +236,8 @@ def jsonpath(json_string: str, path: str) -> Any:
         data = json.loads(json_string)
     except json.JSONDecodeError as exc:
         raise ValueError(f"jsonpath: invalid JSON: {exc}") from exc
+    import jsonpath as _jsonpath  # a tenth of a second to import: only when an expression calls it
+
     try:
         compiled = _jsonpath.compile(path)
         matches = compiled.findall(data)

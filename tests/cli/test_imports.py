@@ -63,3 +63,5 @@ def test_run_still_loads_the_plugins(home: Path) -> None:
     """The check above can fail: running a workflow does import the engine and its plugins."""
     modules = imported(home, "run", str(HELLO))
     assert "argosy.engine.run" in modules and "argosy.plugins.container" in modules
+    # ...but not the JSONPath library (a tenth of a second) that hello-world never calls.
+    assert under(modules, ("jsonpath",)) == []
