@@ -86,10 +86,9 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "executor: in $ARGOSY_HOME/config.yaml, else local).")(fn)
 
 
-#: Verbs that only read or act on recorded workflows: they use no plugin, so they load none (nor
-#: the engine and models that plugins import), which keeps them fast to start.
-NO_PLUGINS = frozenset({"version", "list", "get", "watch", "wait", "logs", "cp", "delete",
-                        "suspend", "resume", "stop", "terminate", "node", "auth"})
+#: Verbs that neither open the store (a plugin provides it) nor use any other plugin: they load
+#: none (nor the engine and models that plugins import), which keeps them fast to start.
+NO_PLUGINS = frozenset({"version"})
 
 
 def default_registry() -> Any:
