@@ -305,7 +305,7 @@ async def run(ctx: NodeContext) -> Outcome:
 
 
 def validate(body: Container, path: str) -> list[Fault]:
-    return [] if body.image else [Fault(f"{path}.image", "container.image is required")]
+    return [] if body.image else [Fault(f"{path}.image", "image is required")]
 
 
 @hookimpl

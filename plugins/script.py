@@ -22,7 +22,7 @@ async def run(ctx: NodeContext) -> Outcome:
 
 
 def validate(body: Script, path: str) -> list[Fault]:
-    return [] if body.image else [Fault(f"{path}.image", "script.image is required")]
+    return [] if body.image else [Fault(f"{path}.image", "image is required")]
 
 
 @hookimpl

@@ -184,7 +184,7 @@ def test_template_with_two_types() -> None:
 def test_script_needs_image_but_not_source() -> None:
     # Argo runs a script without source as a container: its command and args.
     faults = workflow("  - name: main\n    script: {command: [python], args: [-V]}\n", plugins=True)
-    only(faults, "spec.templates[0].script.image", "script.image is required")
+    only(faults, "spec.templates[0].script.image", "image is required")
     templates = "  - name: main\n    script: {image: python, command: [python], args: [-V]}\n"
     assert workflow(templates, plugins=True) == []
 
@@ -192,7 +192,7 @@ def test_script_needs_image_but_not_source() -> None:
 def test_container_needs_image_unless_template_defaults_give_one() -> None:
     templates = "  - name: main\n    container: {args: [x]}\n"
     only(workflow(templates, plugins=True), "spec.templates[0].container.image",
-         "container.image is required")
+         "image is required")
     defaults = "templateDefaults:\n  container: {image: busybox}\n"
     assert workflow(templates, extra=defaults, plugins=True) == []
     # A plugin's validator sees the body with the defaults under it, as the engine runs it.
