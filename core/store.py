@@ -256,6 +256,18 @@ def runtime_root() -> Path | None:
     return root
 
 
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree, best effort, including the mode-0 work directories that
+    overlayfs leaves in a node's layer: a non-root user owns them but cannot list them."""
+    def unlock(func: Callable[..., Any], name: str, _exc: object) -> None:
+        if func is os.scandir or func is os.open:
+            with contextlib.suppress(OSError):
+                os.chmod(name, stat.S_IRWXU)
+                shutil.rmtree(name, onerror=unlock)
+
+    shutil.rmtree(path, onerror=unlock)
+
+
 def runtime_dir(home: Path) -> Path:
     """The node directories of one ARGOSY_HOME: under :func:`runtime_root`, a directory named
     after the home's path, else the home's ``runs``."""
@@ -449,11 +461,11 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             for entry in (self.home / "logs").iterdir():  # of workflows deleted mid-write
                 if not self.exists(entry.name):
-                    shutil.rmtree(entry, ignore_errors=True)
+                    remove_tree(entry)
         if self.runtime.is_dir():
             for entry in self.runtime.iterdir():
                 if entry.is_dir() and entry.name not in active:
-                    shutil.rmtree(entry, ignore_errors=True)
+                    remove_tree(entry)
         if self.runtime == self.home / "runs":
             return
         self.runtime.mkdir(parents=True, exist_ok=True)
@@ -464,7 +476,7 @@ class Store:
             except OSError:
                 continue
             if not (home / "argosy.db").exists():
-                shutil.rmtree(other, ignore_errors=True)
+                remove_tree(other)
 
     # ---- workflows ----------------------------------------------------------------------------
 
@@ -681,9 +693,8 @@ class Store:
         return self.home / "claims" / uid
 
     def delete(self, uid: str) -> None:
-        shutil.rmtree(self.run_dir(uid), ignore_errors=True)
-        shutil.rmtree(self.claims_dir(uid), ignore_errors=True)
-        shutil.rmtree(self.home / "logs" / uid, ignore_errors=True)
+        for tree in (self.run_dir(uid), self.claims_dir(uid), self.home / "logs" / uid):
+            remove_tree(tree)
         with self.transaction() as db:
             for table in ("nodes", "edges", "logs", "artifacts", "actions", "metrics"):
                 db.execute(f"DELETE FROM {table} WHERE uid = ?", (uid,))

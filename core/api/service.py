@@ -6,14 +6,13 @@ import copy
 import json
 import os
 import posixpath
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
 from argosy.spec.loader import Document, check_value, load_documents, load_file
-from argosy.store import EngineLock, Store, WorkflowRecord
+from argosy.store import EngineLock, Store, WorkflowRecord, remove_tree
 
 if TYPE_CHECKING:  # the registry imports the plugin API (pydantic): only verbs that lint need it
     from argosy.registry import Registry
@@ -392,7 +391,7 @@ class WorkflowService:
         for nid in forget:
             # The executor re-adopts whatever a node directory holds (its rc, its outputs):
             # a node run again needs an empty one.
-            shutil.rmtree(self.store.run_dir(rec.uid) / nid, ignore_errors=True)
+            remove_tree(self.store.run_dir(rec.uid) / nid)
         for nid in reset:
             body = dict(nodes[nid])
             body.pop("children", None)

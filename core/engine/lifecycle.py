@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Scope, evaluate, go_str, substitute, to_json
 from argosy.spec.durations import seconds_since
 from argosy.spec.models import Arguments, NodeStatus, failed_or_error
-from argosy.store import WorkflowRecord, now_rfc3339
+from argosy.store import WorkflowRecord, now_rfc3339, remove_tree
 
 
 class WorkflowLifecycle:
@@ -234,10 +233,10 @@ class WorkflowLifecycle:
                      progress=self.progress(), status_extra=extra)
         # Its pods are gone, as under any podGC: what they left that lasts (outputs, logs)
         # is in the store now.
-        shutil.rmtree(self.store.run_dir(self.uid), ignore_errors=True)
+        remove_tree(self.store.run_dir(self.uid))
         gc = (self.manifest["spec"].get("volumeClaimGC") or {}).get("strategy")
         if phase == "Succeeded" or gc == "OnWorkflowCompletion":  # Argo's default: on success
-            shutil.rmtree(self.store.claims_dir(self.uid), ignore_errors=True)
+            remove_tree(self.store.claims_dir(self.uid))
         self._emit_workflow("finished")
 
     def _stop_running(self, message: str) -> None:

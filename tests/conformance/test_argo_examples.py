@@ -310,7 +310,9 @@ def run_example(row: dict[str, str], home: Path, env: dict[str, str], *options: 
     wf = result.json()
     phase = expected_phase(row["expected_phase"])
     if phase is not None:
-        assert wf["status"]["phase"] == phase, (wf["status"].get("message"), row["notes"])
+        faults = [f"{n['name']}: {n.get('message')}" for n in wf["status"].get("nodes", {}).values()
+                  if n.get("type") in ("Pod", "Skipped") and n["phase"] in ("Failed", "Error")]
+        assert wf["status"]["phase"] == phase, (wf["status"].get("message"), faults, row["notes"])
         assert result.code == (0 if phase == "Succeeded" else 1)
     check = CHECKS.get(row["filename"])
     if check is not None:

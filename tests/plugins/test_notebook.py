@@ -16,7 +16,7 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from argosy.plugins.notebook import executed_notebook, typed
-from argosy.store import Store, runtime_dir
+from argosy.store import Store
 from tests.conftest import REPO
 
 pytest.importorskip("papermill")  # the `notebook` extra; the test extra includes it
@@ -199,9 +199,22 @@ def _wait_for(predicate, timeout: float = 120.0) -> bool:  # type: ignore[no-unt
     return predicate()
 
 
+def _kernels(name: str) -> list[int]:
+    """Host pids of the processes named ``name``: a step's own pid is its PID namespace's."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == name:
+                pids.append(int(comm.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
 def test_terminate_ends_the_kernel(argosy_home, tmp_path) -> None:
+    name = f"nbk{os.getpid()}"[:15]
     nb = make_notebook(tmp_path / "sleepy.ipynb", "x = 1",
-                       "import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))",
+                       f"import time\nopen('/proc/self/comm', 'w').write({name!r})",
                        "time.sleep(300)")
     wf_file = tmp_path / "sleepy.yaml"
     wf_file.write_text(yaml.safe_dump(workflow("nb-sleepy", [
@@ -211,10 +224,8 @@ def test_terminate_ends_the_kernel(argosy_home, tmp_path) -> None:
     run = subprocess.Popen([*argosy, "run", str(wf_file), "-o", "json"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        pid_files = lambda: list(runtime_dir(argosy_home).glob("*/*/tmp/kernel.pid"))  # noqa: E731
-        assert _wait_for(lambda: any(p.read_text() for p in pid_files())), run.stderr
-        kernel = int(pid_files()[0].read_text())
-        assert _alive(kernel)
+        assert _wait_for(lambda: _kernels(name)), run.stderr
+        [kernel] = _kernels(name)
         subprocess.run([*argosy, "terminate", "nb-sleepy"], env=env, check=True,
                        capture_output=True, timeout=60)
         stdout, stderr = run.communicate(timeout=120)

@@ -61,8 +61,8 @@ CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conform
 # not where validity goes beyond a JSON schema (a Workflow's semantics, JSON inside a string,
 # an opaque continue token, a label selector's grammar).
 BEYOND_SCHEMA = {"CreateWorkflow", "LintWorkflow", "SetWorkflow", "SubmitWorkflow",
-                 *(f"{verb}{scope}WorkflowTemplate" for verb in ("Create", "Update", "Lint")
-                   for scope in ("", "Cluster"))}
+                 *(f"{verb}{kind}" for verb in ("Create", "Update", "Lint")
+                   for kind in ("WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"))}
 BEYOND_SCHEMA_QUERY = {"listOptions.continue", "listOptions.labelSelector"}
 schema = schemathesis.openapi.from_dict(OPENAPI).exclude(path_regex="workflow-events")
 
