@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import time
 import uuid
+from functools import partial
 
 from pydantic import ValidationError
 
@@ -66,7 +67,8 @@ class Engine:
         self.runs: dict[str, asyncio.Task[WorkflowRecord]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         # Locks live in this process: holders recorded in the store are restored on start.
-        self.sync = SyncManager(store.home / "semaphores.yaml")
+        self.sync = SyncManager(store.home / "semaphores.yaml",
+                                configmaps=partial(store.get_object, "ConfigMap"))
         log_limit()  # a bad setting stops the engine as it starts, not a node as it ends
         store.sweep_runtime()
         self.memo = MemoCache(store.db)

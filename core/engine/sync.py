@@ -2,10 +2,10 @@
 
 Locks live in memory in one event loop, shared by every workflow the engine runs. A lock is named
 like Argo's: ``<namespace>/Mutex/<name>`` or ``<namespace>/ConfigMap/<configmap>/<key>``. There
-is no ConfigMap here: a semaphore's limit comes from ``$ARGOSY_HOME/semaphores.yaml``
-(``configmap-name: {key: limit}``, or ``namespace/configmap-name`` to pin one namespace), read
-again whenever the lock is checked, so an edit applies to the next acquire or release (and to
-waiters within ``poll_interval`` seconds).
+semaphore's limit comes from the ConfigMap of that name applied to the store (``argosy apply``),
+else from ``$ARGOSY_HOME/semaphores.yaml`` (``configmap-name: {key: limit}``, or
+``namespace/configmap-name`` to pin one namespace), read again whenever the lock is checked, so
+an edit applies to the next acquire or release (and to waiters within ``poll_interval`` seconds).
 
 Acquisition is all-or-nothing, as in Argo: a request takes every lock it names at once or none,
 so no holder waits while holding part of what it needs and several locks cannot deadlock.
@@ -181,11 +181,15 @@ def _atoi(value: Any) -> int:
     return int(text)
 
 
-class LimitFile:
-    """``semaphores.yaml``: the ConfigMaps semaphores read their limits from."""
+ConfigMaps = Callable[[str, str], "dict[str, Any] | None"]  # (namespace, name) -> ConfigMap
 
-    def __init__(self, path: Path) -> None:
+
+class LimitFile:
+    """Where semaphores read their limits: ConfigMaps in the store, then ``semaphores.yaml``."""
+
+    def __init__(self, path: Path, configmaps: ConfigMaps | None = None) -> None:
         self.path = Path(path)
+        self.configmaps = configmaps
 
     def load(self) -> dict[str, Any] | _LimitUnreadable:
         try:
@@ -198,11 +202,14 @@ class LimitFile:
             return _LimitUnreadable(f"{self.path}: expected a mapping of ConfigMap names")
         return data
 
-    @staticmethod
-    def limit(data: dict[str, Any] | _LimitUnreadable, lock: LockName) -> int:
-        if isinstance(data, _LimitUnreadable):
+    def limit(self, data: dict[str, Any] | _LimitUnreadable, lock: LockName) -> int:
+        applied = self.configmaps(lock.namespace, lock.resource) if self.configmaps else None
+        if applied is not None:
+            configmap = applied.get("data") or {}
+        elif isinstance(data, _LimitUnreadable):
             raise data
-        configmap = data.get(f"{lock.namespace}/{lock.resource}", data.get(lock.resource))
+        else:
+            configmap = data.get(f"{lock.namespace}/{lock.resource}", data.get(lock.resource))
         if not isinstance(configmap, dict):
             raise _LimitUnreadable(f'configmaps "{lock.resource}" not found')
         if lock.key not in configmap:
@@ -282,8 +289,9 @@ class Lease:
 class SyncManager:
     """Every mutex and semaphore of one engine, with their holders and queues."""
 
-    def __init__(self, config_path: Path, *, poll_interval: float = 2.0) -> None:
-        self.limits = LimitFile(config_path)
+    def __init__(self, config_path: Path, *, poll_interval: float = 2.0,
+                 configmaps: ConfigMaps | None = None) -> None:
+        self.limits = LimitFile(config_path, configmaps)
         self.poll_interval = poll_interval
         self._locks: dict[str, _Lock] = {}
         self._waiters: dict[str, _Waiter] = {}
@@ -451,7 +459,7 @@ class SyncManager:
             lock = _Lock(name, 1)
         else:
             try:
-                limit = LimitFile.limit(self.limits.load(), name)
+                limit = self.limits.limit(self.limits.load(), name)
             except _LimitUnreadable as exc:
                 log.warning("semaphore %s: %s", key, exc)
                 raise SyncError(f"failed to initialize semaphore {key} with limit",
@@ -465,7 +473,7 @@ class SyncManager:
     def _limit(self, lock: _Lock, data: dict[str, Any] | _LimitUnreadable) -> int:
         if lock.semaphore:
             try:
-                lock.limit = LimitFile.limit(data, lock.name)
+                lock.limit = self.limits.limit(data, lock.name)
             except _LimitUnreadable as exc:
                 # Argo keeps the last known limit when the ConfigMap cannot be read.
                 log.warning("semaphore %s: %s; using limit %d", lock.key, exc, lock.limit)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from argosy.engine.sync import Lease, SyncError, SyncManager, holder_key, lock_keys
+from argosy.objects import ObjectService
+from argosy.store import Store
 
 MUTEX = {"mutexes": [{"name": "welcome"}]}
 TEMPLATE_SEM = {"semaphores": [{"configMapKeyRef": {"name": "my-config", "key": "template"}}]}
@@ -542,3 +545,26 @@ def test_release_workflow_frees_holds_and_fails_its_waiters(manager: SyncManager
         await other.release()
 
     run(main())
+
+
+def test_an_applied_configmap_sets_the_limit_before_the_file(limits: Path, tmp_path: Path
+                                                              ) -> None:
+    store = Store(tmp_path / "home")
+    try:
+        ObjectService(store).put({"apiVersion": "v1", "kind": "ConfigMap",
+                                  "metadata": {"name": "my-config", "namespace": "team-a"},
+                                  "data": {"template": "3"}})
+        manager = SyncManager(limits, configmaps=partial(store.get_object, "ConfigMap"))
+
+        async def main() -> None:
+            leases = [await manager.acquire(f"team-a/wf{i}", TEMPLATE_SEM, namespace="team-a")
+                      for i in range(3)]
+            assert manager.limit("team-a/ConfigMap/my-config/template") == 3
+            other = await manager.acquire("default/wf", TEMPLATE_SEM, namespace="default")
+            assert manager.limit(SEM_KEY) == 2  # no ConfigMap in default: the file's
+            for lease in [*leases, other]:
+                await lease.release()
+
+        run(main())
+    finally:
+        store.close()
