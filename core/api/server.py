@@ -1581,5 +1581,19 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the server serves at ``/openapi.json``, built without serving, over
+    an empty throwaway store: the docs' REST reference and the schemathesis test read it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        store = Store(home)
+        try:
+            return create_app(WorkflowService(store), auth=None).openapi()
+        finally:
+            store.close()
+
+
 if __name__ == "__main__":  # pragma: no cover - `argosy server` is the entry point
     main()

@@ -7,7 +7,6 @@ ends at once for a workflow that is not running.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +24,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from argosy.api.server import create_app
-from argosy.api.service import WorkflowService
-from argosy.store import Store
+from argosy.api.server import openapi_document
 from tests.server.rest_harness import API, Server, start_server, workflow
 
 
@@ -42,18 +39,9 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert "Traceback" not in output, output
 
 
-def _openapi() -> dict:
-    """The server's OpenAPI document, built in-process: parametrizing needs it at collection,
-    before any server runs (the test checks the live server serves the same document)."""
-    with tempfile.TemporaryDirectory() as home:
-        store = Store(home)
-        try:
-            return create_app(WorkflowService(store), auth=None).openapi()
-        finally:
-            store.close()
-
-
-OPENAPI = _openapi()
+# Built in-process: parametrizing needs it at collection, before any server runs (the test
+# checks the live server serves the same document).
+OPENAPI = openapi_document()
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,
                response_schema_conformance, response_headers_conformance,
                negative_data_rejection]
