@@ -10,7 +10,7 @@ import sys
 from argosy.hookspecs import reference
 from tests.conftest import REPO
 
-GUIDE = REPO / "examples" / "plugins" / "README.md"
+GUIDE = REPO / "docs" / "how-to" / "write-a-plugin.md"
 
 
 def test_the_hook_reference_is_current() -> None:
