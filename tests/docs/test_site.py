@@ -158,3 +158,9 @@ def test_every_setting_is_on_the_configuration_page() -> None:
     assert "run_engine" in traits
     missing = sorted(f"{name}" for name in variables | keys | traits if f"`{name}`" not in page)
     assert not missing, f"docs/reference/configuration.md does not name: {missing}"
+
+
+def test_the_readme_links_to_pages_that_exist() -> None:
+    links = re.findall(r"\]\(((?:docs|examples)/[^)#]+)", (REPO / "README.md").read_text())
+    assert "docs/getting-started/install.md" in links
+    assert [link for link in links if not (REPO / link).is_file()] == []
