@@ -151,6 +151,9 @@ def examples_gallery() -> str:
             prose, commands = _header(text)
             kind = yaml.safe_load(text)["kind"]
             rel = path.relative_to(REPO).as_posix()
+            if kind == "ConfigMap":  # data an example applies
+                lines += [f"`{rel}` (ConfigMap): {' '.join(prose)}", ""]
+                continue
             lines += [f"### {path.stem.replace('-', ' ').capitalize()}", "",
                       f"`{rel}` ({kind})", "", " ".join(prose), ""]
             if commands:
