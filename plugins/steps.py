@@ -7,7 +7,6 @@ of the group before.
 
 from __future__ import annotations
 
-import asyncio
 from collections import ChainMap
 from typing import Any
 
@@ -84,21 +83,22 @@ def _after(ctx: NodeContext, group: NodeStatus) -> list[str]:
 
 async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any]],
                      scope: Scope, parallel: Parallel) -> tuple[str, str | None]:
-    planned: list[tuple[Step, list[tuple[str, Step]]]] = []
+    planned: list[tuple[Step, list[tuple[str, dict[str, Any]]]]] = []
     try:
         for raw in group:
             planned.append(_plan(ctx, raw, scope))
     except (NodeError, ExpressionError, LoopError) as exc:
         return "Error", str(exc)
-    jobs, owners = [], []
+    owners = []
     for index, (step, runs) in enumerate(planned):
         if not runs:
             ctx.skip(f"{sg.name}.{step.name}", step.name, "Skipped", "Skipped, empty params",
                      [sg.id], step.template)
-        for suffix, expanded in runs:
-            jobs.append(_run_step(ctx, sg, step, suffix, expanded, parallel, scope))
-            owners.append(index)
-    results = await asyncio.gather(*jobs)
+        owners += [index] * len(runs)
+    # Each iteration's Step is parsed as it starts: a loop of 100,000 never holds them all.
+    results = await ctx.run_children(
+        _run_step(ctx, sg, step, suffix, Step.model_validate(body), parallel, scope)
+        for step, runs in planned for suffix, body in runs)
     by_step: list[list[NodeStatus]] = [[] for _ in planned]
     for index, node in zip(owners, results, strict=True):
         if node is not None:
@@ -116,15 +116,15 @@ async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any
 
 
 def _plan(ctx: NodeContext, raw: dict[str, Any],
-          scope: Scope) -> tuple[Step, list[tuple[str, Step]]]:
+          scope: Scope) -> tuple[Step, list[tuple[str, dict[str, Any]]]]:
+    """The step, and its runs: (name suffix, substituted step) for each loop iteration."""
     # `steps.name` is the name of the step being resolved (Argo's variable).
     local = scope.child({"steps": ChainMap({"name": raw.get("name")}, scope["steps"])})
     resolved = ctx.substitute(raw, local, defer_items=True)
     step = Step.model_validate(resolved)
     if not step.loops:
-        return step, [("", step)]
-    return step, [(suffix, Step.model_validate(body))
-                  for suffix, body in expand(resolved, step, scope)]
+        return step, [("", resolved)]
+    return step, expand(resolved, step, scope)
 
 
 async def _run_step(ctx: NodeContext, sg: NodeStatus, step: Step, suffix: str,

@@ -99,7 +99,7 @@ class Actions:
 
     async def wait_for_resume(self, node: NodeStatus, timeout: float | None = None) -> None:
         """Until ``resume`` (or ``node set``) releases this suspend node, or ``timeout``."""
-        if node.fulfilled:
+        if node.fulfilled or (timeout is not None and timeout <= 0):
             return
         waiter = self.resume_waiters.setdefault(
             node.id, asyncio.get_running_loop().create_future())

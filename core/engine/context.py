@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Scope, evaluate, substitute
@@ -16,6 +17,12 @@ from argosy.spec.models import Arguments, LifecycleHook, NodeStatus, Step, Templ
 
 if TYPE_CHECKING:
     from argosy.engine.workflow import WorkflowRun
+
+
+T = TypeVar("T")
+
+# Children started per turn of the event loop by NodeContext.run_children.
+FAN_OUT_BATCH = 256
 
 
 class NodeError(ArgosyError):
@@ -188,3 +195,60 @@ class NodeContext:
         """The template's ``parallelism``: how many children run at once (None: no limit)."""
         limit = self.template.parallelism
         return asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+
+    async def run_children(self, children: Iterable[Awaitable[T]]) -> list[T]:
+        """Await ``children`` (e.g. ``run_child`` calls) concurrently; their results in order.
+
+        As ``asyncio.gather``, but ``children`` is drawn lazily, a batch per turn of the event
+        loop: each batch has begun (created its nodes, run as far as it can) before the next is
+        drawn, so a fan-out of 100,000 holds in memory the children still waiting, not 100,000
+        coroutines yet to start. Every child still starts without waiting for another to end.
+        The first child to raise cancels the others and raises.
+        """
+        return await gather_lazily(children)
+
+
+async def gather_lazily(children: Iterable[Awaitable[T]],
+                        batch: int = FAN_OUT_BATCH) -> list[T]:
+    """:meth:`NodeContext.run_children`, for the engine's own fan-outs."""
+    results: list[Any] = []
+    running: set[asyncio.Future[T]] = set()
+    settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    launching = True
+
+    def settle(index: int, task: asyncio.Future[T]) -> None:
+        running.discard(task)  # a finished child's task is not kept, only its result
+        if settled.done():
+            return
+        if task.cancelled():
+            settled.cancel()
+        elif task.exception() is not None:
+            settled.set_exception(task.exception())  # type: ignore[arg-type]
+        else:
+            results[index] = task.result()
+            if not running and not launching:
+                settled.set_result(None)
+
+    try:
+        for index, child in enumerate(children):
+            if settled.done():  # one raised: start no more
+                if asyncio.iscoroutine(child):
+                    child.close()
+                break
+            results.append(None)
+            task = asyncio.ensure_future(child)
+            running.add(task)
+            task.add_done_callback(functools.partial(settle, index))
+            if index % batch == batch - 1:
+                await asyncio.sleep(0)
+        launching = False
+        if not running and not settled.done():
+            settled.set_result(None)
+        await settled
+    except BaseException:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        raise
+    return results
