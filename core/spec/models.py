@@ -29,10 +29,15 @@ class ArgoModel(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for name, field in cls.model_fields.items():
-            key = field.alias if field.alias in data else name
-            if key in data:
-                data[key] = _as_text_where_str(data[key], field.annotation)
+        for name, alias, whole in _text_fields(cls):
+            key = alias if alias in data else name
+            if key not in data:
+                continue
+            value = data[key]
+            if whole:
+                data[key] = go_yaml_text(value)
+            elif isinstance(value, list):
+                data[key] = [go_yaml_text(v) for v in value]
         return data
 
     def dump(self) -> dict[str, Any]:
@@ -226,19 +231,34 @@ Step.model_rebuild()
 DAGTask.model_rebuild()
 
 
-def _as_text_where_str(value: Any, annotation: Any) -> Any:
-    """``value`` with its scalars turned to text wherever ``annotation`` wants a str."""
+# Per model class: its fields that take text, read once (every node and task is validated).
+_TEXT_FIELDS: dict[type, list[tuple[str, str | None, bool]]] = {}
+
+
+def _text_fields(cls: type[BaseModel]) -> list[tuple[str, str | None, bool]]:
+    """``(name, alias, whole)`` of each field wanting a str (``whole``) or a list of str."""
+    found = _TEXT_FIELDS.get(cls)
+    if found is None:
+        found = []
+        for name, field in cls.model_fields.items():
+            kind = _text_kind(field.annotation)
+            if kind is not None:
+                found.append((name, field.alias, kind))
+        _TEXT_FIELDS[cls] = found
+    return found
+
+
+def _text_kind(annotation: Any) -> bool | None:
+    """True for a str field, False for a list-of-str one, None for any other."""
     options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
     options = tuple(o for o in options if o is not type(None))
     if options == (str,):  # not IntOrString-like unions, which Go decodes as they are
-        return go_yaml_text(value)
-    for option in options:
-        origin, args = typing.get_origin(option), typing.get_args(option)
-        if origin is list and args == (str,) and isinstance(value, list):
-            return [go_yaml_text(v) for v in value]
+        return True
+    if any(typing.get_origin(o) is list and typing.get_args(o) == (str,) for o in options):
+        return False
     # Maps of strings (labels, annotations) are left alone: the Kubernetes API refuses numbers
     # there, and so does submit.
-    return value
+    return None
 
 
 def _is_union(annotation: Any) -> bool:
