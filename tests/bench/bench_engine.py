@@ -248,8 +248,10 @@ class EngineRun:
 
 
 def engine_run(manifest: dict[str, Any], registry: Any = None, executor: str = "local",
-               profile: cProfile.Profile | None = None) -> EngineRun:
-    """Submit (lint + record) and run one workflow in this process, in a fresh ARGOSY_HOME."""
+               profile: cProfile.Profile | None = None,
+               on_done: Callable[[Path], None] | None = None) -> EngineRun:
+    """Submit (lint + record) and run one workflow in this process, in a fresh ARGOSY_HOME;
+    ``on_done(home)`` once the store is closed, before the home is removed."""
     from argosy.api.service import submit
     from argosy.engine.run import Engine
     from argosy.store import Store
@@ -267,6 +269,8 @@ def engine_run(manifest: dict[str, Any], registry: Any = None, executor: str = "
             profile.disable()
         t2 = time.perf_counter()
         store.close()
+        if on_done is not None:
+            on_done(home)
     return EngineRun(t1 - t0, t2 - t1, final.phase, final.progress)
 
 

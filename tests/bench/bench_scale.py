@@ -1,0 +1,273 @@
+"""Scale: workflows of 1,000 to 100,000 nodes, a wide fan-out, the verbs over a big store, and
+recovery, each against a floor measured in the same run.
+
+    python tests/bench/bench_scale.py [--quick] [--sizes 1000,10000,100000] [--true-sizes …]
+                                      [--only nodes,fanout,verbs,recovery] [--json out.json]
+
+Sizes in brackets are ``--quick``'s.
+
+* Nodes: one template looping ``withSequence`` over N iterations, as a DAG task and as a step,
+  with a ``suspend: {duration: "0"}`` leaf (the engine's own cost per node) at 1,000, 10,000
+  and 100,000 [1,000, 10,000] nodes and a ``true`` container leaf at 1,000 and 10,000 [1,000].
+  Each run is a fresh interpreter: submit and run wall time, its CPU seconds
+  (``getrusage``, which other load on the machine does not inflate the way it does wall
+  time), per-node time, peak RSS (``VmHWM``) and RSS after imports, and the store's size
+  (``argosy.db`` and its WAL) per node. Memory per added node is the peak's growth between two
+  sizes over the nodes added. Floor: a plain asyncio fan-out of N tasks that each do nothing
+  (suspend) or launch ``true`` 8 at a time (true), in a fresh interpreter too.
+* Fan-out: a steps template running 5,000 [1,000] ``true`` steps in one group, with no
+  ``parallelism``, against the floor launching the same processes 8 and 64 at a time (the
+  best counts).
+* Verbs: a store holding a 100,000-node [10,000] workflow and 10,000 [2,000] small
+  finished workflows: ``argosy get``, ``argosy list``, the REST list (one page and all) and
+  the first event of a watch, timed through the real CLI and server.
+* Recovery: a 100,000-node [10,000] suspend-0 workflow run by a background engine killed with
+  SIGKILL mid-way; a new engine adopts it: the catch-up time (restart to finished), and a count
+  of nodes whose record changed from finished to anything else (a node run twice).
+
+A benchmark reports; it asserts nothing. The load average is printed with the figures: on a
+busy machine compare CPU seconds and ratios, not wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_engine import (  # noqa: E402
+    NAN,
+    SUSPEND_LEAF,
+    TRUE,
+    TRUE_LEAF,
+    engine_run,
+    revision,
+    vm_hwm_mb,
+)
+
+MAX_SUSPEND_100K_S = 60.0
+MAX_RSS_MB = 600.0
+MAX_KB_PER_NODE = 5.0
+MAX_FANOUT_RATIO = 1.5
+
+
+# -- workflows ------------------------------------------------------------------------------
+
+
+def loop_workflow(shape: str, nodes: int, leaf: dict[str, Any],
+                  parallelism: int | None = None) -> dict[str, Any]:
+    """One ``withSequence`` loop of ``nodes`` iterations of ``leaf``, as a DAG task or a step."""
+    loop = {"template": "leaf", "withSequence": {"count": str(nodes)}}
+    if shape == "dag":
+        main: dict[str, Any] = {"name": "main", "dag": {"tasks": [{"name": "t", **loop}]}}
+    else:
+        main = {"name": "main", "steps": [[{"name": "s", **loop}]]}
+    spec: dict[str, Any] = {"entrypoint": "main", "templates": [main, {"name": "leaf", **leaf}]}
+    if parallelism:
+        spec["parallelism"] = parallelism
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"generateName": f"scale-{shape}-"}, "spec": spec}
+
+
+LEAVES = {"suspend": SUSPEND_LEAF, "true": TRUE_LEAF}
+
+
+# -- one run, in a fresh interpreter --------------------------------------------------------
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _floor_fanout(nodes: int, leaf: str, parallelism: int) -> None:
+    slots = asyncio.Semaphore(parallelism)
+
+    async def one() -> None:
+        if leaf == "suspend":
+            await asyncio.sleep(0)
+            return
+        async with slots:
+            proc = await asyncio.create_subprocess_exec(TRUE)
+            await proc.wait()
+
+    await asyncio.gather(*(one() for _ in range(nodes)))
+
+
+def child_run(shape: str, leaf: str, nodes: int, parallelism: int | None) -> dict[str, Any]:
+    """In the child: the floor (shape ``floor``) or the engine; times, CPU and memory."""
+    if shape == "floor":
+        cpu, start = cpu_seconds(), time.perf_counter()
+        asyncio.run(_floor_fanout(nodes, leaf, parallelism or 8))
+        return {"submit_s": 0.0, "run_s": time.perf_counter() - start,
+                "cpu_s": cpu_seconds() - cpu, "phase": "Succeeded", "hwm_mb": vm_hwm_mb(),
+                "baseline_hwm_mb": vm_hwm_mb(), "store_bytes": 0}
+    # Imported outside the timing.
+    import argosy.api.service
+    import argosy.engine.run  # noqa: F401
+
+    baseline = vm_hwm_mb()
+    cpu = cpu_seconds()
+    stored: list[int] = []
+    run = engine_run(loop_workflow(shape, nodes, LEAVES[leaf], parallelism),
+                     on_done=lambda home: stored.append(store_bytes(home)))
+    return {"submit_s": run.submit_s, "run_s": run.run_s, "cpu_s": cpu_seconds() - cpu,
+            "phase": run.phase, "progress": run.progress, "hwm_mb": vm_hwm_mb(),
+            "baseline_hwm_mb": baseline, "store_bytes": stored[0] if stored else 0}
+
+
+def store_bytes(home: Path) -> int:
+    return sum(p.stat().st_size for p in home.glob("argosy.db*"))
+
+
+def in_child(args: list[str]) -> dict[str, Any]:
+    """Run this file with ``args`` in a fresh interpreter; its JSON line and wall time."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} exited {proc.returncode}")
+    result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - start
+    return result
+
+
+def measure(shape: str, leaf: str, nodes: int, parallelism: int | None = None) -> dict[str, Any]:
+    args = ["--child", shape, "--leaf", leaf, "--nodes", str(nodes)]
+    if parallelism:
+        args += ["--parallelism", str(parallelism)]
+    load = os.getloadavg()[0]
+    try:
+        result = in_child(args)
+    except Exception as exc:
+        print(f"error in {shape} {leaf} {nodes}: {exc}", file=sys.stderr)
+        return {"error": str(exc), "run_s": NAN, "submit_s": NAN, "cpu_s": NAN, "hwm_mb": NAN,
+                "baseline_hwm_mb": NAN, "store_bytes": 0, "load": load}
+    result["load"] = load
+    if result["phase"] != "Succeeded":
+        result["error"] = f"ended {result['phase']} ({result.get('progress')})"
+    return result
+
+
+# -- nodes: 1k / 10k / 100k ----------------------------------------------------------------
+
+
+def bench_nodes(sizes: list[int], true_sizes: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for leaf, leaf_sizes in (("suspend", sizes), ("true", true_sizes)):
+        for nodes in leaf_sizes:
+            floor = measure("floor", leaf, nodes, 8)
+            for shape in ("dag", "steps"):
+                engine = measure(shape, leaf, nodes)
+                rows.append({"shape": shape, "leaf": leaf, "nodes": nodes, "engine": engine,
+                             "floor": floor})
+                print(node_line(rows[-1]), flush=True)
+    return rows
+
+
+def node_line(row: dict[str, Any]) -> str:
+    e, f, n = row["engine"], row["floor"], row["nodes"]
+    return (f"{row['shape']:5} {row['leaf']:7} {n:>7,} nodes: submit {e['submit_s']:6.2f} s, "
+            f"run {e['run_s']:7.2f} s ({e['run_s'] / n * 1e6:6.0f} us/node, floor "
+            f"{f['run_s'] / n * 1e6:5.0f}), CPU {e['cpu_s']:7.2f} s "
+            f"({e['cpu_s'] / n * 1e6:5.0f} us/node), peak RSS {e['hwm_mb']:5.0f} MB "
+            f"(after imports {e['baseline_hwm_mb']:3.0f}), store "
+            f"{e['store_bytes'] / n:5.0f} B/node, load {e['load']:.1f}"
+            + (f"  ERROR {e['error']}" if e.get("error") else ""))
+
+
+def growth_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Memory per added node and per-node CPU between consecutive sizes of one case."""
+    out = []
+    cases: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        cases.setdefault((row["shape"], row["leaf"]), []).append(row)
+    for (shape, leaf), found in cases.items():
+        found.sort(key=lambda r: r["nodes"])
+        for small, big in itertools.pairwise(found):
+            added = big["nodes"] - small["nodes"]
+            kb = (big["engine"]["hwm_mb"] - small["engine"]["hwm_mb"]) * 1024 / added
+            cpu = [r["engine"]["cpu_s"] / r["nodes"] * 1e6 for r in (small, big)]
+            verdict = ""
+            if big["nodes"] >= 100_000:
+                verdict = "PASS" if kb < MAX_KB_PER_NODE else "MISS"
+                verdict = f"  (target < {MAX_KB_PER_NODE:g} KB: {verdict})"
+            out.append(f"{shape:5} {leaf:7} {small['nodes']:>7,} -> {big['nodes']:>7,}: "
+                       f"{kb:5.2f} KB per added node{verdict}; CPU per node {cpu[0]:.0f} -> "
+                       f"{cpu[1]:.0f} us ({cpu[1] / cpu[0]:.2f}x)")
+    return out
+
+
+def target_lines(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for row in rows:
+        if row["leaf"] != "suspend" or row["nodes"] < 100_000:
+            continue
+        e = row["engine"]
+        total = e["submit_s"] + e["run_s"]
+        out.append(f"{row['shape']:5} suspend 100,000: submit + run {total:.1f} s (target < "
+                   f"{MAX_SUSPEND_100K_S:g} s: {'PASS' if total < MAX_SUSPEND_100K_S else 'MISS'}"
+                   f"), peak RSS {e['hwm_mb']:.0f} MB (target < {MAX_RSS_MB:g} MB: "
+                   f"{'PASS' if e['hwm_mb'] < MAX_RSS_MB else 'MISS'})")
+    return out
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def sizes_arg(text: str) -> list[int]:
+    return [int(s.replace("_", "")) for s in text.split(",") if s]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
+    parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
+    parser.add_argument("--only", default="nodes,fanout,verbs,recovery",
+                        help="comma-separated parts to run")
+    parser.add_argument("--json", type=Path, help="write the numbers here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--leaf", help=argparse.SUPPRESS)
+    parser.add_argument("--nodes", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--parallelism", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_run(args.child, args.leaf, args.nodes, args.parallelism or None)))
+        return
+    sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    true_sizes = args.true_sizes or ([1_000] if args.quick else [1_000, 10_000])
+    parts = set(args.only.split(","))
+    started = time.perf_counter()
+    results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count(),
+                               "loadavg_before": os.getloadavg(), "revision": revision(),
+                               "python": sys.version.split()[0]}
+    print(f"argosy scale benchmark ({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs; "
+          f"revision {results['revision']}; load average {os.getloadavg()[0]:.1f})\n")
+    lines: list[str] = []
+    if "nodes" in parts:
+        print("-- nodes: one withSequence loop, fresh interpreter per run --")
+        results["nodes"] = bench_nodes(sizes, true_sizes)
+        lines += growth_lines(results["nodes"]) + target_lines(results["nodes"])
+    results["loadavg_after"] = os.getloadavg()
+    print(f"\n-- summary ({time.perf_counter() - started:.0f} s; load average "
+          f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} "
+          "after) --")
+    for line in lines:
+        print(line)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"numbers written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
