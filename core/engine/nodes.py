@@ -124,24 +124,30 @@ class NodeBook:
 
     def outbound_of(self, node: NodeStatus) -> list[str]:
         """Argo's getOutboundNodes: the nodes a successor hangs from."""
+        if node.type in ("Skipped", "Suspend", "HTTP", "Plugin"):
+            return [node.id]
+        if node.type == "Retry":
+            return [node.children[-1]] if node.children else self._outbound_nodes(node)
+        # Only the kinds that look at their children list them: each task after a loop of
+        # 100,000 would otherwise build that list again.
+        if node.type not in ("TaskGroup", "Container", "Pod"):
+            return self._outbound_nodes(node)
         children = [self.nodes[c] for c in node.children or [] if c in self.nodes]
-        if node.type in ("Skipped", "Suspend", "HTTP", "Plugin") or (
-                node.type == "Pod" and not any(c.type == "Container" for c in children)):
+        if node.type == "Pod" and not any(c.type == "Container" for c in children):
             return [node.id]
         # A containerSet's pod is a group of its containers; a container whose child lies
         # outside its pod is the deepest node of the set.
-        if node.type in ("TaskGroup", "Container", "Pod"):
-            if not children:
-                return [node.id]
-            out: list[str] = []
-            for child in children:
-                if node.type == "Container" and child.boundary_id != node.boundary_id:
-                    out.append(node.id)
-                else:
-                    out.extend(self.outbound_of(child))
-            return list(dict.fromkeys(out))
-        if node.type == "Retry" and node.children:
-            return [node.children[-1]]
+        if not children:
+            return [node.id]
+        out: list[str] = []
+        for child in children:
+            if node.type == "Container" and child.boundary_id != node.boundary_id:
+                out.append(node.id)
+            else:
+                out.extend(self.outbound_of(child))
+        return list(dict.fromkeys(out))
+
+    def _outbound_nodes(self, node: NodeStatus) -> list[str]:
         out = [o for nid in node.outbound_nodes or [] for o in self.outbound_of(self.nodes[nid])]
         return out or [node.id]
 
