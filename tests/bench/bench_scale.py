@@ -221,6 +221,48 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+# -- fan-out: N `true` steps in one group ---------------------------------------------------
+
+
+def bench_fanout(width: int, reps: int) -> dict[str, Any]:
+    """The engine with no ``parallelism`` and with 8, against the floor at 8 and 64, in turns;
+    the best of ``reps`` each."""
+    cases = {"floor_p8": ("floor", 8), "floor_p64": ("floor", 64), "engine": ("steps", None),
+             "engine_p8": ("steps", 8)}
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, (shape, parallelism) in cases.items():
+            found = measure(shape, "true", width, parallelism)
+            if not found.get("error"):
+                samples[name].append(found)
+    best = {name: min(found, key=lambda r: r["run_s"], default=None)
+            for name, found in samples.items()}
+    return {"width": width, "best": best, "samples": samples}
+
+
+def fanout_lines(result: dict[str, Any]) -> list[str]:
+    best, width = result["best"], result["width"]
+    floors = [b for b in (best["floor_p8"], best["floor_p64"]) if b]
+    floor = min(floors, key=lambda r: r["run_s"]) if floors else None
+    out = []
+    for name in ("floor_p8", "floor_p64", "engine", "engine_p8"):
+        found = best[name]
+        if found is None:
+            out.append(f"fan-out {width:,} true, {name}: ERROR")
+            continue
+        line = (f"fan-out {width:,} true, {name}: {found['run_s']:.2f} s, CPU "
+                f"{found['cpu_s']:.2f} s, peak RSS {found['hwm_mb']:.0f} MB, load "
+                f"{found['load']:.1f}")
+        if floor is not None and name.startswith("engine"):
+            ratio = found["run_s"] / floor["run_s"]
+            line += f", {ratio:.2f}x the floor's best"
+            if name == "engine":
+                line += (f" (target <= {MAX_FANOUT_RATIO:g}x: "
+                         f"{'PASS' if ratio <= MAX_FANOUT_RATIO else 'MISS'})")
+        out.append(line)
+    return out
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -233,6 +275,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
     parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
+    parser.add_argument("--fanout", type=int, help="width of the fan-out (5,000)")
     parser.add_argument("--only", default="nodes,fanout,verbs,recovery",
                         help="comma-separated parts to run")
     parser.add_argument("--json", type=Path, help="write the numbers here")
@@ -258,6 +301,12 @@ def main() -> None:
         print("-- nodes: one withSequence loop, fresh interpreter per run --")
         results["nodes"] = bench_nodes(sizes, true_sizes)
         lines += growth_lines(results["nodes"]) + target_lines(results["nodes"])
+    if "fanout" in parts:
+        print("\n-- fan-out: one group of `true` steps --")
+        results["fanout"] = bench_fanout(args.fanout or (1_000 if args.quick else 5_000),
+                                         2 if args.quick else 3)
+        lines += fanout_lines(results["fanout"])
+        print("\n".join(fanout_lines(results["fanout"])))
     results["loadavg_after"] = os.getloadavg()
     print(f"\n-- summary ({time.perf_counter() - started:.0f} s; load average "
           f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} "
