@@ -1,8 +1,8 @@
-"""Scale: workflows of 1,000 to 100,000 nodes, a wide fan-out, the verbs over a big store, and
-recovery, each against a floor measured in the same run.
+"""Scale: workflows of 1,000 to 100,000 nodes and a wide fan-out, each against a floor
+measured in the same run.
 
     python tests/bench/bench_scale.py [--quick] [--sizes 1000,10000,100000] [--true-sizes …]
-                                      [--only nodes,fanout,verbs,recovery] [--json out.json]
+                                      [--only nodes,fanout] [--fanout N] [--json out.json]
 
 Sizes in brackets are ``--quick``'s.
 
@@ -16,14 +16,8 @@ Sizes in brackets are ``--quick``'s.
   sizes over the nodes added. Floor: a plain asyncio fan-out of N tasks that each do nothing
   (suspend) or launch ``true`` 8 at a time (true), in a fresh interpreter too.
 * Fan-out: a steps template running 5,000 [1,000] ``true`` steps in one group, with no
-  ``parallelism``, against the floor launching the same processes 8 and 64 at a time (the
-  best counts).
-* Verbs: a store holding a 100,000-node [10,000] workflow and 10,000 [2,000] small
-  finished workflows: ``argosy get``, ``argosy list``, the REST list (one page and all) and
-  the first event of a watch, timed through the real CLI and server.
-* Recovery: a 100,000-node [10,000] suspend-0 workflow run by a background engine killed with
-  SIGKILL mid-way; a new engine adopts it: the catch-up time (restart to finished), and a count
-  of nodes whose record changed from finished to anything else (a node run twice).
+  ``parallelism`` and with 8, against the floor launching the same processes 8 and 64 at a
+  time (the best counts).
 
 A benchmark reports; it asserts nothing. The load average is printed with the figures: on a
 busy machine compare CPU seconds and ratios, not wall times.
@@ -276,7 +270,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
     parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
     parser.add_argument("--fanout", type=int, help="width of the fan-out (5,000)")
-    parser.add_argument("--only", default="nodes,fanout,verbs,recovery",
+    parser.add_argument("--only", default="nodes,fanout",
                         help="comma-separated parts to run")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
