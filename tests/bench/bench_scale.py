@@ -2,7 +2,8 @@
 measured in the same run.
 
     python tests/bench/bench_scale.py [--quick] [--sizes 1000,10000,100000] [--true-sizes …]
-                                      [--only nodes,fanout] [--fanout N] [--json out.json]
+                                      [--only nodes,fanout,verbs,recovery] [--fanout N]
+                                      [--json out.json]
 
 Sizes in brackets are ``--quick``'s.
 
@@ -18,6 +19,11 @@ Sizes in brackets are ``--quick``'s.
 * Fan-out: a steps template running 5,000 [1,000] ``true`` steps in one group, with no
   ``parallelism`` and with 8, against the floor launching the same processes 8 and 64 at a
   time (the best counts).
+* Verbs: ``argosy get`` (tree and ``-o json``) and ``argosy list`` through the real CLI on a
+  finished 100,000-node [10,000] DAG loop.
+* Recovery: the same workflow run by ``argosy engine``, killed with SIGKILL once half its nodes
+  finished; a new engine finishes it: the catch-up time and CPU, and how many nodes that had
+  finished before the kill were recorded again (a node run twice).
 
 A benchmark reports; it asserts nothing. The load average is printed with the figures: on a
 busy machine compare CPU seconds and ratios, not wall times.
@@ -31,6 +37,7 @@ import itertools
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,6 +52,7 @@ from bench_engine import (  # noqa: E402
     TRUE,
     TRUE_LEAF,
     engine_run,
+    fresh_home,
     revision,
     vm_hwm_mb,
 )
@@ -257,6 +265,82 @@ def fanout_lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
+# -- verbs and recovery, through the real CLI on one store ----------------------------------
+
+
+def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ARGOSY_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "argosy.cli", *args], env=env,
+                          capture_output=True, text=True)
+
+
+def children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def bench_verbs(nodes: int) -> list[str]:
+    """``argosy get`` (tree and JSON) and ``argosy list`` on a finished ``nodes``-node DAG."""
+    from argosy.api.service import submit
+    from argosy.engine.run import Engine
+    from argosy.store import Store
+
+    out = []
+    with fresh_home() as home:
+        store = Store(home)
+        record = submit(store, loop_workflow("dag", nodes, SUSPEND_LEAF))
+        name = asyncio.run(Engine(store).run(record.uid)).name
+        store.close()
+        for args in (["get", name], ["get", name, "-o", "json"], ["list"]):
+            load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
+            proc = cli(*args, home=home)
+            out.append(f"argosy {' '.join(args[:1] + args[2:])} ({nodes:,} nodes): "
+                       f"{time.perf_counter() - start:.2f} s, CPU {children_cpu() - cpu:.2f} s, "
+                       f"{len(proc.stdout):,} bytes, exit {proc.returncode}, load {load:.1f}")
+            print(out[-1], flush=True)
+    return out
+
+
+def bench_recovery(nodes: int) -> list[str]:
+    """SIGKILL the engine once half the nodes finished; a new engine finishes the workflow."""
+    with fresh_home() as home:
+        manifest = home / "wf.json"
+        manifest.write_text(json.dumps(loop_workflow("dag", nodes, SUSPEND_LEAF)))
+        env = dict(os.environ, ARGOSY_HOME=str(home))
+        argv = [sys.executable, "-m", "argosy.cli", "engine"]
+        engine = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        cli("submit", str(manifest), home=home)
+        db = sqlite3.connect(home / "argosy.db", timeout=60)
+
+        def finished() -> dict[str, str]:
+            rows = db.execute("SELECT id, json_extract(body, '$.finishedAt') FROM nodes"
+                              " WHERE json_extract(body, '$.phase') = 'Succeeded'")
+            return dict(rows.fetchall())
+
+        while len(finished()) < nodes // 2 and engine.poll() is None:
+            time.sleep(0.2)
+        engine.kill()
+        engine.wait()
+        before = finished()
+        load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
+        engine = subprocess.Popen([*argv, "--exit-when-idle", "1"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while db.execute("SELECT phase FROM workflows").fetchone()[0] in ("Pending", "Running"):
+            time.sleep(0.2)
+        took = time.perf_counter() - start
+        engine.wait()
+        after = finished()
+        phase = db.execute("SELECT phase FROM workflows").fetchone()[0]
+        db.close()
+    again = sum(1 for nid, at in before.items() if after.get(nid) != at)
+    line = (f"recovery ({nodes:,} nodes, SIGKILL at {len(before):,} finished): {phase}, "
+            f"catch-up {took:.1f} s, engine CPU {children_cpu() - cpu:.1f} s (both including "
+            f"its start), {again} nodes finished before the kill recorded again, load {load:.1f}")
+    print(line, flush=True)
+    return [line]
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -270,7 +354,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
     parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
     parser.add_argument("--fanout", type=int, help="width of the fan-out (5,000)")
-    parser.add_argument("--only", default="nodes,fanout",
+    parser.add_argument("--only", default="nodes,fanout,verbs,recovery",
                         help="comma-separated parts to run")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -301,6 +385,15 @@ def main() -> None:
                                          2 if args.quick else 3)
         lines += fanout_lines(results["fanout"])
         print("\n".join(fanout_lines(results["fanout"])))
+    big = 10_000 if args.quick else 100_000
+    if "verbs" in parts:
+        print("\n-- verbs on a big workflow --")
+        results["verbs"] = bench_verbs(big)
+        lines += results["verbs"]
+    if "recovery" in parts:
+        print("\n-- recovery --")
+        results["recovery"] = bench_recovery(big)
+        lines += results["recovery"]
     results["loadavg_after"] = os.getloadavg()
     print(f"\n-- summary ({time.perf_counter() - started:.0f} s; load average "
           f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} "
