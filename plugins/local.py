@@ -39,8 +39,10 @@ starts processes. For each process the server
    and ``kill -9 -1`` in a step reaches only the node's own processes;
 3. replies with the init's pid, its start time and the read end of a "done" pipe;
 
-and when the process exits it writes ``rc`` and then closes the done pipe, so the engine waits
-for that pipe and finds the exit code recorded. Why, measured on a 2-vCPU VM (best of several
+and when the step exits, its init kills what is left of the node, writes ``rc`` and exits,
+which closes the done pipe (the init holds its only write end), so the engine waits for that
+pipe and finds the exit code recorded, without waiting for the kernel to tear the node's
+namespaces down; unisolated, the server writes ``rc`` and closes the pipe. Why, measured on a 2-vCPU VM (best of several
 rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 ms there):
 
 * ``posix_spawn`` is a vfork: no page tables are copied, so it costs the same from any process.
@@ -49,14 +51,17 @@ rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 
   at 330 MB. Only the ~10 MB server forks (~0.9 ms): once per node, for its init, the price
   of a PID namespace, whose PID 1 must be a process that handles signals and reaps. The init
   is the server's own Python, forked, not a new interpreter; the command itself is spawned.
-* No ``sh`` wrapper (its extra exec + fork cost ~1.2 ms): the server is the init's parent, so
-  it reaps it and records the exit code (the command's, 128+N for signal N). It records before
-  it reaps, so whoever sees the process gone also sees ``rc``. Unisolated, the server spawns
-  the command itself, with no init.
+* No ``sh`` wrapper (its extra exec + fork cost ~1.2 ms): the init records the command's exit
+  code (128+N for signal N) before it exits, and the server, the init's parent, records it if
+  the init was killed first; both before the init is reaped, so whoever sees the process gone
+  also sees ``rc``. Unisolated, the server spawns the command itself, with no init.
+* The server parses the mount table a node's view is laid out from once, and again only when
+  it changed, rather than each init parsing its copy (~0.7 ms of CPU per node).
 * If the engine dies, the server keeps running until the processes it started have ended and
   their codes are recorded, then exits; a restarted engine re-adopts them through the pid file
   (pidfd) and ``rc``. If the server dies, the engine starts another on the next request;
-  processes the dead one started run on unrecorded and end as :class:`ProcessLost`.
+  the nodes the dead one started still record their exit codes; unisolated processes run on
+  unrecorded and end as :class:`ProcessLost`.
 * Without CAP_SYS_ADMIN (any user but root), the server first moves into a user namespace of
   its own (``unshare(CLONE_NEWUSER | CLONE_NEWNS)``, its uid and gid mapped to themselves):
   there it may make mount namespaces and return to its base one, so the steps get the same
@@ -350,7 +355,7 @@ os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are 
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)  # was this source, read to its end
 os.close(null)
-import ctypes, errno, gc, marshal, re, select, signal, socket, stat
+import ctypes, errno, fcntl, gc, marshal, re, select, signal, socket, stat
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -434,6 +439,27 @@ def mount_table():
     return table
 
 
+mounts = [b"", None]  # /proc/self/mountinfo as last read, and its (top, children)
+
+
+def host_mounts():
+    # The tree a node's view is laid out from, as (root mount, children by parent id): parsed
+    # here, in the server, and again only when the mount table changed. A node's namespace is
+    # a copy of ours, so the tree is its own; parsing it in each node cost ~0.7 ms of CPU.
+    with open("/proc/self/mountinfo", "rb") as f:
+        raw = f.read()
+    if raw != mounts[0]:
+        table = mount_table()
+        ids = set(m[0] for m in table)
+        children = {}
+        for m in table:
+            children.setdefault(m[1], []).append(m)
+        top = [m for m in table if m[2] == "/" and m[1] not in ids][-1:] or \
+            [m for m in table if m[2] == "/"][-1:]
+        mounts[:] = raw, (top[0], children)
+    return mounts[1]
+
+
 def bind(source, target):
     check(libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None),
           "bind-mounting " + source)
@@ -500,7 +526,10 @@ def layer(mount, children, root, layers):
         return
     for child in children.get(mount[0], ()):  # an overlay shows no mounts of its lower
         if child[2] not in ("/proc", "/tmp"):
-            layer(child, children, root, layers)
+            try:
+                layer(child, children, root, layers)
+            except FileNotFoundError:
+                pass  # unmounted and removed since the server read the table (host_mounts)
 
 
 def overlay(point, target, layers):
@@ -551,21 +580,17 @@ def layer_entries(mounts, root, layers):
             bind(path, target)
 
 
-def enter_private_root(node, tmp, keep, hide, volumes=()):
+def enter_private_root(node, tmp, keep, hide, volumes, tree):
     # Every writable disk under / as an overlay whose upper layer is in node_dir/layers, the
     # node's private /tmp, a fresh /dev/shm and /proc; then that view becomes its /.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
-    table = mount_table()
-    ids = set(m[0] for m in table)
-    children = {}
-    for m in table:
-        children.setdefault(m[1], []).append(m)
-    top = [m for m in table if m[2] == "/" and m[1] not in ids][-1:] or \
-        [m for m in table if m[2] == "/"][-1:]
+    top, children = tree
     root = os.path.join(node, "root")
     os.makedirs(root, exist_ok=True)
-    volume_points(table, os.path.join(node, "layers"), volumes)
-    layer(top[0], children, root, os.path.join(node, "layers"))
+    if volumes:
+        table = [m for ms in children.values() for m in ms]
+        volume_points(table, os.path.join(node, "layers"), volumes)
+    layer(top, children, root, os.path.join(node, "layers"))
     bind(tmp, root + "/tmp")
     for name in keep:
         target = root + "/tmp/" + name
@@ -600,30 +625,36 @@ def clone(flags):
 
 def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
+    tree = host_mounts() if layered else None
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes)  # never returns
+        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree)  # no return
     return pid
 
 
-def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
+def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree):
     # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
     # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
-    # namespace and exits with the step's status. Its exit takes every process of the
-    # namespace with it (`cmd &`, setsid, nohup), as a container's end does. Never returns
-    # into the server's loop, whatever happens.
+    # namespace and, once the step ended, kills what is left in it (`cmd &`, setsid, nohup),
+    # as a container's end does, records the step's status and exits with it. Never returns
+    # into the server's loop, whatever happens. fds: stdin, stdout, stderr, the node's
+    # directory and the write end of its done pipe.
     code = 125
     try:
         gc.disable()  # a collection would write to (so copy) the server's pages
+        # Not dumpable: the step cannot reach our fds (the node's directory, on the host's side
+        # of its view) through /proc/1/fd.
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # the engine signals the node as a process group
+        fds = [fcntl.fcntl(fd, fcntl.F_DUPFD, len(fds)) for fd in fds]  # none dup2'd over
         for i, fd in enumerate(fds):
-            os.dup2(fd, i)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
+            os.dup2(fd, i, inheritable=i < 3)
+        os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
         tmp = os.path.join(node, "tmp")
         if layered:
-            enter_private_root(node, tmp, keep, hide, volumes)
+            enter_private_root(node, tmp, keep, hide, volumes, tree)
         else:
             set_up_mounts(tmp, keep, hide, volumes)
             try:  # a /proc of this namespace: ps shows the node's processes only
@@ -668,7 +699,28 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
         except BaseException:
             pass
     finally:
-        os._exit(code)
+        node_done(code)
+
+
+def node_done(code):
+    # The node's end, before its namespaces are torn down (its mounts unmounted, its layers
+    # let go of: milliseconds the engine need not wait for): nothing of it runs any more once
+    # rc says how it ended and the done pipe closes.
+    try:
+        os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of the namespace
+    except OSError:
+        pass
+    try:
+        while True:
+            os.waitpid(-1, 0)
+    except OSError:  # ChildProcessError: none left
+        pass
+    try:
+        fd = os.open("rc", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=3)
+        os.write(fd, b"%d\n" % code)  # one write: a reader never sees half a line
+    except OSError:
+        pass  # the node's directory is gone: nobody is left to read it
+    os._exit(code)  # closes the done pipe's last write end
 
 
 def leave_private_tmp():
@@ -691,13 +743,17 @@ def resolve(cmd, env):
     raise OSError(errno.ENOENT, "not found")
 
 
-def record(node, code):
+def record(node, code, unless_recorded=False):
+    flags = os.O_WRONLY | os.O_CREAT | (0 if unless_recorded else os.O_TRUNC)
     try:
-        fd = os.open(os.path.join(node, "rc"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(os.path.join(node, "rc"), flags, 0o644)
     except OSError:
         return  # the node's directory is gone: nobody is left to read it
-    os.write(fd, b"%d\n" % code)  # one write: a reader never sees half a line
-    os.close(fd)
+    try:
+        if not (unless_recorded and os.fstat(fd).st_size):
+            os.write(fd, b"%d\n" % code)  # one write: a reader never sees half a line
+    finally:
+        os.close(fd)
 
 
 def start_time(pid):
@@ -720,8 +776,13 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
            os.open(os.path.join(node, "stdout"), flags, 0o644),
            os.open(os.path.join(node, "stderr"), flags, 0o644)]
     failed = None
+    r, w = os.pipe()
     try:
         if tmp is not None:
+            # The init records rc (in this directory, hidden from its view) and holds the
+            # done pipe's only write end.
+            fds += [os.open(node, os.O_PATH | os.O_DIRECTORY), w]
+            w = None  # closed with fds
             pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes)
         else:
             try:
@@ -735,13 +796,19 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
                 os.write(fds[2], ("argosy: %s: %s\n" % (argv[0], e.strerror)).encode())
             finally:
                 os.chdir("/")
+    except BaseException:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+        raise
     finally:
         for fd in fds:
             os.close(fd)
     if failed is not None:  # as sh reports it: 127 not found, 126 not executable
         record(node, 127 if failed.errno == errno.ENOENT else 126)  # back on the host's /tmp
+        os.close(r)
+        os.close(w)
         return ("finished",), None
-    r, w = os.pipe()
     children[pid] = (node, w)
     start = start_time(pid)
     # Recorded here, before the reply: an engine killed before it reads the reply still
@@ -823,8 +890,11 @@ def reap():
                 os.killpg(info.si_pid, signal.SIGKILL)
             except OSError:
                 pass
-            record(node, code)
-            os.close(done)  # the engine's wait ends with rc on disk
+            # A node's init records rc itself (and the engine may have added how it killed
+            # it); this is for an init that was killed before it could.
+            record(node, code, unless_recorded=done is None)
+            if done is not None:  # else the init closed it, after it recorded rc
+                os.close(done)  # the engine's wait ends with rc on disk
             if os.geteuid() != 0:
                 open_work_dirs(node)
         os.waitpid(info.si_pid, 0)

@@ -490,20 +490,36 @@ def test_a_dead_fork_server_is_replaced(
     assert zombie_children() == []
 
 
-def test_a_process_whose_fork_server_died_is_lost(ex: LocalExecutor, tmp_path: Path) -> None:
-    server = fork_server_pid(ex, tmp_path)
-    marker = f"0.2{uuid.uuid4().int % 10**6}"
-    s = spec(tmp_path, ["sh", "-c", f"sleep {marker}; sleep {marker}"])
-
-    async def kill_server_midway() -> ProcessResult:
+def kill_server_midway(ex: LocalExecutor, s: ProcessSpec, server: int, marker: str
+                       ) -> ProcessResult:
+    async def run_and_kill() -> ProcessResult:
         task = asyncio.create_task(ex.run(s))
         while not sleeps(marker):
             await asyncio.sleep(0.01)
         os.kill(server, signal.SIGKILL)
         return await task
 
+    return asyncio.run(run_and_kill())
+
+
+def test_a_node_whose_fork_server_died_records_its_exit_code(
+    ex: LocalExecutor, tmp_path: Path
+) -> None:
+    # A node's init records rc itself, so the server's death loses nothing.
+    server = fork_server_pid(ex, tmp_path)
+    marker = f"0.2{uuid.uuid4().int % 10**6}"
+    s = spec(tmp_path, ["sh", "-c", f"sleep {marker}; sleep {marker}; exit 3"])
+    assert kill_server_midway(ex, s, server, marker).exit_code == 3
+    assert sleeps_gone(marker) == []
+
+
+def test_an_unisolated_process_whose_fork_server_died_is_lost(tmp_path: Path) -> None:
+    ex = LocalExecutor(isolate_tmp=False)
+    server = fork_server_pid(ex, tmp_path)
+    marker = f"0.2{uuid.uuid4().int % 10**6}"
+    s = spec(tmp_path, ["sh", "-c", f"sleep {marker}; sleep {marker}"])
     with pytest.raises(ProcessLost, match="ended without recording its exit code"):
-        asyncio.run(kill_server_midway())
+        kill_server_midway(ex, s, server, marker)
     assert sleeps_gone(marker) == []
 
 
