@@ -6,7 +6,9 @@ Every process
   so parallel nodes writing the same absolute path never collide, and an empty read-only
   directory in place of ``$ARGOSY_HOME`` and the runtime directory of every node;
 * runs in a PID namespace of its own, under a small init: it can signal only its node's
-  processes, and they all end with it;
+  processes, and they all end with it; that namespace's ``pid_max`` (its own on Linux 6.14 and
+  later) bounds how many it may have at once (``ARGOSY_PIDS_LIMIT``), so a fork bomb stops
+  there;
 * sees the host's files through a writable layer of its own (an overlay of each writable disk,
   upper layers in ``node_dir/layers/<mount point quoted>/upper``): what it writes outside
   ``/tmp`` lands there, never on the host, and goes with the node's directory; a missing
@@ -42,8 +44,9 @@ starts processes. For each process the server
 and when the step exits, its init kills what is left of the node, writes ``rc`` and exits,
 which closes the done pipe (the init holds its only write end), so the engine waits for that
 pipe and finds the exit code recorded, without waiting for the kernel to tear the node's
-namespaces down; unisolated, the server writes ``rc`` and closes the pipe. Why, measured on a 2-vCPU VM (best of several
-rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 ms there):
+namespaces down; unisolated, the server writes ``rc`` and closes the pipe. Why, measured on a
+2-vCPU VM (best of several rounds, ``tests/executor/bench_spawn.py``;
+``Popen(["true"]).wait()`` takes 0.6 ms there):
 
 * ``posix_spawn`` is a vfork: no page tables are copied, so it costs the same from any process.
   The former ``preexec_fn`` (unshare + mount in the child) made the engine ``fork()`` instead,
@@ -150,6 +153,7 @@ class LocalExecutor:
         self.grace_seconds = grace_seconds
         self._wanted = isolate_tmp
         self._isolate: bool | None = None  # None: not decided yet
+        self._pids: int | None = None  # a node's process bound; None: not decided yet
         # Set when the engine shuts down without stopping its workflows (Engine.detach).
         self.detached = False
 
@@ -228,6 +232,17 @@ class LocalExecutor:
             self._isolate = wanted and reason is None
         return self._isolate
 
+    def _pids_limit(self) -> int:
+        """How many processes a node may have (0: no bound), said once where it cannot be."""
+        if self._pids is None:
+            self._pids = pids_limit()
+            if self._pids and not _fork_server.pids_bounded():
+                log.warning("argosy: a step's process count is not bounded (%s), as this kernel "
+                            "gives a PID namespace no pid_max of its own (Linux 6.14 does)",
+                            PIDS_LIMIT_ENV)
+                self._pids = 0
+        return self._pids
+
     def _layered(self, node: Path) -> bool:
         """Whether the node gets a writable layer of its own over the host's files."""
         return self._isolated() and _sandbox_setting() != "tmp"
@@ -252,7 +267,7 @@ class LocalExecutor:
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
             spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
-            layered, spec.volumes))
+            layered, spec.volumes, self._pids_limit() if isolate else 0))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -376,6 +391,8 @@ VIRTUAL = {"proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "ramfs", "cgroup", "c
 pylibc = ctypes.PyDLL(None, use_errno=True)
 pylibc.syscall.restype = ctypes.c_long
 host_ns = None  # the mount namespace we return to after each spawn, once set up
+PID_MAX = "/proc/sys/kernel/pid_max"
+per_ns_pid_max = None  # whether a PID namespace has its own pid_max; None: not tried yet
 sandbox = None  # why processes cannot be isolated here, "" if they can; None: not tried yet
 libc.prctl(15, b"argosy-forkserver", 0, 0, 0)  # PR_SET_NAME, for ps -e and top
 os.set_inheritable(3, False)  # the engine's end, never the processes' we start
@@ -623,16 +640,16 @@ def clone(flags):
     return pid
 
 
-def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes=()):
+def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
     tree = host_mounts() if layered else None
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree)  # no return
+        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids)
     return pid
 
 
-def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree):
+def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids):
     # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
     # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
     # namespace and, once the step ended, kills what is left in it (`cmd &`, setsid, nohup),
@@ -652,6 +669,9 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree):
         for i, fd in enumerate(fds):
             os.dup2(fd, i, inheritable=i < 3)
         os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
+        if pids:  # the node's PID namespace allocates pids below this: a fork bomb stops there
+            with open(PID_MAX, "w") as f:
+                f.write(str(pids))
         tmp = os.path.join(node, "tmp")
         if layered:
             enter_private_root(node, tmp, keep, hide, volumes, tree)
@@ -763,7 +783,7 @@ def start_time(pid):
 
 
 def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False,
-          volumes=()):
+          volumes=(), pids=0):
     tmp = os.path.join(node, "tmp")
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
@@ -783,7 +803,9 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
             # done pipe's only write end.
             fds += [os.open(node, os.O_PATH | os.O_DIRECTORY), w]
             w = None  # closed with fds
-            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes)
+            if pids and not pid_max_per_namespace():
+                pids = 0  # the engine said so once (``("pids",)``)
+            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids)
         else:
             try:
                 os.chdir(cwd)
@@ -819,6 +841,37 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
         f.write("%d %s\n" % (pid, start))
     os.replace(tmp_pid, os.path.join(node, "pid"))
     return ("started", pid, start), r
+
+
+def pid_max_per_namespace():
+    # Whether /proc/sys/kernel/pid_max is a PID namespace's own (Linux 6.14 on): a node's init
+    # then bounds how many processes its node may have. Before, it is the machine's: never
+    # written on such kernels, and checked in a throwaway namespace, where a machine-wide
+    # value would show as changed here (and be put back).
+    global per_ns_pid_max
+    if per_ns_pid_max is None:
+        per_ns_pid_max = False
+        release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+        if release and tuple(map(int, release.groups())) >= (6, 14):
+            with open(PID_MAX) as f:
+                ours = f.read()
+            pid = clone(CLONE_NEWPID)
+            if pid == 0:
+                code = 1
+                try:
+                    with open(PID_MAX, "w") as f:
+                        f.write(str(int(ours) - 1))
+                    with open(PID_MAX) as f:
+                        code = 0 if int(f.read()) == int(ours) - 1 else 1
+                finally:
+                    os._exit(code)
+            written = os.waitpid(pid, 0)[1] == 0
+            with open(PID_MAX) as f:
+                per_ns_pid_max = written and f.read() == ours
+            if not per_ns_pid_max:
+                with open(PID_MAX, "w") as f:
+                    f.write(ours)
+    return per_ns_pid_max
 
 
 def probe():
@@ -933,6 +986,8 @@ def serve(request, fds):
     try:
         if request[0] == "probe":
             return probe(), None
+        if request[0] == "pids":
+            return pid_max_per_namespace(), None
         if request[0] == "attach":
             engines.append(socket.socket(fileno=fds.pop()))
             return ("attached",), None
@@ -1076,11 +1131,11 @@ class _ForkServer:
     async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
                     private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
                     hide: tuple[str, ...] = (), layered: bool = False,
-                    volumes: tuple[tuple[str, str, bool], ...] = ()
+                    volumes: tuple[tuple[str, str, bool], ...] = (), pids: int = 0
                     ) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
-                   hide, layered, volumes)
+                   hide, layered, volumes, pids)
         for retry in (False, True):
             channel = self._channel()
             try:
@@ -1105,6 +1160,10 @@ class _ForkServer:
             return self._call(("probe",))[0]
         except OSError as e:
             return f"the fork server failed: {e}"
+
+    def pids_bounded(self) -> bool:
+        """Whether a node's init can bound its processes (a PID namespace's own pid_max)."""
+        return bool(self._call(("pids",))[0])
 
     def _channel(self) -> _Channel:
         """The running loop's connection, attached on first use (and after a server died)."""
@@ -1323,6 +1382,27 @@ def _receive(sock: socket.socket) -> Reply:
 
 _fork_server = _ForkServer()
 atexit.register(_fork_server._close)
+
+
+PIDS_LIMIT_ENV = "ARGOSY_PIDS_LIMIT"
+DEFAULT_PIDS_LIMIT = 1024
+_LEAST_PID_MAX = 301  # the kernel's PID_MAX_MIN
+
+
+def pids_limit() -> int:
+    """How many processes a node may have: ``$ARGOSY_PIDS_LIMIT``, 0 for no bound."""
+    text = os.environ.get(PIDS_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_PIDS_LIMIT
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value != 0 and not _LEAST_PID_MAX <= value <= 1 << 22:
+        raise ArgosyError(f"{PIDS_LIMIT_ENV}={text!r}: expected a number of processes from "
+                          f"{_LEAST_PID_MAX} (the kernel's least pid_max) to {1 << 22}, or 0 "
+                          "for no bound")
+    return value
 
 
 def _sandbox_setting() -> str:

@@ -96,3 +96,24 @@ def test_a_bad_argosy_sandbox_value_is_an_error_naming_it(
     monkeypatch.setenv("ARGOSY_SANDBOX", "maybe")
     with pytest.raises(ArgosyError, match="ARGOSY_SANDBOX='maybe': expected on, tmp or off"):
         LocalExecutor()._isolated()
+
+
+@pytest.mark.parametrize("value", ["many", "300", "-1", str((1 << 22) + 1)])
+def test_a_bad_argosy_pids_limit_is_an_error_naming_it(
+        value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argosy.errors import ArgosyError
+    from argosy.plugins.local import pids_limit
+
+    monkeypatch.setenv("ARGOSY_PIDS_LIMIT", value)
+    with pytest.raises(ArgosyError, match=f"ARGOSY_PIDS_LIMIT='{value}': expected a number of "
+                       "processes from 301"):
+        pids_limit()
+
+
+@pytest.mark.parametrize(("value", "limit"), [("", 1024), ("0", 0), ("301", 301), ("5000", 5000)])
+def test_argosy_pids_limit_bounds_a_node_or_not(
+        value: str, limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argosy.plugins.local import pids_limit
+
+    monkeypatch.setenv("ARGOSY_PIDS_LIMIT", value)
+    assert pids_limit() == limit

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from argosy.plugins import local
 from tests.conftest import REPO
 from tests.nonroot.test_as_nobody import as_nobody
 
@@ -86,6 +87,14 @@ def check_store_hidden(report: dict[str, Any], marker: str) -> None:
     assert results(report) == {"snoop": "nothing"}
 
 
+def check_fork_bomb(report: dict[str, Any], marker: str) -> None:
+    # The bomb stops at the node's bound; another node still starts processes meanwhile.
+    result = results(report)
+    assert result["bystander"] == "alive"
+    word, count = result["bomb"].split()
+    assert word == "contained" and int(count) <= PIDS_LIMIT
+
+
 def check_env(report: dict[str, Any], marker: str) -> None:
     dump = results(report)["env"]
     assert "ARGOSY_" not in dump and TOKEN not in dump
@@ -112,7 +121,20 @@ CASES: dict[str, tuple[dict[str, str], Callable[[dict[str, Any], str], None]]] =
         cat $h/argosy.db $h/tokens.json 2>/dev/null | head -c 100
         ls -A $h 2>/dev/null | grep -q . || echo nothing"""}, check_store_hidden),
     "env-dump": ({"env": "env"}, check_env),
+    # Builtins only once the bomb runs (it leaves no pid to fork with): wait, the /proc glob.
+    "fork-bomb": ({"bomb": """\
+        sleep 3 & s=$!
+        b() { b | b & }
+        b &
+        wait $s
+        set -- /proc/[0-9]*
+        kill -9 -1
+        echo contained $#""", "bystander": "sleep 1.5; sh -c 'echo alive'"},
+                  check_fork_bomb),
 }
+PIDS_LIMIT = 400  # a node's; near the least the kernel takes (301), to keep the bomb cheap
+# Should argosy's bound fail, the bomb stops at the throwaway namespace's (inside.py).
+SAFETY_PID_MAX = 2048
 
 
 def run_case(tmp_path: Path, tasks: dict[str, str], user: str, scratch: Path
@@ -123,7 +145,9 @@ def run_case(tmp_path: Path, tasks: dict[str, str], user: str, scratch: Path
     wf = where / "wf.yaml"
     wf.write_text(workflow(tasks))
     args = [str(INSIDE), str(wf), "-p", f"marker={marker}", "-p", f"home={home}"]
-    env = {"ARGOSY_TOKEN": TOKEN}
+    env = {"ARGOSY_TOKEN": TOKEN, "ARGOSY_PIDS_LIMIT": str(PIDS_LIMIT)}
+    if local._fork_server.pids_bounded():  # else pid_max is the machine's: never written
+        env["ARGOSY_TEST_PID_MAX"] = str(SAFETY_PID_MAX)
     if user == "nobody":
         os.chown(wf, 65534, 65534)
         proc = as_nobody(scratch, sys.executable, *args, env=env)
@@ -142,6 +166,9 @@ def run_case(tmp_path: Path, tasks: dict[str, str], user: str, scratch: Path
 @pytest.mark.parametrize("user", ["root", "nobody"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_workflow(case: str, user: str, tmp_path: Path, scratch: Path) -> None:
+    if case == "fork-bomb" and not local._fork_server.pids_bounded():
+        pytest.skip("this kernel gives a PID namespace no pid_max of its own: argosy cannot "
+                    "bound a node's processes, and a fork bomb would reach the machine")
     tasks, check = CASES[case]
     report, marker = run_case(tmp_path, tasks, user, scratch)
     check(report, marker)
