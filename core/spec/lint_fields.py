@@ -121,17 +121,16 @@ UNSUPPORTED: dict[str, str] = {
     "Gauge.operation": "here yet: a gauge is set to its value",
     **{f"VolumeMount.{key}": _NOT_YET for key in (
         "mountPropagation", "recursiveReadOnly", "subPathExpr")},
-    # The local executor makes emptyDir, hostPath and persistentVolumeClaim volumes of
-    # directories (plugins/volumes.py); the other sources are the cluster's.
+    # The local executor makes emptyDir, hostPath, persistentVolumeClaim, configMap and secret
+    # volumes of directories (plugins/volumes.py); the other sources are the cluster's.
     **{f"Volume.{key}": "by the local executor: it mounts emptyDir, hostPath, "
-       "persistentVolumeClaim and volumeClaimTemplates volumes only" for key in (
+       "persistentVolumeClaim, volumeClaimTemplates, configMap and secret volumes only"
+       for key in (
         "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi",
         "downwardAPI", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk",
         "gitRepo", "glusterfs", "image", "iscsi", "nfs", "photonPersistentDisk",
         "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "storageos",
         "vsphereVolume")},
-    **{f"Volume.{key}": _NOT_YET + " (ConfigMaps and Secrets reach a step through env and "
-       "envFrom)" for key in ("configMap", "secret")},
     "EmptyDirVolumeSource.medium": "by the local executor: an emptyDir is a directory of the "
     "node's runtime directory (on a RAM-backed file system when there is one)",
     "EmptyDirVolumeSource.sizeLimit": "by the local executor: it does not bound a volume's size",

@@ -61,3 +61,61 @@ def test_a_missing_secret_fails_the_step_naming_it(cli: Any, tmp_path: Path) -> 
     assert result.code == 1
     [node] = result.json()["status"]["nodes"].values()
     assert node["message"] == 'envFrom[0]: ConfigMap "settings" not found'
+
+
+VOLUMES = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: files}
+spec:
+  entrypoint: show
+  volumes:
+  - name: all
+    configMap: {name: settings}
+  - name: some
+    configMap:
+      name: settings
+      defaultMode: 0600
+      items:
+      - {key: colour, path: deep/the-colour}
+      - {key: size, path: size, mode: 0640}
+  - name: creds
+    secret: {secretName: creds, defaultMode: 0400}
+  - name: none
+    secret: {secretName: absent, optional: true}
+  templates:
+  - name: show
+    container:
+      image: busybox
+      command: [sh, -c]
+      args:
+      - cd /etc; for f in all/colour all/size some/deep/the-colour some/size creds/password;
+        do echo "$f $(stat -c %a $f) $(cat $f)" | sed s/s3cr3t-value/SECRET/; done;
+        ls -A none | wc -l; echo x > all/new 2>/dev/null || echo read-only
+      volumeMounts:
+      - {name: all, mountPath: /etc/all}
+      - {name: some, mountPath: /etc/some}
+      - {name: creds, mountPath: /etc/creds}
+      - {name: none, mountPath: /etc/none}
+"""
+
+
+def test_config_map_and_secret_volumes(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "objects.yaml").write_text(OBJECTS)
+    (tmp_path / "wf.yaml").write_text(VOLUMES)
+    cli("apply", "-f", str(tmp_path / "objects.yaml"))
+    result = cli("run", str(tmp_path / "wf.yaml"), "-o", "json")
+    assert result.code == 0, result.stdout + result.stderr
+    [node] = result.json()["status"]["nodes"].values()
+    assert node["outputs"]["result"].splitlines() == [
+        "all/colour 644 blue", "all/size 644 large", "some/deep/the-colour 600 blue",
+        "some/size 640 large", "creds/password 400 SECRET", "0", "read-only"]
+
+
+def test_a_missing_config_map_volume_fails_the_step_naming_it(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(VOLUMES)
+    result = cli("run", str(tmp_path / "wf.yaml"), "-o", "json")
+    assert result.code == 1
+    [node] = result.json()["status"]["nodes"].values()
+    assert node["message"] == 'volume \'all\': configMap: ConfigMap "settings" not found in ' \
+        'namespace "default"'

@@ -50,6 +50,7 @@ SERVER = "tests/server/test_workflows.py::"
 LOOPS = "tests/engine/test_loops.py::"
 RESOURCE = "tests/kube/test_resource.py::"
 VOLUMES = "tests/hostile/test_volumes.py::test_each_volume_kind"
+OBJECT_VOLUMES = "tests/cli/test_config_maps.py::test_config_map_and_secret_volumes"
 TTL = "tests/conformance/test_argo_lifecycle.py::test_gc_ttl_deletes_the_workflow_after_success"
 #: A field that only holds others, each classified in its turn.
 HOLDER = "holds fields classified one by one"
@@ -257,6 +258,11 @@ HONOURED: dict[str, str] = {
     "HostPathVolumeSource.path": VOLUMES,
     "HostPathVolumeSource.type": VOLUMES,
     "PersistentVolumeClaimVolumeSource.claimName": VOLUMES,
+    **{f"{kind}.{key}": OBJECT_VOLUMES for kind, keys in (
+        ("Volume", ("configMap", "secret")),
+        ("ConfigMapVolumeSource", ("name", "items", "defaultMode", "optional")),
+        ("SecretVolumeSource", ("secretName", "items", "defaultMode", "optional")),
+        ("KeyToPath", ("key", "path", "mode"))) for key in keys},
     "PersistentVolumeClaim.metadata": VOLUMES,
     "Template.resource": RESOURCE + "test_every_action",
     "ResourceTemplate.action": RESOURCE + "test_every_action",
