@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,7 @@ class WorkflowLifecycle:
                      progress=self.progress(), status_extra=extra)
         # Its pods are gone, as under any podGC: what they left that lasts (outputs, logs)
         # is in the store now.
-        remove_tree(self.store.run_dir(self.uid))
+        remove_later(self.store.run_dir(self.uid))
         gc = (self.manifest["spec"].get("volumeClaimGC") or {}).get("strategy")
         if phase == "Succeeded" or gc == "OnWorkflowCompletion":  # Argo's default: on success
             remove_tree(self.store.claims_dir(self.uid))
@@ -274,3 +275,20 @@ class WorkflowLifecycle:
         hook(event=event, workflow={"metadata": {"name": self.name, "namespace": self.namespace,
                                                  "uid": self.uid},
                                     "status": self.record.status()})
+
+
+def remove_later(path: Path) -> None:
+    """Remove ``path`` off the engine's loop: it is renamed out of the way at once (a dot name,
+    which the engine's sweep removes if this process ends first), then deleted by a thread
+    that the interpreter waits for at exit. A workflow's node directories hold every node's
+    writable layer: removing them took ~0.3-1 ms per node."""
+    gone = path.with_name(f".removed-{path.name}")
+    try:
+        path.rename(gone)
+    except FileNotFoundError:
+        return
+    except OSError:  # e.g. a leftover of that name: remove it here, as before
+        remove_tree(path)
+        return
+    threading.Thread(target=remove_tree, args=(gone,), name="argosy-remove").start()
+

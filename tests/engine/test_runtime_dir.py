@@ -104,3 +104,24 @@ def test_an_engine_start_sweeps_what_no_active_workflow_needs(tmp_path: Path,
         assert (store.runtime / "home").read_text() == str((tmp_path / "home").resolve())
     finally:
         store.close()
+
+
+def test_node_directories_are_removed_off_the_engine_loop(tmp_path: Path) -> None:
+    # Renamed at once (the run directory is gone when the workflow is), deleted by a thread
+    # the interpreter waits for; a leftover of an earlier removal is removed where it is.
+    import threading
+
+    from argosy.engine.lifecycle import remove_later
+
+    run = tmp_path / "uid"
+    (run / "node" / "layers").mkdir(parents=True)
+    (tmp_path / ".removed-uid" / "leftover").mkdir(parents=True)
+    remove_later(run)
+    assert not run.exists()
+    (run / "node").mkdir(parents=True)
+    shutil.rmtree(tmp_path / ".removed-uid")
+    remove_later(run)
+    for thread in threading.enumerate():
+        if thread.name == "argosy-remove":
+            thread.join()
+    assert list(tmp_path.iterdir()) == []
