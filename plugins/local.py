@@ -13,9 +13,10 @@ Every process
   upper layers in ``node_dir/layers/<mount point quoted>/upper``): what it writes outside
   ``/tmp`` lands there, never on the host, and goes with the node's directory; a missing
   ``workingDir`` is made in that view. Kernel views and RAM disks (``/dev``, ``/sys``) are the
-  host's, bound; ``/dev/shm`` is a 64 MiB tmpfs of its own, as Docker gives one. In a user
-  namespace the mounts under ``/`` are locked to it, so ``/`` cannot be one overlay: the root
-  is then a directory of the node's holding an overlay of each top-level directory;
+  host's, bound, and other containers' roots (overlays below ``/``) bound read-only;
+  ``/dev/shm`` is a 64 MiB tmpfs of its own, as Docker gives one. In a user namespace the
+  mounts under ``/`` are locked to it, so ``/`` cannot be one overlay: the root is then a
+  directory of the node's holding an overlay of each top-level directory;
 * gets its template's env over the host's basics (``_INHERITED``), nothing of argosy's own;
 * runs in its own session with stdout/stderr going straight to files (no pipes through the
   engine), so it outlives an engine crash and a restarted engine re-adopts it; ``node_dir/pid``
@@ -444,16 +445,34 @@ def set_up_mounts(tmp, keep=(), hide=(), volumes=()):
                              b"size=4k,mode=0555"), "hiding " + path)
 
 
+def unescape(text):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
 def mount_table():
-    # (id, parent id, mount point, file system type, read-only?) from /proc/self/mountinfo.
+    # (id, parent id, mount point, file system type, read-only?, device, the directory of
+    # its file system it shows) from /proc/self/mountinfo.
     table = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f.read().decode("utf-8", "surrogateescape").splitlines():
             fields = line.split(" ")
             fstype = fields[fields.index("-") + 1]
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            table.append((fields[0], fields[1], point, fstype, "ro" in fields[5].split(",")))
+            table.append((fields[0], fields[1], unescape(fields[4]), fstype,
+                          "ro" in fields[5].split(","), fields[2], unescape(fields[3])))
     return table
+
+
+def own_layer(mount, parent):
+    # Whether ``mount`` gets an overlay of its own in a node's view. Not kernel views, RAM
+    # disks and read-only mounts (bound as they are), nor other containers' root file systems
+    # (overlays below /: bound read-only, not layered once per node each), nor a directory
+    # bound onto itself on the file system of the mount it is on (as container engines bind
+    # their storage): that mount's overlay shows it already.
+    _id, _parent, point, fstype, ro, device, shown = mount
+    if fstype in VIRTUAL or ro or (fstype == "overlay" and point != "/"):
+        return False
+    return parent is None or parent[5] != device or \
+        shown != parent[6].rstrip("/") + point[len(parent[2].rstrip("/")):]
 
 
 mounts = [b"", None]  # /proc/self/mountinfo as last read, and its (top, children)
@@ -477,9 +496,14 @@ def host_mounts():
     return mounts[1]
 
 
-def bind(source, target):
+def bind(source, target, read_only=False):
     check(libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None),
           "bind-mounting " + source)
+    if read_only:  # keeping the flags a user namespace locks (nosuid, nodev, noexec)
+        kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        check(libc.mount(None, os.fsencode(target), None,
+                         MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None),
+              "making " + target + " read-only")
 
 
 def bind_volumes(root, volumes):
@@ -496,19 +520,15 @@ def bind_volumes(root, volumes):
         except PermissionError:
             raise OSError(errno.EACCES, "cannot make the mount point " + target[len(root):]
                           + ": its directory is the host's here (not layered), not yours")
-        bind(source, target)
-        if read_only:  # keeping the flags a user namespace locks (nosuid, nodev, noexec)
-            kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            check(libc.mount(None, os.fsencode(target), None,
-                             MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None),
-                  "making " + target + " read-only")
+        bind(source, target, read_only)
 
 
 def volume_points(table, layers, volumes):
     # Each volume's mount point made in the upper layer that will show it, before the
     # overlays are mounted: in a user namespace the host's directories (/mnt, owned by root)
     # are not ours to make entries in through the overlay.
-    points = [m[2] for m in table if m[3] not in VIRTUAL and not m[4]]
+    ids = dict((m[0], m) for m in table)
+    points = [m[2] for m in table if own_layer(m, ids.get(m[1]))]
     for source, target, _read_only in volumes:
         point = max((p for p in points if target.startswith(p.rstrip("/") + "/")), key=len,
                     default="/")
@@ -527,13 +547,16 @@ def volume_points(table, layers, volumes):
                 open(path, "a").close()
 
 
-def layer(mount, children, root, layers):
+def layer(mount, children, root, layers, parent=None):
     # Mounts ``mount`` at root + its mount point: an overlay with an upper layer of the node's
-    # own if it is a writable disk, else the host's, bound (kernel views, RAM disks, read-only).
-    _id, _parent, point, fstype, ro = mount
+    # own if it is a writable disk, else the host's, bound (see own_layer).
+    point, fstype = mount[2], mount[3]
     target = root + point.rstrip("/")
-    if fstype in VIRTUAL or ro:
-        bind(point, target or "/")
+    if not own_layer(mount, parent):
+        if fstype in VIRTUAL or mount[4] or fstype == "overlay":
+            bind(point, target or "/", read_only=fstype == "overlay" and not mount[4])
+        else:  # shown by its parent's overlay; what is mounted on it is not
+            layer_children(mount, children, root, layers)
         return
     if not overlay(point, target or root, layers):
         if point == "/":
@@ -541,10 +564,14 @@ def layer(mount, children, root, layers):
         else:  # e.g. the node's own directory is on it: its writes are the host's
             bind(point, target)
         return
+    layer_children(mount, children, root, layers)
+
+
+def layer_children(mount, children, root, layers):
     for child in children.get(mount[0], ()):  # an overlay shows no mounts of its lower
         if child[2] not in ("/proc", "/tmp"):
             try:
-                layer(child, children, root, layers)
+                layer(child, children, root, layers, mount)
             except FileNotFoundError:
                 pass  # unmounted and removed since the server read the table (host_mounts)
 
