@@ -178,34 +178,6 @@ def test_the_nodes_layers_are_volatile(ex: LocalExecutor, tmp_path: Path) -> Non
     assert all(o & {"volatile", "fsync=volatile"} for o in options), overlays
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounts an overlay and a bind on the host")
-def test_other_containers_roots_are_read_only_and_self_binds_layered_with_their_disk(
-        ex: LocalExecutor, tmp_path: Path) -> None:
-    # An overlay below / (a container's root) is bound read-only, not layered again per node;
-    # a directory bound onto itself (as container engines bind their storage) is shown by the
-    # overlay of the disk it is on, so a write there lands in the node's layer as well.
-    base = Path("/var/tmp", f"argosy-test-{uuid.uuid4().hex}")  # outside the private /tmp
-    for name in ("lower", "upper", "work", "root", "store"):
-        (base / name).mkdir(parents=True)
-    (base / "lower" / "f").write_text("lower\n")
-    options = f"lowerdir={base}/lower,upperdir={base}/upper,workdir={base}/work"
-    mounted = []
-    try:
-        for argv in (["mount", "-t", "overlay", "overlay", "-o", options, str(base / "root")],
-                     ["mount", "--bind", str(base / "store"), str(base / "store")]):
-            subprocess.run(argv, check=True)
-            mounted.append(argv[-1])
-        r = run(ex, spec(tmp_path, ["sh", "-c", f"cat {base}/root/f; echo x > {base}/root/g "
-                                    f"2>/dev/null || echo read-only; echo y > {base}/store/h; "
-                                    f"cat {base}/store/h"]))
-        assert r.stdout == "lower\nread-only\ny\n", r.stderr
-        assert not (base / "store" / "h").exists() and not (base / "root" / "g").exists()
-    finally:
-        for point in reversed(mounted):
-            subprocess.run(["umount", point], check=True)
-        shutil.rmtree(base)
-
-
 def test_write_file_outside_tmp_goes_into_the_nodes_layer(ex: LocalExecutor,
                                                           tmp_path: Path) -> None:
     path = f"/argosy-test-{uuid.uuid4().hex}/in"

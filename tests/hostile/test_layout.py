@@ -1,0 +1,40 @@
+"""A node's view of the host's mounts, with mounts made on the host for it (so as root only,
+as the rest of this directory)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from argosy.plugins.local import LocalExecutor
+from tests.executor.test_local import run, spec
+from tests.hostile.test_hostile import pytestmark  # noqa: F401  (root, unshare)
+
+
+def test_other_containers_roots_are_read_only_and_self_binds_layered_with_their_disk(
+        tmp_path: Path) -> None:
+    # An overlay below / (a container's root) is bound read-only, not layered again per node;
+    # a directory bound onto itself (as container engines bind their storage) is shown by the
+    # overlay of the disk it is on, so a write there lands in the node's layer as well.
+    base = Path("/var/tmp", f"argosy-test-{uuid.uuid4().hex}")  # outside the private /tmp
+    for name in ("lower", "upper", "work", "root", "store"):
+        (base / name).mkdir(parents=True)
+    (base / "lower" / "f").write_text("lower\n")
+    options = f"lowerdir={base}/lower,upperdir={base}/upper,workdir={base}/work"
+    mounted = []
+    try:
+        for argv in (["mount", "-t", "overlay", "overlay", "-o", options, str(base / "root")],
+                     ["mount", "--bind", str(base / "store"), str(base / "store")]):
+            subprocess.run(argv, check=True)
+            mounted.append(argv[-1])
+        script = (f"cat {base}/root/f; echo x > {base}/root/g 2>/dev/null || echo read-only; "
+                  f"echo y > {base}/store/h; cat {base}/store/h")
+        r = run(LocalExecutor(), spec(tmp_path, ["sh", "-c", script]))
+        assert r.stdout == "lower\nread-only\ny\n", r.stderr
+        assert not (base / "store" / "h").exists() and not (base / "root" / "g").exists()
+    finally:
+        for point in reversed(mounted):
+            subprocess.run(["umount", point], check=True)
+        shutil.rmtree(base)
