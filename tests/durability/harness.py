@@ -186,9 +186,12 @@ def processes_of(home: Path) -> list[tuple[int, str]]:
         try:
             stat = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            environ = (entry / "environ").read_bytes().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            environ = []  # a node's init is not dumpable: its session still tells
         if stat[0] != b"Z" and (marker in environ or int(stat[3]) in sessions):
             found.append((int(entry.name), cmdline.decode(errors="replace")[:200]))
     return found
