@@ -19,6 +19,12 @@ WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name"
 NODE_ID_LABEL = "workflows.argoproj.io/node-id"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
+# Set by `argosy controller` on a workflow that is an object in the cluster: what it creates
+# is owned by that object, so `kubectl delete workflow` takes its pods with it.
+OBJECT_ANNOTATION = "argosy.io/workflow-object"
+# A pod's token, also kept in its node's directory: a pod that exists with the node's token is
+# this run's, and is adopted rather than started again.
+TOKEN_ANNOTATION = "argosy.io/node-token"
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -32,6 +38,22 @@ def pod_name(workflow: str, node: dict[str, Any]) -> str:
     template = node.get("templateName")
     prefix = f"{workflow}-{template}" if template else workflow
     return f"{prefix[:52]}-{nid.rsplit('-', 1)[-1]}"
+
+
+def token_path(node_dir: Path) -> Path:
+    return Path(node_dir, "pod-token")
+
+
+def owner_references(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Workflow object as the owner of what a node creates, when the workflow is one
+    (cluster mode); none otherwise, as an owner that does not exist would have the garbage
+    collector delete the new object at once."""
+    meta = workflow.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(OBJECT_ANNOTATION) != "true" or not meta.get("uid"):
+        return []
+    return [{"apiVersion": workflow.get("apiVersion") or "argoproj.io/v1alpha1",
+             "kind": workflow.get("kind") or "Workflow", "name": meta["name"],
+             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
 
 
 class KubernetesUnavailable(ArgosyError):

@@ -480,12 +480,16 @@ class Store:
 
     # ---- workflows ----------------------------------------------------------------------------
 
-    def create_workflow(self, manifest: dict[str, Any]) -> WorkflowRecord:
+    def create_workflow(self, manifest: dict[str, Any], *,
+                        keep_identity: bool = False) -> WorkflowRecord:
+        """Record a new workflow. ``keep_identity``: it is an object of a cluster, whose uid
+        and creation time it keeps (the controller's copy)."""
         meta = manifest.setdefault("metadata", {})
         namespace = check_namespace(meta.setdefault("namespace", "default"))
-        created = now_rfc3339()
-        meta["uid"] = uid = str(uuid.uuid4())
-        meta["creationTimestamp"] = created
+        if not (keep_identity and meta.get("uid") and meta.get("creationTimestamp")):
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_rfc3339()
+        uid, created = meta["uid"], meta["creationTimestamp"]
         fixed = meta.get("name")
         for _ in range(20):
             name = fixed or f"{meta.get('generateName', 'workflow-')}{_suffix()}"

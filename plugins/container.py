@@ -269,7 +269,8 @@ def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir
     def lookup(kind: str, name: str) -> dict[str, Any] | None:
         return run.store.get_object(kind, run.namespace, name)
 
-    workflow = {"metadata": {**run.manifest.get("metadata", {}), "name": run.name,
+    workflow = {"apiVersion": run.manifest.get("apiVersion"), "kind": run.manifest.get("kind"),
+                "metadata": {**run.manifest.get("metadata", {}), "name": run.name,
                              "namespace": run.namespace, "uid": run.uid},
                 "spec": run.manifest["spec"]}
     node = {"id": ctx.node.id, "name": ctx.node.name, "displayName": ctx.node.display_name,

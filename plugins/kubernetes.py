@@ -44,7 +44,7 @@ from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
 log = logging.getLogger(__name__)
 
 EXECUTOR_ANNOTATION = "argosy.io/executor"
-TOKEN_ANNOTATION = "argosy.io/node-token"
+TOKEN_ANNOTATION = kube.TOKEN_ANNOTATION
 RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB
 WATCH_SECONDS = 60
 GRACE_SECONDS = 5  # how long stop and terminate give a pod's processes after SIGTERM
@@ -235,9 +235,10 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise ArgosyError(f"podSpecPatch is not valid JSON or YAML: {exc}") from None
     name = kube.pod_name(wf_name, request.node) if request.node else wf_name
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels, "annotations": annotations},
-            "spec": pod_spec}
+    metadata = {"name": name, "labels": labels, "annotations": annotations}
+    if owners := kube.owner_references(workflow):
+        metadata["ownerReferences"] = owners
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
 def claim_name(workflow: str, claim: dict[str, Any]) -> str:
@@ -699,7 +700,7 @@ def _gc_strategy(request: ProcessRequest) -> str | None:
 
 def _token(node_dir: Path) -> str:
     """This node run's token, made once and kept in its directory (retry empties that)."""
-    path = Path(node_dir, "pod-token")
+    path = kube.token_path(node_dir)
     with contextlib.suppress(FileNotFoundError):
         if token := path.read_text().strip():
             return token
