@@ -448,17 +448,22 @@ class Target:
     server: str | None
     token: str | None
     all_namespaces: bool = False
+    store: str = "local"
     _service: Any = None
     _restarted: bool = False
 
     @property
     def remote(self) -> bool:
-        return bool(self.server)
+        return bool(self.server) or self.store == "kubernetes"
 
     @property
     def service(self) -> Any:
         if self._service is None:
-            if self.server:
+            if self.store == "kubernetes":
+                from argosy.api.cluster import ClusterService
+
+                self._service = ClusterService()
+            elif self.server:
                 from argosy.api.remote import RemoteService
 
                 self._service = RemoteService(self.server, self.token)
@@ -517,10 +522,16 @@ def verb(func: Callable[..., int | None]) -> Callable[..., None]:
                   help="Go through this argosy/argo server's REST API [env ARGOSY_SERVER].")
     @click.option("--token", envvar="ARGOSY_TOKEN", default=None,
                   help="Bearer token for --server [env ARGOSY_TOKEN].")
+    @click.option("--store", envvar="ARGOSY_STORE", default="local", show_default=True,
+                  type=click.Choice(["local", "kubernetes"]),
+                  help="kubernetes: the Workflow objects of $KUBECONFIG's cluster, which "
+                       "argosy controller runs [env ARGOSY_STORE].")
     @functools.wraps(func)
-    def wrapper(namespace: str | None, server: str | None, token: str | None,
+    def wrapper(namespace: str | None, server: str | None, token: str | None, store: str,
                 **kwargs: Any) -> None:
-        target = Target(namespace or "default", server or None, token or None)
+        if server and store == "kubernetes":
+            raise click.UsageError("--server and --store kubernetes exclude each other")
+        target = Target(namespace or "default", server or None, token or None, store=store)
         try:
             code = func(target, **kwargs)
         except (Unreachable, NotFound, StoreError, EngineLost) as exc:
