@@ -14,7 +14,7 @@ import pytest
 
 from argosy.store import Store
 from tests.cluster.conftest import Controllers, phase_of, wait_phase, workflow
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.kube.conftest import Kubectl, wait_for
 from tests.kube.double import Double
 
@@ -58,6 +58,8 @@ def test_the_crds_serve_argos_kinds(kubectl: Kubectl) -> None:
     assert rows["workflows"][1] == "wf"
     assert "false" in rows["clusterworkflowtemplates"]  # not namespaced
     assert kubectl("get", "wf").stderr.strip() == "No resources found in default namespace."
+    rbac = kubectl("apply", "-f", str(REPO / "deploy" / "controller-rbac.yaml")).stdout
+    assert "clusterrole.rbac.authorization.k8s.io/argosy-controller created" in rbac
 
 
 def test_kubectl_apply_runs_an_argo_manifest(controller: Controllers, kubectl: Kubectl) -> None:
