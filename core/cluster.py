@@ -32,7 +32,7 @@ from argosy import kube
 from argosy.api.cluster import GROUP, PLURAL, RESUME_ANNOTATION, VERSION
 from argosy.engine.nodes import node_id
 from argosy.engine.selection import EXECUTOR_ANNOTATION
-from argosy.errors import ArgosyError
+from argosy.errors import ArgosyError, NotFound
 from argosy.store import Store, now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -379,18 +379,25 @@ class Controller:
                 kind, obj = self.informer.events.get_nowait()
             except queue.Empty:
                 return
-            uid = obj["metadata"]["uid"]
-            if kind == "DELETED":
-                # The engine running it sees it gone and terminates it; its pods go with the
-                # object (ownerReferences).
-                if self.store.exists(uid):
-                    self.store.delete(uid)
-                self.written.pop(uid, None)
-                self.asked.pop(uid, None)
-            elif self.store.exists(uid):
-                self._act(obj)
-            elif (obj.get("status") or {}).get("phase") not in FINISHED:
-                await self._admit(obj)
+            try:
+                await self._observe(kind, obj)
+            except Exception:  # one object's fault must not stop the others; a relist retries
+                meta = obj.get("metadata") or {}
+                log.exception("workflow %s/%s", meta.get("namespace"), meta.get("name"))
+
+    async def _observe(self, kind: str, obj: dict[str, Any]) -> None:
+        uid = obj["metadata"]["uid"]
+        if kind == "DELETED":
+            # The engine running it sees it gone and terminates it; its pods go with the
+            # object (ownerReferences).
+            if self.store.exists(uid):
+                self.store.delete(uid)
+            self.written.pop(uid, None)
+            self.asked.pop(uid, None)
+        elif self.store.exists(uid):
+            self._act(obj)
+        elif (obj.get("status") or {}).get("phase") not in FINISHED:
+            await self._admit(obj)
 
     def _asked(self, obj: dict[str, Any]) -> tuple[Any, Any, Any]:
         spec = obj.get("spec") or {}
@@ -437,14 +444,19 @@ class Controller:
                 "phase": "Failed", "startedAt": stamp, "finishedAt": stamp,
                 "message": f"invalid spec: {exc}", "progress": "0/0"})
             return
-        # Read before the record exists: the engine may start it at the next await.
-        pods = await asyncio.to_thread(self._pods, obj) if status.get("phase") else []
-        self.store.create_workflow(manifest, keep_identity=True)
+        # Read before the record exists: the engine may start it at the next await. Even a
+        # workflow without a status may have pods: its last leader died before writing it.
+        pods = await asyncio.to_thread(self._pods, obj)
         uid = meta["uid"]
+        with contextlib.suppress(NotFound):  # one of the same name, deleted while not leading
+            if (stale := self.store.find(meta["namespace"], meta["name"]).uid) != uid:
+                self.store.delete(stale)
+        self.store.create_workflow(manifest, keep_identity=True)
         self.asked[uid] = self._asked(obj)
+        nodes = object_nodes(status)
+        self._adopt(obj, nodes, pods)
         if not status.get("phase"):
             return
-        nodes = object_nodes(status)
         extra = {k: v for k, v in status.items() if k not in (
             "phase", "startedAt", "finishedAt", "message", "progress", "nodes",
             "compressedNodes")}
@@ -455,7 +467,6 @@ class Controller:
             body = {k: v for k, v in node.items() if k != "children"}
             edges = [(nid, seq, child) for seq, child in enumerate(node.get("children") or [])]
             self.store.put_node(uid, nid, json.dumps(body), edges)
-        self._adopt(obj, nodes, pods)
         self.written[uid] = self.store.changes().get(uid, 0)
 
     def _pods(self, obj: dict[str, Any]) -> list[dict[str, Any]]:

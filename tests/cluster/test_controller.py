@@ -276,3 +276,16 @@ def test_ten_thousand_nodes_stay_under_a_mebibyte(controller: Controllers, kubec
     got = run_cli("get", "big", "-o", "json", home=tmp_path / "cli", env={
         "KUBECONFIG": str(kubeconfig), "ARGOSY_STORE": "kubernetes"}).json()
     assert len(got["status"]["nodes"]) == 10_002
+
+
+def test_a_workflow_deleted_while_no_controller_ran_leaves_its_name_free(
+        controllers: Controllers, kubectl: Kubectl) -> None:
+    controllers.start("a")
+    apply(kubectl, STEPS)
+    wait_phase(kubectl, "steps", "Succeeded")
+    controllers.stop()
+    kubectl("delete", "workflow", "steps")
+    apply(kubectl, STEPS.replace("value: world", "value: again"))
+    controllers.start("a")  # its store still holds the first "steps"
+    wait_phase(kubectl, "steps", "Succeeded")
+    assert node(kubectl, "steps", "world")["outputs"]["result"] == "again"

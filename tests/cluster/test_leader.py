@@ -76,3 +76,22 @@ def test_a_status_write_on_a_stale_object_reads_it_again(
     assert fresh["metadata"]["labels"] == {"team": "data"}  # the other writer's change stays
     puts = [q for m, p, q in double.requests if m == "PUT" and p.endswith("/wf/status")]
     assert len(puts) == 2  # 409 Conflict, then a write on the object read again
+
+
+def test_pods_of_a_leader_that_died_before_writing_any_status_are_adopted(
+        controllers: Controllers, kubectl: Kubectl, tmp_path: Path) -> None:
+    controllers.start("a")
+    apply(kubectl, blocking(tmp_path))
+    running_pod(kubectl, "blocking")
+    controllers.kill("a")
+    # as if a had died between creating the pod and its first status write
+    kubectl("patch", "workflow", "blocking", "--subresource=status", "--type=merge", "-p",
+            '{"status":null}')
+    assert "status" not in kubectl("get", "wf", "blocking", "-o", "json").stdout
+    controllers.start("b")
+    wait_for(lambda: (node(kubectl, "blocking", "first") or {}).get("phase") == "Running",
+             "controller b to run the first step")
+    (tmp_path / "go-1").touch()
+    (tmp_path / "go-2").touch()
+    wait_phase(kubectl, "blocking", "Succeeded")
+    assert (tmp_path / "runs").read_text() == "1\n2\n"
