@@ -56,9 +56,10 @@ class Controllers:
     def home(self, identity: str) -> Path:
         return self.root / f"home-{identity}"
 
-    def start(self, identity: str, *extra: str) -> subprocess.Popen[bytes]:
+    def start(self, identity: str, *extra: str,
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig),
-                   ARGOSY_HOME=str(self.home(identity)))
+                   ARGOSY_HOME=str(self.home(identity)), **(env or {}))
         log = open(self.root / f"controller-{identity}.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen([sys.executable, "-m", "argosy.cli", "controller", *FAST,
                                  "--id", identity, *extra], env=env, stdout=log, stderr=log)
