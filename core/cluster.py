@@ -502,7 +502,14 @@ class Controller:
     async def _write_statuses(self, limit: bool = True) -> None:
         """Each changed workflow's status, once per interval however often it changed (so a
         fan-out of thousands of nodes is a few writes), within the write rate."""
-        for uid, seq in self.store.changes().items():
+        changes = self.store.changes()
+        for uid in [u for u in self.written if u not in changes]:
+            # The engine let a finished workflow go (its ttlStrategy ran out): as Argo's
+            # controller does then, the object goes too.
+            del self.written[uid]
+            if (obj := self.informer.objects.get(uid)) is not None:
+                await asyncio.to_thread(self._delete, obj)
+        for uid, seq in changes.items():
             obj = self.informer.objects.get(uid)
             if obj is None or self.written.get(uid) == seq:
                 continue
@@ -511,6 +518,17 @@ class Controller:
             status = self.store.workflow(self.store.get(uid))["status"]
             if await asyncio.to_thread(self.write_status, obj, status):
                 self.written[uid] = seq
+
+    def _delete(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"],
+                body={"preconditions": {"uid": meta["uid"]}}, _preload_content=False)
+        except Exception as exc:
+            if _status_code(exc) not in (404, 409):  # gone, or another of the same name
+                log.warning("deleting workflow %s/%s: %s", meta["namespace"], meta["name"],
+                            exc)
 
     def write_status(self, obj: dict[str, Any], status: dict[str, Any]) -> bool:
         """Replace the object's status at its resourceVersion; on 409 read it again and

@@ -289,3 +289,11 @@ def test_a_workflow_deleted_while_no_controller_ran_leaves_its_name_free(
     controllers.start("a")  # its store still holds the first "steps"
     wait_phase(kubectl, "steps", "Succeeded")
     assert node(kubectl, "steps", "world")["outputs"]["result"] == "again"
+
+
+def test_ttl_strategy_deletes_the_object(controller: Controllers, kubectl: Kubectl) -> None:
+    ttl = "  entrypoint: main\n  ttlStrategy: {secondsAfterCompletion: 1}\n"
+    apply(kubectl, STEPS.replace("  entrypoint: main\n", ttl))
+    wait_for(lambda: kubectl("get", "wf", "steps", check=False).returncode == 1,
+             "the workflow to go once its ttlStrategy ran out")
+    assert "NotFound" in kubectl("get", "wf", "steps", check=False).stderr
