@@ -435,6 +435,9 @@ class Controller:
         from argosy.api.service import load_workflow
 
         meta, status = obj["metadata"], obj.get("status") or {}
+        if "templateref" in json.dumps(obj.get("spec") or {}).lower():  # workflowTemplateRef too
+            self._mirror(meta["namespace"], await asyncio.to_thread(self._templates,
+                                                                    meta["namespace"]))
         try:
             manifest = load_workflow(self._local_manifest(obj), None, self.store)
         except ArgosyError as exc:
@@ -468,6 +471,26 @@ class Controller:
             edges = [(nid, seq, child) for seq, child in enumerate(node.get("children") or [])]
             self.store.put_node(uid, nid, json.dumps(body), edges)
         self.written[uid] = self.store.changes().get(uid, 0)
+
+    def _templates(self, namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """The cluster's WorkflowTemplates of ``namespace`` and its ClusterWorkflowTemplates,
+        as (kind, namespace, object)."""
+        own = _json(self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workflowtemplates", _preload_content=False))
+        shared = _json(self.custom.list_cluster_custom_object(
+            GROUP, VERSION, "clusterworkflowtemplates", _preload_content=False))
+        return [*(("WorkflowTemplate", namespace, o) for o in own.get("items") or []),
+                *(("ClusterWorkflowTemplate", "", o) for o in shared.get("items") or [])]
+
+    def _mirror(self, namespace: str, found: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """The store's templates become the cluster's, which references resolve against."""
+        for kind, scope in (("WorkflowTemplate", namespace), ("ClusterWorkflowTemplate", "")):
+            names = {o["metadata"]["name"] for k, _, o in found if k == kind}
+            for local in self.store.list_objects(kind, scope):
+                if local["metadata"]["name"] not in names:
+                    self.store.delete_object(kind, scope, local["metadata"]["name"])
+        for kind, scope, obj in found:
+            self.store.put_object(kind, scope, obj["metadata"]["name"], obj)
 
     def _pods(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
         """The pods the workflow owns."""

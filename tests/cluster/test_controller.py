@@ -297,3 +297,67 @@ def test_ttl_strategy_deletes_the_object(controller: Controllers, kubectl: Kubec
     wait_for(lambda: kubectl("get", "wf", "steps", check=False).returncode == 1,
              "the workflow to go once its ttlStrategy ran out")
     assert "NotFound" in kubectl("get", "wf", "steps", check=False).stderr
+
+
+TEMPLATES = """\
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: greet
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: who, value: namespace}]
+  templates:
+  - name: main
+    inputs:
+      parameters: [{name: who}]
+    container: {image: busybox, command: [sh, -c, "echo hello {{inputs.parameters.who}}"]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterWorkflowTemplate
+metadata:
+  name: shout
+spec:
+  templates:
+  - name: shout
+    container: {image: busybox, command: [sh, -c, "echo HELLO"]}
+"""
+
+REFERRING = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: referring
+spec:
+  workflowTemplateRef: {name: greet}
+  arguments:
+    parameters: [{name: who, value: cluster}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: shouting
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: shout
+        templateRef: {name: shout, template: shout, clusterScope: true}
+"""
+
+
+def test_references_resolve_against_the_clusters_templates(controller: Controllers,
+                                                           kubectl: Kubectl) -> None:
+    apply(kubectl, TEMPLATES)
+    apply(kubectl, REFERRING)
+    wait_phase(kubectl, "referring", "Succeeded")
+    assert node(kubectl, "referring", "referring")["outputs"]["result"] == "hello cluster"
+    wait_phase(kubectl, "shouting", "Succeeded")
+    assert node(kubectl, "shouting", "shout")["outputs"]["result"] == "HELLO"
+    kubectl("delete", "clusterworkflowtemplate", "shout")
+    apply(kubectl, REFERRING.split("---\n")[1].replace("name: shouting", "name: again"))
+    wait_phase(kubectl, "again", "Failed")
+    assert 'ClusterWorkflowTemplate "shout" not found' in \
+        workflow(kubectl, "again")["status"]["message"]
