@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from argosy.plugin import Executor, StoreFactory, TemplateType
+    from argosy.plugin import ArtifactRepositoryFactory, Executor, StoreFactory, TemplateType
 
 hookspec = pluggy.HookspecMarker("argosy")
 
@@ -59,6 +59,20 @@ def argosy_stores() -> list[StoreFactory]:
     Called once per process at start-up. The ``store`` setting of ``$ARGOSY_HOME/config.yaml``
     chooses one by name (default ``sqlite``, argosy's own); every process opens it with
     ``factory.open(home)``, which returns an :class:`argosy.plugin.Store`.
+    """
+
+
+@hookspec
+def argosy_artifact_repositories() -> list[ArtifactRepositoryFactory]:
+    """Return artifact repositories, each an :class:`argosy.plugin.ArtifactRepositoryFactory`
+    known by its ``name``: where output artifacts are kept and key-only artifacts are found.
+
+    Called once per process at start-up. ``artifactRepository`` in ``$ARGOSY_HOME/config.yaml``
+    chooses one as Argo's ``artifact-repositories`` ConfigMap does, by a mapping of one key, the
+    repository's name, to its settings (``artifactRepository: {s3: {bucket: b, …}}``); the
+    default is argosy's own ``local``, a directory under ``$ARGOSY_HOME``. Every process opens
+    it with ``factory.open(home, settings)``, which returns an
+    :class:`argosy.plugin.ArtifactRepository`. Two plugins may not claim the same name.
     """
 
 

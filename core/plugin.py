@@ -50,6 +50,8 @@ STABLE = {
     "Executor": "protocol of execution backends (`argosy_executors`)",
     "ProcessRequest": "a process for the selected executor to run",
     "Store": "protocol of stores (`argosy_stores`); the SQLite store is the first",
+    "ArtifactRepository": "protocol of artifact repositories (`argosy_artifact_repositories`)",
+    "ArtifactRepositoryFactory": "opens an `ArtifactRepository` by name with its settings",
     "StoreFactory": "opens a `Store` by name (`argosy_stores`)",
     "Fault": "a lint fault at a document path, what `validate` returns",
     "ArgoModel": "base of body models: Argo's camelCase aliases, unknown fields kept",
@@ -85,6 +87,8 @@ __all__ = [  # the names of STABLE
     "WORKFLOW_LABEL",
     "ArgoModel",
     "ArgosyError",
+    "ArtifactRepository",
+    "ArtifactRepositoryFactory",
     "DAGTask",
     "Depends",
     "DurationError",
@@ -150,6 +154,8 @@ class Outcome:
     The node's log is ``log`` followed by the content of ``log_files`` (a process's stdout and
     stderr files, which the engine reads piece by piece, so a huge log costs it no memory);
     the store keeps a bounded copy, and the whole log while the workflow exists.
+    ``locate`` maps a path as the node saw it to the file or directory on this host, where the
+    engine reads the template's ``outputs.artifacts`` from after the node ended.
     """
 
     phase: str = "Succeeded"
@@ -162,6 +168,7 @@ class Outcome:
     log: str | None = None
     log_files: list[Path] = field(default_factory=list)
     artifacts: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    locate: Callable[[str], Path | None] | None = None
 
 
 RunFn = Callable[["NodeContext"], Awaitable[Outcome]]
@@ -279,4 +286,50 @@ class StoreFactory(Protocol):
 
     def open(self, where: Path) -> Store:
         """The store for argosy's home directory ``where`` (``$ARGOSY_HOME``)."""
+        ...
+
+
+class ArtifactRepository(Protocol):
+    """Where output artifacts are kept, each under a key (Argo's default key format is
+    ``{{workflow.name}}/{{pod.name}}`` and the artifact's file name, ``NAME.tgz`` when archived).
+
+    The engine hands it files and directories the node left, already archived as the template
+    asks, and asks for them back to place input artifacts; it runs these calls in a thread, so
+    they may block. A key is a relative ``/``-separated path without ``..``.
+    """
+
+    def location(self, key: str) -> dict[str, Any]:
+        """Argo's ArtifactLocation of the artifact at ``key``, as the node's status records it
+        beside ``name`` and ``path`` (an S3 repository: ``{"s3": {"bucket": …, "key": key}}``)."""
+        ...
+
+    def key_of(self, location: dict[str, Any]) -> str | None:
+        """The key of ``location`` (an artifact's fields) when this repository holds it, else
+        None. Key-only locations (``s3: {key: k}``) are resolved by the engine, not here."""
+        ...
+
+    def save(self, source: Path, key: str) -> None:
+        """Store the file or directory ``source`` at ``key``, atomically: a reader (or a crash)
+        never sees it half-written; an artifact already at ``key`` is replaced."""
+        ...
+
+    def load(self, key: str, dest: Path) -> None:
+        """Write the artifact at ``key`` to ``dest`` (a file, or a directory for a directory
+        artifact); ``FileNotFoundError`` when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the artifact at ``key``; nothing when there is none."""
+        ...
+
+
+class ArtifactRepositoryFactory(Protocol):
+    """Opens an :class:`ArtifactRepository` by name: what ``argosy_artifact_repositories``
+    returns."""
+
+    name: str
+
+    def open(self, home: Path, settings: dict[str, Any]) -> ArtifactRepository:
+        """The repository for argosy's home directory ``home`` with ``settings`` (the mapping
+        under its name in ``config.yaml``'s ``artifactRepository``, ``{}`` when not set)."""
         ...

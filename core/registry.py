@@ -27,7 +27,15 @@ from typing import Any
 import pluggy
 
 from argosy import hookspecs
-from argosy.plugin import Executor, Outcome, Store, StoreFactory, TemplateType
+from argosy.plugin import (
+    ArtifactRepository,
+    ArtifactRepositoryFactory,
+    Executor,
+    Outcome,
+    Store,
+    StoreFactory,
+    TemplateType,
+)
 
 GROUP = "argosy"
 OBSERVERS = ("argosy_workflow_event", "argosy_node_event")
@@ -35,6 +43,7 @@ OBSERVERS = ("argosy_workflow_event", "argosy_node_event")
 _OWN_DIST = "argosy"
 CONFIG_FILE = "config.yaml"
 DEFAULT_STORE = "sqlite"
+DEFAULT_REPOSITORY = "local"
 DEFAULT_EXECUTOR = "local"
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,7 @@ class PluginInfo:
     template_types: list[str] = field(default_factory=list)
     executors: list[str] = field(default_factory=list)
     stores: list[str] = field(default_factory=list)
+    artifact_repositories: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
@@ -72,12 +82,13 @@ class _Provided:
     template_types: dict[str, TemplateType] = field(default_factory=dict)
     executors: dict[str, Executor] = field(default_factory=dict)
     stores: dict[str, StoreFactory] = field(default_factory=dict)
+    artifact_repositories: dict[str, ArtifactRepositoryFactory] = field(default_factory=dict)
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 #: The claims plugins make, with how ``argosy plugins`` and messages name each kind.
 _KINDS = {"template_types": "template type", "executors": "executor", "stores": "store",
-          "functions": "expression function"}
+          "artifact_repositories": "artifact repository", "functions": "expression function"}
 
 
 class Registry:
@@ -188,6 +199,7 @@ class Registry:
             ("argosy_template_types", list, _not_template_type, lambda tt: tt.key),
             ("argosy_executors", list, _not_executor, lambda ex: ex.name),
             ("argosy_stores", list, _not_store, lambda st: st.name),
+            ("argosy_artifact_repositories", list, _not_repository, lambda ar: ar.name),
         ]
         for hook_name, expected, invalid, key_of in checks:
             value = self._call(name, plugin, hook_name, expected)
@@ -281,6 +293,10 @@ class Registry:
         return self._merged("stores")
 
     @property
+    def artifact_repositories(self) -> dict[str, ArtifactRepositoryFactory]:
+        return self._merged("artifact_repositories")
+
+    @property
     def expression_functions(self) -> dict[str, Callable[..., Any]]:
         return self._merged("functions")
 
@@ -344,6 +360,25 @@ class Registry:
                               f"plugin (loaded: {', '.join(sorted(self.stores)) or 'none'})")
         return factory.open(where)
 
+    def open_artifact_repository(self, home: Path | str | None = None) -> ArtifactRepository:
+        """The repository ``config.yaml``'s ``artifactRepository`` names (``{name: settings}``,
+        default ``local``), opened on ``home``."""
+        from argosy.errors import ArgosyError
+        from argosy.store import argosy_home
+
+        where = Path(home) if home else argosy_home()
+        chosen = self.settings(where).get("artifactRepository") or {DEFAULT_REPOSITORY: {}}
+        if not (isinstance(chosen, dict) and len(chosen) == 1):
+            raise ArgosyError(f"{where / CONFIG_FILE}: artifactRepository must be a mapping of "
+                              "one repository name to its settings, e.g. {local: {}}")
+        [(name, settings)] = chosen.items()
+        factory = self.artifact_repositories.get(name)
+        if factory is None:
+            raise ArgosyError(
+                f"{where / CONFIG_FILE}: artifact repository {name!r} is not provided by any "
+                f"plugin (loaded: {', '.join(sorted(self.artifact_repositories)) or 'none'})")
+        return factory.open(where, dict(settings or {}))
+
 
 @dataclass(frozen=True)
 class TypeCheck:
@@ -381,6 +416,12 @@ def _not_store(value: Any) -> str | None:
     if isinstance(getattr(value, "name", None), str) and callable(getattr(value, "open", None)):
         return None
     return "a store factory (a str name and an open(home) method)"
+
+
+def _not_repository(value: Any) -> str | None:
+    if isinstance(getattr(value, "name", None), str) and callable(getattr(value, "open", None)):
+        return None
+    return "an artifact repository factory (a str name and an open(home, settings) method)"
 
 
 def _builtin_function_names() -> set[str]:
