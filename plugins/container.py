@@ -292,7 +292,11 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
                       script: str | None = None) -> Outcome:
     request = request_of(ctx, container, argv, ctx.node_dir, script)
     if getattr(ctx.executor, "binds_host_volumes", False):  # a cluster mounts its own
-        request = dataclasses.replace(request, volumes=volume_mounts(ctx, container.volume_mounts))
+        request = dataclasses.replace(request, volumes=(
+            *volume_mounts(ctx, container.volume_mounts), *ctx.artifact_mounts))
+    elif ctx.artifact_mounts:
+        raise NodeError(f"input artifacts are not supported by the {ctx.executor.name} "
+                        "executor yet")
     from argosy.plugins import pod  # it builds on this module
 
     # An executor that makes pods puts sidecars and init containers in the node's one pod.

@@ -80,6 +80,8 @@ REJECTED = {
                            "workflow as the strategy says",
     "PodGC.deleteDelayDuration": "by the kubernetes executor yet: it deletes pods at once",
     "Template.containerSet": "by the kubernetes executor yet: it makes one container per pod",
+    **{f"{kind}.artifacts": "by the kubernetes executor yet: its pods do not upload or "
+       "download artifacts" for kind in ("Inputs", "Outputs", "Arguments")},
 }
 
 # Runs the container's command, then writes the declared output files ($ARGOSY_OUTPUTS, one

@@ -196,13 +196,21 @@ class LocalExecutor:
             cwd = spec.working_dir or os.path.join(spec.node_dir, "tmp")
             return Path(posixpath.normpath(posixpath.join(cwd, path)))
         full = posixpath.normpath(posixpath.join(spec.working_dir or "/tmp", path))
+        mounted = [(mount.rstrip("/") or "/", source) for source, mount, _ro in spec.volumes
+                   if full == mount or full.startswith(mount.rstrip("/") + "/")]
+        if mounted:  # a volume (or input artifact) bound there: its host directory or file
+            mount, source = max(mounted, key=lambda m: len(m[0]))
+            return Path(source, full[len(mount):].lstrip("/")) if full != mount else Path(source)
         if full == "/tmp" or full.startswith("/tmp/"):
             return Path(spec.node_dir, "tmp", full[len("/tmp/"):])
+        # The deepest layer holding it: a mount point made for a volume in a top-level
+        # directory's layer (user namespaces) leaves that layer beside the one of /.
         for point in _layered_mounts(Path(spec.node_dir)):
             if full == point or full.startswith(point.rstrip("/") + "/"):
                 upper = Path(spec.node_dir, "layers", _layer_name(point), "upper",
                              full[len(point):].lstrip("/"))
-                return upper if os.path.lexists(upper) else Path(full)
+                if os.path.lexists(upper):
+                    return upper
         return Path(full)
 
     def read_file(self, spec: ProcessSpec, path: str) -> str | None:
@@ -1639,7 +1647,8 @@ class LocalBackend(LocalExecutor):
         return Outcome("Succeeded" if ok else "Failed", message,
                        result=stdout[-RESULT_BYTES:].decode("utf-8", errors="replace"),
                        exit_code=result.exit_code,
-                       read_file=lambda path: self.read_file(spec, path), log_files=logs)
+                       read_file=lambda path: self.read_file(spec, path), log_files=logs,
+                       locate=lambda path: self.host_path(spec, path))
 
 
 @hookimpl

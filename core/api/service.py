@@ -476,10 +476,22 @@ class WorkflowService:
         """(its file name, as the node wrote it; its content)."""
         rec = self.record(namespace, name)
         found = self.store.artifact(rec.uid, node_id, artifact)
-        if found is None:
+        if found is not None:  # a plugin's (an executed notebook), kept in the store
+            return posixpath.basename(found[0]) or artifact, found[1]
+        node = self.store.nodes(rec.uid).get(node_id) or {}
+        record = next((a for a in (node.get("outputs") or {}).get("artifacts") or []
+                       if a.get("name") == artifact), None)
+        if record is None:
             raise NotFound(f'artifact "{artifact}" of node "{node_id}" of workflow '
                            f'"{namespace}/{name}" not found')
-        return posixpath.basename(found[0]) or artifact, found[1]
+        from argosy.artifacts import ArtifactError, read_artifact
+        from argosy.registry import default_registry
+
+        repository = default_registry().open_artifact_repository(self.store.home)
+        try:
+            return read_artifact(repository, record, self.store.home / "artifacts-work")
+        except ArtifactError as exc:
+            raise NotFound(str(exc)) from None
 
     # ---- logs ---------------------------------------------------------------------------------
 

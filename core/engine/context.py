@@ -45,6 +45,9 @@ class NodeContext:
     scope: Scope
     outbound: list[str] = field(default_factory=list)
     template_type: TemplateType | None = None
+    #: The node's input artifacts, fetched: (host path, path in the node's view, read-only),
+    #: for the executor to mount as it mounts volumes.
+    artifact_mounts: tuple[tuple[str, str, bool], ...] = ()
 
     @property
     def executor(self) -> Executor:

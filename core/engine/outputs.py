@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeError
 from argosy.engine.memo import MemoError
 from argosy.errors import ExpressionError
@@ -45,7 +46,7 @@ class Outputs:
         return scope
 
     def finish_outcome(self, node: NodeStatus, tmpl: Template, outcome: Outcome,
-                       scope: Scope) -> None:
+                       scope: Scope, artifacts: list[dict[str, Any]] | None = None) -> None:
         phase, message = outcome.phase, outcome.message or None
         outputs: dict[str, Any] = {}
         if outcome.result is not None:
@@ -64,6 +65,8 @@ class Outputs:
                 self.store.put_artifact(self.uid, node.id, name, path, content)
             outputs["artifacts"] = [{"name": name, "path": path}
                                     for name, (path, _) in outcome.artifacts.items()]
+        if artifacts:
+            outputs["artifacts"] = [*outputs.get("artifacts", []), *artifacts]
         if outputs:
             node.outputs = outputs
         if (outcome.log is not None or outcome.log_files) and not self.deleted:
@@ -159,6 +162,8 @@ class Outputs:
             }
             if "result" in outs:
                 view["outputs"]["result"] = outs["result"]
+            if outs.get("artifacts"):
+                view["outputs"]["artifacts"] = artifacts_view(outs["artifacts"])
             if "exitCode" in outs:
                 view["exitCode"] = outs["exitCode"]
                 view["outputs"]["exitCode"] = outs["exitCode"]

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from argosy.artifacts import ArtifactError
+from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeContext, NodeError
 from argosy.engine.memo import MemoError, memoization_status
 from argosy.engine.nodes import node_id
@@ -119,6 +121,7 @@ class TemplateLifecycle:
             if node is None:
                 try:
                     inputs = self.resolve_inputs(tmpl, arguments)
+                    arts = self.resolve_input_artifacts(tmpl, arguments, inputs)
                 except (NodeError, ExpressionError) as exc:
                     return self._error_node(name, display, boundary_id, parents, str(exc),
                                             template, ttype.node_type)
@@ -127,7 +130,7 @@ class TemplateLifecycle:
                 node = self.ensure_node(
                     name, display, ttype.node_type, "Pending" if waits else "Running",
                     boundary_id=boundary_id, parents=parents, template_name=tmpl.name,
-                    inputs=_inputs_status(inputs))
+                    inputs=_inputs_status(inputs, arts))
             inputs = {p["name"]: p.get("value")
                       for p in (node.inputs or {}).get("parameters", [])}
             scope = self.node_scope(node, tmpl, inputs, retries)
@@ -166,11 +169,15 @@ class TemplateLifecycle:
             memoized = template.get("memoize") and (new or lease is not None)
             if memoized and self._memo_hit(node, template, scope):
                 return
+            artifacts: list[dict[str, Any]] = []
             try:
                 outcome = await self._run_type(ttype, node, template, scope)
-            except (NodeError, ExpressionError, ValidationError, DurationError) as exc:
+                if tmpl.outputs.artifacts:
+                    artifacts = await self.save_output_artifacts(node, tmpl, outcome, scope)
+            except (NodeError, ExpressionError, ValidationError, DurationError,
+                    ArtifactError) as exc:
                 outcome = Outcome("Error", str(exc))
-            self.finish_outcome(node, tmpl, outcome, scope)
+            self.finish_outcome(node, tmpl, outcome, scope, artifacts)
         finally:
             if lease is not None:
                 await lease.release()
@@ -220,6 +227,7 @@ class TemplateLifecycle:
         """A Retry node whose children ``name(0)``, ``name(1)``… are the attempts."""
         try:
             inputs = self.resolve_inputs(tmpl, arguments)
+            arts = self.resolve_input_artifacts(tmpl, arguments, inputs)
             strategy = RetryStrategy.model_validate(substitute(
                 given.dump(),
                 self.globals.child({"inputs": {"parameters": inputs}}),
@@ -229,7 +237,7 @@ class TemplateLifecycle:
                                     "Retry")
         retry = self.ensure_node(name, display, "Retry", "Running", boundary_id=boundary_id,
                                  parents=parents, template_name=tmpl.name,
-                                 inputs=_inputs_status(inputs))
+                                 inputs=_inputs_status(inputs, arts))
         attempts: list[NodeStatus] = []
         while True:
             i = len(attempts)
@@ -278,6 +286,11 @@ class TemplateLifecycle:
                 # Nothing to substitute: every node of this template shares one parse.
                 self._static[id(template)] = (template, tmpl, body)
         ctx = NodeContext(self, node, tmpl, resolved, body, scope, template_type=ttype)
+        if ttype.leaf and (node.inputs or {}).get("artifacts"):
+            try:
+                ctx.artifact_mounts = await self.stage_input_artifacts(node)
+            except (ArtifactError, OSError) as exc:
+                return Outcome("Error", str(exc))
         if node.phase == "Pending":
             self.set_phase(node, "Running")
         if ttype.leaf:
@@ -335,7 +348,15 @@ class TemplateLifecycle:
         return self.globals.child(extra | {
             # Argo marshals the template's (absent) parameter list: `null` when there are none.
             "inputs": {"parameters": Leaf(to_json(
-                [{"name": k, "value": v} for k, v in params.items()] or None), params)},
+                [{"name": k, "value": v} for k, v in params.items()] or None), params),
+                "artifacts": artifacts_view((node.inputs or {}).get("artifacts") or [])},
+            # {{outputs.artifacts.NAME.path}}, {{outputs.parameters.NAME.path}}: where the
+            # template is to write its outputs.
+            "outputs": {"artifacts": {a.get("name"): {"path": a["path"]}
+                                      for a in tmpl.outputs.artifacts if a.get("path")},
+                        "parameters": {p.name: {"path": p.value_from.path}
+                                       for p in tmpl.outputs.parameters
+                                       if p.value_from is not None and p.value_from.path}},
             "node": {"name": node.name, "id": node.id},
             "pod": {"name": self.pod_name(node, tmpl)},
         })
@@ -370,10 +391,14 @@ def _has_tags(obj: Any) -> bool:
     return False
 
 
-def _inputs_status(inputs: dict[str, Any]) -> dict[str, Any] | None:
-    if not inputs:
-        return None
-    return {"parameters": [{"name": k, "value": v} for k, v in inputs.items()]}
+def _inputs_status(inputs: dict[str, Any],
+                   artifacts: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    status: dict[str, Any] = {}
+    if inputs:
+        status["parameters"] = [{"name": k, "value": v} for k, v in inputs.items()]
+    if artifacts:
+        status["artifacts"] = artifacts
+    return status or None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from argosy.engine.actions import Actions
+from argosy.engine.artifacts import ArtifactIO, with_from_tags
 from argosy.engine.daemons import Daemons
 from argosy.engine.lifecycle import WorkflowLifecycle
 from argosy.engine.nodes import NodeBook
@@ -36,7 +37,8 @@ class Listener:
     on_workflow: Callable[[WorkflowRun], None] | None = None
 
 
-class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, Daemons, NodeBook, Outputs):
+class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, Daemons, NodeBook, Outputs,
+                  ArtifactIO):
     """One workflow being executed: its spec, its nodes in memory, and their persistence."""
 
     def __init__(self, engine: Engine, record: WorkflowRecord, listener: Listener) -> None:
@@ -50,7 +52,8 @@ class WorkflowRun(WorkflowLifecycle, Actions, TemplateLifecycle, Daemons, NodeBo
         self.manifest = record.manifest
         self.wf = Workflow.model_validate(record.manifest)
         self.executor = engine.executor_named(executor_of(record.manifest, engine.executor_name))
-        self.templates = {t.get("name"): t for t in record.manifest["spec"].get("templates", [])}
+        self.templates = {t.get("name"): with_from_tags(t)
+                          for t in record.manifest["spec"].get("templates", [])}
         self.types = engine.registry.template_types
         self.functions = engine.registry.expression_functions
         self.nodes: dict[str, NodeStatus] = {}

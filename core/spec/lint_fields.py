@@ -94,25 +94,41 @@ _LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mut
 
 
 _NOT_YET = "by the local executor yet"
-_NO_REPOSITORY = ("here: there is no artifact repository; the store keeps only the output "
-                  "artifacts of plugins (e.g. executed notebooks) yet")
+_NO_DRIVER = ("here yet: argosy reads raw, http and git artifacts and keeps the others in its "
+              "artifact repository (key-only s3 artifacts name a key there)")
+_NO_S3 = ("here: the artifact repository is argosy's own, so an s3 artifact gives only its key "
+          "(a key-only artifact) until an S3 repository plugin is installed")
+_NOT_YET_ARTIFACTS = "by argosy's artifacts yet"
 #: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
 #: "FIELD is not supported ". A manifest that sets one is rejected rather than run without it
 #: (false, empty and null values are accepted).
 UNSUPPORTED: dict[str, str] = {
-    "WorkflowSpec.artifactRepositoryRef": _NO_REPOSITORY,
-    "WorkflowSpec.artifactGC": _NO_REPOSITORY,
+    "WorkflowSpec.artifactRepositoryRef": "here: the artifact repository is chosen in "
+    "$ARGOSY_HOME/config.yaml (artifactRepository), not by ConfigMaps",
+    "WorkflowSpec.artifactGC": _NOT_YET_ARTIFACTS,
     "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
     "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
     "Probe.grpc": _NOT_YET,
     "Template.hostAliases": "here: steps resolve names through the host's /etc/hosts",
-    **{f"ArtifactLocation.{key}": _NO_REPOSITORY for key in (
+    **{f"ArtifactLocation.{key}": "here: a template's archive location is the artifact "
+       "repository set in $ARGOSY_HOME/config.yaml" for key in (
         "artifactory", "azure", "gcs", "git", "hdfs", "http", "oss", "plugin", "raw", "s3")},
-    "Inputs.artifacts": _NO_REPOSITORY,
-    "Outputs.artifacts": _NO_REPOSITORY,
-    "Arguments.artifacts": _NO_REPOSITORY,
+    **{f"Artifact.{key}": _NO_DRIVER for key in (
+        "artifactory", "azure", "gcs", "hdfs", "oss", "plugin")},
+    "Artifact.artifactGC": _NOT_YET_ARTIFACTS,
+    "Artifact.recurseMode": _NOT_YET_ARTIFACTS,
+    "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
+    **{f"S3Artifact.{key}": _NO_S3 for key in (
+        "accessKeySecret", "addressingStyle", "bucket", "caSecret", "createBucketIfNotPresent",
+        "encryptionOptions", "endpoint", "insecure", "region", "roleARN", "secretKeySecret",
+        "sessionTokenSecret", "useSDKCreds")},
+    "HTTPArtifact.auth": _NOT_YET_ARTIFACTS + ": give credentials in headers",
+    **{f"GitArtifact.{key}": _NOT_YET_ARTIFACTS + ": argosy clones public repositories and "
+       "those git's own configuration reaches" for key in (
+        "usernameSecret", "passwordSecret", "sshPrivateKeySecret")},
+    "GitArtifact.fetch": _NOT_YET_ARTIFACTS + ": use revision",
     "ValueFrom.event": "here: there are no workflow event bindings",
-    "ResourceTemplate.manifestFrom": "here: there are no input artifacts to read it from yet",
+    "ResourceTemplate.manifestFrom": _NOT_YET_ARTIFACTS,
     "EnvVarSource.fieldRef": "here: a process has no pod whose fields it could read",
     "EnvVarSource.resourceFieldRef": "here: a process has no container resources to read",
     "EnvVarSource.fileKeyRef": "here: there are no volumes to read keys from yet",

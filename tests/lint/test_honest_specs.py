@@ -300,12 +300,38 @@ HONOURED |= {f"WorkflowStep.{k}": v for k, v in _STEP.items()}
 HONOURED |= {f"DAGTask.{k}": v for k, v in _STEP.items()}
 HONOURED |= {"DAGTask.depends": example("dag-enhanced-depends.yaml"),
              "DAGTask.dependencies": SEM + "test_dag_continue_on_error_lets_dependents_run"}
+ARTS = "tests/artifacts/test_artifacts.py::"
+_PASSING = ARTS + "test_a_file_passes_between_steps_as_a_tarball_with_its_mode"
+_ARCHIVES = ARTS + "test_directories_unarchived_and_zipped"
+_SOURCES = ARTS + "test_raw_and_http_inputs_with_headers"
+_GIT = ARTS + "test_git_inputs_at_a_revision_a_branch_and_shallow"
+_REFS = ARTS + "test_dag_from_expression_global_outputs_and_path_placeholders"
+_KEYS = ARTS + "test_key_only_artifacts_and_workflow_arguments"
+HONOURED |= {
+    "Inputs.artifacts": _PASSING, "Outputs.artifacts": _PASSING, "Arguments.artifacts": _KEYS,
+    "Artifact.name": _PASSING, "Artifact.path": _PASSING, "Artifact.from": _PASSING,
+    "Artifact.mode": _PASSING, "Artifact.fromExpression": _REFS, "Artifact.globalName": _REFS,
+    "Artifact.optional": ARTS + "test_a_missing_output_fails_the_node_unless_optional",
+    "Artifact.subPath": ARTS + "test_sub_path_of_an_input_artifact",
+    "Artifact.archive": _ARCHIVES, "ArchiveStrategy.none": _ARCHIVES,
+    "ArchiveStrategy.tar": _ARCHIVES, "ArchiveStrategy.zip": _ARCHIVES,
+    "TarStrategy.compressionLevel": _ARCHIVES,
+    "Artifact.raw": _SOURCES, "RawArtifact.data": _SOURCES, "Artifact.http": _SOURCES,
+    "HTTPArtifact.url": _SOURCES, "HTTPArtifact.headers": _SOURCES, "Header.name": _SOURCES,
+    "Header.value": _SOURCES, "Artifact.s3": _KEYS, "S3Artifact.key": _KEYS,
+    "Artifact.git": _GIT, "GitArtifact.repo": _GIT, "GitArtifact.revision": _GIT,
+    "GitArtifact.depth": _GIT, "GitArtifact.singleBranch": _GIT, "GitArtifact.branch": _GIT,
+    "GitArtifact.disableSubmodules": _GIT, "GitArtifact.insecureIgnoreHostKey": _GIT,
+    "GitArtifact.insecureSkipTLS": _GIT,
+}
 
 POD = "shapes the pod a pod executor makes (kept in the manifest for one); a process has no pod"
 SERVER_SET = "set by the server (as in `argo get -o yaml` output); argosy sets its own"
 NO_RESTART = "only gates a long-running service's readiness; a step's process is not probed"
 #: "Definition.field" -> why the local executor honours it by doing nothing.
 NO_OP: dict[str, str] = {
+    "Artifact.deleted": "set in a status by Argo's artifact garbage collection",
+    "HTTPArtifact.saveStreamViaFile": "argosy always streams an http artifact to a file",
     "Workflow.status": "written by the engine; a manifest's status is not read",
     **{f"ObjectMeta.{k}": SERVER_SET for k in (
         "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers",

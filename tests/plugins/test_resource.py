@@ -196,7 +196,7 @@ def test_lint_accepts_resource_templates() -> None:
     ({"action": "delete", "manifest": CONFIG_MAP, "failureCondition": "a"}, None,
      "not supported for the delete action"),
     ({"action": "create", "manifestFrom": {"artifact": {"name": "m"}}}, None,
-     "resource.manifestFrom: manifestFrom is not supported here: there are no input artifacts"),
+     "resource.manifestFrom: manifestFrom is not supported by argosy's artifacts yet"),
     ({"action": "get", "manifest": CONFIG_MAP},
      {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/x"}}]},
      "resource templates take output parameters from a jsonPath or a jqFilter"),

@@ -1,0 +1,283 @@
+"""Artifacts as Argo moves them: archives, and the sources an input artifact comes from.
+
+Argo archives an output artifact as a gzipped tarball by default (``archive: {tar: {}}``, the
+key's file ``NAME.tgz``), or leaves it as it is (``archive: {none: {}}``, the key's file the
+path's base name) or zips it (``NAME.zip``); the tarball holds one entry, the path's base name.
+An input artifact that is such a tarball (or a zip) is unpacked at its path: a single entry
+becomes the path itself, several make it a directory, as Argo's executor does. Sources here:
+``raw``, ``http`` and ``git``; keys live in an artifact repository (``argosy.plugin``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from argosy.errors import ArgosyError
+from argosy.plugin import ArtifactRepository
+
+#: The location fields of Argo's Artifact that name where its content is.
+LOCATIONS = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
+_CHUNK = 1 << 20
+
+
+class ArtifactError(ArgosyError):
+    """An artifact that cannot be saved or loaded; the node's message."""
+
+
+def archive_kind(artifact: dict[str, Any]) -> str:
+    """``tar`` (Argo's default), ``none`` or ``zip``."""
+    strategy = artifact.get("archive") or {}
+    if "none" in strategy:
+        return "none"
+    if "zip" in strategy:
+        return "zip"
+    return "tar"
+
+
+def file_name(artifact: dict[str, Any], source: Path) -> str:
+    """The last part of the artifact's key, as Argo names it."""
+    kind = archive_kind(artifact)
+    if kind == "tar":
+        return f"{artifact['name']}.tgz"
+    if kind == "zip":
+        return f"{artifact['name']}.zip"
+    return source.name
+
+
+def pack(source: Path, artifact: dict[str, Any], work: Path) -> Path:
+    """What goes to the repository for ``source``: a tarball or zip made in ``work``, or the
+    file or directory itself (``archive: none``)."""
+    kind = archive_kind(artifact)
+    name = os.path.basename(str(artifact.get("path") or source).rstrip("/")) or source.name
+    if kind == "none":
+        return source
+    if kind == "zip":
+        out = work / f"{artifact['name']}.zip"
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in _walk(source):
+                zf.write(path, os.path.join(name, path.relative_to(source)) if path != source
+                         else name)
+        return out
+    level = ((artifact.get("archive") or {}).get("tar") or {}).get("compressionLevel")
+    out = work / f"{artifact['name']}.tgz"
+    with tarfile.open(out, "w:gz", compresslevel=6 if level is None else int(level)) as tf:
+        tf.add(source, arcname=name)
+    return out
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        yield root
+        return
+    yield root
+    yield from sorted(root.rglob("*"))
+
+
+def unpack(source: Path, dest: Path) -> None:
+    """Place ``source`` at ``dest``: unpacked when it is a tarball or zip, else as it is."""
+    if source.is_file() and (tarfile.is_tarfile(source) or zipfile.is_zipfile(source)):
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".unpack-") as tmp:
+            where = Path(tmp)
+            if tarfile.is_tarfile(source):
+                with tarfile.open(source) as tf:
+                    tf.extractall(where, filter="data")
+            else:
+                with zipfile.ZipFile(source) as zf:
+                    _safe_zip(zf, where)
+            entries = list(where.iterdir())
+            chosen = entries[0] if len(entries) == 1 else where
+            _move(chosen, dest)
+            if chosen == where:
+                where.mkdir()  # for TemporaryDirectory's cleanup
+        return
+    _move(source, dest)
+
+
+def _safe_zip(zf: zipfile.ZipFile, where: Path) -> None:
+    for info in zf.infolist():
+        target = (where / info.filename).resolve()
+        if not target.is_relative_to(where.resolve()):
+            raise ArtifactError(f"zip entry {info.filename!r} would be written outside the "
+                                "artifact's path")
+    zf.extractall(where)
+
+
+def _move(source: Path, dest: Path) -> None:
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)
+    elif dest.exists() or dest.is_symlink():
+        dest.unlink()
+    os.replace(source, dest)
+
+
+def sub_path(root: Path, sub: str, name: str) -> Path:
+    """``subPath`` of an artifact: a path inside it, never outside."""
+    target = (root / sub.strip("/")).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ArtifactError(f'artifact "{name}": subPath {sub!r} leaves the artifact')
+    if not target.exists():
+        raise ArtifactError(f'artifact "{name}": subPath {sub!r} not found in it')
+    return target
+
+
+def set_mode(path: Path, mode: int) -> None:
+    """``mode`` of an input artifact: on the file, or on every file of a directory."""
+    for item in _walk(path):
+        if item.is_file() or item == path:
+            os.chmod(item, mode)
+
+
+# ---- sources --------------------------------------------------------------------------------
+
+
+def fetch_raw(raw: dict[str, Any], dest: Path) -> None:
+    dest.write_text(str(raw.get("data") or ""))
+
+
+def fetch_http(http: dict[str, Any], dest: Path, name: str) -> None:
+    """GET ``url`` with ``headers`` into ``dest``, streamed."""
+    url = str(http.get("url") or "")
+    if not url.startswith(("http://", "https://")):
+        raise ArtifactError(f'artifact "{name}": http url {url!r} is not an http(s) URL')
+    headers = {str(h.get("name")): str(h.get("value", "")) for h in http.get("headers") or []}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+    except urllib.error.HTTPError as exc:
+        raise ArtifactError(f'artifact "{name}": GET {url}: {exc.code} {exc.reason}') from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ArtifactError(f'artifact "{name}": GET {url}: {reason}') from None
+
+
+def fetch_git(git: dict[str, Any], dest: Path, name: str) -> None:
+    """Clone ``repo`` into ``dest`` at ``revision`` (``depth``, ``singleBranch``, ``branch``;
+    submodules unless ``disableSubmodules``), with the ``git`` program."""
+    repo = str(git.get("repo") or "")
+    revision = str(git.get("revision") or "")
+    branch = str(git.get("branch") or "")
+    args = ["clone", "--quiet"]
+    if git.get("depth"):
+        args += ["--depth", str(int(git["depth"]))]
+    if git.get("singleBranch"):
+        args.append("--single-branch")
+    if branch:
+        args += ["--branch", branch]
+    if not git.get("disableSubmodules"):
+        args.append("--recurse-submodules")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if git.get("insecureSkipTLS"):
+        env["GIT_SSL_NO_VERIFY"] = "true"
+    if git.get("insecureIgnoreHostKey"):
+        env["GIT_SSH_COMMAND"] = "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    _git([*args, "--", repo, str(dest)], env, name, f"clone {repo}")
+    if revision:
+        try:
+            _git(["-C", str(dest), "checkout", "--quiet", revision], env, name,
+                 f"checkout {revision}")
+        except ArtifactError:
+            # A shallow or single-branch clone may not hold it yet: fetch it, then check out.
+            depth = ["--depth", str(int(git["depth"]))] if git.get("depth") else []
+            _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", revision], env, name,
+                 f"fetch revision {revision}")
+            _git(["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], env, name,
+                 f"checkout {revision}")
+
+
+def _git(args: list[str], env: dict[str, str], name: str, what: str) -> None:
+    try:
+        done = subprocess.run(["git", *args], env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+    except FileNotFoundError:
+        raise ArtifactError(f'artifact "{name}": git artifacts need the git program, which '
+                            "is not on PATH") from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise ArtifactError(f'artifact "{name}": git {what}: '
+                            f"{detail[-1] if detail else f'exit code {done.returncode}'}")
+
+
+def location_of(art: dict[str, Any]) -> dict[str, Any]:
+    return {k: art[k] for k in LOCATIONS if art.get(k) is not None}
+
+
+def key_only(location: dict[str, Any]) -> str | None:
+    """The key of a key-only location (``s3: {key: k}``): one to find in the repository."""
+    if len(location) != 1:
+        return None
+    [(kind, body)] = location.items()
+    if kind != "plugin" and isinstance(body, dict) and set(body) == {"key"} and body["key"]:
+        return str(body["key"])
+    return None
+
+
+def load_artifact(repository: ArtifactRepository, art: dict[str, Any], dest: Path,
+                  work: Path) -> None:
+    """Write the content of artifact ``art`` (a resolved location) to ``dest``, unpacked;
+    ``work`` is a scratch directory on the same file system."""
+    name = str(art.get("name"))
+    download = work / "download"
+    try:
+        if art.get("raw") is not None:
+            fetch_raw(art["raw"], download)
+        elif art.get("http") is not None:
+            fetch_http(art["http"], download, name)
+        elif art.get("git") is not None:
+            fetch_git(art["git"], download, name)
+        else:
+            repository.load(repository_key(repository, art), download)
+    except FileNotFoundError as exc:
+        raise ArtifactError(f'artifact "{name}": {exc}') from None
+    if art.get("git") is None:
+        unpacked = work / "unpacked"
+        unpack(download, unpacked)
+        download = unpacked
+    if art.get("subPath"):
+        download = sub_path(download, str(art["subPath"]), name)
+    os.replace(download, dest)
+
+
+def repository_key(repository: ArtifactRepository, art: dict[str, Any]) -> str:
+    """The key of a key-only artifact, or of one ``repository`` holds."""
+    location = location_of(art)
+    key = key_only(location) or repository.key_of(location)
+    if key is None:
+        kinds = ", ".join(location) or "no location"
+        raise ArtifactError(f'artifact "{art.get("name")}": {kinds} is not in this '
+                            "workflow's artifact repository")
+    return key
+
+
+def read_artifact(repository: ArtifactRepository, art: dict[str, Any],
+                  scratch: Path) -> tuple[str, bytes]:
+    """(file name, content) of an output artifact as argo-server serves it: a file unpacked,
+    named as the node wrote it; a directory as a gzipped tarball."""
+    with private_dir(scratch, ".read-") as work:
+        content = work / "content"
+        load_artifact(repository, art, content, work)
+        if content.is_dir():
+            packed = pack(content, {"name": art["name"], "path": art.get("path")}, work)
+            return packed.name, packed.read_bytes()
+        return os.path.basename(str(art.get("path") or art["name"])), content.read_bytes()
+
+
+@contextlib.contextmanager
+def private_dir(parent: Path, prefix: str) -> Iterator[Path]:
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,226 @@
+"""Input and output artifacts of a node, through the workflow's artifact repository.
+
+Inputs are resolved when the node is created (its status ``inputs.artifacts`` records where
+each comes from), fetched into the node's directory just before its process starts and
+mounted at their paths, as Argo mounts them from its ``input-artifacts`` volume. Outputs are
+read from the node's view once its process has ended, archived, and saved under Argo's default
+key ``{{workflow.name}}/{{pod.name}}/FILE``; a composite template's outputs (``from``,
+``fromExpression``) point at what its children saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from argosy.artifacts import (
+    file_name,
+    key_only,
+    load_artifact,
+    location_of,
+    pack,
+    private_dir,
+    set_mode,
+)
+from argosy.engine.context import NodeError
+from argosy.errors import ArgosyError, ExpressionError
+from argosy.expr.substitute import Leaf, Scope, evaluate, substitute
+from argosy.plugin import ArtifactRepository, Outcome
+from argosy.spec.models import Arguments, NodeStatus, Template
+
+#: What a resolved input artifact keeps beside its location.
+_KEPT = ("path", "mode", "subPath", "archive", "optional")
+_STAGED = "artifacts"
+
+
+def artifact_leaf(record: dict[str, Any]) -> Leaf:
+    """An artifact as ``{{…artifacts.NAME}}`` shows it: its JSON, with ``.path`` and the rest
+    reachable (``from`` parses the JSON back)."""
+    return Leaf(json.dumps(record, separators=(",", ":")), record)
+
+
+class ArtifactIO:
+    """The artifact side of a :class:`~argosy.engine.workflow.WorkflowRun`."""
+
+    @functools.cached_property
+    def repository(self) -> ArtifactRepository:
+        return self.engine.registry.open_artifact_repository(self.store.home)
+
+    # ---- inputs -------------------------------------------------------------------------
+
+    def resolve_input_artifacts(self, tmpl: Template, arguments: Arguments,
+                                params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each input artifact with the location it comes from: the argument of its name
+        (``from``, ``fromExpression`` already substituted by the caller, or a location), else
+        the template's own location; an optional one without either is left out."""
+        if not tmpl.inputs.artifacts:
+            return []
+        given = {a.get("name"): a for a in arguments.artifacts}
+        scope = self.globals.child({"inputs": {"parameters": params}})
+        resolved = []
+        for art in tmpl.inputs.artifacts:
+            art = substitute(art, scope, functions=self.functions)
+            name = art.get("name")
+            arg = given.get(name)
+            source = self._argument_source(name, arg) if arg is not None else None
+            if source is None:
+                source = location_of(art)
+            if not source:
+                if art.get("optional"):
+                    continue
+                raise NodeError(f"inputs.artifacts.{name} was not supplied")
+            if arg is not None and arg.get("subPath"):
+                source["subPath"] = arg["subPath"]
+            kept = {k: art[k] for k in _KEPT if art.get(k) is not None}
+            resolved.append({"name": name, **kept, **source})
+        return resolved
+
+    def _argument_source(self, name: str, arg: dict[str, Any]) -> dict[str, Any] | None:
+        ref = arg.get("from")
+        if ref is None and arg.get("fromExpression") is not None:
+            ref = arg["fromExpression"]
+        if ref is None:
+            return location_of(arg) or None
+        text = str(ref)
+        record = None
+        if "{{" not in text:
+            try:
+                record = json.loads(text)
+            except ValueError:
+                record = None
+        if not isinstance(record, dict) or not location_of(record):
+            if arg.get("optional"):
+                return None
+            raise NodeError(f'inputs.artifacts.{name}: Unable to resolve: "{text}"')
+        return location_of(record) | (
+            {"subPath": record["subPath"]} if record.get("subPath") else {})
+
+    async def stage_input_artifacts(self, node: NodeStatus) -> tuple[tuple[str, str, bool], ...]:
+        """Fetch the node's input artifacts into its directory (once: a restarted engine finds
+        them there) and return them as mounts (host path, path, read-only)."""
+        arts = [a for a in (node.inputs or {}).get("artifacts") or [] if a.get("path")]
+        if not arts:
+            return ()
+        root = self.node_dir(node.id) / _STAGED
+        return tuple(await asyncio.gather(*(
+            asyncio.to_thread(self._stage, root, index, art) for index, art in enumerate(arts))))
+
+    def _stage(self, root: Path, index: int, art: dict[str, Any]) -> tuple[str, str, bool]:
+        target = root / str(index)
+        if not target.exists() and not target.is_symlink():
+            with private_dir(root, f".{index}-") as tmp:
+                content = tmp / "content"
+                load_artifact(self.repository, art, content, tmp)
+                if art.get("mode") is not None:
+                    set_mode(content, int(art["mode"]))
+                os.replace(content, target)
+        return (str(target), str(art["path"]), False)
+
+    # ---- outputs ------------------------------------------------------------------------
+
+    async def save_output_artifacts(self, node: NodeStatus, tmpl: Template, outcome: Outcome,
+                                    scope: Scope) -> list[dict[str, Any]]:
+        """Save the node's output artifacts; its status records the returned list. A missing
+        non-optional one of a node that succeeded ends it in Error, as in Argo."""
+        records = []
+        pod = scope.lookup("pod.name")
+        for art in tmpl.outputs.artifacts:
+            art = substitute(art, scope, functions=self.functions)
+            if art.get("from") is not None or art.get("fromExpression") is not None:
+                if outcome.phase != "Succeeded":
+                    continue  # as a failed template's output parameters, not evaluated
+                record = self._output_reference(art, outcome)
+            elif outcome.locate is not None and art.get("path"):
+                record = await asyncio.to_thread(self._save, art, outcome, f"{pod}")
+            else:
+                continue
+            if record is None:
+                continue
+            records.append(record)
+            if art.get("globalName"):
+                self.export_global_artifact(str(art["globalName"]), record)
+        return records
+
+    def _output_reference(self, art: dict[str, Any], outcome: Outcome) -> dict[str, Any] | None:
+        local = outcome.scope if outcome.scope is not None else self.globals
+        try:
+            if art.get("fromExpression") is not None:
+                value = evaluate(str(art["fromExpression"]), local, self.functions)
+                text = str(value) if value is not None else ""
+            else:
+                text = substitute(str(art["from"]), local, functions=self.functions)
+        except ExpressionError as exc:
+            if art.get("optional"):
+                return None
+            raise NodeError(f'outputs.artifacts.{art.get("name")}: {exc}') from None
+        source = self._argument_source(str(art.get("name")), {"from": text,
+                                                                "optional": art.get("optional")})
+        if source is None:
+            return None
+        return {"name": art["name"], **{k: art[k] for k in ("path", "globalName")
+                                        if art.get(k)}, **source}
+
+    def _save(self, art: dict[str, Any], outcome: Outcome, pod: str) -> dict[str, Any] | None:
+        name, path = str(art["name"]), str(art["path"])
+        assert outcome.locate is not None
+        source = outcome.locate(path)
+        if source is None or not (source.exists() or source.is_symlink()):
+            if art.get("optional") or outcome.phase != "Succeeded":
+                return None
+            raise NodeError(f"failed to save outputs: open {path}: no such file or directory")
+        location = location_of(art)
+        key = key_only(location) or f"{self.name}/{pod}/{file_name(art, source)}"
+        with private_dir(self.store.home / "artifacts-work", f"{name}-") as work:
+            try:
+                self.repository.save(pack(source, art, work), key)
+            except (OSError, ArgosyError) as exc:
+                raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
+        record = {"name": name, "path": path, **self.repository.location(key)}
+        for k in ("archive", "globalName"):
+            if art.get(k):
+                record[k] = art[k]
+        return record
+
+    def export_global_artifact(self, name: str, record: dict[str, Any]) -> None:
+        outputs = self.globals.data["workflow"]["outputs"]
+        outputs.setdefault("artifacts", {})[name] = artifact_leaf(record)
+        self.globals.data.setdefault("_artifacts", {})[name] = {**record, "name": name}
+
+
+def _call_expressions(obj: Any) -> Any:
+    """A step's or task's argument artifacts with ``fromExpression`` as an expression tag in
+    ``from``, so that it is evaluated in the caller's scope like ``from`` (the engine reads the
+    artifact back from either)."""
+    if not isinstance(obj, dict):
+        return obj
+    arts = (obj.get("arguments") or {}).get("artifacts") if isinstance(
+        obj.get("arguments"), dict) else None
+    if not isinstance(arts, list) or not any(
+            isinstance(a, dict) and a.get("fromExpression") for a in arts):
+        return obj
+    arts = [{**{k: v for k, v in a.items() if k != "fromExpression"},
+             "from": "{{=" + str(a["fromExpression"]) + "}}"}
+            if isinstance(a, dict) and a.get("fromExpression") else a for a in arts]
+    return {**obj, "arguments": {**obj["arguments"], "artifacts": arts}}
+
+
+def with_from_tags(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` with each step's and task's ``fromExpression`` argument as a ``from`` tag
+    (a copy only when it has one)."""
+    steps, dag = template.get("steps"), template.get("dag")
+    if isinstance(steps, list):
+        new = [[_call_expressions(s) for s in group] if isinstance(group, list) else group
+               for group in steps]
+        return {**template, "steps": new} if new != steps else template
+    if isinstance(dag, dict) and isinstance(dag.get("tasks"), list):
+        tasks = [_call_expressions(t) for t in dag["tasks"]]
+        return {**template, "dag": {**dag, "tasks": tasks}} if tasks != dag["tasks"] else template
+    return template
+
+
+def artifacts_view(records: list[dict[str, Any]]) -> dict[str, Leaf]:
+    return {r["name"]: artifact_leaf(r) for r in records}

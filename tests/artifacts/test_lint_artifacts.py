@@ -1,0 +1,51 @@
+"""Lint of artifacts: what argosy honours passes, what it cannot is named with why."""
+
+from __future__ import annotations
+
+from argosy.api.service import lint_document
+from argosy.spec.loader import load_documents
+
+WF = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: wf, annotations: {argosy.io/executor: EXECUTOR}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    inputs:
+      artifacts:
+      - {name: a, path: /tmp/a, ARTIFACT}
+    container: {image: alpine, command: [cat, /tmp/a]}
+"""
+
+
+def faults(artifact: str, executor: str = "local") -> list[str]:
+    [doc] = load_documents(WF.replace("ARTIFACT", artifact).replace("EXECUTOR", executor))
+    return [f"{f.path}: {f.message}" for f in lint_document(doc)]
+
+
+def test_sources_argosy_reads_pass() -> None:
+    for source in ("raw: {data: x}", "http: {url: 'http://h/x', headers: [{name: a, value: b}]}",
+                   "git: {repo: 'https://h/r.git', revision: v1, depth: 1}", "s3: {key: k/x}",
+                   "optional: true"):
+        assert faults(source) == [], source
+
+
+def test_other_drivers_and_s3_locations_are_rejected_with_why() -> None:
+    where = "spec.templates[0].inputs.artifacts[0]"
+    assert faults("gcs: {bucket: b, key: k}") == [
+        f"{where}.gcs: gcs is not supported here yet: argosy reads raw, http and git artifacts "
+        "and keeps the others in its artifact repository (key-only s3 artifacts name a key "
+        "there)"]
+    [bucket] = faults("s3: {bucket: b, key: k}")
+    assert bucket.startswith(f"{where}.s3.bucket: bucket is not supported here: the artifact "
+                             "repository is argosy's own, so an s3 artifact gives only its key")
+    [auth] = faults("http: {url: 'http://h', auth: {basicAuth: {}}}")
+    assert auth.startswith(f"{where}.http.auth: auth is not supported by argosy's artifacts yet")
+
+
+def test_the_kubernetes_executor_rejects_artifacts() -> None:
+    assert faults("raw: {data: x}", "kubernetes") == [
+        "spec.templates[0].inputs.artifacts: artifacts is not supported by the kubernetes "
+        "executor yet: its pods do not upload or download artifacts"]
