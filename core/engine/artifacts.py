@@ -118,7 +118,7 @@ class ArtifactIO:
                 if art.get("mode") is not None:
                     set_mode(content, int(art["mode"]))
                 os.replace(content, target)
-        return (str(target), str(art["path"]), False)
+        return (str(target), _through_links(str(art["path"])), False)
 
     # ---- outputs ------------------------------------------------------------------------
 
@@ -189,6 +189,16 @@ class ArtifactIO:
         outputs = self.globals.data["workflow"]["outputs"]
         outputs.setdefault("artifacts", {})[name] = artifact_leaf(record)
         self.globals.data.setdefault("_artifacts", {})[name] = {**record, "name": name}
+
+
+def _through_links(path: str) -> str:
+    """``path`` with its directories' symbolic links followed, as the node's view has them
+    (it shows the host's files): a mount point made at ``/bin/x`` where ``/bin`` links to
+    ``usr/bin`` must not become a directory ``/bin`` hiding the link."""
+    parent, name = os.path.split(path.rstrip("/") or "/")
+    if parent.startswith("/tmp") or not name:
+        return path  # the node's private /tmp is its own
+    return os.path.join(os.path.realpath(parent), name)
 
 
 def _call_expressions(obj: Any) -> Any:
