@@ -11,6 +11,7 @@ becomes the path itself, several make it a directory, as Argo's executor does. S
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,43 @@ def repository_key(repository: ArtifactRepository, art: dict[str, Any]) -> str:
         raise ArtifactError(f'artifact "{art.get("name")}": {kinds} is not in this '
                             "workflow's artifact repository")
     return key
+
+
+def collect_garbage(repository: ArtifactRepository, outputs: Iterable[dict[str, Any] | None],
+                    spec: dict[str, Any], when: str) -> bool:
+    """Argo's artifactGC: delete the output artifacts whose strategy (their own, else the
+    workflow's ``spec.artifactGC``; ``Never`` when neither says) is ``when``
+    (``OnWorkflowCompletion``, ``OnWorkflowDeletion``) and mark them ``deleted``. Whether any
+    was."""
+    default = (spec.get("artifactGC") or {}).get("strategy") or "Never"
+    changed = False
+    for out in outputs:
+        for art in (out or {}).get("artifacts") or []:
+            strategy = (art.get("artifactGC") or {}).get("strategy") or default
+            if strategy != when or art.get("deleted"):
+                continue
+            location = location_of(art)
+            key = key_only(location) or repository.key_of(location)
+            if key is not None:
+                repository.delete(key)
+                art["deleted"] = changed = True
+    return changed
+
+
+def delete_workflow_artifacts(store: Any, repository: Callable[[], ArtifactRepository],
+                              uid: str) -> None:
+    """Before a workflow is deleted: what its ``OnWorkflowDeletion`` strategy collects
+    (``repository`` opens the repository, only for a workflow that mentions artifactGC)."""
+    record = store.get(uid)
+    spec = ((record.manifest or {}).get("spec") or {}) if record is not None else {}
+    if not mentions_gc(spec):
+        return
+    collect_garbage(repository(), (n.get("outputs") for n in store.nodes(uid).values()), spec,
+                    "OnWorkflowDeletion")
+
+
+def mentions_gc(spec: dict[str, Any]) -> bool:
+    return "artifactGC" in json.dumps(spec)
 
 
 def read_artifact(repository: ArtifactRepository, art: dict[str, Any],

@@ -269,7 +269,13 @@ class WorkflowService:
 
     def delete(self, namespace: str, name: str) -> None:
         # An engine executing it notices the workflow is gone and terminates its processes.
-        self.store.delete(self.record(namespace, name).uid)
+        uid = self.record(namespace, name).uid
+        from argosy.artifacts import delete_workflow_artifacts
+        from argosy.registry import default_registry
+
+        delete_workflow_artifacts(
+            self.store, lambda: default_registry().open_artifact_repository(self.store.home), uid)
+        self.store.delete(uid)
 
     # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
     # ``kind`` is "WorkflowTemplate" or "ClusterWorkflowTemplate" (whose namespace is ignored).

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from argosy.artifacts import (
+    collect_garbage,
     file_name,
     key_only,
     load_artifact,
     location_of,
+    mentions_gc,
     pack,
     private_dir,
     set_mode,
@@ -180,10 +182,19 @@ class ArtifactIO:
             except (OSError, ArgosyError) as exc:
                 raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
         record = {"name": name, "path": path, **self.repository.location(key)}
-        for k in ("archive", "globalName"):
+        for k in ("archive", "globalName", "artifactGC"):
             if art.get(k):
                 record[k] = art[k]
         return record
+
+    def _collect_artifacts(self) -> None:
+        """``artifactGC: OnWorkflowCompletion``: the workflow's output artifacts go now."""
+        spec = self.manifest["spec"]
+        if not mentions_gc(spec):
+            return
+        for node in self.nodes.values():
+            if collect_garbage(self.repository, [node.outputs], spec, "OnWorkflowCompletion"):
+                self.persist(node)
 
     def export_global_artifact(self, name: str, record: dict[str, Any]) -> None:
         outputs = self.globals.data["workflow"]["outputs"]

@@ -17,13 +17,14 @@ from functools import partial
 
 from pydantic import ValidationError
 
+from argosy.artifacts import delete_workflow_artifacts
 from argosy.cron import Clock, CronScheduler, utc_now
 from argosy.engine.memo import MemoCache
 from argosy.engine.selection import configured_executor
 from argosy.engine.sync import SyncManager
 from argosy.engine.workflow import Listener, WorkflowRun
 from argosy.errors import ArgosyError
-from argosy.plugin import Executor
+from argosy.plugin import ArtifactRepository, Executor
 from argosy.registry import Registry, default_registry
 from argosy.store import EngineLock, Store, WorkflowRecord, log_limit, now_rfc3339
 
@@ -44,6 +45,9 @@ class Engine:
     dies its leases lapse, or are freed at once when its pid is seen gone, and another engine
     adopts the workflows by replay.
     """
+
+    def _repository(self) -> ArtifactRepository:
+        return self.registry.open_artifact_repository(self.store.home)
 
     def __init__(self, store: Store, registry: Registry | None = None,
                  executor: str | None = None, *, serving: bool = False,
@@ -138,6 +142,7 @@ class Engine:
             while True:
                 self._reap()
                 for uid in self.store.expired():
+                    delete_workflow_artifacts(self.store, self._repository, uid)
                     self.store.delete(uid)
                 self.crons.tick()
                 for uid in self.store.claimable():

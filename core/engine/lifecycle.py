@@ -233,6 +233,7 @@ class WorkflowLifecycle:
         if self.globals.data.get("_artifacts"):
             extra.setdefault("outputs", {})["artifacts"] = list(
                 self.globals.data["_artifacts"].values())
+        self._collect_artifacts()
         self._update(phase=phase, finished_at=now_rfc3339(), message=message,
                      progress=self.progress(), status_extra=extra)
         # Its pods are gone, as under any podGC: what they left that lasts (outputs, logs)

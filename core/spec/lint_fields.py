@@ -105,7 +105,6 @@ _NOT_YET_ARTIFACTS = "by argosy's artifacts yet"
 UNSUPPORTED: dict[str, str] = {
     "WorkflowSpec.artifactRepositoryRef": "here: the artifact repository is chosen in "
     "$ARGOSY_HOME/config.yaml (artifactRepository), not by ConfigMaps",
-    "WorkflowSpec.artifactGC": _NOT_YET_ARTIFACTS,
     "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
     "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
     "Probe.grpc": _NOT_YET,
@@ -115,7 +114,6 @@ UNSUPPORTED: dict[str, str] = {
         "artifactory", "azure", "gcs", "git", "hdfs", "http", "oss", "plugin", "raw", "s3")},
     **{f"Artifact.{key}": _NO_DRIVER for key in (
         "artifactory", "azure", "gcs", "hdfs", "oss", "plugin")},
-    "Artifact.artifactGC": _NOT_YET_ARTIFACTS,
     "Artifact.recurseMode": _NOT_YET_ARTIFACTS,
     "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
     **{f"S3Artifact.{key}": _NO_S3 for key in (

@@ -195,7 +195,9 @@ class TemplateChecks:
             self.check_fields(outputs, f"{path}.outputs", _IO)
             for index, param in self.named_items(outputs, f"{path}.outputs", "parameters"):
                 self.check_output_parameter(param, f"{path}.outputs.parameters[{index}]", kind)
-            list(self.named_items(outputs, f"{path}.outputs", "artifacts"))
+            for index, art in self.named_items(outputs, f"{path}.outputs", "artifacts"):
+                self.check_gc_strategy(art.get("artifactGC"),
+                                       f"{path}.outputs.artifacts[{index}].artifactGC")
 
     def named_items(self, holder: dict, path: str, key: str) -> Iterator[tuple[int, dict]]:
         """Parameters or artifacts that are mappings with a usable, unique name."""

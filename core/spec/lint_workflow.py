@@ -101,8 +101,15 @@ class WorkflowChecks:
         if strategy not in (None, "", "OnWorkflowCompletion", "OnWorkflowSuccess"):
             self.add("spec.volumeClaimGC.strategy", 'strategy must be "OnWorkflowCompletion" or '
                      f'"OnWorkflowSuccess", not {_describe(strategy)}')
+        self.check_gc_strategy(spec.get("artifactGC"), "spec.artifactGC")
         for index, template in enumerate(templates):
             self.check_template(template, f"spec.templates[{index}]")
+
+    def check_gc_strategy(self, gc: Any, path: str) -> None:
+        strategy = gc.get("strategy") if isinstance(gc, dict) else None
+        if strategy not in (None, "", "OnWorkflowCompletion", "OnWorkflowDeletion", "Never"):
+            self.add(f"{path}.strategy", 'strategy must be "OnWorkflowCompletion", '
+                     f'"OnWorkflowDeletion" or "Never", not {_describe(strategy)}')
 
     def index_templates(self, templates: list) -> None:
         for index, template in enumerate(templates):

@@ -49,3 +49,12 @@ def test_the_kubernetes_executor_rejects_artifacts() -> None:
     assert faults("raw: {data: x}", "kubernetes") == [
         "spec.templates[0].inputs.artifacts: artifacts is not supported by the kubernetes "
         "executor yet: its pods do not upload or download artifacts"]
+
+
+def test_an_unknown_gc_strategy_is_a_fault() -> None:
+    [doc] = load_documents(WF.replace("ARTIFACT", "raw: {data: x}").replace("EXECUTOR", "local")
+                           .replace("  entrypoint: main", "  entrypoint: main\n  artifactGC: "
+                                    "{strategy: OnWorkflowSuccess}"))
+    assert [f"{f.path}: {f.message}" for f in lint_document(doc)] == [
+        'spec.artifactGC.strategy: strategy must be "OnWorkflowCompletion", '
+        '"OnWorkflowDeletion" or "Never", not string "OnWorkflowSuccess"']

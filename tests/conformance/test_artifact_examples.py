@@ -58,11 +58,17 @@ def check_subpath(wf: dict[str, Any], logs: dict[str, str], home: Path) -> None:
     assert logs["consume-artifact"].strip() == "hello world"
 
 
+def check_gc(wf: dict[str, Any], logs: dict[str, str], home: Path) -> None:
+    # OnWorkflowCompletion for one artifact, OnWorkflowDeletion (later) for the other.
+    assert sorted(p.name for p in (home / "artifacts").iterdir()) == ["on-deletion.txt"]
+
+
 #: file -> (expected phase, what else its notes promise).
 EXAMPLES: dict[str, tuple[str, Check | None]] = {
     "artifact-passing.yaml": ("Succeeded", log_of("consume-artifact", "hello world")),
     "artifact-disable-archive.yaml": ("Succeeded", all_logs_contain("hello world")),
     "artifact-passing-subpath.yaml": ("Succeeded", check_subpath),
+    "artifact-gc-workflow.yaml": ("Succeeded", check_gc),
     "artifact-path-placeholders.yaml": ("Succeeded", None),
     "global-outputs.yaml": ("Succeeded", check_global),
     "handle-large-output-results.yaml": ("Succeeded", all_logs_contain('"a"', '"c"')),

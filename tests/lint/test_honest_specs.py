@@ -307,6 +307,7 @@ _SOURCES = ARTS + "test_raw_and_http_inputs_with_headers"
 _GIT = ARTS + "test_git_inputs_at_a_revision_a_branch_and_shallow"
 _REFS = ARTS + "test_dag_from_expression_global_outputs_and_path_placeholders"
 _KEYS = ARTS + "test_key_only_artifacts_and_workflow_arguments"
+_GC = "tests/artifacts/test_gc.py::test_each_strategy_collects_at_its_moment"
 HONOURED |= {
     "Inputs.artifacts": _PASSING, "Outputs.artifacts": _PASSING, "Arguments.artifacts": _KEYS,
     "Artifact.name": _PASSING, "Artifact.path": _PASSING, "Artifact.from": _PASSING,
@@ -323,6 +324,8 @@ HONOURED |= {
     "GitArtifact.depth": _GIT, "GitArtifact.singleBranch": _GIT, "GitArtifact.branch": _GIT,
     "GitArtifact.disableSubmodules": _GIT, "GitArtifact.insecureIgnoreHostKey": _GIT,
     "GitArtifact.insecureSkipTLS": _GIT,
+    "WorkflowSpec.artifactGC": _GC, "Artifact.artifactGC": _GC,
+    "WorkflowLevelArtifactGC.strategy": _GC, "ArtifactGC.strategy": _GC,
 }
 
 POD = "shapes the pod a pod executor makes (kept in the manifest for one); a process has no pod"
@@ -332,6 +335,14 @@ NO_RESTART = "only gates a long-running service's readiness; a step's process is
 NO_OP: dict[str, str] = {
     "Artifact.deleted": "set in a status by Argo's artifact garbage collection",
     "HTTPArtifact.saveStreamViaFile": "argosy always streams an http artifact to a file",
+    **{f"{kind}.{key}": "shapes the pod Argo's garbage collection runs in; argosy deletes the "
+       "artifacts itself" for kind, key in (
+           ("ArtifactGC", "podMetadata"), ("ArtifactGC", "serviceAccountName"),
+           ("WorkflowLevelArtifactGC", "podMetadata"),
+           ("WorkflowLevelArtifactGC", "serviceAccountName"),
+           ("WorkflowLevelArtifactGC", "podSpecPatch"))},
+    "WorkflowLevelArtifactGC.forceFinalizerRemoval": "argosy's workflows have no finalizers: "
+    "a deleted workflow is gone once its artifacts are",
     "Workflow.status": "written by the engine; a manifest's status is not read",
     **{f"ObjectMeta.{k}": SERVER_SET for k in (
         "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers",
