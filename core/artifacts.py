@@ -22,10 +22,12 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError
-from argosy.plugin import ArtifactRepository
+
+if TYPE_CHECKING:
+    from argosy.plugin import ArtifactRepository
 
 #: The location fields of Argo's Artifact that name where its content is.
 LOCATIONS = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")

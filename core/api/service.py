@@ -271,10 +271,13 @@ class WorkflowService:
         # An engine executing it notices the workflow is gone and terminates its processes.
         uid = self.record(namespace, name).uid
         from argosy.artifacts import delete_workflow_artifacts
-        from argosy.registry import default_registry
 
-        delete_workflow_artifacts(
-            self.store, lambda: default_registry().open_artifact_repository(self.store.home), uid)
+        def repository() -> Any:  # the plugins load only for a workflow with artifactGC
+            from argosy.registry import default_registry
+
+            return default_registry().open_artifact_repository(self.store.home)
+
+        delete_workflow_artifacts(self.store, repository, uid)
         self.store.delete(uid)
 
     # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
