@@ -181,7 +181,7 @@ class TemplateType:
 
     ``leaf`` types produce a result themselves and count toward ``spec.parallelism``;
     composite types orchestrate children. ``validate(body, path)`` adds type-specific lint
-    faults beyond what ``body`` (a pydantic model) already checks.
+    faults beyond what ``body`` (a pydantic model) already checks. ``artifacts``: see below.
     """
 
     key: str
@@ -190,6 +190,9 @@ class TemplateType:
     body: type[BaseModel] | None = None
     validate: ValidateFn | None = None
     leaf: bool = True
+    #: Whether ``run`` mounts ``ctx.artifact_mounts`` (the input artifacts, fetched) and returns
+    #: ``Outcome.locate``: only then may a template of this type have artifacts at a ``path``.
+    artifacts: bool = False
 
 
 @dataclass(frozen=True)

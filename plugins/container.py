@@ -315,4 +315,4 @@ def validate(body: Container, path: str) -> list[Fault]:
 
 @hookimpl
 def argosy_template_types() -> list[TemplateType]:
-    return [TemplateType("container", "Pod", run, Container, validate)]
+    return [TemplateType("container", "Pod", run, Container, validate, artifacts=True)]

@@ -27,4 +27,4 @@ def validate(body: Script, path: str) -> list[Fault]:
 
 @hookimpl
 def argosy_template_types() -> list[TemplateType]:
-    return [TemplateType("script", "Pod", run, Script, validate)]
+    return [TemplateType("script", "Pod", run, Script, validate, artifacts=True)]

@@ -286,6 +286,10 @@ class TemplateLifecycle:
                 # Nothing to substitute: every node of this template shares one parse.
                 self._static[id(template)] = (template, tmpl, body)
         ctx = NodeContext(self, node, tmpl, resolved, body, scope, template_type=ttype)
+        placed = [a for a in [*tmpl.inputs.artifacts, *tmpl.outputs.artifacts] if a.get("path")]
+        if placed and not ttype.artifacts:
+            return Outcome("Error", f'artifact "{placed[0].get("name")}": artifacts at a path are '
+                           f"not supported by the {ttype.key} template type")
         if ttype.leaf and (node.inputs or {}).get("artifacts"):
             try:
                 ctx.artifact_mounts = await self.stage_input_artifacts(node)

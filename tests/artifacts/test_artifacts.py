@@ -386,3 +386,17 @@ def test_sub_path_of_an_input_artifact(tmp_path: Path) -> None:
     assert by["use"]["outputs"]["result"] == "a/\n/tmp/in/a/f: x"
     assert by["out"]["phase"] == "Error"
     assert by["out"]["message"] == "artifact \"a\": subPath '../..' leaves the artifact"
+
+
+def test_a_template_type_that_cannot_place_artifacts_says_so(tmp_path: Path) -> None:
+    wf = run_workflow("""
+  entrypoint: main
+  templates:
+  - name: main
+    inputs: {artifacts: [{name: a, path: /tmp/a, raw: {data: x}}]}
+    containerSet: {containers: [{name: main, image: alpine, command: [cat, /tmp/a]}]}
+""", tmp_path)
+    [node] = wf["status"]["nodes"].values()
+    assert (node["phase"], node["message"]) == (
+        "Error", 'artifact "a": artifacts at a path are not supported by the containerSet '
+        "template type")
