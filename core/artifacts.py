@@ -300,17 +300,19 @@ def mentions_gc(spec: dict[str, Any]) -> bool:
     return "artifactGC" in json.dumps(spec)
 
 
-def read_artifact(repository: ArtifactRepository, art: dict[str, Any],
-                  scratch: Path) -> tuple[str, bytes]:
-    """(file name, content) of an output artifact as argo-server serves it: a file unpacked,
-    named as the node wrote it; a directory as a gzipped tarball."""
+@contextlib.contextmanager
+def artifact_download(repository: ArtifactRepository, art: dict[str, Any],
+                      scratch: Path) -> Iterator[tuple[str, Path]]:
+    """(file name, file) of an output artifact as argo-server serves it, while in the block: a
+    file unpacked, named as the node wrote it; a directory as a gzipped tarball."""
     with private_dir(scratch, ".read-") as work:
         content = work / "content"
         load_artifact(repository, art, content, work)
         if content.is_dir():
             packed = pack(content, {"name": art["name"], "path": art.get("path")}, work)
-            return packed.name, packed.read_bytes()
-        return os.path.basename(str(art.get("path") or art["name"])), content.read_bytes()
+            yield packed.name, packed
+        else:
+            yield os.path.basename(str(art.get("path") or art["name"])), content
 
 
 @contextlib.contextmanager

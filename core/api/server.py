@@ -55,9 +55,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -1180,10 +1187,15 @@ def artifact_routes(api: Api) -> APIRouter:
                                                             "format": "binary"}}}}}
 
     async def serve(namespace: str, name: str, node_id: str, artifact: str) -> Response:
-        file, content = await api.call(api.service.artifact_file, namespace, name, node_id,
-                                       artifact)
-        return Response(content, media_type="application/octet-stream",
-                        headers={"Content-Disposition": content_disposition(file)})
+        download = api.service.artifact_download(namespace, name, node_id, artifact)
+        file, content = await api.call(download.__enter__)
+        headers = {"Content-Disposition": content_disposition(file)}
+        if isinstance(content, bytes):
+            await api.call(download.__exit__, None, None, None)
+            return Response(content, media_type="application/octet-stream", headers=headers)
+        # Streamed from the file, whatever its size; its scratch copy goes once it is sent.
+        return FileResponse(content, media_type="application/octet-stream", headers=headers,
+                            background=BackgroundTask(download.__exit__, None, None, None))
 
     @r.get("/artifacts/{namespace}/{name}/{nodeId}/{artifactName}", tags=tags,
            summary="GetOutputArtifact", response_class=Response, responses=doc)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -483,22 +484,32 @@ class WorkflowService:
     def artifact_file(self, namespace: str, name: str, node_id: str,
                       artifact: str) -> tuple[str, bytes]:
         """(its file name, as the node wrote it; its content)."""
+        with self.artifact_download(namespace, name, node_id, artifact) as (file, content):
+            return file, content if isinstance(content, bytes) else content.read_bytes()
+
+    @contextlib.contextmanager
+    def artifact_download(self, namespace: str, name: str, node_id: str,
+                          artifact: str) -> Iterator[tuple[str, bytes | Path]]:
+        """(its file name; its content, or a file holding it while in the block, so that a
+        large artifact is streamed, never read whole)."""
         rec = self.record(namespace, name)
         found = self.store.artifact(rec.uid, node_id, artifact)
         if found is not None:  # a plugin's (an executed notebook), kept in the store
-            return posixpath.basename(found[0]) or artifact, found[1]
+            yield posixpath.basename(found[0]) or artifact, found[1]
+            return
         node = self.store.nodes(rec.uid).get(node_id) or {}
         record = next((a for a in (node.get("outputs") or {}).get("artifacts") or []
                        if a.get("name") == artifact), None)
         if record is None:
             raise NotFound(f'artifact "{artifact}" of node "{node_id}" of workflow '
                            f'"{namespace}/{name}" not found')
-        from argosy.artifacts import ArtifactError, read_artifact
+        from argosy.artifacts import ArtifactError, artifact_download
         from argosy.registry import default_registry
 
         repository = default_registry().open_artifact_repository(self.store.home)
         try:
-            return read_artifact(repository, record, self.store.home / "artifacts-work")
+            with artifact_download(repository, record, self.store.home / "artifacts-work") as got:
+                yield got
         except ArtifactError as exc:
             raise NotFound(str(exc)) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 from pathlib import Path
 
 from argosy.client import Client
@@ -58,6 +59,19 @@ def test_argo_server_routes_serve_output_artifacts(tmp_path: Path) -> None:
                 assert resp.status_code == 200, resp.text
                 assert resp.content == b"report\n"
                 assert 'filename="report.txt"' in resp.headers["content-disposition"]
+            # A directory comes as a tarball, streamed from a scratch copy that then goes.
+            with http.stream("GET", "/artifacts/default/outs/outs/dir") as resp:
+                assert resp.status_code == 200
+                body = b"".join(resp.iter_bytes())
+            assert 'filename="dir.tgz"' in resp.headers["content-disposition"]
+            with tarfile.open(fileobj=io.BytesIO(body)) as tf:
+                assert tf.extractfile("d/x").read() == b"x\n"
+            scratch = tmp_path / "home" / "artifacts-work"
+            for _ in range(100):  # removed once the response was sent
+                if not list(scratch.iterdir()):
+                    break
+                time.sleep(0.05)
+            assert list(scratch.iterdir()) == []
             missing = http.get("/artifacts/default/outs/outs/nope")
             assert missing.status_code == 404
             assert 'artifact "nope"' in missing.json()["message"]
