@@ -81,7 +81,8 @@ class ArtifactIO:
             resolved.append({"name": name, **kept, **source})
         return resolved
 
-    def _argument_source(self, name: str, arg: dict[str, Any]) -> dict[str, Any] | None:
+    def _argument_source(self, name: str, arg: dict[str, Any],
+                         where: str = "inputs") -> dict[str, Any] | None:
         ref = arg.get("from")
         if ref is None and arg.get("fromExpression") is not None:
             ref = arg["fromExpression"]
@@ -97,7 +98,7 @@ class ArtifactIO:
         if not isinstance(record, dict) or not location_of(record):
             if arg.get("optional"):
                 return None
-            raise NodeError(f'inputs.artifacts.{name}: Unable to resolve: "{text}"')
+            raise NodeError(f'{where}.artifacts.{name}: Unable to resolve: "{text}"')
         return location_of(record) | (
             {"subPath": record["subPath"]} if record.get("subPath") else {})
 
@@ -159,8 +160,8 @@ class ArtifactIO:
             if art.get("optional"):
                 return None
             raise NodeError(f'outputs.artifacts.{art.get("name")}: {exc}') from None
-        source = self._argument_source(str(art.get("name")), {"from": text,
-                                                                "optional": art.get("optional")})
+        source = self._argument_source(str(art.get("name")), {
+            "from": text, "optional": art.get("optional")}, "outputs")
         if source is None:
             return None
         return {"name": art["name"], **{k: art[k] for k in ("path", "globalName")
