@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any
 from argosy.errors import ArgosyError
 
 if TYPE_CHECKING:
-    from argosy.plugin import ArtifactRepository
+    from argosy.artifact_repositories import Repositories
 
 #: The location fields of Argo's Artifact that name where its content is.
 LOCATIONS = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
 _CHUNK = 1 << 20
+#: The folder of an output artifact's key when its repository sets no ``keyFormat``.
+DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
 
 
 class ArtifactError(ArgosyError):
@@ -226,7 +228,7 @@ def key_only(location: dict[str, Any]) -> str | None:
     return None
 
 
-def load_artifact(repository: ArtifactRepository, art: dict[str, Any], dest: Path,
+def load_artifact(repositories: Repositories, art: dict[str, Any], dest: Path,
                   work: Path) -> None:
     """Write the content of artifact ``art`` (a resolved location) to ``dest``, unpacked;
     ``work`` is a scratch directory on the same file system."""
@@ -240,8 +242,13 @@ def load_artifact(repository: ArtifactRepository, art: dict[str, Any], dest: Pat
         elif art.get("git") is not None:
             fetch_git(art["git"], download, name)
         else:
-            repository.load(repository_key(repository, art), download)
-    except FileNotFoundError as exc:
+            repository, key = repositories.resolve(art)
+            if key is None:
+                raise ArtifactError(f'artifact "{name}": its location gives no key')
+            repository.load(key, download)
+    except ArtifactError:
+        raise
+    except (FileNotFoundError, ArgosyError) as exc:  # a repository's, naming the object
         raise ArtifactError(f'artifact "{name}": {exc}') from None
     if art.get("git") is None:
         unpacked = work / "unpacked"
@@ -252,18 +259,7 @@ def load_artifact(repository: ArtifactRepository, art: dict[str, Any], dest: Pat
     os.replace(download, dest)
 
 
-def repository_key(repository: ArtifactRepository, art: dict[str, Any]) -> str:
-    """The key of a key-only artifact, or of one ``repository`` holds."""
-    location = location_of(art)
-    key = key_only(location) or repository.key_of(location)
-    if key is None:
-        kinds = ", ".join(location) or "no location"
-        raise ArtifactError(f'artifact "{art.get("name")}": {kinds} is not in this '
-                            "workflow's artifact repository")
-    return key
-
-
-def collect_garbage(repository: ArtifactRepository, outputs: Iterable[dict[str, Any] | None],
+def collect_garbage(repositories: Repositories, outputs: Iterable[dict[str, Any] | None],
                     spec: dict[str, Any], when: str) -> bool:
     """Argo's artifactGC: delete the output artifacts whose strategy (their own, else the
     workflow's ``spec.artifactGC``; ``Never`` when neither says) is ``when``
@@ -274,25 +270,27 @@ def collect_garbage(repository: ArtifactRepository, outputs: Iterable[dict[str, 
     for out in outputs:
         for art in (out or {}).get("artifacts") or []:
             strategy = (art.get("artifactGC") or {}).get("strategy") or default
-            if strategy != when or art.get("deleted"):
+            if strategy != when or art.get("deleted") or not location_of(art):
                 continue
-            location = location_of(art)
-            key = key_only(location) or repository.key_of(location)
+            repository, key = repositories.resolve(art)
             if key is not None:
                 repository.delete(key)
                 art["deleted"] = changed = True
     return changed
 
 
-def delete_workflow_artifacts(store: Any, repository: Callable[[], ArtifactRepository],
+def delete_workflow_artifacts(store: Any, repositories: Callable[[str, dict[str, Any]],
+                                                                 Repositories],
                               uid: str) -> None:
     """Before a workflow is deleted: what its ``OnWorkflowDeletion`` strategy collects
-    (``repository`` opens the repository, only for a workflow that mentions artifactGC)."""
+    (``repositories(namespace, spec)`` opens them, only for a workflow that mentions
+    artifactGC)."""
     record = store.get(uid)
     spec = ((record.manifest or {}).get("spec") or {}) if record is not None else {}
     if not mentions_gc(spec):
         return
-    collect_garbage(repository(), (n.get("outputs") for n in store.nodes(uid).values()), spec,
+    collect_garbage(repositories(record.namespace, spec),
+                    (n.get("outputs") for n in store.nodes(uid).values()), spec,
                     "OnWorkflowDeletion")
 
 
@@ -301,13 +299,13 @@ def mentions_gc(spec: dict[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def artifact_download(repository: ArtifactRepository, art: dict[str, Any],
+def artifact_download(repositories: Repositories, art: dict[str, Any],
                       scratch: Path) -> Iterator[tuple[str, Path]]:
     """(file name, file) of an output artifact as argo-server serves it, while in the block: a
     file unpacked, named as the node wrote it; a directory as a gzipped tarball."""
     with private_dir(scratch, ".read-") as work:
         content = work / "content"
-        load_artifact(repository, art, content, work)
+        load_artifact(repositories, art, content, work)
         if content.is_dir():
             packed = pack(content, {"name": art["name"], "path": art.get("path")}, work)
             yield packed.name, packed

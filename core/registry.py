@@ -360,9 +360,10 @@ class Registry:
                               f"plugin (loaded: {', '.join(sorted(self.stores)) or 'none'})")
         return factory.open(where)
 
-    def open_artifact_repository(self, home: Path | str | None = None) -> ArtifactRepository:
+    def configured_artifact_repository(self, home: Path | str | None = None
+                                       ) -> tuple[str, dict[str, Any]]:
         """The repository ``config.yaml``'s ``artifactRepository`` names (``{name: settings}``,
-        default ``local``), opened on ``home``."""
+        default ``local``): its name and settings."""
         from argosy.errors import ArgosyError
         from argosy.store import argosy_home
 
@@ -372,12 +373,19 @@ class Registry:
             raise ArgosyError(f"{where / CONFIG_FILE}: artifactRepository must be a mapping of "
                               "one repository name to its settings, e.g. {local: {}}")
         [(name, settings)] = chosen.items()
-        factory = self.artifact_repositories.get(name)
-        if factory is None:
+        if name not in self.artifact_repositories:
             raise ArgosyError(
                 f"{where / CONFIG_FILE}: artifact repository {name!r} is not provided by any "
                 f"plugin (loaded: {', '.join(sorted(self.artifact_repositories)) or 'none'})")
-        return factory.open(where, dict(settings or {}))
+        return str(name), dict(settings or {})
+
+    def open_artifact_repository(self, home: Path | str | None = None) -> ArtifactRepository:
+        """The repository ``config.yaml`` chooses, opened on ``home``."""
+        from argosy.store import argosy_home
+
+        where = Path(home) if home else argosy_home()
+        name, settings = self.configured_artifact_repository(where)
+        return self.artifact_repositories[name].open(where, settings)
 
 
 @dataclass(frozen=True)

@@ -273,12 +273,14 @@ class WorkflowService:
         uid = self.record(namespace, name).uid
         from argosy.artifacts import delete_workflow_artifacts
 
-        def repository() -> Any:  # the plugins load only for a workflow with artifactGC
+        def repositories(namespace: str, spec: dict[str, Any]) -> Any:
+            # the plugins load only for a workflow with artifactGC
+            from argosy.artifact_repositories import Repositories
             from argosy.registry import default_registry
 
-            return default_registry().open_artifact_repository(self.store.home)
+            return Repositories(default_registry(), self.store, namespace, spec)
 
-        delete_workflow_artifacts(self.store, repository, uid)
+        delete_workflow_artifacts(self.store, repositories, uid)
         self.store.delete(uid)
 
     # ---- WorkflowTemplates and ClusterWorkflowTemplates ---------------------------------------
@@ -503,12 +505,14 @@ class WorkflowService:
         if record is None:
             raise NotFound(f'artifact "{artifact}" of node "{node_id}" of workflow '
                            f'"{namespace}/{name}" not found')
+        from argosy.artifact_repositories import Repositories
         from argosy.artifacts import ArtifactError, artifact_download
         from argosy.registry import default_registry
 
-        repository = default_registry().open_artifact_repository(self.store.home)
+        spec = (rec.manifest or {}).get("spec") or {}
+        repositories = Repositories(default_registry(), self.store, rec.namespace, spec)
         try:
-            with artifact_download(repository, record, self.store.home / "artifacts-work") as got:
+            with artifact_download(repositories, record, self.store.home / "artifacts-work") as got:
                 yield got
         except ArtifactError as exc:
             raise NotFound(str(exc)) from None

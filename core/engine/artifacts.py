@@ -17,7 +17,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from argosy.artifact_repositories import Repositories
 from argosy.artifacts import (
+    DEFAULT_KEY_FORMAT,
     collect_garbage,
     file_name,
     key_only,
@@ -31,7 +33,7 @@ from argosy.artifacts import (
 from argosy.engine.context import NodeError
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Leaf, Scope, evaluate, substitute
-from argosy.plugin import ArtifactRepository, Outcome
+from argosy.plugin import Outcome
 from argosy.spec.models import Arguments, NodeStatus, Template
 
 #: What a resolved input artifact keeps beside its location.
@@ -49,8 +51,9 @@ class ArtifactIO:
     """The artifact side of a :class:`~argosy.engine.workflow.WorkflowRun`."""
 
     @functools.cached_property
-    def repository(self) -> ArtifactRepository:
-        return self.engine.registry.open_artifact_repository(self.store.home)
+    def repositories(self) -> Repositories:
+        return Repositories(self.engine.registry, self.store, self.namespace,
+                            self.manifest["spec"])
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class ArtifactIO:
         if not target.exists() and not target.is_symlink():
             with private_dir(root, f".{index}-") as tmp:
                 content = tmp / "content"
-                load_artifact(self.repository, art, content, tmp)
+                load_artifact(self.repositories, art, content, tmp)
                 if art.get("mode") is not None:
                     set_mode(content, int(art["mode"]))
                 os.replace(content, target)
@@ -130,7 +133,6 @@ class ArtifactIO:
         """Save the node's output artifacts; its status records the returned list. A missing
         non-optional one of a node that succeeded ends it in Error, as in Argo."""
         records = []
-        pod = scope.lookup("pod.name")
         for art in tmpl.outputs.artifacts:
             art = substitute(art, scope, functions=self.functions)
             if art.get("from") is not None or art.get("fromExpression") is not None:
@@ -138,7 +140,7 @@ class ArtifactIO:
                     continue  # as a failed template's output parameters, not evaluated
                 record = self._output_reference(art, outcome)
             elif outcome.locate is not None and art.get("path"):
-                record = await asyncio.to_thread(self._save, art, outcome, f"{pod}")
+                record = await asyncio.to_thread(self._save, art, outcome, scope)
             else:
                 continue
             if record is None:
@@ -167,7 +169,8 @@ class ArtifactIO:
         return {"name": art["name"], **{k: art[k] for k in ("path", "globalName")
                                         if art.get(k)}, **source}
 
-    def _save(self, art: dict[str, Any], outcome: Outcome, pod: str) -> dict[str, Any] | None:
+    def _save(self, art: dict[str, Any], outcome: Outcome,
+              scope: Scope) -> dict[str, Any] | None:
         name, path = str(art["name"]), str(art["path"])
         assert outcome.locate is not None
         source = outcome.locate(path)
@@ -175,14 +178,23 @@ class ArtifactIO:
             if art.get("optional") or outcome.phase != "Succeeded":
                 return None
             raise NodeError(f"failed to save outputs: open {path}: no such file or directory")
-        location = location_of(art)
-        key = key_only(location) or f"{self.name}/{pod}/{file_name(art, source)}"
         with private_dir(self.store.home / "artifacts-work", f"{name}-") as work:
             try:
-                self.repository.save(pack(source, art, work), key)
+                repository, key = self.repositories.resolve(art)
+                if key is None:
+                    folder = getattr(repository, "key_format", None) or DEFAULT_KEY_FORMAT
+                    folder = substitute(folder, scope, functions=self.functions).strip("/")
+                    key = f"{folder}/{file_name(art, source)}"
+                repository.save(pack(source, art, work), key)
             except (OSError, ArgosyError) as exc:
                 raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
-        record = {"name": name, "path": path, **self.repository.location(key)}
+        own = location_of(art)
+        if own and key_only(own) is None:  # explicit: recorded as given, credentials too
+            [(kind, body)] = own.items()
+            where = {kind: {**body, "key": key}}
+        else:
+            where = repository.location(key)
+        record = {"name": name, "path": path, **where}
         for k in ("archive", "globalName", "artifactGC"):
             if art.get(k):
                 record[k] = art[k]
@@ -194,7 +206,8 @@ class ArtifactIO:
         if not mentions_gc(spec):
             return
         for node in self.nodes.values():
-            if collect_garbage(self.repository, [node.outputs], spec, "OnWorkflowCompletion"):
+            if collect_garbage(self.repositories, [node.outputs], spec,
+                               "OnWorkflowCompletion"):
                 self.persist(node)
 
     def export_global_artifact(self, name: str, record: dict[str, Any]) -> None:

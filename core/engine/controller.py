@@ -14,9 +14,11 @@ import sqlite3
 import time
 import uuid
 from functools import partial
+from typing import Any
 
 from pydantic import ValidationError
 
+from argosy.artifact_repositories import Repositories
 from argosy.artifacts import delete_workflow_artifacts
 from argosy.cron import Clock, CronScheduler, utc_now
 from argosy.engine.memo import MemoCache
@@ -24,7 +26,7 @@ from argosy.engine.selection import configured_executor
 from argosy.engine.sync import SyncManager
 from argosy.engine.workflow import Listener, WorkflowRun
 from argosy.errors import ArgosyError
-from argosy.plugin import ArtifactRepository, Executor
+from argosy.plugin import Executor
 from argosy.registry import Registry, default_registry
 from argosy.store import EngineLock, Store, WorkflowRecord, log_limit, now_rfc3339
 
@@ -46,8 +48,8 @@ class Engine:
     adopts the workflows by replay.
     """
 
-    def _repository(self) -> ArtifactRepository:
-        return self.registry.open_artifact_repository(self.store.home)
+    def _repositories(self, namespace: str, spec: dict[str, Any]) -> Repositories:
+        return Repositories(self.registry, self.store, namespace, spec)
 
     def __init__(self, store: Store, registry: Registry | None = None,
                  executor: str | None = None, *, serving: bool = False,
@@ -142,7 +144,7 @@ class Engine:
             while True:
                 self._reap()
                 for uid in self.store.expired():
-                    delete_workflow_artifacts(self.store, self._repository, uid)
+                    delete_workflow_artifacts(self.store, self._repositories, uid)
                     self.store.delete(uid)
                 self.crons.tick()
                 for uid in self.store.claimable():

@@ -94,17 +94,15 @@ _LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mut
 
 
 _NOT_YET = "by the local executor yet"
-_NO_DRIVER = ("here yet: argosy reads raw, http and git artifacts and keeps the others in its "
-              "artifact repository (key-only s3 artifacts name a key there)")
-_NO_S3 = ("here: the artifact repository is argosy's own, so an s3 artifact gives only its key "
-          "(a key-only artifact) until an S3 repository plugin is installed")
+_NO_DRIVER = ("here yet: argosy reads raw, http, git and s3 artifacts and keeps the others in "
+              "its artifact repository")
+_NO_S3 = ("here: give the CA bundle, role, session and addressing through the environment's "
+          "AWS configuration (useSDKCreds)")
 _NOT_YET_ARTIFACTS = "by argosy's artifacts yet"
 #: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
 #: "FIELD is not supported ". A manifest that sets one is rejected rather than run without it
 #: (false, empty and null values are accepted).
 UNSUPPORTED: dict[str, str] = {
-    "WorkflowSpec.artifactRepositoryRef": "here: the artifact repository is chosen in "
-    "$ARGOSY_HOME/config.yaml (artifactRepository), not by ConfigMaps",
     "WorkflowSpec.executorPlugins": "here: executor plugins run as sidecars of an agent pod",
     "WorkflowSpec.hostAliases": "here: steps resolve names through the host's /etc/hosts",
     "Probe.grpc": _NOT_YET,
@@ -117,9 +115,8 @@ UNSUPPORTED: dict[str, str] = {
     "Artifact.recurseMode": _NOT_YET_ARTIFACTS,
     "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
     **{f"S3Artifact.{key}": _NO_S3 for key in (
-        "accessKeySecret", "addressingStyle", "bucket", "caSecret", "createBucketIfNotPresent",
-        "encryptionOptions", "endpoint", "insecure", "region", "roleARN", "secretKeySecret",
-        "sessionTokenSecret", "useSDKCreds")},
+        "addressingStyle", "caSecret", "encryptionOptions", "roleARN", "sessionTokenSecret")},
+    "CreateS3BucketOptions.objectLocking": "here: a bucket argosy creates has no object lock",
     "HTTPArtifact.auth": _NOT_YET_ARTIFACTS + ": give credentials in headers",
     **{f"GitArtifact.{key}": _NOT_YET_ARTIFACTS + ": argosy clones public repositories and "
        "those git's own configuration reaches" for key in (

@@ -32,15 +32,16 @@ def test_sources_argosy_reads_pass() -> None:
         assert faults(source) == [], source
 
 
-def test_other_drivers_and_s3_locations_are_rejected_with_why() -> None:
+def test_other_drivers_and_s3_settings_argosy_cannot_honour_are_rejected_with_why() -> None:
     where = "spec.templates[0].inputs.artifacts[0]"
     assert faults("gcs: {bucket: b, key: k}") == [
-        f"{where}.gcs: gcs is not supported here yet: argosy reads raw, http and git artifacts "
-        "and keeps the others in its artifact repository (key-only s3 artifacts name a key "
-        "there)"]
-    [bucket] = faults("s3: {bucket: b, key: k}")
-    assert bucket.startswith(f"{where}.s3.bucket: bucket is not supported here: the artifact "
-                             "repository is argosy's own, so an s3 artifact gives only its key")
+        f"{where}.gcs: gcs is not supported here yet: argosy reads raw, http, git and s3 "
+        "artifacts and keeps the others in its artifact repository"]
+    assert faults("s3: {endpoint: 'minio:9000', bucket: b, key: k, insecure: true, "
+                  "accessKeySecret: {name: s, key: a}, secretKeySecret: {name: s, key: b}}") == []
+    [role] = faults("s3: {bucket: b, key: k, roleARN: arn}")
+    assert role.startswith(f"{where}.s3.roleARN: roleARN is not supported here: give the CA "
+                           "bundle, role, session and addressing through the environment's")
     [auth] = faults("http: {url: 'http://h', auth: {basicAuth: {}}}")
     assert auth.startswith(f"{where}.http.auth: auth is not supported by argosy's artifacts yet")
 

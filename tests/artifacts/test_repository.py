@@ -62,8 +62,8 @@ def test_config_chooses_the_repository_and_its_settings(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"artifactRepository: {{local: {{path: {tmp_path}/a}}}}\n")
     assert default_registry().open_artifact_repository(tmp_path).root == tmp_path / "a"
-    (tmp_path / "config.yaml").write_text("artifactRepository: {s3: {bucket: b}}\n")
-    with pytest.raises(ArgosyError, match="artifact repository 's3' is not provided by any "
+    (tmp_path / "config.yaml").write_text("artifactRepository: {gcs: {bucket: b}}\n")
+    with pytest.raises(ArgosyError, match="artifact repository 'gcs' is not provided by any "
                                           "plugin"):
         default_registry().open_artifact_repository(tmp_path)
     (tmp_path / "config.yaml").write_text("artifactRepository: {local: {bucket: b}}\n")

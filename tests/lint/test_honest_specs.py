@@ -308,6 +308,10 @@ _GIT = ARTS + "test_git_inputs_at_a_revision_a_branch_and_shallow"
 _REFS = ARTS + "test_dag_from_expression_global_outputs_and_path_placeholders"
 _KEYS = ARTS + "test_key_only_artifacts_and_workflow_arguments"
 _GC = "tests/artifacts/test_gc.py::test_each_strategy_collects_at_its_moment"
+S3 = "tests/artifacts/test_s3.py::"
+_S3 = S3 + "test_explicit_s3_inputs_and_outputs_with_credentials_from_secrets"
+_S3_REPO = S3 + "test_the_configured_repository_keeps_outputs_under_its_key_format"
+_S3_REF = S3 + "test_artifact_repository_ref_chooses_a_config_map_key"
 HONOURED |= {
     "Inputs.artifacts": _PASSING, "Outputs.artifacts": _PASSING, "Arguments.artifacts": _KEYS,
     "Artifact.name": _PASSING, "Artifact.path": _PASSING, "Artifact.from": _PASSING,
@@ -325,6 +329,11 @@ HONOURED |= {
     "GitArtifact.disableSubmodules": _GIT, "GitArtifact.insecureIgnoreHostKey": _GIT,
     "GitArtifact.insecureSkipTLS": _GIT,
     "WorkflowSpec.artifactGC": _GC, "Artifact.artifactGC": _GC,
+    **{f"S3Artifact.{k}": _S3 for k in ("endpoint", "bucket", "region", "insecure",
+                                        "accessKeySecret", "secretKeySecret")},
+    "S3Artifact.useSDKCreds": _S3_REPO, "S3Artifact.createBucketIfNotPresent": _S3_REPO,
+    "WorkflowSpec.artifactRepositoryRef": _S3_REF, "ArtifactRepositoryRef.configMap": _S3_REF,
+    "ArtifactRepositoryRef.key": _S3_REF,
     "WorkflowLevelArtifactGC.strategy": _GC, "ArtifactGC.strategy": _GC,
 }
 
