@@ -70,9 +70,13 @@ def argosy_artifact_repositories() -> list[ArtifactRepositoryFactory]:
     Called once per process at start-up. ``artifactRepository`` in ``$ARGOSY_HOME/config.yaml``
     chooses one as Argo's ``artifact-repositories`` ConfigMap does, by a mapping of one key, the
     repository's name, to its settings (``artifactRepository: {s3: {bucket: b, …}}``); the
-    default is argosy's own ``local``, a directory under ``$ARGOSY_HOME``. Every process opens
-    it with ``factory.open(home, settings)``, which returns an
-    :class:`argosy.plugin.ArtifactRepository`. Two plugins may not claim the same name.
+    default is argosy's own ``local``, a directory under ``$ARGOSY_HOME``; a workflow's
+    ``spec.artifactRepositoryRef`` (or its namespace's ``artifact-repositories`` ConfigMap)
+    chooses another as in Argo, and an artifact's own location of the repository's name
+    (``s3: {bucket, key, …}``) opens one with those fields. Every process opens it with
+    ``factory.open(home, settings)``, which returns an :class:`argosy.plugin.ArtifactRepository`;
+    a SecretKeySelector in settings (``accessKeySecret: {name, key}``) arrives as the Secret's
+    value. Two plugins may not claim the same name.
     """
 
 

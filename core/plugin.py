@@ -298,7 +298,9 @@ class ArtifactRepository(Protocol):
 
     The engine hands it files and directories the node left, already archived as the template
     asks, and asks for them back to place input artifacts; it runs these calls in a thread, so
-    they may block. A key is a relative ``/``-separated path without ``..``.
+    they may block. A key is a relative ``/``-separated path without ``..``. A repository may
+    have a ``key_format`` attribute, the folder of an output's key with Argo's variables
+    (default ``{{workflow.name}}/{{pod.name}}``), as an S3 repository's ``keyFormat``.
     """
 
     def location(self, key: str) -> dict[str, Any]:
