@@ -283,3 +283,35 @@ def test_settings_argosy_cannot_honour_are_refused(tmp_path: Path) -> None:
         S3RepositoryFactory().open(tmp_path, {"bukket": "b"})
     with pytest.raises(ArgosyError, match="bucket is required"):
         S3RepositoryFactory().open(tmp_path, {"endpoint": "x"})
+
+
+def test_users_read_and_deletion_collects_what_the_namespace_repository_keeps(
+        tmp_path: Path, s3: Any, endpoint: str) -> None:
+    """The Client (as argosy cp and argo-server) reads an output from the workflow's own
+    repository, with the Secret's credentials; OnWorkflowDeletion deletes it from the bucket."""
+    from argosy.client import Client
+
+    bucket(s3, "namespace")
+    secret(tmp_path)
+    apply(tmp_path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "artifact-repositories",
+        "annotations": {"workflows.argoproj.io/default-artifact-repository": "main"}},
+        "data": {"main": f"s3: {{endpoint: '{endpoint}', bucket: namespace, insecure: true, "
+                         "accessKeySecret: {name: my-s3-credentials, key: accessKey}, "
+                         "secretKeySecret: {name: my-s3-credentials, key: secretKey}}"}})
+    wf = run_workflow("""
+  entrypoint: gen
+  artifactGC: {strategy: OnWorkflowDeletion}
+  templates:
+  - name: gen
+    container: {image: alpine, command: [sh, -c, "echo report > /tmp/report.txt"]}
+    outputs: {artifacts: [{name: report, path: /tmp/report.txt}]}
+""", tmp_path)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    [out] = nodes(wf)["wf"]["outputs"]["artifacts"]
+    assert out["s3"]["bucket"] == "namespace"
+    client = Client(tmp_path)
+    assert client.artifact("wf", "wf", "report") == b"report\n"
+    assert s3.list_objects_v2(Bucket="namespace")["KeyCount"] == 1
+    client.delete("wf")
+    assert s3.list_objects_v2(Bucket="namespace")["KeyCount"] == 0
