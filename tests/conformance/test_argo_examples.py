@@ -281,7 +281,7 @@ def test_example(row: dict[str, str], tmp_path: Path) -> None:
 def test_example_on_kubernetes(row: dict[str, str], tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The same example, each step a Pod of the API server double (tests/kube), whose kubelet
-    runs it as a host process with a /tmp of its own: the same outcome is expected."""
+    runs each container in a sandbox of the local executor's: the same outcome is expected."""
     from tests.kube.double import Double
 
     home = tmp_path / "home"
@@ -289,7 +289,7 @@ def test_example_on_kubernetes(row: dict[str, str], tmp_path: Path,
     # The double's kubelet runs in this process: it maps images and finds argosay from here.
     monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(home / "images.yaml"))
     monkeypatch.setenv("PATH", env["PATH"])
-    with Double(root=tmp_path / "pods", private_tmp=True) as double:
+    with Double(root=tmp_path / "pods") as double:
         kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig")
         run_example(row, home, {**env, "KUBECONFIG": str(kubeconfig)},
                     "--executor", "kubernetes")

@@ -227,8 +227,7 @@ def test_example(path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> 
     env = {"ARGOSY_ENGINE_IDLE_SECONDS": "1"}
     with contextlib.ExitStack() as stack:
         if header.kubernetes:
-            # each pod gets its own /tmp, as an image gives it: steps write there
-            double = stack.enter_context(Double(root=tmp_path / "pods", private_tmp=True))
+            double = stack.enter_context(Double(root=tmp_path / "pods"))
             env["KUBECONFIG"] = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
         if header.plugin:
             assert header.plugin == "argosy-http", f"no such example plugin: {header.plugin}"

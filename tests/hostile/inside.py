@@ -19,20 +19,26 @@ from pathlib import Path
 LEFTOVER = b"sleep\x00600\x00"  # the cmdline hostile steps leave behind
 
 
+def running(cmdline: bytes) -> list[int]:
+    """The live processes (zombies are not) whose command line is ``cmdline``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if Path(f"/proc/{entry}/cmdline").read_bytes() != cmdline:
+                continue
+            state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != b"Z":
+            found.append(int(entry))
+    return found
+
+
 def leftovers(within: float = 5.0) -> list[int]:
     """Live ``sleep 600`` processes once none are left, or after ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:
-        found = []
-        for entry in os.listdir("/proc"):
-            try:
-                if Path(f"/proc/{entry}/cmdline").read_bytes() != LEFTOVER:
-                    continue
-                state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state != b"Z":
-                found.append(int(entry))
+        found = running(LEFTOVER)
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)

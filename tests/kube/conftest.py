@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.kube.double import Double
+from tests.nonroot.test_as_nobody import scratch  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

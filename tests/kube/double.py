@@ -6,7 +6,8 @@ serves on 127.0.0.1:PORT and writes a kubeconfig for kubectl and argosy at FILE.
 API server's JSON over HTTP/1.1 (chunked streams for watches and followed logs): discovery,
 the core, apps, batch, coordination, rbac and apiextensions kinds, custom resources from CRDs,
 resourceVersions, selectors, the three patch types, server-side Table printing for kubectl, and
-garbage collection through ownerReferences. Pods really run, as host processes (kubelet.py).
+garbage collection through ownerReferences. Pods really run, each container in a sandbox of
+argosy's local executor (kubelet.py).
 
 Not modelled, on purpose: authentication and RBAC (every request is allowed), schemas (the
 server accepts fieldValidation but checks only the required fields clients rely on), conversion
@@ -207,7 +208,7 @@ class Double:
     """The API server double and its kubelet; start() serves in background threads."""
 
     def __init__(self, port: int = 0, root: Path | None = None, window: int = 1000,
-                 bookmark_every: float = 60.0, private_tmp: bool = False) -> None:
+                 bookmark_every: float = 60.0) -> None:
         self.store = Store(window)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
@@ -216,8 +217,7 @@ class Double:
         self._tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="kube-")
         self.root = root or Path(self._tmp.name)  # type: ignore[union-attr]
         self.kubelet = Kubelet(self.store, self.root, {
-            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port)},
-            private_tmp)
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port)})
         self._threads: list[threading.Thread] = []
         # Every request as (method, path, query): tests check how clients use the server.
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -536,7 +536,7 @@ class Handler(BaseHTTPRequestHandler):
         waiting = f'container "{container}" in pod "{name}" is waiting to start: ' + \
             "ContainerCreating"
         c = run.container(container) if run is not None else None
-        if c is None or (c.proc is None and not c.log_path().exists()):
+        if c is None or not c.log_path().exists():
             raise bad_request(waiting)
         previous = self._flag("previous")
         if previous and c.restarts == 0:
@@ -613,9 +613,6 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a temporary one, removed on exit)")
     parser.add_argument("--watch-window", type=int, default=1000,
                         help="events kept for watches; older resourceVersions get 410 Gone")
-    parser.add_argument("--private-tmp", action="store_true",
-                        help="give each container a /tmp of its own, as an image's file system "
-                        "is (off by default: tests pass files to pods through the host's /tmp)")
     parser.add_argument("--images", type=Path, action="append", default=[],
                         help="a file mapping images to host commands, for containers without a "
                         "command (argosy's images.yaml format; repeatable)")
@@ -623,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.images:  # argosy's own image mapping reads them, after $ARGOSY_HOME/images.yaml
         files = [os.environ.get(IMAGES_ENV, ""), *map(str, args.images)]
         os.environ[IMAGES_ENV] = os.pathsep.join(f for f in files if f)
-    double = Double(args.port, args.root, args.watch_window, private_tmp=args.private_tmp)
+    double = Double(args.port, args.root, args.watch_window)
     double.write_kubeconfig(args.kubeconfig)
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

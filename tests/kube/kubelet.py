@@ -1,31 +1,39 @@
 """A simulated kubelet and Job controller for the API server double.
 
-Every Pod is bound to one node and its containers really run as host processes: init containers
-in order (sidecars, i.e. init containers with ``restartPolicy: Always``, keep running), then the
-containers side by side, each in the pod's own directory with its command, args, env and
-workingDir. Images are not pulled: a container without a command is resolved through argosy's
-image mapping (``$ARGOSY_HOME/images.yaml``, ``$ARGOSY_IMAGE_ENTRYPOINTS``). A container's
-``terminationMessagePath`` is bind-mounted from a per-container file in a private mount
-namespace where the host allows one, so the message is real; logs, exit codes and deadlines are.
+Every Pod is bound to one node and its containers really run on this host: init containers in
+order (sidecars, i.e. init containers with ``restartPolicy: Always``, keep running), then the
+containers side by side, each with its command, args, env and workingDir. Each container runs
+in a node sandbox of argosy's local executor, as a local step does: a PID namespace of its own,
+a private writable layer over the host's files (what it writes outside its volumes goes with
+it), a private ``/tmp`` and a clean environment; as root, or as any user through a user
+namespace, and unisolated, with the local executor's notice, where the kernel allows neither.
+It also gets a ``/dev`` of its own, as a container runtime makes one: the usual devices bound
+from the host's, the pod's ``/dev/shm`` (shared by its containers, as their IPC namespace is)
+and room for the termination message, which is bound from a per-container file at its
+``terminationMessagePath``; the pod's volumes are bound at their mount paths. Images are
+not pulled: the host's files are the image, and a container without a command is resolved
+through argosy's image mapping (``$ARGOSY_HOME/images.yaml``, ``$ARGOSY_IMAGE_ENTRYPOINTS``).
+Logs, exit codes, messages, deadlines and kills (a container's every process) are real.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
+import functools
 import os
+import posixpath
 import re
-import shutil
-import signal
-import subprocess
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from argosy.engine.run import NodeError
 from argosy.plugins.container import Container, argv_of, image_config
+from argosy.plugins.local import SANDBOX_ENV, LocalExecutor, ProcessLost, ProcessSpec
 
 from .store import ApiError, Obj, Store, now
 
@@ -34,54 +42,15 @@ MESSAGE_CAP = 4096  # bytes of a termination message, as the kubelet keeps
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # FallbackToLogsOnError's tail of the log
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# A container's /dev, as runc makes it: these devices and /dev/pts bound from the host's,
+# these links, and /dev/shm.
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty", "pts")
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+             "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+# The log is one stream, as the container runtime's: stderr joins stdout.
+ONE_STREAM = ["/bin/sh", "-c", 'exec "$@" 2>&1', "sh"]
 
-# Mounts files and directories at their paths in a private mount namespace: the termination
-# message file and the pod's volumes. A target that does not exist (such as /dev/termination-log)
-# gets a tmpfs over its nearest existing directory, in which that directory's entries are bound
-# back, so /dev/null and friends still work (an entry that comes or goes meanwhile, as in a busy
-# /tmp, is left out). Sources and the old view are reached through descriptors, since a tmpfs
-# may hide their paths. Arguments: SCRATCH (SOURCE TARGET)... -- COMMAND...
-_MOUNT_SCRIPT = r"""
-set -e
-scratch=$1; shift; n=0
-while [ "$1" != -- ]; do
-  source=$1 target=$2; shift 2; n=$((n + 1))
-  exec 3<"$source"
-  if [ ! -e "$target" ]; then
-    dir=${target%/*}
-    while [ -n "$dir" ] && [ ! -d "$dir" ]; do dir=${dir%/*}; done
-    if [ -z "$dir" ]; then echo "cannot create $target on this host" >&2; exit 111; fi
-    mkdir -p "$scratch/$n"; mount --rbind "$dir" "$scratch/$n"
-    exec 4<"$scratch/$n"
-    mount -t tmpfs -o mode=1777 tmpfs "$dir"
-    for entry in /proc/self/fd/4/* /proc/self/fd/4/.[!.]*; do
-      name=${entry##*/}
-      { if [ -L "$entry" ]; then cp -P "$entry" "$dir/$name"
-        elif [ -d "$entry" ]; then mkdir "$dir/$name" && mount --rbind "$entry" "$dir/$name"
-        elif [ -e "$entry" ]; then : > "$dir/$name" && mount --bind "$entry" "$dir/$name"
-        fi; } 2>/dev/null || true
-    done
-    exec 4<&-
-    if [ -d "$source" ]; then mkdir -p "$target"; else mkdir -p "${target%/*}"; : > "$target"; fi
-  fi
-  mount --rbind /proc/self/fd/3 "$target"
-  exec 3<&-
-done
-shift
-exec "$@"
-"""
-
-
-def _mount_prefix() -> list[str] | None:
-    """How to enter a private mount namespace here, or None where that is not possible."""
-    if shutil.which("unshare") is None:
-        return None
-    base = ["unshare", "--mount", "--propagation", "private"]
-    # Without CAP_SYS_ADMIN (a real user, or root without it) a user namespace grants it.
-    for prefix in (base, [base[0], "--map-root-user", *base[1:]]):
-        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
-            return prefix
-    return None
+Bind = tuple[str, str, bool]  # host path, path in the container, read-only
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
@@ -90,12 +59,52 @@ def _expand(text: str, env: dict[str, str]) -> str:
                     text)
 
 
-def _exit_code(returncode: int) -> int:
-    return 128 - returncode if returncode < 0 else returncode
+class Sandbox:
+    """argosy's local executor, run for the kubelet's threads on an event loop of its own."""
+
+    def __init__(self) -> None:
+        self.executor = LocalExecutor()
+        self.loop = asyncio.new_event_loop()
+        self.thread = _start(self.loop.run_forever)
+        self.lock = threading.Lock()
+        self.killing: set[asyncio.Future[None]] = set()
+
+    def isolated(self) -> bool:
+        """Whether containers get the sandbox here (the local executor says why not, once)."""
+        with self.lock:
+            isolated = self.executor._isolated()
+        if isolated and os.environ.get(SANDBOX_ENV, "").strip().lower() == "tmp":
+            raise NodeError(f"{SANDBOX_ENV}=tmp gives a container no layer of its own over the "
+                            "host's files, which the API double's kubelet needs: set it to on "
+                            "or off")
+        return isolated
+
+    def run(self, spec: ProcessSpec) -> int:
+        """Run the container's process to its end; its exit code (128+N for signal N)."""
+        return self._wait(self.executor.run(spec)).exit_code
+
+    def kill(self, spec: ProcessSpec, grace: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace``: the container's PID namespace ends with it."""
+        self._wait(self.executor.kill(spec, grace))
+
+    def kill_soon(self, spec: ProcessSpec, grace: float) -> None:
+        """``kill`` from the loop's own thread (a ``started`` callback), without waiting."""
+        task = self.loop.create_task(self.executor.kill(spec, grace))
+        self.killing.add(task)
+        task.add_done_callback(self.killing.discard)
+
+    def _wait(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
 
 class ContainerRun:
-    """One container of a pod: its process, its log files (one per restart), its state."""
+    """One container of a pod: its process, its node directory (one per restart, holding its
+    log and its layer), its state."""
 
     def __init__(self, pod_run: PodRun, spec: Obj, init: bool) -> None:
         self.pod_run, self.spec, self.init = pod_run, spec, init
@@ -104,8 +113,8 @@ class ContainerRun:
         self.dir = pod_run.dir / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.message_file = self.dir / "termination-log"
-        self.proc: subprocess.Popen[bytes] | None = None
         self.lock = threading.Lock()  # orders a start against a kill
+        self.live: ProcessSpec | None = None  # the process running now, if any
         self.restarts = 0
         self.last_state: Obj = {}
         waiting = "PodInitializing" if not init and pod_run.pod["spec"].get(
@@ -113,8 +122,11 @@ class ContainerRun:
         self.state: Obj = {"waiting": {"reason": waiting}}
         self.killed = False
 
+    def node_dir(self, previous: bool = False) -> Path:
+        return self.dir / str(self.restarts - (1 if previous else 0))
+
     def log_path(self, previous: bool = False) -> Path:
-        return self.dir / f"{self.restarts - (1 if previous else 0)}.log"
+        return self.node_dir(previous) / "stdout"
 
     @property
     def running(self) -> bool:
@@ -150,28 +162,35 @@ class ContainerRun:
             self.pod_run.stopping.wait(backoff)
 
     def _run_once(self) -> int:
-        try:
-            argv, env, cwd = self._command()
-            argv = self._with_mounts(argv)
-        except NodeError as exc:
-            return self._terminated(128, "StartError", str(exc), now())
         started = now()
-        with self.lock, open(self.log_path(), "ab") as log:
+        try:
+            spec = self._process()
+        except NodeError as exc:
+            return self._terminated(128, "StartError", str(exc), started)
+        with self.lock:
             if self.killed:
                 return self._terminated(137, "Error", "", started)
-            try:
-                self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log,
-                                             stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
-            except OSError as exc:
-                return self._terminated(128, "StartError", f"failed to start: {exc}", started)
-        self.state = {"running": {"startedAt": started}}
+        try:
+            code = self.pod_run.kubelet.sandbox.run(spec)
+        except (OSError, ProcessLost) as exc:  # the sandbox failed it, before or after it ran
+            reason = "Error" if self.running else "StartError"
+            return self._terminated(128, reason, f"the sandbox failed: {exc}", started)
+        finally:
+            with self.lock:
+                self.live = None
+        reason = "Completed" if code == 0 else "Error"
+        return self._terminated(code, reason, self._message(code), started)
+
+    def _started(self, spec: ProcessSpec) -> None:
+        """The process runs (called on the sandbox's loop): a kill that came first applies."""
+        with self.lock:
+            self.live, doomed = spec, self.killed
+        if doomed:
+            self.pod_run.kubelet.sandbox.kill_soon(spec, 0)
+        self.state = {"running": {"startedAt": now()}}
         if not self.init and self.pod_run.phase == "Pending":
             self.pod_run.phase = "Running"  # a container has started: its log exists
         self.pod_run.publish()
-        code = _exit_code(self.proc.wait())
-        reason = "Completed" if code == 0 else "Error"
-        return self._terminated(code, reason, self._message(code), started)
 
     def _terminated(self, code: int, reason: str, message: str, started: str) -> int:
         terminated = {"exitCode": code, "reason": reason, "startedAt": started,
@@ -191,44 +210,45 @@ class ContainerRun:
             data = b"".join(lines)[-FALLBACK_BYTES:]
         return data.decode(errors="replace")
 
-    def _with_mounts(self, argv: list[str]) -> list[str]:
-        """argv run in a private mount namespace with the termination file and volumes."""
+    def _process(self) -> ProcessSpec:
+        """The container's process in its sandbox: its own /dev, its volumes, its message."""
+        argv, env, cwd = self._command()
+        volumes = self._volume_mounts()
         self.message_file.write_bytes(b"")
-        prefix = self.pod_run.kubelet.mount_prefix
-        if prefix is None:
-            if self.spec.get("volumeMounts"):
-                raise NodeError("volumes cannot be mounted here: no private mount namespace "
-                                "(needs unshare(1) and root or user namespaces)")
-            return argv
-        target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
-        pairs = [*self._volume_mounts(), (str(self.message_file), target)]
-        if self.pod_run.kubelet.private_tmp:
-            pairs = self._under_private_tmp(pairs)
-        return [*prefix, "sh", "-c", _MOUNT_SCRIPT, "kubelet-mounts", str(self.dir / "mounts"),
-                *(p for pair in pairs for p in pair), "--", *argv]
+        binds: tuple[Bind, ...] = ()
+        if self.pod_run.kubelet.sandbox.isolated():
+            target = self.spec.get("terminationMessagePath") or "/dev/termination-log"
+            binds = (*self._dev(), *volumes, (str(self.message_file), target, False))
+        elif volumes:
+            raise NodeError("volumes cannot be mounted here: containers run unisolated, "
+                            "without a mount namespace of their own")
+        elif cwd is not None and not os.path.isdir(cwd):
+            raise NodeError(f'workingDir "{cwd}" does not exist on this host (containers run '
+                            "unisolated here, so the host's file system is theirs)")
+        missing = _not_found(argv[0], env.get("PATH", os.defpath), cwd, binds)
+        if missing:
+            raise NodeError(f"failed to start container: {missing}")
+        spec = ProcessSpec(argv=[*ONE_STREAM, *argv], env=env, working_dir=cwd,
+                           node_dir=self.node_dir(), volumes=binds)
+        return replace(spec, started=functools.partial(self._started, spec))
 
-    def _under_private_tmp(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The container's own /tmp, bound last (recursively): mounts under /tmp go into it
-        first, since once it covers the host's /tmp their sources (the pods' files may be
-        there) could no longer be reached."""
-        tmp = self.dir / "tmp"
-        tmp.mkdir(exist_ok=True)
-        moved = []
-        for source, target in pairs:
-            if target == "/tmp" or target.startswith("/tmp/"):
-                inside = tmp / target[len("/tmp/"):]
-                if Path(source).is_dir():
-                    inside.mkdir(parents=True, exist_ok=True)
-                else:
-                    inside.parent.mkdir(parents=True, exist_ok=True)
-                    inside.touch()
-                target = str(inside)
-            moved.append((source, target))
-        return [*moved, (str(tmp), "/tmp")]
+    def _dev(self) -> list[Bind]:
+        """The container's own /dev: a directory of its own over the host's, with the host's
+        usual devices bound into it and the pod's shared memory."""
+        dev = self.dir / "dev"
+        if not dev.exists():
+            dev.mkdir()
+            for name, target in DEV_LINKS.items():
+                (dev / name).symlink_to(target)
+        shm = self.pod_run.dir / "shm"
+        shm.mkdir(exist_ok=True)
+        devices = [(f"/dev/{name}", f"/dev/{name}", False) for name in DEVICES
+                   if os.path.exists(f"/dev/{name}")]
+        return [(str(dev), "/dev", False), *devices, (str(shm), "/dev/shm", False)]
 
-    def _volume_mounts(self) -> list[tuple[str, str]]:
-        """(host source, mountPath) of each volumeMount, outer paths first."""
-        pairs = []
+    def _volume_mounts(self) -> list[Bind]:
+        """(host source, mountPath, readOnly) of each volumeMount, outer paths first."""
+        binds = []
         for mount in self.spec.get("volumeMounts") or []:
             source = self.pod_run.volumes.get(mount.get("name"), "no such volume in the pod")
             if isinstance(source, str):
@@ -236,35 +256,48 @@ class ContainerRun:
             if mount.get("subPath"):
                 source = source / mount["subPath"]
                 source.mkdir(parents=True, exist_ok=True)
-            pairs.append((str(source), mount["mountPath"]))
-        return sorted(pairs, key=lambda pair: pair[1].count("/"))
+            binds.append((str(source), mount["mountPath"], bool(mount.get("readOnly"))))
+        return sorted(binds, key=lambda bind: bind[1].count("/"))
 
-    def _command(self) -> tuple[list[str], dict[str, str], str]:
+    def _command(self) -> tuple[list[str], dict[str, str], str | None]:
         spec = self.spec
         image = image_config(spec.get("image"))
         env = self.pod_run.env_of(spec, image.env if image is not None else {})
         container = Container.model_validate(
             {k: spec[k] for k in ("image", "command", "args") if spec.get(k) is not None})
         argv = [_expand(a, env) for a in argv_of(container)]
-        cwd = spec.get("workingDir") or str(self.pod_run.dir)
-        if not os.path.isdir(cwd):
-            raise NodeError(f'workingDir "{cwd}" does not exist on this host (images are not '
-                            "pulled, so the host's file system is the container's)")
-        return argv, env, cwd
+        return argv, env, spec.get("workingDir")
 
     def kill(self, grace: float) -> None:
-        """SIGTERM to the container's process group, SIGKILL after the grace period."""
+        """SIGTERM to the container's processes, SIGKILL after the grace period."""
         with self.lock:
             self.killed = True
-            proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+            live = self.live
+        if live is not None:
+            self.pod_run.kubelet.sandbox.kill(live, grace)
+
+
+def _not_found(cmd: str, path: str, cwd: str | None, binds: tuple[Bind, ...]) -> str | None:
+    """Why ``cmd`` cannot be executed in the container, as the runtime says it, or None. The
+    container's files are the host's, but for its volumes."""
+    candidates = [cmd] if "/" in cmd else [posixpath.join(d or ".", cmd)
+                                           for d in path.split(os.pathsep)]
+    for candidate in candidates:
+        host = _on_host(posixpath.normpath(posixpath.join(cwd or "/tmp", candidate)), binds)
+        if os.path.isfile(host) and os.access(host, os.X_OK):
+            return None
+    if "/" in cmd:
+        return f'exec: "{cmd}": stat {cmd}: no such file or directory'
+    return f'exec: "{cmd}": executable file not found in $PATH'
+
+
+def _on_host(path: str, binds: tuple[Bind, ...]) -> str:
+    """Where the container's ``path`` is on the host before it starts (a file the host has
+    but its private /tmp lacks is then left to the sandbox to report, exit code 127)."""
+    for source, target, _read_only in sorted(binds, key=lambda b: len(b[1]), reverse=True):
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            return source + path[len(target):]
+    return path
 
 
 class PodRun:
@@ -492,13 +525,11 @@ def _start(target: Any, *args: Any) -> threading.Thread:
 class Kubelet:
     """Binds new pods to the one node, runs them, and finishes graceful deletions."""
 
-    def __init__(self, store: Store, root: Path, service_env: dict[str, str],
-                 private_tmp: bool = False) -> None:
+    def __init__(self, store: Store, root: Path, service_env: dict[str, str]) -> None:
         self.store, self.root, self.service_env = store, root, service_env
-        self.private_tmp = private_tmp  # each container gets its own /tmp, as from its image
         self.pods = store.kind("", "v1", "pods")
         self.runs: dict[str, PodRun] = {}
-        self.mount_prefix = _mount_prefix()
+        self.sandbox = Sandbox()
         self.jobs = JobController(store)
         store.graceful_delete = self._will_delete
 
@@ -578,8 +609,13 @@ class Kubelet:
         self.store.remove(self.pods, run.namespace, run.name)
 
     def stop(self) -> None:
-        for run in list(self.runs.values()):
+        runs = list(self.runs.values())
+        for run in runs:
             run.stop(0)
+        end = time.monotonic() + 10  # their last steps (recording the exit) need the sandbox
+        for run in runs:
+            run.done.wait(max(0.0, end - time.monotonic()))
+        self.sandbox.close()
 
 
 class JobController:

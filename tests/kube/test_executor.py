@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,9 +34,9 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture
 def double(tmp_path: Path) -> Iterator[Double]:
-    """Containers get a /tmp of their own, as in a cluster: parallel steps writing one path
-    must not meet."""
-    with Double(root=tmp_path / "pods", bookmark_every=0.2, private_tmp=True) as server:
+    """Containers get a file system of their own, as in a cluster: parallel steps writing one
+    path must not meet."""
+    with Double(root=tmp_path / "pods", bookmark_every=0.2) as server:
         yield server
 
 
@@ -322,13 +323,16 @@ def test_stop_deletes_the_running_pod(
 def test_kill_9_of_the_engine_readopts_the_running_pod(
         home: Path, kubeconfig: Path, core: client.CoreV1Api) -> None:
     """No step runs twice: the restarted engine finds each pod by its name and adopts it."""
-    counts = Path("/var/tmp") / f"argosy-kube-durable-{uuid.uuid4().hex}"  # not a pod's /tmp
+    shared = Path("/var/tmp") / f"argosy-kube-durable-{uuid.uuid4().hex}"
+    shared.mkdir()
+    counts = shared / "counts"
     wf = textwrap.dedent(f"""
         apiVersion: argoproj.io/v1alpha1
         kind: Workflow
         metadata: {{name: durable}}
         spec:
           entrypoint: main
+          volumes: [{{name: shared, hostPath: {{path: {shared}, type: Directory}}}}]
           templates:
           - name: main
             steps:
@@ -337,7 +341,8 @@ def test_kill_9_of_the_engine_readopts_the_running_pod(
           - name: slow
             container:
               image: alpine
-              command: [sh, -c, "echo {{{{pod.name}}}} >> {counts}; sleep 2; echo done"]
+              command: [sh, -c, "echo {{{{pod.name}}}} >> /shared/counts; sleep 2; echo done"]
+              volumeMounts: [{{name: shared, mountPath: /shared}}]
         """)
     env = dict(os.environ, ARGOSY_HOME=str(home), KUBECONFIG=str(kubeconfig))
     engine = subprocess.Popen(
@@ -354,7 +359,7 @@ def test_kill_9_of_the_engine_readopts_the_running_pod(
     waited = argosy(home, kubeconfig, "wait", "durable")
     assert "Succeeded" in waited.stdout, waited.stdout + waited.stderr
     ran = counts.read_text().split()
-    counts.unlink()
+    shutil.rmtree(shared)
     assert len(ran) == 2 and len(set(ran)) == 2, ran
     assert len(pods_of(core, "durable")) == 2
 

@@ -141,8 +141,10 @@ def test_apply_again_to_a_pod_and_a_forbidden_change(kubectl: Kubectl) -> None:
 
 
 def test_get_watch_prints_each_change_as_a_row(kubectl: Kubectl, tmp_path: Path) -> None:
-    go = tmp_path / "go"
-    pod = pod_manifest("watched", f"while [ ! -e {go} ]; do sleep 0.05; done")
+    go = tmp_path / "go"  # seen by the pod through a hostPath volume
+    pod = pod_manifest("watched", "while [ ! -e /signal/go ]; do sleep 0.05; done",
+                       container={"volumeMounts": [{"name": "signal", "mountPath": "/signal"}]},
+                       volumes=[{"name": "signal", "hostPath": {"path": str(tmp_path)}}])
     kubectl("apply", "-f", "-", input=json.dumps(pod))
     watcher = subprocess.Popen(kubectl.command("get", "pods", "--watch"), env=kubectl.env,
                                stdout=subprocess.PIPE, text=True)

@@ -186,10 +186,11 @@ def test_watch_of_an_expired_resource_version_is_gone(tmp_path: Path) -> None:
 
 def test_log_follow_streams_while_the_container_runs(core: client.CoreV1Api,
                                                      tmp_path: Path) -> None:
-    go = tmp_path / "go"
-    script = 'echo first; while [ ! -e "$GO" ]; do sleep 0.05; done; echo second'
+    go = tmp_path / "go"  # seen by the pod through a hostPath volume
+    script = 'echo first; while [ ! -e /signal/go ]; do sleep 0.05; done; echo second'
     core.create_namespaced_pod("default", pod_manifest(
-        "f", script, container={"env": [{"name": "GO", "value": str(go)}]}))
+        "f", script, container={"volumeMounts": [{"name": "signal", "mountPath": "/signal"}]},
+        volumes=[{"name": "signal", "hostPath": {"path": str(tmp_path)}}]))
     wait_for(lambda: core.read_namespaced_pod("f", "default").status.phase == "Running",
              "the pod to run")
     stream = core.read_namespaced_pod_log("f", "default", follow=True, _preload_content=False)
