@@ -225,6 +225,9 @@ class Executor(Protocol):
     name: str
     # Optional: ``pulls_images = True`` when the executor runs images itself (pods), so a
     # container's command and args reach it as written, without argosy's image mapping;
+    # ``wants_env = True`` with it when the executor wants ``ProcessRequest.env`` resolved
+    # (ConfigMaps and Secrets read) rather than the template's env as written;
+    # ``binds_host_volumes = True`` when it wants ``ProcessRequest.volumes`` as host paths;
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
     # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
 

@@ -242,11 +242,12 @@ def _env_value(var: EnvVar, lookup: ObjectLookup | None) -> str | None:
     raise NodeError(f"env {var.name}: valueFrom takes configMapKeyRef or secretKeyRef here")
 
 
-def env_of(container: Container, lookup: ObjectLookup | None = None) -> dict[str, str]:
-    """The process env beyond the engine's: the image's (if mapped), then the container's
-    ``envFrom`` and ``env``, ConfigMaps and Secrets read now, as a kubelet reads them when it
-    starts a container (their values go to the process only)."""
-    image = image_config(container.image)
+def env_of(container: Container, lookup: ObjectLookup | None = None,
+           mapped: bool = True) -> dict[str, str]:
+    """The process env beyond the engine's: the image's (if ``mapped`` in images.yaml), then
+    the container's ``envFrom`` and ``env``, ConfigMaps and Secrets read now, as a kubelet reads
+    them when it starts a container (their values go to the process only)."""
+    image = image_config(container.image) if mapped else None
     env = dict(image.env) if image is not None else {}
     for index, source in enumerate(container.env_from or []):
         prefix = str(source.get("prefix") or "")
@@ -264,6 +265,9 @@ def env_of(container: Container, lookup: ObjectLookup | None = None) -> dict[str
 def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir: Path,
                script: str | None = None) -> ProcessRequest:
     pods = getattr(ctx.executor, "pulls_images", False)
+    # An executor running images gets the env resolved when it asks (its image supplies the
+    # rest); one making pods puts env in the pod spec, where the kubelet resolves it.
+    wants_env = not pods or getattr(ctx.executor, "wants_env", False)
     run = ctx.run
 
     def lookup(kind: str, name: str) -> dict[str, Any] | None:
@@ -276,7 +280,7 @@ def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir
     node = {"id": ctx.node.id, "name": ctx.node.name, "displayName": ctx.node.display_name,
             "templateName": ctx.node.template_name}
     return ProcessRequest(
-        argv=argv, env={} if pods else env_of(container, lookup),
+        argv=argv, env=env_of(container, lookup, mapped=not pods) if wants_env else {},
         working_dir=container.working_dir, node_dir=node_dir, script=script,
         image=container.image, template=ctx.raw, workflow=workflow, node=node)
 

@@ -1,0 +1,398 @@
+"""The ``podman`` and ``docker`` executors: each container or script node runs in its image.
+
+Select one with ``--executor podman`` (or ``docker``; ``container`` picks whichever is
+installed, podman first), ``executor:`` in ``$ARGOSY_HOME/config.yaml``, or per workflow with
+the annotation ``argosy.io/executor``. Both speak the same command line; only the binary differs.
+
+* The container is made as a kubelet makes a pod's main container: the image's entrypoint and
+  cmd combined with ``command`` and ``args`` as Kubernetes combines them (``command`` replaces
+  the entrypoint and drops the cmd, ``args`` alone replace the cmd), ``env``/``envFrom`` (values
+  handed to the runtime through its environment, never on its command line), ``workingDir``
+  (made when the image lacks it), ``volumeMounts`` bound from host directories (``emptyDir``,
+  ``hostPath``, claims: ``argosy.plugins.volumes``), ``resources.limits`` as ``--memory`` and
+  ``--cpus``, ``securityContext`` ``runAsUser``/``runAsGroup``/``readOnlyRootFilesystem``, and
+  ``imagePullPolicy`` (default IfNotPresent, as ``podman run`` and ``docker run`` pull).
+* No network (``--network none``) unless the workflow sets ``spec.hostNetwork: true``: then the
+  host's, as the local executor's processes have.
+* A script's source is saved in the node's directory, bound read-only at ``/argo/staging`` and
+  its path appended to the command, as Argo does.
+* Durable: the container's name is deterministic (workflow uid and node id) and it carries the
+  token kept in the node's directory, so a restarted engine finds it again and waits for it
+  (or starts it, if it was created but not started) instead of running the step twice; one left
+  by an earlier run of the node (``argosy retry``) is removed and made again. When the container
+  ended, its logs go to the node's ``stdout``/``stderr`` files, the declared output files are
+  copied out (``cp``), and it is removed; stop, terminate and deadlines stop it (SIGTERM, then
+  SIGKILL after the grace period) and keep its log the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
+
+log = logging.getLogger(__name__)
+
+RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB of stdout
+GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
+SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
+TOKEN_LABEL = "argosy.io/node-token"
+UID_LABEL = "argosy.io/workflow-uid"
+NODE_LABEL = "argosy.io/node-id"
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+_PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
+_CPU_UNITS = {"": 1.0, "m": 1e-3}
+_BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+               "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
+
+_NOT_YET = "by the {name} executor yet: "
+# Fields Argo knows that these executors cannot honour yet, with why (lint says so).
+REJECTED_REASONS = {
+    "Template.daemon": "a daemon's pod is reached over a network of its own, which "
+                       "containers without a network do not have",
+    "Template.sidecars": "a pod's containers share a network and volumes; it runs one "
+                         "container per node",
+    "Template.initContainers": "it runs one container per node",
+    "Template.containerSet": "it runs one container per node",
+}
+
+
+# ---- the container's command line ------------------------------------------------------------
+
+
+def _quantity(text: Any, units: dict[str, float], what: str) -> float:
+    """A Kubernetes quantity (``512Mi``, ``1.5``, ``250m``) in base units."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+    if match is None or match.group(2) not in units:
+        raise ArgosyError(f"{what}: {text!r} is not a quantity this executor understands "
+                          f"(a number with one of the suffixes {', '.join(k for k in units if k)})")
+    return float(match.group(1)) * units[match.group(2)]
+
+
+def _main(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's container (or script) as written, substituted."""
+    kind = "script" if "script" in template else "container"
+    return template.get(kind) or {}
+
+
+def _output_paths(template: dict[str, Any]) -> list[str]:
+    params = (template.get("outputs") or {}).get("parameters") or []
+    return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
+
+
+def _network(workflow: dict[str, Any]) -> str:
+    return "host" if (workflow.get("spec") or {}).get("hostNetwork") is True else "none"
+
+
+def _limits(main: dict[str, Any]) -> list[str]:
+    limits = (main.get("resources") or {}).get("limits") or {}
+    flags = []
+    if limits.get("memory") not in (None, ""):
+        memory = _quantity(limits["memory"], _BYTE_UNITS, "resources.limits.memory")
+        flags.append(f"--memory={int(memory)}")
+    if limits.get("cpu") not in (None, ""):
+        cpus = _quantity(limits["cpu"], _CPU_UNITS, "resources.limits.cpu")
+        flags.append(f"--cpus={cpus:g}")
+    return flags
+
+
+def _security(template: dict[str, Any], main: dict[str, Any]) -> list[str]:
+    """``securityContext`` basics: the container's wins over the pod's (template's)."""
+    pod, own = template.get("securityContext") or {}, main.get("securityContext") or {}
+    user, group = own.get("runAsUser", pod.get("runAsUser")), own.get("runAsGroup",
+                                                                      pod.get("runAsGroup"))
+    flags = []
+    if user is not None:
+        flags.append(f"--user={user}" + (f":{group}" if group is not None else ""))
+    if own.get("readOnlyRootFilesystem") is True:
+        flags.append("--read-only")
+    return flags
+
+
+def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
+    """``create`` and its options for the node's container: everything but the env values."""
+    template, main = request.template, _main(request.template)
+    meta = request.workflow.get("metadata") or {}
+    policy = main.get("imagePullPolicy") or "IfNotPresent"
+    if policy not in _PULL:
+        raise ArgosyError(f"imagePullPolicy: {policy!r} is not one of {', '.join(_PULL)}")
+    args = ["create", "--name", name, f"--pull={_PULL[policy]}",
+            f"--network={_network(request.workflow)}",
+            "--label", f"{UID_LABEL}={meta.get('uid', '')}",
+            "--label", f"{NODE_LABEL}={request.node.get('id', '')}",
+            "--label", f"{WORKFLOW_LABEL}={meta.get('name', '')}",
+            "--label", f"{TOKEN_LABEL}={token}",
+            *_limits(main), *_security(template, main)]
+    args += [f"--env={key}" for key in request.env]  # the values come from our environment
+    if main.get("workingDir"):
+        args.append(f"--workdir={main['workingDir']}")
+    for host, path, read_only in request.volumes:
+        args.append(f"--mount=type=bind,source={host},destination={path}"
+                    + (",ro=true" if read_only else ""))
+    command, rest = main.get("command"), [str(a) for a in main.get("args") or []]
+    if request.script is not None:
+        staging = Path(request.node_dir, "staging")
+        args.append(f"--mount=type=bind,source={staging},destination={SCRIPT_DIR},ro=true")
+        rest.append(f"{SCRIPT_DIR}/script")
+    if command:
+        args.append("--entrypoint=" + json.dumps([str(c) for c in command]))
+    if not request.image:
+        raise ArgosyError("the container has no image")
+    return [*args, request.image, *rest]
+
+
+def container_name(request: ProcessRequest) -> str:
+    """Deterministic per workflow and node, so a restarted engine finds the container."""
+    uid = str((request.workflow.get("metadata") or {}).get("uid") or "")
+    node = re.sub(r"[^a-zA-Z0-9_.-]", "-", str(request.node.get("id") or "node"))
+    return f"argosy-{uid[:8]}-{node}" if uid else f"argosy-{node}"
+
+
+# ---- the executor ------------------------------------------------------------------------------
+
+
+class ContainerExecutor:
+    """Runs each container and script node in its image with a container runtime's CLI."""
+
+    pulls_images = True  # command and args reach it as written: the image's entrypoint applies
+    binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
+    wants_env = True  # ProcessRequest.env: the container's env, ConfigMaps and Secrets read
+
+    def __init__(self, name: str, binaries: tuple[str, ...]) -> None:
+        self.name = name
+        self.binaries = binaries
+        self.detached = False
+        self.grace_seconds = GRACE_SECONDS
+        self.rejects = {field: _NOT_YET.format(name=name) + why
+                        for field, why in REJECTED_REASONS.items()}
+
+    def binary(self) -> str:
+        for binary in self.binaries:
+            if path := shutil.which(binary):
+                return path
+        raise ArgosyError(f"the {self.name} executor needs {' or '.join(self.binaries)}, and "
+                          "none is installed on this machine (see the README: install podman "
+                          "or docker)")
+
+    def log_files(self, node_dir: Path) -> list[Path]:
+        """What the container printed, saved when it ended (or was stopped)."""
+        return [Path(node_dir, "stdout"), Path(node_dir, "stderr")]
+
+    async def run_process(self, request: ProcessRequest) -> Outcome:
+        logs = self.log_files(request.node_dir)
+        try:
+            cli = Cli(self.binary(), request.env)
+            name = container_name(request)
+            token = _token(request.node_dir)
+            await self._ready(cli, name, token, request)
+        except ArgosyError as exc:
+            return Outcome("Error", str(exc), log_files=logs)
+        try:
+            if request.started is not None:
+                request.started()
+            await cli.run("wait", name)
+        except ArgosyError as exc:  # removed by someone else meanwhile
+            return Outcome("Error", str(exc), log_files=logs)
+        except asyncio.CancelledError:
+            if not self.detached:  # stop, terminate, deadline: it goes, its log stays
+                await asyncio.shield(self._stop(cli, name, request.node_dir))
+            raise
+        return await self._collect(cli, name, request)
+
+    # -- internals
+
+    async def _ready(self, cli: Cli, name: str, token: str, request: ProcessRequest) -> None:
+        """The node's container running: adopted when it is this node run's, else made."""
+        state = await cli.inspect(name)
+        if state is not None and (state["Config"].get("Labels") or {}).get(TOKEN_LABEL) != token:
+            log.info("removing container %s: it belongs to an earlier run of this node", name)
+            await cli.run("rm", "--force", name)
+            state = None
+        if state is None:
+            if request.script is not None:
+                _save_script(request.node_dir, request.script)
+            code, _out, err = await cli.call(*create_args(request, name, token))
+            if code != 0:
+                raise ArgosyError(_create_failure(request, err))
+            await self._start(cli, name, request)
+        elif state["State"].get("Status") in ("created", "configured"):
+            await self._start(cli, name, request)
+
+    async def _start(self, cli: Cli, name: str, request: ProcessRequest) -> None:
+        code, _out, err = await cli.call("start", name)
+        workdir = _main(request.template).get("workingDir")
+        if code != 0 and workdir and "workdir" in err and "does not exist" in err:
+            # A kubelet's runtime makes a missing workingDir; podman refuses to: make it.
+            await cli.call("cp", "-", f"{name}:/", stdin=_directory_tar(workdir))
+            code, _out, err = await cli.call("start", name)
+        if code != 0:
+            await self._save_logs(cli, name, request.node_dir)
+            await cli.call("rm", "--force", name)
+            raise ArgosyError(f"starting container {name}: {_last_line(err)}")
+
+    async def _collect(self, cli: Cli, name: str, request: ProcessRequest) -> Outcome:
+        """How the container ended, its logs and output files; then it is removed."""
+        logs = self.log_files(request.node_dir)
+        state = await cli.inspect(name)
+        if state is None:
+            return Outcome("Error", f"container {name} was removed before it was collected",
+                           log_files=logs)
+        await self._save_logs(cli, name, request.node_dir)
+        files = {path: await cli.read(name, path) for path in _output_paths(request.template)}
+        await cli.call("rm", "--force", name)
+        status = state["State"]
+        code = int(status.get("ExitCode") or 0)
+        ok = code == 0
+        reason = "OOMKilled" if status.get("OOMKilled") else "Error"
+        message = "" if ok else f"{reason} (exit code {code})"
+        if status.get("Error"):
+            message = status["Error"]
+        return Outcome("Succeeded" if ok else "Failed", message, result=_result(logs[0]),
+                       exit_code=code, read_file=files.get, log_files=logs)
+
+    async def _save_logs(self, cli: Cli, name: str, node_dir: Path) -> None:
+        node_dir.mkdir(parents=True, exist_ok=True)
+        with open(node_dir / "stdout", "wb") as out, open(node_dir / "stderr", "wb") as err:
+            await cli.run("logs", name, stdout=out, stderr=err)
+
+    async def _stop(self, cli: Cli, name: str, node_dir: Path) -> None:
+        """SIGTERM, SIGKILL after the grace period; its log is kept and the container goes."""
+        with contextlib.suppress(Exception):
+            await cli.call("stop", f"--time={self.grace_seconds}", name)
+            await self._save_logs(cli, name, node_dir)
+            await cli.call("rm", "--force", name)
+
+
+class Cli:
+    """The runtime's command line, with the container's env values in its environment (so a
+    Secret's value never shows in a process list)."""
+
+    def __init__(self, binary: str, env: dict[str, str]) -> None:
+        self.binary = binary
+        self.env = {**os.environ, **env}
+
+    async def call(self, *args: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, *args, env=self.env, stdin=asyncio.subprocess.PIPE if stdin else
+            asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate(stdin)
+        return proc.returncode or 0, out, err.decode(errors="replace")
+
+    async def run(self, *args: str, stdout: Any = asyncio.subprocess.DEVNULL,
+                  stderr: Any = None) -> None:
+        """Run a command whose failure is an error; its output goes where it is asked."""
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, *args, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=stdout,
+            stderr=stderr if stderr is not None else asyncio.subprocess.PIPE)
+        try:
+            _out, err = await proc.communicate()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
+        if proc.returncode:
+            text = err.decode(errors="replace") if err else ""
+            raise ArgosyError(f"{Path(self.binary).name} {args[0]} {args[-1]}: "
+                              f"{_last_line(text) or f'exit code {proc.returncode}'}")
+
+    async def inspect(self, name: str) -> dict[str, Any] | None:
+        code, out, err = await self.call("container", "inspect", name)
+        if code != 0:
+            if "no such" in err.lower():
+                return None
+            raise ArgosyError(f"inspecting container {name}: {_last_line(err)}")
+        return json.loads(out)[0]
+
+    async def read(self, name: str, path: str) -> str | None:
+        """A file of the (ended) container, or None when it has none there."""
+        code, out, _err = await self.call("cp", f"{name}:{path}", "-")
+        if code != 0:
+            return None
+        with contextlib.suppress(tarfile.TarError), \
+                tarfile.open(fileobj=io.BytesIO(out)) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            if member is not None:
+                data = tar.extractfile(member)
+                return data.read().decode(errors="replace") if data else None
+        return None
+
+
+def _save_script(node_dir: Path, source: str) -> None:
+    staging = Path(node_dir, "staging")
+    staging.mkdir(parents=True, exist_ok=True)
+    script = staging / "script"
+    script.write_text(source)
+    script.chmod(0o755)  # executable, as Argo's is: `command: [sh, -c]` runs it as a program
+
+
+def _directory_tar(path: str) -> bytes:
+    """A tar holding only the directory ``path``: extracting it makes the missing parents and
+    leaves existing ones (``/tmp``…) as they are."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(path.strip("/"))
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _create_failure(request: ProcessRequest, err: str) -> str:
+    """Why the container could not be made, in the pod's terms where they fit."""
+    policy = _main(request.template).get("imagePullPolicy") or "IfNotPresent"
+    text = _last_line(err)
+    lowered = err.lower()
+    if policy == "Never" and ("image not known" in lowered or "no such image" in lowered):
+        return (f'image "{request.image}" is not present on this machine and its '
+                "imagePullPolicy is Never: pull or build it first")
+    if any(word in lowered for word in ("pull", "registry", "manifest unknown",
+                                        "image not known", "initializing source")):
+        return f'image "{request.image}" cannot be pulled (imagePullPolicy {policy}): {text}'
+    return f"creating the container: {text}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].removeprefix("Error: ") if lines else ""
+
+
+def _token(node_dir: Path) -> str:
+    """This node run's token, made once and kept in its directory (a retry empties that)."""
+    path = Path(node_dir, "container-token")
+    with contextlib.suppress(FileNotFoundError):
+        if token := path.read_text().strip():
+            return token
+    node_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(token)
+    os.replace(tmp, path)
+    return token
+
+
+def _result(path: Path) -> str:
+    """Argo's outputs.result: the last 256 kB of stdout, one final newline trimmed."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - RESULT_BYTES - 1))
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return data.removesuffix(b"\n")[-RESULT_BYTES:].decode("utf-8", errors="replace")
+
+
+@hookimpl
+def argosy_executors() -> list[ContainerExecutor]:
+    return [ContainerExecutor("podman", ("podman",)), ContainerExecutor("docker", ("docker",)),
+            ContainerExecutor("container", ("podman", "docker"))]
