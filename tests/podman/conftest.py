@@ -1,0 +1,118 @@
+"""The podman executor's suites: a real podman, and small images built here from a static
+busybox (no registry is reachable), tagged as the names the examples use.
+
+Skipped, saying why, without podman or a static busybox. ``runc`` is preferred when installed
+(crun fails on kernels with hybrid cgroups), through a ``CONTAINERS_CONF`` file of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+# The names the examples use; each is the same busybox image.
+TAGS = ("busybox", "busybox:latest", "alpine", "alpine:3.23", "alpine:3.19", "alpine:3.7",
+        "debian:latest")
+# Argo's test image: /argosay, a shell script with its sub-commands (see tests/tools/argosay).
+ARGOSAY_TAG = "argoproj/argosay:v2"
+ARGOSAY = r"""#!/bin/sh
+case "$1" in
+  "") echo "hello argo" ;;
+  echo) if [ -n "$3" ]; then mkdir -p "$(dirname "$3")"; echo "${2-hello argo}" > "$3"
+        else echo "${2-hello argo}"; fi ;;
+  cat) cat "$2" ;;
+  assert_contains) grep -F -- "$3" "$2" || exit 1 ;;
+  sleep) sleep "$2" ;;
+  exit) exit "${2:-0}" ;;
+  sh) sh "$2" ;;
+  *) exit 1 ;;
+esac
+"""
+# An image with an entrypoint and a cmd, to check how command and args combine with them.
+ENTRYPOINT_TAG = "argosy-test/entrypoint:1"
+CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "{runtime}"
+"""
+
+
+def _static_busybox() -> str | None:
+    path = shutil.which("busybox")
+    if path is None:
+        return None
+    kind = subprocess.run(["file", "-L", path], capture_output=True, text=True).stdout \
+        if shutil.which("file") else "statically linked"
+    return path if "static" in kind else None
+
+
+def _rootfs_tar(tmp: Path, busybox: str, extra: dict[str, str] | None = None) -> Path:
+    root = tmp / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    for name in ("tmp", "etc", "root"):
+        (root / name).mkdir()
+    (root / "tmp").chmod(0o1777)
+    shutil.copy(busybox, root / "bin" / "busybox")
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (root / "bin" / applet).symlink_to("busybox")
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                         "nobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnobody:x:65534:\n")
+    for name, text in (extra or {}).items():
+        (root / name).write_text(text)
+        (root / name).chmod(0o755)
+    tar = tmp / "rootfs.tar"
+    with tarfile.open(tar, "w") as out:
+        out.add(root, arcname=".")
+    return tar
+
+
+def _podman(*args: str, stdin: bytes | None = None) -> str:
+    done = subprocess.run(["podman", *args], capture_output=True, input=stdin, check=False)
+    if done.returncode:
+        raise RuntimeError(f"podman {' '.join(args)}: {done.stderr.decode().strip()}")
+    return done.stdout.decode()
+
+
+@pytest.fixture(scope="session")
+def podman_images(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Podman ready, the busybox images built and tagged (once per session and worker)."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (apt-get install -y podman runc busybox-static)")
+    busybox = _static_busybox()
+    if busybox is None:
+        pytest.skip("a static busybox is needed to build the test images "
+                    "(apt-get install -y busybox-static)")
+    tmp = tmp_path_factory.mktemp("podman")
+    if "CONTAINERS_CONF" not in os.environ and shutil.which("runc"):
+        conf = tmp / "containers.conf"
+        conf.write_text(CONF.format(runtime="runc"))
+        os.environ["CONTAINERS_CONF"] = str(conf)  # for this process and the CLIs it runs
+    tar = _rootfs_tar(tmp, busybox, {"argosay": ARGOSAY})
+    image = "localhost/argosy-test/busybox:1"
+    _podman("import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
+            str(tar), image)
+    _podman("import", "--change", 'ENTRYPOINT ["/bin/echo", "entrypoint"]', "--change",
+            'CMD ["cmd"]', "--change", "ENV PATH=/bin", str(tar), ENTRYPOINT_TAG)
+    _podman("import", "--change", 'ENTRYPOINT ["/argosay"]', "--change", "ENV PATH=/bin",
+            str(tar), ARGOSAY_TAG)
+    for tag in TAGS:
+        _podman("tag", image, tag)
+    try:
+        _podman("run", "--rm", "--network", "none", image, "true")
+    except RuntimeError as exc:
+        pytest.skip(f"podman cannot run a container here: {exc}")
+
+
+def leftover_containers(uid: str) -> list[str]:
+    """The containers of a workflow that are still there."""
+    return _podman("ps", "-a", "--filter", f"label=argosy.io/workflow-uid={uid}",
+                   "--format", "{{.Names}}").split()
