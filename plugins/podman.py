@@ -10,7 +10,7 @@ the annotation ``argosy.io/executor``. Both speak the same command line; only th
   handed to the runtime through its environment, never on its command line), ``workingDir``
   (made when the image lacks it), ``volumeMounts`` bound from host directories (``emptyDir``,
   ``hostPath``, claims: ``argosy.plugins.volumes``), ``resources.limits`` as ``--memory`` and
-  ``--cpus``, ``securityContext`` ``runAsUser``/``runAsGroup``/``readOnlyRootFilesystem``, and
+  ``--cpus``, ``securityContext`` (users, read-only root, privileges, capabilities), and
   ``imagePullPolicy`` (default IfNotPresent, as ``podman run`` and ``docker run`` pull).
 * No network (``--network none``) unless the workflow sets ``spec.hostNetwork: true``: then the
   host's, as the local executor's processes have.
@@ -65,6 +65,14 @@ REJECTED_REASONS = {
                          "container per node",
     "Template.initContainers": "it runs one container per node",
     "Template.containerSet": "it runs one container per node",
+    **{f"SecurityContext.{key}": "it applies runAsUser, runAsGroup, readOnlyRootFilesystem, "
+       "privileged, allowPrivilegeEscalation and capabilities" for key in (
+        "appArmorProfile", "procMount", "runAsNonRoot", "seLinuxOptions", "seccompProfile",
+        "windowsOptions")},
+    **{f"PodSecurityContext.{key}": "it applies runAsUser and runAsGroup" for key in (
+        "appArmorProfile", "fsGroup", "fsGroupChangePolicy", "runAsNonRoot",
+        "seLinuxChangePolicy", "seLinuxOptions", "seccompProfile", "supplementalGroups",
+        "supplementalGroupsPolicy", "sysctls", "windowsOptions")},
 }
 
 
@@ -107,9 +115,12 @@ def _limits(main: dict[str, Any]) -> list[str]:
     return flags
 
 
-def _security(template: dict[str, Any], main: dict[str, Any]) -> list[str]:
-    """``securityContext`` basics: the container's wins over the pod's (template's)."""
-    pod, own = template.get("securityContext") or {}, main.get("securityContext") or {}
+def _security(request: ProcessRequest, main: dict[str, Any]) -> list[str]:
+    """``securityContext``: the container's over the pod's (the template's, else the
+    workflow's), as a kubelet applies them."""
+    template, spec = request.template, request.workflow.get("spec") or {}
+    pod = template.get("securityContext") or spec.get("securityContext") or {}
+    own = main.get("securityContext") or {}
     user, group = own.get("runAsUser", pod.get("runAsUser")), own.get("runAsGroup",
                                                                       pod.get("runAsGroup"))
     flags = []
@@ -117,12 +128,19 @@ def _security(template: dict[str, Any], main: dict[str, Any]) -> list[str]:
         flags.append(f"--user={user}" + (f":{group}" if group is not None else ""))
     if own.get("readOnlyRootFilesystem") is True:
         flags.append("--read-only")
+    if own.get("privileged") is True:
+        flags.append("--privileged")
+    if own.get("allowPrivilegeEscalation") is False:
+        flags.append("--security-opt=no-new-privileges")
+    capabilities = own.get("capabilities") or {}
+    flags += [f"--cap-add={c}" for c in capabilities.get("add") or []]
+    flags += [f"--cap-drop={c}" for c in capabilities.get("drop") or []]
     return flags
 
 
 def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
     """``create`` and its options for the node's container: everything but the env values."""
-    template, main = request.template, _main(request.template)
+    main = _main(request.template)
     meta = request.workflow.get("metadata") or {}
     policy = main.get("imagePullPolicy") or "IfNotPresent"
     if policy not in _PULL:
@@ -133,7 +151,7 @@ def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
             "--label", f"{NODE_LABEL}={request.node.get('id', '')}",
             "--label", f"{WORKFLOW_LABEL}={meta.get('name', '')}",
             "--label", f"{TOKEN_LABEL}={token}",
-            *_limits(main), *_security(template, main)]
+            *_limits(main), *_security(request, main)]
     args += [f"--env={key}" for key in request.env]  # the values come from our environment
     if main.get("workingDir"):
         args.append(f"--workdir={main['workingDir']}")

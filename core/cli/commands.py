@@ -82,7 +82,8 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                            "(default: $KUBECONFIG, ~/.kube/config, the Pod's own).")(fn)
     return click.option("--executor", metavar="NAME", expose_value=False,
                         callback=_set_env("ARGOSY_EXECUTOR"),
-                        help="Run steps with this executor: local or kubernetes (default: "
+                        help="Run steps with this executor: local, kubernetes, podman, docker or "
+                             "container (default: "
                              "executor: in $ARGOSY_HOME/config.yaml, else local).")(fn)
 
 

@@ -304,7 +304,8 @@ def run_example(row: dict[str, str], home: Path, env: dict[str, str], *options: 
     if reason:
         pytest.skip(reason)
     result = run_cli("run", str(path), "-o", "json", *options, home=home, timeout=600, env=env)
-    if result.code == 2 and "not supported by the kubernetes executor" in result.stderr:
+    executor = options[options.index("--executor") + 1] if "--executor" in options else None
+    if result.code == 2 and f"not supported by the {executor} executor" in result.stderr:
         pytest.skip(result.stderr.strip().splitlines()[-1])  # said so, not run without it
     assert result.code in (0, 1), result.stderr
     wf = result.json()

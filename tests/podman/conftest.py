@@ -82,34 +82,41 @@ def _podman(*args: str, stdin: bytes | None = None) -> str:
     return done.stdout.decode()
 
 
-@pytest.fixture(scope="session")
-def podman_images(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Podman ready, the busybox images built and tagged (once per session and worker)."""
+def build_images(tmp: Path) -> str | None:
+    """Podman ready and the busybox images built and tagged; else why they cannot be."""
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (apt-get install -y podman runc busybox-static)")
+        return "podman is not installed (apt-get install -y podman runc busybox-static)"
     busybox = _static_busybox()
     if busybox is None:
-        pytest.skip("a static busybox is needed to build the test images "
-                    "(apt-get install -y busybox-static)")
-    tmp = tmp_path_factory.mktemp("podman")
+        return "a static busybox is needed to build the test images (apt-get install -y " \
+               "busybox-static)"
     if "CONTAINERS_CONF" not in os.environ and shutil.which("runc"):
         conf = tmp / "containers.conf"
         conf.write_text(CONF.format(runtime="runc"))
         os.environ["CONTAINERS_CONF"] = str(conf)  # for this process and the CLIs it runs
     tar = _rootfs_tar(tmp, busybox, {"argosay": ARGOSAY})
     image = "localhost/argosy-test/busybox:1"
-    _podman("import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
-            str(tar), image)
-    _podman("import", "--change", 'ENTRYPOINT ["/bin/echo", "entrypoint"]', "--change",
-            'CMD ["cmd"]', "--change", "ENV PATH=/bin", str(tar), ENTRYPOINT_TAG)
-    _podman("import", "--change", 'ENTRYPOINT ["/argosay"]', "--change", "ENV PATH=/bin",
-            str(tar), ARGOSAY_TAG)
-    for tag in TAGS:
-        _podman("tag", image, tag)
     try:
+        _podman("import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
+                str(tar), image)
+        _podman("import", "--change", 'ENTRYPOINT ["/bin/echo", "entrypoint"]', "--change",
+                'CMD ["cmd"]', "--change", "ENV PATH=/bin", str(tar), ENTRYPOINT_TAG)
+        _podman("import", "--change", 'ENTRYPOINT ["/argosay"]', "--change", "ENV PATH=/bin",
+                str(tar), ARGOSAY_TAG)
+        for tag in TAGS:
+            _podman("tag", image, tag)
         _podman("run", "--rm", "--network", "none", image, "true")
     except RuntimeError as exc:
-        pytest.skip(f"podman cannot run a container here: {exc}")
+        return f"podman cannot run a container here: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def podman_images(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The images, once per session (and xdist worker)."""
+    reason = build_images(tmp_path_factory.mktemp("podman"))
+    if reason:
+        pytest.skip(reason)
 
 
 def leftover_containers(uid: str) -> list[str]:

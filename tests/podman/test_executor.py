@@ -332,6 +332,15 @@ def test_what_it_cannot_run_is_rejected_by_name(home: Path) -> None:
     """))
     assert result.code == 2
     assert "sidecars is not supported by the podman executor yet" in result.stderr
+    result = run(home, one_container("""
+    - name: c
+      container:
+        image: busybox
+        command: ["true"]
+        securityContext: {seccompProfile: {type: Unconfined}}
+    """))
+    assert result.code == 2
+    assert "seccompProfile is not supported by the podman executor yet" in result.stderr
 
 
 def test_no_runtime_installed_is_said(home: Path, tmp_path: Path) -> None:
@@ -358,11 +367,14 @@ def test_create_args_map_the_pod_fields() -> None:
     args = create_args(_request({
         "image": "busybox", "command": ["sh"], "args": ["-c", "x"], "imagePullPolicy": "Always",
         "resources": {"limits": {"memory": "1Gi", "cpu": "250m"}},
-        "securityContext": {"runAsUser": 1000, "readOnlyRootFilesystem": True},
+        "securityContext": {"runAsUser": 1000, "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}},
     }, securityContext={"runAsGroup": 100}), "argosy-u-1-wf-1", "tok")
     assert args[-3:] == ["busybox", "-c", "x"]
     for flag in ("--pull=always", "--network=none", "--memory=1073741824", "--cpus=0.25",
                  "--user=1000:100", "--read-only", "--env=A", '--entrypoint=["sh"]',
+                 "--security-opt=no-new-privileges", "--cap-add=NET_ADMIN", "--cap-drop=ALL",
                  "argosy.io/node-token=tok", "argosy.io/workflow-uid=u-1"):
         assert flag in args
     assert "1" not in args  # env values never reach the command line
