@@ -7,7 +7,7 @@ the annotation ``argosy.io/executor``. Both speak the same command line; only th
 * The container is made as a kubelet makes a pod's main container: the image's entrypoint and
   cmd combined with ``command`` and ``args`` as Kubernetes combines them (``command`` replaces
   the entrypoint and drops the cmd, ``args`` alone replace the cmd), ``env``/``envFrom`` (values
-  handed to the runtime through its environment, never on its command line), ``workingDir``
+  handed to the runtime in a file of the node's, never on its command line), ``workingDir``
   (made when the image lacks it), ``volumeMounts`` bound from host directories (``emptyDir``,
   ``hostPath``, claims: ``argosy.plugins.volumes``), ``resources.limits`` as ``--memory`` and
   ``--cpus``, ``securityContext`` (users, read-only root, privileges, capabilities), and
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB of stdout
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
+ENV_FILE = "container-env"  # the env values, in the node's directory while the container is made
 TOKEN_LABEL = "argosy.io/node-token"
 UID_LABEL = "argosy.io/workflow-uid"
 NODE_LABEL = "argosy.io/node-id"
@@ -152,7 +153,10 @@ def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
             "--label", f"{WORKFLOW_LABEL}={meta.get('name', '')}",
             "--label", f"{TOKEN_LABEL}={token}",
             *_limits(main), *_security(request, main)]
-    args += [f"--env={key}" for key in request.env]  # the values come from our environment
+    if any("\n" not in value for value in request.env.values()):
+        args.append(f"--env-file={Path(request.node_dir, ENV_FILE)}")
+    # A value over several lines cannot be in the file: it comes from the runtime's environment.
+    args += [f"--env={key}" for key, value in request.env.items() if "\n" in value]
     if main.get("workingDir"):
         args.append(f"--workdir={main['workingDir']}")
     for host, path, read_only in request.volumes:
@@ -210,7 +214,7 @@ class ContainerExecutor:
     async def run_process(self, request: ProcessRequest) -> Outcome:
         logs = self.log_files(request.node_dir)
         try:
-            cli = Cli(self.binary(), request.env)
+            cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v})
             name = container_name(request)
             token = _token(request.node_dir)
             await self._ready(cli, name, token, request)
@@ -240,7 +244,11 @@ class ContainerExecutor:
         if state is None:
             if request.script is not None:
                 _save_script(request.node_dir, request.script)
-            code, _out, err = await cli.call(*create_args(request, name, token))
+            env_file = _save_env(request.node_dir, request.env)
+            try:
+                code, _out, err = await cli.call(*create_args(request, name, token))
+            finally:
+                env_file.unlink(missing_ok=True)
             if code != 0:
                 raise ArgosyError(_create_failure(request, err))
             await self._start(cli, name, request)
@@ -293,8 +301,8 @@ class ContainerExecutor:
 
 
 class Cli:
-    """The runtime's command line, with the container's env values in its environment (so a
-    Secret's value never shows in a process list)."""
+    """The runtime's command line, with the container's env values over several lines in its
+    environment (so a Secret's value never shows in a process list)."""
 
     def __init__(self, binary: str, env: dict[str, str]) -> None:
         self.binary = binary
@@ -353,6 +361,16 @@ def _save_script(node_dir: Path, source: str) -> None:
     script = staging / "script"
     script.write_text(source)
     script.chmod(0o755)  # executable, as Argo's is: `command: [sh, -c]` runs it as a program
+
+
+def _save_env(node_dir: Path, env: dict[str, str]) -> Path:
+    """The env values of one line, as ``--env-file`` reads them (verbatim after the ``=``)."""
+    node_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(node_dir, ENV_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as out:
+        out.writelines(f"{k}={v}\n" for k, v in env.items() if "\n" not in v)
+    return path
 
 
 def _directory_tar(path: str) -> bytes:

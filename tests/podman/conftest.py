@@ -33,6 +33,7 @@ case "$1" in
   *) exit 1 ;;
 esac
 """
+BASH = '#!/bin/sh\nexec sh "$@"\n'
 # An image with an entrypoint and a cmd, to check how command and args combine with them.
 ENTRYPOINT_TAG = "argosy-test/entrypoint:1"
 CONF = """\
@@ -53,7 +54,8 @@ def _static_busybox() -> str | None:
 
 
 def _rootfs_tar(tmp: Path, busybox: str, extra: dict[str, str] | None = None) -> Path:
-    root = tmp / "rootfs"
+    """A busybox root file system as a tar, with ``extra`` executables (path: text)."""
+    root = tmp / f"rootfs-{len(list(tmp.glob('rootfs-*')))}"
     (root / "bin").mkdir(parents=True)
     for name in ("tmp", "etc", "root"):
         (root / name).mkdir()
@@ -69,7 +71,7 @@ def _rootfs_tar(tmp: Path, busybox: str, extra: dict[str, str] | None = None) ->
     for name, text in (extra or {}).items():
         (root / name).write_text(text)
         (root / name).chmod(0o755)
-    tar = tmp / "rootfs.tar"
+    tar = root.with_suffix(".tar")
     with tarfile.open(tar, "w") as out:
         out.add(root, arcname=".")
     return tar
@@ -94,7 +96,9 @@ def build_images(tmp: Path) -> str | None:
         conf = tmp / "containers.conf"
         conf.write_text(CONF.format(runtime="runc"))
         os.environ["CONTAINERS_CONF"] = str(conf)  # for this process and the CLIs it runs
-    tar = _rootfs_tar(tmp, busybox, {"argosay": ARGOSAY})
+    tar = _rootfs_tar(tmp, busybox)
+    # Argo's argosay image has bash, which examples call: busybox's sh stands in for it.
+    argosay = _rootfs_tar(tmp, busybox, {"argosay": ARGOSAY, "bin/bash": BASH})
     image = "localhost/argosy-test/busybox:1"
     try:
         _podman("import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
@@ -102,7 +106,7 @@ def build_images(tmp: Path) -> str | None:
         _podman("import", "--change", 'ENTRYPOINT ["/bin/echo", "entrypoint"]', "--change",
                 'CMD ["cmd"]', "--change", "ENV PATH=/bin", str(tar), ENTRYPOINT_TAG)
         _podman("import", "--change", 'ENTRYPOINT ["/argosay"]', "--change", "ENV PATH=/bin",
-                str(tar), ARGOSAY_TAG)
+                str(argosay), ARGOSAY_TAG)
         for tag in TAGS:
             _podman("tag", image, tag)
         _podman("run", "--rm", "--network", "none", image, "true")

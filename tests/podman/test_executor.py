@@ -79,9 +79,9 @@ def test_outputs_env_working_dir_and_script(home: Path) -> None:
         container:
           image: busybox
           command: [sh, -c]
-          args: ['echo out; echo err >&2; printf v1 > /tmp/out; pwd; echo "$FOO"']
+          args: ['echo out; echo err >&2; printf v1 > /tmp/out; pwd; echo "[$FOO]$HOME"']
           workingDir: /work/here
-          env: [{name: FOO, value: "a b"}]
+          env: [{name: FOO, value: " a b "}, {name: HOME, value: /elsewhere}]
         outputs:
           parameters: [{name: o, valueFrom: {path: /tmp/out}}]
       - name: s
@@ -95,7 +95,7 @@ def test_outputs_env_working_dir_and_script(home: Path) -> None:
     wf = result.json()
     c, s = nodes(wf)["c"], nodes(wf)["s"]
     assert c["phase"] == "Succeeded"
-    assert c["outputs"]["result"] == "out\n/work/here\na b"
+    assert c["outputs"]["result"] == "out\n/work/here\n[ a b ]/elsewhere"
     assert c["outputs"]["exitCode"] == "0"
     assert params(c) == {"o": "v1"}
     assert (s["phase"], s["message"]) == ("Failed", "Error (exit code 3)")
@@ -356,7 +356,8 @@ def test_no_runtime_installed_is_said(home: Path, tmp_path: Path) -> None:
 
 
 def _request(container: dict[str, Any], **extra: Any) -> ProcessRequest:
-    return ProcessRequest(argv=[], env={"A": "1"}, working_dir=None, node_dir=Path("/n"),
+    return ProcessRequest(argv=[], env={"A": "secret", "B": "two\nsecret lines"},
+                          working_dir=None, node_dir=Path("/n"),
                           image=container.get("image", "busybox"),
                           template={"container": container, **extra},
                           workflow={"metadata": {"name": "wf", "uid": "u-1"}, "spec": {}},
@@ -373,11 +374,12 @@ def test_create_args_map_the_pod_fields() -> None:
     }, securityContext={"runAsGroup": 100}), "argosy-u-1-wf-1", "tok")
     assert args[-3:] == ["busybox", "-c", "x"]
     for flag in ("--pull=always", "--network=none", "--memory=1073741824", "--cpus=0.25",
-                 "--user=1000:100", "--read-only", "--env=A", '--entrypoint=["sh"]',
+                 "--user=1000:100", "--read-only", "--env-file=/n/container-env", "--env=B",
+                 '--entrypoint=["sh"]',
                  "--security-opt=no-new-privileges", "--cap-add=NET_ADMIN", "--cap-drop=ALL",
                  "argosy.io/node-token=tok", "argosy.io/workflow-uid=u-1"):
         assert flag in args
-    assert "1" not in args  # env values never reach the command line
+    assert not [a for a in args if "secret" in a]  # env values never reach the command line
 
 
 @pytest.mark.parametrize(("field", "value", "fault"), [
