@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB of stdout
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
+COLLECTED_FILE = "container-outcome.json"  # how it ended, kept once it was collected
 ENV_FILE = "container-env"  # the env values, in the node's directory while the container is made
 TOKEN_LABEL = "argosy.io/node-token"
 UID_LABEL = "argosy.io/workflow-uid"
@@ -213,6 +214,9 @@ class ContainerExecutor:
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         logs = self.log_files(request.node_dir)
+        with contextlib.suppress(FileNotFoundError):  # collected, then the engine died
+            return self._outcome(request.node_dir,
+                                 json.loads(Path(request.node_dir, COLLECTED_FILE).read_text()))
         try:
             cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v})
             name = container_name(request)
@@ -268,24 +272,33 @@ class ContainerExecutor:
             raise ArgosyError(f"starting container {name}: {_last_line(err)}")
 
     async def _collect(self, cli: Cli, name: str, request: ProcessRequest) -> Outcome:
-        """How the container ended, its logs and output files; then it is removed."""
-        logs = self.log_files(request.node_dir)
+        """How the container ended, its logs and output files, recorded in the node's directory
+        before the container is removed (an engine dying in between finds the record)."""
         state = await cli.inspect(name)
         if state is None:
             return Outcome("Error", f"container {name} was removed before it was collected",
-                           log_files=logs)
+                           log_files=self.log_files(request.node_dir))
         await self._save_logs(cli, name, request.node_dir)
-        files = {path: await cli.read(name, path) for path in _output_paths(request.template)}
-        await cli.call("rm", "--force", name)
         status = state["State"]
         code = int(status.get("ExitCode") or 0)
-        ok = code == 0
         reason = "OOMKilled" if status.get("OOMKilled") else "Error"
-        message = "" if ok else f"{reason} (exit code {code})"
-        if status.get("Error"):
-            message = status["Error"]
-        return Outcome("Succeeded" if ok else "Failed", message, result=_result(logs[0]),
-                       exit_code=code, read_file=files.get, log_files=logs)
+        record = {"exitCode": code,
+                  "message": status.get("Error") or ("" if code == 0 else
+                                                     f"{reason} (exit code {code})"),
+                  "files": {path: await cli.read(name, path)
+                            for path in _output_paths(request.template)}}
+        path = Path(request.node_dir, COLLECTED_FILE)
+        path.with_suffix(".tmp").write_text(json.dumps(record))
+        os.replace(path.with_suffix(".tmp"), path)
+        await cli.call("rm", "--force", name)
+        return self._outcome(request.node_dir, record)
+
+    def _outcome(self, node_dir: Path, record: dict[str, Any]) -> Outcome:
+        logs = self.log_files(node_dir)
+        code = record["exitCode"]
+        return Outcome("Succeeded" if code == 0 else "Failed", record["message"],
+                       result=_result(logs[0]), exit_code=code, read_file=record["files"].get,
+                       log_files=logs)
 
     async def _save_logs(self, cli: Cli, name: str, node_dir: Path) -> None:
         node_dir.mkdir(parents=True, exist_ok=True)

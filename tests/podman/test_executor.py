@@ -401,3 +401,21 @@ def test_container_picks_podman_first(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (tmp_path / "podman").unlink()
     assert ContainerExecutor("container", ("podman", "docker")).binary() == \
         str(tmp_path / "docker")
+
+
+def test_a_collected_container_is_not_run_again(tmp_path: Path) -> None:
+    """An engine killed after a container was collected and removed, before it recorded the
+    node's outcome: the next one takes the outcome from the node's directory."""
+    import asyncio
+    from dataclasses import replace
+
+    (tmp_path / "stdout").write_text("done\n")
+    (tmp_path / "container-outcome.json").write_text(json.dumps(
+        {"exitCode": 3, "message": "Error (exit code 3)", "files": {"/tmp/o": "42"}}))
+    request = replace(_request({"image": "busybox"}), node_dir=tmp_path)
+    executor = ContainerExecutor("podman", ("no-such-runtime",))  # nothing could run it
+    outcome = asyncio.run(executor.run_process(request))
+    assert (outcome.phase, outcome.message, outcome.exit_code) == \
+        ("Failed", "Error (exit code 3)", 3)
+    assert outcome.result == "done"
+    assert outcome.read_file is not None and outcome.read_file("/tmp/o") == "42"
