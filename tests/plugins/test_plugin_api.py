@@ -238,10 +238,10 @@ def test_a_bad_config_file_is_named_with_its_fault(cli, argosy_home, text, fault
 
 def test_config_chooses_the_executor(cli, argosy_home, tmp_path) -> None:
     argosy_home.mkdir(parents=True)
-    (argosy_home / "config.yaml").write_text("executor: podman\n")
+    (argosy_home / "config.yaml").write_text("executor: nosuch\n")
     result = cli("run", write(tmp_path, workflow(echo("hi"))))
     assert result.code == 2
-    assert (f"{argosy_home / 'config.yaml'}: executor 'podman' is not provided by any plugin "
+    assert (f"{argosy_home / 'config.yaml'}: executor 'nosuch' is not provided by any plugin "
             "(loaded: ") in result.stderr
     assert "local" in result.stderr.rsplit("(loaded: ", 1)[1]
     (argosy_home / "config.yaml").write_text("executor: local\n")
