@@ -141,13 +141,13 @@ def _security(request: ProcessRequest, main: dict[str, Any]) -> list[str]:
 
 
 def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
-    """``create`` and its options for the node's container: everything but the env values."""
+    """``run --detach`` and its options for the node's container (env values: in a file)."""
     main = _main(request.template)
     meta = request.workflow.get("metadata") or {}
     policy = main.get("imagePullPolicy") or "IfNotPresent"
     if policy not in _PULL:
         raise ArgosyError(f"imagePullPolicy: {policy!r} is not one of {', '.join(_PULL)}")
-    args = ["create", "--name", name, f"--pull={_PULL[policy]}",
+    args = ["run", "--detach", "--name", name, f"--pull={_PULL[policy]}",
             f"--network={_network(request.workflow)}",
             "--label", f"{UID_LABEL}={meta.get('uid', '')}",
             "--label", f"{NODE_LABEL}={request.node.get('id', '')}",
@@ -220,8 +220,8 @@ class ContainerExecutor:
         try:
             cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v})
             name = container_name(request)
-            token = _token(request.node_dir)
-            await self._ready(cli, name, token, request)
+            token, fresh = _token(request.node_dir)
+            await self._ready(cli, name, token, fresh, request)
         except ArgosyError as exc:
             return Outcome("Error", str(exc), log_files=logs)
         try:
@@ -238,34 +238,47 @@ class ContainerExecutor:
 
     # -- internals
 
-    async def _ready(self, cli: Cli, name: str, token: str, request: ProcessRequest) -> None:
-        """The node's container running: adopted when it is this node run's, else made."""
-        state = await cli.inspect(name)
-        if state is not None and (state["Config"].get("Labels") or {}).get(TOKEN_LABEL) != token:
+    async def _ready(self, cli: Cli, name: str, token: str, fresh: bool,
+                     request: ProcessRequest) -> None:
+        """The node's container running: adopted when it is this node run's, else made (a
+        ``fresh`` token, made just now, has no container yet: nothing to look for)."""
+        if not fresh:
+            state = await cli.inspect(name)
+            if state is not None and (state["Config"].get("Labels") or {}).get(TOKEN_LABEL) \
+                    == token:
+                if state["State"].get("Status") in ("created", "configured"):
+                    await self._start(cli, name, request, "")
+                return
+        if request.script is not None:
+            _save_script(request.node_dir, request.script)
+        code, err = await self._run(cli, name, token, request)
+        if code != 0 and "already in use" in err:
             log.info("removing container %s: it belongs to an earlier run of this node", name)
             await cli.run("rm", "--force", name)
-            state = None
-        if state is None:
-            if request.script is not None:
-                _save_script(request.node_dir, request.script)
-            env_file = _save_env(request.node_dir, request.env)
-            try:
-                code, _out, err = await cli.call(*create_args(request, name, token))
-            finally:
-                env_file.unlink(missing_ok=True)
-            if code != 0:
+            code, err = await self._run(cli, name, token, request)
+        if code != 0:
+            workdir = _main(request.template).get("workingDir")
+            if not (workdir and "workdir" in err and "does not exist" in err):
+                await cli.call("rm", "--force", name)  # whatever it made of it
                 raise ArgosyError(_create_failure(request, err))
-            await self._start(cli, name, request)
-        elif state["State"].get("Status") in ("created", "configured"):
-            await self._start(cli, name, request)
+            await self._start(cli, name, request, workdir)
 
-    async def _start(self, cli: Cli, name: str, request: ProcessRequest) -> None:
-        code, _out, err = await cli.call("start", name)
-        workdir = _main(request.template).get("workingDir")
-        if code != 0 and workdir and "workdir" in err and "does not exist" in err:
-            # A kubelet's runtime makes a missing workingDir; podman refuses to: make it.
+    async def _run(self, cli: Cli, name: str, token: str,
+                   request: ProcessRequest) -> tuple[int, str]:
+        """Create and start the container in one call (one less than create, then start)."""
+        env_file = _save_env(request.node_dir, request.env)
+        try:
+            code, _out, err = await cli.call(*create_args(request, name, token))
+        finally:
+            env_file.unlink(missing_ok=True)
+        return code, err
+
+    async def _start(self, cli: Cli, name: str, request: ProcessRequest, workdir: str) -> None:
+        """Start a created container; ``workdir``: make it first (a kubelet's runtime makes a
+        missing workingDir, podman refuses to start without it)."""
+        if workdir:
             await cli.call("cp", "-", f"{name}:/", stdin=_directory_tar(workdir))
-            code, _out, err = await cli.call("start", name)
+        code, _out, err = await cli.call("start", name)
         if code != 0:
             await self._save_logs(cli, name, request.node_dir)
             await cli.call("rm", "--force", name)
@@ -274,11 +287,11 @@ class ContainerExecutor:
     async def _collect(self, cli: Cli, name: str, request: ProcessRequest) -> Outcome:
         """How the container ended, its logs and output files, recorded in the node's directory
         before the container is removed (an engine dying in between finds the record)."""
-        state = await cli.inspect(name)
+        state, _saved = await asyncio.gather(cli.inspect(name),
+                                             self._save_logs(cli, name, request.node_dir))
         if state is None:
             return Outcome("Error", f"container {name} was removed before it was collected",
                            log_files=self.log_files(request.node_dir))
-        await self._save_logs(cli, name, request.node_dir)
         status = state["State"]
         code = int(status.get("ExitCode") or 0)
         reason = "OOMKilled" if status.get("OOMKilled") else "Error"
@@ -301,8 +314,10 @@ class ContainerExecutor:
                        log_files=logs)
 
     async def _save_logs(self, cli: Cli, name: str, node_dir: Path) -> None:
+        """The container's stdout and stderr into the node's files (empty when it is gone)."""
         node_dir.mkdir(parents=True, exist_ok=True)
-        with open(node_dir / "stdout", "wb") as out, open(node_dir / "stderr", "wb") as err:
+        with open(node_dir / "stdout", "wb") as out, open(node_dir / "stderr", "wb") as err, \
+                contextlib.suppress(ArgosyError):
             await cli.run("logs", name, stdout=out, stderr=err)
 
     async def _stop(self, cli: Cli, name: str, node_dir: Path) -> None:
@@ -416,18 +431,19 @@ def _last_line(text: str) -> str:
     return lines[-1].removeprefix("Error: ") if lines else ""
 
 
-def _token(node_dir: Path) -> str:
-    """This node run's token, made once and kept in its directory (a retry empties that)."""
+def _token(node_dir: Path) -> tuple[str, bool]:
+    """This node run's token, made once and kept in its directory (a retry empties that), and
+    whether it was made just now."""
     path = Path(node_dir, "container-token")
     with contextlib.suppress(FileNotFoundError):
         if token := path.read_text().strip():
-            return token
+            return token, False
     node_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(token)
     os.replace(tmp, path)
-    return token
+    return token, True
 
 
 def _result(path: Path) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from argosy.plugin import ArgosyError, ProcessRequest
-from argosy.plugins.podman import ContainerExecutor, create_args
+from argosy.plugins.podman import ContainerExecutor, container_name, create_args
 from tests.conformance.test_argo_lifecycle import wait_for
 from tests.conftest import REPO, CliResult, run_cli
 from tests.podman.conftest import ENTRYPOINT_TAG, leftover_containers
@@ -419,3 +419,23 @@ def test_a_collected_container_is_not_run_again(tmp_path: Path) -> None:
         ("Failed", "Error (exit code 3)", 3)
     assert outcome.result == "done"
     assert outcome.read_file is not None and outcome.read_file("/tmp/o") == "42"
+
+
+@needs_podman
+def test_a_container_of_an_earlier_run_is_replaced(tmp_path: Path) -> None:
+    """A container left by an earlier run of the node (then `argosy retry` emptied its
+    directory) has the node's name but not its token: it is removed, the step runs anew."""
+    import asyncio
+    from dataclasses import replace
+
+    request = replace(_request({"image": "busybox", "command": ["echo", "new"]}),
+                      env={}, node_dir=tmp_path / "node", workflow={
+                          "metadata": {"name": "wf", "uid": f"u{os.getpid()}"}, "spec": {}})
+    name = container_name(request)
+    subprocess.run(["podman", "create", "--name", name, "--label", "argosy.io/node-token=old",
+                    "busybox", "echo", "old"], check=True, capture_output=True)
+    try:
+        outcome = asyncio.run(ContainerExecutor("podman", ("podman",)).run_process(request))
+    finally:
+        subprocess.run(["podman", "rm", "--force", name], capture_output=True)
+    assert (outcome.phase, outcome.result) == ("Succeeded", "new")
