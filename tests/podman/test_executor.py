@@ -439,3 +439,26 @@ def test_a_container_of_an_earlier_run_is_replaced(tmp_path: Path) -> None:
     finally:
         subprocess.run(["podman", "rm", "--force", name], capture_output=True)
     assert (outcome.phase, outcome.result) == ("Succeeded", "new")
+
+
+@needs_podman
+def test_stop_and_terminate_kill_the_container(home: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(textwrap.dedent(one_container("""
+    - name: c
+      container:
+        image: busybox
+        command: [sh, -c, 'echo started; sleep 300']
+    """)))
+    for verb in ("stop", "terminate"):
+        submitted = run_cli("submit", str(manifest), "-o", "json", home=home,
+                            env={"ARGOSY_EXECUTOR": "podman"})
+        assert submitted.code == 0, submitted.stderr
+        wf = submitted.json()
+        name, uid = wf["metadata"]["name"], wf["metadata"]["uid"]
+        wait_for(lambda: leftover_containers(uid))  # noqa: B023
+        assert run_cli(verb, name, home=home).code == 0
+        assert run_cli("wait", name, home=home).code == 1
+        assert leftover_containers(uid) == []
+        logs = run_cli("logs", name, home=home)
+        assert "started" in logs.stdout, verb
