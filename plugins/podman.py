@@ -221,14 +221,14 @@ class ContainerExecutor:
             cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v})
             name = container_name(request)
             token, fresh = _token(request.node_dir)
-            await self._ready(cli, name, token, fresh, request)
         except ArgosyError as exc:
             return Outcome("Error", str(exc), log_files=logs)
         try:
+            await self._ready(cli, name, token, fresh, request)
             if request.started is not None:
                 request.started()
             await cli.run("wait", name)
-        except ArgosyError as exc:  # removed by someone else meanwhile
+        except ArgosyError as exc:  # it could not be made, or was removed by someone else
             return Outcome("Error", str(exc), log_files=logs)
         except asyncio.CancelledError:
             if not self.detached:  # stop, terminate, deadline: it goes, its log stays
@@ -341,7 +341,11 @@ class Cli:
             self.binary, *args, env=self.env, stdin=asyncio.subprocess.PIPE if stdin else
             asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
-        out, err = await proc.communicate(stdin)
+        try:
+            out, err = await proc.communicate(stdin)
+        except asyncio.CancelledError:  # let it finish: what it makes is then there to stop
+            await asyncio.shield(proc.wait())
+            raise
         return proc.returncode or 0, out, err.decode(errors="replace")
 
     async def run(self, *args: str, stdout: Any = asyncio.subprocess.DEVNULL,

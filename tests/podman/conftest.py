@@ -2,7 +2,8 @@
 busybox (no registry is reachable), tagged as the names the examples use.
 
 Skipped, saying why, without podman or a static busybox. ``runc`` is preferred when installed
-(crun fails on kernels with hybrid cgroups), through a ``CONTAINERS_CONF`` file of the session.
+(crun fails on kernels with hybrid cgroups), through a ``CONTAINERS_CONF`` file of the session,
+and the images live in a storage of the session's own (``CONTAINERS_STORAGE_CONF``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,12 @@ esac
 BASH = '#!/bin/sh\nexec sh "$@"\n'
 # An image with an entrypoint and a cmd, to check how command and args combine with them.
 ENTRYPOINT_TAG = "argosy-test/entrypoint:1"
+STORAGE = """\
+[storage]
+driver = "overlay"
+graphroot = "{root}"
+runroot = "{run}"
+"""
 CONF = """\
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
@@ -92,10 +101,16 @@ def build_images(tmp: Path) -> str | None:
     if busybox is None:
         return "a static busybox is needed to build the test images (apt-get install -y " \
                "busybox-static)"
+    # For this process and the CLIs it runs: runc, and a storage of the session's own, so the
+    # tags below never replace a developer's own busybox or alpine images.
     if "CONTAINERS_CONF" not in os.environ and shutil.which("runc"):
         conf = tmp / "containers.conf"
         conf.write_text(CONF.format(runtime="runc"))
-        os.environ["CONTAINERS_CONF"] = str(conf)  # for this process and the CLIs it runs
+        os.environ["CONTAINERS_CONF"] = str(conf)
+    if "CONTAINERS_STORAGE_CONF" not in os.environ:
+        conf = tmp / "storage.conf"
+        conf.write_text(STORAGE.format(root=tmp / "storage", run=tmp / "run"))
+        os.environ["CONTAINERS_STORAGE_CONF"] = str(conf)
     tar = _rootfs_tar(tmp, busybox)
     # Argo's argosay image has bash, which examples call: busybox's sh stands in for it.
     argosay = _rootfs_tar(tmp, busybox, {"argosay": ARGOSAY, "bin/bash": BASH})
@@ -116,11 +131,23 @@ def build_images(tmp: Path) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def podman_images(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The images, once per session (and xdist worker)."""
-    reason = build_images(tmp_path_factory.mktemp("podman"))
-    if reason:
-        pytest.skip(reason)
+def podman_images() -> Iterator[None]:
+    """The images, once per session (and xdist worker), in a directory of the session's own
+    outside pytest's base temp (which other pytest runs rotate away); removed at its end."""
+    tmp = Path(tempfile.mkdtemp(prefix="argosy-podman-"))
+    try:
+        reason = build_images(tmp)
+        if reason:
+            pytest.skip(reason)
+        yield
+    finally:
+        if os.environ.get("CONTAINERS_STORAGE_CONF", "").startswith(str(tmp)):
+            subprocess.run(["podman", "rm", "--all", "--force", "--time=0"],
+                           capture_output=True, check=False)
+            subprocess.run(["podman", "rmi", "--all", "--force"], capture_output=True,
+                           check=False)
+            del os.environ["CONTAINERS_STORAGE_CONF"]
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def leftover_containers(uid: str) -> list[str]:

@@ -462,3 +462,28 @@ def test_stop_and_terminate_kill_the_container(home: Path, tmp_path: Path) -> No
         assert leftover_containers(uid) == []
         logs = run_cli("logs", name, home=home)
         assert "started" in logs.stdout, verb
+
+
+@needs_podman
+def test_cancelled_while_the_container_is_made_leaves_none(tmp_path: Path) -> None:
+    """A stop that lands while the runtime is still making the container: the container it
+    made is stopped and removed, not left running."""
+    import asyncio
+    from dataclasses import replace
+
+    uid = f"c{os.getpid()}"
+    request = replace(_request({"image": "busybox", "command": ["sleep", "300"]}), env={},
+                      node_dir=tmp_path / "node",
+                      workflow={"metadata": {"name": "wf", "uid": uid}, "spec": {}})
+    executor = ContainerExecutor("podman", ("podman",))
+    executor.grace_seconds = 0
+
+    async def cancel_early() -> None:
+        task = asyncio.ensure_future(executor.run_process(request))
+        await asyncio.sleep(0.05)  # the runtime's run --detach is under way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_early())
+    assert leftover_containers(uid) == []
