@@ -218,7 +218,9 @@ class ContainerExecutor:
             return self._outcome(request.node_dir,
                                  json.loads(Path(request.node_dir, COLLECTED_FILE).read_text()))
         try:
-            cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v})
+            request.node_dir.mkdir(parents=True, exist_ok=True)
+            cli = Cli(self.binary(), {k: v for k, v in request.env.items() if "\n" in v},
+                      request.node_dir)
             name = container_name(request)
             token, fresh = _token(request.node_dir)
         except ArgosyError as exc:
@@ -332,13 +334,15 @@ class Cli:
     """The runtime's command line, with the container's env values over several lines in its
     environment (so a Secret's value never shows in a process list)."""
 
-    def __init__(self, binary: str, env: dict[str, str]) -> None:
+    def __init__(self, binary: str, env: dict[str, str], cwd: Path) -> None:
         self.binary = binary
         self.env = {**os.environ, **env}
+        self.cwd = cwd  # conmon leaves files (an "oom" marker) in the directory it started in
 
     async def call(self, *args: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
         proc = await asyncio.create_subprocess_exec(
-            self.binary, *args, env=self.env, stdin=asyncio.subprocess.PIPE if stdin else
+            self.binary, *args, env=self.env, cwd=self.cwd,
+            stdin=asyncio.subprocess.PIPE if stdin else
             asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         try:
@@ -352,7 +356,8 @@ class Cli:
                   stderr: Any = None) -> None:
         """Run a command whose failure is an error; its output goes where it is asked."""
         proc = await asyncio.create_subprocess_exec(
-            self.binary, *args, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=stdout,
+            self.binary, *args, env=self.env, cwd=self.cwd, stdin=asyncio.subprocess.DEVNULL,
+            stdout=stdout,
             stderr=stderr if stderr is not None else asyncio.subprocess.PIPE)
         try:
             _out, err = await proc.communicate()

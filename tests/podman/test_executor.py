@@ -212,6 +212,7 @@ def test_memory_limit_is_enforced(home: Path) -> None:
     assert "survived" not in c["outputs"].get("result", "")
     # The runtime tells an OOM kill when it can (podman with cgroups v1 cannot).
     assert c["message"] in ("OOMKilled (exit code 137)", "Error (exit code 137)")
+    assert not Path("oom").exists()  # conmon's marker stays in the node's directory
 
 
 @needs_podman
