@@ -67,6 +67,8 @@ REJECTED_REASONS = {
                          "container per node",
     "Template.initContainers": "it runs one container per node",
     "Template.containerSet": "it runs one container per node",
+    **{f"{kind}.artifacts": "its containers do not upload or download artifacts"
+       for kind in ("Inputs", "Outputs", "Arguments")},
     **{f"SecurityContext.{key}": "it applies runAsUser, runAsGroup, readOnlyRootFilesystem, "
        "privileged, allowPrivilegeEscalation and capabilities" for key in (
         "appArmorProfile", "procMount", "runAsNonRoot", "seLinuxOptions", "seccompProfile",
