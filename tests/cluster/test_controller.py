@@ -103,6 +103,7 @@ metadata:
   name: blocking
 spec:
   entrypoint: main
+  volumes: [{name: shared, hostPath: {path: DIR}}]
   templates:
   - name: main
     steps:
@@ -118,10 +119,11 @@ spec:
     container:
       image: busybox
       command: [sh, -c]
+      volumeMounts: [{name: shared, mountPath: /shared}]
       args:
       - |
-        echo {{inputs.parameters.num}} >> DIR/runs
-        while [ ! -e DIR/go-{{inputs.parameters.num}} ]; do sleep 0.05; done
+        echo {{inputs.parameters.num}} >> /shared/runs
+        while [ ! -e /shared/go-{{inputs.parameters.num}} ]; do sleep 0.05; done
 """
 
 

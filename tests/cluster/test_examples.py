@@ -51,7 +51,7 @@ def test_example_through_the_controller(row: dict[str, str], tmp_path: Path,
     binary = shutil.which("kubectl")
     if binary is None:
         pytest.skip("kubectl is not installed here: cluster mode is driven with it")
-    with Double(root=tmp_path / "pods", private_tmp=True, bookmark_every=0.2) as double:
+    with Double(root=tmp_path / "pods", bookmark_every=0.2) as double:
         kubectl = Kubectl(binary, double.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path)
         kubectl("apply", "-f", str(CRDS))
         controllers = Controllers(tmp_path / "kubeconfig", tmp_path)
