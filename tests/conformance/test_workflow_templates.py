@@ -42,13 +42,23 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+def out_of_retries(wf: dict) -> bool:
+    """Whether a retried node failed every attempt its retryStrategy allows (limit 10)."""
+    nodes = wf.get("status", {}).get("nodes", {})
+    return any(n["type"] == "Retry" and n["phase"] == "Failed" and len(n.get("children", [])) == 11
+               and all(nodes[c]["phase"] == "Failed" for c in n["children"])
+               for n in nodes.values())
+
+
 @pytest.mark.parametrize(("example", "steps", "shown"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_example_runs_with_its_templates(home: Path, example: str, steps: list[str],
                                          shown: str) -> None:
     result = run_cli("run", str(ARGO_EXAMPLES / example), "-o", "json", home=home, timeout=600,
                      env=argosay(home))
+    wf = result.json() if result.code in (0, 1) else {}
+    if example == "workflow-template/retry-with-steps.yaml" and out_of_retries(wf):
+        pytest.skip("a random step failed all 11 attempts (p = (2/3)^11 per step), as it may")
     assert result.code == 0, result.stderr
-    wf = result.json()
     assert wf["status"]["phase"] == "Succeeded"
     ran = {n["displayName"] for n in wf["status"]["nodes"].values()
            if n["phase"] == "Succeeded"}
