@@ -45,6 +45,8 @@ from argosy.plugin import (
 )
 from argosy.plugins.volumes import volume_mounts
 
+RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB of stdout
+
 IMAGES_FILE = "images.yaml"
 IMAGES_ENV = "ARGOSY_IMAGE_ENTRYPOINTS"
 
@@ -315,6 +317,17 @@ async def run(ctx: NodeContext) -> Outcome:
 
 def validate(body: Container, path: str) -> list[Fault]:
     return [] if body.image else [Fault(f"{path}.image", "image is required")]
+
+
+def result_of(stdout: Path) -> str:
+    """Argo's outputs.result from a stdout file: its last 256 kB, one final newline trimmed."""
+    try:
+        with open(stdout, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - RESULT_BYTES - 1))
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return data.removesuffix(b"\n")[-RESULT_BYTES:].decode("utf-8", errors="replace")
 
 
 @hookimpl

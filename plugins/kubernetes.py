@@ -40,12 +40,12 @@ import yaml
 
 from argosy import kube
 from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
+from argosy.plugins.container import result_of
 
 log = logging.getLogger(__name__)
 
 EXECUTOR_ANNOTATION = "argosy.io/executor"
 TOKEN_ANNOTATION = kube.TOKEN_ANNOTATION
-RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB
 WATCH_SECONDS = 60
 GRACE_SECONDS = 5  # how long stop and terminate give a pod's processes after SIGTERM
 SCRIPT_DIR = "/var/run/argo"  # an emptyDir, as Argo's var-run-argo volume
@@ -630,7 +630,7 @@ class KubernetesExecutor:
                              else f"{terminated.get('reason') or 'Error'} (exit code {code})")
         if not ok and terminated.get("reason") == "Error":
             why = f"Error (exit code {code})"
-        return Outcome("Succeeded" if ok else "Failed", why or "", result=_result(logs[0]),
+        return Outcome("Succeeded" if ok else "Failed", why or "", result=result_of(logs[0]),
                        exit_code=code, read_file=(files or {}).get, log_files=logs)
 
     async def _save_log(self, core: Any, namespace: str, name: str, node_dir: Path) -> None:
@@ -726,17 +726,6 @@ def _parse_outputs(message: str) -> dict[str, str] | None:
         elif current is not None and line[:1] in ("|", "."):
             current.append(line[1:] + ("\n" if line[0] == "|" else ""))
     return None
-
-
-def _result(path: Path) -> str:
-    """Argo's outputs.result: the last 256 kB of the log, one final newline trimmed."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - RESULT_BYTES - 1))
-            data = f.read()
-    except FileNotFoundError:
-        return ""
-    return data.removesuffix(b"\n")[-RESULT_BYTES:].decode("utf-8", errors="replace")
 
 
 _EXECUTOR = KubernetesExecutor()

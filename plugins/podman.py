@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
+from argosy.plugins.container import result_of
 
 log = logging.getLogger(__name__)
 
-RESULT_BYTES = 256 << 10  # Argo's outputs.result: the last 256 kB of stdout
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
 COLLECTED_FILE = "container-outcome.json"  # how it ended, kept once it was collected
@@ -314,7 +314,7 @@ class ContainerExecutor:
         logs = self.log_files(node_dir)
         code = record["exitCode"]
         return Outcome("Succeeded" if code == 0 else "Failed", record["message"],
-                       result=_result(logs[0]), exit_code=code, read_file=record["files"].get,
+                       result=result_of(logs[0]), exit_code=code, read_file=record["files"].get,
                        log_files=logs)
 
     async def _save_logs(self, cli: Cli, name: str, node_dir: Path) -> None:
@@ -455,17 +455,6 @@ def _token(node_dir: Path) -> tuple[str, bool]:
     tmp.write_text(token)
     os.replace(tmp, path)
     return token, True
-
-
-def _result(path: Path) -> str:
-    """Argo's outputs.result: the last 256 kB of stdout, one final newline trimmed."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - RESULT_BYTES - 1))
-            data = f.read()
-    except FileNotFoundError:
-        return ""
-    return data.removesuffix(b"\n")[-RESULT_BYTES:].decode("utf-8", errors="replace")
 
 
 @hookimpl
