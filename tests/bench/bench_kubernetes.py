@@ -84,16 +84,21 @@ def main() -> None:
         finally:
             double.terminate()
             double.wait()
-    nodes = args.nodes
+    report("kubernetes", args.nodes, local, kube, args.json)
+
+
+def report(executor: str, nodes: int, local: float, other: float, json_path: Path | None
+           ) -> None:
+    """Print (and write as JSON) the seconds and per-node costs of ``executor`` beside local's."""
     figures = {"nodes": nodes, "local_seconds": round(local, 3),
-               "kubernetes_seconds": round(kube, 3),
+               f"{executor}_seconds": round(other, 3),
                "local_ms_per_node": round(local / nodes * 1000, 1),
-               "kubernetes_ms_per_node": round(kube / nodes * 1000, 1),
-               "ratio": round(kube / local, 2)}
+               f"{executor}_ms_per_node": round(other / nodes * 1000, 1),
+               "ratio": round(other / local, 2)}
     for key, value in figures.items():
         print(f"{key:24} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

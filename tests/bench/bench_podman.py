@@ -14,7 +14,6 @@ it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_kubernetes import run, workflow  # noqa: E402
+from tests.bench.bench_kubernetes import report, run, workflow  # noqa: E402
 from tests.podman.conftest import build_images  # noqa: E402
 
 
@@ -43,16 +42,7 @@ def main() -> None:
         options = ("--executor", "podman")
         podman = run(root / "podman", manifest, {}, *options) - run(root / "podman", empty, {},
                                                                      *options)
-    nodes = args.nodes
-    figures = {"nodes": nodes, "local_seconds": round(local, 3),
-               "podman_seconds": round(podman, 3),
-               "local_ms_per_node": round(local / nodes * 1000, 1),
-               "podman_ms_per_node": round(podman / nodes * 1000, 1),
-               "ratio": round(podman / local, 2)}
-    for key, value in figures.items():
-        print(f"{key:20} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    report("podman", args.nodes, local, podman, args.json)
 
 
 if __name__ == "__main__":
