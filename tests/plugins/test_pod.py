@@ -370,8 +370,11 @@ def test_probe_waits_its_initial_delay_and_needs_its_success_threshold(tmp_path:
 """, tmp_path / "home")
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     assert nodes(wf)["after"]["outputs"]["result"].strip() == "3"
+    # The delay counts from the container's start; `started` is stamped a shell start later, so
+    # the gap seen here is the delay less that latency (tens of ms on a loaded machine). A probe
+    # that ignored the delay would run within that latency of `started`.
     first = float(probes.read_text().split()[0])
-    assert first - float((shared / "started").read_text()) >= 1.0
+    assert first - float((shared / "started").read_text()) >= 0.75
 
 
 def test_a_probe_past_its_timeout_fails_and_is_stopped(tmp_path: Path, shared: Path) -> None:
