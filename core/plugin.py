@@ -30,7 +30,7 @@ from argosy.spec.durations import DurationError, parse_duration, seconds_since
 from argosy.spec.models import ArgoModel, DAGTask, NodeStatus, Step, failed_or_error
 from argosy.spec.selectors import Requirement, SelectorError, parse_requirements
 from argosy.store import argosy_home as home
-from argosy.store import runtime_root
+from argosy.store import remove_tree, runtime_root
 
 if TYPE_CHECKING:
     from argosy.engine.context import NodeContext, NodeError
@@ -75,6 +75,7 @@ STABLE = {
     "seconds_since": "seconds since an RFC 3339 timestamp (`ctx.node.started_at`)",
     "home": "argosy's home directory, `$ARGOSY_HOME` (default `~/.argosy`)",
     "runtime_root": "where node directories live when not under the home",
+    "remove_tree": "remove a directory tree a node made, overlayfs's mode-0 work dirs included",
     "api_client": "a Kubernetes API client for the configured cluster (kubeconfig or in-cluster)",
     "KubernetesUnavailable": "no cluster can be reached, or the client is not installed",
     "WORKFLOW_LABEL": "the label Argo puts on what a workflow creates",
@@ -121,6 +122,7 @@ __all__ = [  # the names of STABLE
     "parse_duration",
     "parse_go_duration",
     "parse_requirements",
+    "remove_tree",
     "runtime_root",
     "seconds_since",
 ]

@@ -270,21 +270,12 @@ def request_of(ctx: NodeContext, container: Container, argv: list[str], node_dir
     # An executor running images gets the env resolved when it asks (its image supplies the
     # rest); one making pods puts env in the pod spec, where the kubelet resolves it.
     wants_env = not pods or getattr(ctx.executor, "wants_env", False)
-    run = ctx.run
-
-    def lookup(kind: str, name: str) -> dict[str, Any] | None:
-        return run.store.get_object(kind, run.namespace, name)
-
-    workflow = {"apiVersion": run.manifest.get("apiVersion"), "kind": run.manifest.get("kind"),
-                "metadata": {**run.manifest.get("metadata", {}), "name": run.name,
-                             "namespace": run.namespace, "uid": run.uid},
-                "spec": run.manifest["spec"]}
     node = {"id": ctx.node.id, "name": ctx.node.name, "displayName": ctx.node.display_name,
             "templateName": ctx.node.template_name}
     return ProcessRequest(
-        argv=argv, env=env_of(container, lookup, mapped=not pods) if wants_env else {},
+        argv=argv, env=env_of(container, ctx.get_object, mapped=not pods) if wants_env else {},
         working_dir=container.working_dir, node_dir=node_dir, script=script,
-        image=container.image, template=ctx.raw, workflow=workflow, node=node)
+        image=container.image, template=ctx.raw, workflow=ctx.workflow, node=node)
 
 
 def argv_for(ctx: NodeContext, container: Container) -> list[str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import ssl
 import urllib.error
 import urllib.request
@@ -31,7 +30,7 @@ from typing import Any
 
 from pydantic import Field
 
-from argosy.plugin import POD_IP, NodeContext, NodeError, Outcome, ProcessRequest
+from argosy.plugin import POD_IP, NodeContext, NodeError, Outcome, ProcessRequest, remove_tree
 from argosy.plugins.container import Container, argv_of, request_of
 
 # Exit codes of a sidecar killed by SIGKILL or SIGTERM, which Argo does not count as failures.
@@ -108,7 +107,7 @@ class Pod:
 
     async def _container(self, container: UserContainer) -> Outcome:
         """Run one init container or sidecar to its end; its log kept under its name."""
-        node_dir = self._dir(container.name)
+        node_dir = self.ctx.container_dir(container.name)
         share_tmp(self.ctx.node_dir, node_dir)
         request = self._with_started(
             request_of(self.ctx, container, self.argv[container.name], node_dir),
@@ -121,21 +120,13 @@ class Pod:
             self._keep_log(container.name, node_dir, outcome)
 
     def _keep_log(self, name: str, node_dir: Path, outcome: Outcome | None) -> None:
-        run = self.ctx.run
-        if run.deleted or run.engine.detached:
-            return
         parts: list[str | Path] = []
         if outcome is not None:
             parts = [*([outcome.log] if outcome.log else []), *outcome.log_files]
         else:
             files = getattr(self.ctx.executor, "log_files", None)
             parts = [f for f in (files(node_dir) if files else []) if f.exists()]
-        run.store.keep_log(run.uid, run.store.container_log(self.ctx.node.id, name)[0], parts)
-
-    def _dir(self, name: str) -> Path:
-        """A container's process dir, where the store looks for its log while it runs."""
-        run = self.ctx.run
-        return run.store.run_dir(run.uid) / run.store.container_log(self.ctx.node.id, name)[1]
+        self.ctx.keep_log(parts, container=name)
 
     def _with_started(self, request: ProcessRequest, name: str) -> ProcessRequest:
         return replace(request, started=self.started.setdefault(name, asyncio.Event()).set)
@@ -185,14 +176,14 @@ class Pod:
                     attempt: int) -> bool:
         """Run the probe's command in the container's view (its /tmp, env and workingDir)."""
         command = [str(a) for a in action.get("command") or []]
-        node_dir = self._dir(f"probe-{container.name}-{attempt}")
+        node_dir = self.ctx.container_dir(f"probe-{container.name}-{attempt}")
         share_tmp(self.ctx.node_dir, node_dir)
         try:
             outcome = await self.ctx.executor.run_process(
                 request_of(self.ctx, container, command, node_dir))
             return outcome.phase == "Succeeded"
         finally:
-            shutil.rmtree(node_dir, ignore_errors=True)
+            remove_tree(node_dir)
 
 
 def _containers(raw: dict[str, Any], key: str) -> list[UserContainer]:

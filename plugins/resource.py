@@ -679,8 +679,8 @@ def _request(ctx: NodeContext) -> tuple[Request, Conditions]:
         raise NodeError(f"resource.{faults[0]}")
     strategy = body.merge_strategy or "strategic"
     req = Request(body.action, parse_manifest(body.manifest, body.action, strategy),
-                  parse_flags(body.flags or [], body.action), strategy, ctx.run.namespace,
-                  f"{ctx.run.uid}/{ctx.node.id}",
+                  parse_flags(body.flags or [], body.action), strategy, ctx.namespace,
+                  f"{ctx.workflow['metadata']['uid']}/{ctx.node.id}",
                   ctx.workflow_name if body.set_owner_reference else None)
     return req, parse_conditions(body)
 

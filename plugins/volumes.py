@@ -43,7 +43,7 @@ _HOST_PATH_TYPES = {
 
 def declared_volumes(ctx: NodeContext) -> dict[str, dict[str, Any]]:
     """The volumes a template may mount: the workflow's, its claims', the template's own."""
-    spec = ctx.run.manifest.get("spec", {})
+    spec = ctx.workflow["spec"]
     volumes: dict[str, dict[str, Any]] = {}
     for v in ctx.substitute(spec.get("volumes") or [], ctx.scope):  # workflow.parameters…
         volumes[v["name"]] = v
@@ -87,7 +87,7 @@ def volume_mounts(ctx: NodeContext, mounts: list[dict[str, Any]] | None) -> tupl
 def _source(ctx: NodeContext, volume: dict[str, Any], where: str) -> str:
     name = volume["name"]
     if volume.get("_claimTemplate"):
-        path = ctx.run.store.claims_dir(ctx.run.uid) / name
+        path = ctx.claim_dir(name)
     elif "emptyDir" in volume:
         path = ctx.node_dir / "volumes" / name
     elif "persistentVolumeClaim" in volume:
@@ -95,7 +95,7 @@ def _source(ctx: NodeContext, volume: dict[str, Any], where: str) -> str:
         if not claim or "/" in claim or claim in (".", ".."):
             raise NodeError(f"volume {name!r}: persistentVolumeClaim.claimName {claim!r} is "
                             "not a claim name")
-        path = ctx.run.store.home / "volumes" / ctx.run.namespace / claim
+        path = ctx.volume_dir(claim)
     elif "hostPath" in volume:
         return _host_path(name, volume["hostPath"] or {})
     elif _OBJECT_SOURCES.keys() & volume.keys():
@@ -150,12 +150,12 @@ def _object_files(ctx: NodeContext, volume: dict[str, Any]) -> str:
 def _object_data(ctx: NodeContext, kind: str, object_name: str, source: dict[str, Any],
                  where: str) -> dict[str, bytes]:
     """The object's keys and values (decoded), {} when it is missing and ``optional``."""
-    found = ctx.run.store.get_object(kind, ctx.run.namespace, object_name)
+    found = ctx.get_object(kind, object_name)
     if found is None:
         if source.get("optional"):
             return {}
         raise NodeError(f'{where}: {kind} "{object_name}" not found in namespace '
-                        f'"{ctx.run.namespace}"')
+                        f'"{ctx.namespace}"')
     if kind == "Secret":
         return {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
     data = {k: str(v).encode() for k, v in (found.get("data") or {}).items()}

@@ -94,10 +94,53 @@ class NodeContext:
         """The child nodes of ``node``, in the order they were created."""
         return [self.run.nodes[c] for c in node.children or []]
 
-    def keep_log(self, parts: list[str | Path], node: NodeStatus | None = None) -> None:
+    @property
+    def namespace(self) -> str:
+        """The workflow's namespace, where the objects it reads (ConfigMaps, Secrets) live."""
+        return self.run.namespace
+
+    @property
+    def workflow(self) -> dict[str, Any]:
+        """The Workflow as Argo's object: ``apiVersion``, ``kind``, ``metadata`` (with ``name``,
+        ``namespace`` and ``uid``) and ``spec``, as submitted (before substitution)."""
+        manifest, run = self.run.manifest, self.run
+        return {"apiVersion": manifest.get("apiVersion"), "kind": manifest.get("kind"),
+                "metadata": {**manifest.get("metadata", {}), "name": run.name,
+                             "namespace": run.namespace, "uid": run.uid},
+                "spec": manifest.get("spec", {})}
+
+    def get_object(self, kind: str, name: str) -> dict[str, Any] | None:
+        """An object of the workflow's namespace (``ConfigMap``, ``Secret``…) as stored, or
+        None when there is none."""
+        return self.run.store.get_object(kind, self.run.namespace, name)
+
+    def claim_dir(self, name: str) -> Path:
+        """The directory of the workflow's ``volumeClaimTemplates`` claim ``name``, shared by
+        every node that mounts it; removed per ``volumeClaimGC``."""
+        return self.run.store.claims_dir(self.run.uid) / name
+
+    def volume_dir(self, claim: str) -> Path:
+        """The directory of the persistent claim ``claim`` of the workflow's namespace, which
+        outlives workflows (a ``persistentVolumeClaim`` volume)."""
+        return self.run.store.home / "volumes" / self.run.namespace / claim
+
+    def container_dir(self, container: str) -> Path:
+        """The process directory of a container of this node (``main``, a sidecar, an init
+        container), where ``argosy logs -c`` finds its log while it runs."""
+        store = self.run.store
+        return store.run_dir(self.run.uid) / store.container_log(self.node.id, container)[1]
+
+    def keep_log(self, parts: list[str | Path], node: NodeStatus | None = None,
+                 container: str = "") -> None:
         """Keep ``parts`` (texts, and files read piece by piece) as the log of ``node``
-        (default: this node), as ``Outcome.log`` does for a node that returns."""
-        self.run.store.keep_log(self.run.uid, (node or self.node).id, parts)
+        (default: this node), or of its ``container``, as ``Outcome.log`` does for a node that
+        returns. Nothing is kept once the workflow is deleted or the engine lets go of it."""
+        run = self.run
+        if run.deleted or run.engine.detached:
+            return
+        node_id = (node or self.node).id
+        key = run.store.container_log(node_id, container)[0] if container else node_id
+        run.store.keep_log(run.uid, key, parts)
 
     async def wait_for_resume(self, timeout: float | None = None) -> None:
         """Until ``argosy resume`` (or ``node set``) releases this node, or ``timeout``

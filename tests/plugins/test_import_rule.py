@@ -45,6 +45,28 @@ def test_a_plugin_imports_only_the_public_plugin_api(path: Path) -> None:
     assert not bad, "imports beyond argosy.plugin:\n" + "\n".join(bad)
 
 
+def engine_reaches(path: Path) -> list[int]:
+    """Lines reading ``ctx.run`` (the engine's WorkflowRun, not part of the node API)."""
+    def is_ctx(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Name) and node.id == "ctx") or (
+            isinstance(node, ast.Attribute) and node.attr == "ctx")
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, ast.Attribute) and node.attr == "run" and is_ctx(node.value)]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_a_plugin_uses_the_node_api_not_the_engine(path: Path) -> None:
+    lines = engine_reaches(path)
+    assert not lines, f"{path.relative_to(REPO)} reads ctx.run at lines {lines}"
+
+
+def test_the_engine_rule_sees_both_spellings(tmp_path: Path) -> None:
+    source = tmp_path / "p.py"
+    source.write_text("def f(ctx, self):\n    ctx.run.store\n    self.ctx.run.uid\n"
+                      "    ctx.run_child('a', 'b')\n")
+    assert engine_reaches(source) == [2, 3]
+
+
 def test_the_rule_sees_every_kind_of_import(tmp_path: Path) -> None:
     source = tmp_path / "p.py"
     source.write_text("import argosy.store\nfrom argosy import registry\n"
