@@ -35,7 +35,8 @@ def pod_name(workflow: str, node: dict[str, Any]) -> str:
     nid = node.get("id") or ""
     if workflow in (nid, node.get("name")):
         return workflow
-    template = node.get("templateName")
+    # A templateRef node names the referenced template, as Argo's UI finds it.
+    template = node.get("templateName") or (node.get("templateRef") or {}).get("template")
     prefix = f"{workflow}-{template}" if template else workflow
     return f"{prefix[:52]}-{nid.rsplit('-', 1)[-1]}"
 

@@ -256,6 +256,8 @@ class Store(Protocol):
     """
 
     home: Path
+    #: The exception the store raises when it fails (damaged, full, unreachable).
+    failure: type[BaseException]
 
     # Workflows: records with Argo's manifest and the top-level status fields.
     def create_workflow(self, manifest: dict[str, Any], *,
@@ -285,6 +287,8 @@ class Store(Protocol):
     def artifact(self, uid: str, node_id: str, name: str) -> tuple[str, bytes] | None: ...
     # Where the nodes of a workflow keep their files while they run.
     def run_dir(self, uid: str) -> Path: ...
+    # Memoization caches (``memoize``): get, put, entries, caches, delete by namespace and name.
+    def memo_cache(self) -> Any: ...
 
 
 class StoreFactory(Protocol):

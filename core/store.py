@@ -386,6 +386,10 @@ ListKey = tuple[str, str, str]
 
 
 class Store:
+    #: What this store raises when it fails (damaged, full): the engine stops rather than run
+    #: a workflow again.
+    failure: type[BaseException] = sqlite3.Error
+
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home else argosy_home()
         private_home(self.home)
@@ -690,6 +694,12 @@ class Store:
     def update_manifest(self, uid: str, manifest: dict[str, Any]) -> None:
         self.db.execute("UPDATE workflows SET manifest = ? WHERE uid = ?",
                         (json.dumps(manifest), uid))
+
+    def memo_cache(self) -> Any:
+        """The memoization caches (``memoize``), rows of this database's ``memo`` table."""
+        from argosy.memo import MemoCache
+
+        return MemoCache(self.db)
 
     def claims_dir(self, uid: str) -> Path:
         """The workflow's volumeClaimTemplates claims, a directory each (they outlast a failed

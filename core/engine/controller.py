@@ -10,7 +10,6 @@ import gc
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from functools import partial
@@ -21,7 +20,6 @@ from pydantic import ValidationError
 from argosy.artifact_repositories import Repositories
 from argosy.artifacts import delete_workflow_artifacts
 from argosy.cron import Clock, CronScheduler, utc_now
-from argosy.engine.memo import MemoCache
 from argosy.engine.selection import configured_executor
 from argosy.engine.sync import SyncManager
 from argosy.engine.workflow import Listener, WorkflowRun
@@ -77,7 +75,7 @@ class Engine:
                                 configmaps=partial(store.get_object, "ConfigMap"))
         log_limit()  # a bad setting stops the engine as it starts, not a node as it ends
         store.sweep_runtime()
-        self.memo = MemoCache(store.db)
+        self.memo = store.memo_cache()
         self.crons = CronScheduler(store, clock or utc_now)
         for record in store.active():
             self.sync.restore(record.status_extra.get("synchronization"))
@@ -205,7 +203,7 @@ class Engine:
                 continue
             del self.runs[uid]
             error = None if task.cancelled() else task.exception()
-            if isinstance(error, sqlite3.Error):
+            if isinstance(error, self.store.failure):
                 raise error  # the store fails (damaged, full): stop rather than run it again
             if error is not None:  # a fault of the engine's: end the workflow, do not loop
                 log.error("workflow %s: engine error", uid, exc_info=error)

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from argosy.spec.models import NodeStatus, Template
+from argosy.spec.models import NodeStatus
 from argosy.store import now_rfc3339
 
 HOST = socket.gethostname()
@@ -160,10 +160,3 @@ class NodeBook:
             self.finish(node, "Error", message)
         return node
 
-    def pod_name(self, node: NodeStatus, tmpl: Template) -> str:
-        if node.name == self.name:
-            return self.name
-        prefix = f"{self.name}-{tmpl.name}" if tmpl.name else self.name
-        if len(prefix) > 52:
-            prefix = prefix[:52]
-        return f"{prefix}-{fnv32a(node.name)}"

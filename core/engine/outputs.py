@@ -11,9 +11,9 @@ from typing import Any
 
 from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeError
-from argosy.engine.memo import MemoError
 from argosy.errors import ExpressionError
 from argosy.expr.substitute import Lazy, Leaf, Scope, go_str, loads, substitute, to_json
+from argosy.memo import MemoError
 from argosy.plugin import Outcome
 from argosy.spec.durations import parse_time, seconds_since
 from argosy.spec.models import NodeStatus, Template

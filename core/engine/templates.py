@@ -15,12 +15,13 @@ from pydantic import ValidationError
 from argosy.artifacts import ArtifactError
 from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeContext, NodeError
-from argosy.engine.memo import MemoError, memoization_status
 from argosy.engine.nodes import node_id
 from argosy.engine.retry import decide, last_retry
 from argosy.engine.sync import SyncError, holder_key
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Leaf, Scope, evaluate, go_str, references, substitute, to_json
+from argosy.kube import pod_name
+from argosy.memo import MemoError, memoization_status
 from argosy.plugin import Outcome, TemplateType
 from argosy.spec.durations import DurationError, parse_duration, seconds_since
 from argosy.spec.models import Arguments, NodeStatus, RetryStrategy, Template, failed_or_error
@@ -362,7 +363,8 @@ class TemplateLifecycle:
                                        for p in tmpl.outputs.parameters
                                        if p.value_from is not None and p.value_from.path}},
             "node": {"name": node.name, "id": node.id},
-            "pod": {"name": self.pod_name(node, tmpl)},
+            "pod": {"name": pod_name(self.name, {"id": node.id, "name": node.name,
+                                                 "templateName": tmpl.name})},
         })
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from argosy.engine.memo import (
+from argosy.memo import (
     Entry,
     MemoCache,
     MemoError,

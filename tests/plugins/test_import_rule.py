@@ -20,7 +20,7 @@ SOURCES = sorted((REPO / "plugins").glob("*.py")) + sorted(
     (REPO / "examples" / "plugins").glob("*/src/*/*.py"))
 
 
-def argosy_imports(path: Path) -> list[tuple[int, str]]:
+def imports_of(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -30,8 +30,12 @@ def argosy_imports(path: Path) -> list[tuple[int, str]]:
             names = [alias.name for alias in node.names]
         else:
             continue
-        found += [(node.lineno, n) for n in names if n == "argosy" or n.startswith("argosy.")]
+        found += [(node.lineno, n) for n in names]
     return found
+
+
+def argosy_imports(path: Path) -> list[tuple[int, str]]:
+    return [(line, n) for line, n in imports_of(path) if n == "argosy" or n.startswith("argosy.")]
 
 
 def allowed(module: str) -> bool:
@@ -76,3 +80,14 @@ def test_the_rule_sees_every_kind_of_import(tmp_path: Path) -> None:
     assert [m for _, m in argosy_imports(source) if not allowed(m)] == [
         "argosy.store", "argosy.registry", "argosy.engine.run", "argosy.expr"]
     assert len(SOURCES) >= 9
+
+
+def test_the_engine_reaches_its_store_through_the_interface() -> None:
+    # No SQLite in the engine: a store for another backend can back it (argosy.plugin.Store).
+    engine = sorted((REPO / "core" / "engine").glob("*.py"))
+    bad = [f"{path.name}:{line}: {module}" for path in engine
+           for line, module in imports_of(path) if module == "sqlite3"]
+    bad += [f"{path.name}:{node.lineno}: .db" for path in engine
+            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Attribute)
+            and node.attr == "db"]
+    assert not bad, "the engine reaches SQLite:\n" + "\n".join(bad)
