@@ -581,8 +581,8 @@ def print_rich(renderable: Any) -> None:
     click.echo("\n".join(line.rstrip() for line in text.splitlines()))
 
 
-def print_workflow(wf: dict[str, Any], output: str | None) -> None:
-    """``argo get``'s output formats for one workflow."""
+def print_workflow(wf: dict[str, Any], output: str | None, expand: bool = False) -> None:
+    """``argo get``'s output formats for one workflow; big groups collapsed unless ``expand``."""
     from argosy.cli.render import render_workflow
 
     if output == "name":
@@ -590,7 +590,8 @@ def print_workflow(wf: dict[str, Any], output: str | None) -> None:
     elif output in ("json", "yaml"):
         click.echo(dump(wf, output))
     else:
-        print_rich(render_workflow(wf, wide=output == "wide"))
+        print_rich(render_workflow(wf, wide=output == "wide",
+                                   **({"collapse": None} if expand else {})))
 
 
 def _by_selector(target: Target, selector: str | None) -> list[str]:
@@ -1012,11 +1013,15 @@ def list_cmd(target: Target, all_namespaces: bool, output: str | None, no_header
 @main.command("get")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-o", "--output", type=OUTPUTS, help="Output format.")
+@click.option("--expand", is_flag=True,
+              help="Draw every node: a group of more than 20 is otherwise collapsed to the "
+                   "children that did not succeed and a row counting the others.")
 @verb
-def get_cmd(target: Target, names: tuple[str, ...], output: str | None) -> int:
+def get_cmd(target: Target, names: tuple[str, ...], output: str | None, expand: bool) -> int:
     """Show workflows: header and node tree, or the object (argo get)."""
     def show(name: str) -> None:
-        print_workflow(target.service.get(target.namespace, target.resolve(name)), output)
+        print_workflow(target.service.get(target.namespace, target.resolve(name)), output,
+                       expand)
 
     return _each(names, show)
 

@@ -56,6 +56,10 @@ _BOUNDARY = frozenset({"Steps", "DAG"})
 _GROUP_PARENTS = frozenset({"StepGroup", "Retry"})
 _EXECUTION = frozenset({"Pod", "Skipped", "Suspend", "HTTP", "Plugin"})
 _RENDERABLE = _BOUNDARY | _GROUP_PARENTS | _EXECUTION
+#: A group of more children than this is drawn collapsed, as the panel draws it: its children
+#: that did not succeed (up to this many) and one row counting the others by phase.
+COLLAPSE = 20
+_QUIET = frozenset({"Succeeded", "Skipped", "Omitted"})
 # Nodes that do work; the plain (non-terminal) log reports only these.
 _REPORTED = frozenset({"Pod", "Container", "Skipped", "Suspend", "HTTP", "Plugin"})
 
@@ -370,6 +374,31 @@ def _make_row(
     )
 
 
+def _collapsed_row(left_out: list[str], nodes: dict[str, dict[str, Any]], prefix: str,
+                   depth: int, on_exit: bool) -> Row:
+    """The one row standing for a big group's children left out: how many, by phase."""
+    phases: dict[str, int] = {}
+    for nid in left_out:
+        phase = nodes[nid].get("phase") or "Pending"
+        phases[phase] = phases.get(phase, 0) + 1
+    counts = ", ".join(f"{n:,} {phase}" for phase, n in sorted(phases.items()))
+    return Row(id="", prefix=prefix, depth=depth, icon="…",
+               display_name=f"{len(left_out):,} more ({counts}); --expand shows them",
+               template="", pod_name="", duration="", message="", phase="", type="",
+               on_exit=on_exit)
+
+
+def _shown_children(children: list[str], nodes: dict[str, dict[str, Any]],
+                    collapse: int | None) -> tuple[list[str], list[str]]:
+    """(children drawn, in argo's order; children left out): a group of more than ``collapse``
+    keeps only its first ``collapse`` that did not succeed, where the news is."""
+    if collapse is None or len(children) <= collapse:
+        return _sort_siblings(children, nodes), []
+    shown = [c for c in children if nodes[c].get("phase") not in _QUIET][:collapse]
+    kept = set(shown)
+    return _sort_siblings(shown, nodes), [c for c in children if c not in kept]
+
+
 def _walk(
     wf_name: str,
     root: str,
@@ -377,12 +406,17 @@ def _walk(
     kids: dict[str, list[str]],
     on_exit: bool,
     now: datetime,
+    collapse: int | None = None,
 ) -> Iterator[Row]:
     # Explicit stack: recursive templates can nest deeper than Python's recursion limit.
-    stack: list[tuple[str, int, str, str]] = [(root, 0, " ", " ")]
+    # A list instead of an id stands for a group's children left out: one row says so.
+    stack: list[tuple[str | list[str], int, str, str]] = [(root, 0, " ", " ")]
     visited: set[str] = set()
     while stack:
         nid, depth, prefix, cont = stack.pop()
+        if isinstance(nid, list):
+            yield _collapsed_row(nid, nodes, prefix, depth, on_exit)
+            continue
         if nid in visited:  # malformed status with a cycle: draw each node once
             continue
         visited.add(nid)
@@ -390,7 +424,8 @@ def _walk(
         hidden, indent = _hidden(node)
         if not hidden:
             yield _make_row(wf_name, nid, node, prefix, depth, on_exit, now)
-        children = _sort_siblings(kids.get(nid, []), nodes)
+        shown, rest = _shown_children(kids.get(nid, []), nodes, collapse)
+        children: list[str | list[str]] = [*shown, rest] if rest else list(shown)
         last = len(children) - 1
         pending = []
         for i, child in enumerate(children):
@@ -403,11 +438,13 @@ def _walk(
         stack.extend(reversed(pending))
 
 
-def node_tree(wf: dict[str, Any], *, now: datetime | None = None) -> list[Row]:
+def node_tree(wf: dict[str, Any], *, now: datetime | None = None,
+              collapse: int | None = None) -> list[Row]:
     """Rows of the workflow tree in `argo get` order: main tree, then the onExit tree.
 
-    `now` fixes the clock used for durations of running pods. Linear in the
-    number of nodes apart from sorting each node's siblings.
+    `now` fixes the clock used for durations of running pods; `collapse` collapses groups of
+    more children than that. Linear in the number of nodes apart from sorting each node's
+    siblings.
     """
     name = (wf.get("metadata") or {}).get("name", "")
     nodes: dict[str, dict[str, Any]] = (wf.get("status") or {}).get("nodes") or {}
@@ -415,11 +452,11 @@ def node_tree(wf: dict[str, Any], *, now: datetime | None = None) -> list[Row]:
         return []
     clock = _now(now)
     kids, roots = _build_children(nodes)
-    rows = list(_walk(name, name, nodes, kids, False, clock))
+    rows = list(_walk(name, name, nodes, kids, False, clock, collapse))
     exit_name = f"{name}.onExit"
     for root in roots:
         if root != name and nodes[root].get("name") == exit_name:
-            rows.extend(_walk(name, root, nodes, kids, True, clock))
+            rows.extend(_walk(name, root, nodes, kids, True, clock, collapse))
             break
     return rows
 
@@ -657,15 +694,17 @@ def render_workflow(
     now: datetime | None = None,
     wide: bool = False,
     max_rows: int | None = None,
+    collapse: int | None = COLLAPSE,
 ) -> RenderableType:
     """Header block plus node tree, like `argo get` (`wide` ~ `argo get -o wide`).
 
     `max_rows` keeps the root row and the newest rows (argo orders siblings by
     start time, so the tail is where a running workflow's activity is): a live
     screen cannot show more, and laying out 10,000 table rows takes seconds.
+    `collapse` (None: draw every node) collapses big groups.
     """
     clock = _now(now)
-    rows = node_tree(wf, now=clock)
+    rows = node_tree(wf, now=clock, collapse=collapse)
     header = _header(wf, clock)
     if not rows:
         return header
@@ -694,9 +733,11 @@ class LiveView:
         wide: bool = False,
         fps: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
+        collapse: int | None = COLLAPSE,
     ) -> None:
         self.console = console or Console(stderr=True)
         self.wide = wide
+        self.collapse = collapse
         self.redraws = 0
         self._interval = 1.0 / fps
         self._clock = clock
@@ -732,14 +773,15 @@ class LiveView:
             self._live.stop()
         final = final if final is not None else self._latest
         if final is not None:
-            self.console.print(render_workflow(final, wide=self.wide))
+            self.console.print(render_workflow(final, wide=self.wide, collapse=self.collapse))
 
     def _draw(self) -> None:
         assert self._latest is not None
         self.start()
         # Only what fits on screen is laid out; the final print shows every row.
         fits = max(self.console.size.height - _LIVE_CHROME, _LIVE_MIN_ROWS)
-        view = render_workflow(self._latest, wide=self.wide, max_rows=fits)
+        view = render_workflow(self._latest, wide=self.wide, max_rows=fits,
+                               collapse=self.collapse)
         self._live.update(view, refresh=True)
         self.redraws += 1
         self._dirty = False

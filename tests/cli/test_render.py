@@ -675,21 +675,56 @@ def test_node_tree_scales_linearly_on_10k_nodes():
 def test_max_rows_keeps_root_and_newest_rows():
     wf = big_dag(300)
     rows = node_tree(wf)
-    lines = tree_lines(wf, max_rows=20)
+    lines = tree_lines(wf, max_rows=20, collapse=None)
     assert len(lines) == 1 + 20  # heading + 20 tree lines
     assert lines[1].startswith(" ✔ big")
     hidden = len(rows) - 19
     assert lines[2].strip() == f"… {hidden} earlier rows not shown"
     assert lines[-1].startswith(rows[-1].prefix + rows[-1].icon + " " + rows[-1].display_name)
-    assert len(tree_lines(wf)) == 1 + len(rows)  # no limit: every row
+    assert len(tree_lines(wf, collapse=None)) == 1 + len(rows)  # no limit: every row
 
 
 def test_live_view_draws_only_what_fits_on_screen():
     console = Console(file=StringIO(), width=120, height=40, color_system=None, force_terminal=True)
-    view = LiveView(console)
+    view = LiveView(console, collapse=None)
     view.update(big_dag(10_000))
     assert view.redraws == 1
     frame = console.file.getvalue()
     assert "earlier rows not shown" in frame
     assert frame.count("\n") < 60
     view.close(steps_wf())
+
+
+def loop_wf(width: int, failed: tuple[int, ...] = ()) -> dict[str, Any]:
+    """One step looping over ``width`` items in one StepGroup; the ``failed`` ones failed."""
+    w = "loop-5x"
+    items = [f"i{k}" for k in range(width)]
+    return workflow(w, [
+        node(w, w, "Steps", children=("sg0",), template="main", end=5),
+        node("sg0", f"{w}[0]", "StepGroup", boundary=w, children=tuple(items), template="main"),
+        *(node(item, f"{w}[0].s({k}:{k})", "Pod", "Failed" if k in failed else "Succeeded",
+               boundary=w, start=k) for k, item in enumerate(items)),
+    ])
+
+
+def test_a_big_group_is_collapsed_to_what_did_not_succeed_and_a_count():
+    wf = loop_wf(50, failed=(7, 31))
+    assert steps(node_tree(wf, now=NOW, collapse=20)) == [
+        " ✔ loop-5x",
+        " └─┬─✖ s(7:7)",
+        "   ├─✖ s(31:31)",
+        "   └─… 48 more (48 Succeeded); --expand shows them",
+    ]
+    lines = tree_lines(wf)  # what `argosy get` and the live view draw by default
+    assert len(lines) == 1 + 4 and "48 more (48 Succeeded)" in lines[-1]
+    assert len(tree_lines(wf, collapse=None)) == 1 + 1 + 50  # expanded: every node
+
+
+def test_a_group_of_up_to_twenty_is_drawn_whole():
+    assert len(node_tree(loop_wf(20), now=NOW, collapse=20)) == 1 + 20
+
+
+def test_a_collapsed_group_keeps_at_most_twenty_that_did_not_succeed():
+    rows = node_tree(loop_wf(100, failed=tuple(range(0, 100, 2))), now=NOW, collapse=20)
+    assert len(rows) == 1 + 20 + 1
+    assert rows[-1].display_name == "80 more (30 Failed, 50 Succeeded); --expand shows them"

@@ -410,6 +410,28 @@ def test_get_output_formats(cli: Cli, tmp_path: Path) -> None:
     assert both.stdout == f"{name}\n{name}\n"
 
 
+LOOP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: loop-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps: [[{name: s, template: pause, withSequence: {count: "30"}}]]
+  - name: pause
+    suspend: {duration: "0"}
+"""
+
+
+def test_get_collapses_a_big_loop_unless_expand(cli: Cli, tmp_path: Path) -> None:
+    name = submit_and_wait(cli, write(tmp_path, LOOP))
+    text = cli("get", name).stdout
+    assert "s(0:0)" not in text and "30 more (30 Succeeded); --expand shows them" in text
+    expanded = cli("get", name, "--expand").stdout
+    assert all(f"s({i}:{i})" in expanded for i in range(30)) and "more (" not in expanded
+
+
 # ---- list ---------------------------------------------------------------------------------------
 
 def test_list_table_and_filters(cli: Cli, tmp_path: Path) -> None:
