@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from argosy.errors import ArgosyError, ExpressionError, Fault, NotFound
 from argosy.spec.refs import Lookup
 from argosy.store import AlreadyExists, Store
@@ -76,7 +74,7 @@ def _schedule_faults(spec: dict[str, Any]) -> list[Fault]:
     faults = []
     for index, text in enumerate(given):
         path = where if where == "spec.schedule" else f"{where}[{index}]"
-        if not isinstance(text, str) or not croniter.is_valid(text):
+        if not isinstance(text, str) or not _croniter().is_valid(text):
             faults.append(Fault(path, f'invalid cron schedule "{text}": expected five fields '
                                 "(minute hour day-of-month month day-of-week) or @hourly…"))
     return faults
@@ -245,7 +243,7 @@ def due(cron: dict[str, Any], now: datetime) -> datetime | None:
     latest = None
     for text in schedules(spec):
         # croniter's get_prev from ``now`` is strictly before it: step a microsecond past.
-        previous = croniter(text, local + timedelta(microseconds=1)).get_prev(datetime)
+        previous = _croniter()(text, local + timedelta(microseconds=1)).get_prev(datetime)
         if previous > since and (latest is None or previous > latest):
             latest = previous
     if latest is None or (now - latest).total_seconds() > grace:
@@ -253,11 +251,18 @@ def due(cron: dict[str, Any], now: datetime) -> datetime | None:
     return latest
 
 
+def _croniter() -> Any:
+    """croniter, imported when a schedule is read: not by every verb of the CLI."""
+    from croniter import croniter
+
+    return croniter
+
+
 def next_time(cron: dict[str, Any], now: datetime) -> datetime | None:
     """When the next schedule time comes (``argo cron get``'s NextScheduledTime)."""
     spec = cron["spec"]
     local = now.astimezone(zone(spec))
-    times = [croniter(text, local).get_next(datetime) for text in schedules(spec)]
+    times = [_croniter()(text, local).get_next(datetime) for text in schedules(spec)]
     return min(times) if times else None
 
 

@@ -577,5 +577,7 @@ def default_registry() -> Registry:
 
 
 def open_store(home: Path | str | None = None) -> Store:
-    """The configured store, through the default registry: what every interface opens."""
-    return default_registry().open_store(home)
+    """The configured store: what every interface opens (see :func:`argosy.store.open_store`)."""
+    from argosy.store import open_store
+
+    return open_store(home)

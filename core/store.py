@@ -1085,3 +1085,33 @@ class _SQLite:
 
 
 sqlite = _SQLite()
+
+
+def open_store(home: Path | str | None = None) -> Store:
+    """The store ``config.yaml`` names, opened on ``home``. argosy's own (``sqlite``, a claim
+    no plugin can take) opens without loading any plugin, so verbs that only read the store
+    start fast; another (or a file to complain about) goes through the plugin registry."""
+    where = Path(home) if home else argosy_home()
+    if _configured_store(where) == sqlite.name:
+        return sqlite.open(where)
+    from argosy.registry import default_registry
+
+    return default_registry().open_store(where)
+
+
+def _configured_store(home: Path) -> str | None:
+    """``config.yaml``'s ``store`` (``sqlite`` when it names none), or None when the file is
+    for the registry to read and say what is wrong with it."""
+    try:
+        text = (home / "config.yaml").read_text()
+    except FileNotFoundError:
+        return sqlite.name
+    except OSError:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return None
+    return data.get("store", sqlite.name) if isinstance(data, dict) else None

@@ -224,7 +224,7 @@ class WorkflowService:
     """
 
     def __init__(self, store: Store | None = None, registry: Registry | None = None) -> None:
-        from argosy.registry import open_store
+        from argosy.store import open_store
 
         self.store = store or open_store()
         self.registry = registry

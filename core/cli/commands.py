@@ -87,9 +87,10 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "executor: in $ARGOSY_HOME/config.yaml, else local).")(fn)
 
 
-#: Verbs that neither open the store (a plugin provides it) nor use any other plugin: they load
-#: none (nor the engine and models that plugins import), which keeps them fast to start.
-NO_PLUGINS = frozenset({"version"})
+#: Verbs that use no plugin but the store's (argosy's own store opens without loading any): they
+#: load none (nor the engine and models that plugins import), which keeps them fast to start;
+#: plugins' problems are reported by the verbs that use plugins.
+NO_PLUGINS = frozenset({"version", "list", "get"})
 
 
 def default_registry() -> Any:
