@@ -52,8 +52,12 @@ def test_a_local_verb_imports_no_server_stack_nor_kubernetes(home: Path, verb: t
     assert under(imported(home, *verb), SERVER_STACK) == []
 
 
-def test_version_loads_no_engine_nor_plugins(home: Path) -> None:
-    assert under(imported(home, "version"), ENGINE) == []
+@pytest.mark.parametrize("verb", [("version",), ("list",), ("get", "@latest")],
+                         ids=lambda v: v[0])
+def test_a_verb_reading_the_store_loads_no_engine_nor_plugins(home: Path, verb: tuple) -> None:
+    """argosy's own store opens without the registry: no plugin API, pydantic nor croniter."""
+    modules = imported(home, *verb)
+    assert under(modules, (*ENGINE, "argosy.registry", "argosy.plugin", "croniter")) == []
 
 
 def test_run_still_loads_the_plugins(home: Path) -> None:
