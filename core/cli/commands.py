@@ -998,7 +998,8 @@ def list_cmd(target: Target, all_namespaces: bool, output: str | None, no_header
              **filters: Any) -> None:
     """List workflows, newest first (argo list)."""
     target.all_namespaces = all_namespaces
-    found = list_workflows(target, nodes=output != "name", **filters)
+    # The table reads nodes only for P/R/C (wide) and a running workflow's "(Suspended)".
+    found = list_workflows(target, nodes=output in ("json", "yaml", "wide"), **filters)
     if not found:
         click.echo("[]" if output in ("json", "yaml") else "No workflows found")
     elif output == "name":
@@ -1007,6 +1008,10 @@ def list_cmd(target: Target, all_namespaces: bool, output: str | None, no_header
     elif output in ("json", "yaml"):
         click.echo(dump(found, output))
     else:
+        if output != "wide":
+            found = [target.service.get(wf["metadata"]["namespace"], wf["metadata"]["name"])
+                     if (wf.get("status") or {}).get("phase") == "Running" else wf
+                     for wf in found]
         click.echo(workflow_table(found, wide=output == "wide", namespaces=all_namespaces,
                                   headers=not no_headers))
 
