@@ -2,8 +2,8 @@
 measured in the same run.
 
     python tests/bench/bench_scale.py [--quick] [--sizes 1000,10000,100000] [--true-sizes …]
-                                      [--only nodes,fanout,verbs,recovery] [--fanout N]
-                                      [--json out.json]
+                                      [--only nodes,fanout,verbs,store,startup,recovery]
+                                      [--fanout N] [--json out.json]
 
 Sizes in brackets are ``--quick``'s.
 
@@ -17,10 +17,16 @@ Sizes in brackets are ``--quick``'s.
   sizes over the nodes added. Floor: a plain asyncio fan-out of N tasks that each do nothing
   (suspend) or launch ``true`` 8 at a time (true), in a fresh interpreter too.
 * Fan-out: a steps template running 5,000 [1,000] ``true`` steps in one group, with no
-  ``parallelism`` and with 8, against the floor launching the same processes 8 and 64 at a
-  time (the best counts).
-* Verbs: ``argosy get`` (tree and ``-o json``) and ``argosy list`` through the real CLI on a
-  finished 100,000-node [10,000] DAG loop.
+  ``parallelism`` and with 8, against two floors: plain asyncio launching ``true`` 8 and 64 at
+  a time, and the local executor launching it (its sandbox, as the engine does) 8, 64 and all
+  at a time, with no engine around it (the best of each counts).
+* Verbs: ``argosy get`` (the collapsed tree, ``--expand`` and ``-o json``) and ``argosy list``
+  through the real CLI on a finished 100,000-node [10,000] DAG loop.
+* Store: ``argosy list`` (whole, and in pages of 100), the REST list (whole, and its first
+  page of ``listOptions.limit=100``) and a REST watch receiving every workflow, over a store of
+  10,000 [1,000] finished workflows.
+* Start-up: a one-node ``argosy run`` and ``argosy list``/``get`` on a one-workflow store,
+  best of 5 each, against ``python -c pass``.
 * Recovery: the same workflow run by ``argosy engine``, killed with SIGKILL once half its nodes
   finished; a new engine finishes it: the catch-up time and CPU, and how many nodes that had
   finished before the kill were recorded again (a node run twice).
@@ -106,11 +112,35 @@ async def _floor_fanout(nodes: int, leaf: str, parallelism: int) -> None:
     await asyncio.gather(*(one() for _ in range(nodes)))
 
 
+async def _floor_sandboxed(nodes: int, parallelism: int) -> None:
+    """Launch ``true`` ``nodes`` times through the local executor (its sandbox, the engine's
+    way), ``parallelism`` at a time, with no engine around it."""
+    import tempfile
+
+    from argosy.plugins.local import LocalExecutor, ProcessSpec
+    from argosy.store import remove_tree, runtime_root
+
+    executor, slots = LocalExecutor(), asyncio.Semaphore(parallelism)
+    root = Path(tempfile.mkdtemp(prefix="floor-", dir=runtime_root()))
+
+    async def one(i: int) -> None:
+        async with slots:
+            await executor.run(ProcessSpec([TRUE], {}, None, root / str(i)))
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(nodes)))
+    finally:
+        remove_tree(root)
+
+
 def child_run(shape: str, leaf: str, nodes: int, parallelism: int | None) -> dict[str, Any]:
-    """In the child: the floor (shape ``floor``) or the engine; times, CPU and memory."""
-    if shape == "floor":
+    """In the child: the floor (shape ``floor``, or ``sandboxed`` through the local
+    executor) or the engine; times, CPU and memory."""
+    if shape in ("floor", "sandboxed"):
         cpu, start = cpu_seconds(), time.perf_counter()
-        asyncio.run(_floor_fanout(nodes, leaf, parallelism or 8))
+        floor = (_floor_fanout(nodes, leaf, parallelism or 8) if shape == "floor"
+                 else _floor_sandboxed(nodes, parallelism or nodes))
+        asyncio.run(floor)
         return {"submit_s": 0.0, "run_s": time.perf_counter() - start,
                 "cpu_s": cpu_seconds() - cpu, "phase": "Succeeded", "hwm_mb": vm_hwm_mb(),
                 "baseline_hwm_mb": vm_hwm_mb(), "store_bytes": 0}
@@ -229,7 +259,9 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
 def bench_fanout(width: int, reps: int) -> dict[str, Any]:
     """The engine with no ``parallelism`` and with 8, against the floor at 8 and 64, in turns;
     the best of ``reps`` each."""
-    cases = {"floor_p8": ("floor", 8), "floor_p64": ("floor", 64), "engine": ("steps", None),
+    cases = {"floor_p8": ("floor", 8), "floor_p64": ("floor", 64),
+             "sandboxed_p8": ("sandboxed", 8), "sandboxed_p64": ("sandboxed", 64),
+             "sandboxed_all": ("sandboxed", width), "engine": ("steps", None),
              "engine_p8": ("steps", 8)}
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
     for _ in range(reps):
@@ -242,22 +274,30 @@ def bench_fanout(width: int, reps: int) -> dict[str, Any]:
     return {"width": width, "best": best, "samples": samples}
 
 
+def _fastest(best: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    found = [b for name, b in best.items() if name.startswith(prefix) and b]
+    return min(found, key=lambda r: r["run_s"]) if found else None
+
+
 def fanout_lines(result: dict[str, Any]) -> list[str]:
+    """Each case's best; the engine's against the plain floor's best (``true`` launched by
+    asyncio) and the sandboxed floor's (launched through the local executor, as the engine
+    does: the sandbox's own cost per process is then in both)."""
     best, width = result["best"], result["width"]
-    floors = [b for b in (best["floor_p8"], best["floor_p64"]) if b]
-    floor = min(floors, key=lambda r: r["run_s"]) if floors else None
+    floors = {"floor": _fastest(best, "floor_"), "sandboxed floor": _fastest(best, "sandboxed_")}
     out = []
-    for name in ("floor_p8", "floor_p64", "engine", "engine_p8"):
-        found = best[name]
+    for name, found in best.items():
         if found is None:
             out.append(f"fan-out {width:,} true, {name}: ERROR")
             continue
         line = (f"fan-out {width:,} true, {name}: {found['run_s']:.2f} s, CPU "
                 f"{found['cpu_s']:.2f} s, peak RSS {found['hwm_mb']:.0f} MB, load "
                 f"{found['load']:.1f}")
-        if floor is not None and name.startswith("engine"):
+        for what, floor in floors.items() if name.startswith("engine") else ():
+            if floor is None:
+                continue
             ratio = found["run_s"] / floor["run_s"]
-            line += f", {ratio:.2f}x the floor's best"
+            line += f"; {ratio:.2f}x the {what}'s best"
             if name == "engine":
                 line += (f" (target <= {MAX_FANOUT_RATIO:g}x: "
                          f"{'PASS' if ratio <= MAX_FANOUT_RATIO else 'MISS'})")
@@ -291,12 +331,88 @@ def bench_verbs(nodes: int) -> list[str]:
         record = submit(store, loop_workflow("dag", nodes, SUSPEND_LEAF))
         name = asyncio.run(Engine(store).run(record.uid)).name
         store.close()
-        for args in (["get", name], ["get", name, "-o", "json"], ["list"]):
+        for args in (["get", name], ["get", name, "--expand"], ["get", name, "-o", "json"],
+                     ["list"]):
             load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
             proc = cli(*args, home=home)
             out.append(f"argosy {' '.join(args[:1] + args[2:])} ({nodes:,} nodes): "
                        f"{time.perf_counter() - start:.2f} s, CPU {children_cpu() - cpu:.2f} s, "
                        f"{len(proc.stdout):,} bytes, exit {proc.returncode}, load {load:.1f}")
+            print(out[-1], flush=True)
+    return out
+
+
+def bench_store(total: int) -> list[str]:
+    """``argosy list``, the REST list (whole, and a first page of 100) and a watch's first
+    ``total`` events, over a store of ``total`` finished workflows (bench_server's seeds run
+    here, their rows cloned)."""
+    import httpx
+    from bench_server import API, EVENTS, NS, clone_seeds, cpu_seconds, run_seeds, start_server
+
+    out = []
+
+    def report(what: str, took: float, cpu: float, size: int, status: int | str) -> None:
+        out.append(f"{what} ({total:,} workflows): {took:.2f} s, CPU {cpu:.2f} s, {size:,} "
+                   f"bytes, {status}, load {os.getloadavg()[0]:.1f}")
+        print(out[-1], flush=True)
+
+    with fresh_home() as home:
+        clone_seeds(home, run_seeds(home, 10), total)
+        for args in (["list", "-n", NS], ["list", "-n", NS, "--chunk-size", "100"]):
+            cpu, start = children_cpu(), time.perf_counter()
+            proc = cli(*args, home=home)
+            report(f"argosy {' '.join(args)}", time.perf_counter() - start,
+                   children_cpu() - cpu, len(proc.stdout), f"exit {proc.returncode}")
+        server = start_server(home, home / "server.log")
+        headers = {"Authorization": f"Bearer {server.token}"}
+        try:
+            for what, params in (("REST list", {}),
+                                 ("REST list, first page", {"listOptions.limit": "100"})):
+                cpu, start = cpu_seconds(server.pid), time.perf_counter()
+                resp = httpx.get(f"{server.url}{API}/{NS}", params=params, headers=headers,
+                                 timeout=600)
+                report(what, time.perf_counter() - start, cpu_seconds(server.pid) - cpu,
+                       len(resp.content), f"HTTP {resp.status_code}")
+            cpu, start, seen, size = cpu_seconds(server.pid), time.perf_counter(), 0, 0
+            with httpx.stream("GET", f"{server.url}{EVENTS}/{NS}", headers=headers,
+                              timeout=httpx.Timeout(600, read=600)) as resp:
+                for line in resp.iter_lines():
+                    size += len(line)
+                    seen += line.startswith("data: ")
+                    if seen == total:
+                        break
+            report("REST watch, every workflow as ADDED", time.perf_counter() - start,
+                   cpu_seconds(server.pid) - cpu, size, f"{seen:,} events")
+        finally:
+            server.stop()
+    return out
+
+
+def bench_startup(reps: int = 5) -> list[str]:
+    """A one-node ``argosy run`` and ``list``/``get`` on a one-workflow store, against a bare
+    interpreter: the best wall and CPU of ``reps`` each."""
+    one = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+           "metadata": {"generateName": "one-"},
+           "spec": {"entrypoint": "main", "templates": [{"name": "main", **TRUE_LEAF}]}}
+    out = []
+    with fresh_home() as home:
+        manifest = home / "one.json"
+        manifest.write_text(json.dumps(one))
+        cases = {"python -c pass": [sys.executable, "-c", "pass"]}
+        argosy = [sys.executable, "-m", "argosy.cli"]
+        cases |= {f"argosy {verb}": [*argosy, *args] for verb, args in (
+            ("run (one node)", ["run", str(manifest)]), ("list", ["list"]),
+            ("get", ["get", "@latest"]))}
+        env = dict(os.environ, ARGOSY_HOME=str(home))
+        for what, argv in cases.items():
+            samples = []
+            for _ in range(reps):
+                cpu, start = children_cpu(), time.perf_counter()
+                subprocess.run(argv, env=env, capture_output=True)
+                samples.append((time.perf_counter() - start, children_cpu() - cpu))
+            best = min(samples)
+            out.append(f"start-up, {what}: {best[0]:.3f} s, CPU {best[1]:.3f} s (best of "
+                       f"{reps}), load {os.getloadavg()[0]:.1f}")
             print(out[-1], flush=True)
     return out
 
@@ -354,7 +470,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
     parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
     parser.add_argument("--fanout", type=int, help="width of the fan-out (5,000)")
-    parser.add_argument("--only", default="nodes,fanout,verbs,recovery",
+    parser.add_argument("--only", default="nodes,fanout,verbs,store,startup,recovery",
                         help="comma-separated parts to run")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -390,6 +506,14 @@ def main() -> None:
         print("\n-- verbs on a big workflow --")
         results["verbs"] = bench_verbs(big)
         lines += results["verbs"]
+    if "store" in parts:
+        print("\n-- verbs on a big store --")
+        results["store"] = bench_store(1_000 if args.quick else 10_000)
+        lines += results["store"]
+    if "startup" in parts:
+        print("\n-- start-up --")
+        results["startup"] = bench_startup()
+        lines += results["startup"]
     if "recovery" in parts:
         print("\n-- recovery --")
         results["recovery"] = bench_recovery(big)
