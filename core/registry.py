@@ -318,7 +318,7 @@ class Registry:
     def settings(self, home: Path | None = None) -> dict[str, Any]:
         """``$ARGOSY_HOME/config.yaml`` (``{}`` when there is none), read again when it changes;
         a malformed file is an error naming it."""
-        from argosy.store import argosy_home
+        from argosy.store import argosy_home, read_config
 
         path = (home or argosy_home()) / CONFIG_FILE
         try:
@@ -326,7 +326,7 @@ class Registry:
         except FileNotFoundError:
             return {}
         if self._config is None or self._config[:2] != (path, mtime):
-            self._config = (path, mtime, _read_config(path))
+            self._config = (path, mtime, read_config(path))
         return self._config[2]
 
     def config(self, plugin: str, home: Path | None = None) -> dict[str, Any]:
@@ -437,28 +437,6 @@ def _builtin_function_names() -> set[str]:
     from argosy.expr.functions import BUILTIN_FUNCTIONS
 
     return set(BUILTIN_FUNCTIONS) | set(expr_builtins.FUNCTIONS) | set(expr_builtins.PREDICATES)
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    import yaml
-
-    from argosy.errors import ArgosyError
-
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ArgosyError(f"{path}: cannot read the configuration: {_describe(exc)}") from None
-    if not isinstance(data, dict):
-        raise ArgosyError(f"{path}: must be a mapping (store, plugins)")
-    plugins = data.get("plugins") or {}
-    if not isinstance(plugins, dict) or not all(
-            isinstance(v, dict) or v is None for v in plugins.values()):
-        raise ArgosyError(f"{path}: plugins: must map each plugin's name to a mapping of its "
-                          "settings")
-    for key, default in (("store", DEFAULT_STORE), ("executor", DEFAULT_EXECUTOR)):
-        if not isinstance(data.get(key, default), str):
-            raise ArgosyError(f"{path}: {key}: must be the name of one (e.g. {default})")
-    return {**data, "plugins": plugins}
 
 
 def _load_order(ep: importlib.metadata.EntryPoint) -> tuple[bool, str]:

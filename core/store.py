@@ -1090,7 +1090,7 @@ sqlite = _SQLite()
 def open_store(home: Path | str | None = None) -> Store:
     """The store ``config.yaml`` names, opened on ``home``. argosy's own (``sqlite``, a claim
     no plugin can take) opens without loading any plugin, so verbs that only read the store
-    start fast; another (or a file to complain about) goes through the plugin registry."""
+    start fast; another goes through the plugin registry."""
     where = Path(home) if home else argosy_home()
     if _configured_store(where) == sqlite.name:
         return sqlite.open(where)
@@ -1099,19 +1099,32 @@ def open_store(home: Path | str | None = None) -> Store:
     return default_registry().open_store(where)
 
 
-def _configured_store(home: Path) -> str | None:
-    """``config.yaml``'s ``store`` (``sqlite`` when it names none), or None when the file is
-    for the registry to read and say what is wrong with it."""
-    try:
-        text = (home / "config.yaml").read_text()
-    except FileNotFoundError:
+def _configured_store(home: Path) -> str:
+    """``config.yaml``'s ``store`` (``sqlite`` when there is none), the file checked."""
+    path = home / "config.yaml"
+    if not path.exists():
         return sqlite.name
-    except OSError:
-        return None
+    return str(read_config(path).get("store", sqlite.name))
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """``$ARGOSY_HOME/config.yaml``, checked: an error naming the file and its fault."""
     import yaml
 
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        return None
-    return data.get("store", sqlite.name) if isinstance(data, dict) else None
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        text = " ".join(str(exc).split())  # one line: YAML's errors span several
+        raise ArgosyError(f"{path}: cannot read the configuration: {type(exc).__name__}: "
+                          f"{text}") from None
+    if not isinstance(data, dict):
+        raise ArgosyError(f"{path}: must be a mapping (store, plugins)")
+    plugins = data.get("plugins") or {}
+    if not isinstance(plugins, dict) or not all(
+            isinstance(v, dict) or v is None for v in plugins.values()):
+        raise ArgosyError(f"{path}: plugins: must map each plugin's name to a mapping of its "
+                          "settings")
+    for key, default in (("store", sqlite.name), ("executor", "local")):
+        if not isinstance(data.get(key, default), str):
+            raise ArgosyError(f"{path}: {key}: must be the name of one (e.g. {default})")
+    return {**data, "plugins": plugins}
