@@ -410,6 +410,28 @@ def test_get_output_formats(cli: Cli, tmp_path: Path) -> None:
     assert both.stdout == f"{name}\n{name}\n"
 
 
+def test_list_reads_nodes_only_for_what_its_table_shows(argosy_home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain table needs no node of a workflow that is not running (a store of 10,000
+    finished ones would have every node read); -o wide's P/R/C needs them."""
+    from click.testing import CliRunner
+
+    from argosy.api.service import submit
+    from argosy.cli import main
+
+    store = Store(argosy_home)
+    name = submit(store, yaml.safe_load(HELLO)).name
+    store.close()
+    read: list[str] = []
+    real = Store.nodes
+    monkeypatch.setattr(Store, "nodes", lambda self, uid: read.append(uid) or real(self, uid))
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 0 and name in result.output
+    assert read == []
+    assert CliRunner().invoke(main, ["list", "-o", "wide"]).exit_code == 0
+    assert len(read) == 1
+
+
 LOOP = """\
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
