@@ -10,7 +10,8 @@ not started never run. The container named ``main`` gives the pod its ``outputs.
 Sharing files: in a pod the containers share its volumes. The local executor mounts no volumes,
 so the containers of a set share the pod's private /tmp instead: each container's node dir gets a
 ``tmp`` symlink to the pod node's ``tmp``. A file one container writes under /tmp is seen by the
-next, and the pod's ``valueFrom.path`` outputs read that shared /tmp. Volume mounts elsewhere are
+next, and the pod's ``valueFrom.path`` outputs read that shared /tmp. A volume mounted under /tmp
+is a directory of it, made before the first container starts; volume mounts elsewhere are
 refused rather than run against the host's filesystem.
 
 ``containerSet.retryStrategy`` re-runs a failed container's command in place, as Argo's emissary
@@ -285,6 +286,13 @@ class PodRun:
 
     def _share_tmp(self, node_dir: Path) -> None:
         share_tmp(self.ctx.node_dir, node_dir)
+        # Its volumes are directories of that /tmp (see _check), there before any container
+        # starts, as a kubelet mounts a pod's volumes before its containers run.
+        shared = self.ctx.node_dir / "tmp"
+        for mount in [*(self.body.volume_mounts or []),
+                      *(m for c in self.body.containers for m in c.volume_mounts or [])]:
+            (shared / str(mount["mountPath"])[len("/tmp"):].lstrip("/")).mkdir(
+                parents=True, exist_ok=True)
 
     def _record(self, name: str, node: NodeStatus, ended: Ended) -> None:
         if not node.fulfilled:

@@ -290,6 +290,22 @@ def test_volume_mounts_outside_tmp_are_refused(home: Path, tmp_path: Path) -> No
         "containers of a set share the pod's /tmp, so mount the volume under /tmp")
 
 
+def test_an_empty_dir_under_tmp_is_there_for_every_container(home: Path,
+                                                            tmp_path: Path) -> None:
+    # As a pod's volume: mounted before any container starts, shared by all of them.
+    manifest = workflow("vol", """
+        - {name: a, image: argoproj/argosay:v2, command: [sh, -c],
+           args: [echo shared > /tmp/work/out/x]}
+        - {name: main, image: argoproj/argosay:v2, args: [cat, /tmp/work/out/x],
+           dependencies: [a]}
+    """).replace("containers:\n", "volumeMounts: [{name: w, mountPath: /tmp/work/out}]\n"
+                 "        containers:\n", 1).replace(
+        "  templates:", "  volumes: [{name: w, emptyDir: {}}]\n  templates:", 1)
+    result, wf = run(home, tmp_path, manifest)
+    assert result.code == 0, result.stderr
+    assert by_name(wf)["vol"]["outputs"]["result"] == "shared"
+
+
 def test_read_only_and_sub_path_mounts_are_refused(home: Path, tmp_path: Path) -> None:
     # Its mounts are the node's shared /tmp: a read-only one or a subPath cannot be honoured.
     manifest = workflow("vol", """
