@@ -271,7 +271,7 @@ class LocalExecutor:
         env = {**_inherited_env(), **({} if isolate else {"TMPDIR": str(tmp)}), **spec.env}
         cwd = spec.working_dir or ("/tmp" if isolate else str(tmp))
         started = time.time()
-        keep = _host_tmp_subtrees(os.getcwd(), env.get("PATH", "")) if isolate else ()
+        keep = _host_tmp_subtrees(env.get("PATH", "")) if isolate else ()
         # A task of its own, shielded: once the request is out the server starts the process
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
@@ -577,11 +577,20 @@ def layer(mount, children, root, layers, parent=None):
 
 def layer_children(mount, children, root, layers):
     for child in children.get(mount[0], ()):  # an overlay shows no mounts of its lower
-        if child[2] not in ("/proc", "/tmp"):
+        # Not what the node's own /proc and /tmp cover (podman's overlays under /tmp): bound
+        # there, they would only be hidden, at a cost, or fail the node when they vanish.
+        if not child[2].startswith(("/proc/", "/tmp/")) and child[2] not in ("/proc", "/tmp"):
             try:
                 layer(child, children, root, layers, mount)
-            except FileNotFoundError:
-                pass  # unmounted and removed since the server read the table (host_mounts)
+            except OSError:
+                if mounted(child[2]):
+                    raise
+                # else unmounted (and maybe removed) since the server read the table
+
+
+def mounted(point):
+    # Whether ``point`` is still a mount point in this namespace.
+    return any(m[2] == point for m in mount_table())
 
 
 def overlay(point, target, layers):
@@ -1127,11 +1136,12 @@ def _hidden_for(home: str | None, runtime: str | None, *needed: str) -> tuple[st
 
 
 @functools.lru_cache(maxsize=64)
-def _host_tmp_subtrees(cwd: str, path: str) -> tuple[str, ...]:
-    """Top-level names under the host's /tmp that the engine runs from: its working directory,
-    its Python and the directories on the process's PATH. A node's private /tmp keeps them
-    visible, so a checkout or a virtualenv that happens to live in /tmp still works."""
-    places = [cwd, sys.prefix, os.path.dirname(sys.executable), *path.split(os.pathsep)]
+def _host_tmp_subtrees(path: str) -> tuple[str, ...]:
+    """Top-level names under the host's /tmp that hold the engine's Python or a directory on
+    the process's PATH. A node's private /tmp keeps them visible, so a virtualenv that happens
+    to live in /tmp still runs; nothing else of the host's /tmp (not the engine's working
+    directory) is there: a step's /tmp starts empty, as a container's does."""
+    places = [sys.prefix, os.path.dirname(sys.executable), *path.split(os.pathsep)]
     names = set()
     for place in places:
         parts = os.path.abspath(place or "/").split(os.sep)

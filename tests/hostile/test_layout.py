@@ -3,12 +3,17 @@ as the rest of this directory)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
+import textwrap
 import uuid
 from pathlib import Path
 
 from argosy.plugins.local import LocalExecutor
+from tests.conftest import REPO
 from tests.executor.test_local import run, spec
 from tests.hostile.test_hostile import pytestmark  # noqa: F401  (root, unshare)
 
@@ -38,3 +43,37 @@ def test_other_containers_roots_are_read_only_and_self_binds_layered_with_their_
         for point in reversed(mounted):
             subprocess.run(["umount", point], check=True)
         shutil.rmtree(base)
+
+
+# Runs one node listing its /tmp and the mount points under it, in the directory it is given.
+LIST_TMP = textwrap.dedent("""
+    import asyncio, json, sys
+    from pathlib import Path
+    from argosy.plugins.local import LocalExecutor, ProcessSpec
+
+    script = "ls -A /tmp; echo --; cut -d' ' -f5 /proc/self/mountinfo | grep ^/tmp/ || true"
+    r = asyncio.run(LocalExecutor().run(ProcessSpec(["sh", "-c", script], {}, None,
+                                                    Path(sys.argv[1]))))
+    print(json.dumps([r.exit_code, r.stdout, r.stderr]))
+""")
+
+
+def test_a_nodes_tmp_is_empty_whatever_the_host_mounted_under_its_tmp_or_runs_from(
+        tmp_path: Path) -> None:
+    # The engine runs from a directory under the host's /tmp with a mount below it (as podman's
+    # overlays under /tmp are): the node sees neither, nor is that mount laid out underneath
+    # its /tmp, where it could only fail the node by vanishing while the node is set up.
+    host = Path("/tmp", f"argosy-test-{uuid.uuid4().hex}")
+    (host / "mnt").mkdir(parents=True)
+    try:
+        # In a mount namespace of the test's own: the mount goes with it.
+        script = f'mount -t tmpfs none {host}/mnt && exec "$@"'
+        proc = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+             sys.executable, "-c", LIST_TMP, str(tmp_path / "node")],
+            capture_output=True, text=True, timeout=60, cwd=host,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [0, "--\n", ""]
+    finally:
+        shutil.rmtree(host)
