@@ -77,3 +77,37 @@ def test_a_nodes_tmp_is_empty_whatever_the_host_mounted_under_its_tmp_or_runs_fr
         assert json.loads(proc.stdout) == [0, "--\n", ""]
     finally:
         shutil.rmtree(host)
+
+
+# Runs a node, mounts a tmpfs holding a file, runs another node reading that file.
+MOUNT_BETWEEN = textwrap.dedent("""
+    import asyncio, json, subprocess, sys
+    from pathlib import Path
+    from argosy.plugins.local import LocalExecutor, ProcessSpec
+
+    nodes, point = Path(sys.argv[1]), sys.argv[2]
+    ex, out = LocalExecutor(), []
+    for name in ("before", "after"):
+        r = asyncio.run(ex.run(ProcessSpec(["sh", "-c", f"cat {point}/f || true"], {}, None,
+                                           nodes / name)))
+        out.append(r.stdout)
+        if name == "before":
+            subprocess.run(["mount", "-t", "tmpfs", "none", point], check=True)
+            Path(point, "f").write_text("mounted\\n")
+    print(json.dumps(out))
+""")
+
+
+def test_a_mount_made_after_the_fork_server_read_the_table_is_in_the_next_nodes_view(
+        tmp_path: Path) -> None:
+    point = Path("/var/tmp", f"argosy-test-{uuid.uuid4().hex}")  # outside the private /tmp
+    point.mkdir()
+    try:
+        proc = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+             MOUNT_BETWEEN, str(tmp_path), str(point)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == ["", "mounted\n"]
+    finally:
+        point.rmdir()
