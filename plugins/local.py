@@ -86,6 +86,7 @@ import collections
 import contextlib
 import fcntl
 import functools
+import hashlib
 import logging
 import marshal
 import os
@@ -99,8 +100,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
+from argosy.plugins.podman import _BYTE_UNITS, _CPU_UNITS, _quantity
 
 __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
@@ -130,6 +133,7 @@ class ProcessSpec:
     started: Callable[[], None] | None = None  # called once the process runs (or is re-adopted)
     # (host path, mount path, read-only) bound into the node's view: its volumeMounts.
     volumes: tuple[tuple[str, str, bool], ...] = ()
+    cgroup: str | None = None  # a cgroup v2 directory the node's processes start in (limits)
 
 
 # Argo's outputs.result is the last 256 kB of stdout once one final newline is trimmed.
@@ -276,7 +280,8 @@ class LocalExecutor:
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
             spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
-            layered, spec.volumes, self._pids_limit() if isolate else 0))
+            layered, spec.volumes, self._pids_limit() if isolate else 0,
+            spec.cgroup if isolate else None))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -691,16 +696,16 @@ def clone(flags):
     return pid
 
 
-def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids):
+def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids, cgroup):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
     tree = host_mounts() if layered else None
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids)
+        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids, cgroup)
     return pid
 
 
-def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids):
+def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids, cgroup):
     # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
     # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
     # namespace and, once the step ended, kills what is left in it (`cmd &`, setsid, nohup),
@@ -723,6 +728,9 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pid
         if pids:  # the node's PID namespace allocates pids below this: a fork bomb stops there
             with open(PID_MAX, "w") as f:
                 f.write(str(pids))
+        if cgroup:  # its limits: the step and all it starts are born in it
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write("0")
         tmp = os.path.join(node, "tmp")
         if layered:
             enter_private_root(node, tmp, keep, hide, volumes, tree)
@@ -834,7 +842,7 @@ def start_time(pid):
 
 
 def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False,
-          volumes=(), pids=0):
+          volumes=(), pids=0, cgroup=None):
     tmp = os.path.join(node, "tmp")
     os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
     if not private_tmp:
@@ -856,7 +864,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
             w = None  # closed with fds
             if pids and not pid_max_per_namespace():
                 pids = 0  # the engine said so once (``("pids",)``)
-            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids)
+            pid = start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids,
+                             cgroup)
         else:
             try:
                 os.chdir(cwd)
@@ -1183,11 +1192,11 @@ class _ForkServer:
     async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, node: Path,
                     private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
                     hide: tuple[str, ...] = (), layered: bool = False,
-                    volumes: tuple[tuple[str, str, bool], ...] = (), pids: int = 0
-                    ) -> tuple[int, str, int] | None:
+                    volumes: tuple[tuple[str, str, bool], ...] = (), pids: int = 0,
+                    cgroup: str | None = None) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
-                   hide, layered, volumes, pids)
+                   hide, layered, volumes, pids, cgroup)
         for retry in (False, True):
             channel = self._channel()
             try:
@@ -1638,11 +1647,17 @@ class LocalBackend(LocalExecutor):
 
     binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
 
+    _cgroups: Path | None = None  # where nodes' cgroups go; None: not decided yet
+
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)
+        try:
+            cgroup = self._node_cgroup(request.node_dir, limits_of(request.template))
+        except (ArgosyError, OSError) as e:
+            return Outcome("Error", str(e))
         spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
                            node_dir=request.node_dir, started=request.started,
-                           volumes=request.volumes)
+                           volumes=request.volumes, cgroup=cgroup and str(cgroup))
         if spec.volumes and not self._isolated():
             return Outcome("Error", "volumeMounts need the node's own mount namespace, which "
                            f"{SANDBOX_ENV}=off or this kernel does not give it")
@@ -1658,14 +1673,113 @@ class LocalBackend(LocalExecutor):
             result = await self.run(spec)
         except ProcessLost as exc:
             return Outcome("Error", str(exc), log_files=logs)
+        finally:
+            oom = cgroup is not None and await _remove_cgroup(cgroup)
         ok = result.exit_code == 0
         message = result.message or ("" if ok else f"Error (exit code {result.exit_code})")
+        if oom and not ok:  # as the kubelet reports a container the kernel killed for memory
+            message = f"OOMKilled (exit code {result.exit_code})"
         stdout = result.stdout.removesuffix("\n").encode("utf-8", errors="surrogatepass")
         return Outcome("Succeeded" if ok else "Failed", message,
                        result=stdout[-RESULT_BYTES:].decode("utf-8", errors="replace"),
                        exit_code=result.exit_code,
                        read_file=lambda path: self.read_file(spec, path), log_files=logs,
                        locate=lambda path: self.host_path(spec, path))
+
+
+    def _node_cgroup(self, node_dir: Path, limits: dict[str, str]) -> Path | None:
+        """The node's cgroup with ``limits`` written, or None if it has none or they cannot be
+        enforced here (said once)."""
+        if not limits:
+            return None
+        if self._cgroups is None:
+            base, why = cgroup_base() if self._isolated() else (None, "steps run unisolated")
+            if base is None:
+                log.warning("argosy: resources.limits are not enforced, because %s", why)
+            self._cgroups = base or Path()
+        if self._cgroups == Path():
+            return None
+        name = hashlib.sha1(os.fsencode(os.path.abspath(node_dir))).hexdigest()[:20]
+        path = self._cgroups / f"argosy-{name}"  # the same after an engine restart
+        path.mkdir(exist_ok=True)
+        for file, value in limits.items():
+            if file != "memory.swap.max" or (path / file).exists():  # no swap accounting
+                (path / file).write_text(value)
+        return path
+
+
+# -- resources.limits through cgroup v2 -------------------------------------------------------
+
+CGROUP_ENV = "ARGOSY_CGROUP"
+_CPU_PERIOD = 100_000  # µs: the kernel's default cpu.max period
+
+
+def limits_of(template: dict[str, Any]) -> dict[str, str]:
+    """The cgroup files (and values) a template's container ``resources.limits`` asks for."""
+    main = template.get("script" if "script" in template else "container") or {}
+    limits = (main.get("resources") or {}).get("limits") or {}
+    files = {}
+    if limits.get("memory") not in (None, ""):
+        memory = _quantity(limits["memory"], _BYTE_UNITS, "resources.limits.memory")
+        files["memory.max"] = str(int(memory))
+        files["memory.swap.max"] = "0"  # a pod's limit holds no swap either
+    if limits.get("cpu") not in (None, ""):
+        cpus = _quantity(limits["cpu"], _CPU_UNITS, "resources.limits.cpu")
+        files["cpu.max"] = f"{max(1000, round(cpus * _CPU_PERIOD))} {_CPU_PERIOD}"
+    return files
+
+
+def cgroup_base() -> tuple[Path | None, str]:
+    """The cgroup v2 directory nodes' cgroups are made in, with memory and cpu delegated below
+    it (``$ARGOSY_CGROUP``, else the engine's own cgroup), or None and why there is none."""
+    base = os.environ.get(CGROUP_ENV) or _own_cgroup()
+    if base is None:
+        return None, "this process is in no cgroup v2 hierarchy"
+    path = Path(base)
+    try:
+        offered = set((path / "cgroup.controllers").read_text().split())
+    except OSError:
+        return None, f"{path} is not a cgroup v2 directory"
+    missing = [c for c in ("memory", "cpu") if c not in offered]
+    if missing:
+        return None, f"the cgroup v2 directory {path} offers no {' or '.join(missing)} controller"
+    try:
+        if not {"memory", "cpu"} <= set((path / "cgroup.subtree_control").read_text().split()):
+            (path / "cgroup.subtree_control").write_text("+memory +cpu")
+    except OSError as e:
+        return None, (f"the memory and cpu controllers cannot be delegated below {path} "
+                      f"({e.strerror}); set {CGROUP_ENV} to a cgroup v2 directory of this "
+                      "user's with no processes in it")
+    return path, ""
+
+
+def _own_cgroup() -> str | None:
+    """This process's cgroup v2 directory: its mount point and /proc/self/cgroup's path."""
+    try:
+        own = [line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines()
+               if line.startswith("0::")]
+        mounts = [fields[4] for fields in map(str.split, Path("/proc/self/mountinfo")
+                                                .read_text().splitlines())
+                  if fields[fields.index("-") + 1] == "cgroup2"]
+    except OSError:
+        return None
+    return mounts[0].rstrip("/") + own[0] if own and mounts else None
+
+
+async def _remove_cgroup(path: Path) -> bool:
+    """Remove a node's cgroup once its processes are gone; whether the kernel OOM-killed one."""
+    try:
+        events = (path / "memory.events").read_text().split()
+    except OSError:
+        return False
+    oom = int(events[events.index("oom_kill") + 1]) > 0 if "oom_kill" in events else False
+    for _ in range(100):  # the init's last moments: it leaves its cgroup as it exits
+        try:
+            path.rmdir()
+            break
+        except OSError:
+            await asyncio.sleep(0.01)
+    return oom
 
 
 @hookimpl
