@@ -29,7 +29,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from argosy import kube
-from argosy.api.cluster import GROUP, PLURAL, RESUME_ANNOTATION, VERSION
+from argosy.api.cluster import (
+    GROUP,
+    PLURAL,
+    RESUME_ANNOTATION,
+    VERSION,
+    ClusterCrons,
+    ClusterService,
+)
+from argosy.cron import Clock, CronScheduler, utc_now
 from argosy.engine.nodes import node_id
 from argosy.engine.selection import EXECUTOR_ANNOTATION
 from argosy.errors import ArgosyError, NotFound
@@ -42,6 +50,9 @@ FINISHED = ("Succeeded", "Failed", "Error")
 # base64), as Argo's controller does for large workflows: the object stays far below the API
 # server's 1.5 MiB request limit, and `kubectl get -o yaml` small.
 COMPRESS_NODES_OVER = 256 * 1024
+# The CronWorkflows are looked at this often (a schedule time seen up to ten seconds late still
+# runs on time: argosy.cron.ON_TIME_SECONDS).
+CRON_SECONDS = 1.0
 # A watch is renewed this often (the real server ends it sooner or later anyway).
 WATCH_SECONDS = 300
 
@@ -314,7 +325,7 @@ class Controller:
                  lease_seconds: float = 15.0, renew_deadline: float = 10.0,
                  retry_seconds: float = 2.0, status_interval: float = 0.5,
                  status_qps: float = 10.0, status_burst: int = 20,
-                 compress_over: int = COMPRESS_NODES_OVER) -> None:
+                 compress_over: int = COMPRESS_NODES_OVER, clock: Clock = utc_now) -> None:
         from kubernetes import client
 
         self.store = store
@@ -333,6 +344,11 @@ class Controller:
         # What each object asked for last (spec.suspend, spec.shutdown, the resume annotation),
         # by uid: a change of one is an action for the engine.
         self.asked: dict[str, tuple[Any, Any, Any]] = {}
+        # The cluster's CronWorkflows, scheduled as the engine schedules the store's: a run is
+        # a Workflow object named after its schedule time, so it is created once whoever leads.
+        self.crons = CronScheduler(ClusterCrons(self.api, namespace), clock,
+                                   workflows=ClusterService(self.api))
+        self._cron_at = 0.0
 
     async def run(self) -> None:
         """Wait to lead, then drive until cancelled or the lease is lost."""
@@ -354,6 +370,7 @@ class Controller:
                 if serving.done():
                     serving.result()  # the engine failed: say why
                 await self._sync()
+                await self._schedule()
                 await self._write_statuses()
                 await asyncio.sleep(self.interval)
         finally:
@@ -364,6 +381,16 @@ class Controller:
                 with contextlib.suppress(Exception):
                     await self._write_statuses(limit=False)
             self.elector.stop(release=not lost)
+
+    async def _schedule(self) -> None:
+        """The CronWorkflows, once a CRON_SECONDS: due runs created, their status written."""
+        if time.monotonic() < self._cron_at:
+            return
+        self._cron_at = time.monotonic() + CRON_SECONDS
+        try:
+            await asyncio.to_thread(self.crons.tick)
+        except ArgosyError as exc:  # the API unreachable: the next look tries again
+            log.warning("scheduling cronworkflows: %s", exc)
 
     # -- the cache
 

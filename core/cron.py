@@ -15,7 +15,7 @@ import copy
 import difflib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argosy.errors import ArgosyError, ExpressionError, Fault, NotFound
@@ -275,19 +275,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class CronScheduler:
-    """Starts the workflows of the store's CronWorkflows, keeps their status and history.
+class CronObjects(Protocol):
+    """Where the CronWorkflows live: the engine's store, or a cluster's objects."""
 
-    ``submit`` records a workflow manifest (raising AlreadyExists for a taken name);
-    ``terminate`` and ``delete`` act on a workflow by namespace and name.
+    def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]: ...
+
+    def get_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def patch_object(self, kind: str, namespace: str, name: str,
+                     change: Callable[[dict[str, Any]], None]) -> dict[str, Any]: ...
+
+
+class CronScheduler:
+    """Starts the workflows of the CronWorkflows in ``store``, keeps their status and history.
+
+    ``workflows`` (the store's WorkflowService by default) is where the runs go: its
+    ``submit`` records a workflow manifest (raising AlreadyExists for a taken name), ``list``
+    finds them by label, ``terminate`` and ``delete`` act on one by namespace and name.
     """
 
-    def __init__(self, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(self, store: CronObjects, clock: Clock = utc_now, *,
+                 workflows: Any = None) -> None:
         from argosy.api.service import WorkflowService
 
         self.store = store
         self.clock = clock
-        self.workflows = WorkflowService(store)
+        self.workflows = workflows or WorkflowService(store)  # type: ignore[arg-type]
 
     def pending(self) -> bool:
         """Whether any CronWorkflow may still start a workflow (the engine stays for it)."""

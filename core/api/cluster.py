@@ -8,15 +8,20 @@ status: argosy's controller owns the status, so resume asks through an annotatio
 
 from __future__ import annotations
 
+import copy
+import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from argosy import kube
 from argosy.errors import ArgosyError, NotFound
+from argosy.store import AlreadyExists
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "workflows"
+CRON_PLURAL = "cronworkflows"
 # `resume`: a new value (a nonce, then an optional node field selector after a space) has the
 # controller resume the workflow as `argosy resume` does.
 RESUME_ANNOTATION = "argosy.io/resume"
@@ -26,14 +31,31 @@ def _status_code(exc: BaseException) -> int | None:
     return getattr(exc, "status", None)
 
 
+def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """One call of the CustomObjectsApi on argoproj.io; the API's refusal as argosy's error
+    (404 NotFound, 409 AlreadyExists), with the API server's message."""
+    try:
+        return json.loads(fn(GROUP, VERSION, *args, _preload_content=False, **kwargs).data)
+    except Exception as exc:
+        code = _status_code(exc)
+        if code is None:
+            raise ArgosyError(f"{what}: {exc}") from None
+        try:
+            message = json.loads(exc.body)["message"]  # type: ignore[attr-defined]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            message = str(exc)
+        error = {404: NotFound, 409: AlreadyExists}.get(code, ArgosyError)
+        raise error(message) from None
+
+
 class ClusterService:
     """The verbs of :class:`argosy.api.service.WorkflowService` a cluster has, on its objects;
     the others say they are not available against a cluster."""
 
-    def __init__(self) -> None:
+    def __init__(self, api: Any = None) -> None:
         from kubernetes import client
 
-        self.custom = client.CustomObjectsApi(kube.api_client())
+        self.custom = client.CustomObjectsApi(api or kube.api_client())
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -42,20 +64,7 @@ class ClusterService:
                           "or run it against a local store or an argosy server")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import json
-
-        try:
-            return json.loads(fn(GROUP, VERSION, *args, _preload_content=False, **kwargs).data)
-        except Exception as exc:
-            code = _status_code(exc)
-            if code is None:
-                raise ArgosyError(f"{what}: {exc}") from None
-            try:
-                message = json.loads(exc.body)["message"]  # type: ignore[attr-defined]
-            except (ValueError, KeyError, TypeError, AttributeError):
-                message = str(exc)
-            error = NotFound if code == 404 else ArgosyError
-            raise error(message) from None
+        return _call(what, fn, *args, **kwargs)
 
     def get(self, namespace: str, name: str, *, nodes: bool = True) -> dict[str, Any]:
         from argosy.cluster import object_nodes
@@ -137,3 +146,70 @@ class ClusterService:
 
     def terminate(self, namespace: str, name: str) -> dict[str, Any]:
         return self._patch(namespace, name, {"spec": {"shutdown": "Terminate"}})
+
+
+class ClusterCrons:
+    """The cluster's CronWorkflow objects, as the store's objects to the cron scheduler
+    (:class:`argosy.cron.CronScheduler`): read, and written back with optimistic concurrency
+    (on 409, read again and change that)."""
+
+    def __init__(self, api: Any = None, namespace: str | None = None) -> None:
+        from kubernetes import client
+
+        self.custom = client.CustomObjectsApi(api or kube.api_client())
+        self.namespace = namespace  # None: every namespace
+
+    def _check(self, kind: str) -> None:
+        if kind != "CronWorkflow":
+            raise ArgosyError(f"{kind} objects are not read from the cluster by the scheduler")
+
+    def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        self._check(kind)
+        namespace = namespace or self.namespace
+        if namespace:
+            found = _call("listing cronworkflows", self.custom.list_namespaced_custom_object,
+                          namespace, CRON_PLURAL)
+        else:
+            found = _call("listing cronworkflows", self.custom.list_cluster_custom_object,
+                          CRON_PLURAL)
+        return sorted(found.get("items") or [], key=lambda o: o["metadata"]["name"])
+
+    def get_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self._check(kind)
+        try:
+            return _call(f"cronworkflow {name}", self.custom.get_namespaced_custom_object,
+                         namespace, CRON_PLURAL, name)
+        except NotFound:
+            return None
+
+    def patch_object(self, kind: str, namespace: str, name: str,
+                     change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """``change`` the object as it is now: its status through the status subresource,
+        its metadata and spec (a label) through the object; NotFound if it is gone."""
+        for _ in range(10):
+            current = self.get_object(kind, namespace, name)
+            if current is None:
+                raise NotFound(f'CronWorkflow "{name}" not found')
+            body = copy.deepcopy(current)
+            change(body)
+            try:
+                if body.get("status") != current.get("status"):
+                    written = _call(f"cronworkflow {name}",
+                                    self.custom.replace_namespaced_custom_object_status,
+                                    namespace, CRON_PLURAL, name, body)
+                    body["metadata"]["resourceVersion"] = written["metadata"]["resourceVersion"]
+                    current = written
+                if _own(body) != _own(current):
+                    current = _call(f"cronworkflow {name}",
+                                    self.custom.replace_namespaced_custom_object,
+                                    namespace, CRON_PLURAL, name, body)
+                return current
+            except AlreadyExists:  # 409: changed meanwhile (a user's suspend): again
+                continue
+        raise ArgosyError(f"cronworkflow {namespace}/{name}: changed by others on every try")
+
+
+def _own(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """What a user (or the scheduler's Stopped label) changes of an object, status aside."""
+    meta = obj.get("metadata") or {}
+    return meta.get("labels"), meta.get("annotations"), obj.get("spec")
