@@ -577,10 +577,14 @@ class KubernetesExecutor:
                 raise ArgosyError(f"pod {name} exists in namespace {namespace} and is not "
                                   "argosy's: delete or rename it")
             log.info("replacing pod %s: it belongs to an earlier run of this node", name)
-            await self.call(f"deleting pod {name}", core.delete_namespaced_pod, name, namespace,
-                            grace_period_seconds=0, _preload_content=False)
-            uid = existing["metadata"]["uid"]
-            await self.watch(namespace).wait(name, uid, lambda _pod: False)
+            try:
+                await self.call(f"deleting pod {name}", core.delete_namespaced_pod, name,
+                                namespace, grace_period_seconds=0, _preload_content=False)
+            except Exception as exc:
+                if _status(exc) != 404:
+                    raise
+            # Not the watch: it may have shown the deletion before anyone waited for it.
+            await asyncio.sleep(0.2)
 
     async def _ensure_claims(self, core: Any, namespace: str, request: ProcessRequest) -> None:
         """The workflow's volumeClaimTemplates as PVCs, created once (a 409 is one created)."""
