@@ -33,6 +33,7 @@ from argosy.api.cluster import (
     GROUP,
     PLURAL,
     RESUME_ANNOTATION,
+    RETRY_ANNOTATION,
     VERSION,
     ClusterCrons,
     ClusterService,
@@ -421,10 +422,38 @@ class Controller:
                 self.store.delete(uid)
             self.written.pop(uid, None)
             self.asked.pop(uid, None)
+        elif RETRY_ANNOTATION in (obj["metadata"].get("annotations") or {}):
+            await self._retry(obj)
         elif self.store.exists(uid):
             self._act(obj)
         elif (obj.get("status") or {}).get("phase") not in FINISHED:
             await self._admit(obj)
+
+    async def _retry(self, obj: dict[str, Any]) -> None:
+        """``argosy retry`` asked by the annotation: a Failed or Error workflow is retried in
+        the store (taken in from its status first if this replica does not hold it), then the
+        annotation goes, so a retry is done once."""
+        from argosy.api.service import WorkflowService
+
+        meta = obj["metadata"]
+        phase = (obj.get("status") or {}).get("phase")
+        if phase in ("Failed", "Error"):
+            if not self.store.exists(meta["uid"]):
+                await self._admit(obj)
+            ask = json.loads(meta["annotations"][RETRY_ANNOTATION])
+            self.asked[meta["uid"]] = self._asked(obj)
+            try:
+                WorkflowService(self.store).retry(
+                    meta["namespace"], meta["name"],
+                    restart_successful=bool(ask.get("restartSuccessful")),
+                    node_field_selector=ask.get("nodeFieldSelector"),
+                    parameters=ask.get("parameters") or None, start_engine=False)
+            except ArgosyError as exc:
+                log.warning("retrying workflow %s/%s: %s", meta["namespace"], meta["name"],
+                            exc)
+        await asyncio.to_thread(
+            self.custom.patch_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
+            PLURAL, meta["name"], {"metadata": {"annotations": {RETRY_ANNOTATION: None}}})
 
     def _asked(self, obj: dict[str, Any]) -> tuple[Any, Any, Any]:
         spec = obj.get("spec") or {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,32 @@ CRON_PLURAL = "cronworkflows"
 # `resume`: a new value (a nonce, then an optional node field selector after a space) has the
 # controller resume the workflow as `argosy resume` does.
 RESUME_ANNOTATION = "argosy.io/resume"
+# `retry`: the retry's options as JSON (restartSuccessful, nodeFieldSelector, parameters); the
+# controller retries the workflow as `argosy retry` does locally, then removes the annotation.
+RETRY_ANNOTATION = "argosy.io/retry"
 
 
 def _status_code(exc: BaseException) -> int | None:
     return getattr(exc, "status", None)
+
+
+FINISHED = ("Succeeded", "Failed", "Error")
+
+
+def _log_pods(wf: dict[str, Any], wanted: str | None) -> list[str]:
+    """The pod names of a workflow's Pod nodes that started, in start order; ``wanted``: only
+    the node with this pod name, id, name or display name."""
+    name = wf["metadata"]["name"]
+    nodes = sorted((n for n in ((wf.get("status") or {}).get("nodes") or {}).values()
+                    if n.get("type") == "Pod" and n.get("startedAt")),
+                   key=lambda n: (n["startedAt"], n.get("name", "")))
+    pods = []
+    for node in nodes:
+        podname = kube.pod_name(name, node)
+        if wanted is None or wanted in (node["id"], node.get("name"), node.get("displayName"),
+                                        podname):
+            pods.append(podname)
+    return pods
 
 
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -55,7 +78,9 @@ class ClusterService:
     def __init__(self, api: Any = None) -> None:
         from kubernetes import client
 
-        self.custom = client.CustomObjectsApi(api or kube.api_client())
+        api = api or kube.api_client()
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -109,6 +134,47 @@ class ClusterService:
                 (wf.get("status") or {}).pop("nodes", None)
         return sorted(out, key=lambda wf: wf["metadata"]["creationTimestamp"], reverse=True)
 
+    def log_entries(self, namespace: str, name: str, *, pod: str | None = None,
+                    grep: str | None = None, tail: int | None = None,
+                    since: float | None = None, timestamps: bool = False,
+                    follow: bool = False, container: str = "main"
+                    ) -> Iterator[tuple[str, str]]:
+        """``(pod name, line)`` of the workflow's pods, in start order, as the kubelet serves
+        their logs; ``follow`` reads them again until the workflow ends, printing what is new."""
+        printed: dict[str, int] = {}
+        while True:
+            wf = self.get(namespace, name)
+            done = (wf.get("status") or {}).get("phase") in FINISHED
+            for podname in _log_pods(wf, pod):
+                text = self._pod_log(namespace, podname, container, since, timestamps)
+                if text is None:
+                    continue  # not started yet, or gone
+                lines = text.splitlines()
+                start = printed.get(podname)
+                if start is None and tail is not None and tail >= 0:
+                    start = max(len(lines) - tail, 0)
+                printed[podname] = len(lines)
+                for line in lines[start or 0:]:
+                    if grep is None or grep in line:
+                        yield podname, line
+            if not follow or done:
+                return
+            time.sleep(1.0)
+
+    def _pod_log(self, namespace: str, podname: str, container: str, since: float | None,
+                 timestamps: bool) -> str | None:
+        options: dict[str, Any] = {"container": container, "timestamps": timestamps}
+        if since:
+            options["since_seconds"] = max(int(since), 1)
+        try:
+            response = self.core.read_namespaced_pod_log(podname, namespace,
+                                                         _preload_content=False, **options)
+        except Exception as exc:
+            if _status_code(exc) in (400, 404):  # still being made, or deleted
+                return None
+            raise ArgosyError(f"the log of pod {podname}: {exc}") from None
+        return response.data.decode(errors="replace")
+
     def submit(self, source: str | Path | dict[str, Any], *, start_engine: bool = True,
                **overrides: Any) -> dict[str, Any]:
         """Create the Workflow object; the controller lints it and writes any fault to its
@@ -143,6 +209,30 @@ class ClusterService:
             raise ArgosyError("stop --message is not available with --store kubernetes: the "
                               "Workflow object has no field for it")
         return self._patch(namespace, name, {"spec": {"shutdown": "Stop"}})
+
+    def retry(self, namespace: str, name: str, *, restart_successful: bool = False,
+              node_field_selector: str | None = None,
+              parameters: dict[str, str] | None = None,
+              start_engine: bool = True) -> dict[str, Any]:
+        """Argo's retry, asked of the controller (which owns the status) by an annotation;
+        ``-p`` changes the object's arguments too, as Argo's retry does."""
+        from argosy.api.service import apply_overrides
+        from argosy.spec.selectors import node_matcher
+
+        wf = self.get(namespace, name, nodes=False)
+        phase = (wf.get("status") or {}).get("phase") or "Pending"
+        if phase not in ("Failed", "Error"):
+            raise ArgosyError(f"workflow must be Failed/Error to retry, it is {phase}")
+        if node_field_selector:
+            node_matcher(node_field_selector)  # a bad selector is refused here, not later
+        request = {"nonce": secrets.token_hex(4), "restartSuccessful": restart_successful,
+                   "nodeFieldSelector": node_field_selector, "parameters": parameters or {}}
+        spec: dict[str, Any] = {"shutdown": None}
+        if parameters:
+            spec["arguments"] = apply_overrides(copy.deepcopy(wf), parameters=parameters)[
+                "spec"]["arguments"]
+        return self._patch(namespace, name, {"spec": spec, "metadata": {
+            "annotations": {RETRY_ANNOTATION: json.dumps(request)}}})
 
     def terminate(self, namespace: str, name: str) -> dict[str, Any]:
         return self._patch(namespace, name, {"spec": {"shutdown": "Terminate"}})

@@ -223,10 +223,65 @@ def test_argosy_verbs_against_the_cluster(controller: Controllers, kubectl: Kube
     assert got["status"]["phase"] == "Succeeded"
     listed = run_cli("list", home=home, env=env)
     assert listed.stdout.splitlines()[1].split()[:2] == [name, "Succeeded"]
-    unsupported = run_cli("logs", name, home=home, env=env)
+    logs = run_cli("logs", name, home=home, env=env)
+    assert logs.code == 0, logs.stderr
+    (line,) = logs.stdout.splitlines()
+    assert line.startswith(f"{name}-say-") and line.endswith(": approved")
+    unsupported = run_cli("resubmit", name, home=home, env=env)
     assert unsupported.code == 2
-    assert "not available with --store kubernetes" in unsupported.stderr
+    assert "resubmit is not available with --store kubernetes" in unsupported.stderr
     assert not (home / "argosy.db").exists()  # nothing local
+
+
+FLAKY = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: flaky
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: fail, value: "yes"}]
+  templates:
+  - name: main
+    steps:
+    - - name: good
+        template: say
+    - - name: check
+        template: check
+  - name: say
+    container: {image: busybox, command: [sh, -c, "echo good"]}
+  - name: check
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["echo fail={{workflow.parameters.fail}}; test {{workflow.parameters.fail}} = no"]
+"""
+
+
+def test_argosy_retry_and_logs_against_the_cluster(controller: Controllers, kubectl: Kubectl,
+                                                   kubeconfig: Path, tmp_path: Path) -> None:
+    env = {"KUBECONFIG": str(kubeconfig), "ARGOSY_STORE": "kubernetes"}
+    home = tmp_path / "cli-home"
+    apply(kubectl, FLAKY)
+    wait_phase(kubectl, "flaky", "Failed")
+    before = {n["displayName"]: n for n in workflow(kubectl, "flaky")["status"]["nodes"].values()}
+    logs = run_cli("logs", "flaky", "--node", "check", home=home, env=env)
+    assert logs.code == 0, logs.stderr
+    assert [line.split(": ", 1)[1] for line in logs.stdout.splitlines()] == ["fail=yes"]
+    retried = run_cli("retry", "flaky", "-p", "fail=no", home=home, env=env)
+    assert retried.code == 0, retried.stderr
+    wait_phase(kubectl, "flaky", "Succeeded")
+    wf = workflow(kubectl, "flaky")
+    assert wf["spec"]["arguments"]["parameters"] == [{"name": "fail", "value": "no"}]
+    assert "argosy.io/retry" not in wf["metadata"].get("annotations", {})
+    after = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+    assert after["good"]["startedAt"] == before["good"]["startedAt"]  # not run again
+    logs = run_cli("logs", "flaky", "--node", "check", home=home, env=env)
+    assert logs.stdout.splitlines()[-1].endswith(": fail=no")
+    running = run_cli("retry", "flaky", home=home, env=env)
+    assert running.code == 2
+    assert "must be Failed/Error to retry, it is Succeeded" in running.stderr
 
 
 def skipped_fanout(name: str, count: int) -> str:
