@@ -83,9 +83,17 @@ class ClusterService:
         self.core = client.CoreV1Api(api)
 
     def __getattr__(self, name: str) -> Any:
+        import click
+
         if name.startswith("_"):
             raise AttributeError(name)
-        raise ArgosyError(f"{name} is not available with --store kubernetes yet: use kubectl, "
+        # Named as the user typed it (`argosy cron list`), else as the method called.
+        context, words = click.get_current_context(silent=True), []
+        while context is not None and context.parent is not None:
+            words.insert(0, context.info_name or "")
+            context = context.parent
+        what = " ".join(["argosy", *words]) if words else name
+        raise ArgosyError(f"{what} is not available with --store kubernetes yet: use kubectl, "
                           "or run it against a local store or an argosy server")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -227,9 +227,12 @@ def test_argosy_verbs_against_the_cluster(controller: Controllers, kubectl: Kube
     assert logs.code == 0, logs.stderr
     (line,) = logs.stdout.splitlines()
     assert line.startswith(f"{name}-say-") and line.endswith(": approved")
-    unsupported = run_cli("resubmit", name, home=home, env=env)
-    assert unsupported.code == 2
-    assert "resubmit is not available with --store kubernetes" in unsupported.stderr
+    refused = {"resubmit": [name], "cron list": [], "node set": [
+        name, "--message", "m", "--node-field-selector", "name=x"]}
+    for verb, args in refused.items():
+        unsupported = run_cli(*verb.split(), *args, home=home, env=env)
+        assert unsupported.code == 2
+        assert f"argosy {verb} is not available with --store kubernetes" in unsupported.stderr
     assert not (home / "argosy.db").exists()  # nothing local
 
 
