@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from argosy.store import Store
 from tests.cluster.conftest import Controllers, phase_of, wait_phase, workflow
@@ -60,6 +61,26 @@ def test_the_crds_serve_argos_kinds(kubectl: Kubectl) -> None:
     assert kubectl("get", "wf").stderr.strip() == "No resources found in default namespace."
     rbac = kubectl("apply", "-f", str(REPO / "deploy" / "controller-rbac.yaml")).stdout
     assert "clusterrole.rbac.authorization.k8s.io/argosy-controller created" in rbac
+
+
+def test_the_deployment_applies_and_runs_as_the_rbacs_service_account(
+        kubectl: Kubectl) -> None:
+    deploy = REPO / "deploy"
+    for path in deploy.glob("*.yaml"):  # each a list of whole objects
+        assert all({"apiVersion", "kind", "metadata"} <= set(doc)
+                   for doc in yaml.safe_load_all(path.read_text())), path
+    applied = kubectl("apply", "-f", str(deploy / "controller-rbac.yaml"),
+                      "-f", str(deploy / "controller.yaml")).stdout
+    assert "deployment.apps/argosy-controller created" in applied
+    made = json.loads(kubectl("get", "deployment", "argosy-controller", "-n", "argo",
+                              "-o", "json").stdout)
+    pod = made["spec"]["template"]["spec"]
+    rbac = yaml.safe_load_all((deploy / "controller-rbac.yaml").read_text())
+    account = next(o["metadata"]["name"] for o in rbac if o["kind"] == "ServiceAccount")
+    assert pod["serviceAccountName"] == account
+    (container,) = pod["containers"]
+    containerfile = (deploy / "Containerfile").read_text()
+    assert 'ENTRYPOINT ["argosy"]' in containerfile and container["args"] == ["controller"]
 
 
 def test_kubectl_apply_runs_an_argo_manifest(controller: Controllers, kubectl: Kubectl) -> None:
