@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import copy
 import gzip
@@ -331,6 +332,8 @@ class Controller:
 
         self.store = store
         self.api = kube.api_client()
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
+        count_requests(self.api, self.requests)
         self.custom = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
         self.namespace = namespace
@@ -640,3 +643,61 @@ class Controller:
                 return False  # deleted and made again: another workflow
             body = {**fresh, "status": body["status"]}
         return False
+
+
+# ---- /metrics --------------------------------------------------------------------------------
+
+
+def count_requests(api: Any, counts: collections.Counter[tuple[str, str]]) -> None:
+    """Count each request of ``api`` by (method, status code) into ``counts``."""
+    request = api.rest_client.request
+
+    def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            response = request(method, url, *args, **kwargs)
+        except Exception as exc:
+            counts[method, str(_status_code(exc) or "error")] += 1
+            raise
+        counts[method, str(getattr(response, "status", ""))] += 1
+        return response
+
+    api.rest_client.request = counted
+
+
+class ControllerMetrics:
+    """The controller's Prometheus metrics, read from its state at each scrape."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        ctl = self.controller
+        phases = collections.Counter((o.get("status") or {}).get("phase") or "Pending"
+                                     for o in list(ctl.informer.objects.values()))
+        workflows = GaugeMetricFamily("argosy_workflows", "Workflow objects by phase",
+                                      labels=["phase"])
+        for phase in sorted({"Pending", "Running", *FINISHED, *phases}):
+            workflows.add_metric([phase], phases[phase])
+        yield workflows
+        yield GaugeMetricFamily("argosy_queue_depth",
+                                "Workflow changes watched and not yet handled",
+                                value=ctl.informer.events.qsize())
+        calls = CounterMetricFamily("argosy_k8s_requests",
+                                    "Requests to the Kubernetes API, by method and status code",
+                                    labels=["method", "code"])
+        for (method, code), count in sorted(ctl.requests.items()):
+            calls.add_metric([method, code], count)
+        yield calls
+        yield GaugeMetricFamily("argosy_leader", "1 while this replica leads, else 0",
+                                value=1 if ctl.elector.leading.is_set() else 0)
+
+
+def serve_metrics(controller: Controller, host: str, port: int) -> None:
+    """``/metrics`` in Prometheus' text format on ``host:port``, in a thread."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ControllerMetrics(controller))  # type: ignore[arg-type]
+    start_http_server(port, host, registry=registry)

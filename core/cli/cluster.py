@@ -36,16 +36,21 @@ from argosy.store import now_rfc3339
               show_default=True, help="Seconds between status writes of a workflow.")
 @click.option("--status-qps", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Most status writes per second, on average.")
+@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=9090,
+              show_default=True, help="Serve /metrics (Prometheus) on this port; 0: not at all.")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True,
+              help="Address /metrics listens on.")
 @click.option("--id", "identity", default=None,
               help="This replica's name in the Lease (default: host name and pid).")
 def controller(namespace: str | None, lease_namespace: str | None, lease_name: str,
                lease_duration: float, renew_deadline: float, retry_period: float,
-               status_interval: float, status_qps: float, identity: str | None) -> None:
+               status_interval: float, status_qps: float, metrics_port: int, metrics_host: str,
+               identity: str | None) -> None:
     """Run the cluster's Workflow objects, as Argo's workflow controller (leader-elected)."""
     import asyncio
 
     from argosy import kube
-    from argosy.cluster import Controller, LeadershipLost
+    from argosy.cluster import Controller, LeadershipLost, serve_metrics
     from argosy.registry import open_store
 
     if renew_deadline >= lease_duration:
@@ -62,6 +67,12 @@ def controller(namespace: str | None, lease_namespace: str | None, lease_name: s
     except kube.KubernetesUnavailable as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_FAILED)
+    if metrics_port:
+        try:
+            serve_metrics(ctl, metrics_host, metrics_port)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot listen on {metrics_host}:{metrics_port}: {exc}",
+                                     param_hint="--metrics-port") from None
     scope = f"namespace {namespace}" if namespace else "every namespace"
     click.echo(f"{now_rfc3339()} argosy controller {identity} for {scope}", err=True)
     async def serve() -> None:

@@ -22,7 +22,7 @@ from tests.kube.double import Double
 CRDS = REPO / "deploy" / "crds.yaml"
 # Short lease times, so a handover takes seconds, not the default quarter minute.
 FAST = ("--lease-duration", "2", "--renew-deadline", "1.5", "--retry-period", "0.25",
-        "--status-interval", "0.2")
+        "--status-interval", "0.2", "--metrics-port", "0")
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -442,3 +444,37 @@ def test_references_resolve_against_the_clusters_templates(controller: Controlle
     wait_phase(kubectl, "again", "Failed")
     assert 'ClusterWorkflowTemplate "shout" not found' in \
         workflow(kubectl, "again")["status"]["message"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    except httpx.ConnectError:
+        return {}  # not listening yet
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_say_phases_api_calls_and_who_leads(controllers: Controllers,
+                                                    kubectl: Kubectl) -> None:
+    ports = {"a": free_port(), "b": free_port()}
+    controllers.start("a", "--metrics-port", str(ports["a"]), "--metrics-host", "127.0.0.1")
+    apply(kubectl, STEPS)
+    wait_phase(kubectl, "steps", "Succeeded")
+    controllers.start("b", "--metrics-port", str(ports["b"]), "--metrics-host", "127.0.0.1")
+    leader = wait_for(lambda: (m := scrape(ports["a"])).get(("argosy_workflows", (
+        ("phase", "Succeeded"),))) == 1 and m, "the leader's metrics to count the workflow")
+    assert leader[("argosy_leader", ())] == 1
+    assert leader[("argosy_workflows", (("phase", "Running"),))] == 0
+    assert leader[("argosy_queue_depth", ())] >= 0
+    assert leader[("argosy_k8s_requests_total", (("code", "200"), ("method", "PUT")))] >= 1
+    standby = wait_for(lambda: scrape(ports["b"]), "the standby's metrics")
+    assert standby[("argosy_leader", ())] == 0
