@@ -348,6 +348,7 @@ class Controller:
         # What each object asked for last (spec.suspend, spec.shutdown, the resume annotation),
         # by uid: a change of one is an action for the engine.
         self.asked: dict[str, tuple[Any, Any, Any]] = {}
+        self.finished: set[str] = set()  # written finished: to leave the cache once released
         # The cluster's CronWorkflows, scheduled as the engine schedules the store's: a run is
         # a Workflow object named after its schedule time, so it is created once whoever leads.
         self.crons = CronScheduler(ClusterCrons(self.api, namespace), clock,
@@ -403,6 +404,7 @@ class Controller:
         older than what another leader wrote since, so it is rebuilt from them."""
         for record in self.store.active():
             self.store.delete(record.uid)
+        self.finished.update(self.store.changes())  # let go of the finished ones (_let_go)
 
     async def _sync(self) -> None:
         while True:
@@ -600,6 +602,29 @@ class Controller:
             status = self.store.workflow(self.store.get(uid))["status"]
             if await asyncio.to_thread(self.write_status, obj, status):
                 self.written[uid] = seq
+                if status.get("phase") in FINISHED:
+                    self.finished.add(uid)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Bounded memory: a finished workflow whose last status is written, and which the
+        engine released, leaves the cache (the object holds all of it; a retry takes it back
+        in). One with a ttlStrategy stays until the engine lets it go, which deletes the object.
+        """
+        changes = self.store.changes() if self.finished else {}
+        for uid in list(self.finished):
+            if uid not in changes:
+                self.finished.discard(uid)
+                continue
+            record = self.store.get(uid)
+            if record.phase not in FINISHED or record.manifest["spec"].get("ttlStrategy"):
+                self.finished.discard(uid)  # retried meanwhile, or kept for its ttl
+                continue
+            if record.owner is None and self.written.get(uid) == changes[uid]:
+                self.store.delete(uid)
+                self.finished.discard(uid)
+                self.written.pop(uid, None)
+                self.asked.pop(uid, None)
 
     def _delete(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]

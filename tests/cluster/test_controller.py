@@ -5,9 +5,11 @@ Argo's shape."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import socket
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -109,6 +111,15 @@ def test_kubectl_apply_runs_an_argo_manifest(controller: Controllers, kubectl: K
         assert pod["metadata"]["ownerReferences"] == [{
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": "steps",
             "uid": wf["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+    # Bounded memory: the finished workflow leaves the controller's cache; the object stays.
+    wait_for(lambda: cached(controller, "a") == [], "the controller to let the workflow go")
+    assert phase_of(kubectl, "steps") == "Succeeded"
+
+
+def cached(controllers: Controllers, identity: str) -> list[str]:
+    """The names of the workflows a controller's store holds."""
+    with contextlib.closing(sqlite3.connect(controllers.home(identity) / "argosy.db")) as db:
+        return [name for (name,) in db.execute("SELECT name FROM workflows")]
 
 
 def test_an_invalid_manifest_fails_saying_why(controller: Controllers,
