@@ -31,7 +31,6 @@ from typing import Any
 
 from argosy import kube
 from argosy.api.cluster import (
-    GROUP,
     PLURAL,
     RESUME_ANNOTATION,
     RETRY_ANNOTATION,
@@ -43,6 +42,7 @@ from argosy.cron import Clock, CronScheduler, utc_now
 from argosy.engine.nodes import node_id
 from argosy.engine.selection import EXECUTOR_ANNOTATION
 from argosy.errors import ArgosyError, NotFound
+from argosy.spec.models import API_VERSION
 from argosy.store import Store, now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -218,9 +218,10 @@ class WorkflowInformer:
 
     def _list_call(self, **kwargs: Any) -> Any:
         if self.namespace:
-            return self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace,
-                                                             PLURAL, **kwargs)
-        return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+            return self.custom.list_namespaced_custom_object(kube.api_group(), VERSION,
+                                                             self.namespace, PLURAL, **kwargs)
+        return self.custom.list_cluster_custom_object(kube.api_group(), VERSION, PLURAL,
+                                                      **kwargs)
 
     def _run(self) -> None:
         pause = 0.5
@@ -457,8 +458,9 @@ class Controller:
                 log.warning("retrying workflow %s/%s: %s", meta["namespace"], meta["name"],
                             exc)
         await asyncio.to_thread(
-            self.custom.patch_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
-            PLURAL, meta["name"], {"metadata": {"annotations": {RETRY_ANNOTATION: None}}})
+            self.custom.patch_namespaced_custom_object, kube.api_group(), VERSION,
+            meta["namespace"], PLURAL, meta["name"],
+            {"metadata": {"annotations": {RETRY_ANNOTATION: None}}})
 
     def _asked(self, obj: dict[str, Any]) -> tuple[Any, Any, Any]:
         spec = obj.get("spec") or {}
@@ -485,7 +487,8 @@ class Controller:
         annotations = {**(meta.get("annotations") or {}), EXECUTOR_ANNOTATION: "kubernetes",
                        kube.OBJECT_ANNOTATION: "true"}
         keep = ("name", "namespace", "uid", "creationTimestamp", "labels")
-        return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind", "Workflow"),
+        # The engine runs Argo's Workflow, whichever group the object is of.
+        return {"apiVersion": API_VERSION, "kind": obj.get("kind", "Workflow"),
                 "metadata": {**{k: meta[k] for k in keep if k in meta},
                              "annotations": annotations},
                 "spec": copy.deepcopy(obj.get("spec") or {})}
@@ -537,9 +540,9 @@ class Controller:
         """The cluster's WorkflowTemplates of ``namespace`` and its ClusterWorkflowTemplates,
         as (kind, namespace, object)."""
         own = _json(self.custom.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "workflowtemplates", _preload_content=False))
+            kube.api_group(), VERSION, namespace, "workflowtemplates", _preload_content=False))
         shared = _json(self.custom.list_cluster_custom_object(
-            GROUP, VERSION, "clusterworkflowtemplates", _preload_content=False))
+            kube.api_group(), VERSION, "clusterworkflowtemplates", _preload_content=False))
         return [*(("WorkflowTemplate", namespace, o) for o in own.get("items") or []),
                 *(("ClusterWorkflowTemplate", "", o) for o in shared.get("items") or [])]
 
@@ -630,7 +633,7 @@ class Controller:
         meta = obj["metadata"]
         try:
             self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"],
+                kube.api_group(), VERSION, meta["namespace"], PLURAL, meta["name"],
                 body={"preconditions": {"uid": meta["uid"]}}, _preload_content=False)
         except Exception as exc:
             if _status_code(exc) not in (404, 409):  # gone, or another of the same name
@@ -646,7 +649,8 @@ class Controller:
         for _ in range(10):
             try:
                 written = _json(self.custom.replace_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False))
+                    kube.api_group(), VERSION, namespace, PLURAL, name, body,
+                    _preload_content=False))
                 self.informer.objects[uid] = written
                 return True
             except Exception as exc:
@@ -659,7 +663,7 @@ class Controller:
                     return False
             try:
                 fresh = _json(self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False))
+                    kube.api_group(), VERSION, namespace, PLURAL, name, _preload_content=False))
             except Exception as exc:
                 if _status_code(exc) == 404:
                     return False

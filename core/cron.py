@@ -164,8 +164,9 @@ def workflow_from(cron: dict[str, Any], *, name: str | None = None,
         wf_meta["namespace"] = meta["namespace"]
     if meta.get("uid"):
         wf_meta["ownerReferences"] = [{
-            "apiVersion": "argoproj.io/v1alpha1", "kind": KIND, "name": meta["name"],
-            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
+            "apiVersion": cron.get("apiVersion") or "argoproj.io/v1alpha1", "kind": KIND,
+            "name": meta["name"], "uid": meta["uid"], "controller": True,
+            "blockOwnerDeletion": True}]
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": wf_meta,
             "spec": copy.deepcopy(cron["spec"]["workflowSpec"])}
 

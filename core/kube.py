@@ -27,6 +27,13 @@ OBJECT_ANNOTATION = "argosy.io/workflow-object"
 TOKEN_ANNOTATION = "argosy.io/node-token"
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+ARGO_GROUP = "argoproj.io"
+
+
+def api_group() -> str:
+    """The API group of the Workflow objects in cluster mode: Argo's, or another
+    (``argosy controller --api-group``, ``$ARGOSY_API_GROUP``) beside Argo's own controller."""
+    return os.environ.get("ARGOSY_API_GROUP") or ARGO_GROUP
 
 
 def pod_name(workflow: str, node: dict[str, Any]) -> str:
@@ -52,7 +59,7 @@ def owner_references(workflow: dict[str, Any]) -> list[dict[str, Any]]:
     meta = workflow.get("metadata") or {}
     if (meta.get("annotations") or {}).get(OBJECT_ANNOTATION) != "true" or not meta.get("uid"):
         return []
-    return [{"apiVersion": workflow.get("apiVersion") or "argoproj.io/v1alpha1",
+    return [{"apiVersion": f"{api_group()}/v1alpha1",
              "kind": workflow.get("kind") or "Workflow", "name": meta["name"],
              "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
 

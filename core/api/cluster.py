@@ -21,7 +21,7 @@ from argosy import kube
 from argosy.errors import ArgosyError, NotFound
 from argosy.store import AlreadyExists
 
-GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "workflows"
+VERSION, PLURAL = "v1alpha1", "workflows"
 CRON_PLURAL = "cronworkflows"
 # `resume`: a new value (a nonce, then an optional node field selector after a space) has the
 # controller resume the workflow as `argosy resume` does.
@@ -58,7 +58,8 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """One call of the CustomObjectsApi on argoproj.io; the API's refusal as argosy's error
     (404 NotFound, 409 AlreadyExists), with the API server's message."""
     try:
-        return json.loads(fn(GROUP, VERSION, *args, _preload_content=False, **kwargs).data)
+        return json.loads(fn(kube.api_group(), VERSION, *args, _preload_content=False,
+                             **kwargs).data)
     except Exception as exc:
         code = _status_code(exc)
         if code is None:
@@ -192,6 +193,7 @@ class ClusterService:
         manifest = load_document(source, **overrides).data
         namespace = (manifest.get("metadata") or {}).get("namespace") or "default"
         manifest.pop("status", None)
+        manifest["apiVersion"] = f"{kube.api_group()}/{VERSION}"  # Argo's, or the one served
         return self._call("creating the workflow", self.custom.create_namespaced_custom_object,
                           namespace, PLURAL, manifest)
 

@@ -19,6 +19,10 @@ from argosy.store import now_rfc3339
 @click.option("--kubeconfig", metavar="FILE", expose_value=False,
               callback=_set_env("KUBECONFIG"),
               help="The cluster (default: $KUBECONFIG, ~/.kube/config, the Pod's own).")
+@click.option("--api-group", metavar="GROUP", expose_value=False,
+              callback=_set_env("ARGOSY_API_GROUP"),
+              help="Serve Workflows of this API group, e.g. argosy.io beside Argo's own "
+                   "controller [env ARGOSY_API_GROUP; default argoproj.io].")
 @click.option("-n", "--namespace", default=None,
               help="Run the Workflows of this namespace only (default: every namespace).")
 @click.option("--lease-namespace", default=None,
