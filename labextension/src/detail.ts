@@ -208,7 +208,10 @@ export class WorkflowDetail extends Widget {
       .filter(n => !GROUPING.has(n.type) && n.startedAt)
       .map(n => {
         const start = Date.parse(n.startedAt!);
-        return { n, start, end: n.finishedAt ? Date.parse(n.finishedAt) : now };
+        // A pending step has not run yet: it waits at its start instead of growing until now.
+        const waiting = (n.phase || 'Pending') === 'Pending';
+        const end = n.finishedAt ? Date.parse(n.finishedAt) : waiting ? start : now;
+        return { n, waiting, start, end };
       })
       .sort((a, b) => a.start - b.start || a.n.name.localeCompare(b.n.name));
     this.timelineBox.textContent = '';
@@ -218,7 +221,7 @@ export class WorkflowDetail extends Widget {
     }
     const t0 = steps[0].start;
     const span = Math.max(1, ...steps.map(s => s.end - t0));
-    for (const { n, start, end } of steps) {
+    for (const { n, waiting, start, end } of steps) {
       const row = el('div', 'argosy-timeline-row');
       row.dataset.nodeId = n.id;
       const label = el('span', 'argosy-timeline-label', n.displayName ?? n.name);
@@ -226,7 +229,7 @@ export class WorkflowDetail extends Widget {
       const bar = el('span', `argosy-timeline-bar argosy-phase-${n.phase || 'Pending'}`);
       bar.style.left = `${((start - t0) / span) * 100}%`;
       bar.style.width = `${Math.max(0.3, ((end - start) / span) * 100)}%`;
-      const took = formatDuration((end - start) / 1000);
+      const took = waiting ? 'waiting' : formatDuration((end - start) / 1000);
       row.title = `${n.displayName ?? n.name}: ${n.phase ?? 'Pending'}, ${took}`;
       track.appendChild(bar);
       row.append(label, track, el('span', 'argosy-timeline-took', took));

@@ -343,3 +343,23 @@ def test_node_pane_facts_and_node_actions(fake_page: Page) -> None:
         {"verb": "resume", "body": {"nodeFieldSelector": "id=broken-gate"}},
         {"verb": "set", "body": {"nodeFieldSelector": "id=broken-gate",
                                  "outputParameters": '{"answer":"yes"}'}}]
+
+
+def test_a_pending_step_waits_on_the_timeline_instead_of_growing(fake_page: Page) -> None:
+    page = fake_page
+    start = datetime.now(UTC) - timedelta(hours=2)
+    done = pod("gantt", "gantt-a", "first", started=iso(start))
+    done["finishedAt"] = iso(start + timedelta(seconds=60))
+    queued = pod("gantt", "gantt-b", "queued", "Pending",
+                 started=iso(start + timedelta(seconds=60)))
+    push(page, "ADDED", workflow("gantt", "Running", {"gantt-a": done, "gantt-b": queued},
+                                 started=iso(start)))
+    view = open_workflow(page, "gantt")
+    view.locator('.argosy-tab[data-tab="timeline"]').click()
+    row = view.locator('.argosy-timeline-row[data-node-id="gantt-b"]')
+    expect(row.locator(".argosy-timeline-took")).to_have_text("waiting")
+    # The finished minute fills the track; the queued step is a mark at its start, not a bar
+    # that runs on for the two hours since.
+    widths = page.evaluate("""() => [...document.querySelectorAll(
+        '.argosy-detail:not(.lm-mod-hidden) .argosy-timeline-bar')].map(b => b.style.width)""")
+    assert widths == ["100%", "0.3%"], widths

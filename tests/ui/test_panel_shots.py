@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ def fan_out() -> dict[str, Any]:
         ident = f"fan-{i}"
         nodes[ident] = pod("fan-out", ident, f"process({i}:item-{i})", phase, ["fan-report"])
         nodes["fan-loop"]["children"].append(ident)
-    start = datetime(2026, 1, 1, 12, 0, 0)
+    # Two minutes ago, so running steps' bars end at now as they would.
+    start = datetime.now(UTC) - timedelta(minutes=2)
     for offset, node in enumerate(nodes.values()):  # staggered, for the timeline
         node["startedAt"] = iso(start + timedelta(seconds=4 * offset))
         if "finishedAt" in node:
