@@ -329,7 +329,8 @@ class LogHandler(LocalHandler):
                          self.query_int("logOptions.tailLines", 10_000_000),
                          self.query_int("logOptions.sinceSeconds"),
                          self.query_bool("logOptions.follow"), sse,
-                         self.query("logOptions.container") or "main")
+                         self.query("logOptions.container") or "main",
+                         self.query_bool("logOptions.timestamps"))
         logs = LogStream(self.api, namespace, name, query)
         first = await logs.snapshot()  # a missing workflow is a 404, before streaming
         await self.stream(logs.frames(first), "text/event-stream" if sse else "application/json")

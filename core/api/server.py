@@ -74,9 +74,11 @@ from argosy.api.service import (
     FINISHED,
     WorkflowService,
     _running_log,
+    container_nodes,
     load_workflow,
     log_nodes,
     name_values,
+    pod_container_log,
 )
 from argosy.cli.render import pod_name
 from argosy.engine.run import Engine
@@ -84,7 +86,15 @@ from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
 from argosy.registry import open_store
 from argosy.spec.loader import TOO_DEEP, check_value
 from argosy.spec.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
-from argosy.store import AlreadyExists, Listed, ListKey, Store, StoreError, store_error
+from argosy.store import (
+    AlreadyExists,
+    Listed,
+    ListKey,
+    Store,
+    StoreError,
+    now_rfc3339,
+    store_error,
+)
 
 log = logging.getLogger("argosy.api.server")
 T = TypeVar("T")
@@ -798,6 +808,7 @@ class PodLog:
     lines: Iterable[str]  # complete lines; a long finished log's are read as they are sent
     finished: bool
     partial: str = ""  # a running pod's last line, until its newline arrives
+    stamp: str | None = None  # a finished log's time (its node's end); else when a line is read
 
 
 def _since(node: dict[str, Any], seconds: int | None) -> bool:
@@ -814,16 +825,17 @@ def read_logs(service: WorkflowService, namespace: str, name: str, pod: str | No
     store = service.store
     rec = service.record(namespace, name)
     out = []
+    nodes = container_nodes(store, rec.uid, container)
     for node in log_nodes(store, rec.uid):
         pname = pod_name(rec.name, node)
         if pod and pod not in (pname, node.get("id"), node.get("name"), node.get("displayName")):
             continue
         if not _since(node, since_seconds):
             continue
-        key, folder = store.container_log(node["id"], container)
+        key, folder = pod_container_log(store, node, container, nodes)
         lines = store.log_lines(rec.uid, key)
         if lines is not None:
-            out.append(PodLog(pname, lines, True))
+            out.append(PodLog(pname, lines, True, stamp=node.get("finishedAt")))
             continue
         *running, partial = _running_log(store.run_dir(rec.uid) / folder).split("\n")
         out.append(PodLog(pname, running, node.get("phase") in FINISHED, partial))
@@ -839,6 +851,7 @@ class LogQuery:
     follow: bool
     sse: bool
     container: str = "main"
+    timestamps: bool = False
 
 
 class LogStream:
@@ -875,8 +888,10 @@ class LogStream:
         if entry.finished:
             self.done.add(entry.pod)
 
-    def _frame(self, pod: str, line: str) -> str:
-        body = json.dumps({"result": {"content": line, "podName": pod}})
+    def _frame(self, entry: PodLog, line: str) -> str:
+        if self.q.timestamps:  # as Kubernetes stamps them: the time, a space, the line
+            line = f"{entry.stamp or now_rfc3339()} {line}"
+        body = json.dumps({"result": {"content": line, "podName": entry.pod}})
         return f"data: {body}\n\n" if self.q.sse else body + "\n"
 
     async def snapshot(self) -> tuple[str, list[PodLog]]:
@@ -888,7 +903,7 @@ class LogStream:
         while True:
             for entry in entries:
                 for line in self._lines(entry):
-                    yield self._frame(entry.pod, line)
+                    yield self._frame(entry, line)
             if not self.q.follow or phase in FINISHED:
                 return
             await asyncio.sleep(LOG_POLL_SECONDS)
@@ -999,6 +1014,7 @@ TimeoutSeconds = Annotated[int | None, Query(alias="listOptions.timeoutSeconds",
 PodName = Annotated[str | None, Query(alias="podName")]
 Container = Annotated[str, Query(alias="logOptions.container")]
 Follow = Annotated[bool, Query(alias="logOptions.follow")]
+Timestamps = Annotated[bool, Query(alias="logOptions.timestamps")]
 TailLines = Annotated[int | None, Query(alias="logOptions.tailLines", ge=0, le=10_000_000)]
 SinceSeconds = Annotated[int | None, Query(alias="logOptions.sinceSeconds", ge=0, le=10**10)]
 Grep = Annotated[str | None, Query()]
@@ -1157,8 +1173,10 @@ def log_routes(r: APIRouter, api: Api) -> None:
     async def workflow_logs(request: Request, namespace: Namespace, name: str,
                             pod: PodName = None, container: Container = "main",
                             follow: Follow = False, tail: TailLines = None,
-                            since: SinceSeconds = None, grep: Grep = None) -> StreamingResponse:
-        query = LogQuery(pod or None, grep, tail, since, follow, wants_sse(request), container)
+                            since: SinceSeconds = None, grep: Grep = None,
+                            timestamps: Timestamps = False) -> StreamingResponse:
+        query = LogQuery(pod or None, grep, tail, since, follow, wants_sse(request), container,
+                         timestamps)
         return await stream_logs(request, namespace, name, query)
 
     @r.get("/workflows/{namespace}/{name}/{podName}/log", tags=["WorkflowService"],
@@ -1166,8 +1184,9 @@ def log_routes(r: APIRouter, api: Api) -> None:
     async def pod_logs(request: Request, namespace: Namespace, name: str, podName: str,
                        container: Container = "main", follow: Follow = False,
                        tail: TailLines = None, since: SinceSeconds = None,
-                       grep: Grep = None) -> StreamingResponse:
-        query = LogQuery(podName, grep, tail, since, follow, wants_sse(request), container)
+                       grep: Grep = None, timestamps: Timestamps = False) -> StreamingResponse:
+        query = LogQuery(podName, grep, tail, since, follow, wants_sse(request), container,
+                         timestamps)
         return await stream_logs(request, namespace, name, query)
 
 

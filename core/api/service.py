@@ -526,10 +526,11 @@ class WorkflowService:
         those of ``container`` (a sidecar's or init container's name) when it is not main."""
         rec = self.record(namespace, name)
         lines: list[tuple[str, str]] = []
+        nodes = container_nodes(self.store, rec.uid, container)
         for pod in log_nodes(self.store, rec.uid):
             if node and node not in (pod["id"], pod["name"], pod["displayName"]):
                 continue
-            key, folder = self.store.container_log(pod["id"], container)
+            key, folder = pod_container_log(self.store, pod, container, nodes)
             text = self.store.log(rec.uid, key)
             if text is None:
                 text = _running_log(self.store.run_dir(rec.uid) / folder)
@@ -547,6 +548,23 @@ def log_nodes(store: Store, uid: str) -> list[dict[str, Any]]:
     return sorted((n for n in store.nodes(uid).values() if n.get("type") == "Pod" or (
         n["id"] in logged and n.get("type") != "Container")),
         key=lambda n: (n.get("startedAt") or "", n.get("name", "")))
+
+
+def container_nodes(store: Store, uid: str, container: str) -> dict[str, str]:
+    """Container sets' container nodes, name to id, for :func:`pod_container_log`: none when
+    the pod's main container is asked for (the usual case, which should not read every node)."""
+    if container in ("", "main"):
+        return {}
+    return {n["name"]: nid for nid, n in store.nodes(uid).items() if n.get("type") == "Container"}
+
+
+def pod_container_log(store: Store, pod: dict[str, Any], container: str,
+                      containers: dict[str, str]) -> tuple[str, str]:
+    """(the store's log key, the process dir) of ``container`` of ``pod``: a container set's
+    container by name is its own node (``POD.NAME``), as Argo reads it from the pod by container
+    name; a sidecar's or init container's log is the pod's, beside its main container's."""
+    cid = containers.get(f"{pod['name']}.{container}")
+    return (cid, cid) if cid else store.container_log(pod["id"], container)
 
 
 def _running_log(node_dir: Path) -> str:

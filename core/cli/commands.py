@@ -693,7 +693,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
     complete stdout lines are read from its file as they come; the store's copy supplies the
     rest once the pod finishes, so every line is printed once and in the stored order.
     """
-    from argosy.api.service import _running_log, log_nodes
+    from argosy.api.service import _running_log, container_nodes, log_nodes, pod_container_log
     from argosy.cli.render import pod_name
     from argosy.spec.models import fulfilled
 
@@ -703,6 +703,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
         target.engine_for({"status": {"phase": rec.phase}})
     printed: dict[str, int] = {}
     whole: set[str] = set()  # nodes whose stored log was printed: not read again
+    nodes = container_nodes(store, rec.uid, container)
     while True:
         done = store.get(rec.uid).phase in FINISHED
         pods = [n for n in log_nodes(store, rec.uid)
@@ -711,7 +712,7 @@ def local_log_entries(target: Target, name: str, *, pod: str | None = None,
             nid, over = node["id"], fulfilled(node.get("phase", ""))
             if nid in whole:
                 continue
-            key, folder = store.container_log(nid, container)
+            key, folder = pod_container_log(store, node, container, nodes)
             text = store.log(rec.uid, key)
             live = text is None
             if live:

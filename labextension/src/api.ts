@@ -127,18 +127,25 @@ export async function watchWorkflows(
 }
 
 /** A pod's log lines; `follow` keeps the stream open until the workflow ends. */
+export interface LogOptions {
+  container: string;
+  follow: boolean;
+  timestamps: boolean;
+}
+
 export async function streamLogs(
   ns: string,
   name: string,
   podName: string,
-  follow: boolean,
+  options: LogOptions,
   signal: AbortSignal,
   onLines: (lines: string[]) => void
 ): Promise<void> {
   const query = URLExt.objectToQueryString({
     podName,
-    'logOptions.container': 'main',
-    'logOptions.follow': follow ? 'true' : 'false'
+    'logOptions.container': options.container,
+    'logOptions.follow': String(options.follow),
+    'logOptions.timestamps': String(options.timestamps)
   });
   let buffer = '';
   await stream(url('workflows', ns, name, 'log') + query, signal, text => {

@@ -13,7 +13,15 @@ import {
 } from './logic/format';
 import { Graph, GraphNode, buildGraph, collapseGrown, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
-import { ACTIONS, Action, DESTRUCTIVE, hasLog, isEnabled, shownPhase } from './logic/rules';
+import {
+  ACTIONS,
+  Action,
+  DESTRUCTIVE,
+  containersOf,
+  hasLog,
+  isEnabled,
+  shownPhase
+} from './logic/rules';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
 import { keyOf, revisionOf } from './logic/events';
 import { el } from './dom';
@@ -115,6 +123,8 @@ export class WorkflowDetail extends Widget {
   private logTools = el('div', 'argosy-log-tools');
   private logGrep = el('input', 'argosy-log-grep');
   private logFollow = el('input', 'argosy-log-follow-box');
+  private logStamps = el('input', 'argosy-log-timestamps-box');
+  private logContainer = el('select', 'argosy-log-container');
   private logLines: string[] = [];
 
   constructor(
@@ -699,26 +709,35 @@ export class WorkflowDetail extends Widget {
     }
   }
 
-  /** grep (as you type), follow (keep reading while the node runs), download. */
+  /** Which container, grep (as you type), follow (read on while the node runs), timestamps,
+   * download. */
   private buildLogTools(): void {
+    this.logContainer.setAttribute('aria-label', 'Container');
+    this.logContainer.addEventListener('change', () => this.startLogs(false));
     this.logGrep.placeholder = 'grep';
     this.logGrep.setAttribute('aria-label', 'Show only log lines containing');
     this.logGrep.addEventListener('input', () => this.showLog());
     const follow = el('label', 'argosy-log-follow');
     this.logFollow.type = 'checkbox';
     this.logFollow.checked = true;
-    this.logFollow.addEventListener('change', () => this.startLogs());
+    this.logFollow.addEventListener('change', () => this.startLogs(false));
     follow.append(this.logFollow, document.createTextNode(' follow'));
+    const stamps = el('label', 'argosy-log-timestamps');
+    this.logStamps.type = 'checkbox';
+    this.logStamps.addEventListener('change', () => this.startLogs(false));
+    stamps.append(this.logStamps, document.createTextNode(' timestamps'));
     const download = el('button', 'argosy-zoom-button argosy-log-download', 'download');
     download.addEventListener('click', () => {
       const node = this.wf.status?.nodes?.[this.selectedNode];
       const a = el('a', '');
       a.href = URL.createObjectURL(new Blob([this.logLines.join('\n') + '\n']));
-      a.download = `${this.wf.metadata.name}-${node?.displayName ?? this.selectedNode}.log`;
+      const container = this.logContainer.value;
+      const which = container && container !== 'main' ? `-${container}` : '';
+      a.download = `${this.wf.metadata.name}-${node?.displayName ?? this.selectedNode}${which}.log`;
       a.click();
       window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     });
-    this.logTools.append(this.logGrep, follow, download);
+    this.logTools.append(this.logContainer, this.logGrep, follow, stamps, download);
   }
 
   private showLog(): void {
@@ -796,7 +815,8 @@ export class WorkflowDetail extends Widget {
     });
   }
 
-  private startLogs(): void {
+  /** Reads the selected node's log afresh; `newNode` offers that node's containers, main first. */
+  private startLogs(newNode = true): void {
     this.logAbort?.abort();
     this.logLines = [];
     this.logBox.textContent = '';
@@ -804,11 +824,22 @@ export class WorkflowDetail extends Widget {
     if (!node || !hasLog(node) || this.deleted) {
       return;
     }
+    if (newNode) {
+      this.logContainer.textContent = '';
+      for (const c of containersOf(this.wf, node)) {
+        this.logContainer.appendChild(el('option', '', c)).value = c;
+      }
+      this.logContainer.hidden = this.logContainer.options.length < 2;
+    }
     const abort = new AbortController();
     this.logAbort = abort;
     const { name, namespace } = this.wf.metadata;
-    const follow = !node.finishedAt && this.logFollow.checked;
-    streamLogs(namespace ?? 'default', name, node.id, follow, abort.signal, lines => {
+    const options = {
+      container: this.logContainer.value || 'main',
+      follow: !node.finishedAt && this.logFollow.checked,
+      timestamps: this.logStamps.checked
+    };
+    streamLogs(namespace ?? 'default', name, node.id, options, abort.signal, lines => {
       this.logLines.push(...lines);
       this.showLog();
     }).catch(err => {

@@ -7,7 +7,7 @@ import { keyOf, reduceEvent, sorted, splitLines, splitSse } from '../src/logic/e
 import { buildGraph, collapseGrown, defaultCollapsed, shapeKey } from '../src/logic/graph';
 import { layout } from '../src/logic/layout';
 import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
-import { enabledActions, hasLog, isSuspended } from '../src/logic/rules';
+import { containersOf, enabledActions, hasLog, isSuspended } from '../src/logic/rules';
 import { NodeStatus, Workflow } from '../src/logic/types';
 import { visibleRows } from '../src/logic/window';
 
@@ -256,4 +256,26 @@ test('pods and plugin nodes have logs, grouping nodes and containers do not', ()
     'Container']) {
     assert.equal(hasLog(node(type)), false, type);
   }
+});
+
+test('a node offers the logs of its containers, main first', () => {
+  const pod: NodeStatus = { id: 'p', name: 'w.step', type: 'Pod', templateName: 'work' };
+  const spec = {
+    templates: [{ name: 'work', initContainers: [{ name: 'setup' }], sidecars: [{ name: 'db' }] }]
+  };
+  assert.deepEqual(containersOf(wf('w', 'Running', { spec, status: { nodes: { p: pod } } }), pod), [
+    'main',
+    'setup',
+    'db'
+  ]);
+  const set: NodeStatus = { id: 's', name: 'w.set', type: 'Pod' };
+  const nodes: Record<string, NodeStatus> = {
+    s: set,
+    a: { id: 'a', name: 'w.set.a', type: 'Container' },
+    b: { id: 'b', name: 'w.set.b', type: 'Container' }
+  };
+  assert.deepEqual(containersOf(wf('w', 'Running', { status: { nodes } }), set), ['a', 'b']);
+  assert.deepEqual(containersOf(wf('w', 'Running', { status: { nodes: { s: set } } }), set), [
+    'main'
+  ]);
 });

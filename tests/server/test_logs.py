@@ -79,3 +79,41 @@ def test_log_of_a_pods_other_container_by_log_options_container(tmp_path: Path) 
         assert client.logs("pod", "pod", container="setup") == "setup said\n"
     finally:
         server.stop()
+
+
+CONTAINER_SET = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: set}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    containerSet:
+      containers:
+      - {name: a, image: alpine, command: [echo, a said]}
+      - {name: b, image: alpine, command: [echo, b said], dependencies: [a]}
+"""
+
+
+def test_log_of_a_container_set_container_by_name_and_timestamps(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    asyncio.run(Engine(store).run(submit(store, CONTAINER_SET).uid))
+    finished = next(n["finishedAt"] for n in store.nodes(store.list()[0].uid).values()
+                    if n["type"] == "Pod")
+    store.close()
+    server = start_server(tmp_path)
+    try:
+        with server.client() as http:
+            def said(**params: str) -> list[str]:
+                resp = http.get(f"{API}/default/set/log", params=params)
+                assert resp.status_code == 200, resp.text
+                return [json.loads(line)["result"]["content"] for line in resp.text.splitlines()]
+
+            assert said(**{"logOptions.container": "b"}) == ["b said"]
+            assert said(**{"logOptions.container": "a"}) == ["a said"]
+            # Each line after the time it was written, as Kubernetes stamps them.
+            assert said(**{"logOptions.container": "b", "logOptions.timestamps": "true"}) == [
+                f"{finished} b said"]
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@
 (() => {
   const PREFIX = '/argosy/api/v1/';
   const KEY = 'argosy-fake-workflows';
+  const STAMP = '2026-01-01T10:00:00Z';
   const realFetch = window.fetch.bind(window);
   const encoder = new TextEncoder();
   const workflows = new Map(JSON.parse(sessionStorage.getItem(KEY) || '[]'));
@@ -21,8 +22,9 @@
   const fake = {
     requests: [],
     bodies: [],
-    // The log every pod has: lines the test sets.
+    // The log every pod has: lines the test sets; `logs` by container name, if set.
     log: [],
+    logs: {},
     // action -> { object, held: Promise resolved by release(action) }
     replies: {},
     push(type, wf) {
@@ -86,7 +88,12 @@
       return json(reply.object);
     }
     if (kind === 'workflows' && verb === 'log') {
-      const lines = fake.log.map(content => JSON.stringify({ result: { content } }) + '\n');
+      const container = url.searchParams.get('logOptions.container') || 'main';
+      const stamp = url.searchParams.get('logOptions.timestamps') === 'true' ? `${STAMP} ` : '';
+      const said = fake.logs[container] ?? fake.log;
+      const lines = said.map(
+        line => JSON.stringify({ result: { content: stamp + line } }) + '\n'
+      );
       return wf
         ? new Response(lines.join(''), { status: 200 })
         : json({ code: 5, message: 'not found' }, 404);

@@ -363,3 +363,29 @@ def test_a_pending_step_waits_on_the_timeline_instead_of_growing(fake_page: Page
     widths = page.evaluate("""() => [...document.querySelectorAll(
         '.argosy-detail:not(.lm-mod-hidden) .argosy-timeline-bar')].map(b => b.style.width)""")
     assert widths == ["100%", "0.3%"], widths
+
+
+def test_logs_of_each_container_with_timestamps(fake_page: Page) -> None:
+    page = fake_page
+    node = pod("side", "side-1", "serve", started=T0)
+    node["templateName"] = "serve"
+    wf = workflow("side", nodes={"side-1": node})
+    wf["spec"]["templates"] = [{"name": "serve", "container": {"image": "alpine"},
+                                "initContainers": [{"name": "setup"}],
+                                "sidecars": [{"name": "db"}]}]
+    push(page, "ADDED", wf)
+    page.evaluate("() => { window.__argosyFake.log = ['served']; "
+                  "window.__argosyFake.logs = {db: ['db up', 'db down']}; }")
+    view = open_workflow(page, "side")
+    view.locator('.argosy-node[data-display-name="serve"]').click()
+    pane = view.locator(".argosy-node-info")
+    logs = pane.locator(".argosy-logs")
+    expect(logs).to_have_text("served\n")
+    picker = pane.locator("select.argosy-log-container")
+    expect(picker.locator("option")).to_have_text(["main", "setup", "db"])
+    picker.select_option("db")
+    expect(logs).to_have_text("db up\ndb down\n")
+    pane.locator(".argosy-log-timestamps-box").check()
+    expect(logs).to_have_text("2026-01-01T10:00:00Z db up\n2026-01-01T10:00:00Z db down\n")
+    asked = page.evaluate("() => window.__argosyFake.requests.filter(r => r.endsWith('/log'))")
+    assert len(asked) == 3, asked

@@ -83,3 +83,26 @@ const WITHOUT_LOG: ReadonlySet<string> = new Set([
 export function hasLog(node: NodeStatus): boolean {
   return !WITHOUT_LOG.has(node.type);
 }
+
+type PodTemplate = { name?: string; initContainers?: { name: string }[]; sidecars?: { name: string }[] };
+
+/**
+ * The containers whose logs a node has, main first: a container set's containers (its child
+ * nodes POD.NAME), else main and the template's init containers and sidecars.
+ */
+export function containersOf(wf: Workflow, node: NodeStatus): string[] {
+  const prefix = `${node.name}.`;
+  const inSet = Object.values(wf.status?.nodes ?? {})
+    .filter(n => n.type === 'Container' && n.name.startsWith(prefix))
+    .map(n => n.name.slice(prefix.length));
+  if (inSet.length > 0) {
+    return inSet;
+  }
+  const templates = (wf.spec?.templates ?? []) as PodTemplate[];
+  const t = templates.find(x => x.name === node.templateName);
+  return [
+    'main',
+    ...(t?.initContainers ?? []).map(c => c.name),
+    ...(t?.sidecars ?? []).map(c => c.name)
+  ];
+}
