@@ -12,7 +12,7 @@ import {
   workflowDuration
 } from './logic/format';
 import { Graph, GraphNode, buildGraph, collapseGrown, shapeKey } from './logic/graph';
-import { Layout, NODE_H, NODE_W, layout } from './logic/layout';
+import { Layout, NODE_H, NODE_W, Placed, layout } from './logic/layout';
 import {
   ACTIONS,
   Action,
@@ -100,6 +100,9 @@ export class WorkflowDetail extends Widget {
   private view = { x: 0, y: 0, k: 1 };
   private fitted = false;
   private viewport: SVGGElement | null = null;
+  private nodeLayer: SVGGElement | null = null;
+  /** The node elements drawn now, by node id: those in view (see drawNodesInView). */
+  private drawn = new Map<string, SVGElement>();
   private tickTimer = 0;
   private shape = '';
   private laid: Layout | null = null;
@@ -425,57 +428,9 @@ export class WorkflowDetail extends Widget {
       const d = e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' ');
       viewport.appendChild(svg('path', { d, class: 'argosy-edge' }));
     }
-    for (const n of this.graph.nodes) {
-      const p = laid.nodes.get(n.id);
-      if (!p) {
-        continue;
-      }
-      const g = svg('g', {
-        class: `argosy-node argosy-phase-${n.phase}${n.id === this.selectedNode ? ' argosy-selected' : ''}`,
-        transform: `translate(${p.x - NODE_W / 2},${p.y - NODE_H / 2})`,
-        tabindex: 0,
-        role: 'button',
-        'data-node-id': n.id,
-        'data-display-name': n.label,
-        'aria-label': `${n.label}: ${n.phase}`
-      });
-      g.appendChild(svg('rect', { width: NODE_W, height: NODE_H, rx: 6 }));
-      g.appendChild(phaseIcon(n.phase, 8, (NODE_H - 16) / 2));
-      const note = this.nodeNote(n);
-      const room = note ? 15 : 21;
-      const text = svg('text', { x: 30, y: NODE_H / 2 + 4, class: 'argosy-node-label' });
-      let label = n.label.length > room ? `${n.label.slice(0, room - 1)}…` : n.label;
-      if (n.group) {
-        label = `${n.group.collapsed ? '▸' : '▾'} ${label}`;
-      }
-      text.textContent = label;
-      if (note) {
-        const t = svg('text', {
-          x: NODE_W - 8,
-          y: NODE_H / 2 + 4,
-          'text-anchor': 'end',
-          class: 'argosy-node-note'
-        });
-        t.textContent = note;
-        g.appendChild(t);
-      }
-      const tip = svg('title', {});
-      tip.textContent = n.group
-        ? `${n.label}: ${Object.entries(n.group.phases)
-            .map(([k, v]) => `${v} ${k}`)
-            .join(', ')}`
-        : `${n.label} (${n.type}): ${n.phase}`;
-      g.append(tip, text);
-      const choose = () => this.choose(n.id, !!n.group);
-      g.addEventListener('click', choose);
-      g.addEventListener('keydown', e => {
-        if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') {
-          e.preventDefault();
-          choose();
-        }
-      });
-      viewport.appendChild(g);
-    }
+    this.nodeLayer = svg('g', { class: 'argosy-nodes' }) as SVGGElement;
+    viewport.appendChild(this.nodeLayer);
+    this.drawn = new Map();
     const zoomBar = el('div', 'argosy-zoom');
     for (const [label, name, act] of [
       ['−', 'Zoom out', () => this.zoomBy(0.8)],
@@ -493,6 +448,102 @@ export class WorkflowDetail extends Widget {
     this.viewport = viewport;
     this.applyView();
     this.fitOnce();
+  }
+
+  /**
+   * Draws the nodes in view (and a margin) and drops the others: a big graph costs the
+   * elements of a screenful, not of every node, wherever it is panned or zoomed to. Graphs
+   * of up to STILL_ABOVE nodes are drawn whole.
+   */
+  private drawNodesInView(): void {
+    const laid = this.laid;
+    const layer = this.nodeLayer;
+    if (!laid || !layer) {
+      return;
+    }
+    const every = this.graph.nodes.length <= STILL_ABOVE;
+    const { x, y, k } = this.view;
+    const w = this.graphBox.clientWidth || 1400;
+    const h = this.graphBox.clientHeight || 900;
+    const margin = 200 / k;
+    const [left, top] = [-x / k - margin, -y / k - margin];
+    const [right, bottom] = [(w - x) / k + margin, (h - y) / k + margin];
+    const keep = new Set<string>();
+    for (const n of this.graph.nodes) {
+      const p = laid.nodes.get(n.id);
+      if (!p) {
+        continue;
+      }
+      const seen =
+        every ||
+        (p.x + NODE_W / 2 >= left &&
+          p.x - NODE_W / 2 <= right &&
+          p.y + NODE_H / 2 >= top &&
+          p.y - NODE_H / 2 <= bottom);
+      if (!seen) {
+        continue;
+      }
+      keep.add(n.id);
+      if (!this.drawn.has(n.id)) {
+        const g = this.nodeElement(n, p);
+        this.drawn.set(n.id, g);
+        layer.appendChild(g);
+      }
+    }
+    for (const [id, g] of this.drawn) {
+      if (!keep.has(id)) {
+        g.remove();
+        this.drawn.delete(id);
+      }
+    }
+  }
+
+  private nodeElement(n: GraphNode, p: Placed): SVGElement {
+    const g = svg('g', {
+      class: `argosy-node argosy-phase-${n.phase}${n.id === this.selectedNode ? ' argosy-selected' : ''}`,
+      transform: `translate(${p.x - NODE_W / 2},${p.y - NODE_H / 2})`,
+      tabindex: 0,
+      role: 'button',
+      'data-node-id': n.id,
+      'data-display-name': n.label,
+      'aria-label': `${n.label}: ${n.phase}`
+    });
+    g.appendChild(svg('rect', { width: NODE_W, height: NODE_H, rx: 6 }));
+    g.appendChild(phaseIcon(n.phase, 8, (NODE_H - 16) / 2));
+    const note = this.nodeNote(n);
+    const room = note ? 15 : 21;
+    const text = svg('text', { x: 30, y: NODE_H / 2 + 4, class: 'argosy-node-label' });
+    let label = n.label.length > room ? `${n.label.slice(0, room - 1)}…` : n.label;
+    if (n.group) {
+      label = `${n.group.collapsed ? '▸' : '▾'} ${label}`;
+    }
+    text.textContent = label;
+    if (note) {
+      const t = svg('text', {
+        x: NODE_W - 8,
+        y: NODE_H / 2 + 4,
+        'text-anchor': 'end',
+        class: 'argosy-node-note'
+      });
+      t.textContent = note;
+      g.appendChild(t);
+    }
+    const tip = svg('title', {});
+    tip.textContent = n.group
+      ? `${n.label}: ${Object.entries(n.group.phases)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}`
+      : `${n.label} (${n.type}): ${n.phase}`;
+    g.append(tip, text);
+    const choose = () => this.choose(n.id, !!n.group);
+    g.addEventListener('click', choose);
+    g.addEventListener('keydown', e => {
+      if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') {
+        e.preventDefault();
+        choose();
+      }
+    });
+    return g;
   }
 
   /** What a node shows at its right: a group's size, a retry's attempts, or the duration. */
@@ -516,6 +567,7 @@ export class WorkflowDetail extends Widget {
   private applyView(): void {
     const { x, y, k } = this.view;
     this.viewport?.setAttribute('transform', `translate(${x},${y}) scale(${k})`);
+    this.drawNodesInView();
   }
 
   /**

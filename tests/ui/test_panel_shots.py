@@ -143,7 +143,7 @@ def test_screenshots_in_both_themes(fake_page: Page, lab: Lab, shots: Path) -> N
         view.locator(".argosy-node-info").screenshot(path=str(shots / f"{prefix}-logs.png"))
         view = open_workflow(page, "big-loop")
         view.locator('.argosy-node[data-display-name="[0]"]').click()
-        expect(view.locator('.argosy-node[data-display-name^="item("]')).to_have_count(2000)
+        expect(view.locator('.argosy-node[data-display-name^="item("]').first).to_be_visible()
         page.screenshot(path=str(shots / f"{prefix}-2000-nodes.png"))
     set_theme(lab, "JupyterLab Light")
 
@@ -183,10 +183,13 @@ def test_performance_figures(fake_page: Page, capsys: pytest.CaptureFixture[str]
             new MouseEvent('click', {bubbles: true}));
         requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
     })""")
-    expect(view.locator('.argosy-node[data-display-name^="item("]')).to_have_count(2000)
+    items = view.locator('.argosy-node[data-display-name^="item("]')
+    expect(items.first).to_be_visible()
     page.wait_for_timeout(500)
     longest = page.evaluate("() => window.__longest")
+    drawn = items.count()
     with capsys.disabled():
         print(f"\npanel performance: 1,001 workflows listed {listed / 1000:.2f} s after reload;"
               f" a 2,000-node workflow opened collapsed in {opened / 1000:.2f} s; expanded in"
-              f" {expanded / 1000:.2f} s, longest main-thread task {longest:.0f} ms")
+              f" {expanded / 1000:.2f} s ({drawn} nodes in view drawn), longest main-thread"
+              f" task {longest:.0f} ms")
