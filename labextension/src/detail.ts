@@ -1,5 +1,6 @@
 // The main-area view of one workflow: actions, the node graph, the selected node, YAML, params.
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { CodeEditor, CodeEditorWrapper, IEditorServices } from '@jupyterlab/codeeditor';
 import { Widget } from '@lumino/widgets';
 import { stringify } from 'yaml';
 import { artifactUrl, runAction, streamLogs } from './api';
@@ -86,7 +87,15 @@ function paramTable(title: string, params: Parameter[] | undefined): HTMLElement
   return box;
 }
 
+/** What the view borrows from JupyterLab: its code editor, and opening text as a file. */
+export interface DetailTools {
+  editors?: IEditorServices | null;
+  openAsFile?: (name: string, text: string) => Promise<void>;
+}
+
 export class WorkflowDetail extends Widget {
+  /** The YAML tab's read-only JupyterLab editor, made when the tab is first shown. */
+  private yamlEditor: CodeEditorWrapper | null = null;
   private key: string;
   private wf: Workflow;
   private collapsed = new Set<string>();
@@ -133,7 +142,8 @@ export class WorkflowDetail extends Widget {
   constructor(
     private store: WorkflowStore,
     wf: Workflow,
-    private open: (wf: Workflow) => void = () => undefined
+    private open: (wf: Workflow) => void = () => undefined,
+    private tools: DetailTools = {}
   ) {
     super();
     this.wf = wf;
@@ -187,6 +197,7 @@ export class WorkflowDetail extends Widget {
     window.clearInterval(this.tickTimer);
     window.clearTimeout(this.busyTimer);
     this.store.changed.disconnect(this.onChanged, this);
+    this.yamlEditor?.dispose();
     super.dispose();
   }
 
@@ -269,6 +280,12 @@ export class WorkflowDetail extends Widget {
     const copy = el('button', 'argosy-zoom-button argosy-yaml-copy', 'copy');
     copy.addEventListener('click', () => void navigator.clipboard?.writeText(stringify(this.wf)));
     tools.append(download, copy);
+    const openAsFile = this.tools.openAsFile;
+    if (openAsFile) {
+      const file = el('button', 'argosy-zoom-button argosy-yaml-open', 'open as file');
+      file.addEventListener('click', () => void openAsFile(this.wf.metadata.name, stringify(this.wf)));
+      tools.appendChild(file);
+    }
     tab.append(tools, this.yamlBox);
     return tab;
   }
@@ -319,10 +336,39 @@ export class WorkflowDetail extends Widget {
     } else if (this.tab === 'timeline') {
       this.renderTimeline();
     } else if (this.tab === 'yaml') {
-      this.yamlBox.textContent = stringify(wf);
+      this.showYaml(stringify(wf));
     } else {
       this.paramsBox.textContent = '';
       this.paramsBox.appendChild(paramTable('Parameters', wf.spec?.arguments?.parameters));
+    }
+  }
+
+  /**
+   * The YAML in JupyterLab's code editor, read-only (highlighting, its search, copy), or as
+   * plain text where JupyterLab offers no editor.
+   */
+  private showYaml(text: string): void {
+    const editors = this.tools.editors;
+    if (!editors || !this.isAttached) {
+      this.yamlBox.textContent = text;
+      return;
+    }
+    if (!this.yamlEditor) {
+      const model = new CodeEditor.Model({
+        mimeType: editors.mimeTypeService.getMimeTypeByFilePath('workflow.yaml')
+      });
+      this.yamlEditor = new CodeEditorWrapper({
+        factory: editors.factoryService.newDocumentEditor,
+        model,
+        editorOptions: { config: { readOnly: true, lineNumbers: true } }
+      });
+      this.yamlEditor.addClass('argosy-yaml');
+      Widget.attach(this.yamlEditor, this.yamlBox.parentElement!, this.yamlBox);
+      this.yamlBox.remove();
+    }
+    const shared = this.yamlEditor.model.sharedModel;
+    if (shared.getSource() !== text) {
+      shared.setSource(text);
     }
   }
 

@@ -5,6 +5,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
 import { FileDialog, IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -38,18 +39,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Argo workflows run by argosy: list, graph, logs, actions, submit.',
   autoStart: true,
   requires: [IFileBrowserFactory],
-  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser],
+  optional: [ICommandPalette, ILayoutRestorer, IDefaultFileBrowser, IEditorServices],
   activate: (
     app: JupyterFrontEnd,
     browsers: IFileBrowserFactory,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    defaultBrowser: IDefaultFileBrowser | null
+    defaultBrowser: IDefaultFileBrowser | null,
+    editors: IEditorServices | null
   ) => {
     const store = new WorkflowStore();
     const tracker = new WidgetTracker<MainAreaWidget<WorkflowDetail>>({
       namespace: 'argosy-workflow'
     });
+
+    // A workflow's YAML as a new file beside the others (NAME.yaml, else an untitled name).
+    const openAsFile = async (name: string, text: string): Promise<void> => {
+      const contents = app.serviceManager.contents;
+      const cwd = defaultBrowser?.model.path ?? '';
+      let file = await contents.newUntitled({ path: cwd, type: 'file', ext: '.yaml' });
+      const wanted = cwd ? `${cwd}/${name}.yaml` : `${name}.yaml`;
+      file = await contents.rename(file.path, wanted).catch(() => file);
+      await contents.save(file.path, { type: 'file', format: 'text', content: text });
+      await app.commands.execute('docmanager:open', { path: file.path });
+    };
 
     const openWorkflow = (wf: Workflow): MainAreaWidget<WorkflowDetail> => {
       const key = keyOf(wf);
@@ -58,7 +71,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(open.id);
         return open;
       }
-      const content = new WorkflowDetail(store, store.get(key) ?? wf, openWorkflow);
+      const content = new WorkflowDetail(store, store.get(key) ?? wf, openWorkflow, {
+        editors,
+        openAsFile
+      });
       const widget = new MainAreaWidget({ content });
       widget.id = content.id;
       widget.title.label = wf.metadata.name;

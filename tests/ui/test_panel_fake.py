@@ -10,6 +10,8 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from tests.ui.conftest import Lab
+
 T0 = "2026-01-01T10:00:00Z"
 
 
@@ -280,7 +282,7 @@ def test_empty_list_suspended_namespace_icons_busy_and_resubmit(fake_page: Page)
         "held-x7k2p")
 
 
-def test_node_pane_facts_and_node_actions(fake_page: Page) -> None:
+def test_node_pane_facts_and_node_actions(fake_page: Page, lab: Lab) -> None:
     page = fake_page
     broken = pod("broken", "broken-9f3", "crunch", "Failed")
     broken.update(message="Error (exit code 3)", hostNodeName="worker-1",
@@ -327,6 +329,23 @@ def test_node_pane_facts_and_node_actions(fake_page: Page) -> None:
         view.locator(".argosy-yaml-download").click()
     assert caught.value.suggested_filename == "broken.yaml"
     assert "phase: Failed" in Path(caught.value.path()).read_text()
+    # It is JupyterLab's code editor, read-only, with YAML's highlighting.
+    editor = view.locator(".argosy-yaml .cm-editor")
+    expect(editor).to_have_count(1)
+    content = editor.locator(".cm-content")
+    expect(content).to_have_attribute("aria-readonly", "true")
+    content.click()
+    page.keyboard.type("typed")
+    expect(content).not_to_contain_text("typed")
+    expect(editor.locator(".cm-line span").first).to_be_visible()
+    # Opened as a file: a YAML document of its own, in JupyterLab's editor.
+    view.locator(".argosy-yaml-open").click()
+    doc = page.locator(".jp-FileEditor:visible")
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text(
+        "broken.yaml")
+    expect(doc.locator(".cm-content")).to_contain_text("phase: Failed")
+    assert (lab.root / "broken.yaml").exists()
+    view = open_workflow(page, "broken")
     view.locator('.argosy-tab[data-tab="graph"]').click()
     page.evaluate("wf => { const f = window.__argosyFake; ['retry', 'resume', 'set']"
                   ".forEach(v => { f.hold(v, wf); f.release(v); }); }", wf)
