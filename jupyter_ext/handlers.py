@@ -1,4 +1,5 @@
-"""Tornado handlers: argo-server's REST API under ``/argosy/api/v1/…`` inside Jupyter.
+"""Tornado handlers: argo-server's REST API under ``/argosy/api/v1/…`` inside Jupyter
+(workflows, WorkflowTemplates, ClusterWorkflowTemplates, CronWorkflows).
 
 Behind Jupyter's own authentication (``@authenticated``: a token or the login cookie) and
 XSRF check (every non-GET request made with the cookie). Two backends:
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
+from argosy.api.cron_routes import CronRequest, Crons
 from argosy.api.server import (
     GRPC_CODE,
     Api,
@@ -53,6 +55,14 @@ from argosy.api.server import (
     listed,
     take_snapshot,
     workflow_filter,
+)
+from argosy.api.template_routes import (
+    CWFT,
+    WFT,
+    SubmitRequest,
+    TemplateRequest,
+    Templates,
+    submit,
 )
 from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
 from argosy.store import AlreadyExists
@@ -263,8 +273,12 @@ class WorkflowHandler(LocalHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, namespace: str, name: str) -> None:
+        if name == "submit":
+            body = _model(SubmitRequest, self.request.body, required=True)
+            self.reply(await submit(self.api, namespace, body))
+            return
         if name != "lint":
-            raise tornado.web.HTTPError(405, "POST is for /workflows/{namespace}/lint")
+            raise tornado.web.HTTPError(405, "POST is for /workflows/{namespace}/lint or submit")
         from argosy.api.service import load_workflow
 
         body = _model(WorkflowLintRequest, self.request.body, required=True)
@@ -315,6 +329,92 @@ class ActionHandler(LocalHandler):
                                req.nodeFieldSelector, phase=req.phase or None,
                                message=req.message,
                                output_parameters=_output_parameters(req.outputParameters))
+
+
+class TemplatesHandler(LocalHandler):
+    """``/workflow-templates/{namespace}[/{name}|/lint]`` and
+    ``/cluster-workflow-templates[/{name}|/lint]``: the REST server's operations."""
+
+    def initialize(self, backend: Any, kind: str = WFT) -> None:  # type: ignore[override]
+        super().initialize(backend)
+        self.kind = kind
+
+    def _where(self, args: tuple[str, ...]) -> tuple[Templates, str | None, str | None]:
+        """(the operations, namespace, name) from the path."""
+        namespace = args[0] if self.kind == WFT else None
+        rest = args[1:] if self.kind == WFT else args
+        return Templates(self.api, self.kind), namespace, rest[0] if rest else None
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, *args: str) -> None:
+        templates, namespace, name = self._where(args)
+        self.reply(await (templates.get(name, namespace) if name else templates.list(namespace)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, *args: str) -> None:
+        templates, namespace, name = self._where(args)
+        if name not in (None, "lint"):
+            raise tornado.web.HTTPError(405, "POST is to create a template, or to …/lint")
+        body = _model(TemplateRequest, self.request.body, required=True)
+        fn = templates.lint if name else templates.create
+        self.reply(await fn(body, namespace))
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, *args: str) -> None:
+        templates, namespace, name = self._where(args)
+        if not name:
+            raise tornado.web.HTTPError(405, "PUT updates a named template")
+        body = _model(TemplateRequest, self.request.body, required=True)
+        self.reply(await templates.update(name, body, namespace))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, *args: str) -> None:
+        templates, namespace, name = self._where(args)
+        if not name:
+            raise tornado.web.HTTPError(405, "DELETE deletes a named template")
+        self.reply(await templates.delete(name, namespace))
+
+
+class CronsHandler(LocalHandler):
+    """``/cron-workflows/{namespace}[/{name}[/suspend|/resume]|/lint]``."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, namespace: str, name: str | None = None) -> None:
+        crons = Crons(self.api)
+        self.reply(await (crons.get(namespace, name) if name else crons.list(namespace)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, namespace: str, name: str | None = None) -> None:
+        if name not in (None, "lint"):
+            raise tornado.web.HTTPError(405, "POST is to create a CronWorkflow, or to …/lint")
+        body = _model(CronRequest, self.request.body, required=True)
+        crons = Crons(self.api)
+        self.reply(await (crons.lint(namespace, body) if name else crons.create(namespace, body)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, namespace: str, name: str | None = None, verb: str | None = None) -> None:
+        if not name:
+            raise tornado.web.HTTPError(405, "PUT updates a named CronWorkflow")
+        crons = Crons(self.api)
+        if verb:
+            self.reply(await crons.suspend(namespace, name, verb == "suspend"))
+            return
+        body = _model(CronRequest, self.request.body, required=True)
+        self.reply(await crons.update(namespace, name, body))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, namespace: str, name: str | None = None) -> None:
+        if not name:
+            raise tornado.web.HTTPError(405, "DELETE deletes a named CronWorkflow")
+        self.reply(await Crons(self.api).delete(namespace, name))
 
 
 class LogHandler(LocalHandler):
@@ -406,6 +506,14 @@ def local_handlers(backend: Any) -> list[tuple[str, type, dict[str, Any]]]:
         (rf"{PREFIX}/workflows/{name}/{name}/({'|'.join(VERBS)})/?", ActionHandler, kw),
         (rf"{PREFIX}/workflows/{name}/{name}/log/?", LogHandler, kw),
         (rf"{PREFIX}/workflows/{name}/{name}/{name}/log/?", LogHandler, kw),
+        (rf"{PREFIX}/workflow-templates/{name}/?", TemplatesHandler, kw),
+        (rf"{PREFIX}/workflow-templates/{name}/{name}/?", TemplatesHandler, kw),
+        (rf"{PREFIX}/cluster-workflow-templates/?", TemplatesHandler, dict(kw, kind=CWFT)),
+        (rf"{PREFIX}/cluster-workflow-templates/{name}/?", TemplatesHandler,
+         dict(kw, kind=CWFT)),
+        (rf"{PREFIX}/cron-workflows/{name}/?", CronsHandler, kw),
+        (rf"{PREFIX}/cron-workflows/{name}/{name}/?", CronsHandler, kw),
+        (rf"{PREFIX}/cron-workflows/{name}/{name}/(suspend|resume)/?", CronsHandler, kw),
         (rf"{PREFIX}/workflow-events/?", EventsHandler, kw),
         (rf"{PREFIX}/workflow-events/{name}/?", EventsHandler, kw),
         (rf"{PREFIX}/(info|version)/?", InfoHandler, kw),

@@ -44,61 +44,92 @@ def _body(request: CronRequest, namespace: str, name: str | None = None) -> Obje
     return dict(body, metadata=meta)
 
 
-def cron_routes(api: Api) -> APIRouter:
-    r = APIRouter(prefix="/api/v1/cron-workflows/{namespace}", dependencies=[Depends(bearer)],
-                  responses=ERRORS, tags=["CronWorkflowService"])
-    objects = ObjectService(api.service.store)
+class Crons:
+    """argo-server's CronWorkflowService operations over the store's objects (the REST routes
+    and the Jupyter extension's both call these)."""
 
-    def scheduled() -> None:
-        if api.spawn_engine:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.objects = ObjectService(api.service.store)
+
+    def scheduled(self) -> None:
+        if self.api.spawn_engine:
             from argosy.api.service import ensure_engine
 
-            ensure_engine(api.service.store)
+            ensure_engine(self.api.service.store)
 
-    async def put(body: Object, mode: str) -> Object:
-        stored, _ = await api.call(objects.put, body, None, mode=mode)
-        scheduled()
+    async def put(self, body: Object, mode: str) -> Object:
+        stored, _ = await self.api.call(self.objects.put, body, None, mode=mode)
+        self.scheduled()
         return stored
 
-    @r.post("", summary="CreateCronWorkflow")
-    async def create(namespace: Namespace, body: CronRequest) -> Object:
-        return await put(_body(body, namespace), "create")
+    async def create(self, namespace: str, request: CronRequest) -> Object:
+        return await self.put(_body(request, namespace), "create")
 
-    @r.get("", summary="ListCronWorkflows")
-    async def list_(namespace: Namespace) -> Object:
-        items = await api.call(objects.list, KIND, namespace)
+    async def list(self, namespace: str) -> Object:
+        items = await self.api.call(self.objects.list, KIND, namespace)
         return {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflowList",
                 "metadata": {}, "items": items}
 
-    @r.post("/lint", summary="LintCronWorkflow")
-    async def lint(namespace: Namespace, body: CronRequest) -> Object:
-        cron = _body(body, namespace)
-        faults = await api.call(object_faults, cron, api.service.store.get_object)
+    async def lint(self, namespace: str, request: CronRequest) -> Object:
+        cron = _body(request, namespace)
+        faults = await self.api.call(object_faults, cron, self.api.service.store.get_object)
         if faults:
             raise InvalidWorkflow(faults)
         return cron
 
+    async def get(self, namespace: str, name: str) -> Object:
+        return await self.api.call(self.objects.get, KIND, namespace, name)
+
+    async def update(self, namespace: str, name: str, request: CronRequest) -> Object:
+        return await self.put(_body(request, namespace, name), "update")
+
+    async def delete(self, namespace: str, name: str) -> Object:
+        await self.api.call(self.objects.delete, KIND, namespace, name)
+        return {}
+
+    async def suspend(self, namespace: str, name: str, suspend: bool) -> Object:
+        cron = await self.api.call(set_suspend, self.api.service.store, namespace, name, suspend)
+        if not suspend:
+            self.scheduled()
+        return cron
+
+
+def cron_routes(api: Api) -> APIRouter:
+    r = APIRouter(prefix="/api/v1/cron-workflows/{namespace}", dependencies=[Depends(bearer)],
+                  responses=ERRORS, tags=["CronWorkflowService"])
+    crons = Crons(api)
+
+    @r.post("", summary="CreateCronWorkflow")
+    async def create(namespace: Namespace, body: CronRequest) -> Object:
+        return await crons.create(namespace, body)
+
+    @r.get("", summary="ListCronWorkflows")
+    async def list_(namespace: Namespace) -> Object:
+        return await crons.list(namespace)
+
+    @r.post("/lint", summary="LintCronWorkflow")
+    async def lint(namespace: Namespace, body: CronRequest) -> Object:
+        return await crons.lint(namespace, body)
+
     @r.get("/{name}", summary="GetCronWorkflow")
     async def get(namespace: Namespace, name: str) -> Object:
-        return await api.call(objects.get, KIND, namespace, name)
+        return await crons.get(namespace, name)
 
     @r.put("/{name}", summary="UpdateCronWorkflow")
     async def update(namespace: Namespace, name: str, body: CronRequest) -> Object:
-        return await put(_body(body, namespace, name), "update")
+        return await crons.update(namespace, name, body)
 
     @r.delete("/{name}", summary="DeleteCronWorkflow")
     async def delete(namespace: Namespace, name: str) -> Object:
-        await api.call(objects.delete, KIND, namespace, name)
-        return {}
+        return await crons.delete(namespace, name)
 
     @r.put("/{name}/suspend", summary="SuspendCronWorkflow")
     async def suspend(namespace: Namespace, name: str) -> Object:
-        return await api.call(set_suspend, api.service.store, namespace, name, True)
+        return await crons.suspend(namespace, name, True)
 
     @r.put("/{name}/resume", summary="ResumeCronWorkflow")
     async def resume(namespace: Namespace, name: str) -> Object:
-        cron = await api.call(set_suspend, api.service.store, namespace, name, False)
-        scheduled()
-        return cron
+        return await crons.suspend(namespace, name, False)
 
     return r

@@ -182,22 +182,28 @@ def template_routes(api: Api) -> APIRouter:
         return await cwft.delete(name)
 
     @r.post("/workflows/{namespace}/submit", tags=["WorkflowService"], summary="SubmitWorkflow")
-    async def submit(namespace: Namespace, body: SubmitRequest) -> Object:
-        opts = body.submitOptions or SubmitOpts()
-        if body.namespace and body.namespace != namespace:
-            raise BadRequest(f'namespace: "{body.namespace}" does not match the request '
-                             f'path\'s namespace "{namespace}"')
-        manifest = from_template(f"{body.resourceKind}/{body.resourceName}")
-        try:
-            parameters = name_values(opts.parameters or [])
-            labels = name_values(x.strip() for x in (opts.labels or "").split(",") if x.strip())
-        except ValueError as exc:
-            raise BadRequest(f"submitOptions: expected NAME=VALUE, got {exc.args[0]!r}") from None
-        created = await api.call(api.service.submit, manifest, namespace=namespace,
-                                 parameters=parameters, entrypoint=opts.entryPoint,
-                                 name=opts.name, generate_name=opts.generateName,
-                                 labels=labels, start_engine=api.spawn_engine)
-        api.hub.wake()
-        return created
+    async def submit_(namespace: Namespace, body: SubmitRequest) -> Object:
+        return await submit(api, namespace, body)
 
     return r
+
+
+async def submit(api: Api, namespace: str, body: SubmitRequest) -> Object:
+    """argo-server's SubmitWorkflow: a workflow from a (Cluster)WorkflowTemplate or a
+    CronWorkflow."""
+    opts = body.submitOptions or SubmitOpts()
+    if body.namespace and body.namespace != namespace:
+        raise BadRequest(f'namespace: "{body.namespace}" does not match the request '
+                         f'path\'s namespace "{namespace}"')
+    manifest = from_template(f"{body.resourceKind}/{body.resourceName}")
+    try:
+        parameters = name_values(opts.parameters or [])
+        labels = name_values(x.strip() for x in (opts.labels or "").split(",") if x.strip())
+    except ValueError as exc:
+        raise BadRequest(f"submitOptions: expected NAME=VALUE, got {exc.args[0]!r}") from None
+    created = await api.call(api.service.submit, manifest, namespace=namespace,
+                             parameters=parameters, entrypoint=opts.entryPoint,
+                             name=opts.name, generate_name=opts.generateName,
+                             labels=labels, start_engine=api.spawn_engine)
+    api.hub.wake()
+    return created

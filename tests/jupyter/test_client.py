@@ -195,3 +195,20 @@ def test_templates_create_list_get_submit_from_and_delete(client: Client) -> Non
         client.get_template(name)
     with pytest.raises(ArgosyError, match='WorkflowTemplate "nope" not found'):
         client.submit_from("nope")
+
+
+def test_crons_create_list_get_suspend_resume_and_delete(client: Client) -> None:
+    name = unique(client, "nightly")
+    cron = {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
+            "metadata": {"name": name}, "spec": {
+                "schedules": ["0 3 * * *"], "timezone": "UTC",
+                "workflowSpec": {"entrypoint": "main", "templates": [
+                    {"name": "main", "container": {"image": "busybox", "command": ["true"]}}]}}}
+    assert client.create_cron(yaml.safe_dump(cron))["metadata"]["name"] == name
+    assert name in [c["metadata"]["name"] for c in client.list_crons()]
+    assert client.get_cron(name)["spec"]["schedules"] == ["0 3 * * *"]
+    assert client.suspend_cron(name)["spec"]["suspend"] is True
+    assert not client.resume_cron(name)["spec"].get("suspend")
+    client.delete_cron(name)
+    with pytest.raises(NotFound):
+        client.get_cron(name)

@@ -294,3 +294,52 @@ async def test_unauthenticated_is_403(jp_fetch: Any, method: str,
     assert caught.value.response is not None
     assert json.loads(caught.value.response.body)["code"] == 7
 
+
+
+async def test_templates_crons_and_submit_from_a_template(jp_fetch: Any) -> None:
+    """The REST server's template and cron routes, as the panel calls them."""
+    spec = echo("unused")["spec"]
+    body = {"template": {"metadata": {"name": "greet"}, "spec": spec}}
+    assert (await call(jp_fetch, "POST", "workflow-templates", "default", "lint",
+                       body=body))["metadata"]["name"] == "greet"
+    created = await call(jp_fetch, "POST", "workflow-templates", "default", body=body)
+    assert created["kind"] == "WorkflowTemplate"
+    listed = await call(jp_fetch, "GET", "workflow-templates", "default")
+    assert [t["metadata"]["name"] for t in listed["items"]] == ["greet"]
+    assert (await call(jp_fetch, "GET", "workflow-templates", "default", "greet")
+            )["spec"]["entrypoint"] == "main"
+    await call(jp_fetch, "POST", "cluster-workflow-templates", body=body)
+    assert [t["metadata"]["name"] for t in (await call(
+        jp_fetch, "GET", "cluster-workflow-templates"))["items"]] == ["greet"]
+
+    submitted = await call(jp_fetch, "POST", "workflows", "default", "submit", body={
+        "resourceKind": "WorkflowTemplate", "resourceName": "greet"})
+    name = submitted["metadata"]["name"]
+    assert submitted["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] == "greet"
+    assert (await wait_for(jp_fetch, name, phase_is("Succeeded", "Failed", "Error"))
+            )["status"]["phase"] == "Succeeded"
+
+    cron = {"cronWorkflow": {"metadata": {"name": "nightly"}, "spec": {
+        "schedules": ["0 3 * * *"], "workflowSpec": spec}}}
+    assert (await call(jp_fetch, "POST", "cron-workflows", "default", "lint", body=cron)
+            )["spec"]["schedules"] == ["0 3 * * *"]
+    await call(jp_fetch, "POST", "cron-workflows", "default", body=cron)
+    crons = await call(jp_fetch, "GET", "cron-workflows", "default")
+    assert [c["metadata"]["name"] for c in crons["items"]] == ["nightly"]
+    suspended = await call(jp_fetch, "PUT", "cron-workflows", "default", "nightly", "suspend",
+                           body={})
+    assert suspended["spec"]["suspend"] is True
+    resumed = await call(jp_fetch, "PUT", "cron-workflows", "default", "nightly", "resume",
+                         body={})
+    assert not resumed["spec"].get("suspend")
+
+    status, err = await error(jp_fetch, "GET", "workflow-templates", "default", "nope")
+    assert (status, err["message"]) == (
+        404, 'WorkflowTemplate "nope" not found in namespace "default"')
+    status, err = await error(jp_fetch, "POST", "cron-workflows", "default",
+                              body={"cronWorkflow": {"kind": "Workflow"}})
+    assert (status, err["message"]) == (
+        400, 'cronWorkflow.kind: expected CronWorkflow, not "Workflow"')
+    assert await call(jp_fetch, "DELETE", "cron-workflows", "default", "nightly") == {}
+    assert await call(jp_fetch, "DELETE", "workflow-templates", "default", "greet") == {}
+    assert await call(jp_fetch, "DELETE", "cluster-workflow-templates", "greet") == {}
