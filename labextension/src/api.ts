@@ -163,3 +163,50 @@ export async function streamLogs(
     }
   });
 }
+
+/** A WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow as the server lists it. */
+export interface Resource {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+  spec?: Record<string, any>;
+  status?: Record<string, any>;
+}
+
+export type TemplateKind = 'WorkflowTemplate' | 'ClusterWorkflowTemplate';
+
+async function items(path: string): Promise<Resource[]> {
+  return (await json<{ items?: Resource[] | null }>(path)).items ?? [];
+}
+
+export function listTemplates(ns: string): Promise<Resource[]> {
+  return items(url('workflow-templates', ns));
+}
+
+export function listClusterTemplates(): Promise<Resource[]> {
+  return items(URLExt.join(url('cluster-workflow-templates'), ''));
+}
+
+export function listCrons(ns: string): Promise<Resource[]> {
+  return items(url('cron-workflows', ns));
+}
+
+export function cronAction(ns: string, name: string, verb: 'suspend' | 'resume'): Promise<Resource> {
+  return json<Resource>(url('cron-workflows', ns, name, verb), { method: 'PUT', body: '{}' });
+}
+
+/** A new workflow from a template (argo submit --from), `parameters` as NAME=VALUE. */
+export function submitFrom(
+  ns: string,
+  kind: TemplateKind,
+  name: string,
+  parameters: string[]
+): Promise<Workflow> {
+  return json<Workflow>(url('workflows', ns, 'submit'), {
+    method: 'POST',
+    body: JSON.stringify({
+      namespace: ns,
+      resourceKind: kind,
+      resourceName: name,
+      submitOptions: { parameters }
+    })
+  });
+}

@@ -10,6 +10,7 @@ import { IDocumentWidget } from '@jupyterlab/docregistry';
 import { FileDialog, IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { getWorkflow } from './api';
+import { CatalogView } from './catalog';
 import { WorkflowDetail } from './detail';
 import { keyOf } from './logic/events';
 import { Workflow } from './logic/types';
@@ -32,6 +33,7 @@ namespace CommandIDs {
   export const submitCurrent = 'argosy:submit';
   export const open = 'argosy:open-workflows';
   export const openWorkflow = 'argosy:open-workflow';
+  export const openCatalog = 'argosy:open-templates';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -126,7 +128,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await submitPath(file.path, String(model.content));
       }
     };
-    const panel = new WorkflowsPanel(store, openWorkflow, () => void pickAndSubmit());
+    // The Templates and CronWorkflows page: one tab, brought forward when open.
+    let catalog: MainAreaWidget<CatalogView> | null = null;
+    app.commands.addCommand(CommandIDs.openCatalog, {
+      label: 'Show workflow templates and cron workflows',
+      execute: () => {
+        if (!catalog || catalog.isDisposed) {
+          catalog = new MainAreaWidget({ content: new CatalogView(openWorkflow) });
+          catalog.id = 'argosy-catalog-tab';
+          catalog.title.label = 'Templates and crons';
+          catalog.title.icon = ICON;
+          catalog.title.closable = true;
+          app.shell.add(catalog, 'main');
+        } else {
+          void catalog.content.refresh();
+        }
+        app.shell.activateById(catalog.id);
+      }
+    });
+    const panel = new WorkflowsPanel(
+      store,
+      openWorkflow,
+      () => void pickAndSubmit(),
+      () => void app.commands.execute(CommandIDs.openCatalog)
+    );
     panel.title.icon = ICON;
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'argosy-workflows');
@@ -189,6 +214,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: CommandIDs.submitCurrent, category: 'Argosy' });
     palette?.addItem({ command: CommandIDs.open, category: 'Argosy' });
+    palette?.addItem({ command: CommandIDs.openCatalog, category: 'Argosy' });
   }
 };
 

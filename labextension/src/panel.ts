@@ -28,13 +28,19 @@ export class WorkflowsPanel extends Widget {
   constructor(
     private store: WorkflowStore,
     private open: (wf: Workflow) => void,
-    submit: () => void = () => undefined
+    submit: () => void = () => undefined,
+    catalog: () => void = () => undefined
   ) {
     super();
     this.id = 'argosy-workflows';
     this.addClass('argosy-panel');
     this.title.caption = 'Argosy workflows';
-    this.node.appendChild(el('h2', 'argosy-panel-title', 'Workflows'));
+    const head = el('div', 'argosy-panel-head');
+    const toCatalog = el('button', 'argosy-zoom-button argosy-open-catalog', 'Templates & crons');
+    toCatalog.title = 'WorkflowTemplates to submit from, CronWorkflows to suspend or resume';
+    toCatalog.addEventListener('click', catalog);
+    head.append(el('h2', 'argosy-panel-title', 'Workflows'), toCatalog);
+    this.node.appendChild(head);
     this.node.appendChild(this.filters());
     this.node.appendChild(this.status);
     this.empty.append(

@@ -1,7 +1,7 @@
 // Submitting a YAML file: a form for spec.arguments.parameters, lint faults shown in it.
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import { ApiError, lint, submit } from './api';
+import { ApiError, Resource, TemplateKind, lint, submit, submitFrom } from './api';
 import { Manifest, lintFaults, parametersOf, parseManifests, withParameters } from './logic/params';
 import { Workflow } from './logic/types';
 
@@ -87,9 +87,38 @@ async function faultsOf(ns: string, manifest: Manifest): Promise<string[]> {
 }
 
 /**
- * Asks for the parameters, lints, and submits; re-asks with the faults shown while the
- * server rejects the manifest. Resolves to the created workflow, or null when cancelled.
+ * Shows the form until `send` accepts its values or the user cancels; each refusal's faults
+ * are listed in the next form. Resolves to the created workflow, or null when cancelled.
  */
+async function askAndSend(
+  title: string,
+  manifest: Manifest,
+  ns: string,
+  faults: string[],
+  send: (ns: string, values: Record<string, string>) => Promise<Workflow>
+): Promise<Workflow | null> {
+  let values: Record<string, string> = {};
+  for (;;) {
+    const form = new SubmitForm(manifest, values, ns, faults);
+    const answer = await showDialog({
+      title,
+      body: form,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })],
+      focusNodeSelector: 'input'
+    });
+    if (!answer.button.accept || answer.value === null) {
+      return null;
+    }
+    ({ ns, values } = answer.value);
+    try {
+      return await send(ns, values);
+    } catch (err) {
+      faults = lintFaults((err as Error).message);
+    }
+  }
+}
+
+/** Asks for the parameters of a YAML file's workflow (linted first), and submits it. */
 export async function submitText(text: string, path: string): Promise<Workflow | null> {
   let manifest: Manifest;
   try {
@@ -102,26 +131,26 @@ export async function submitText(text: string, path: string): Promise<Workflow |
     await showErrorMessage(`Cannot submit ${path}`, (err as Error).message);
     return null;
   }
-  let ns = manifest.metadata?.namespace || 'default';
-  let values: Record<string, string> = {};
-  let faults = await faultsOf(ns, manifest).catch(err => [String((err as Error).message)]);
-  for (;;) {
-    const form = new SubmitForm(manifest, values, ns, faults);
-    const answer = await showDialog({
-      title: `Submit workflow: ${path}`,
-      body: form,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })],
-      focusNodeSelector: 'input'
-    });
-    if (!answer.button.accept || answer.value === null) {
-      return null;
-    }
-    ({ ns, values } = answer.value);
-    const final = withParameters(manifest, values);
-    try {
-      return await submit(ns, final);
-    } catch (err) {
-      faults = lintFaults((err as Error).message);
-    }
-  }
+  const ns = manifest.metadata?.namespace || 'default';
+  const faults = await faultsOf(ns, manifest).catch(err => [String((err as Error).message)]);
+  return askAndSend(`Submit workflow: ${path}`, manifest, ns, faults, (ns, values) =>
+    submit(ns, withParameters(manifest, values))
+  );
+}
+
+/** Submits a workflow from a template (argo submit --from), offering its parameters. */
+export function submitTemplate(
+  kind: TemplateKind,
+  template: Resource,
+  namespace: string
+): Promise<Workflow | null> {
+  const ns = template.metadata.namespace || namespace;
+  return askAndSend(`Submit from ${kind}: ${template.metadata.name}`, template, ns, [], (ns, values) =>
+    submitFrom(
+      ns,
+      kind,
+      template.metadata.name,
+      Object.entries(values).map(([k, v]) => `${k}=${v}`)
+    )
+  );
 }

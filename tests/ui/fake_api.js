@@ -25,6 +25,12 @@
     // The log every pod has: lines the test sets; `logs` by container name, if set.
     log: [],
     logs: {},
+    // WorkflowTemplates, ClusterWorkflowTemplates and CronWorkflows the routes list.
+    templates: [],
+    clusterTemplates: [],
+    crons: [],
+    // What POST workflows/{ns}/submit creates (and sends as ADDED).
+    submitted: null,
     // action -> { object, held: Promise resolved by release(action) }
     replies: {},
     push(type, wf) {
@@ -76,6 +82,24 @@
       return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
     }
     const [kind, ns, name, verb] = path;
+    const listed = { 'workflow-templates': 'templates', 'cluster-workflow-templates': 'clusterTemplates',
+      'cron-workflows': 'crons' }[kind];
+    if (listed && req.method === 'GET') {
+      const all = fake[listed];
+      return json({ items: kind === 'cluster-workflow-templates' ? all
+        : all.filter(t => (t.metadata.namespace || 'default') === ns) });
+    }
+    if (kind === 'cron-workflows' && req.method === 'PUT') {
+      fake.bodies.push({ verb: `cron-${verb}`, name });
+      const cron = fake.crons.find(c => c.metadata.name === name);
+      cron.spec.suspend = verb === 'suspend';
+      return json(cron);
+    }
+    if (kind === 'workflows' && name === 'submit' && req.method === 'POST') {
+      fake.bodies.push({ verb: 'submit', body: JSON.parse(await req.clone().text()) });
+      fake.push('ADDED', fake.submitted);
+      return json(fake.submitted);
+    }
     const wf = workflows.get(`${ns}/${name}`);
     if (kind === 'workflows' && verb && req.method === 'PUT') {
       fake.bodies.push({ verb, body: JSON.parse((await req.clone().text()) || '{}') });

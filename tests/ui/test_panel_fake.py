@@ -415,3 +415,48 @@ def test_logs_of_each_container_with_timestamps(fake_page: Page) -> None:
     expect(logs).to_have_text("2026-01-01T10:00:00Z db up\n2026-01-01T10:00:00Z db down\n")
     asked = page.evaluate("() => window.__argosyFake.requests.filter(r => r.endsWith('/log'))")
     assert len(asked) == 3, asked
+
+
+def test_templates_and_crons_page(fake_page: Page) -> None:
+    page = fake_page
+    template = {"metadata": {"name": "etl", "namespace": "default"},
+                "spec": {"entrypoint": "main", "arguments": {"parameters": [
+                    {"name": "day", "value": "monday"}]}}}
+    cron = {"metadata": {"name": "nightly", "namespace": "default"},
+            "spec": {"schedule": "0 2 * * *", "suspend": False,
+                     "workflowSpec": {"entrypoint": "main"}}}
+    made = workflow("etl-4kq9z", "Running", created="2026-01-03T00:00:00Z")
+    page.evaluate("([t, c, w]) => { const f = window.__argosyFake; f.templates = [t]; "
+                  "f.clusterTemplates = [{metadata: {name: 'shared'}, spec: {}}]; "
+                  "f.crons = [c]; f.submitted = w; }", [template, cron, made])
+    open_panel(page)
+    page.locator("#argosy-workflows .argosy-open-catalog").click()
+    catalog = page.locator(".argosy-catalog:visible")
+    templates = catalog.locator(".argosy-catalog-templates .argosy-catalog-row")
+    expect(templates).to_have_count(1)
+    expect(templates.first).to_contain_text("day")
+    expect(catalog.locator(".argosy-catalog-cluster-templates .argosy-catalog-row")).to_have_text(
+        [re.compile("^shared")])
+    # A cron suspends and resumes, its state shown from the server's reply.
+    row = catalog.locator('.argosy-catalog-crons .argosy-catalog-row[data-name="nightly"]')
+    expect(row).to_contain_text("0 2 * * *")
+    expect(row).to_contain_text("Active")
+    row.locator(".argosy-cron-suspend").click()
+    expect(row).to_contain_text("Suspended")
+    expect(row.locator(".argosy-cron-resume")).to_be_enabled()
+    row.locator(".argosy-cron-resume").click()
+    expect(row).to_contain_text("Active")
+    # Submit from the template with its parameter changed: the new workflow's tab opens.
+    templates.first.locator(".argosy-catalog-submit").click()
+    dialog = page.locator(".jp-Dialog")
+    param = dialog.locator('input[name="param-day"]')
+    expect(param).to_have_value("monday")
+    param.fill("friday")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(page.locator(".argosy-detail:visible .argosy-detail-title")).to_have_text("etl-4kq9z")
+    bodies = page.evaluate("() => window.__argosyFake.bodies")
+    assert bodies == [
+        {"verb": "cron-suspend", "name": "nightly"}, {"verb": "cron-resume", "name": "nightly"},
+        {"verb": "submit", "body": {"namespace": "default", "resourceKind": "WorkflowTemplate",
+                                    "resourceName": "etl",
+                                    "submitOptions": {"parameters": ["day=friday"]}}}]
