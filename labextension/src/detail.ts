@@ -604,6 +604,9 @@ export class WorkflowDetail extends Widget {
     if (node.type === 'Retry') {
       return `↻${node.children?.length ?? 0}`;
     }
+    if ((node.phase || 'Pending') === 'Pending') {
+      return ''; // not running yet: no time to show (its tooltip and pane say why it waits)
+    }
     const secs = elapsedSeconds(node.startedAt, node.finishedAt, Date.now());
     return secs === null || node.type === 'StepGroup' || node.type === 'TaskGroup'
       ? ''

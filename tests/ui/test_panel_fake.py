@@ -381,6 +381,10 @@ def test_a_pending_step_waits_on_the_timeline_instead_of_growing(fake_page: Page
     push(page, "ADDED", workflow("gantt", "Running", {"gantt-a": done, "gantt-b": queued},
                                  started=iso(start)))
     view = open_workflow(page, "gantt")
+    # In the graph too, a step that has not run shows no running time.
+    note = '.argosy-node[data-display-name="{}"] .argosy-node-note'
+    expect(view.locator(note.format("first"))).to_have_text("1m 0s")
+    expect(view.locator(note.format("queued"))).to_have_count(0)
     view.locator('.argosy-tab[data-tab="timeline"]').click()
     row = view.locator('.argosy-timeline-row[data-node-id="gantt-b"]')
     expect(row.locator(".argosy-timeline-took")).to_have_text("waiting")
