@@ -74,13 +74,42 @@ def failed() -> dict[str, Any]:
     return wf
 
 
+def catalog() -> dict[str, list[dict[str, Any]]]:
+    """Templates to submit from and crons, for the Templates and crons page."""
+    def params(*names: str) -> dict[str, Any]:
+        return {"parameters": [{"name": n, "value": "x"} for n in names]}
+
+    return {
+        "templates": [
+            {"metadata": {"name": "etl", "namespace": "default",
+                          "creationTimestamp": "2026-01-01T08:00:00Z"},
+             "spec": {"entrypoint": "main", "arguments": params("day", "source")}},
+            {"metadata": {"name": "train", "namespace": "default",
+                          "creationTimestamp": "2026-01-01T08:30:00Z"},
+             "spec": {"entrypoint": "fit", "arguments": params("epochs")}}],
+        "clusterTemplates": [
+            {"metadata": {"name": "notify", "creationTimestamp": "2026-01-01T07:00:00Z"},
+             "spec": {"entrypoint": "send", "arguments": params("channel")}}],
+        "crons": [
+            {"metadata": {"name": "nightly-etl", "namespace": "default"},
+             "spec": {"schedule": "0 2 * * *", "suspend": False},
+             "status": {"lastScheduledTime": "2026-01-01T02:00:00Z"}}],
+    }
+
+
 def examples() -> list[dict[str, Any]]:
     wfs = [fan_out(), failed(),
            workflow("big-loop", "Succeeded", loop_nodes("big-loop", 2000),
                     created="2026-01-01T10:30:00Z")]
+    now = datetime.now(UTC)
     for i, phase in enumerate(PHASES):
-        wfs.append(workflow(f"etl-{i:02d}", phase, created=f"2026-01-01T09:{i:02d}:00Z",
-                            namespace="data" if i % 3 == 0 else "default"))
+        wf = workflow(f"etl-{i:02d}", phase, created=f"2026-01-01T09:{i:02d}:00Z",
+                      namespace="data" if i % 3 == 0 else "default")
+        if phase == "Running":  # started a while ago, not a year ago
+            wf["status"]["startedAt"] = iso(now - timedelta(minutes=7, seconds=12))
+        elif phase == "Pending":
+            del wf["status"]["startedAt"]
+        wfs.append(wf)
     return wfs
 
 
@@ -121,10 +150,14 @@ def test_screenshots_in_both_themes(fake_page: Page, lab: Lab, shots: Path) -> N
         expect(page.locator("#argosy-workflows .argosy-status")).to_have_text(
             "10 of 10 workflows")
         page.locator("#argosy-workflows").screenshot(path=str(shots / f"{prefix}-list.png"))
+        page.evaluate("c => Object.assign(window.__argosyFake, c)", catalog())
+        page.locator("#argosy-workflows .argosy-open-catalog").click()
+        expect(page.locator(".argosy-catalog:visible .argosy-catalog-row")).to_have_count(4)
+        page.screenshot(path=str(shots / f"{prefix}-templates.png"))
         view = open_workflow(page, "fan-out")
-        view.locator('.argosy-node[data-display-name="process(13:item-13)"]').click()
         page.evaluate("() => { window.__argosyFake.log = ['processing item-13', "
                       "'read 1,024 rows', 'wrote 998 rows']; }")
+        view.locator('.argosy-node[data-display-name="process(13:item-13)"]').click()
         pane_in_view(page, 1400)
         page.screenshot(path=str(shots / f"{prefix}-loop.png"))
         view.locator('.argosy-tab[data-tab="timeline"]').click()
@@ -132,6 +165,7 @@ def test_screenshots_in_both_themes(fake_page: Page, lab: Lab, shots: Path) -> N
         page.screenshot(path=str(shots / f"{prefix}-timeline.png"))
         view.locator('.argosy-tab[data-tab="graph"]').click()
         page.set_viewport_size({"width": 1024, "height": 768})
+        view.locator('.argosy-zoom-button[aria-label="Fit to view"]').click()
         pane_in_view(page, 1024)
         page.screenshot(path=str(shots / f"{prefix}-loop-1024x768.png"))
         page.set_viewport_size({"width": 1400, "height": 900})
