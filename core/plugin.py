@@ -219,6 +219,9 @@ class ProcessRequest:
     started: Callable[[], None] | None = None
     # The container's volumeMounts, resolved: (host path, mount path, read-only).
     volumes: tuple[tuple[str, str, bool], ...] = ()
+    # The pod's container this process is when it is not the template's main one (an init
+    # container, a sidecar), as written with its ``name``; None for the main container.
+    container: dict[str, Any] | None = None
 
 
 class Executor(Protocol):
@@ -230,6 +233,11 @@ class Executor(Protocol):
     # ``wants_env = True`` with it when the executor wants ``ProcessRequest.env`` resolved
     # (ConfigMaps and Secrets read) rather than the template's env as written;
     # ``binds_host_volumes = True`` when it wants ``ProcessRequest.volumes`` as host paths;
+    # ``runs_pod_containers = True`` with ``pulls_images`` when it runs one container per
+    # request, so argosy.plugins.pod drives a pod's init containers, sidecars and daemon
+    # through it (an executor without it makes whole pods); ``exec_process(request, argv)
+    # -> exit code`` when it can run an exec probe in the container ``request`` made;
+    # ``pod_ended(request)`` to release what the pod's containers shared, once all ended;
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
     # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
 

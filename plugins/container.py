@@ -297,7 +297,8 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
     from argosy.plugins import pod  # it builds on this module
 
     # An executor that makes pods puts sidecars and init containers in the node's one pod.
-    if pod.has_pod_extras(ctx.raw) and not getattr(ctx.executor, "pulls_images", False):
+    if pod.has_pod_extras(ctx.raw) and (not getattr(ctx.executor, "pulls_images", False)
+                                        or getattr(ctx.executor, "runs_pod_containers", False)):
         return await pod.run_pod(ctx, request)
     return await ctx.executor.run_process(request)
 

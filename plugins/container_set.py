@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,14 @@ from argosy.plugin import (
     NodeError,
     NodeStatus,
     Outcome,
+    ProcessRequest,
     TemplateType,
     hookimpl,
     parse_go_duration,
 )
-from argosy.plugins.container import Container, argv_of, request_of
-from argosy.plugins.pod import share_tmp
+from argosy.plugins.container import Container, argv_for, request_of
+from argosy.plugins.pod import end_pod, share_tmp
+from argosy.plugins.volumes import volume_mounts
 
 MAIN = "main"
 # Names Argo keeps for its own containers in the pod.
@@ -172,7 +174,8 @@ class PodRun:
         self.ctx = ctx
         self.body = body
         self.containers = {c.name: c for c in body.containers}
-        self.argv = {c.name: argv_of(c) for c in body.containers}  # fails before any node
+        self.argv = {c.name: argv_for(ctx, c) for c in body.containers}  # fails before nodes
+        self.request: ProcessRequest | None = None  # one of the pod's, once one was made
         self.nodes = self._ensure_nodes()
         self.ended: dict[str, asyncio.Future[Ended]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -261,7 +264,7 @@ class PodRun:
             if attempt and not node_dir.exists():
                 await self.ctx.wait(self.pause)
             self._share_tmp(node_dir)
-            request = request_of(self.ctx, container, self.argv[name], node_dir)
+            request = self.request = self._request(container, node_dir)
             outcome = await self.ctx.executor.run_process(request)
             logs += [*([outcome.log] if outcome.log else []), *outcome.log_files]
             # As Argo's emissary: a command that cannot be found, or an executor error, is not
@@ -271,6 +274,16 @@ class PodRun:
                 break
         message = f"{name}: {outcome.message}" if outcome.phase != "Succeeded" else ""
         return Ended(outcome.phase, message, outcome, logs)
+
+    def _request(self, container: ContainerNode, node_dir: Path) -> ProcessRequest:
+        request = request_of(self.ctx, container, self.argv[container.name], node_dir)
+        if not _in_images(self.ctx):
+            return request
+        # Each container in its image, with the volumes the set and it mount.
+        raw = next(c for c in self.ctx.raw["containerSet"]["containers"]
+                   if c.get("name") == container.name)
+        mounts = [*(self.body.volume_mounts or []), *(container.volume_mounts or [])]
+        return replace(request, container=raw, volumes=tuple(volume_mounts(self.ctx, mounts)))
 
     def _printed(self, node: NodeStatus) -> list[str | Path]:
         """What a killed container's attempts printed, from their files."""
@@ -371,7 +384,7 @@ def _check(ctx: NodeContext, body: ContainerSet) -> None:
                         "or output")
     mounts = [*(body.volume_mounts or []),
               *(m for c in body.containers for m in c.volume_mounts or [])]
-    for mount in mounts:
+    for mount in [] if _in_images(ctx) else mounts:  # containers of their own mount them
         path = str(mount.get("mountPath", ""))
         if path != "/tmp" and not path.startswith("/tmp/"):
             raise NodeError(f"volumeMounts: mountPath {path!r} is not supported by this "
@@ -383,10 +396,19 @@ def _check(ctx: NodeContext, body: ContainerSet) -> None:
                                 "this executor: its mounts are the node's shared /tmp")
 
 
+def _in_images(ctx: NodeContext) -> bool:
+    """Whether the executor runs each container of the pod in its image (podman)."""
+    return getattr(ctx.executor, "runs_pod_containers", False)
+
+
 async def run(ctx: NodeContext) -> Outcome:
     body: ContainerSet = ctx.body
     _check(ctx, body)
-    return await PodRun(ctx, body).run()
+    pod = PodRun(ctx, body)
+    try:
+        return await pod.run()
+    finally:
+        await end_pod(ctx, pod.request)
 
 
 @hookimpl

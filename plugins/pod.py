@@ -31,7 +31,8 @@ from typing import Any
 from pydantic import Field
 
 from argosy.plugin import POD_IP, NodeContext, NodeError, Outcome, ProcessRequest, remove_tree
-from argosy.plugins.container import Container, argv_of, request_of
+from argosy.plugins.container import Container, argv_for, request_of
+from argosy.plugins.volumes import volume_mounts
 
 # Exit codes of a sidecar killed by SIGKILL or SIGTERM, which Argo does not count as failures.
 KILLED = (137, 143)
@@ -73,13 +74,22 @@ class Pod:
         self.main_container = UserContainer.model_validate(
             {**ctx.raw[kind], "name": "main"} if isinstance(ctx.raw.get(kind), dict)
             else {"name": "main"})
-        self.argv = {c.name: argv_of(c) for c in [*self.inits, *self.sidecars]}
+        self.argv = {c.name: argv_for(ctx, c) for c in [*self.inits, *self.sidecars]}
+        self.raw = {c["name"]: c for key in ("initContainers", "sidecars")
+                    for c in ctx.raw.get(key) or []}
+        self.requests: dict[str, ProcessRequest] = {"main": main}
         if self.daemon:  # a probe that cannot run fails the node now, not the wait forever
             for c in [self.main_container, *self.sidecars]:
                 _check_probe(c)
         self.started: dict[str, asyncio.Event] = {}
 
     async def run(self) -> Outcome:
+        try:
+            return await self._run()
+        finally:
+            await end_pod(self.ctx, self.main)
+
+    async def _run(self) -> Outcome:
         for init in self.inits:
             outcome = await self._container(init)
             if outcome.phase != "Succeeded":  # main never runs: the node has no exit code
@@ -109,9 +119,8 @@ class Pod:
         """Run one init container or sidecar to its end; its log kept under its name."""
         node_dir = self.ctx.container_dir(container.name)
         share_tmp(self.ctx.node_dir, node_dir)
-        request = self._with_started(
-            request_of(self.ctx, container, self.argv[container.name], node_dir),
-            container.name)
+        request = self._with_started(self._request(container, node_dir), container.name)
+        self.requests[container.name] = request
         outcome: Outcome | None = None
         try:
             outcome = await self.ctx.executor.run_process(request)
@@ -127,6 +136,14 @@ class Pod:
             files = getattr(self.ctx.executor, "log_files", None)
             parts = [f for f in (files(node_dir) if files else []) if f.exists()]
         self.ctx.keep_log(parts, container=name)
+
+    def _request(self, container: UserContainer, node_dir: Path) -> ProcessRequest:
+        """An init container's or sidecar's process, with the pod's volumes it mounts."""
+        request = request_of(self.ctx, container, self.argv[container.name], node_dir)
+        volumes = ()
+        if getattr(self.ctx.executor, "binds_host_volumes", False):
+            volumes = tuple(volume_mounts(self.ctx, container.volume_mounts))
+        return replace(request, volumes=volumes, container=self.raw[container.name])
 
     def _with_started(self, request: ProcessRequest, name: str) -> ProcessRequest:
         return replace(request, started=self.started.setdefault(name, asyncio.Event()).set)
@@ -174,8 +191,12 @@ class Pod:
 
     async def _exec(self, container: UserContainer, action: dict[str, Any],
                     attempt: int) -> bool:
-        """Run the probe's command in the container's view (its /tmp, env and workingDir)."""
+        """Run the probe's command in the container (an executor that cannot enter it: in
+        the container's view, its /tmp, env and workingDir)."""
         command = [str(a) for a in action.get("command") or []]
+        exec_process = getattr(self.ctx.executor, "exec_process", None)
+        if exec_process is not None:
+            return await exec_process(self.requests[container.name], command) == 0
         node_dir = self.ctx.container_dir(f"probe-{container.name}-{attempt}")
         share_tmp(self.ctx.node_dir, node_dir)
         try:
@@ -184,6 +205,15 @@ class Pod:
             return outcome.phase == "Succeeded"
         finally:
             remove_tree(node_dir)
+
+
+async def end_pod(ctx: NodeContext, request: ProcessRequest | None) -> None:
+    """Tell an executor that runs a pod's containers one by one that all of them ended
+    (``request``: one of them), unless it is detached from them (engine shutdown)."""
+    ended = getattr(ctx.executor, "pod_ended", None)
+    if ended is not None and request is not None and not getattr(ctx.executor, "detached",
+                                                                  False):
+        await asyncio.shield(ended(request))
 
 
 def _containers(raw: dict[str, Any], key: str) -> list[UserContainer]:
@@ -242,4 +272,4 @@ async def run_pod(ctx: NodeContext, main: ProcessRequest) -> Outcome:
     return await Pod(ctx, main).run()
 
 
-__all__ = ["Pod", "UserContainer", "has_pod_extras", "run_pod", "share_tmp"]
+__all__ = ["Pod", "UserContainer", "end_pod", "has_pod_extras", "run_pod", "share_tmp"]
