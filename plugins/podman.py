@@ -2,7 +2,8 @@
 
 Select one with ``--executor podman`` (or ``docker``; ``container`` picks whichever is
 installed, podman first), ``executor:`` in ``$ARGOSY_HOME/config.yaml``, or per workflow with
-the annotation ``argosy.io/executor``. Both speak the same command line; only the binary differs.
+the annotation ``argosy.io/executor``. Both speak the same command line; only the binary differs,
+and docker has no pods (templates that need one are rejected by the docker executor).
 
 * The container is made as a kubelet makes a pod's main container: the image's entrypoint and
   cmd combined with ``command`` and ``args`` as Kubernetes combines them (``command`` replaces
@@ -12,17 +13,21 @@ the annotation ``argosy.io/executor``. Both speak the same command line; only th
   ``hostPath``, claims: ``argosy.plugins.volumes``), ``resources.limits`` as ``--memory`` and
   ``--cpus``, ``securityContext`` (users, read-only root, privileges, capabilities), and
   ``imagePullPolicy`` (default IfNotPresent, as ``podman run`` and ``docker run`` pull).
-* No network (``--network none``) unless the workflow sets ``spec.hostNetwork: true``: then the
-  host's, as the local executor's processes have.
+* No network (``--network none``) unless the workflow sets ``spec.hostNetwork: true`` or has a
+  daemon: then the host's, as the local executor's processes have.
+* Init containers, sidecars and container sets: ``argosy.plugins.pod`` and
+  ``argosy.plugins.container_set`` drive them, one request per container, and the containers
+  join a podman pod of the node's (``podman pod create``) sharing its network; their volumes
+  are bound into each. Exec probes run in the container (``exec``).
 * A script's source is saved in the node's directory, bound read-only at ``/argo/staging`` and
   its path appended to the command, as Argo does.
 * Durable: the container's name is deterministic (workflow uid and node id) and it carries the
   token kept in the node's directory, so a restarted engine finds it again and waits for it
   (or starts it, if it was created but not started) instead of running the step twice; one left
-  by an earlier run of the node (``argosy retry``) is removed and made again. When the container
-  ended, its logs go to the node's ``stdout``/``stderr`` files, the declared output files are
-  copied out (``cp``), and it is removed; stop, terminate and deadlines stop it (SIGTERM, then
-  SIGKILL after the grace period) and keep its log the same way.
+  by an earlier run of the node (``argosy retry``) is removed and made again. While it runs,
+  its logs are followed into the node's ``stdout``/``stderr`` files; when it ended, the declared
+  output files are copied out (``cp``) and it is removed; stop, terminate and deadlines stop
+  it (SIGTERM, then SIGKILL after the grace period) and keep its log.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import re
 import secrets
 import shutil
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +65,13 @@ _BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 
 _NOT_YET = "by the {name} executor yet: "
+_NO_PODS = ("init containers, sidecars and container sets share a pod's network, and docker "
+            "has no pods")
+# What docker's CLI cannot do that podman's can.
+DOCKER_REJECTED = {f"Template.{key}": _NO_PODS
+                   for key in ("initContainers", "sidecars", "containerSet")}
 # Fields Argo knows that these executors cannot honour yet, with why (lint says so).
 REJECTED_REASONS = {
-    "Template.daemon": "a daemon's pod is reached over a network of its own, which "
-                       "containers without a network do not have",
-    "Template.sidecars": "a pod's containers share a network and volumes; it runs one "
-                         "container per node",
-    "Template.initContainers": "it runs one container per node",
-    "Template.containerSet": "it runs one container per node",
     **{f"{kind}.artifacts": "its containers do not upload or download artifacts"
        for kind in ("Inputs", "Outputs", "Arguments")},
     **{f"SecurityContext.{key}": "it applies runAsUser, runAsGroup, readOnlyRootFilesystem, "
@@ -92,19 +97,35 @@ def _quantity(text: Any, units: dict[str, float], what: str) -> float:
     return float(match.group(1)) * units[match.group(2)]
 
 
-def _main(template: dict[str, Any]) -> dict[str, Any]:
-    """The template's container (or script) as written, substituted."""
-    kind = "script" if "script" in template else "container"
-    return template.get(kind) or {}
+def _main(request: ProcessRequest) -> dict[str, Any]:
+    """The request's container as written, substituted: a sidecar's or init container's, else
+    the template's container (or script)."""
+    if request.container is not None:
+        return request.container
+    kind = "script" if "script" in request.template else "container"
+    return request.template.get(kind) or {}
 
 
-def _output_paths(template: dict[str, Any]) -> list[str]:
-    params = (template.get("outputs") or {}).get("parameters") or []
+def _in_pod(request: ProcessRequest) -> bool:
+    """Whether the node's pod has more containers than its main one (they share a pod)."""
+    template = request.template
+    return any(template.get(key) for key in ("initContainers", "sidecars", "containerSet"))
+
+
+def _output_paths(request: ProcessRequest) -> list[str]:
+    if (request.container or {}).get("name", "main") != "main":  # a sidecar's are not the node's
+        return []
+    params = (request.template.get("outputs") or {}).get("parameters") or []
     return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
 
 
 def _network(workflow: dict[str, Any]) -> str:
-    return "host" if (workflow.get("spec") or {}).get("hostNetwork") is True else "none"
+    """The host's network when the workflow asks for it, or has a daemon: its clients reach it
+    at its pod IP, which is the host's loopback (as under the local executor); else none."""
+    spec = workflow.get("spec") or {}
+    daemon = any(isinstance(t, dict) and t.get("daemon") is True
+                 for t in spec.get("templates") or [])
+    return "host" if spec.get("hostNetwork") is True or daemon else "none"
 
 
 def _limits(main: dict[str, Any]) -> list[str]:
@@ -144,17 +165,15 @@ def _security(request: ProcessRequest, main: dict[str, Any]) -> list[str]:
 
 def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
     """``run --detach`` and its options for the node's container (env values: in a file)."""
-    main = _main(request.template)
-    meta = request.workflow.get("metadata") or {}
+    main = _main(request)
     policy = main.get("imagePullPolicy") or "IfNotPresent"
     if policy not in _PULL:
         raise ArgosyError(f"imagePullPolicy: {policy!r} is not one of {', '.join(_PULL)}")
-    args = ["run", "--detach", "--name", name, f"--pull={_PULL[policy]}",
-            f"--network={_network(request.workflow)}",
-            "--label", f"{UID_LABEL}={meta.get('uid', '')}",
-            "--label", f"{NODE_LABEL}={request.node.get('id', '')}",
-            "--label", f"{WORKFLOW_LABEL}={meta.get('name', '')}",
-            "--label", f"{TOKEN_LABEL}={token}",
+    # A pod's containers share its network (given when the pod was made).
+    network = f"--pod={pod_name(request)}" if _in_pod(request) \
+        else f"--network={_network(request.workflow)}"
+    args = ["run", "--detach", "--name", name, f"--pull={_PULL[policy]}", network,
+            *_labels(request), "--label", f"{TOKEN_LABEL}={token}",
             *_limits(main), *_security(request, main)]
     if any("\n" not in value for value in request.env.values()):
         args.append(f"--env-file={Path(request.node_dir, ENV_FILE)}")
@@ -170,18 +189,32 @@ def create_args(request: ProcessRequest, name: str, token: str) -> list[str]:
         staging = Path(request.node_dir, "staging")
         args.append(f"--mount=type=bind,source={staging},destination={SCRIPT_DIR},ro=true")
         rest.append(f"{SCRIPT_DIR}/script")
-    if command:
-        args.append("--entrypoint=" + json.dumps([str(c) for c in command]))
+    if command:  # one program as the entrypoint (docker takes no list there), then the rest
+        args.append(f"--entrypoint={command[0]}")
+        rest = [*map(str, command[1:]), *rest]
     if not request.image:
         raise ArgosyError("the container has no image")
     return [*args, request.image, *rest]
 
 
+def _labels(request: ProcessRequest) -> list[str]:
+    meta = request.workflow.get("metadata") or {}
+    return ["--label", f"{UID_LABEL}={meta.get('uid', '')}",
+            "--label", f"{NODE_LABEL}={request.node.get('id', '')}",
+            "--label", f"{WORKFLOW_LABEL}={meta.get('name', '')}"]
+
+
 def container_name(request: ProcessRequest) -> str:
-    """Deterministic per workflow and node, so a restarted engine finds the container."""
+    """Deterministic per workflow, node and container, so a restarted engine finds it."""
     uid = str((request.workflow.get("metadata") or {}).get("uid") or "")
     node = re.sub(r"[^a-zA-Z0-9_.-]", "-", str(request.node.get("id") or "node"))
-    return f"argosy-{uid[:8]}-{node}" if uid else f"argosy-{node}"
+    name = f"argosy-{uid[:8]}-{node}" if uid else f"argosy-{node}"
+    return f"{name}-{request.container['name']}" if request.container is not None else name
+
+
+def pod_name(request: ProcessRequest) -> str:
+    """The node's pod, when its template has init containers, sidecars or is a daemon."""
+    return container_name(replace(request, container=None)) + "-pod"
 
 
 # ---- the executor ------------------------------------------------------------------------------
@@ -193,14 +226,15 @@ class ContainerExecutor:
     pulls_images = True  # command and args reach it as written: the image's entrypoint applies
     binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
     wants_env = True  # ProcessRequest.env: the container's env, ConfigMaps and Secrets read
+    runs_pod_containers = True  # a pod's init containers and sidecars: one request each
 
     def __init__(self, name: str, binaries: tuple[str, ...]) -> None:
         self.name = name
         self.binaries = binaries
         self.detached = False
         self.grace_seconds = GRACE_SECONDS
-        self.rejects = {field: _NOT_YET.format(name=name) + why
-                        for field, why in REJECTED_REASONS.items()}
+        reasons = {**REJECTED_REASONS, **(DOCKER_REJECTED if "podman" not in binaries else {})}
+        self.rejects = {field: _NOT_YET.format(name=name) + why for field, why in reasons.items()}
 
     def binary(self) -> str:
         for binary in self.binaries:
@@ -227,18 +261,38 @@ class ContainerExecutor:
             token, fresh = _token(request.node_dir)
         except ArgosyError as exc:
             return Outcome("Error", str(exc), log_files=logs)
+        follow: asyncio.Future[None] | None = None
         try:
             await self._ready(cli, name, token, fresh, request)
             if request.started is not None:
                 request.started()
+            # Its log reaches the node's files as it prints (`argosy logs -f` reads them).
+            follow = asyncio.ensure_future(self._save_logs(cli, name, request.node_dir,
+                                                           "--follow"))
             await cli.run("wait", name)
+            await follow  # it ends with the container, having read the log to its end
         except ArgosyError as exc:  # it could not be made, or was removed by someone else
             return Outcome("Error", str(exc), log_files=logs)
         except asyncio.CancelledError:
+            if follow is not None:
+                follow.cancel()
             if not self.detached:  # stop, terminate, deadline: it goes, its log stays
                 await asyncio.shield(self._stop(cli, name, request.node_dir))
             raise
         return await self._collect(cli, name, request)
+
+    async def exec_process(self, request: ProcessRequest, argv: list[str]) -> int:
+        """Run ``argv`` in the (running) container ``request`` made, as an exec probe does."""
+        cli = Cli(self.binary(), {}, request.node_dir)
+        # A probe past its timeout is cancelled: its exec goes with it.
+        code, _out, _err = await cli.call("exec", container_name(request), *argv, kill=True)
+        return code
+
+    async def pod_ended(self, request: ProcessRequest) -> None:
+        """All the pod's containers ended: the pod (its shared network) goes too."""
+        with contextlib.suppress(ArgosyError, OSError):
+            cli = Cli(self.binary(), {}, request.node_dir)
+            await cli.call("pod", "rm", "--force", pod_name(request))
 
     # -- internals
 
@@ -255,13 +309,15 @@ class ContainerExecutor:
                 return
         if request.script is not None:
             _save_script(request.node_dir, request.script)
+        if _in_pod(request):
+            await _make_pod(cli, request)
         code, err = await self._run(cli, name, token, request)
         if code != 0 and "already in use" in err:
             log.info("removing container %s: it belongs to an earlier run of this node", name)
             await cli.run("rm", "--force", name)
             code, err = await self._run(cli, name, token, request)
         if code != 0:
-            workdir = _main(request.template).get("workingDir")
+            workdir = _main(request).get("workingDir")
             if not (workdir and "workdir" in err and "does not exist" in err):
                 await cli.call("rm", "--force", name)  # whatever it made of it
                 raise ArgosyError(_create_failure(request, err))
@@ -291,19 +347,21 @@ class ContainerExecutor:
     async def _collect(self, cli: Cli, name: str, request: ProcessRequest) -> Outcome:
         """How the container ended, its logs and output files, recorded in the node's directory
         before the container is removed (an engine dying in between finds the record)."""
-        state, _saved = await asyncio.gather(cli.inspect(name),
-                                             self._save_logs(cli, name, request.node_dir))
+        state = await cli.inspect(name)
         if state is None:
             return Outcome("Error", f"container {name} was removed before it was collected",
                            log_files=self.log_files(request.node_dir))
         status = state["State"]
         code = int(status.get("ExitCode") or 0)
-        reason = "OOMKilled" if status.get("OOMKilled") else "Error"
+        # conmon marks a kill for memory in its directory (the node's) where the runtime does
+        # not tell it (cgroups v1).
+        oom = status.get("OOMKilled") or Path(request.node_dir, "oom").exists()
+        reason = "OOMKilled" if oom else "Error"
         record = {"exitCode": code,
                   "message": status.get("Error") or ("" if code == 0 else
                                                      f"{reason} (exit code {code})"),
                   "files": {path: await cli.read(name, path)
-                            for path in _output_paths(request.template)}}
+                            for path in _output_paths(request)}}
         path = Path(request.node_dir, COLLECTED_FILE)
         path.with_suffix(".tmp").write_text(json.dumps(record))
         os.replace(path.with_suffix(".tmp"), path)
@@ -317,12 +375,12 @@ class ContainerExecutor:
                        result=result_of(logs[0]), exit_code=code, read_file=record["files"].get,
                        log_files=logs)
 
-    async def _save_logs(self, cli: Cli, name: str, node_dir: Path) -> None:
+    async def _save_logs(self, cli: Cli, name: str, node_dir: Path, *options: str) -> None:
         """The container's stdout and stderr into the node's files (empty when it is gone)."""
         node_dir.mkdir(parents=True, exist_ok=True)
         with open(node_dir / "stdout", "wb") as out, open(node_dir / "stderr", "wb") as err, \
                 contextlib.suppress(ArgosyError):
-            await cli.run("logs", name, stdout=out, stderr=err)
+            await cli.run("logs", *options, name, stdout=out, stderr=err)
 
     async def _stop(self, cli: Cli, name: str, node_dir: Path) -> None:
         """SIGTERM, SIGKILL after the grace period; its log is kept and the container goes."""
@@ -341,7 +399,10 @@ class Cli:
         self.env = {**os.environ, **env}
         self.cwd = cwd  # conmon leaves files (an "oom" marker) in the directory it started in
 
-    async def call(self, *args: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
+    async def call(self, *args: str, stdin: bytes | None = None,
+                   kill: bool = False) -> tuple[int, bytes, str]:
+        """Run a command; cancelled, it is let finish (what it makes is then there to stop),
+        or killed (``kill``)."""
         proc = await asyncio.create_subprocess_exec(
             self.binary, *args, env=self.env, cwd=self.cwd,
             stdin=asyncio.subprocess.PIPE if stdin else
@@ -349,7 +410,10 @@ class Cli:
             stderr=asyncio.subprocess.PIPE)
         try:
             out, err = await proc.communicate(stdin)
-        except asyncio.CancelledError:  # let it finish: what it makes is then there to stop
+        except asyncio.CancelledError:
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
             await asyncio.shield(proc.wait())
             raise
         return proc.returncode or 0, out, err.decode(errors="replace")
@@ -394,6 +458,17 @@ class Cli:
         return None
 
 
+async def _make_pod(cli: Cli, request: ProcessRequest) -> None:
+    """The node's pod, made by whichever of its containers comes first."""
+    if Path(cli.binary).name != "podman":
+        raise ArgosyError(f"{_NO_PODS}: run it with podman")
+    name = pod_name(request)
+    code, _out, err = await cli.call("pod", "create", "--name", name, *_labels(request),
+                                     f"--network={_network(request.workflow)}")
+    if code != 0 and "exists" not in err:
+        raise ArgosyError(f"creating pod {name}: {_last_line(err)}")
+
+
 def _save_script(node_dir: Path, source: str) -> None:
     staging = Path(node_dir, "staging")
     staging.mkdir(parents=True, exist_ok=True)
@@ -425,7 +500,7 @@ def _directory_tar(path: str) -> bytes:
 
 def _create_failure(request: ProcessRequest, err: str) -> str:
     """Why the container could not be made, in the pod's terms where they fit."""
-    policy = _main(request.template).get("imagePullPolicy") or "IfNotPresent"
+    policy = _main(request).get("imagePullPolicy") or "IfNotPresent"
     text = _last_line(err)
     lowered = err.lower()
     if policy == "Never" and ("image not known" in lowered or "no such image" in lowered):
