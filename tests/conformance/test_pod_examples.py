@@ -56,7 +56,7 @@ def port_lock(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl on the host")
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_daemon_and_sidecar_example(name: str, tmp_path: Path, port_lock: None) -> None:
-    port, shown = EXAMPLES[name]
+    port = EXAMPLES[name][0]
     if port < 1024 and os.geteuid() != 0:
         pytest.skip(f"binds port {port}, which only root may (every node shares the host's "
                     "network)")
@@ -64,8 +64,14 @@ def test_daemon_and_sidecar_example(name: str, tmp_path: Path, port_lock: None) 
     home.mkdir()
     (home / "images.yaml").write_text(IMAGES)
     env = {"PATH": f"{REPO / 'tests' / 'tools'}{os.pathsep}{os.environ['PATH']}"}
-    result = run_cli("run", str(ARGO_EXAMPLES / name), "-o", "json", home=home, timeout=300,
-                     env=env)
+    check_example(name, home, env)
+
+
+def check_example(name: str, home: Path, env: dict[str, str], *options: str) -> None:
+    """Run the example and check what its logs show and that its daemons were killed."""
+    shown = EXAMPLES[name][1]
+    result = run_cli("run", str(ARGO_EXAMPLES / name), "-o", "json", *options, home=home,
+                     timeout=300, env=env)
     assert result.code == 0, result.stderr[-3000:]
     wf: dict[str, Any] = result.json()
     assert wf["status"]["phase"] == "Succeeded"
