@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +298,29 @@ def test_deadline_kills_the_container_and_keeps_its_log(home: Path) -> None:
     assert "started" in logs.stdout
 
 
+def _crash_then_wait(home: Path, tmp_path: Path, manifest: str,
+                     running: Callable[[], bool]) -> dict[str, Any]:
+    """Run the workflow, kill -9 its engine once ``running``, then wait for it with another
+    engine (its annotation names the executor): the workflow as it ended."""
+    (tmp_path / "wf.yaml").write_text(textwrap.dedent(manifest))
+    env = dict(os.environ, ARGOSY_HOME=str(home))
+    engine = subprocess.Popen([sys.executable, "-m", "argosy.cli", "run", "--executor", "podman",
+                               str(tmp_path / "wf.yaml")], env=env, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        wait_for(running)
+    finally:
+        os.killpg(engine.pid, signal.SIGKILL)
+        engine.wait()
+    listed = json.loads(run_cli("list", "-o", "json", home=home).stdout)
+    name = listed[0]["metadata"]["name"] if isinstance(listed, list) else \
+        listed["items"][0]["metadata"]["name"]
+    waited = run_cli("wait", name, home=home)
+    assert waited.code == 0, waited.stderr
+    return json.loads(run_cli("get", name, "-o", "json", home=home).stdout)
+
+
 @needs_podman
 def test_restarted_engine_adopts_the_running_container(home: Path, tmp_path: Path) -> None:
     """kill -9 of the engine while a step runs: the next engine waits for the same container,
@@ -313,23 +337,7 @@ def test_restarted_engine_adopts_the_running_container(home: Path, tmp_path: Pat
         parameters: [{name: o, valueFrom: {path: /tmp/o}}]
     """).replace("entrypoint: main", f"entrypoint: main\n      volumes: [{{name: counts, "
                                      f"hostPath: {{path: {counts}}}}}]")
-    (tmp_path / "wf.yaml").write_text(textwrap.dedent(manifest))
-    env = dict(os.environ, ARGOSY_HOME=str(home))
-    engine = subprocess.Popen([sys.executable, "-m", "argosy.cli", "run", "--executor", "podman",
-                               str(tmp_path / "wf.yaml")], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    try:
-        wait_for(lambda: (counts / "c").exists())
-    finally:
-        os.killpg(engine.pid, signal.SIGKILL)
-        engine.wait()
-    listed = json.loads(run_cli("list", "-o", "json", home=home).stdout)
-    name = listed[0]["metadata"]["name"] if isinstance(listed, list) else \
-        listed["items"][0]["metadata"]["name"]
-    waited = run_cli("wait", name, home=home)  # its annotation names the executor
-    assert waited.code == 0, waited.stderr
-    wf = json.loads(run_cli("get", name, "-o", "json", home=home).stdout)
+    wf = _crash_then_wait(home, tmp_path, manifest, lambda: (counts / "c").exists())
     assert wf["status"]["phase"] == "Succeeded"
     c = nodes(wf)["c"]
     assert params(c) == {"o": "42"}
@@ -657,5 +665,34 @@ def test_container_set_in_images_sharing_its_volumes(home: Path) -> None:
     assert params(c) == {"out": "7"}
     assert {n["displayName"]: n["phase"] for n in wf["status"]["nodes"].values()
             if n["type"] == "Container"} == {"a": "Succeeded", "main": "Succeeded"}
+    assert leftover_containers(wf["metadata"]["uid"]) == []
+    assert leftover_pods(wf["metadata"]["uid"]) == []
+
+
+@needs_podman
+def test_restarted_engine_adopts_the_pod(home: Path, tmp_path: Path) -> None:
+    """kill -9 of the engine while a pod's containers run: the next engine waits for the same
+    pod, each of its containers runs once, and the pod goes at the end."""
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    manifest = one_container("""
+    - name: c
+      initContainers:
+      - {name: setup, image: busybox, command: [sh, -c, 'echo ran >> /counts/setup'],
+         volumeMounts: [{name: counts, mountPath: /counts}]}
+      sidecars:
+      - {name: side, image: busybox, command: [sh, -c, 'echo ran >> /counts/side; sleep 300'],
+         volumeMounts: [{name: counts, mountPath: /counts}]}
+      container:
+        image: busybox
+        command: [sh, -c, 'echo ran >> /counts/main; sleep 3; echo done']
+        volumeMounts: [{name: counts, mountPath: /counts}]
+    """).replace("entrypoint: main", f"entrypoint: main\n      volumes: [{{name: counts, "
+                                     f"hostPath: {{path: {counts}}}}}]")
+    wf = _crash_then_wait(home, tmp_path, manifest,
+                          lambda: (counts / "main").exists() and (counts / "side").exists())
+    assert nodes(wf)["c"]["outputs"]["result"] == "done"
+    for container in ("setup", "side", "main"):
+        assert (counts / container).read_text() == "ran\n", container  # each ran once
     assert leftover_containers(wf["metadata"]["uid"]) == []
     assert leftover_pods(wf["metadata"]["uid"]) == []
