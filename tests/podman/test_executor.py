@@ -404,6 +404,40 @@ def test_create_args_map_the_pod_fields() -> None:
     assert not [a for a in args if "secret" in a]  # env values never reach the command line
 
 
+def test_a_pods_container_joins_the_pod_with_its_own_fields() -> None:
+    from dataclasses import replace
+
+    side = {"name": "side", "image": "alpine:3.19", "command": ["sleep"], "args": ["9"],
+            "resources": {"limits": {"memory": "1Ki"}}}
+    request = replace(_request({"image": "busybox", "resources": {"limits": {"cpu": "2"}}},
+                               sidecars=[side], daemon=True), container=side,
+                      image="alpine:3.19")
+    args = create_args(request, container_name(request), "tok")
+    assert container_name(request) == "argosy-u-1-wf-1-side"
+    assert "--pod=argosy-u-1-wf-1-pod" in args and not [a for a in args if "--network" in a]
+    assert "--memory=1024" in args and not [a for a in args if "--cpus" in a]
+    assert "--entrypoint=sleep" in args and args[-2:] == ["alpine:3.19", "9"]
+
+
+def test_docker_has_no_pods(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The docker executor rejects what needs a pod by name; the container executor says so
+    when it found docker rather than podman."""
+    import asyncio
+    from dataclasses import replace
+
+    assert "Template.sidecars" in ContainerExecutor("docker", ("docker",)).rejects
+    assert "Template.sidecars" not in ContainerExecutor("podman", ("podman",)).rejects
+    (tmp_path / "docker").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    side = {"name": "side", "image": "busybox"}
+    request = replace(_request({"image": "busybox"}, sidecars=[side]),
+                      node_dir=tmp_path / "node")
+    outcome = asyncio.run(ContainerExecutor("container", ("podman", "docker"))
+                          .run_process(request))
+    assert outcome.phase == "Error" and "docker has no pods" in outcome.message
+
+
 @pytest.mark.parametrize(("field", "value", "fault"), [
     ("imagePullPolicy", "Sometimes", "imagePullPolicy: 'Sometimes' is not one of Always"),
     ("resources", {"limits": {"memory": "lots"}}, "resources.limits.memory: 'lots' is not"),
