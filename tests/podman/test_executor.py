@@ -662,13 +662,20 @@ def test_logs_stream_while_the_container_runs(home: Path, tmp_path: Path) -> Non
                         env={"ARGOSY_EXECUTOR": "podman"})
     assert submitted.code == 0, submitted.stderr
     name = submitted.json()["metadata"]["name"]
+    shown = tmp_path / "shown"
+    with open(shown, "wb") as out:
+        follow = subprocess.Popen([sys.executable, "-m", "argosy.cli", "logs", "-f", name],
+                                  env=dict(os.environ, ARGOSY_HOME=str(home)), cwd=REPO,
+                                  stdout=out, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: "first line" in run_cli("logs", name, home=home).stdout)
+        wait_for(lambda: "first line" in shown.read_text())
         wf = json.loads(run_cli("get", name, "-o", "json", home=home).stdout)
         assert nodes(wf)["c"]["phase"] == "Running"  # shown before the container ended
     finally:
         run_cli("terminate", name, home=home)
         run_cli("wait", name, home=home)
+        follow.kill()
+        follow.wait()
 
 
 @needs_podman
