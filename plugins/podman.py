@@ -52,6 +52,7 @@ from argosy.plugins.container import result_of
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
+FOLLOW_SECONDS = 10  # how long the log's follower may take to end after its container
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
 COLLECTED_FILE = "container-outcome.json"  # how it ended, kept once it was collected
 ENV_FILE = "container-env"  # the env values, in the node's directory while the container is made
@@ -270,7 +271,10 @@ class ContainerExecutor:
             follow = asyncio.ensure_future(self._save_logs(cli, name, request.node_dir,
                                                            "--follow"))
             await cli.run("wait", name)
-            await follow  # it ends with the container, having read the log to its end
+            try:  # it ends with the container, having read the log to its end
+                await asyncio.wait_for(follow, FOLLOW_SECONDS)
+            except TimeoutError:  # a runtime whose follow outlives the container: read it all
+                await self._save_logs(cli, name, request.node_dir)
         except ArgosyError as exc:  # it could not be made, or was removed by someone else
             return Outcome("Error", str(exc), log_files=logs)
         except asyncio.CancelledError:

@@ -438,6 +438,32 @@ def test_docker_has_no_pods(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert outcome.phase == "Error" and "docker has no pods" in outcome.message
 
 
+FAKE_RUNTIME = """#!/bin/sh
+case "$1" in
+  logs) if [ "$2" = --follow ]; then exec sleep 600; fi; echo "the whole log" ;;
+  container) echo '[{"State": {"ExitCode": 0, "Status": "exited"}, "Config": {}}]' ;;
+esac
+"""
+
+
+def test_a_log_follower_outliving_its_container_is_replaced(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A runtime whose ``logs --follow`` does not end with the container: the log is read
+    whole instead, and the node ends."""
+    import asyncio
+    from dataclasses import replace
+
+    from argosy.plugins import podman
+
+    (tmp_path / "podman").write_text(FAKE_RUNTIME)
+    (tmp_path / "podman").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
+    monkeypatch.setattr(podman, "FOLLOW_SECONDS", 0.5)
+    request = replace(_request({"image": "busybox"}), node_dir=tmp_path / "node", env={})
+    outcome = asyncio.run(ContainerExecutor("podman", ("podman",)).run_process(request))
+    assert (outcome.phase, outcome.result) == ("Succeeded", "the whole log")
+
+
 @pytest.mark.parametrize(("field", "value", "fault"), [
     ("imagePullPolicy", "Sometimes", "imagePullPolicy: 'Sometimes' is not one of Always"),
     ("resources", {"limits": {"memory": "lots"}}, "resources.limits.memory: 'lots' is not"),
