@@ -52,7 +52,6 @@ from argosy.plugins.container import result_of
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
-FOLLOW_SECONDS = 10  # how long the log's follower may take to end after its container
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
 COLLECTED_FILE = "container-outcome.json"  # how it ended, kept once it was collected
 ENV_FILE = "container-env"  # the env values, in the node's directory while the container is made
@@ -269,12 +268,9 @@ class ContainerExecutor:
                 request.started()
             # Its log reaches the node's files as it prints (`argosy logs -f` reads them).
             follow = asyncio.ensure_future(self._save_logs(cli, name, request.node_dir,
-                                                           "--follow"))
+                                                           follow=True))
             await cli.run("wait", name)
-            try:  # it ends with the container, having read the log to its end
-                await asyncio.wait_for(follow, FOLLOW_SECONDS)
-            except TimeoutError:  # a runtime whose follow outlives the container: read it all
-                await self._save_logs(cli, name, request.node_dir)
+            follow.cancel()  # _collect reads the whole log once it ended
         except ArgosyError as exc:  # it could not be made, or was removed by someone else
             return Outcome("Error", str(exc), log_files=logs)
         except asyncio.CancelledError:
@@ -351,7 +347,8 @@ class ContainerExecutor:
     async def _collect(self, cli: Cli, name: str, request: ProcessRequest) -> Outcome:
         """How the container ended, its logs and output files, recorded in the node's directory
         before the container is removed (an engine dying in between finds the record)."""
-        state = await cli.inspect(name)
+        state, _saved = await asyncio.gather(cli.inspect(name),
+                                             self._save_logs(cli, name, request.node_dir))
         if state is None:
             return Outcome("Error", f"container {name} was removed before it was collected",
                            log_files=self.log_files(request.node_dir))
@@ -379,12 +376,21 @@ class ContainerExecutor:
                        result=result_of(logs[0]), exit_code=code, read_file=record["files"].get,
                        log_files=logs)
 
-    async def _save_logs(self, cli: Cli, name: str, node_dir: Path, *options: str) -> None:
-        """The container's stdout and stderr into the node's files (empty when it is gone)."""
+    async def _save_logs(self, cli: Cli, name: str, node_dir: Path,
+                         follow: bool = False) -> None:
+        """The container's stdout and stderr into the node's files (empty when it is gone):
+        ``follow``ed as it prints, or read whole into files that replace those (a follower
+        racing the container's end may have missed or repeated its last lines)."""
         node_dir.mkdir(parents=True, exist_ok=True)
-        with open(node_dir / "stdout", "wb") as out, open(node_dir / "stderr", "wb") as err, \
+        files = [node_dir / name for name in (("stdout", "stderr") if follow else
+                                              ("stdout.whole", "stderr.whole"))]
+        with open(files[0], "wb") as out, open(files[1], "wb") as err, \
                 contextlib.suppress(ArgosyError):
-            await cli.run("logs", *options, name, stdout=out, stderr=err)
+            await cli.run("logs", *(["--follow"] if follow else []), name, stdout=out,
+                          stderr=err)
+        if not follow:
+            for path in files:
+                os.replace(path, path.with_suffix(""))
 
     async def _stop(self, cli: Cli, name: str, node_dir: Path) -> None:
         """SIGTERM, SIGKILL after the grace period; its log is kept and the container goes."""

@@ -440,28 +440,26 @@ def test_docker_has_no_pods(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 FAKE_RUNTIME = """#!/bin/sh
 case "$1" in
-  logs) if [ "$2" = --follow ]; then exec sleep 600; fi; echo "the whole log" ;;
+  logs) if [ "$2" = --follow ]; then echo "the end"; echo "the end"; exit 0; fi
+        echo "the whole log"; echo "the end" ;;
   container) echo '[{"State": {"ExitCode": 0, "Status": "exited"}, "Config": {}}]' ;;
 esac
 """
 
 
-def test_a_log_follower_outliving_its_container_is_replaced(
+def test_the_log_kept_is_the_whole_log_not_the_followers(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A runtime whose ``logs --follow`` does not end with the container: the log is read
-    whole instead, and the node ends."""
+    """A follower racing the container's end may miss or repeat lines (podman 4.3 under load
+    does): once the container ended, its whole log is read again and replaces the follower's."""
     import asyncio
     from dataclasses import replace
-
-    from argosy.plugins import podman
 
     (tmp_path / "podman").write_text(FAKE_RUNTIME)
     (tmp_path / "podman").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
-    monkeypatch.setattr(podman, "FOLLOW_SECONDS", 0.5)
     request = replace(_request({"image": "busybox"}), node_dir=tmp_path / "node", env={})
     outcome = asyncio.run(ContainerExecutor("podman", ("podman",)).run_process(request))
-    assert (outcome.phase, outcome.result) == ("Succeeded", "the whole log")
+    assert (outcome.phase, outcome.result) == ("Succeeded", "the whole log\nthe end")
 
 
 @pytest.mark.parametrize(("field", "value", "fault"), [
