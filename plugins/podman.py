@@ -25,9 +25,10 @@ and docker has no pods (templates that need one are rejected by the docker execu
   token kept in the node's directory, so a restarted engine finds it again and waits for it
   (or starts it, if it was created but not started) instead of running the step twice; one left
   by an earlier run of the node (``argosy retry``) is removed and made again. While it runs,
-  its logs are followed into the node's ``stdout``/``stderr`` files; when it ended, the declared
-  output files are copied out (``cp``) and it is removed; stop, terminate and deadlines stop
-  it (SIGTERM, then SIGKILL after the grace period) and keep its log.
+  its logs are followed into the node's ``stdout``/``stderr`` files; when it ended, they are read
+  whole again, the declared output files are copied out (``cp``) and it is removed; stop,
+  terminate and deadlines stop it (SIGTERM, then SIGKILL after the grace period) and keep its
+  log.
 """
 
 from __future__ import annotations
