@@ -208,7 +208,7 @@ class Double:
     """The API server double and its kubelet; start() serves in background threads."""
 
     def __init__(self, port: int = 0, root: Path | None = None, window: int = 1000,
-                 bookmark_every: float = 60.0) -> None:
+                 bookmark_every: float = 60.0, pod_ip: str = "127.0.0.1") -> None:
         self.store = Store(window)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
@@ -217,10 +217,30 @@ class Double:
         self._tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="kube-")
         self.root = root or Path(self._tmp.name)  # type: ignore[union-attr]
         self.kubelet = Kubelet(self.store, self.root, {
-            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port)})
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port)},
+            pod_ip)
         self._threads: list[threading.Thread] = []
         # Every request as (method, path, query): tests check how clients use the server.
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Answers an overloaded or broken server gives: (code, method or None, Retry-After),
+        # one per request to come that matches.
+        self.failures: list[tuple[int, str | None, str | None]] = []
+        self.failing = threading.Lock()
+
+    def fail_next(self, code: int, count: int = 1, method: str | None = None,
+                  retry_after: str | None = None) -> None:
+        """Answer the next ``count`` requests (those with ``method`` only, if given) with
+        ``code`` (429 Too Many Requests, 500…) and a Status, as an overloaded server does."""
+        with self.failing:
+            self.failures += [(code, method, retry_after)] * count
+
+    def failure_for(self, method: str) -> tuple[int, str | None] | None:
+        with self.failing:
+            for i, (code, wanted, retry_after) in enumerate(self.failures):
+                if wanted in (None, method):
+                    del self.failures[i]
+                    return code, retry_after
+        return None
 
     @property
     def port(self) -> int:
@@ -303,6 +323,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         self.double.requests.append((method, url.path, self.query))
+        if (failure := self.double.failure_for(method)) is not None:
+            self._fail(*failure)
+            return
         try:
             body = self._body()
             result = self._route(method, [p for p in url.path.split("/") if p], body)
@@ -317,6 +340,19 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             error = ApiError(500, "InternalError", f"Internal error occurred: {exc}")
             self._send_json(500, error.status)
+
+    def _fail(self, code: int, retry_after: str | None) -> None:
+        reason = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(code, "InternalError")
+        error = ApiError(code, reason, f"the server answers {code} (a test asked it to)")
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps(error.status).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if retry_after is not None:
+            self.send_header("Retry-After", retry_after)
+        self.end_headers()
+        self.wfile.write(body)
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)

@@ -414,7 +414,7 @@ class PodRun:
         values = {"metadata.name": self.name, "metadata.namespace": self.namespace,
                   "metadata.uid": self.uid, "spec.nodeName": NODE,
                   "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName", ""),
-                  "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}
+                  "status.podIP": self.kubelet.pod_ip, "status.hostIP": "127.0.0.1"}
         return values.get(path, "")
 
     # ---- the pod's life
@@ -485,8 +485,8 @@ class PodRun:
         initialized = all(c.sidecar or "terminated" in c.state for c in self.inits) and bool(
             self.phase != "Pending" or not self.inits)
         status.update({
-            "phase": self.phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}], "podIPs": [{"ip": "127.0.0.1"}],
+            "phase": self.phase, "hostIP": "127.0.0.1", "podIP": self.kubelet.pod_ip,
+            "hostIPs": [{"ip": "127.0.0.1"}], "podIPs": [{"ip": self.kubelet.pod_ip}],
             "startTime": self.started,
             "conditions": self._conditions(status.get("conditions") or [], initialized, ready),
             "containerStatuses": [c.status() for c in self.mains]})
@@ -525,8 +525,11 @@ def _start(target: Any, *args: Any) -> threading.Thread:
 class Kubelet:
     """Binds new pods to the one node, runs them, and finishes graceful deletions."""
 
-    def __init__(self, store: Store, root: Path, service_env: dict[str, str]) -> None:
+    def __init__(self, store: Store, root: Path, service_env: dict[str, str],
+                 pod_ip: str = "127.0.0.1") -> None:
         self.store, self.root, self.service_env = store, root, service_env
+        # Every pod shares the host's network; any loopback address reaches it.
+        self.pod_ip = pod_ip
         self.pods = store.kind("", "v1", "pods")
         self.runs: dict[str, PodRun] = {}
         self.sandbox = Sandbox()
