@@ -215,8 +215,9 @@ class ProcessRequest:
     workflow: dict[str, Any] = field(default_factory=dict)
     node: dict[str, Any] = field(default_factory=dict)
     # Called once the process runs (or, after an engine restart, is found running): a daemon
-    # node is daemoned then. An executor that cannot tell calls it as it starts the process.
-    started: Callable[[], None] | None = None
+    # node is daemoned then. An executor that cannot tell calls it as it starts the process;
+    # one that makes pods calls it once the pod is ready, with ``pod_ip=`` its address.
+    started: Callable[..., None] | None = None
     # The container's volumeMounts, resolved: (host path, mount path, read-only).
     volumes: tuple[tuple[str, str, bool], ...] = ()
     # The pod's container this process is when it is not the template's main one (an init
@@ -249,6 +250,9 @@ class Executor(Protocol):
         """
         ...
 
+    # Optional: ``async run_container_set(request) -> dict[str, Outcome]``, for an executor that
+    # runs a ``containerSet`` as one pod (``request.template`` holds it): how each container
+    # ended, by name (``exit_code`` None: its command never ran, as a failed dependency's).
     # Optional: ``log_files(node_dir) -> list[Path]``, the files holding what the node's
     # process printed so far. The engine keeps them as the log of a node that ended without
     # an outcome (stopped, terminated, past its deadline).

@@ -300,7 +300,12 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
     if pod.has_pod_extras(ctx.raw) and (not getattr(ctx.executor, "pulls_images", False)
                                         or getattr(ctx.executor, "runs_pod_containers", False)):
         return await pod.run_pod(ctx, request)
-    return await ctx.executor.run_process(request)
+    if ctx.raw.get("daemon") is not True:
+        return await ctx.executor.run_process(request)
+    outcome = await ctx.executor.run_process(dataclasses.replace(request, started=ctx.daemoned))
+    if outcome.phase == "Succeeded":
+        outcome.phase = "Failed"  # a daemon is meant to serve until its scope ends, as in Argo
+    return outcome
 
 
 async def run(ctx: NodeContext) -> Outcome:

@@ -7,6 +7,9 @@ fails, the pod is terminated as Argo's controller does: running containers are k
 not started never run. The container named ``main`` gives the pod its ``outputs.result``,
 ``exitCode`` and output parameters.
 
+An executor that makes pods (``run_container_set``, as the kubernetes one) runs the set as one
+pod whose containers share its volumes, and orders them itself.
+
 Sharing files: in a pod the containers share its volumes. The local executor mounts no volumes,
 so the containers of a set share the pod's private /tmp instead: each container's node dir gets a
 ``tmp`` symlink to the pod node's ``tmp``. A file one container writes under /tmp is seen by the
@@ -170,11 +173,12 @@ class Ended:
 class PodRun:
     """One run (or replay) of a container set's pod."""
 
-    def __init__(self, ctx: NodeContext, body: ContainerSet) -> None:
+    def __init__(self, ctx: NodeContext, body: ContainerSet, one_pod: bool = False) -> None:
         self.ctx = ctx
         self.body = body
         self.containers = {c.name: c for c in body.containers}
-        self.argv = {c.name: argv_for(ctx, c) for c in body.containers}  # fails before nodes
+        # Fails before any node; a pod's containers run their images' entrypoints themselves.
+        self.argv = {} if one_pod else {c.name: argv_for(ctx, c) for c in body.containers}
         self.request: ProcessRequest | None = None  # one of the pod's, once one was made
         self.nodes = self._ensure_nodes()
         self.ended: dict[str, asyncio.Future[Ended]] = {}
@@ -192,6 +196,27 @@ class PodRun:
             nodes[c.name] = self.ctx.add_node(f"{pod.name}.{c.name}", c.name, "Container",
                                               parents, template_name=pod.template_name)
         return nodes
+
+    async def run_in_one_pod(self) -> Outcome:
+        """Every container in one pod of the executor's, which orders them by their
+        dependencies; each container's node ends as its container did."""
+        for node in self.nodes.values():
+            if node.phase == "Pending":
+                self.ctx.set_phase(node, "Running")
+        first = self.body.containers[0]
+        request = request_of(self.ctx, next(
+            (c for c in self.body.containers if c.name == MAIN), first), [], self.ctx.node_dir)
+        outcomes = await self.ctx.executor.run_container_set(request)
+        loop = asyncio.get_running_loop()
+        self.ended = {name: loop.create_future() for name in self.containers}
+        for name, node in self.nodes.items():
+            outcome = outcomes[name]
+            logs: list[str | Path] = [*([outcome.log] if outcome.log else []),
+                                      *outcome.log_files]
+            message = f"{name}: {outcome.message}" if outcome.phase != "Succeeded" else ""
+            ran = outcome if outcome.exit_code is not None else None
+            self._record(name, node, Ended(outcome.phase, message, ran, logs))
+        return self._outcome()
 
     async def run(self) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -372,7 +397,7 @@ def _topological(containers: list[ContainerNode]) -> list[ContainerNode]:
     return list(placed.values())
 
 
-def _check(ctx: NodeContext, body: ContainerSet) -> None:
+def _check(ctx: NodeContext, body: ContainerSet, one_pod: bool) -> None:
     """Faults lint cannot see from the body alone, and what this executor cannot do."""
     faults = validate(body, "containerSet")
     if faults:
@@ -382,6 +407,8 @@ def _check(ctx: NodeContext, body: ContainerSet) -> None:
             MAIN not in {c.name for c in body.containers}:
         raise NodeError('containerSet.containers must have a container named "main" for input '
                         "or output")
+    if one_pod:
+        return  # the containers share the pod's volumes, as in Argo
     mounts = [*(body.volume_mounts or []),
               *(m for c in body.containers for m in c.volume_mounts or [])]
     for mount in [] if _in_images(ctx) else mounts:  # containers of their own mount them
@@ -403,8 +430,12 @@ def _in_images(ctx: NodeContext) -> bool:
 
 async def run(ctx: NodeContext) -> Outcome:
     body: ContainerSet = ctx.body
-    _check(ctx, body)
-    pod = PodRun(ctx, body)
+    # An executor that makes pods runs the whole set as one, as Argo does.
+    one_pod = hasattr(ctx.executor, "run_container_set")
+    _check(ctx, body, one_pod)
+    pod = PodRun(ctx, body, one_pod)
+    if one_pod:
+        return await pod.run_in_one_pod()
     try:
         return await pod.run()
     finally:

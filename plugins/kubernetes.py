@@ -51,6 +51,7 @@ GRACE_SECONDS = 5  # how long stop and terminate give a pod's processes after SI
 SCRIPT_DIR = "/var/run/argo"  # an emptyDir, as Argo's var-run-argo volume
 SCRIPT_VOLUME = "var-run-argo"
 TERMINATION_LOG = "/dev/termination-log"
+MAIN = "main"  # the container whose log, exit code and files are the node's outputs
 _RETRY_SECONDS = 60.0  # how long an unreachable or overloaded API server is retried
 
 # Template fields this executor honours that the local one rejects ("Definition.field", as in
@@ -79,37 +80,101 @@ REJECTED = {
     "PodGC.labelSelector": "by the kubernetes executor yet: it collects every pod of the "
                            "workflow as the strategy says",
     "PodGC.deleteDelayDuration": "by the kubernetes executor yet: it deletes pods at once",
-    "Template.containerSet": "by the kubernetes executor yet: it makes one container per pod",
     **{f"{kind}.artifacts": "by the kubernetes executor yet: its pods do not upload or "
        "download artifacts" for kind in ("Inputs", "Outputs", "Arguments")},
 }
 
-# Runs the container's command, then writes the declared output files ($ARGOSY_OUTPUTS, one
-# path a line) to the termination message: "@path", then each line as "|line" (".rest" for a
-# last line without newline), then "=". Only sh builtins, and no "$(": Kubernetes would read
-# it as a variable reference.
+# The in-pod wrapper: only sh builtins are needed, tee, wc and tail are used when the image has
+# them. In a container set, each container first waits for its dependencies' done-markers in
+# the shared emptyDir (a failed one means it never runs: "!DEP CODE" in its termination
+# message), and leaves its own exit code there. Then it runs the command; when the step's
+# outputs.result may be wanted, stdout and stderr are tee'd apart, so the log shows both while
+# stdout is known alone. Afterwards it encodes what the executor needs: each declared output
+# file ("@path", each line as "|line", ".rest" for a last line without newline, or "#SIZE"
+# when larger than Argo's 256 KiB cap), stdout when stderr was written too ("&" and its lines),
+# then "=". That goes to the termination message when it fits its 4 KiB, else to the log's
+# end between two ARGOSY_MARK lines, where the executor reads (and cuts) it. No "$(": the
+# kubelet would read it as a variable reference.
 WRAPPER = r"""
+d=/var/run/argo
 if [ -n "${ARGOSY_SCRIPT+x}" ]; then
-  printf '%s' "$ARGOSY_SCRIPT" > /var/run/argo/script || exit 1
-  chmod 755 /var/run/argo/script 2>/dev/null
-  set -- "$@" /var/run/argo/script
+  printf '%s' "$ARGOSY_SCRIPT" > $d/script || exit 1
+  chmod 755 $d/script 2>/dev/null
+  set -- "$@" $d/script
 fi
-argosy_outputs=$ARGOSY_OUTPUTS argosy_message=$ARGOSY_MESSAGE
-unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE
-"$@"
-argosy_rc=$?
-if [ -n "$argosy_outputs" ]; then
-  printf '%s\n' "$argosy_outputs" | while IFS= read -r argosy_path; do
-    [ -f "$argosy_path" ] || continue
-    printf '@%s\n' "$argosy_path"
-    argosy_line=
-    while IFS= read -r argosy_line; do printf '|%s\n' "$argosy_line"; done < "$argosy_path"
-    if [ -n "$argosy_line" ]; then printf '.%s\n' "$argosy_line"; fi
-  done > "$argosy_message"
-  printf '=\n' >> "$argosy_message"
+a_outputs=$ARGOSY_OUTPUTS a_message=$ARGOSY_MESSAGE a_after=$ARGOSY_AFTER
+a_name=${ARGOSY_DONE:-main} a_set=$ARGOSY_DONE a_result=$ARGOSY_RESULT a_mark=$ARGOSY_MARK
+unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE ARGOSY_AFTER ARGOSY_DONE ARGOSY_RESULT
+unset ARGOSY_MARK
+for a_dep in $a_after; do
+  a_code=
+  while [ -z "$a_code" ]; do
+    if [ -f "$d/$a_dep.done" ]; then read -r a_code < "$d/$a_dep.done"; fi
+    [ -n "$a_code" ] || sleep 0.05 2>/dev/null || sleep 1
+  done
+  if [ "$a_code" != 0 ]; then
+    printf '!%s %s\n' "$a_dep" "$a_code" > "$a_message"
+    printf 'skipped\n' > "$d/$a_name.done"
+    exit 1
+  fi
+done
+if [ -n "$a_result" ] && command -v tee > /dev/null 2>&1; then
+  { { "$@"; printf '%s\n' "$?" > "$d/$a_name.rc"; } 2>&1 1>&3 | tee "$d/$a_name.err" >&2
+  } 3>&1 | tee "$d/$a_name.out"
+  a_rc=1
+  read -r a_rc < "$d/$a_name.rc"
+else
+  "$@"
+  a_rc=$?
+  a_result=
 fi
-exit $argosy_rc
+[ -z "$a_set" ] || printf '%s\n' "$a_rc" > "$d/$a_name.done"
+a_encode() {
+  a_line=
+  while IFS= read -r a_line; do printf '|%s\n' "$a_line"; done
+  if [ -n "$a_line" ]; then printf '.%s\n' "$a_line"; fi
+}
+a_size() {
+  a_bytes=`wc -c < "$1" 2>/dev/null` || a_bytes=-1
+  for a_bytes in ${a_bytes:--1}; do :; done
+}
+if [ -n "$a_outputs" ] || { [ -n "$a_result" ] && [ -s "$d/$a_name.err" ]; }; then
+  {
+    if [ -n "$a_outputs" ]; then
+      printf '%s\n' "$a_outputs" | while IFS= read -r a_path; do
+        [ -f "$a_path" ] || continue
+        printf '@%s\n' "$a_path"
+        a_size "$a_path"
+        if [ "$a_bytes" -gt 262144 ]; then printf '#%s\n' "$a_bytes"; continue; fi
+        a_encode < "$a_path"
+      done
+    fi
+    if [ -n "$a_result" ] && [ -s "$d/$a_name.err" ]; then
+      printf '&\n'
+      if command -v tail > /dev/null 2>&1; then
+        tail -c 262145 "$d/$a_name.out" | a_encode
+      else
+        a_encode < "$d/$a_name.out"
+      fi
+    fi
+    printf '=\n'
+  } > "$d/$a_name.msg"
+  a_size "$d/$a_name.msg"
+  if [ "$a_bytes" -ge 0 ] && [ "$a_bytes" -le 4000 ] || [ "$a_bytes" -lt 0 ]; then
+    while IFS= read -r a_line; do printf '%s\n' "$a_line"; done < "$d/$a_name.msg" \
+      > "$a_message"
+  else
+    printf '\n%s\n' "$a_mark"
+    while IFS= read -r a_line; do printf '%s\n' "$a_line"; done < "$d/$a_name.msg"
+    printf '%s\n' "$a_mark"
+    printf '%s\n' "$a_mark" > "$a_message"
+  fi
+fi
+exit $a_rc
 """
+PARAMETER_BYTES = 256 << 10  # Argo's cap on an output parameter's value
+# How much of a log's end may hold the wrapper's trailer: every file within the cap, encoded.
+TRAILER_BYTES = 8 << 20
 
 _TERMINAL = ("Succeeded", "Failed")
 
@@ -152,28 +217,72 @@ def _output_paths(template: dict[str, Any]) -> list[str]:
     return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
 
 
-def _main_container(request: ProcessRequest) -> dict[str, Any]:
+def wants_result(workflow: dict[str, Any]) -> bool:
+    """Whether a step's ``outputs.result`` may be read: then a container that would otherwise
+    run as written gets the wrapper (and needs sh), which keeps its stdout apart from stderr."""
+    return "outputs.result" in json.dumps(workflow.get("spec") or {})
+
+
+def _set_containers(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """A containerSet's containers as a pod's, each with the set's volumeMounts (as Argo)."""
+    body = template.get("containerSet") or {}
+    shared = body.get("volumeMounts") or []
+    return [{**{k: v for k, v in c.items() if k != "dependencies"},
+             **({"volumeMounts": [*shared, *(c.get("volumeMounts") or [])]}
+                if shared or c.get("volumeMounts") else {})}
+            for c in body.get("containers") or []]
+
+
+def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
+    """The pod's containers: the template's main one, or a container set's, wrapped as needed."""
     template = request.template
+    if "containerSet" in template:
+        deps = {c.get("name"): c.get("dependencies") or []
+                for c in template["containerSet"].get("containers") or []}
+        return [_wrap(c, request, token, result=c["name"] == MAIN,
+                      paths=_output_paths(template) if c["name"] == MAIN else [],
+                      after=deps.get(c["name"]) or [], in_set=True)
+                for c in _set_containers(template)]
     kind = "script" if "script" in template else "container"
     main = {k: v for k, v in (template.get(kind) or {}).items() if k != "source"}
-    main["name"] = "main"
+    main["name"] = MAIN
     paths = _output_paths(template)
-    if request.script is None and not paths:
-        return main  # no wrapper: the command runs as written, the image's entrypoint applies
-    argv = [*(main.get("command") or []), *(main.get("args") or [])]
-    if not main.get("command"):
-        argv = _with_entrypoint(main.get("image"), main.get("args"))
-    message = main.get("terminationMessagePath") or TERMINATION_LOG
-    env = [e for e in main.get("env") or [] if not e.get("name", "").startswith("ARGOSY_")]
-    env.append({"name": "ARGOSY_MESSAGE", "value": message})
-    if paths:
-        env.append({"name": "ARGOSY_OUTPUTS", "value": "\n".join(paths)})
-    if request.script is not None:
-        env.append({"name": "ARGOSY_SCRIPT", "value": request.script})
-        mounts = main.get("volumeMounts") or []
-        main["volumeMounts"] = [*mounts, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}]
-    main.update(command=["sh", "-c", WRAPPER, "argosy"], args=argv, env=env)
-    return main
+    if request.script is None and not paths and not wants_result(request.workflow):
+        return [main]  # no wrapper: the command runs as written, its log is its result
+    return [_wrap(main, request, token, result=True, paths=paths, script=request.script)]
+
+
+def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, result: bool,
+          paths: list[str], after: list[str] | None = None, in_set: bool = False,
+          script: str | None = None) -> dict[str, Any]:
+    """``container`` running its command under the wrapper (see WRAPPER)."""
+    container = dict(container)
+    argv = [*(container.get("command") or []), *(container.get("args") or [])]
+    if not container.get("command"):
+        argv = _with_entrypoint(container.get("image"), container.get("args"))
+    message = container.get("terminationMessagePath") or TERMINATION_LOG
+    env = [e for e in container.get("env") or [] if not e.get("name", "").startswith("ARGOSY_")]
+    env += [{"name": "ARGOSY_MESSAGE", "value": message},
+            {"name": "ARGOSY_MARK", "value": _mark(token)}]
+    extra = {"ARGOSY_OUTPUTS": "\n".join(paths), "ARGOSY_RESULT": "1" if result else "",
+             "ARGOSY_AFTER": " ".join(after or []),
+             "ARGOSY_DONE": container["name"] if in_set else ""}
+    env += [{"name": k, "value": v} for k, v in extra.items() if v]
+    if script is not None:
+        env.append({"name": "ARGOSY_SCRIPT", "value": script})
+    mounts = container.get("volumeMounts") or []
+    container["volumeMounts"] = [*mounts, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}]
+    container.update(command=["sh", "-c", WRAPPER, "argosy"], args=argv, env=env)
+    return container
+
+
+def _mark(token: str) -> str:
+    return f"argosy-outputs-{token}"
+
+
+def _wrapped(pod: dict[str, Any]) -> bool:
+    return any(c.get("command", [])[:3] == ["sh", "-c", WRAPPER]
+               for c in pod["spec"].get("containers") or [])
 
 
 def _with_entrypoint(image: str | None, args: list[str] | None) -> list[str]:
@@ -203,7 +312,8 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
     annotations = {**(pod_meta.get("annotations") or {}), **(tmpl_meta.get("annotations") or {}),
                    kube.NODE_NAME_ANNOTATION: request.node.get("name", wf_name),
                    TOKEN_ANNOTATION: token}
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [_main_container(request)]}
+    containers = _containers(request, token)
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": containers}
     for key, workflow_key in (("nodeSelector", None), ("affinity", None), ("tolerations", None),
                               ("securityContext", None), ("serviceAccountName", None),
                               ("automountServiceAccountToken", None), ("schedulerName", None),
@@ -223,7 +333,7 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
     volumes = [*(spec.get("volumes") or []), *(template.get("volumes") or [])]
     volumes += [{"name": c["metadata"]["name"], "persistentVolumeClaim": {
         "claimName": claim_name(wf_name, c)}} for c in spec.get("volumeClaimTemplates") or []]
-    if request.script is not None:
+    if any(m.get("name") == SCRIPT_VOLUME for c in containers for m in c.get("volumeMounts") or []):
         volumes.append({"name": SCRIPT_VOLUME, "emptyDir": {}})
     if volumes:
         pod_spec["volumes"] = volumes
@@ -419,9 +529,21 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.get_loop().call_soon_threadsafe(set_result)
 
 
-def _main_status(pod: dict[str, Any]) -> dict[str, Any]:
+def _container_status(pod: dict[str, Any], name: str = MAIN) -> dict[str, Any]:
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    return next((s for s in statuses if s.get("name") == "main"), {})
+    return next((s for s in statuses if s.get("name") == name), {})
+
+
+def _terminated(pod: dict[str, Any], name: str = MAIN) -> dict[str, Any] | None:
+    return (_container_status(pod, name).get("state") or {}).get("terminated")
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    """Running, and the kubelet says it is ready (its readinessProbes passed): a daemon serves."""
+    status = pod.get("status") or {}
+    return status.get("phase") in _TERMINAL or (status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []))
 
 
 def _init_failure(pod: dict[str, Any]) -> str | None:
@@ -436,9 +558,10 @@ def _init_failure(pod: dict[str, Any]) -> str | None:
 
 
 def _finished(pod: dict[str, Any]) -> bool:
-    """Done when the pod is, or its main container ended (sidecars are stopped after it)."""
+    """Done when the pod is, or its containers ended (sidecars are stopped after them)."""
     phase = (pod.get("status") or {}).get("phase")
-    return phase in _TERMINAL or "terminated" in (_main_status(pod).get("state") or {})
+    return phase in _TERMINAL or all(_terminated(pod, c["name"]) is not None
+                                     for c in pod["spec"]["containers"])
 
 
 # ---- the executor ----------------------------------------------------------------------------
@@ -509,6 +632,31 @@ class KubernetesExecutor:
     # -- the Executor contract
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
+        ran = await self._run_pod(request)
+        if isinstance(ran, Outcome):
+            return ran
+        core, namespace, final = ran
+        outcome = await self._outcome(core, namespace, final, request)
+        await self._collect(core, namespace, final, request, outcome.phase == "Succeeded")
+        return outcome
+
+    async def run_container_set(self, request: ProcessRequest) -> dict[str, Outcome]:
+        """A containerSet's containers as one pod (each ordered by its dependencies through the
+        wrapper): how each ended, by name; one whose command never ran has no exit code."""
+        names = [c["name"] for c in _set_containers(request.template)]
+        ran = await self._run_pod(request)
+        if isinstance(ran, Outcome):
+            return {name: ran for name in names}
+        core, namespace, final = ran
+        outcomes = {name: await self._outcome(core, namespace, final, request, name)
+                    for name in names}
+        ok = all(o.phase == "Succeeded" for o in outcomes.values())
+        await self._collect(core, namespace, final, request, ok)
+        return outcomes
+
+    async def _run_pod(self, request: ProcessRequest
+                       ) -> tuple[Any, str, dict[str, Any]] | Outcome:
+        """Create (or adopt) the node's pod and wait for its end: (client, namespace, pod)."""
         logs = self.log_files(request.node_dir)
         try:
             core = self.core()
@@ -527,6 +675,10 @@ class KubernetesExecutor:
                            f"{_api_message(exc)}", log_files=logs)
         name, uid = created["metadata"]["name"], created["metadata"]["uid"]
         try:
+            if request.started is not None:  # a daemon: daemoned once its pod is ready
+                ready = await watch.wait(name, uid, _ready)
+                if ready is not None and not _finished(ready):
+                    request.started(**_address(ready))
             final = await watch.wait(name, uid, _finished)
         except asyncio.CancelledError:
             if not self.detached:  # stop, terminate, deadline: the pod goes, its log stays
@@ -536,14 +688,16 @@ class KubernetesExecutor:
         if final is None:
             return Outcome("Error", f"pod {name} was deleted before it finished",
                            log_files=logs)
-        outcome = await self._outcome(core, namespace, final, request)
+        return core, namespace, final
+
+    async def _collect(self, core: Any, namespace: str, pod: dict[str, Any],
+                       request: ProcessRequest, succeeded: bool) -> None:
+        """``podGC`` of one pod as it ends."""
         strategy = _gc_strategy(request)
-        if strategy == "OnPodCompletion" or (strategy == "OnPodSuccess"
-                                             and outcome.phase == "Succeeded"):
+        if strategy == "OnPodCompletion" or (strategy == "OnPodSuccess" and succeeded):
             with contextlib.suppress(Exception):
-                await self.call("deleting pod", core.delete_namespaced_pod, name, namespace,
-                                _preload_content=False)
-        return outcome
+                await self.call("deleting pod", core.delete_namespaced_pod,
+                                pod["metadata"]["name"], namespace, _preload_content=False)
 
     def log_files(self, node_dir: Path) -> list[Path]:
         """The main container's log, as saved when its pod ended (or was stopped)."""
@@ -604,53 +758,78 @@ class KubernetesExecutor:
                     raise
 
     async def _outcome(self, core: Any, namespace: str, pod: dict[str, Any],
-                       request: ProcessRequest) -> Outcome:
+                       request: ProcessRequest, container: str = MAIN) -> Outcome:
+        """How ``container`` of the ended pod ended, with its log, result and output files."""
         name = pod["metadata"]["name"]
-        logs = self.log_files(request.node_dir)
-        await self._save_log(core, namespace, name, request.node_dir)
+        log_file = self._log_file(request.node_dir, container)
+        logs = [log_file]
+        await self._save_log(core, namespace, name, log_file, container)
         status = pod.get("status") or {}
-        terminated = (_main_status(pod).get("state") or {}).get("terminated")
-        if terminated is None:  # the pod failed before its main container ran or ended
+        terminated = _terminated(pod, container)
+        if terminated is None:  # the pod failed before the container ran or ended
             reason = status.get("message") or _init_failure(pod) or "pod failed"
             return Outcome("Failed" if status.get("phase") == "Failed" else "Error", reason,
                            log_files=logs)
         code = int(terminated.get("exitCode", 1))
-        wrapped = (request.script is not None) or bool(_output_paths(request.template))
         message = terminated.get("message") or ""
-        files: dict[str, str] | None = {}
-        if wrapped:
+        files: dict[str, str] = {}
+        result = None
+        if _wrapped(pod):
             if terminated.get("reason") in ("StartError", "ContainerCannotRun") and "sh" in \
                     message:
-                image = request.image or "its image"
-                return Outcome("Error", f'the main container cannot run sh ({message.strip()}):'
-                               f" {image} needs sh for argosy to collect output parameters "
-                               "from files or to run a script", exit_code=code, log_files=logs)
-            files = _parse_outputs(message) if _output_paths(request.template) else {}
-            if files is None:
+                image = _image_of(pod, container) or "its image"
+                return Outcome("Error", f'the {container} container cannot run sh '
+                               f"({message.strip()}): {image} needs sh for argosy to run it "
+                               "(a script, output parameters from files, outputs.result or a "
+                               "container set need it)", exit_code=code, log_files=logs)
+            token = pod["metadata"]["annotations"][TOKEN_ANNOTATION]
+            if message.strip() == _mark(token):
+                message = _cut_trailer(log_file, _mark(token)) or ""
+            if message.startswith("!"):  # a dependency failed: its command never ran
+                dep, _, dep_code = message[1:].strip().partition(" ")
+                why = f'dependency "{dep}" exited with non-zero code: {dep_code}' \
+                    if dep_code.isdigit() else f'dependency "{dep}" did not succeed'
+                return Outcome("Failed", why, log_files=logs)
+            parsed = _parse_outputs(message) if message.strip() else {}
+            if parsed is None and container == MAIN and _output_paths(request.template):
                 return Outcome("Error", "output parameters do not fit in the pod's termination "
-                               "message (4096 bytes)", exit_code=code, log_files=logs)
+                               "message (4096 bytes), and the image has no wc to tell the "
+                               "wrapper so", exit_code=code, log_files=logs)
+            files = parsed or {}
+            if too_big := _too_big(files):
+                return Outcome("Error", too_big, exit_code=code, log_files=logs)
+            result = files.pop(STDOUT, None)
         ok = code == 0
         why = "" if ok else (status.get("message") if status.get("reason") == "DeadlineExceeded"
                              else f"{terminated.get('reason') or 'Error'} (exit code {code})")
         if not ok and terminated.get("reason") == "Error":
             why = f"Error (exit code {code})"
-        return Outcome("Succeeded" if ok else "Failed", why or "", result=result_of(logs[0]),
-                       exit_code=code, read_file=(files or {}).get, log_files=logs)
+        if result is None:
+            result = result_of(log_file)
+        elif result.endswith("\n"):
+            result = result[:-1]
+        return Outcome("Succeeded" if ok else "Failed", why or "", result=result,
+                       exit_code=code, read_file=files.get, log_files=logs)
 
-    async def _save_log(self, core: Any, namespace: str, name: str, node_dir: Path) -> None:
-        """The main container's log into the node's ``log`` file, streamed."""
+    @staticmethod
+    def _log_file(node_dir: Path, container: str) -> Path:
+        return Path(node_dir, "log" if container == MAIN else f"{container}.log")
+
+    async def _save_log(self, core: Any, namespace: str, name: str, path: Path,
+                        container: str = MAIN) -> None:
+        """A container's log into ``path``, streamed."""
         def save() -> None:
-            node_dir.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                response = core.read_namespaced_pod_log(name, namespace, container="main",
+                response = core.read_namespaced_pod_log(name, namespace, container=container,
                                                         _preload_content=False)
             except Exception as exc:
                 if _status(exc) in (400, 404):  # never started, or gone: no log
-                    Path(node_dir, "log").write_bytes(b"")
+                    path.write_bytes(b"")
                     return
                 raise
             try:
-                with open(Path(node_dir, "log"), "wb") as out:
+                with open(path, "wb") as out:
                     for chunk in response.stream(1 << 16):
                         out.write(chunk)
             finally:
@@ -661,7 +840,7 @@ class KubernetesExecutor:
     async def _delete(self, core: Any, namespace: str, name: str, uid: str, node_dir: Path,
                       pod: dict[str, Any], watch: PodWatch) -> None:
         """Stop the pod: save its log, delete it with its grace period, wait until it is gone."""
-        await self._save_log(core, namespace, name, node_dir)
+        await self._save_log(core, namespace, name, self._log_file(node_dir, MAIN))
         grace = pod["spec"].get("terminationGracePeriodSeconds", GRACE_SECONDS)
         with contextlib.suppress(Exception):
             await self.call(f"deleting pod {name}", core.delete_namespaced_pod, name, namespace,
@@ -718,18 +897,65 @@ def _token(node_dir: Path) -> str:
     return token
 
 
+STDOUT = "&"  # the key of stdout among the wrapper's files
+
+
 def _parse_outputs(message: str) -> dict[str, str] | None:
-    """The wrapper's output files from a termination message; None if it was cut short."""
-    files: dict[str, list[str]] = {}
+    """The wrapper's output files (and stdout, under STDOUT) from its message; None if it was
+    cut short. A file larger than Argo's cap is given as its size only, an int."""
+    files: dict[str, Any] = {}
     current: list[str] | None = None
     for line in message.split("\n"):
         if line == "=":
-            return {path: "".join(parts) for path, parts in files.items()}
-        if line.startswith("@"):
-            current = files.setdefault(line[1:], [])
+            return {path: parts if isinstance(parts, int) else "".join(parts)
+                    for path, parts in files.items()}
+        if line.startswith("@") or line == STDOUT:
+            current = files.setdefault(line[1:] if line != STDOUT else STDOUT, [])
+        elif line.startswith("#") and files and current is not None:
+            files[next(reversed(files))] = int(line[1:])
+            current = None
         elif current is not None and line[:1] in ("|", "."):
             current.append(line[1:] + ("\n" if line[0] == "|" else ""))
     return None
+
+
+def _too_big(files: dict[str, Any]) -> str | None:
+    """Argo keeps an output parameter's value to 256 KiB: say which file passed that."""
+    for path, value in files.items():
+        size = value if isinstance(value, int) else len(value.encode())
+        if path != STDOUT and size > PARAMETER_BYTES:
+            return (f"output parameter file {path} is {size} bytes, more than the "
+                    f"{PARAMETER_BYTES} bytes (256 KiB) Argo allows a parameter's value")
+    return None
+
+
+def _cut_trailer(log: Path, mark: str) -> str | None:
+    """The wrapper's message from the end of the saved log, which is cut there (so the log is
+    what the container printed); None if the log does not end with one."""
+    try:
+        with open(log, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TRAILER_BYTES))
+            tail = f.read()
+            begin = tail.rfind(f"\n{mark}\n".encode(), 0, max(0, len(tail) - len(mark) - 2))
+            if begin < 0 or not tail.endswith(f"{mark}\n".encode()):
+                return None
+            body = tail[begin + len(mark) + 2:len(tail) - len(mark) - 1]
+            f.truncate(size - len(tail) + begin)
+    except OSError:
+        return None
+    return body.decode(errors="replace")
+
+
+def _image_of(pod: dict[str, Any], container: str) -> str | None:
+    return next((c.get("image") for c in pod["spec"]["containers"] if c["name"] == container),
+                None)
+
+
+def _address(pod: dict[str, Any]) -> dict[str, str]:
+    """The pod's IP, for ``{{steps.X.ip}}``, as its status gives it."""
+    ip = (pod.get("status") or {}).get("podIP")
+    return {"pod_ip": ip} if ip else {}
 
 
 _EXECUTOR = KubernetesExecutor()

@@ -174,10 +174,11 @@ class NodeContext:
         """End a node this type made (a group, an :meth:`add_node` child) with ``phase``."""
         self.run.finish(node, phase, message)
 
-    def daemoned(self) -> None:
+    def daemoned(self, pod_ip: str | None = None) -> None:
         """A ``daemon: true`` node's process runs (and passed its readinessProbe): the node is
-        Running and daemoned, and the steps or tasks after it go on while it serves."""
-        self.run.mark_daemoned(self.node)
+        Running and daemoned, and the steps or tasks after it go on while it serves. ``pod_ip``:
+        where it serves (``{{steps.X.ip}}``), when its executor knows (else the host's)."""
+        self.run.mark_daemoned(self.node, pod_ip)
 
     def outbound_of(self, node: NodeStatus) -> list[str]:
         """The ids of ``node``'s last nodes, which the nodes after it hang from (Argo's

@@ -50,14 +50,14 @@ class Daemons:
         task.add_done_callback(lambda _: serving.pop(nid, None))
         return self.nodes[nid]
 
-    def mark_daemoned(self, node: NodeStatus) -> None:
+    def mark_daemoned(self, node: NodeStatus, pod_ip: str | None = None) -> None:
         held = _DAEMON.get()
         for nid in dict.fromkeys([node.id, *([held[1]] if held else [])]):
             daemon = self.nodes.get(nid)
             if daemon is not None and not daemon.fulfilled and not daemon.daemoned:
                 daemon.daemoned = True
                 if daemon.type == "Pod":
-                    daemon.pod_ip = POD_IP
+                    daemon.pod_ip = pod_ip or POD_IP
                 self.set_phase(daemon, "Running")
         if held is not None and not held[0].done():
             held[0].set_result(None)
