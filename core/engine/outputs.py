@@ -11,6 +11,7 @@ from typing import Any
 
 from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeError
+from argosy.engine.daemons import POD_IP
 from argosy.errors import ExpressionError
 from argosy.expr.substitute import Lazy, Leaf, Scope, go_str, loads, substitute, to_json
 from argosy.memo import MemoError
@@ -156,7 +157,7 @@ class Outputs:
             view: dict[str, Any] = {
                 "id": node.id, "status": node.phase, "startedAt": node.started_at or "",
                 "finishedAt": node.finished_at or "", "hostNodeName": node.host_node_name or "",
-                "ip": "127.0.0.1",
+                "ip": node.pod_ip or POD_IP,
                 "outputs": {"parameters": Leaf(to_json(
                     [{"name": k, "value": v} for k, v in params.items()]), params)},
             }
