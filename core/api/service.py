@@ -394,10 +394,15 @@ class WorkflowService:
         from argosy.spec.selectors import node_matcher
 
         rec = self.record(namespace, name)
-        if rec.phase not in ("Failed", "Error"):
-            raise ArgosyError(f"workflow must be Failed/Error to retry, it is {rec.phase}")
+        selected = bool(restart_successful and node_field_selector)
+        if rec.phase == "Succeeded" and not selected:
+            raise ArgosyError("To retry a succeeded workflow, set the options restartSuccessful "
+                              "and nodeFieldSelector")
+        if rec.phase not in ("Failed", "Error", "Succeeded"):
+            raise ArgosyError(f"Cannot retry a workflow in phase {rec.phase}")
         nodes = self.store.nodes(rec.uid)
-        restart = node_matcher(node_field_selector) if restart_successful else None
+        # As Argo, succeeded nodes restart only when both options are given.
+        restart = node_matcher(node_field_selector) if selected else None
         forget, reset = _retry_plan(nodes, restart)
         self.store.delete_nodes(rec.uid, forget)
         for nid in forget:
@@ -581,7 +586,9 @@ def _retry_plan(nodes: dict[str, dict[str, Any]],
                 restart: Any) -> tuple[list[str], list[str]]:
     """Which nodes a retry forgets (to run again) and which composite nodes it reopens."""
     composite = ("Steps", "StepGroup", "DAG", "TaskGroup", "Retry")
-    forget, reset = [], []
+    forget: list[str] = []
+    reset: set[str] = set()
+    again: list[str] = []
     for nid, node in nodes.items():
         phase, kind = node.get("phase"), node.get("type")
         failed = phase in ("Failed", "Error", "Omitted")
@@ -589,12 +596,23 @@ def _retry_plan(nodes: dict[str, dict[str, Any]],
         exit_node = node.get("name", "").endswith(".onExit") or ".hooks." in node.get("name", "")
         if kind in composite:
             if failed or selected:
-                reset.append(nid)
+                reset.add(nid)
         elif failed or selected or exit_node:
             forget.append(nid)
-    # A reopened composite whose attempts are all forgotten must not keep stale ones: a Retry
-    # node keeps its succeeded history; others are simply re-entered by replay.
-    return forget, reset
+        if failed or selected:
+            again.append(nid)
+    # Every composite above a node run again reopens too, as Argo's resetPath: in a Succeeded
+    # workflow they are all Succeeded.
+    parents = {child: nid for nid, node in nodes.items() for child in node.get("children") or ()}
+    walked: set[str] = set()
+    for nid in again:
+        parent = parents.get(nid)
+        while parent is not None and parent not in walked:
+            walked.add(parent)
+            if nodes[parent].get("type") in composite:
+                reset.add(parent)
+            parent = parents.get(parent)
+    return forget, sorted(reset)
 
 
 def ensure_engine(store: Store, *, idle_seconds: float | None = None) -> bool:

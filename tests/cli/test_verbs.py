@@ -698,7 +698,25 @@ def test_retry_reruns_only_the_failed_node(cli: Cli, tmp_path: Path, shared_dir:
 
     refused = cli("retry", name)
     assert refused.code == 2
-    assert refused.stderr.strip() == "workflow must be Failed/Error to retry, it is Succeeded"
+    assert refused.stderr.strip() == (
+        "To retry a succeeded workflow, set the options restartSuccessful and nodeFieldSelector")
+    # Argo's rule: both options, not either.
+    assert cli("retry", name, "--restart-successful").code == 2
+    assert cli("retry", name, "--node-field-selector", "displayName=good").code == 2
+
+
+def test_retry_of_a_succeeded_workflow_restarts_the_selected_nodes(
+        cli: Cli, tmp_path: Path, shared_dir: Path) -> None:
+    name = submit(cli, write(tmp_path, COUNTING), "-p", f"dir={shared_dir}", "-p", "fail=no",
+                  "--wait")
+    assert workflow(cli, name)["status"]["phase"] == "Succeeded"
+    result = cli("retry", name, "--restart-successful", "--node-field-selector",
+                 "displayName=flaky", "--wait")
+    assert result.code == 0, result.stderr
+    wf = workflow(cli, name)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert (shared_dir / "good").read_text() == "run\n"  # not selected: kept
+    assert (shared_dir / "flaky").read_text() == "run\nrun\n"
 
 
 def test_retry_restart_successful_with_a_node_field_selector(

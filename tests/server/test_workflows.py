@@ -296,6 +296,35 @@ def test_retry_with_parameters_and_resubmit(http: httpx.Client) -> None:
     assert wait_phase(http, "default", new["metadata"]["name"])["status"]["phase"] == "Succeeded"
 
 
+def test_retry_of_a_succeeded_workflow_restarts_the_selected_nodes(http: httpx.Client) -> None:
+    manifest = {"metadata": {"name": "done"}, "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "steps": [[{"name": "kept", "template": "draw"}],
+                                   [{"name": "again", "template": "draw"}]]},
+        {"name": "draw", "script": {"image": "busybox", "command": ["sh"],
+                                    "source": "cat /proc/sys/kernel/random/uuid"}}]}}
+    http.post(f"{API}/default", json={"workflow": manifest})
+    before = wait_phase(http, "default", "done")
+    assert before["status"]["phase"] == "Succeeded"
+    for body in ({}, {"restartSuccessful": True}, {"nodeFieldSelector": "displayName=again"}):
+        refused = http.put(f"{API}/default/done/retry", json=body)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == ("To retry a succeeded workflow, set the options "
+                                             "restartSuccessful and nodeFieldSelector")
+    resp = http.put(f"{API}/default/done/retry", json={
+        "restartSuccessful": True, "nodeFieldSelector": "displayName=again"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"]["phase"] == "Running"
+    after = wait_phase(http, "default", "done")
+    assert after["status"]["phase"] == "Succeeded"
+
+    def drawn(wf: dict) -> dict[str, str]:
+        return {n["displayName"]: n["outputs"]["result"] for n in wf["status"]["nodes"].values()
+                if n["type"] == "Pod"}
+
+    assert drawn(after)["kept"] == drawn(before)["kept"]
+    assert drawn(after)["again"] != drawn(before)["again"]
+
+
 def test_lint_good_and_bad(http: httpx.Client) -> None:
     good = http.post(f"{API}/default/lint", json={"workflow": workflow("linted", "true")})
     assert good.status_code == 200
