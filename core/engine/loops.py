@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from argosy.errors import ArgosyError
-from argosy.expr.substitute import Scope, loads, substitute, to_json
+from argosy.expr.substitute import Scope, absent_output, loads, substitute, to_json
 from argosy.spec.models import Sequence, Step
 
 
@@ -19,6 +19,9 @@ def items_of(step: Step) -> list[Any]:
     if step.with_items is not None:
         return list(step.with_items)
     if step.with_param is not None:
+        absent = absent_output(step.with_param)
+        if absent:
+            raise LoopError(absent)
         try:
             items = loads(step.with_param)
             if not isinstance(items, list):

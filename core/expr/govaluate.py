@@ -19,6 +19,7 @@ from typing import Any
 
 from argosy.errors import ExpressionError
 from argosy.expr.functions import go_format
+from argosy.expr.substitute import absent_output
 
 __all__ = ["evaluate_when"]
 
@@ -591,6 +592,9 @@ def evaluate_when(text: str) -> bool:
     """
     if text == "":
         return True
+    absent = absent_output(text)
+    if absent:
+        raise ExpressionError(absent)
     try:
         tokens = _parse(text)
     except _GovaluateError as exc:

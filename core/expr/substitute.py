@@ -287,6 +287,20 @@ def substitute(obj: Any, scope: Scope, **kwargs: Any) -> Any:
     return obj
 
 
+_ABSENT_OUTPUT = re.compile(
+    r"\{\{(?!=)(\s*(?:steps|tasks)\.[^{}]*?\.outputs\.(?:parameters\.[^{}]+|result)\s*)\}\}")
+
+
+def absent_output(text: str) -> str | None:
+    """Argo's message for a step's or task's output reference that substitution left in
+    ``text``: its producer was skipped or omitted and declared no default."""
+    absent = _ABSENT_OUTPUT.search(text)
+    if absent is None:
+        return None
+    return (f"unable to substitute {{{{{absent.group(1)}}}}}: output is an absent optional "
+            "(skipped/omitted node with no default)")
+
+
 def references(text: str) -> list[str]:
     """The plain ``{{name}}`` references in ``text`` (expression tags excluded)."""
     return [m.group(2).strip() for m in TAG.finditer(text) if not m.group(1)]

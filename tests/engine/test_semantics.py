@@ -697,6 +697,73 @@ def test_with_param_fed_by_a_skipped_step_fails_the_steps(tmp_path: Path) -> Non
     assert wf["status"]["phase"] == "Failed"
     assert nodes(wf)["wf"]["phase"] == "Failed"
     assert nodes(wf)["wf[1]"]["phase"] == "Error"
+    assert nodes(wf)["wf[1]"]["message"] == ABSENT.format("steps.x.outputs.parameters.p")
+
+
+# Argo's message for a reference to the output of a skipped producer that declared no default.
+ABSENT = ("unable to substitute {{{{{}}}}}: output is an absent optional "
+          "(skipped/omitted node with no default)")
+WHEN_SKIPPED = """
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: x, template: gen, when: "false"}
+    - - {name: quoted, template: echo, arguments: {parameters: [{name: m, value: q}]},
+         when: "'{{steps.x.outputs.parameters.p}}' == yes"}
+      - {name: bare, template: echo, arguments: {parameters: [{name: m, value: b}]},
+         when: "{{steps.x.outputs.parameters.p}} == yes"}
+      - {name: fallback, template: echo, arguments: {parameters: [{name: m, value: f}]},
+         when: "{{= steps.x.outputs.parameters.p ?? 'no' }} == no"}
+  - name: gen
+    container: {image: alpine, command: [sh, -c, "echo yes > /tmp/p"]}
+    outputs: {parameters: [{name: p, valueFrom: {path: /tmp/p}}]}
+""" + ECHO
+
+
+def test_a_when_reading_a_skipped_steps_output_fails_the_workflow(tmp_path: Path) -> None:
+    wf = run_workflow(WHEN_SKIPPED, tmp_path)
+    assert wf["status"]["phase"] == "Failed"
+    for step in ("quoted", "bare"):  # quoted, the leftover tag no longer reads as a string
+        node = nodes(wf)[f"wf[1].{step}"]
+        assert (node["phase"], node["message"]) == (
+            "Error", ABSENT.format("steps.x.outputs.parameters.p"))
+    assert nodes(wf)["wf[1].fallback"]["phase"] == "Succeeded"  # `??` handles the absence
+
+
+def test_a_when_reading_a_skipped_producers_default_runs(tmp_path: Path) -> None:
+    spec = WHEN_SKIPPED.replace("{path: /tmp/p}", '{path: /tmp/p, default: "yes"}')
+    wf = run_workflow(spec, tmp_path)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert {n: nodes(wf)[f"wf[1].{n}"]["phase"] for n in ("quoted", "bare", "fallback")} == {
+        "quoted": "Succeeded", "bare": "Succeeded", "fallback": "Skipped"}
+
+
+def test_an_artifact_sub_path_from_a_skipped_dag_task_is_an_error(tmp_path: Path) -> None:
+    wf = run_workflow("""
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: x, template: gen, when: "false"}
+      - name: use
+        depends: x
+        template: show
+        arguments:
+          artifacts: [{name: a, from: "{{tasks.x.outputs.artifacts.o}}", subPath: f}]
+  - name: gen
+    container: {image: alpine, command: [sh, -c, "mkdir /tmp/o; echo hi > /tmp/o/f"]}
+    outputs: {artifacts: [{name: o, path: /tmp/o}]}
+  - name: show
+    inputs: {artifacts: [{name: a, path: /tmp/a}]}
+    container: {image: alpine, command: [cat, /tmp/a]}
+""", tmp_path)
+    assert wf["status"]["phase"] == "Error"
+    use = nodes(wf)["wf.use"]
+    assert use["phase"] == "Error"
+    # Argo: `Unable to resolve: "tasks.x.outputs.artifacts.o"`; argosy names the input too.
+    assert 'Unable to resolve: "{{tasks.x.outputs.artifacts.o}}"' in use["message"]
 
 
 def test_inline_templates_in_steps_and_dag(tmp_path: Path) -> None:
