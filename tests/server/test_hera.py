@@ -4,8 +4,19 @@ SubmitWorkflow through Hera's service)."""
 
 from __future__ import annotations
 
-from hera.workflows import Container, Parameter, Workflow, WorkflowsService, WorkflowTemplate
-from hera.workflows.models import WorkflowSubmitRequest, WorkflowTemplateRef
+from hera.workflows import (
+    Container,
+    CronWorkflow,
+    Parameter,
+    Workflow,
+    WorkflowsService,
+    WorkflowTemplate,
+)
+from hera.workflows.models import (
+    CronWorkflowSuspendRequest,
+    WorkflowSubmitRequest,
+    WorkflowTemplateRef,
+)
 
 from tests.server.rest_harness import Server, wait_phase
 
@@ -38,3 +49,21 @@ def test_hera_creates_a_template_and_submits_from_it(server: Server) -> None:
             log = http.get(f"/api/v1/workflows/hera/{wf.metadata.name}/log",
                            params={"logOptions.container": "main"}).text
             assert message in log, (pod, log)
+
+
+def test_hera_creates_a_cron_workflow(server: Server) -> None:
+    service = WorkflowsService(host=server.url, token=server.token, namespace="hera")
+    with CronWorkflow(name="hera-nightly", schedules=["0 3 * * *"], timezone="UTC",
+                      concurrency_policy="Forbid", entrypoint="say", namespace="hera",
+                      workflows_service=service) as cron:
+        Container(name="say", image="busybox", command=["echo", "night"])
+    created = cron.create()
+    assert (created.metadata.name, created.spec.schedules) == ("hera-nightly", ["0 3 * * *"])
+    assert [c.metadata.name for c in service.list_cron_workflows("hera").items] == [
+        "hera-nightly"]
+    suspended = service.suspend_cron_workflow("hera-nightly", CronWorkflowSuspendRequest(),
+                                              namespace="hera")
+    assert suspended.spec.suspend is True
+    fetched = service.get_cron_workflow("hera-nightly", namespace="hera")
+    assert fetched.spec.concurrency_policy == "Forbid"
+    assert fetched.spec.workflow_spec.templates[0].container.command == ["echo", "night"]
