@@ -223,6 +223,9 @@ class ProcessRequest:
     # The pod's container this process is when it is not the template's main one (an init
     # container, a sidecar), as written with its ``name``; None for the main container.
     container: dict[str, Any] | None = None
+    # The node's input artifacts, fetched: (host path, path, read-only), for an executor with
+    # ``places_artifacts`` (one that binds host volumes gets them in ``volumes`` as well).
+    input_artifacts: tuple[tuple[str, str, bool], ...] = ()
 
 
 class Executor(Protocol):
@@ -239,6 +242,7 @@ class Executor(Protocol):
     # through it (an executor without it makes whole pods); ``exec_process(request, argv)
     # -> exit code`` when it can run an exec probe in the container ``request`` made;
     # ``pod_ended(request)`` to release what the pod's containers shared, once all ended;
+    # ``places_artifacts = True`` when it places ``ProcessRequest.input_artifacts`` itself;
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
     # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
 

@@ -18,6 +18,10 @@ Select it with ``argosy run --executor kubernetes``, ``argosy server --executor 
   termination message afterwards and, for a script, first saves the source (passed in the env,
   as Argo passes its template) to ``/var/run/argo/script``, appended to the command as Argo does.
   ``outputs.result`` is the main container's log, ``exitCode`` its exit code.
+* Artifacts: the pod mounts the node's directory by hostPath (input artifacts, fetched there by
+  the engine, at their paths); the wrapper copies each output artifact into its ``outputs/``
+  with ``cp``. This needs the node's directory on the pod's node at the same path (the API
+  double, a single-node cluster on the engine's machine, a directory every node shares).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ WATCH_SECONDS = 60
 GRACE_SECONDS = 5  # how long stop and terminate give a pod's processes after SIGTERM
 SCRIPT_DIR = "/var/run/argo"  # an emptyDir, as Argo's var-run-argo volume
 SCRIPT_VOLUME = "var-run-argo"
+# The node's directory, bound by hostPath when the node has artifacts: input artifacts are
+# mounted from it at their paths, and the wrapper copies output artifacts into its outputs/.
+ARTIFACT_VOLUME = "argosy-node"
+NODE_MOUNT = "/var/run/argosy/node"
+OUTPUTS = "outputs"
 TERMINATION_LOG = "/dev/termination-log"
 MAIN = "main"  # the container whose log, exit code and files are the node's outputs
 _RETRY_SECONDS = 60.0  # how long an unreachable or overloaded API server is retried
@@ -80,16 +89,17 @@ REJECTED = {
     "PodGC.labelSelector": "by the kubernetes executor yet: it collects every pod of the "
                            "workflow as the strategy says",
     "PodGC.deleteDelayDuration": "by the kubernetes executor yet: it deletes pods at once",
-    **{f"{kind}.artifacts": "by the kubernetes executor yet: its pods do not upload or "
-       "download artifacts" for kind in ("Inputs", "Outputs", "Arguments")},
 }
 
 # The in-pod wrapper: only sh builtins are needed, tee, wc and tail are used when the image has
-# them. In a container set, each container first waits for its dependencies' done-markers in
-# the shared emptyDir (a failed one means it never runs: "!DEP CODE" in its termination
-# message), and leaves its own exit code there. Then it runs the command; when the step's
-# outputs.result may be wanted, stdout and stderr are tee'd apart, so the log shows both while
-# stdout is known alone. Afterwards it encodes what the executor needs: each declared output
+# them. With artifacts ($ARGOSY_ARTIFACTS, "N path" a line) it first checks that the node's
+# directory is the engine's (its pod token there: "!node-dir" otherwise). In a container set,
+# each container first waits for its dependencies' done-markers in the shared emptyDir (a
+# failed one means it never runs: "!DEP CODE" in its termination message), and leaves its own
+# exit code there. Then it runs the command; when the step's outputs.result may be wanted,
+# stdout and stderr are tee'd apart, so the log shows both while stdout is known alone. It
+# copies each output artifact's path to outputs/N of the node's directory with cp (a marker
+# N.failed if cp fails). Afterwards it encodes what the executor needs: each declared output
 # file ("@path", each line as "|line", ".rest" for a last line without newline, or "#SIZE"
 # when larger than Argo's 256 KiB cap), stdout when stderr was written too ("&" and its lines),
 # then "=". That goes to the termination message when it fits its 4 KiB, else to the log's
@@ -97,6 +107,14 @@ REJECTED = {
 # kubelet would read it as a variable reference.
 WRAPPER = r"""
 d=/var/run/argo
+if [ -n "${ARGOSY_ARTIFACTS+x}" ]; then
+  a_token=
+  read -r a_token < /var/run/argosy/node/pod-token 2>/dev/null
+  if [ "$a_token" != "$ARGOSY_TOKEN" ]; then
+    printf '!node-dir\n' > "$ARGOSY_MESSAGE"
+    exit 1
+  fi
+fi
 if [ -n "${ARGOSY_SCRIPT+x}" ]; then
   printf '%s' "$ARGOSY_SCRIPT" > $d/script || exit 1
   chmod 755 $d/script 2>/dev/null
@@ -104,8 +122,9 @@ if [ -n "${ARGOSY_SCRIPT+x}" ]; then
 fi
 a_outputs=$ARGOSY_OUTPUTS a_message=$ARGOSY_MESSAGE a_after=$ARGOSY_AFTER
 a_name=${ARGOSY_DONE:-main} a_set=$ARGOSY_DONE a_result=$ARGOSY_RESULT a_mark=$ARGOSY_MARK
+a_artifacts=$ARGOSY_ARTIFACTS
 unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE ARGOSY_AFTER ARGOSY_DONE ARGOSY_RESULT
-unset ARGOSY_MARK
+unset ARGOSY_MARK ARGOSY_ARTIFACTS ARGOSY_TOKEN
 for a_dep in $a_after; do
   a_code=
   while [ -z "$a_code" ]; do
@@ -127,6 +146,13 @@ else
   "$@"
   a_rc=$?
   a_result=
+fi
+if [ -n "$a_artifacts" ]; then
+  printf '%s\n' "$a_artifacts" | while IFS=' ' read -r a_n a_path; do
+    [ -e "$a_path" ] || [ -L "$a_path" ] || continue
+    a_out=/var/run/argosy/node/outputs/$a_n
+    cp -pRL "$a_path" "$a_out" || : > "$a_out.failed"
+  done
 fi
 [ -z "$a_set" ] || printf '%s\n' "$a_rc" > "$d/$a_name.done"
 a_encode() {
@@ -217,6 +243,28 @@ def _output_paths(template: dict[str, Any]) -> list[str]:
     return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
 
 
+def artifact_paths(template: dict[str, Any]) -> list[str]:
+    """The paths of the template's output artifacts, each once: the wrapper's outputs/N."""
+    arts = (template.get("outputs") or {}).get("artifacts") or []
+    return list(dict.fromkeys(str(a["path"]) for a in arts if a.get("path")))
+
+
+def _has_artifacts(request: ProcessRequest) -> bool:
+    return bool(request.input_artifacts or artifact_paths(request.template))
+
+
+def _artifact_mounts(request: ProcessRequest) -> list[dict[str, Any]]:
+    """The node's directory at NODE_MOUNT, and each input artifact at its path from it."""
+    mounts = [{"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}]
+    for host, path, read_only in request.input_artifacts:
+        sub = os.path.relpath(host, request.node_dir)
+        if sub.startswith(".."):
+            raise ArgosyError(f"input artifact at {path}: fetched outside the node's directory")
+        mounts.append({"name": ARTIFACT_VOLUME, "mountPath": path, "subPath": sub,
+                       **({"readOnly": True} if read_only else {})})
+    return mounts
+
+
 def wants_result(workflow: dict[str, Any]) -> bool:
     """Whether a step's ``outputs.result`` may be read: then a container that would otherwise
     run as written gets the wrapper (and needs sh), which keeps its stdout apart from stderr."""
@@ -247,14 +295,19 @@ def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
     main = {k: v for k, v in (template.get(kind) or {}).items() if k != "source"}
     main["name"] = MAIN
     paths = _output_paths(template)
-    if request.script is None and not paths and not wants_result(request.workflow):
+    artifacts = _has_artifacts(request)
+    if artifacts:
+        main["volumeMounts"] = [*(main.get("volumeMounts") or []), *_artifact_mounts(request)]
+    if request.script is None and not paths and not artifacts \
+            and not wants_result(request.workflow):
         return [main]  # no wrapper: the command runs as written, its log is its result
-    return [_wrap(main, request, token, result=True, paths=paths, script=request.script)]
+    return [_wrap(main, request, token, result=True, paths=paths, script=request.script,
+                  artifacts=artifact_paths(template) if artifacts else None)]
 
 
 def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, result: bool,
           paths: list[str], after: list[str] | None = None, in_set: bool = False,
-          script: str | None = None) -> dict[str, Any]:
+          script: str | None = None, artifacts: list[str] | None = None) -> dict[str, Any]:
     """``container`` running its command under the wrapper (see WRAPPER)."""
     container = dict(container)
     argv = [*(container.get("command") or []), *(container.get("args") or [])]
@@ -268,6 +321,10 @@ def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, res
              "ARGOSY_AFTER": " ".join(after or []),
              "ARGOSY_DONE": container["name"] if in_set else ""}
     env += [{"name": k, "value": v} for k, v in extra.items() if v]
+    if artifacts is not None:
+        env.append({"name": "ARGOSY_ARTIFACTS",
+                    "value": "\n".join(f"{n} {path}" for n, path in enumerate(artifacts))})
+        env.append({"name": "ARGOSY_TOKEN", "value": token})
     if script is not None:
         env.append({"name": "ARGOSY_SCRIPT", "value": script})
     mounts = container.get("volumeMounts") or []
@@ -335,6 +392,9 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
         "claimName": claim_name(wf_name, c)}} for c in spec.get("volumeClaimTemplates") or []]
     if any(m.get("name") == SCRIPT_VOLUME for c in containers for m in c.get("volumeMounts") or []):
         volumes.append({"name": SCRIPT_VOLUME, "emptyDir": {}})
+    if _has_artifacts(request):
+        volumes.append({"name": ARTIFACT_VOLUME, "hostPath": {"path": str(request.node_dir),
+                                                              "type": "Directory"}})
     if volumes:
         pod_spec["volumes"] = volumes
     deadline = template.get("activeDeadlineSeconds")
@@ -572,6 +632,7 @@ class KubernetesExecutor:
 
     name = "kubernetes"
     pulls_images = True  # the container's command and args go to the pod as written
+    places_artifacts = True  # ProcessRequest.input_artifacts: mounted from the node's directory
     honours = HONOURED
     rejects = REJECTED
 
@@ -662,6 +723,8 @@ class KubernetesExecutor:
             core = self.core()
             namespace = self.namespace_of(request)
             pod = build_pod(request, _token(request.node_dir))
+            if _has_artifacts(request):
+                _outputs_dir(request.node_dir)
             self._note_collection(request, namespace)
             watch = self.watch(namespace)
             await self._ensure_claims(core, namespace, request)
@@ -774,6 +837,16 @@ class KubernetesExecutor:
         message = terminated.get("message") or ""
         files: dict[str, str] = {}
         result = None
+        if container == MAIN and _has_artifacts(request):
+            if message.startswith("!node-dir"):
+                return Outcome("Error", f"the node's directory {request.node_dir}, which holds "
+                               "its artifacts, is not on the Kubernetes node that ran pod "
+                               f"{name}: artifacts need it there at the same path (a hostPath)",
+                               log_files=logs)
+            if failed := _copy_failures(request):
+                return Outcome("Error", "failed to save outputs: the main container could not "
+                               f"copy {failed[0]} with cp (its log says why; artifacts need cp "
+                               "in the image)", exit_code=code, log_files=logs)
         if _wrapped(pod):
             if terminated.get("reason") in ("StartError", "ContainerCannotRun") and "sh" in \
                     message:
@@ -809,7 +882,8 @@ class KubernetesExecutor:
         elif result.endswith("\n"):
             result = result[:-1]
         return Outcome("Succeeded" if ok else "Failed", why or "", result=result,
-                       exit_code=code, read_file=files.get, log_files=logs)
+                       exit_code=code, read_file=files.get, log_files=logs,
+                       locate=_locator(request) if container == MAIN else None)
 
     @staticmethod
     def _log_file(node_dir: Path, container: str) -> Path:
@@ -898,6 +972,29 @@ def _token(node_dir: Path) -> str:
 
 
 STDOUT = "&"  # the key of stdout among the wrapper's files
+
+
+def _outputs_dir(node_dir: Path) -> None:
+    """Where the wrapper copies output artifacts: writable by the container's user, whoever."""
+    path = Path(node_dir, OUTPUTS)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+
+
+def _locator(request: ProcessRequest) -> Callable[[str], Path | None]:
+    """Outcome.locate: an output artifact's path as the wrapper copied it out."""
+    index = {path: n for n, path in enumerate(artifact_paths(request.template))}
+
+    def locate(path: str) -> Path | None:
+        n = index.get(path)
+        return None if n is None else Path(request.node_dir, OUTPUTS, str(n))
+    return locate
+
+
+def _copy_failures(request: ProcessRequest) -> list[str]:
+    paths = artifact_paths(request.template)
+    return [path for n, path in enumerate(paths)
+            if Path(request.node_dir, OUTPUTS, f"{n}.failed").exists()]
 
 
 def _parse_outputs(message: str) -> dict[str, str] | None:

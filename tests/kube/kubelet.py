@@ -255,7 +255,8 @@ class ContainerRun:
                 raise NodeError(f'volumeMount "{mount.get("name")}": {source}')
             if mount.get("subPath"):
                 source = source / mount["subPath"]
-                source.mkdir(parents=True, exist_ok=True)
+                if not (source.exists() or source.is_symlink()):  # a file is bound as a file
+                    source.mkdir(parents=True)
             binds.append((str(source), mount["mountPath"], bool(mount.get("readOnly"))))
         return sorted(binds, key=lambda bind: bind[1].count("/"))
 
