@@ -26,7 +26,8 @@ and docker has no pods (templates that need one are rejected by the docker execu
   (or starts it, if it was created but not started) instead of running the step twice; one left
   by an earlier run of the node (``argosy retry``) is removed and made again. While it runs,
   its logs are followed into the node's ``stdout``/``stderr`` files; when it ended, they are read
-  whole again, the declared output files are copied out (``cp``) and it is removed; stop,
+  whole again, the declared output files are copied out (``cp``; output artifacts into the node's
+  ``outputs/``, input artifacts are bound in as volumes) and it is removed; stop,
   terminate and deadlines stop it (SIGTERM, then SIGKILL after the grace period) and keep its
   log.
 """
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 5  # how long stop and terminate give a container after SIGTERM
 SCRIPT_DIR = "/argo/staging"  # where Argo's executor saves a script's source
 COLLECTED_FILE = "container-outcome.json"  # how it ended, kept once it was collected
+OUTPUTS = "outputs"  # the output artifacts copied out of the container, as outputs/N
 ENV_FILE = "container-env"  # the env values, in the node's directory while the container is made
 TOKEN_LABEL = "argosy.io/node-token"
 UID_LABEL = "argosy.io/workflow-uid"
@@ -73,8 +75,6 @@ DOCKER_REJECTED = {f"Template.{key}": _NO_PODS
                    for key in ("initContainers", "sidecars", "containerSet")}
 # Fields Argo knows that these executors cannot honour yet, with why (lint says so).
 REJECTED_REASONS = {
-    **{f"{kind}.artifacts": "its containers do not upload or download artifacts"
-       for kind in ("Inputs", "Outputs", "Arguments")},
     **{f"SecurityContext.{key}": "it applies runAsUser, runAsGroup, readOnlyRootFilesystem, "
        "privileged, allowPrivilegeEscalation and capabilities" for key in (
         "appArmorProfile", "procMount", "runAsNonRoot", "seLinuxOptions", "seccompProfile",
@@ -118,6 +118,13 @@ def _output_paths(request: ProcessRequest) -> list[str]:
         return []
     params = (request.template.get("outputs") or {}).get("parameters") or []
     return [p["valueFrom"]["path"] for p in params if (p.get("valueFrom") or {}).get("path")]
+
+
+def _artifact_paths(request: ProcessRequest) -> list[str]:
+    if (request.container or {}).get("name", "main") != "main":  # a sidecar's are not the node's
+        return []
+    arts = (request.template.get("outputs") or {}).get("artifacts") or []
+    return list(dict.fromkeys(str(a["path"]) for a in arts if a.get("path")))
 
 
 def _network(workflow: dict[str, Any]) -> str:
@@ -363,19 +370,46 @@ class ContainerExecutor:
                   "message": status.get("Error") or ("" if code == 0 else
                                                      f"{reason} (exit code {code})"),
                   "files": {path: await cli.read(name, path)
-                            for path in _output_paths(request)}}
+                            for path in _output_paths(request)},
+                  "artifacts": {}}
+        try:
+            record["artifacts"] = await self._copy_artifacts(cli, name, request)
+        except ArgosyError as exc:
+            await cli.call("rm", "--force", name)
+            return Outcome("Error", str(exc), exit_code=code,
+                           log_files=self.log_files(request.node_dir))
         path = Path(request.node_dir, COLLECTED_FILE)
         path.with_suffix(".tmp").write_text(json.dumps(record))
         os.replace(path.with_suffix(".tmp"), path)
         await cli.call("rm", "--force", name)
         return self._outcome(request.node_dir, record)
 
+    async def _copy_artifacts(self, cli: Cli, name: str,
+                              request: ProcessRequest) -> dict[str, str | None]:
+        """Each output artifact's path copied out of the ended container (streamed by the
+        runtime) to outputs/N of the node's directory: path -> its copy (None: not there)."""
+        copies: dict[str, str | None] = {}
+        for n, path in enumerate(_artifact_paths(request)):
+            dest = Path(request.node_dir, OUTPUTS, str(n))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)  # a copy an engine that died left
+            else:
+                dest.unlink(missing_ok=True)
+            code, _out, err = await cli.call("cp", f"{name}:{path}", str(dest))
+            if code != 0 and "no such file" not in err.lower():
+                raise ArgosyError(f"failed to save outputs: copying {path} out of container "
+                                  f"{name}: {_last_line(err)}")
+            copies[path] = str(dest) if code == 0 else None
+        return copies
+
     def _outcome(self, node_dir: Path, record: dict[str, Any]) -> Outcome:
         logs = self.log_files(node_dir)
         code = record["exitCode"]
+        copies = record.get("artifacts") or {}
         return Outcome("Succeeded" if code == 0 else "Failed", record["message"],
                        result=result_of(logs[0]), exit_code=code, read_file=record["files"].get,
-                       log_files=logs)
+                       log_files=logs, locate=lambda path: _path_or_none(copies.get(path)))
 
     async def _save_logs(self, cli: Cli, name: str, node_dir: Path,
                          follow: bool = False) -> None:
@@ -478,6 +512,10 @@ async def _make_pod(cli: Cli, request: ProcessRequest) -> None:
                                      f"--network={_network(request.workflow)}")
     if code != 0 and "exists" not in err:
         raise ArgosyError(f"creating pod {name}: {_last_line(err)}")
+
+
+def _path_or_none(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def _save_script(node_dir: Path, source: str) -> None:

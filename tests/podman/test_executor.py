@@ -356,13 +356,6 @@ def test_what_it_cannot_run_is_rejected_by_name(home: Path) -> None:
     """))
     assert result.code == 2
     assert "seccompProfile is not supported by the podman executor yet" in result.stderr
-    result = run(home, one_container("""
-    - name: c
-      container: {image: busybox, command: [sh, -c, "echo a > /tmp/a"]}
-      outputs: {artifacts: [{name: a, path: /tmp/a}]}
-    """))
-    assert result.code == 2
-    assert "artifacts is not supported by the podman executor yet" in result.stderr
 
 
 def test_no_runtime_installed_is_said(home: Path, tmp_path: Path) -> None:
