@@ -110,7 +110,7 @@ d=/var/run/argo
 if [ -n "${ARGOSY_ARTIFACTS+x}" ]; then
   a_token=
   read -r a_token < /var/run/argosy/node/pod-token 2>/dev/null
-  if [ "$a_token" != "$ARGOSY_TOKEN" ]; then
+  if [ "$a_token" != "$ARGOSY_POD_TOKEN" ]; then
     printf '!node-dir\n' > "$ARGOSY_MESSAGE"
     exit 1
   fi
@@ -124,7 +124,7 @@ a_outputs=$ARGOSY_OUTPUTS a_message=$ARGOSY_MESSAGE a_after=$ARGOSY_AFTER
 a_name=${ARGOSY_DONE:-main} a_set=$ARGOSY_DONE a_result=$ARGOSY_RESULT a_mark=$ARGOSY_MARK
 a_artifacts=$ARGOSY_ARTIFACTS
 unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE ARGOSY_AFTER ARGOSY_DONE ARGOSY_RESULT
-unset ARGOSY_MARK ARGOSY_ARTIFACTS ARGOSY_TOKEN
+unset ARGOSY_MARK ARGOSY_ARTIFACTS ARGOSY_POD_TOKEN
 for a_dep in $a_after; do
   a_code=
   while [ -z "$a_code" ]; do
@@ -324,7 +324,7 @@ def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, res
     if artifacts is not None:
         env.append({"name": "ARGOSY_ARTIFACTS",
                     "value": "\n".join(f"{n} {path}" for n, path in enumerate(artifacts))})
-        env.append({"name": "ARGOSY_TOKEN", "value": token})
+        env.append({"name": "ARGOSY_POD_TOKEN", "value": token})
     if script is not None:
         env.append({"name": "ARGOSY_SCRIPT", "value": script})
     mounts = container.get("volumeMounts") or []

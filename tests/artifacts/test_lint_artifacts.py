@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from argosy.api.service import lint_document
 from argosy.spec.loader import load_documents
 
@@ -46,10 +48,9 @@ def test_other_drivers_and_s3_settings_argosy_cannot_honour_are_rejected_with_wh
     assert auth.startswith(f"{where}.http.auth: auth is not supported by argosy's artifacts yet")
 
 
-def test_the_kubernetes_executor_rejects_artifacts() -> None:
-    assert faults("raw: {data: x}", "kubernetes") == [
-        "spec.templates[0].inputs.artifacts: artifacts is not supported by the kubernetes "
-        "executor yet: its pods do not upload or download artifacts"]
+@pytest.mark.parametrize("executor", ["kubernetes", "podman"])
+def test_every_executor_accepts_artifacts(executor: str) -> None:
+    assert faults("raw: {data: x}", executor) == []
 
 
 def test_an_unknown_gc_strategy_is_a_fault() -> None:
