@@ -41,6 +41,7 @@ class Repositories:
                  spec: dict[str, Any]) -> None:
         self.registry, self.store, self.namespace, self.spec = registry, store, namespace, spec
         self._opened: dict[str, ArtifactRepository] = {}
+        self._archive_logs = False
 
     @functools.cached_property
     def chosen(self) -> tuple[str, dict[str, Any]]:
@@ -57,8 +58,20 @@ class Repositories:
                                     f'"{ref.get("configMap") or CONFIGMAP}" not found in '
                                     f'namespace "{self.namespace}"')
             return found
-        return (self._from_config_map(CONFIGMAP, None, None)
-                or self.registry.configured_artifact_repository(self.store.home))
+        found = self._from_config_map(CONFIGMAP, None, None)
+        if found is not None:
+            return found
+        configured = self.registry.settings(self.store.home).get("artifactRepository")
+        self._archive_logs = isinstance(configured, dict) and configured.get(
+            "archiveLogs") is True
+        return self.registry.configured_artifact_repository(self.store.home)
+
+    @property
+    def archive_logs(self) -> bool:
+        """The repository's own ``archiveLogs`` (Argo's controller-wide setting): when true,
+        every pod's log is archived whatever the workflow or template says."""
+        _ = self.chosen
+        return self._archive_logs
 
     def _from_config_map(self, name: str, key: Any,
                          where: str | None) -> tuple[str, dict[str, Any]] | None:
@@ -82,7 +95,7 @@ class Repositories:
             raise ArtifactError(f"{label}: not YAML: {exc}") from None
         if not isinstance(value, dict):
             raise ArtifactError(f"{label}: an ArtifactRepository mapping was expected")
-        value.pop("archiveLogs", None)  # the store keeps every node's log
+        self._archive_logs = value.pop("archiveLogs", None) is True
         if len(value) != 1 or not isinstance(next(iter(value.values())), dict):
             raise ArtifactError(f"{label}: one repository kind (s3: {{...}}) was expected, "
                                 f"not {', '.join(value) or 'none'}")

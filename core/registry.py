@@ -369,6 +369,9 @@ class Registry:
 
         where = Path(home) if home else argosy_home()
         chosen = self.settings(where).get("artifactRepository") or {DEFAULT_REPOSITORY: {}}
+        if isinstance(chosen, dict):  # archiveLogs goes beside the repository, as in Argo
+            chosen = {k: v for k, v in chosen.items() if k != "archiveLogs"} or {
+                DEFAULT_REPOSITORY: {}}
         if not (isinstance(chosen, dict) and len(chosen) == 1):
             raise ArgosyError(f"{where / CONFIG_FILE}: artifactRepository must be a mapping of "
                               "one repository name to its settings, e.g. {local: {}}")

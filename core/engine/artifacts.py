@@ -11,15 +11,18 @@ key ``{{workflow.name}}/{{pod.name}}/FILE``; a composite template's outputs (``f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from argosy.artifact_repositories import Repositories
 from argosy.artifacts import (
     DEFAULT_KEY_FORMAT,
+    ArtifactError,
     collect_garbage,
     file_name,
     key_only,
@@ -33,9 +36,11 @@ from argosy.artifacts import (
 from argosy.engine.context import NodeError
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Leaf, Scope, evaluate, substitute
-from argosy.plugin import Outcome
+from argosy.plugin import ArtifactRepository, Outcome
 from argosy.spec.models import Arguments, NodeStatus, Template
 
+#: The output artifact Argo archives a pod's log as.
+LOG_ARTIFACT = "main-logs"
 #: What a resolved input artifact keeps beside its location.
 _KEPT = ("path", "mode", "subPath", "archive", "optional")
 _STAGED = "artifacts"
@@ -182,9 +187,7 @@ class ArtifactIO:
             try:
                 repository, key = self.repositories.resolve(art)
                 if key is None:
-                    folder = getattr(repository, "key_format", None) or DEFAULT_KEY_FORMAT
-                    folder = substitute(folder, scope, functions=self.functions).strip("/")
-                    key = f"{folder}/{file_name(art, source)}"
+                    key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
                 repository.save(pack(source, art, work), key)
             except (OSError, ArgosyError) as exc:
                 raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
@@ -199,6 +202,46 @@ class ArtifactIO:
             if art.get(k):
                 record[k] = art[k]
         return record
+
+    def _key_folder(self, repository: ArtifactRepository, scope: Scope) -> str:
+        """Where a node's artifacts go in ``repository``: its ``keyFormat``, substituted."""
+        folder = getattr(repository, "key_format", None) or DEFAULT_KEY_FORMAT
+        return str(substitute(folder, scope, functions=self.functions)).strip("/")
+
+    def archives_logs(self, template: dict[str, Any]) -> bool:
+        """Whether a pod's log is archived, in Argo's order: the repository's ``archiveLogs``
+        when true, else the template's ``archiveLocation.archiveLogs`` when set, else the
+        workflow's ``spec.archiveLogs``. (A repository that cannot be resolved archives
+        nothing here: the nodes that save artifacts to it say why.)"""
+        with contextlib.suppress(ArtifactError):
+            if self.repositories.archive_logs:
+                return True
+        own = (template.get("archiveLocation") or {}).get("archiveLogs")
+        if own is not None:
+            return own is True
+        return self.manifest["spec"].get("archiveLogs") is True
+
+    async def archive_log(self, outcome: Outcome, scope: Scope) -> dict[str, Any]:
+        """The node's log saved as Argo's output artifact ``main-logs`` (``main.log`` beside
+        its other artifacts, not archived), streamed from its parts."""
+        try:
+            return await asyncio.to_thread(self._archive_log, outcome, scope)
+        except (OSError, ArgosyError) as exc:
+            raise NodeError(f'failed to save outputs: artifact "{LOG_ARTIFACT}": {exc}') from None
+
+    def _archive_log(self, outcome: Outcome, scope: Scope) -> dict[str, Any]:
+        repository = self.repositories.default
+        key = f"{self._key_folder(repository, scope)}/main.log"
+        with private_dir(self.store.home / "artifacts-work", "log-") as work:
+            log = work / "main.log"
+            with open(log, "wb") as out:
+                if outcome.log is not None:
+                    out.write(outcome.log.encode())
+                for part in outcome.log_files:
+                    with contextlib.suppress(FileNotFoundError), open(part, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+            repository.save(log, key)
+        return {"name": LOG_ARTIFACT, **repository.location(key)}
 
     def _collect_artifacts(self) -> None:
         """``artifactGC: OnWorkflowCompletion``: the workflow's output artifacts go now."""

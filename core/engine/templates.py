@@ -175,6 +175,8 @@ class TemplateLifecycle:
                 outcome = await self._run_type(ttype, node, template, scope)
                 if tmpl.outputs.artifacts:
                     artifacts = await self.save_output_artifacts(node, tmpl, outcome, scope)
+                if ttype.node_type == "Pod" and self.archives_logs(template):
+                    artifacts.append(await self.archive_log(outcome, scope))
             except (NodeError, ExpressionError, ValidationError, DurationError,
                     ArtifactError) as exc:
                 outcome = Outcome("Error", str(exc))

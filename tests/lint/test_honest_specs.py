@@ -312,6 +312,8 @@ S3 = "tests/artifacts/test_s3.py::"
 _S3 = S3 + "test_explicit_s3_inputs_and_outputs_with_credentials_from_secrets"
 _S3_REPO = S3 + "test_the_configured_repository_keeps_outputs_under_its_key_format"
 _S3_REF = S3 + "test_artifact_repository_ref_chooses_a_config_map_key"
+_LOGS = "tests/artifacts/test_archive_logs.py::test_archive_logs_in_argos_order"
+HONOURED |= {"WorkflowSpec.archiveLogs": _LOGS, "ArtifactLocation.archiveLogs": _LOGS}
 HONOURED |= {
     "Inputs.artifacts": _PASSING, "Outputs.artifacts": _PASSING, "Arguments.artifacts": _KEYS,
     "Artifact.name": _PASSING, "Artifact.path": _PASSING, "Artifact.from": _PASSING,
@@ -361,7 +363,6 @@ NO_OP: dict[str, str] = {
         "imagePullSecrets", "nodeSelector", "podDisruptionBudget", "podMetadata",
         "podPriorityClassName", "podResources", "podSpecPatch", "resourceClaims",
         "schedulerName", "securityContext", "tolerations")},
-    "WorkflowSpec.archiveLogs": "the store keeps every node's log anyway",
     "WorkflowSpec.hostNetwork": "steps use the host's network already",
     "WorkflowSpec.podGC": "there are no pods; a node's files go when its workflow ends",
     "WorkflowSpec.serviceAccountName": POD + " ({{workflow.serviceAccountName}} shows it)",
@@ -376,7 +377,6 @@ NO_OP: dict[str, str] = {
                                   "directory of the host stands for it, like resources",
     "PersistentVolumeClaim.status": "written by Kubernetes; a manifest's is not read",
     "Template.pendingTimeout": "a local process is never Pending waiting for a node",
-    "ArtifactLocation.archiveLogs": "the store keeps every node's log anyway",
     "Outputs.exitCode": "written by the engine in a node's status; a manifest's is not read",
     "Outputs.result": "written by the engine in a node's status; a manifest's is not read",
     "Parameter.description": "documentation for people and UIs",
