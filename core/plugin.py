@@ -325,7 +325,9 @@ class ArtifactRepository(Protocol):
     asks, and asks for them back to place input artifacts; it runs these calls in a thread, so
     they may block. A key is a relative ``/``-separated path without ``..``. A repository may
     have a ``key_format`` attribute, the folder of an output's key with Argo's variables
-    (default ``{{workflow.name}}/{{pod.name}}``), as an S3 repository's ``keyFormat``.
+    (default ``{{workflow.name}}/{{pod.name}}``), as an S3 repository's ``keyFormat``. It may
+    have ``list(prefix)``, the keys of the files it holds under ``prefix`` (a ``data``
+    template's ``artifactPaths`` needs it).
     """
 
     def location(self, key: str) -> dict[str, Any]:

@@ -72,6 +72,17 @@ class LocalRepository:
             raise FileNotFoundError(f"artifact key {key!r} not found in the local repository "
                                     f"({self.root})")
 
+    def list(self, prefix: str) -> list[str]:
+        """The keys of the files under ``prefix`` (a directory artifact's files are keys too,
+        as in S3); a partial write's temporary folder is not one."""
+        norm = posixpath.normpath(prefix.strip("/")) if prefix.strip("/") else ""
+        start = self.path(norm) if norm else self.root
+        if start.is_file():
+            return [norm]
+        return [path.relative_to(self.root).as_posix() for path in start.rglob("*")
+                if path.is_file() and not any(part.startswith(".partial-")
+                                              for part in path.relative_to(self.root).parts)]
+
     def delete(self, key: str) -> None:
         target = self.path(key)
         if target.is_dir() and not target.is_symlink():

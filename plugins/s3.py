@@ -100,6 +100,12 @@ class S3Repository:
         if not found:
             raise FileNotFoundError(f"{self._where(key)}: the specified key does not exist")
 
+    def list(self, prefix: str) -> list[str]:
+        """The keys of the bucket's objects that start with ``prefix``."""
+        with self._errors(prefix or "/"):
+            return [item["Key"] for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix) for item in page.get("Contents") or []]
+
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=key)

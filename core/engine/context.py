@@ -77,6 +77,16 @@ class NodeContext:
         """:attr:`node_dir` of another node of this workflow (a child made by :meth:`add_node`)."""
         return self.run.node_dir(node.id)
 
+    def artifact_keys(self, artifact: dict[str, Any]) -> list[str]:
+        """The keys of the files the artifact repository ``artifact`` names holds under its
+        key (all of them without one), sorted: a ``data`` template's ``artifactPaths``."""
+        repository, key = self.run.repositories.resolve(artifact)
+        listing = getattr(repository, "list", None)
+        if listing is None:
+            raise NodeError(f"artifact repository {type(repository).__name__} cannot list "
+                            "its keys (no list method)")
+        return sorted(listing(key or ""))
+
     def add_node(self, name: str, display_name: str, node_type: str, parents: list[str], *,
                  phase: str = "Pending", template_name: str | None = None) -> NodeStatus:
         """A node inside this one (a pod's containers), found by its id when it exists already

@@ -113,6 +113,11 @@ UNSUPPORTED: dict[str, str] = {
     **{f"Artifact.{key}": _NO_DRIVER for key in (
         "artifactory", "azure", "gcs", "hdfs", "oss", "plugin")},
     "Artifact.recurseMode": _NOT_YET_ARTIFACTS,
+    **{f"ArtifactPaths.{key}": "here: a data template lists the keys an artifact repository "
+       "holds, which s3 names (key-only: a prefix in the workflow's repository)" for key in (
+        "archive", "archiveLogs", "artifactGC", "artifactory", "azure", "deleted", "from",
+        "fromExpression", "gcs", "git", "globalName", "hdfs", "http", "mode", "optional", "oss",
+        "path", "plugin", "raw", "recurseMode", "subPath")},
     "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
     **{f"S3Artifact.{key}": _NO_S3 for key in (
         "addressingStyle", "caSecret", "encryptionOptions", "roleARN", "sessionTokenSecret")},

@@ -164,7 +164,10 @@ def hello_in_bucket(s3: Any) -> bytes:
 
 #: file -> expected phase, for the examples whose S3 endpoint becomes the local server.
 S3_EXAMPLES = {"input-artifact-s3.yaml": "Succeeded", "output-artifact-s3.yaml": "Succeeded",
-               "key-only-artifact.yaml": "Succeeded"}
+               "key-only-artifact.yaml": "Succeeded", "data-transformations.yaml": "Succeeded"}
+# data-transformations.yaml lists my-bucket and fetches each key it keeps key-only, from the
+# workflow's repository as Argo resolves those: both hold the logs.
+LOGS = {"logs/a/main.log": b"log a\n", "logs/b/main.log": b"log b\n", "logs/c/other.txt": b"c"}
 
 
 @pytest.mark.parametrize("name", sorted(S3_EXAMPLES))
@@ -192,6 +195,10 @@ def test_s3_artifact_example(name: str, tmp_path: Path) -> None:
         for bucket in ("my-bucket-name", "my-bucket", "repository"):
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket="my-bucket-name", Key="path/in/bucket", Body=b"from s3\n")
+        if name == "data-transformations.yaml":
+            for key, body in LOGS.items():
+                for bucket in ("my-bucket", "repository"):
+                    s3.put_object(Bucket=bucket, Key=key, Body=body)
         (home / "config.yaml").write_text(
             f"artifactRepository: {{s3: {{endpoint: '{endpoint}', bucket: repository, "
             "insecure: true}}\n")
@@ -216,6 +223,12 @@ def test_s3_artifact_example(name: str, tmp_path: Path) -> None:
             assert any("/my-artifact" in text for text in logs.values()), logs
         elif name == "output-artifact-s3.yaml":
             assert hello_in_bucket(s3) == b"hello world\n"
+        elif name == "data-transformations.yaml":
+            [listed] = by_display(wf, "list-log-files")
+            assert json.loads(listed["outputs"]["result"]) == ["logs/a/main.log",
+                                                               "logs/b/main.log"]
+            assert sorted(logs[n] for n in logs if n.startswith("process-logs")) == [
+                "logs/a/main.log\nlog a\n", "logs/b/main.log\nlog b\n"], logs
         else:
             assert "hello" in "\n".join(logs.values()), logs
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket="repository")["Contents"]]

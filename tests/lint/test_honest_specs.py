@@ -314,6 +314,10 @@ _S3_REPO = S3 + "test_the_configured_repository_keeps_outputs_under_its_key_form
 _S3_REF = S3 + "test_artifact_repository_ref_chooses_a_config_map_key"
 _LOGS = "tests/artifacts/test_archive_logs.py::test_archive_logs_in_argos_order"
 HONOURED |= {"WorkflowSpec.archiveLogs": _LOGS, "ArtifactLocation.archiveLogs": _LOGS}
+_DATA = "tests/artifacts/test_data.py::test_artifact_paths_filtered_and_looped_over"
+HONOURED |= {"Template.data": _DATA, "Data.source": _DATA, "Data.transformation": _DATA,
+             "DataSource.artifactPaths": _DATA, "TransformationStep.expression": _DATA,
+             "ArtifactPaths.name": _DATA, "ArtifactPaths.s3": _DATA}
 HONOURED |= {
     "Inputs.artifacts": _PASSING, "Outputs.artifacts": _PASSING, "Arguments.artifacts": _KEYS,
     "Artifact.name": _PASSING, "Artifact.path": _PASSING, "Artifact.from": _PASSING,
