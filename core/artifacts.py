@@ -89,12 +89,27 @@ def _walk(root: Path) -> Iterator[Path]:
     yield from sorted(root.rglob("*"))
 
 
+def _is_tarball(source: Path) -> bool:
+    """A gzipped tarball, as Argo's executor tells one (gzip, then a tar header): a plain
+    file, even one a tar reader would take (all zeros), is not."""
+    with open(source, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return False
+    try:
+        with tarfile.open(source, "r:gz") as tf:
+            return tf.next() is not None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
 def unpack(source: Path, dest: Path) -> None:
-    """Place ``source`` at ``dest``: unpacked when it is a tarball or zip, else as it is."""
-    if source.is_file() and (tarfile.is_tarfile(source) or zipfile.is_zipfile(source)):
+    """Place ``source`` at ``dest``: unpacked when it is a gzipped tarball or a zip, else as
+    it is."""
+    tarball = source.is_file() and _is_tarball(source)
+    if tarball or (source.is_file() and zipfile.is_zipfile(source)):
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".unpack-") as tmp:
             where = Path(tmp)
-            if tarfile.is_tarfile(source):
+            if tarball:
                 with tarfile.open(source) as tf:
                     tf.extractall(where, filter="data")
             else:

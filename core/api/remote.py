@@ -8,6 +8,7 @@ argo-server's (``/api/v1/workflows/{namespace}[/{name}[/suspend|resume|…]]``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,6 +182,27 @@ class RemoteService:
             raise Unreachable(f"cannot reach {self.url}: {exc}") from None
         self._check(resp)
         return resp.content
+
+    def save_artifact(self, namespace: str, name: str, node_id: str, artifact: str,
+                      dest: Path) -> None:
+        """Write an output artifact to the file ``dest`` as it arrives (a partial download is
+        never left there)."""
+        parts = (check_namespace(namespace), name, node_id, artifact)
+        part = dest.with_name(dest.name + ".part")
+        try:
+            with self.http.stream("GET", "/artifacts/" + "/".join(
+                    quote(p, safe="") for p in parts)) as resp:
+                if not resp.is_success:
+                    resp.read()
+                    self._check(resp)
+                with open(part, "wb") as out:
+                    for chunk in resp.iter_bytes(1 << 20):
+                        out.write(chunk)
+            os.replace(part, dest)
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"cannot reach {self.url}: {exc}") from None
+        finally:
+            part.unlink(missing_ok=True)
 
     def get(self, namespace: str, name: str, *, nodes: bool = True) -> dict[str, Any]:
         return self._call("GET", _path(namespace, name))

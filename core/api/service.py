@@ -7,6 +7,7 @@ import copy
 import json
 import os
 import posixpath
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -487,6 +488,15 @@ class WorkflowService:
     def artifact(self, namespace: str, name: str, node_id: str, artifact: str) -> bytes:
         """An output artifact's content, as argo-server's ``GetOutputArtifact`` serves it."""
         return self.artifact_file(namespace, name, node_id, artifact)[1]
+
+    def save_artifact(self, namespace: str, name: str, node_id: str, artifact: str,
+                      dest: Path) -> None:
+        """Write an output artifact to the file ``dest``, streamed: never whole in memory."""
+        with self.artifact_download(namespace, name, node_id, artifact) as (_file, content):
+            if isinstance(content, bytes):
+                dest.write_bytes(content)
+            else:
+                shutil.copyfile(content, dest)
 
     def artifact_file(self, namespace: str, name: str, node_id: str,
                       artifact: str) -> tuple[str, bytes]:

@@ -1127,8 +1127,7 @@ def cp_cmd(target: Target, name: str, output_dir: str, node_id: str | None,
         folder = Path(output_dir, where)
         folder.mkdir(parents=True, exist_ok=True)
         file = folder / posixpath.basename(artifact.get("path") or artifact["name"])
-        file.write_bytes(target.service.artifact(target.namespace, name, node["id"],
-                                                 artifact["name"]))
+        target.service.save_artifact(target.namespace, name, node["id"], artifact["name"], file)
         click.echo(f'Created "{file.name}"', err=True)
     return EXIT_OK
 
