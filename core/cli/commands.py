@@ -1347,10 +1347,19 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
 @click.option("--allowed-hosts", default="", metavar="NAMES",
               help="Comma-separated Host names to answer besides loopback ones and --host "
                    "('*': any). Without tokens only those are answered (DNS rebinding).")
+@click.option("--store", envvar="ARGOSY_STORE", default="local", show_default=True,
+              type=click.Choice(["local", "kubernetes"]),
+              help="local only: serving a cluster's Workflow objects is not supported yet "
+                   "[env ARGOSY_STORE].")
 @executor_options
 def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
-               namespace_parallelism: int | None, log_level: str, allowed_hosts: str) -> None:
+               namespace_parallelism: int | None, log_level: str, allowed_hosts: str,
+               store: str) -> None:
     """Serve argo-server's REST API over the local store (argo server)."""
+    if store == "kubernetes":  # refused by name, never a local server in its place
+        raise click.UsageError("argosy server is not available with --store kubernetes yet: it "
+                               "serves the local store; use kubectl, or the verbs with --store "
+                               "kubernetes")
     from argosy.api.server import main as serve
 
     try:

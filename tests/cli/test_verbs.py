@@ -797,3 +797,17 @@ def test_bad_flags_are_usage_errors(cli: Cli) -> None:
     assert result.code == 2 and "expected NAME=VALUE" in result.stderr
     result = cli("get", "wf", "-o", "table")
     assert result.code == 2 and "Traceback" not in result.stderr
+
+
+def test_server_refuses_the_kubernetes_store_by_name() -> None:
+    # The REST server serves the local store only: asked for a cluster's, it says so rather
+    # than serve the local store in its place (also when ARGOSY_STORE asks for it).
+    from click.testing import CliRunner
+
+    from argosy.cli import main
+
+    for args, env in ((["server", "--store", "kubernetes"], {}),
+                      (["server"], {"ARGOSY_STORE": "kubernetes"})):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 2, result.output
+        assert "argosy server is not available with --store kubernetes" in result.output
