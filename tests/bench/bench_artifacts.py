@@ -15,7 +15,6 @@ size. A benchmark reports; it asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -27,7 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_logs import CHILD  # noqa: E402  (the engine in a child, measured)
+# The engine in a child, measured; and how a benchmark of a size in MiB is run and printed.
+from tests.bench.bench_logs import CHILD  # noqa: E402
+from tests.bench.bench_logs import main as report  # noqa: E402
 
 MB = 1 << 20
 
@@ -97,17 +98,5 @@ def run(mb: int) -> dict[str, float | str]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=1024, help="MiB of the artifact")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
-    figures = run(args.mb)
-    for key, value in figures.items():
-        print(f"{key:22} {value:.2f}" if isinstance(value, float) else f"{key:22} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    report(run, doc=__doc__, default_mb=1024, mb_help="MiB of the artifact")

@@ -18,7 +18,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MB = 1 << 20
 TARGET_GROWTH_MB = 100.0
@@ -87,12 +89,15 @@ def run(mb: int) -> dict[str, float | str]:
         }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=200, help="MiB the step prints")
+def main(bench: Callable[[int], dict[str, Any]] | None = None, *, doc: str | None = None,
+         default_mb: int = 200, mb_help: str = "MiB the step prints") -> None:
+    """Run ``bench`` (this module's ``run``) for ``--mb`` MiB and print its figures, as every
+    benchmark of a size in MiB does; ``--json`` also writes them."""
+    parser = argparse.ArgumentParser(description=(doc or __doc__ or "").splitlines()[0])
+    parser.add_argument("--mb", type=int, default=default_mb, help=mb_help)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    figures = run(args.mb)
+    figures = (bench or run)(args.mb)
     for key, value in figures.items():
         print(f"{key:22} {value:.2f}" if isinstance(value, float) else f"{key:22} {value}")
     if args.json:
