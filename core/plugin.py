@@ -172,6 +172,11 @@ class Outcome:
     artifacts: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     locate: Callable[[str], Path | None] | None = None
 
+    @property
+    def log_parts(self) -> list[str | Path]:
+        """The node's log as parts, for ``NodeContext.keep_log``: ``log``, then ``log_files``."""
+        return [*([self.log] if self.log is not None else []), *self.log_files]
+
 
 RunFn = Callable[["NodeContext"], Awaitable[Outcome]]
 ValidateFn = Callable[[Any, str], list[Fault]]

@@ -72,6 +72,11 @@ class ContainerSet(ArgoModel):
     volume_mounts: list[dict[str, Any]] | None = Field(None, alias="volumeMounts")
     retry_strategy: ContainerSetRetryStrategy | None = Field(None, alias="retryStrategy")
 
+    def mounts(self) -> list[dict[str, Any]]:
+        """Every volumeMount of the pod: the set's, then each container's."""
+        return [*(self.volume_mounts or []),
+                *(m for c in self.containers for m in c.volume_mounts or [])]
+
 
 # ---- validation (Argo's ContainerSetTemplate.Validate) -------------------------------------
 
@@ -211,8 +216,7 @@ class PodRun:
         self.ended = {name: loop.create_future() for name in self.containers}
         for name, node in self.nodes.items():
             outcome = outcomes[name]
-            logs: list[str | Path] = [*([outcome.log] if outcome.log else []),
-                                      *outcome.log_files]
+            logs = outcome.log_parts
             message = f"{name}: {outcome.message}" if outcome.phase != "Succeeded" else ""
             ran = outcome if outcome.exit_code is not None else None
             self._record(name, node, Ended(outcome.phase, message, ran, logs))
@@ -291,7 +295,7 @@ class PodRun:
             self._share_tmp(node_dir)
             request = self.request = self._request(container, node_dir)
             outcome = await self.ctx.executor.run_process(request)
-            logs += [*([outcome.log] if outcome.log else []), *outcome.log_files]
+            logs += outcome.log_parts
             # As Argo's emissary: a command that cannot be found, or an executor error, is not
             # worth retrying.
             if outcome.phase == "Succeeded" or outcome.exit_code is None or (
@@ -327,8 +331,7 @@ class PodRun:
         # Its volumes are directories of that /tmp (see _check), there before any container
         # starts, as a kubelet mounts a pod's volumes before its containers run.
         shared = self.ctx.node_dir / "tmp"
-        for mount in [*(self.body.volume_mounts or []),
-                      *(m for c in self.body.containers for m in c.volume_mounts or [])]:
+        for mount in self.body.mounts():
             (shared / str(mount["mountPath"])[len("/tmp"):].lstrip("/")).mkdir(
                 parents=True, exist_ok=True)
 
@@ -409,9 +412,7 @@ def _check(ctx: NodeContext, body: ContainerSet, one_pod: bool) -> None:
                         "or output")
     if one_pod:
         return  # the containers share the pod's volumes, as in Argo
-    mounts = [*(body.volume_mounts or []),
-              *(m for c in body.containers for m in c.volume_mounts or [])]
-    for mount in [] if _in_images(ctx) else mounts:  # containers of their own mount them
+    for mount in [] if _in_images(ctx) else body.mounts():  # containers of their own mount them
         path = str(mount.get("mountPath", ""))
         if path != "/tmp" and not path.startswith("/tmp/"):
             raise NodeError(f"volumeMounts: mountPath {path!r} is not supported by this "

@@ -131,7 +131,7 @@ class Pod:
     def _keep_log(self, name: str, node_dir: Path, outcome: Outcome | None) -> None:
         parts: list[str | Path] = []
         if outcome is not None:
-            parts = [*([outcome.log] if outcome.log else []), *outcome.log_files]
+            parts = outcome.log_parts
         else:
             files = getattr(self.ctx.executor, "log_files", None)
             parts = [f for f in (files(node_dir) if files else []) if f.exists()]

@@ -71,8 +71,7 @@ class Outputs:
         if outputs:
             node.outputs = outputs
         if (outcome.log is not None or outcome.log_files) and not self.deleted:
-            self.store.keep_log(self.uid, node.id, [
-                *([outcome.log] if outcome.log is not None else []), *outcome.log_files])
+            self.store.keep_log(self.uid, node.id, outcome.log_parts)
         if tmpl.model_extra and tmpl.model_extra.get("metrics"):
             local = scope.child({"status": phase, "duration": go_str(float(
                 seconds_since(node.started_at))), "exitCode": outputs.get("exitCode", ""),
