@@ -119,19 +119,29 @@ class Repositories:
         return self._opened[cache]
 
     def _secret(self, kind: str, field: str, value: Any) -> Any:
-        """A SecretKeySelector's value, read from the workflow's namespace."""
         if not (field.endswith("Secret") and isinstance(value, dict)):
             return value
-        name, key = str(value.get("name") or ""), str(value.get("key") or "")
-        body = self.store.get_object("Secret", self.namespace, name)
-        where = f"{kind}.{field}"
+        return self.secret(value, f"{kind}.{field}")
+
+    def secret(self, selector: Any, where: str) -> str | None:
+        """The value of a SecretKeySelector ``{name, key, optional}`` of the workflow's
+        namespace; None when none is given, or it is optional and absent. A missing Secret or
+        key is an error naming ``where``, the Secret and the key, in Argo's words."""
+        if not selector:
+            return None
+        if not isinstance(selector, dict):
+            raise ArtifactError(f"{where}: a SecretKeySelector {{name, key}} was expected")
+        name, key = str(selector.get("name") or ""), str(selector.get("key") or "")
+        body = self.store.get_object("Secret", self.namespace, name) if name else None
+        data = (body or {}).get("data") or {}
+        if key in data:
+            return base64.b64decode(data[key]).decode()
+        if selector.get("optional") is True:
+            return None
         if body is None:
-            raise ArtifactError(f'{where}: Secret "{name}" not found in namespace '
+            raise ArtifactError(f'{where}: secrets "{name}" not found in namespace '
                                 f'"{self.namespace}"')
-        data = body.get("data") or {}
-        if key not in data:
-            raise ArtifactError(f'{where}: key "{key}" not found in Secret "{name}"')
-        return base64.b64decode(data[key]).decode()
+        raise ArtifactError(f"{where}: secret '{name}' does not have the key '{key}'")
 
     def resolve(self, art: dict[str, Any]) -> tuple[ArtifactRepository, str | None]:
         """The repository that holds ``art`` and its key there (None: an output artifact whose

@@ -4,8 +4,9 @@ Argo archives an output artifact as a gzipped tarball by default (``archive: {ta
 key's file ``NAME.tgz``), or leaves it as it is (``archive: {none: {}}``, the key's file the
 path's base name) or zips it (``NAME.zip``); the tarball holds one entry, the path's base name.
 An input artifact that is such a tarball (or a zip) is unpacked at its path: a single entry
-becomes the path itself, several make it a directory, as Argo's executor does. Sources here:
-``raw``, ``http`` and ``git``; keys live in an artifact repository (``argosy.plugin``).
+becomes the path itself, several make it a directory, as Argo's executor does. Sources beside
+keys of an artifact repository (``argosy.plugin``): ``raw``, ``http``, ``artifactory`` and
+``git`` (``argosy.artifact_sources``, with their credentials).
 """
 
 from __future__ import annotations
@@ -14,30 +15,23 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from argosy.errors import ArgosyError
+from argosy.artifact_sources import fetch_artifactory, fetch_git, fetch_http, fetch_raw
+from argosy.errors import ArgosyError, ArtifactError
 
 if TYPE_CHECKING:
     from argosy.artifact_repositories import Repositories
 
 #: The location fields of Argo's Artifact that name where its content is.
 LOCATIONS = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
-_CHUNK = 1 << 20
 #: The folder of an output artifact's key when its repository sets no ``keyFormat``.
 DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
-
-
-class ArtifactError(ArgosyError):
-    """An artifact that cannot be saved or loaded; the node's message."""
 
 
 def archive_kind(artifact: dict[str, Any]) -> str:
@@ -158,77 +152,6 @@ def set_mode(path: Path, mode: int) -> None:
             os.chmod(item, mode)
 
 
-# ---- sources --------------------------------------------------------------------------------
-
-
-def fetch_raw(raw: dict[str, Any], dest: Path) -> None:
-    dest.write_text(str(raw.get("data") or ""))
-
-
-def fetch_http(http: dict[str, Any], dest: Path, name: str) -> None:
-    """GET ``url`` with ``headers`` into ``dest``, streamed."""
-    url = str(http.get("url") or "")
-    if not url.startswith(("http://", "https://")):
-        raise ArtifactError(f'artifact "{name}": http url {url!r} is not an http(s) URL')
-    headers = {str(h.get("name")): str(h.get("value", "")) for h in http.get("headers") or []}
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
-    except urllib.error.HTTPError as exc:
-        raise ArtifactError(f'artifact "{name}": GET {url}: {exc.code} {exc.reason}') from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ArtifactError(f'artifact "{name}": GET {url}: {reason}') from None
-
-
-def fetch_git(git: dict[str, Any], dest: Path, name: str) -> None:
-    """Clone ``repo`` into ``dest`` at ``revision`` (``depth``, ``singleBranch``, ``branch``;
-    submodules unless ``disableSubmodules``), with the ``git`` program."""
-    repo = str(git.get("repo") or "")
-    revision = str(git.get("revision") or "")
-    branch = str(git.get("branch") or "")
-    args = ["clone", "--quiet"]
-    if git.get("depth"):
-        args += ["--depth", str(int(git["depth"]))]
-    if git.get("singleBranch"):
-        args.append("--single-branch")
-    if branch:
-        args += ["--branch", branch]
-    if not git.get("disableSubmodules"):
-        args.append("--recurse-submodules")
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    if git.get("insecureSkipTLS"):
-        env["GIT_SSL_NO_VERIFY"] = "true"
-    if git.get("insecureIgnoreHostKey"):
-        env["GIT_SSH_COMMAND"] = "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-    _git([*args, "--", repo, str(dest)], env, name, f"clone {repo}")
-    if revision:
-        try:
-            _git(["-C", str(dest), "checkout", "--quiet", revision], env, name,
-                 f"checkout {revision}")
-        except ArtifactError:
-            # A shallow or single-branch clone may not hold it yet: fetch it, then check out.
-            depth = ["--depth", str(int(git["depth"]))] if git.get("depth") else []
-            _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", revision], env, name,
-                 f"fetch revision {revision}")
-            _git(["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], env, name,
-                 f"checkout {revision}")
-
-
-def _git(args: list[str], env: dict[str, str], name: str, what: str) -> None:
-    try:
-        done = subprocess.run(["git", *args], env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
-    except FileNotFoundError:
-        raise ArtifactError(f'artifact "{name}": git artifacts need the git program, which '
-                            "is not on PATH") from None
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise ArtifactError(f'artifact "{name}": git {what}: '
-                            f"{detail[-1] if detail else f'exit code {done.returncode}'}")
-
-
 def location_of(art: dict[str, Any]) -> dict[str, Any]:
     return {k: art[k] for k in LOCATIONS if art.get(k) is not None}
 
@@ -253,9 +176,11 @@ def load_artifact(repositories: Repositories, art: dict[str, Any], dest: Path,
         if art.get("raw") is not None:
             fetch_raw(art["raw"], download)
         elif art.get("http") is not None:
-            fetch_http(art["http"], download, name)
+            fetch_http(art["http"], download, name, repositories.secret, work)
+        elif art.get("artifactory") is not None:
+            fetch_artifactory(art["artifactory"], download, name, repositories.secret)
         elif art.get("git") is not None:
-            fetch_git(art["git"], download, name)
+            fetch_git(art["git"], download, name, repositories.secret, work)
         else:
             repository, key = repositories.resolve(art)
             if key is None:

@@ -31,6 +31,10 @@ class ArgosyError(Exception):
     """Base of every error argosy raises on purpose."""
 
 
+class ArtifactError(ArgosyError):
+    """An artifact that cannot be saved or loaded; the node's message."""
+
+
 class InvalidWorkflow(ArgosyError):
     """A manifest was rejected; ``faults`` lists every fault found, not only the first."""
 

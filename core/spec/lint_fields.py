@@ -94,9 +94,9 @@ _LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mut
 
 
 _NOT_YET = "by the local executor yet"
-_NO_DRIVER = ("here yet: argosy reads raw, http, git and s3 artifacts and keeps the others in "
-              "its artifact repository")
-_NO_S3 = ("here: give the CA bundle, role, session and addressing through the environment's "
+_NO_DRIVER = ("here yet: argosy reads raw, http, artifactory, git and s3 artifacts and keeps "
+              "the others in its artifact repository")
+_NO_S3 = ("here: give the CA bundle, role and addressing through the environment's "
           "AWS configuration (useSDKCreds)")
 _NOT_YET_ARTIFACTS = "by argosy's artifacts yet"
 #: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
@@ -111,7 +111,7 @@ UNSUPPORTED: dict[str, str] = {
        "repository set in $ARGOSY_HOME/config.yaml" for key in (
         "artifactory", "azure", "gcs", "git", "hdfs", "http", "oss", "plugin", "raw", "s3")},
     **{f"Artifact.{key}": _NO_DRIVER for key in (
-        "artifactory", "azure", "gcs", "hdfs", "oss", "plugin")},
+        "azure", "gcs", "hdfs", "oss", "plugin")},
     "Artifact.recurseMode": _NOT_YET_ARTIFACTS,
     **{f"ArtifactPaths.{key}": "here: a data template lists the keys an artifact repository "
        "holds, which s3 names (key-only: a prefix in the workflow's repository)" for key in (
@@ -120,13 +120,8 @@ UNSUPPORTED: dict[str, str] = {
         "path", "plugin", "raw", "recurseMode", "subPath")},
     "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
     **{f"S3Artifact.{key}": _NO_S3 for key in (
-        "addressingStyle", "caSecret", "encryptionOptions", "roleARN", "sessionTokenSecret")},
+        "addressingStyle", "caSecret", "encryptionOptions", "roleARN")},
     "CreateS3BucketOptions.objectLocking": "here: a bucket argosy creates has no object lock",
-    "HTTPArtifact.auth": _NOT_YET_ARTIFACTS + ": give credentials in headers",
-    **{f"GitArtifact.{key}": _NOT_YET_ARTIFACTS + ": argosy clones public repositories and "
-       "those git's own configuration reaches" for key in (
-        "usernameSecret", "passwordSecret", "sshPrivateKeySecret")},
-    "GitArtifact.fetch": _NOT_YET_ARTIFACTS + ": use revision",
     "ValueFrom.event": "here: there are no workflow event bindings",
     "ResourceTemplate.manifestFrom": _NOT_YET_ARTIFACTS,
     "EnvVarSource.fieldRef": "here: a process has no pod whose fields it could read",

@@ -6,8 +6,10 @@ and checks the node's status and what the local repository holds.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -172,14 +174,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def web() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler],
+            context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The base URL of a local server of ``handler`` (over TLS with ``context``)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"{'https' if context else 'http'}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_raw_and_http_inputs_with_headers(tmp_path: Path, web: str) -> None:

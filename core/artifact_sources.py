@@ -1,0 +1,271 @@
+"""Where an input artifact comes from outside an artifact repository: ``raw`` data, ``http``
+and ``artifactory`` URLs and ``git`` repositories, with Argo's credentials from Secrets.
+
+A credential is read from the workflow's namespace (``secret(selector, where)``, see
+``Repositories.secret``) when the artifact is fetched, and lives only in the request, in the
+``git`` process's environment, or in a key file of the fetch's private scratch directory
+(removed with it): never in a message, a log or the store. Argo's fields: ``http.headers``,
+``http.auth.basicAuth`` (usernameSecret, passwordSecret), ``http.auth.oauth2`` (a
+client-credentials token from tokenURLSecret with clientIDSecret, clientSecretSecret, scopes,
+endpointParams), ``http.auth.clientCert`` (clientCertSecret, clientKeySecret);
+``artifactory`` (url, usernameSecret, passwordSecret); ``git`` usernameSecret, passwordSecret,
+sshPrivateKeySecret, insecureIgnoreHostKey, insecureSkipTLS, fetch, branch, depth,
+singleBranch, disableSubmodules.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shlex
+import shutil
+import ssl
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from argosy.errors import ArtifactError
+
+#: ``secret(selector, where)``: the value of a SecretKeySelector, None when it is not given (or
+#: optional and absent); an ArtifactError naming ``where``, the Secret and the key otherwise.
+SecretReader = Callable[[Any, str], str | None]
+_CHUNK = 1 << 20
+# Argo's test for a user in a git URL (``git@host:path``, ``ssh://user@host/path``).
+_SSH_USER = re.compile(r"^(ssh://)?([^/:]*?)@[^@]+$")
+# Answers git's "get" with the credentials in its environment, never on a command line.
+_CREDENTIAL_HELPER = ("!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
+                      "\"$ARGOSY_GIT_USERNAME\" \"$ARGOSY_GIT_PASSWORD\"; }; f")
+
+
+def fetch_raw(raw: dict[str, Any], dest: Path) -> None:
+    dest.write_text(str(raw.get("data") or ""))
+
+
+# ---- http and artifactory ------------------------------------------------------------------
+
+
+def fetch_http(http: dict[str, Any], dest: Path, name: str, secret: SecretReader,
+               work: Path) -> None:
+    """GET ``url`` with ``headers`` and ``auth`` into ``dest``, streamed."""
+    where = f'artifact "{name}": http.auth'
+    headers = {str(h.get("name")): str(h.get("value", "")) for h in http.get("headers") or []}
+    auth = http.get("auth") or {}
+    basic = auth.get("basicAuth") or {}
+    user = secret(basic.get("usernameSecret"), f"{where}.basicAuth.usernameSecret")
+    password = secret(basic.get("passwordSecret"), f"{where}.basicAuth.passwordSecret")
+    if user and password:  # as Argo: both, or no basic authentication
+        headers["Authorization"] = _basic(user, password)
+    context = None
+    cert = auth.get("clientCert") or {}
+    if cert.get("clientCertSecret") and cert.get("clientKeySecret"):
+        context = _client_context(cert, secret, f"{where}.clientCert", work)
+    oauth2 = auth.get("oauth2") or {}
+    if all(oauth2.get(k) for k in ("clientIDSecret", "clientSecretSecret", "tokenURLSecret")):
+        headers["Authorization"] = _oauth2_token(oauth2, secret, f"{where}.oauth2", context)
+    _get(str(http.get("url") or ""), headers, dest, name, context)
+
+
+def fetch_artifactory(art: dict[str, Any], dest: Path, name: str,
+                      secret: SecretReader) -> None:
+    """GET an Artifactory ``url`` with the basic authentication of its two Secrets."""
+    where = f'artifact "{name}": artifactory'
+    user = secret(art.get("usernameSecret"), f"{where}.usernameSecret") or ""
+    password = secret(art.get("passwordSecret"), f"{where}.passwordSecret") or ""
+    _get(str(art.get("url") or ""), {"Authorization": _basic(user, password)}, dest, name, None)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _get(url: str, headers: dict[str, str], dest: Path, name: str,
+         context: ssl.SSLContext | None) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ArtifactError(f'artifact "{name}": url {url!r} is not an http(s) URL')
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response, \
+                open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+    except urllib.error.HTTPError as exc:
+        raise ArtifactError(f'artifact "{name}": GET {url}: {exc.code} {exc.reason}') from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ArtifactError(f'artifact "{name}": GET {url}: {reason}') from None
+
+
+def _client_context(cert: dict[str, Any], secret: SecretReader, where: str,
+                    work: Path) -> ssl.SSLContext:
+    """A TLS context presenting the client certificate of the two Secrets (PEM), trusting the
+    system's CAs (``SSL_CERT_FILE`` names others); the PEM files live in ``work`` while the
+    artifact is fetched."""
+    files = []
+    for field in ("clientCertSecret", "clientKeySecret"):
+        value = secret(cert.get(field), f"{where}.{field}") or ""
+        path = work / f".{field}.pem"
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(value)
+        files.append(str(path))
+    context = ssl.create_default_context()
+    try:
+        context.load_cert_chain(*files)
+    except ssl.SSLError as exc:
+        raise ArtifactError(f"{where}: the certificate and key are not a PEM pair: "
+                            f"{exc.reason or exc}") from None
+    finally:
+        for path in files:
+            os.unlink(path)
+    return context
+
+
+def _oauth2_token(oauth2: dict[str, Any], secret: SecretReader, where: str,
+                  context: ssl.SSLContext | None) -> str:
+    """The Authorization header of an OAuth2 client-credentials token (RFC 6749 4.4): the
+    client's id and secret in a basic header, then, if the server refuses that, in the form,
+    as Go's oauth2 library tries them. The token URL is a Secret: no message shows it."""
+    client_id = secret(oauth2.get("clientIDSecret"), f"{where}.clientIDSecret") or ""
+    client_secret = secret(oauth2.get("clientSecretSecret"), f"{where}.clientSecretSecret") or ""
+    url = secret(oauth2.get("tokenURLSecret"), f"{where}.tokenURLSecret") or ""
+    if not url.startswith(("http://", "https://")):
+        raise ArtifactError(f"{where}: the value of tokenURLSecret is not an http(s) URL")
+    form = [("grant_type", "client_credentials")]
+    if oauth2.get("scopes"):
+        form.append(("scope", " ".join(str(s) for s in oauth2["scopes"])))
+    form += [(str(p.get("key")), str(p.get("value", ""))) for p in
+             oauth2.get("endpointParams") or []]
+    quote = urllib.parse.quote_plus
+    in_header = {"Authorization": _basic(quote(client_id), quote(client_secret))}
+    try:
+        body, kind = _post_form(url, form, in_header, context)
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (400, 401):
+            raise ArtifactError(f"{where}: token request: {exc.code} {exc.reason}") from None
+        try:
+            body, kind = _post_form(url, [*form, ("client_id", client_id),
+                                          ("client_secret", client_secret)], {}, context)
+        except urllib.error.HTTPError as again:
+            raise ArtifactError(f"{where}: token request: {again.code} {again.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ArtifactError(f"{where}: token request: {getattr(exc, 'reason', exc)}") from None
+    token = _parse_token(body, kind)
+    if not token.get("access_token"):
+        raise ArtifactError(f"{where}: the token response has no access_token")
+    kind = str(token.get("token_type") or "Bearer")
+    kind = {"bearer": "Bearer", "mac": "MAC", "basic": "Basic"}.get(kind.lower(), kind)
+    return f"{kind} {token['access_token']}"
+
+
+def _post_form(url: str, form: list[tuple[str, str]], headers: dict[str, str],
+               context: ssl.SSLContext | None) -> tuple[bytes, str]:
+    request = urllib.request.Request(
+        url, data=urllib.parse.urlencode(form).encode(), method="POST",
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded",
+                 "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=60, context=context) as response:
+        return response.read(1 << 20), response.headers.get_content_type()
+
+
+def _parse_token(body: bytes, kind: str) -> dict[str, Any]:
+    """A token response, JSON or (as some servers answer) a form."""
+    if kind in ("application/x-www-form-urlencoded", "text/plain"):
+        return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# ---- git -----------------------------------------------------------------------------------
+
+
+def fetch_git(git: dict[str, Any], dest: Path, name: str, secret: SecretReader,
+              work: Path) -> None:
+    """Clone ``repo`` into ``dest`` (``depth``, ``singleBranch``, ``branch``; submodules
+    unless ``disableSubmodules``), fetch the ``fetch`` refspecs and check out ``revision``,
+    with the ``git`` program and the repository's credentials."""
+    repo = str(git.get("repo") or "")
+    revision = str(git.get("revision") or "")
+    branch = str(git.get("branch") or "")
+    depth = ["--depth", str(int(git["depth"]))] if git.get("depth") else []
+    args = ["clone", "--quiet", *depth]
+    if git.get("singleBranch"):
+        args.append("--single-branch")
+    if branch:
+        args += ["--branch", branch]
+    if not git.get("disableSubmodules"):
+        args.append("--recurse-submodules")
+    env = _git_env(git, repo, f'artifact "{name}": git', secret, work)
+    _git([*args, "--", repo, str(dest)], env, name, f"clone {repo}")
+    refspecs = [str(s) for s in git.get("fetch") or []]
+    if refspecs:
+        _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", *refspecs], env, name,
+             f"fetch {' '.join(refspecs)}")
+    if revision:
+        try:
+            _git(["-C", str(dest), "checkout", "--quiet", revision], env, name,
+                 f"checkout {revision}")
+        except ArtifactError:
+            # A shallow or single-branch clone may not hold it yet: fetch it, then check out.
+            _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", revision], env, name,
+                 f"fetch revision {revision}")
+            _git(["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], env, name,
+                 f"checkout {revision}")
+
+
+def _git_env(git: dict[str, Any], repo: str, where: str, secret: SecretReader,
+             work: Path) -> dict[str, str]:
+    """git's environment: no prompts; basic credentials through a helper reading them from the
+    environment; an SSH key as a private file of ``work``; host keys unchecked when asked."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if git.get("insecureSkipTLS"):
+        env["GIT_SSL_NO_VERIFY"] = "true"
+    user = secret(git.get("usernameSecret"), f"{where}.usernameSecret")
+    password = secret(git.get("passwordSecret"), f"{where}.passwordSecret")
+    if user or password:
+        env.update({"ARGOSY_GIT_USERNAME": user or "", "ARGOSY_GIT_PASSWORD": password or "",
+                    "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "credential.helper",
+                    "GIT_CONFIG_VALUE_0": "", "GIT_CONFIG_KEY_1": "credential.helper",
+                    "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER})
+    ssh = ["ssh", "-o", "BatchMode=yes"]
+    key = secret(git.get("sshPrivateKeySecret"), f"{where}.sshPrivateKeySecret")
+    if key:
+        path = work / ".ssh-key"
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(key if key.endswith("\n") else key + "\n")
+        ssh += ["-i", str(path), "-o", "IdentitiesOnly=yes"]
+        if not _SSH_USER.match(repo):
+            ssh += ["-l", "git"]  # Argo's user when the URL names none
+    if git.get("insecureIgnoreHostKey"):
+        ssh += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    if key or git.get("insecureIgnoreHostKey"):
+        env["GIT_SSH_COMMAND"] = shlex.join(ssh)
+        env.pop("GIT_SSH", None)
+    return env
+
+
+def _git(args: list[str], env: dict[str, str], name: str, what: str) -> None:
+    try:
+        done = subprocess.run(["git", *args], env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+    except FileNotFoundError:
+        raise ArtifactError(f'artifact "{name}": git artifacts need the git program, which '
+                            "is not on PATH") from None
+    if done.returncode != 0:
+        raise ArtifactError(f'artifact "{name}": git {what}: '
+                            f"{_reason(done.stderr or done.stdout) or done.returncode}")
+
+
+def _reason(output: str) -> str:
+    """git's complaint: its first fatal or error line with the lines that lead to it (an ssh
+    "Permission denied" comes just before "fatal: Could not read"), not the advice after."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    fatal = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))),
+                 len(lines) - 1)
+    return " ".join(lines[max(0, fatal - 2):fatal + 1])
