@@ -157,8 +157,8 @@ class Repositories:
         [(name, body)] = list(location.items())[:1]
         if len(location) != 1 or not isinstance(body, dict) or (
                 name not in self.registry.artifact_repositories):
-            raise ArtifactError(f'artifact "{art.get("name")}": {", ".join(location)} is not '
-                                "in this workflow's artifact repository")
+            raise ArtifactError(f"{', '.join(location)} is not in this workflow's artifact "
+                                "repository")
         base = dict(chosen) if name == kind else {}
         settings = {**base, **{k: v for k, v in body.items() if k != "key"}}
         return self.open(name, settings), (str(body["key"]) if body.get("key") else None)

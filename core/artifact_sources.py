@@ -36,6 +36,8 @@ from argosy.errors import ArtifactError
 #: optional and absent); an ArtifactError naming ``where``, the Secret and the key otherwise.
 SecretReader = Callable[[Any, str], str | None]
 _CHUNK = 1 << 20
+#: Locations an output artifact is PUT to (Argo's http driver), which it cannot delete.
+UPLOADED = frozenset({"http", "artifactory"})
 # Argo's test for a user in a git URL (``git@host:path``, ``ssh://user@host/path``).
 _SSH_USER = re.compile(r"^(ssh://)?([^/:]*?)@[^@]+$")
 # Answers git's "get" with the credentials in its environment, never on a command line.
@@ -50,16 +52,39 @@ def fetch_raw(raw: dict[str, Any], dest: Path) -> None:
 # ---- http and artifactory ------------------------------------------------------------------
 
 
-def fetch_http(http: dict[str, Any], dest: Path, name: str, secret: SecretReader,
-               work: Path) -> None:
+def fetch_http(http: dict[str, Any], dest: Path, secret: SecretReader, work: Path) -> None:
     """GET ``url`` with ``headers`` and ``auth`` into ``dest``, streamed."""
-    where = f'artifact "{name}": http.auth'
+    _transfer("GET", *_http_request(http, secret, work), dest)
+
+
+def fetch_artifactory(art: dict[str, Any], dest: Path, secret: SecretReader) -> None:
+    """GET an Artifactory ``url`` with the basic authentication of its two Secrets."""
+    _transfer("GET", *_artifactory_request(art, secret), dest)
+
+
+def save_http(location: dict[str, Any], source: Path, secret: SecretReader, work: Path) -> None:
+    """PUT the file ``source`` at an ``http`` or ``artifactory`` location, as Argo saves an
+    output artifact there, streamed."""
+    if source.is_dir():
+        raise ArtifactError("a directory goes to an http or artifactory location archived "
+                            "(archive: tar or zip), not as it is")
+    request = (_http_request(location["http"], secret, work) if "http" in location
+               else _artifactory_request(location["artifactory"], secret))
+    _transfer("PUT", *request, source)
+
+
+def _http_request(http: dict[str, Any], secret: SecretReader,
+                  work: Path) -> tuple[str, dict[str, str], ssl.SSLContext | None]:
+    """The URL, headers and TLS context of an ``http`` location, its ``auth`` applied as
+    Argo does: basic (both Secrets, or none), then an OAuth2 token over it; a client
+    certificate."""
+    where = "http.auth"
     headers = {str(h.get("name")): str(h.get("value", "")) for h in http.get("headers") or []}
     auth = http.get("auth") or {}
     basic = auth.get("basicAuth") or {}
     user = secret(basic.get("usernameSecret"), f"{where}.basicAuth.usernameSecret")
     password = secret(basic.get("passwordSecret"), f"{where}.basicAuth.passwordSecret")
-    if user and password:  # as Argo: both, or no basic authentication
+    if user and password:
         headers["Authorization"] = _basic(user, password)
     context = None
     cert = auth.get("clientCert") or {}
@@ -68,36 +93,42 @@ def fetch_http(http: dict[str, Any], dest: Path, name: str, secret: SecretReader
     oauth2 = auth.get("oauth2") or {}
     if all(oauth2.get(k) for k in ("clientIDSecret", "clientSecretSecret", "tokenURLSecret")):
         headers["Authorization"] = _oauth2_token(oauth2, secret, f"{where}.oauth2", context)
-    _get(str(http.get("url") or ""), headers, dest, name, context)
+    return str(http.get("url") or ""), headers, context
 
 
-def fetch_artifactory(art: dict[str, Any], dest: Path, name: str,
-                      secret: SecretReader) -> None:
-    """GET an Artifactory ``url`` with the basic authentication of its two Secrets."""
-    where = f'artifact "{name}": artifactory'
-    user = secret(art.get("usernameSecret"), f"{where}.usernameSecret") or ""
-    password = secret(art.get("passwordSecret"), f"{where}.passwordSecret") or ""
-    _get(str(art.get("url") or ""), {"Authorization": _basic(user, password)}, dest, name, None)
+def _artifactory_request(art: dict[str, Any],
+                         secret: SecretReader) -> tuple[str, dict[str, str], None]:
+    user = secret(art.get("usernameSecret"), "artifactory.usernameSecret") or ""
+    password = secret(art.get("passwordSecret"), "artifactory.passwordSecret") or ""
+    return str(art.get("url") or ""), {"Authorization": _basic(user, password)}, None
 
 
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _get(url: str, headers: dict[str, str], dest: Path, name: str,
-         context: ssl.SSLContext | None) -> None:
+def _transfer(method: str, url: str, headers: dict[str, str], context: ssl.SSLContext | None,
+              file: Path) -> None:
+    """GET ``url`` into ``file``, or PUT ``file`` there; the message names the URL and the
+    server's answer, never a credential."""
     if not url.startswith(("http://", "https://")):
-        raise ArtifactError(f'artifact "{name}": url {url!r} is not an http(s) URL')
-    request = urllib.request.Request(url, headers=headers)
+        raise ArtifactError(f"url {url!r} is not an http(s) URL")
     try:
-        with urllib.request.urlopen(request, timeout=60, context=context) as response, \
-                open(dest, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
+        if method == "GET":
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=60, context=context) as response, \
+                    open(file, "wb") as out:
+                shutil.copyfileobj(response, out, _CHUNK)
+            return
+        with open(file, "rb") as body:
+            size = str(os.fstat(body.fileno()).st_size)
+            request = urllib.request.Request(url, data=body, method=method, headers={
+                **headers, "Content-Length": size, "Content-Type": "application/octet-stream"})
+            urllib.request.urlopen(request, timeout=60, context=context).close()
     except urllib.error.HTTPError as exc:
-        raise ArtifactError(f'artifact "{name}": GET {url}: {exc.code} {exc.reason}') from None
+        raise ArtifactError(f"{method} {url}: {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ArtifactError(f'artifact "{name}": GET {url}: {reason}') from None
+        raise ArtifactError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from None
 
 
 def _client_context(cert: dict[str, Any], secret: SecretReader, where: str,
@@ -185,8 +216,7 @@ def _parse_token(body: bytes, kind: str) -> dict[str, Any]:
 # ---- git -----------------------------------------------------------------------------------
 
 
-def fetch_git(git: dict[str, Any], dest: Path, name: str, secret: SecretReader,
-              work: Path) -> None:
+def fetch_git(git: dict[str, Any], dest: Path, secret: SecretReader, work: Path) -> None:
     """Clone ``repo`` into ``dest`` (``depth``, ``singleBranch``, ``branch``; submodules
     unless ``disableSubmodules``), fetch the ``fetch`` refspecs and check out ``revision``,
     with the ``git`` program and the repository's credentials."""
@@ -201,21 +231,21 @@ def fetch_git(git: dict[str, Any], dest: Path, name: str, secret: SecretReader,
         args += ["--branch", branch]
     if not git.get("disableSubmodules"):
         args.append("--recurse-submodules")
-    env = _git_env(git, repo, f'artifact "{name}": git', secret, work)
-    _git([*args, "--", repo, str(dest)], env, name, f"clone {repo}")
+    env = _git_env(git, repo, "git", secret, work)
+    _git([*args, "--", repo, str(dest)], env, f"clone {repo}")
     refspecs = [str(s) for s in git.get("fetch") or []]
     if refspecs:
-        _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", *refspecs], env, name,
+        _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", *refspecs], env,
              f"fetch {' '.join(refspecs)}")
     if revision:
         try:
-            _git(["-C", str(dest), "checkout", "--quiet", revision], env, name,
+            _git(["-C", str(dest), "checkout", "--quiet", revision], env,
                  f"checkout {revision}")
         except ArtifactError:
             # A shallow or single-branch clone may not hold it yet: fetch it, then check out.
-            _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", revision], env, name,
+            _git(["-C", str(dest), "fetch", "--quiet", *depth, "origin", revision], env,
                  f"fetch revision {revision}")
-            _git(["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], env, name,
+            _git(["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], env,
                  f"checkout {revision}")
 
 
@@ -250,16 +280,14 @@ def _git_env(git: dict[str, Any], repo: str, where: str, secret: SecretReader,
     return env
 
 
-def _git(args: list[str], env: dict[str, str], name: str, what: str) -> None:
+def _git(args: list[str], env: dict[str, str], what: str) -> None:
     try:
         done = subprocess.run(["git", *args], env=env, capture_output=True, text=True,
                               timeout=600, check=False)
     except FileNotFoundError:
-        raise ArtifactError(f'artifact "{name}": git artifacts need the git program, which '
-                            "is not on PATH") from None
+        raise ArtifactError("git artifacts need the git program, which is not on PATH") from None
     if done.returncode != 0:
-        raise ArtifactError(f'artifact "{name}": git {what}: '
-                            f"{_reason(done.stderr or done.stdout) or done.returncode}")
+        raise ArtifactError(f"git {what}: {_reason(done.stderr or done.stdout) or done.returncode}")
 
 
 def _reason(output: str) -> str:

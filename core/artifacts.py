@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from argosy.artifact_sources import fetch_artifactory, fetch_git, fetch_http, fetch_raw
+from argosy.artifact_sources import (
+    UPLOADED,
+    fetch_artifactory,
+    fetch_git,
+    fetch_http,
+    fetch_raw,
+)
 from argosy.errors import ArgosyError, ArtifactError
 
 if TYPE_CHECKING:
@@ -176,19 +182,17 @@ def load_artifact(repositories: Repositories, art: dict[str, Any], dest: Path,
         if art.get("raw") is not None:
             fetch_raw(art["raw"], download)
         elif art.get("http") is not None:
-            fetch_http(art["http"], download, name, repositories.secret, work)
+            fetch_http(art["http"], download, repositories.secret, work)
         elif art.get("artifactory") is not None:
-            fetch_artifactory(art["artifactory"], download, name, repositories.secret)
+            fetch_artifactory(art["artifactory"], download, repositories.secret)
         elif art.get("git") is not None:
-            fetch_git(art["git"], download, name, repositories.secret, work)
+            fetch_git(art["git"], download, repositories.secret, work)
         else:
             repository, key = repositories.resolve(art)
             if key is None:
-                raise ArtifactError(f'artifact "{name}": its location gives no key')
+                raise ArtifactError("its location gives no key")
             repository.load(key, download)
-    except ArtifactError:
-        raise
-    except (FileNotFoundError, ArgosyError) as exc:  # a repository's, naming the object
+    except (FileNotFoundError, ArgosyError) as exc:  # naming the object, Secret or server
         raise ArtifactError(f'artifact "{name}": {exc}') from None
     if art.get("git") is None:
         unpacked = work / "unpacked"
@@ -210,7 +214,9 @@ def collect_garbage(repositories: Repositories, outputs: Iterable[dict[str, Any]
     for out in outputs:
         for art in (out or {}).get("artifacts") or []:
             strategy = (art.get("artifactGC") or {}).get("strategy") or default
-            if strategy != when or art.get("deleted") or not location_of(art):
+            location = location_of(art)
+            if strategy != when or art.get("deleted") or not location or (
+                    location.keys() & UPLOADED):  # Argo deletes nothing at a URL either
                 continue
             repository, key = repositories.resolve(art)
             if key is not None:

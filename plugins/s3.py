@@ -61,8 +61,10 @@ class S3Repository:
         body = location.get(NAME)
         if not (isinstance(body, dict) and body.get("key")):
             return None
+        # A location with credentials of its own is opened with them, even in this bucket.
         same = (body.get("bucket") in (None, self.bucket)
-                and body.get("endpoint") in (None, "", self.endpoint or None))
+                and body.get("endpoint") in (None, "", self.endpoint or None)
+                and not any(field.endswith("Secret") and value for field, value in body.items()))
         return str(body["key"]) if same else None
 
     def save(self, source: Path, key: str) -> None:
@@ -152,6 +154,9 @@ class _S3Errors:
             what = "no such bucket" if _code(exc) == "NoSuchBucket" else "the specified key " \
                 "does not exist"
             raise FileNotFoundError(f"{where}: {what}") from None
+        if isinstance(exc, errors.ClientError) and _code(exc) == "403":  # a HEAD: no body
+            raise ArgosyError(f"{where}: 403 Forbidden: the server refused the credentials "
+                              "(wrong or expired keys, or no permission)") from None
         if isinstance(exc, errors.ClientError):
             message = exc.response.get("Error", {}).get("Message") or _code(exc)
             raise ArgosyError(f"{where}: {_code(exc)}: {message}") from None

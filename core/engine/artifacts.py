@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from argosy.artifact_repositories import Repositories
+from argosy.artifact_sources import UPLOADED, save_http
 from argosy.artifacts import (
     DEFAULT_KEY_FORMAT,
     ArtifactError,
@@ -183,18 +184,22 @@ class ArtifactIO:
             if art.get("optional") or outcome.phase != "Succeeded":
                 return None
             raise NodeError(f"failed to save outputs: open {path}: no such file or directory")
+        own = location_of(art)
         with private_dir(self.store.home / "artifacts-work", f"{name}-") as work:
             try:
-                repository, key = self.repositories.resolve(art)
-                if key is None:
-                    key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
-                repository.save(pack(source, art, work), key)
+                if own.keys() & UPLOADED:  # a URL of its own, not a repository's key
+                    save_http(own, pack(source, art, work), self.repositories.secret, work)
+                    key = None
+                else:
+                    repository, key = self.repositories.resolve(art)
+                    if key is None:
+                        key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
+                    repository.save(pack(source, art, work), key)
             except (OSError, ArgosyError) as exc:
                 raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
-        own = location_of(art)
         if own and key_only(own) is None:  # explicit: recorded as given, credentials too
             [(kind, body)] = own.items()
-            where = {kind: {**body, "key": key}}
+            where = {kind: {**body, "key": key}} if key is not None else own
         else:
             where = repository.location(key)
         record = {"name": name, "path": path, **where}

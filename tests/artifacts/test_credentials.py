@@ -63,8 +63,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     ``/token`` issues the token for the client's credentials and the expected form."""
 
     tokens: list[dict[str, list[str]]] = []
+    uploads: dict[str, bytes] = {}
+
+    def do_PUT(self) -> None:
+        if self.headers.get("Authorization") != basic(USER, PASSWORD):
+            self.send_error(401, "Unauthorized")
+            return
+        type(self).uploads[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+        self._reply(b"", "text/plain")
 
     def do_GET(self) -> None:
+        if self.path in self.uploads and self.headers.get("Authorization") == basic(
+                USER, PASSWORD):
+            self._reply(self.uploads[self.path], "application/octet-stream")
+            return
         wanted = {"/basic": basic(USER, PASSWORD), "/bearer": f"Bearer {TOKEN}"}.get(self.path)
         if wanted is None:
             self.send_error(404, "Not Found")
@@ -162,6 +174,57 @@ def test_http_basic_oauth2_and_artifactory_credentials_from_secrets(tmp_path: Pa
     assert by["no-key"]["message"] == ('artifact "a": artifactory.passwordSecret: '
                                        "secret 'web' does not have the key 'pass'")
     assert_nowhere(home, *VALUES)
+
+
+def test_outputs_are_put_to_http_and_artifactory_and_read_back(tmp_path: Path) -> None:
+    """Argo's http driver saves an output with PUT, with the location's credentials; the
+    node records the location (Secrets by name) and the next step reads it from there."""
+    home = tmp_path / "home"
+    put_secret(home, "web", user=USER, password=PASSWORD)
+    _Handler.uploads = {}
+    auth = f"auth: {{basicAuth: {{usernameSecret: {sel('web', 'user')}, " \
+           f"passwordSecret: {sel('web', 'password')}}}}}"
+    with serving(_Handler) as web:
+        wf = run_workflow(f"""
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {{name: put, template: put}}
+    - - name: get
+        template: get
+        arguments: {{artifacts: [{{name: h, from: "{{{{steps.put.outputs.artifacts.h}}}}"}},
+                                {{name: a, from: "{{{{steps.put.outputs.artifacts.a}}}}"}}]}}
+    - - {{name: dir, template: dir}}
+  - name: put
+    container: {{image: alpine, command: [sh, -c, "echo via http > /tmp/h; echo via af > /tmp/a"]}}
+    outputs:
+      artifacts:
+      - {{name: h, path: /tmp/h, archive: {{none: {{}}}}, http: {{url: "{web}/upload/h", {auth}}}}}
+      - name: a
+        path: /tmp/a
+        artifactory: {{url: "{web}/upload/a.tgz", usernameSecret: {sel('web', 'user')},
+                      passwordSecret: {sel('web', 'password')}}}
+  - name: get
+    inputs: {{artifacts: [{{name: h, path: /tmp/h}}, {{name: a, path: /tmp/a}}]}}
+    container: {{image: alpine, command: [sh, -c, "cat /tmp/h /tmp/a"]}}
+  - name: dir
+    container: {{image: alpine, command: [mkdir, /tmp/d]}}
+    outputs:
+      artifacts:
+      - {{name: d, path: /tmp/d, archive: {{none: {{}}}}, http: {{url: "{web}/upload/d", {auth}}}}}
+""", home)
+    by = nodes(wf)
+    assert by["get"]["outputs"]["result"] == "via http\nvia af", by["get"].get("message")
+    assert _Handler.uploads["/upload/h"] == b"via http\n"
+    assert _Handler.uploads["/upload/a.tgz"][:2] == b"\x1f\x8b"  # Argo's default: a tarball
+    h = {a["name"]: a for a in by["put"]["outputs"]["artifacts"]}["h"]
+    assert h["http"]["url"] == f"{web}/upload/h"
+    assert h["http"]["auth"]["basicAuth"]["passwordSecret"] == {"name": "web", "key": "password"}
+    assert by["dir"]["message"] == (
+        'failed to save outputs: artifact "d": a directory goes to an http or artifactory '
+        "location archived (archive: tar or zip), not as it is")
+    assert_nowhere(home, PASSWORD)
 
 
 # ---- client certificates ---------------------------------------------------------------------

@@ -30,22 +30,24 @@ def faults(artifact: str, executor: str = "local") -> list[str]:
 def test_sources_argosy_reads_pass() -> None:
     for source in ("raw: {data: x}", "http: {url: 'http://h/x', headers: [{name: a, value: b}]}",
                    "git: {repo: 'https://h/r.git', revision: v1, depth: 1}", "s3: {key: k/x}",
-                   "optional: true"):
+                   "optional: true", "http: {url: 'http://h', auth: {basicAuth: {}}}",
+                   "artifactory: {url: 'http://h/x', usernameSecret: {name: s, key: u}}",
+                   "git: {repo: r, fetch: ['refs/x/*:refs/x/*'], sshPrivateKeySecret: "
+                   "{name: s, key: k}}",
+                   "s3: {key: k, sessionTokenSecret: {name: s, key: t}}"):
         assert faults(source) == [], source
 
 
 def test_other_drivers_and_s3_settings_argosy_cannot_honour_are_rejected_with_why() -> None:
     where = "spec.templates[0].inputs.artifacts[0]"
     assert faults("gcs: {bucket: b, key: k}") == [
-        f"{where}.gcs: gcs is not supported here yet: argosy reads raw, http, git and s3 "
-        "artifacts and keeps the others in its artifact repository"]
+        f"{where}.gcs: gcs is not supported here yet: argosy reads raw, http, artifactory, git "
+        "and s3 artifacts and keeps the others in its artifact repository"]
     assert faults("s3: {endpoint: 'minio:9000', bucket: b, key: k, insecure: true, "
                   "accessKeySecret: {name: s, key: a}, secretKeySecret: {name: s, key: b}}") == []
     [role] = faults("s3: {bucket: b, key: k, roleARN: arn}")
     assert role.startswith(f"{where}.s3.roleARN: roleARN is not supported here: give the CA "
-                           "bundle, role, session and addressing through the environment's")
-    [auth] = faults("http: {url: 'http://h', auth: {basicAuth: {}}}")
-    assert auth.startswith(f"{where}.http.auth: auth is not supported by argosy's artifacts yet")
+                           "bundle, role and addressing through the environment's")
 
 
 @pytest.mark.parametrize("executor", ["kubernetes", "podman"])

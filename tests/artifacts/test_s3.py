@@ -7,10 +7,12 @@ come from the server through boto3, as they would from AWS or MinIO.
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +317,102 @@ def test_users_read_and_deletion_collects_what_the_namespace_repository_keeps(
     assert s3.list_objects_v2(Bucket="namespace")["KeyCount"] == 1
     client.delete("wf")
     assert s3.list_objects_v2(Bucket="namespace")["KeyCount"] == 0
+
+
+ALLOW_S3 = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+@contextmanager
+def iam_keys(endpoint: str) -> Iterator[dict[str, str]]:
+    """The keys of an IAM user and of a role's session that may use S3, with the server
+    checking every request's signature and keys while the test runs."""
+    import boto3
+    from moto.core.authorization import enable_iam_authentication
+
+    def aws(service: str) -> Any:
+        return boto3.client(service, endpoint_url=f"http://{endpoint}", region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    iam, name = aws("iam"), f"argosy-{os.urandom(4).hex()}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=ALLOW_S3)
+    user = iam.create_access_key(UserName=name)["AccessKey"]
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "*"}}]}))["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="s3", PolicyDocument=ALLOW_S3)
+    session = aws("sts").assume_role(RoleArn=role["Arn"], RoleSessionName=name)["Credentials"]
+    with enable_iam_authentication():
+        yield {"access": user["AccessKeyId"], "secret": user["SecretAccessKey"],
+               "session-access": session["AccessKeyId"],
+               "session-secret": session["SecretAccessKey"],
+               "session-token": session["SessionToken"]}
+
+
+GUARDED = """
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: put, template: put}
+    - - {name: session, template: show, arguments: {artifacts: [{name: a, s3: {SESSION}}]}}
+      - name: wrong-secret
+        template: show
+        arguments: {artifacts: [{name: a, s3: {LOCATION, accessKeySecret: {name: user, key: id},
+          secretKeySecret: {name: user, key: wrong}}}]}
+      - name: no-token
+        template: show
+        arguments: {artifacts: [{name: a, s3: {LOCATION, accessKeySecret: {name: session,
+          key: id}, secretKeySecret: {name: session, key: secret}}}]}
+      - name: no-key
+        template: show
+        arguments: {artifacts: [{name: a, s3: {SESSION_NO_KEY}}]}
+      - name: get
+        template: get
+        arguments: {artifacts: [{name: m, from: "{{steps.put.outputs.artifacts.out}}"},
+                                {name: k, s3: {key: "shared/{{workflow.name}}.txt"}}]}
+  - name: show
+    inputs: {artifacts: [{name: a, path: /tmp/a}]}
+    container: {image: alpine, command: [cat, /tmp/a]}
+""" + PASS_ALONG.split("  - name: put\n", 1)[1].join(["  - name: put\n", ""])
+
+
+def test_credentials_from_secrets_are_the_ones_the_server_checks(
+        tmp_path: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repository's and an explicit location's keys (and a session's token) come from
+    Secrets; wrong or missing ones fail the node naming the fault, and no value is kept."""
+    for name in (*CREDENTIALS, "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    admin = client(endpoint)
+    bucket(admin, "guarded")
+    admin.put_object(Bucket="guarded", Key="in/plain.txt", Body=b"guarded content\n")
+    configure(tmp_path, endpoint, "guarded", ", accessKeySecret: {name: user, key: id}, "
+              "secretKeySecret: {name: user, key: secret}")
+    location = f"endpoint: '{endpoint}', bucket: guarded, insecure: true, key: in/plain.txt"
+    session = (f"{location}, accessKeySecret: {{name: session, key: id}}, secretKeySecret: "
+               "{name: session, key: secret}, sessionTokenSecret: {name: session, key: token}")
+    with iam_keys(endpoint) as keys:
+        apply(tmp_path, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "user"},
+                         "stringData": {"id": keys["access"], "secret": keys["secret"],
+                                        "wrong": keys["secret"][::-1]}})
+        apply(tmp_path, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "session"},
+                         "stringData": {"id": keys["session-access"],
+                                        "secret": keys["session-secret"],
+                                        "token": keys["session-token"]}})
+        wf = run_workflow(GUARDED.replace("SESSION_NO_KEY", session.replace(
+            "key: token", "key: nope")).replace("SESSION", session).replace(
+            "LOCATION", location), tmp_path)
+    by = nodes(wf)
+    assert by["get"]["outputs"]["result"] == "one\ntwo\nby key", by["get"].get("message")
+    assert by["session"]["outputs"]["result"] == "guarded content", by["session"].get("message")
+    assert by["wrong-secret"]["phase"] == "Error"
+    for refused in ("wrong-secret", "no-token"):
+        assert by[refused]["message"] == (
+            f'artifact "a": s3://guarded/in/plain.txt at {endpoint}: 403 Forbidden: the server '
+            "refused the credentials (wrong or expired keys, or no permission)")
+    assert by["no-key"]["message"] == ('artifact "a": s3.sessionTokenSecret: '
+                                       "secret 'session' does not have the key 'nope'")
+    for value in (keys["secret"], keys["session-secret"], keys["session-token"]):
+        for path in tmp_path.rglob("*"):
+            assert not path.is_file() or value.encode() not in path.read_bytes(), path

@@ -313,6 +313,29 @@ _S3 = S3 + "test_explicit_s3_inputs_and_outputs_with_credentials_from_secrets"
 _S3_REPO = S3 + "test_the_configured_repository_keeps_outputs_under_its_key_format"
 _S3_REF = S3 + "test_artifact_repository_ref_chooses_a_config_map_key"
 _LOGS = "tests/artifacts/test_archive_logs.py::test_archive_logs_in_argos_order"
+CREDS = "tests/artifacts/test_credentials.py::"
+_HTTP_CREDS = CREDS + "test_http_basic_oauth2_and_artifactory_credentials_from_secrets"
+_CERT = CREDS + "test_http_client_certificate_from_secrets_over_tls"
+_GIT_HTTP = CREDS + "test_git_over_http_with_basic_credentials_and_fetch_refspecs"
+_GIT_SSH = CREDS + "test_git_over_ssh_with_a_private_key_from_a_secret"
+_S3_CREDS = S3 + "test_credentials_from_secrets_are_the_ones_the_server_checks"
+HONOURED |= {
+    "HTTPArtifact.auth": _HTTP_CREDS, "HTTPAuth.basicAuth": _HTTP_CREDS,
+    "BasicAuth.usernameSecret": _HTTP_CREDS, "BasicAuth.passwordSecret": _HTTP_CREDS,
+    "HTTPAuth.oauth2": _HTTP_CREDS,
+    **{f"OAuth2Auth.{k}": _HTTP_CREDS for k in ("clientIDSecret", "clientSecretSecret",
+                                                "tokenURLSecret", "scopes", "endpointParams")},
+    "OAuth2EndpointParam.key": _HTTP_CREDS, "OAuth2EndpointParam.value": _HTTP_CREDS,
+    "HTTPAuth.clientCert": _CERT, "ClientCertAuth.clientCertSecret": _CERT,
+    "ClientCertAuth.clientKeySecret": _CERT,
+    "Artifact.artifactory": _HTTP_CREDS, "ArtifactoryArtifact.url": _HTTP_CREDS,
+    "ArtifactoryArtifact.usernameSecret": _HTTP_CREDS,
+    "ArtifactoryArtifact.passwordSecret": _HTTP_CREDS,
+    "GitArtifact.usernameSecret": _GIT_HTTP, "GitArtifact.passwordSecret": _GIT_HTTP,
+    "GitArtifact.fetch": _GIT_HTTP, "GitArtifact.sshPrivateKeySecret": _GIT_SSH,
+    "GitArtifact.insecureIgnoreHostKey": _GIT_SSH,
+    "S3Artifact.sessionTokenSecret": _S3_CREDS,
+}
 HONOURED |= {"WorkflowSpec.archiveLogs": _LOGS, "ArtifactLocation.archiveLogs": _LOGS}
 _DATA = "tests/artifacts/test_data.py::test_artifact_paths_filtered_and_looped_over"
 HONOURED |= {"Template.data": _DATA, "Data.source": _DATA, "Data.transformation": _DATA,
@@ -332,7 +355,7 @@ HONOURED |= {
     "Header.value": _SOURCES, "Artifact.s3": _KEYS, "S3Artifact.key": _KEYS,
     "Artifact.git": _GIT, "GitArtifact.repo": _GIT, "GitArtifact.revision": _GIT,
     "GitArtifact.depth": _GIT, "GitArtifact.singleBranch": _GIT, "GitArtifact.branch": _GIT,
-    "GitArtifact.disableSubmodules": _GIT, "GitArtifact.insecureIgnoreHostKey": _GIT,
+    "GitArtifact.disableSubmodules": _GIT,
     "GitArtifact.insecureSkipTLS": _GIT,
     "WorkflowSpec.artifactGC": _GC, "Artifact.artifactGC": _GC,
     **{f"S3Artifact.{k}": _S3 for k in ("endpoint", "bucket", "region", "insecure",
