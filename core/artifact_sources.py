@@ -42,7 +42,7 @@ UPLOADED = frozenset({"http", "artifactory"})
 _SSH_USER = re.compile(r"^(ssh://)?([^/:]*?)@[^@]+$")
 # Answers git's "get" with the credentials in its environment, never on a command line.
 _CREDENTIAL_HELPER = ("!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
-                      "\"$ARGOSY_GIT_USERNAME\" \"$ARGOSY_GIT_PASSWORD\"; }; f")
+                      "\"$ARTIFACT_GIT_USERNAME\" \"$ARTIFACT_GIT_PASSWORD\"; }; f")
 
 
 def fetch_raw(raw: dict[str, Any], dest: Path) -> None:
@@ -259,7 +259,7 @@ def _git_env(git: dict[str, Any], repo: str, where: str, secret: SecretReader,
     user = secret(git.get("usernameSecret"), f"{where}.usernameSecret")
     password = secret(git.get("passwordSecret"), f"{where}.passwordSecret")
     if user or password:
-        env.update({"ARGOSY_GIT_USERNAME": user or "", "ARGOSY_GIT_PASSWORD": password or "",
+        env.update({"ARTIFACT_GIT_USERNAME": user or "", "ARTIFACT_GIT_PASSWORD": password or "",
                     "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "credential.helper",
                     "GIT_CONFIG_VALUE_0": "", "GIT_CONFIG_KEY_1": "credential.helper",
                     "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER})
