@@ -89,8 +89,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         type(self).tokens.append(form)
-        if self.path != "/token" or self.headers.get("Authorization") != basic(
-                CLIENT_ID, CLIENT_SECRET):
+        in_header = self.headers.get("Authorization") == basic(CLIENT_ID, CLIENT_SECRET)
+        # /token-form takes the client's credentials only in the form (RFC 6749 2.3.1).
+        in_form = (form.get("client_id"), form.get("client_secret")) == (
+            [CLIENT_ID], [CLIENT_SECRET]) and "Authorization" not in self.headers
+        if (in_header, in_form) != (self.path == "/token", self.path == "/token-form"):
             self.send_error(401, "Unauthorized")
             return
         self._reply(f'{{"access_token": "{TOKEN}", "token_type": "bearer"}}'.encode(),
@@ -138,6 +141,8 @@ def test_http_basic_oauth2_and_artifactory_credentials_from_secrets(tmp_path: Pa
     with serving(_Handler) as web:
         put_secret(home, "oauth", id=CLIENT_ID, secret=CLIENT_SECRET, url=f"{web}/token")
         put_secret(home, "oauth-wrong", id=CLIENT_ID, secret="not-it", url=f"{web}/token")
+        put_secret(home, "oauth-form", id=CLIENT_ID, secret=CLIENT_SECRET,
+                   url=f"{web}/token-form")
         basic_auth = (f"basicAuth: {{usernameSecret: {sel('web', 'user')}, "
                       f"passwordSecret: {sel('web', 'password')}}}")
         oauth2 = (f"oauth2: {{clientIDSecret: {sel('oauth', 'id')}, clientSecretSecret: "
@@ -151,6 +156,8 @@ def test_http_basic_oauth2_and_artifactory_credentials_from_secrets(tmp_path: Pa
             f"artifactory: artifactory: {{url: '{web}/basic', usernameSecret: "
             f"{sel('web', 'user')}, passwordSecret: {sel('web', 'password')}}}",
             f"wrong: http: {{url: '{web}/basic', auth: {{{wrong}}}}}",
+            f"oauth2-form: http: {{url: '{web}/bearer', headers: [{{name: X-Team, value: blue}}], "
+            f"auth: {{{oauth2.replace('name: oauth,', 'name: oauth-form,')}}}}}",
             f"wrong-client: http: {{url: '{web}/bearer', "
             f"auth: {{{oauth2.replace('name: oauth,', 'name: oauth-wrong,')}}}}}",
             f"no-secret: http: {{url: '{web}/basic', auth: {{{missing}}}}}",
@@ -162,8 +169,10 @@ def test_http_basic_oauth2_and_artifactory_credentials_from_secrets(tmp_path: Pa
     assert by["oauth2"]["outputs"]["result"] == "content of /bearer", by["oauth2"].get("message")
     assert by["artifactory"]["outputs"]["result"] == "content of /basic"
     # The token request: client credentials, the scopes and the endpoint's parameters.
-    assert _Handler.tokens[0] == {"grant_type": ["client_credentials"], "scope": ["read write"],
-                                  "audience": ["argosy"]}
+    assert {"grant_type": ["client_credentials"], "scope": ["read write"],
+            "audience": ["argosy"]} in _Handler.tokens
+    # A server that wants the client's credentials in the form gets them there next.
+    assert by["oauth2-form"]["outputs"]["result"] == "content of /bearer", by["oauth2-form"]
     assert by["wrong"]["phase"] == "Error"
     assert by["wrong"]["message"] == f'artifact "a": GET {web}/basic: 401 Unauthorized'
     assert by["wrong-client"]["message"] == (
