@@ -2,10 +2,11 @@
 
 Settings are Argo's S3ArtifactRepository fields: ``endpoint`` (``host:port``, HTTPS unless
 ``insecure``), ``bucket``, ``region``, ``keyFormat`` (the key's folder, Argo's variables;
-default ``{{workflow.name}}/{{pod.name}}``), ``createBucketIfNotPresent``, ``useSDKCreds`` and
-the credentials ``accessKeySecret``, ``secretKeySecret``, ``sessionTokenSecret``. The engine
-hands those three in as their Secrets' values (strings); without them the SDK's own chain
-applies (``AWS_ACCESS_KEY_ID``... in the environment, ``~/.aws``). The same settings plus a
+default ``{{workflow.name}}/{{pod.name}}``), ``createBucketIfNotPresent``, ``useSDKCreds``, the
+credentials ``accessKeySecret``, ``secretKeySecret``, ``sessionTokenSecret`` and ``caSecret``
+(the CA bundle, PEM, that the endpoint's certificate is verified with). The engine hands those
+four in as their Secrets' values (strings); without keys the SDK's own chain applies
+(``AWS_ACCESS_KEY_ID``... in the environment, ``~/.aws``). The same settings plus a
 ``key`` are an explicit ``s3:`` location on an artifact.
 
 Files move through boto3's managed transfers: a large file is uploaded in parts and
@@ -16,6 +17,7 @@ under ``KEY/``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,8 @@ DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
 #: Settings honoured here; the remaining Argo fields are refused by name.
 KNOWN = {"endpoint", "bucket", "region", "insecure", "keyFormat", "accessKeySecret",
          "secretKeySecret", "sessionTokenSecret", "useSDKCreds", "createBucketIfNotPresent",
-         "addressingStyle"}
-REFUSED = {"caSecret": "give the CA through AWS_CA_BUNDLE in the environment",
-           "encryptionOptions": "server-side encryption is not set by argosy",
+         "addressingStyle", "caSecret"}
+REFUSED = {"encryptionOptions": "server-side encryption is not set by argosy",
            "roleARN": "assume the role in the environment's AWS configuration",
            "keyPrefix": "use keyFormat"}
 _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
@@ -38,14 +39,14 @@ _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
 class S3Repository:
     """Artifacts as objects of one bucket."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], ca_file: Path | None = None) -> None:
         self.settings = settings
         self.bucket = str(settings.get("bucket") or "")
         if not self.bucket:
             raise ArgosyError("s3 artifact repository: bucket is required")
         self.endpoint = str(settings.get("endpoint") or "")
         self.key_format = str(settings.get("keyFormat") or DEFAULT_KEY_FORMAT)
-        self.client = _client(settings)
+        self.client = _client(settings, ca_file)
         if settings.get("createBucketIfNotPresent") is not None:  # {objectLocking} or {}
             self._create_bucket()
 
@@ -178,7 +179,7 @@ def _client_error() -> type[Exception]:
     return ClientError
 
 
-def _client(settings: dict[str, Any]) -> Any:
+def _client(settings: dict[str, Any], ca_file: Path | None) -> Any:
     try:
         import boto3
         from botocore.config import Config
@@ -201,7 +202,8 @@ def _client(settings: dict[str, Any]) -> Any:
                     retries={"max_attempts": 3, "mode": "standard"})
     region = settings.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return boto3.session.Session().client("s3", endpoint_url=url, region_name=region,
-                                          config=config, **credentials)
+                                          config=config, verify=str(ca_file) if ca_file else None,
+                                          **credentials)
 
 
 def check_settings(settings: dict[str, Any], where: str) -> None:
@@ -213,7 +215,7 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
     if unknown:
         raise ArgosyError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
                           f"(known: {', '.join(sorted(KNOWN))})")
-    for field in ("accessKeySecret", "secretKeySecret", "sessionTokenSecret"):
+    for field in ("accessKeySecret", "secretKeySecret", "sessionTokenSecret", "caSecret"):
         if settings.get(field) is not None and not isinstance(settings[field], str):
             raise ArgosyError(f"{where}.{field}: a Secret's value was expected; give a "
                               "SecretKeySelector {name, key} of a Secret argosy holds")
@@ -224,7 +226,22 @@ class S3RepositoryFactory:
 
     def open(self, home: Path, settings: dict[str, Any]) -> S3Repository:
         check_settings(settings, "artifactRepository.s3")
-        return S3Repository({k: v for k, v in settings.items() if k != "key"})
+        return S3Repository({k: v for k, v in settings.items() if k not in ("key", "caSecret")},
+                            _ca_file(home, settings.get("caSecret")))
+
+
+def _ca_file(home: Path, pem: str | None) -> Path | None:
+    """A file of the ``caSecret`` CA bundle (PEM, public) for the SDK to verify the endpoint
+    with, named by its content."""
+    if not pem:
+        return None
+    path = home / "artifacts-work" / f"ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}")
+        temp.write_text(pem)
+        os.replace(temp, path)
+    return path
 
 
 @hookimpl

@@ -96,7 +96,7 @@ _LEGACY_FIELDS = {"Synchronization": {"semaphore": "SemaphoreRef", "mutex": "Mut
 _NOT_YET = "by the local executor yet"
 _NO_DRIVER = ("here yet: argosy reads raw, http, artifactory, git and s3 artifacts and keeps "
               "the others in its artifact repository")
-_NO_S3 = ("here: give the CA bundle, role and addressing through the environment's "
+_NO_S3 = ("here: give the role and addressing through the environment's "
           "AWS configuration (useSDKCreds)")
 _NOT_YET_ARTIFACTS = "by argosy's artifacts yet"
 #: Fields Argo knows that argosy cannot honour, by "Definition.field": the message goes on from
@@ -120,7 +120,7 @@ UNSUPPORTED: dict[str, str] = {
         "path", "plugin", "raw", "recurseMode", "subPath")},
     "Artifact.archiveLogs": "here: the store keeps every node's log, not the repository",
     **{f"S3Artifact.{key}": _NO_S3 for key in (
-        "addressingStyle", "caSecret", "encryptionOptions", "roleARN")},
+        "addressingStyle", "encryptionOptions", "roleARN")},
     "CreateS3BucketOptions.objectLocking": "here: a bucket argosy creates has no object lock",
     "ValueFrom.event": "here: there are no workflow event bindings",
     "ResourceTemplate.manifestFrom": _NOT_YET_ARTIFACTS,

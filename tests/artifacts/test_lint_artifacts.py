@@ -46,8 +46,8 @@ def test_other_drivers_and_s3_settings_argosy_cannot_honour_are_rejected_with_wh
     assert faults("s3: {endpoint: 'minio:9000', bucket: b, key: k, insecure: true, "
                   "accessKeySecret: {name: s, key: a}, secretKeySecret: {name: s, key: b}}") == []
     [role] = faults("s3: {bucket: b, key: k, roleARN: arn}")
-    assert role.startswith(f"{where}.s3.roleARN: roleARN is not supported here: give the CA "
-                           "bundle, role and addressing through the environment's")
+    assert role.startswith(f"{where}.s3.roleARN: roleARN is not supported here: give the "
+                           "role and addressing through the environment's")
 
 
 @pytest.mark.parametrize("executor", ["kubernetes", "podman"])

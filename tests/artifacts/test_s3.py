@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import tarfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -279,7 +280,9 @@ def test_settings_argosy_cannot_honour_are_refused(tmp_path: Path) -> None:
     from argosy.errors import ArgosyError
     from argosy.plugins.s3 import S3RepositoryFactory
 
-    with pytest.raises(ArgosyError, match="caSecret is not supported here"):
+    with pytest.raises(ArgosyError, match="roleARN is not supported here"):
+        S3RepositoryFactory().open(tmp_path, {"bucket": "b", "roleARN": "arn:aws:iam::1:role/r"})
+    with pytest.raises(ArgosyError, match="caSecret: a Secret's value was expected"):
         S3RepositoryFactory().open(tmp_path, {"bucket": "b", "caSecret": {"name": "x"}})
     with pytest.raises(ArgosyError, match=r"unknown setting.*bukket"):
         S3RepositoryFactory().open(tmp_path, {"bukket": "b"})
@@ -416,3 +419,60 @@ def test_credentials_from_secrets_are_the_ones_the_server_checks(
     for value in (keys["secret"], keys["session-secret"], keys["session-token"]):
         for path in tmp_path.rglob("*"):
             assert not path.is_file() or value.encode() not in path.read_bytes(), path
+
+
+def test_a_ca_bundle_from_a_secret_verifies_an_https_endpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's S3 over TLS with a certificate of a CA the test makes: trusted through
+    ``caSecret``, refused without it."""
+    pytest.importorskip("cryptography")
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from tests.artifacts.test_credentials import _pem, _pem_pair
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    ca = _pem_pair("s3-test-ca", None)
+    ca_pem = _pem(*ca)[0]
+    for label, text in zip(("cert", "key"), _pem(*_pem_pair("127.0.0.1", ca, ip="127.0.0.1")),
+                           strict=True):
+        (tmp_path / f"{label}.pem").write_text(text)
+    (tmp_path / "ca.pem").write_text(ca_pem)
+    server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app),
+                         threaded=True, ssl_context=(str(tmp_path / "cert.pem"),
+                                                     str(tmp_path / "key.pem")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"127.0.0.1:{server.port}"
+        import boto3
+
+        admin = boto3.client("s3", endpoint_url=f"https://{endpoint}", region_name="us-east-1",
+                             verify=str(tmp_path / "ca.pem"))
+        bucket(admin, "over-tls")
+        admin.put_object(Bucket="over-tls", Key="in.txt", Body=b"over tls\n")
+        home = tmp_path / "home"
+        apply(home, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-ca"},
+                     "stringData": {"ca.crt": ca_pem}})
+        location = f"endpoint: '{endpoint}', bucket: over-tls, key: in.txt"
+        wf = run_workflow(f"""
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {{name: trusted, template: show, arguments: {{artifacts: [{{name: a, s3: {{{location},
+          caSecret: {{name: s3-ca, key: ca.crt}}}}}}]}}}}
+      - {{name: untrusted, template: show, arguments: {{artifacts: [{{name: a,
+          s3: {{{location}}}}}]}}}}
+  - name: show
+    inputs: {{artifacts: [{{name: a, path: /tmp/a}}]}}
+    container: {{image: alpine, command: [cat, /tmp/a]}}
+""", home)
+    finally:
+        server.shutdown()
+        server.server_close()
+    by = nodes(wf)
+    assert by["trusted"]["outputs"]["result"] == "over tls", by["trusted"].get("message")
+    assert by["untrusted"]["phase"] == "Error"
+    assert "CERTIFICATE_VERIFY_FAILED" in by["untrusted"]["message"], by["untrusted"]

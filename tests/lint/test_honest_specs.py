@@ -335,6 +335,7 @@ HONOURED |= {
     "GitArtifact.fetch": _GIT_HTTP, "GitArtifact.sshPrivateKeySecret": _GIT_SSH,
     "GitArtifact.insecureIgnoreHostKey": _GIT_SSH,
     "S3Artifact.sessionTokenSecret": _S3_CREDS,
+    "S3Artifact.caSecret": S3 + "test_a_ca_bundle_from_a_secret_verifies_an_https_endpoint",
 }
 HONOURED |= {"WorkflowSpec.archiveLogs": _LOGS, "ArtifactLocation.archiveLogs": _LOGS}
 _DATA = "tests/artifacts/test_data.py::test_artifact_paths_filtered_and_looped_over"
