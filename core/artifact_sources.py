@@ -1,8 +1,9 @@
-"""Where an input artifact comes from outside an artifact repository: ``raw`` data, ``http``
-and ``artifactory`` URLs and ``git`` repositories, with Argo's credentials from Secrets.
+"""Artifact locations outside an artifact repository: ``raw`` data, ``http`` and
+``artifactory`` URLs (read, and written by PUT) and ``git`` repositories (read), with Argo's
+credentials from Secrets.
 
 A credential is read from the workflow's namespace (``secret(selector, where)``, see
-``Repositories.secret``) when the artifact is fetched, and lives only in the request, in the
+``Repositories.secret``) when the artifact moves, and lives only in the request, in the
 ``git`` process's environment, or in a key file of the fetch's private scratch directory
 (removed with it): never in a message, a log or the store. Argo's fields: ``http.headers``,
 ``http.auth.basicAuth`` (usernameSecret, passwordSecret), ``http.auth.oauth2`` (a
@@ -187,9 +188,10 @@ def _oauth2_token(oauth2: dict[str, Any], secret: SecretReader, where: str,
     token = _parse_token(body, kind)
     if not token.get("access_token"):
         raise ArtifactError(f"{where}: the token response has no access_token")
-    kind = str(token.get("token_type") or "Bearer")
-    kind = {"bearer": "Bearer", "mac": "MAC", "basic": "Basic"}.get(kind.lower(), kind)
-    return f"{kind} {token['access_token']}"
+    token_type = str(token.get("token_type") or "Bearer")
+    token_type = {"bearer": "Bearer", "mac": "MAC", "basic": "Basic"}.get(token_type.lower(),
+                                                                         token_type)
+    return f"{token_type} {token['access_token']}"
 
 
 def _post_form(url: str, form: list[tuple[str, str]], headers: dict[str, str],
@@ -231,7 +233,7 @@ def fetch_git(git: dict[str, Any], dest: Path, secret: SecretReader, work: Path)
         args += ["--branch", branch]
     if not git.get("disableSubmodules"):
         args.append("--recurse-submodules")
-    env = _git_env(git, repo, "git", secret, work)
+    env = _git_env(git, repo, secret, work)
     _git([*args, "--", repo, str(dest)], env, f"clone {repo}")
     refspecs = [str(s) for s in git.get("fetch") or []]
     if refspecs:
@@ -249,22 +251,22 @@ def fetch_git(git: dict[str, Any], dest: Path, secret: SecretReader, work: Path)
                  f"checkout {revision}")
 
 
-def _git_env(git: dict[str, Any], repo: str, where: str, secret: SecretReader,
+def _git_env(git: dict[str, Any], repo: str, secret: SecretReader,
              work: Path) -> dict[str, str]:
     """git's environment: no prompts; basic credentials through a helper reading them from the
     environment; an SSH key as a private file of ``work``; host keys unchecked when asked."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     if git.get("insecureSkipTLS"):
         env["GIT_SSL_NO_VERIFY"] = "true"
-    user = secret(git.get("usernameSecret"), f"{where}.usernameSecret")
-    password = secret(git.get("passwordSecret"), f"{where}.passwordSecret")
+    user = secret(git.get("usernameSecret"), "git.usernameSecret")
+    password = secret(git.get("passwordSecret"), "git.passwordSecret")
     if user or password:
         env.update({"ARTIFACT_GIT_USERNAME": user or "", "ARTIFACT_GIT_PASSWORD": password or "",
                     "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "credential.helper",
                     "GIT_CONFIG_VALUE_0": "", "GIT_CONFIG_KEY_1": "credential.helper",
                     "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER})
     ssh = ["ssh", "-o", "BatchMode=yes"]
-    key = secret(git.get("sshPrivateKeySecret"), f"{where}.sshPrivateKeySecret")
+    key = secret(git.get("sshPrivateKeySecret"), "git.sshPrivateKeySecret")
     if key:
         path = work / ".ssh-key"
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:

@@ -415,6 +415,7 @@ def test_git_over_http_with_basic_credentials_and_fetch_refspecs(tmp_path: Path)
             "revision: refs/changes/1}",
             f"wrong: git: {{repo: '{url}', {creds.replace('git', 'git-wrong')}}}",
             f"anonymous: git: {{repo: '{url}'}}",
+            f"no-key: git: {{repo: '{url}', {creds.replace('password}', 'pass}')}}}",
         ).replace("""
   - name: show
     inputs: {artifacts: [{name: a, path: /tmp/a}]}
@@ -428,6 +429,8 @@ def test_git_over_http_with_basic_credentials_and_fetch_refspecs(tmp_path: Path)
         assert by[refused]["phase"] == "Error"
         assert by[refused]["message"].startswith(f'artifact "a": git clone {url}: fatal: ')
     assert "Authentication failed" in by["wrong"]["message"]
+    assert by["no-key"]["message"] == ('artifact "a": git.passwordSecret: '
+                                       "secret 'git' does not have the key 'pass'")
     assert_nowhere(home, PASSWORD)
 
 
