@@ -219,7 +219,7 @@ def _parse_token(body: bytes, kind: str) -> dict[str, Any]:
 
 
 def fetch_git(git: dict[str, Any], dest: Path, secret: SecretReader, work: Path) -> None:
-    """Clone ``repo`` into ``dest`` (``depth``, ``singleBranch``, ``branch``; submodules
+    """Clone ``repo`` into ``dest`` (``depth``, ``singleBranch`` with its ``branch``; submodules
     unless ``disableSubmodules``), fetch the ``fetch`` refspecs and check out ``revision``,
     with the ``git`` program and the repository's credentials."""
     repo = str(git.get("repo") or "")
@@ -227,10 +227,10 @@ def fetch_git(git: dict[str, Any], dest: Path, secret: SecretReader, work: Path)
     branch = str(git.get("branch") or "")
     depth = ["--depth", str(int(git["depth"]))] if git.get("depth") else []
     args = ["clone", "--quiet", *depth]
-    if git.get("singleBranch"):
-        args.append("--single-branch")
-    if branch:
-        args += ["--branch", branch]
+    if git.get("singleBranch"):  # as in Argo, branch is read only then
+        if not branch:
+            raise ArtifactError("git: single branch mode without a branch specified")
+        args += ["--single-branch", "--branch", branch]
     if not git.get("disableSubmodules"):
         args.append("--recurse-submodules")
     env = _git_env(git, repo, secret, work)

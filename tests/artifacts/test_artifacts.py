@@ -255,8 +255,10 @@ def test_git_inputs_at_a_revision_a_branch_and_shallow(tmp_path: Path,
   - name: main
     steps:
     - - {{name: head, template: clone, arguments: {{artifacts: [{{name: src, git: {{repo: "{url}",
-          depth: 1, singleBranch: true, disableSubmodules: true, insecureIgnoreHostKey: true,
-          insecureSkipTLS: true}}}}]}}}}
+          depth: 1, disableSubmodules: true, insecureIgnoreHostKey: true,
+          insecureSkipTLS: true, branch: other}}}}]}}}}
+      - {{name: no-branch, template: clone, arguments: {{artifacts: [{{name: src, git: {{
+          repo: "{url}", singleBranch: true}}}}]}}}}
       - {{name: old, template: clone, arguments: {{artifacts: [{{name: src, git: {{repo: "{url}",
           revision: "{first}"}}}}]}}}}
       - {{name: branch, template: clone, arguments: {{artifacts: [{{name: src, git: {{repo: "{url}",
@@ -276,6 +278,9 @@ def test_git_inputs_at_a_revision_a_branch_and_shallow(tmp_path: Path,
     assert by["single"]["outputs"]["result"] == "branch\n3"
     assert by["bad"]["phase"] == "Error"
     assert by["bad"]["message"].startswith('artifact "src": git fetch revision no-such-rev: ')
+    # As in Argo: branch is read only with singleBranch, which needs one.
+    assert by["no-branch"]["message"] == (
+        'artifact "src": git: single branch mode without a branch specified')
 
 
 def test_key_only_artifacts_and_workflow_arguments(tmp_path: Path) -> None:
