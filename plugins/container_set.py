@@ -306,11 +306,11 @@ class PodRun:
 
     def _request(self, container: ContainerNode, node_dir: Path) -> ProcessRequest:
         request = request_of(self.ctx, container, self.argv[container.name], node_dir)
-        if not _in_images(self.ctx):
-            return request
-        # Each container in its image, with the volumes the set and it mount.
         raw = next(c for c in self.ctx.raw["containerSet"]["containers"]
                    if c.get("name") == container.name)
+        if not _in_images(self.ctx):  # its own resources.limits, not the template's
+            return replace(request, container=raw)
+        # Each container in its image, with the volumes the set and it mount.
         mounts = [*(self.body.volume_mounts or []), *(container.volume_mounts or [])]
         return replace(request, container=raw, volumes=tuple(volume_mounts(self.ctx, mounts)))
 

@@ -86,7 +86,6 @@ import collections
 import contextlib
 import fcntl
 import functools
-import hashlib
 import logging
 import marshal
 import os
@@ -100,10 +99,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from argosy.plugin import ArgosyError, Outcome, ProcessRequest, hookimpl
-from argosy.plugins.podman import _BYTE_UNITS, _CPU_UNITS, _quantity
+from argosy.plugins.cgroups import Cgroups, find_cgroups, limits_of, remove_cgroups
+from argosy.plugins.podman import _main
 
 __all__ = ["LocalExecutor", "ProcessLost", "ProcessResult", "ProcessSpec"]
 
@@ -133,7 +132,7 @@ class ProcessSpec:
     started: Callable[[], None] | None = None  # called once the process runs (or is re-adopted)
     # (host path, mount path, read-only) bound into the node's view: its volumeMounts.
     volumes: tuple[tuple[str, str, bool], ...] = ()
-    cgroup: str | None = None  # a cgroup v2 directory the node's processes start in (limits)
+    cgroups: tuple[str, ...] = ()  # cgroup directories the node's processes start in (limits)
 
 
 # Argo's outputs.result is the last 256 kB of stdout once one final newline is trimmed.
@@ -281,7 +280,7 @@ class LocalExecutor:
         spawning = asyncio.ensure_future(_fork_server.spawn(
             spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
             layered, spec.volumes, self._pids_limit() if isolate else 0,
-            spec.cgroup if isolate else None))
+            spec.cgroups if isolate else ()))
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -728,8 +727,8 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pid
         if pids:  # the node's PID namespace allocates pids below this: a fork bomb stops there
             with open(PID_MAX, "w") as f:
                 f.write(str(pids))
-        if cgroup:  # its limits: the step and all it starts are born in it
-            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+        for group in cgroup or ():  # its limits: the step and all it starts are born in them
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
                 f.write("0")
         tmp = os.path.join(node, "tmp")
         if layered:
@@ -1193,7 +1192,7 @@ class _ForkServer:
                     private_tmp: bool, stdin: str | None, keep: tuple[str, ...] = (),
                     hide: tuple[str, ...] = (), layered: bool = False,
                     volumes: tuple[tuple[str, str, bool], ...] = (), pids: int = 0,
-                    cgroup: str | None = None) -> tuple[int, str, int] | None:
+                    cgroup: tuple[str, ...] = ()) -> tuple[int, str, int] | None:
         """Start a process; (pid, start time, done fd), or None if it could not be executed."""
         request = ("spawn", argv, env, cwd, os.path.abspath(node), private_tmp, stdin, keep,
                    hide, layered, volumes, pids, cgroup)
@@ -1647,17 +1646,17 @@ class LocalBackend(LocalExecutor):
 
     binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
 
-    _cgroups: Path | None = None  # where nodes' cgroups go; None: not decided yet
+    _cgroups: Cgroups | None = None  # where nodes' cgroups go (no bases: nowhere); None: unknown
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)
-        try:
-            cgroup = self._node_cgroup(request.node_dir, limits_of(request.template))
+        try:  # the request's own container's: a sidecar's or init container's are not main's
+            groups = self._node_cgroups(request.node_dir, limits_of(_main(request)))
         except (ArgosyError, OSError) as e:
             return Outcome("Error", str(e))
         spec = ProcessSpec(argv=argv, env=request.env, working_dir=request.working_dir,
                            node_dir=request.node_dir, started=request.started,
-                           volumes=request.volumes, cgroup=cgroup and str(cgroup))
+                           volumes=request.volumes, cgroups=tuple(map(str, groups)))
         if spec.volumes and not self._isolated():
             return Outcome("Error", "volumeMounts need the node's own mount namespace, which "
                            f"{SANDBOX_ENV}=off or this kernel does not give it")
@@ -1673,8 +1672,8 @@ class LocalBackend(LocalExecutor):
             result = await self.run(spec)
         except ProcessLost as exc:
             return Outcome("Error", str(exc), log_files=logs)
-        finally:
-            oom = cgroup is not None and await _remove_cgroup(cgroup)
+        finally:  # a detaching engine leaves them to its successor, with the process
+            oom = bool(groups) and not self.detached and await remove_cgroups(groups)
         ok = result.exit_code == 0
         message = result.message or ("" if ok else f"Error (exit code {result.exit_code})")
         if oom and not ok:  # as the kubelet reports a container the kernel killed for memory
@@ -1687,99 +1686,19 @@ class LocalBackend(LocalExecutor):
                        locate=lambda path: self.host_path(spec, path))
 
 
-    def _node_cgroup(self, node_dir: Path, limits: dict[str, str]) -> Path | None:
-        """The node's cgroup with ``limits`` written, or None if it has none or they cannot be
-        enforced here (said once)."""
+    def _node_cgroups(self, node_dir: Path, limits: dict[str, float]) -> tuple[Path, ...]:
+        """The node's cgroups with ``limits`` written; none if it has no limits or they cannot
+        be enforced here (said once)."""
         if not limits:
-            return None
+            return ()
         if self._cgroups is None:
-            base, why = cgroup_base() if self._isolated() else (None, "steps run unisolated")
-            if base is None:
+            found, why = find_cgroups() if self._isolated() else (None, "steps run unisolated")
+            if found is None:
                 log.warning("argosy: resources.limits are not enforced, because %s", why)
-            self._cgroups = base or Path()
-        if self._cgroups == Path():
-            return None
-        name = hashlib.sha1(os.fsencode(os.path.abspath(node_dir))).hexdigest()[:20]
-        path = self._cgroups / f"argosy-{name}"  # the same after an engine restart
-        path.mkdir(exist_ok=True)
-        for file, value in limits.items():
-            if file != "memory.swap.max" or (path / file).exists():  # no swap accounting
-                (path / file).write_text(value)
-        return path
-
-
-# -- resources.limits through cgroup v2 -------------------------------------------------------
-
-CGROUP_ENV = "ARGOSY_CGROUP"
-_CPU_PERIOD = 100_000  # µs: the kernel's default cpu.max period
-
-
-def limits_of(template: dict[str, Any]) -> dict[str, str]:
-    """The cgroup files (and values) a template's container ``resources.limits`` asks for."""
-    main = template.get("script" if "script" in template else "container") or {}
-    limits = (main.get("resources") or {}).get("limits") or {}
-    files = {}
-    if limits.get("memory") not in (None, ""):
-        memory = _quantity(limits["memory"], _BYTE_UNITS, "resources.limits.memory")
-        files["memory.max"] = str(int(memory))
-        files["memory.swap.max"] = "0"  # a pod's limit holds no swap either
-    if limits.get("cpu") not in (None, ""):
-        cpus = _quantity(limits["cpu"], _CPU_UNITS, "resources.limits.cpu")
-        files["cpu.max"] = f"{max(1000, round(cpus * _CPU_PERIOD))} {_CPU_PERIOD}"
-    return files
-
-
-def cgroup_base() -> tuple[Path | None, str]:
-    """The cgroup v2 directory nodes' cgroups are made in, with memory and cpu delegated below
-    it (``$ARGOSY_CGROUP``, else the engine's own cgroup), or None and why there is none."""
-    base = os.environ.get(CGROUP_ENV) or _own_cgroup()
-    if base is None:
-        return None, "this process is in no cgroup v2 hierarchy"
-    path = Path(base)
-    try:
-        offered = set((path / "cgroup.controllers").read_text().split())
-    except OSError:
-        return None, f"{path} is not a cgroup v2 directory"
-    missing = [c for c in ("memory", "cpu") if c not in offered]
-    if missing:
-        return None, f"the cgroup v2 directory {path} offers no {' or '.join(missing)} controller"
-    try:
-        if not {"memory", "cpu"} <= set((path / "cgroup.subtree_control").read_text().split()):
-            (path / "cgroup.subtree_control").write_text("+memory +cpu")
-    except OSError as e:
-        return None, (f"the memory and cpu controllers cannot be delegated below {path} "
-                      f"({e.strerror}); set {CGROUP_ENV} to a cgroup v2 directory of this "
-                      "user's with no processes in it")
-    return path, ""
-
-
-def _own_cgroup() -> str | None:
-    """This process's cgroup v2 directory: its mount point and /proc/self/cgroup's path."""
-    try:
-        own = [line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines()
-               if line.startswith("0::")]
-        mounts = [fields[4] for fields in map(str.split, Path("/proc/self/mountinfo")
-                                                .read_text().splitlines())
-                  if fields[fields.index("-") + 1] == "cgroup2"]
-    except OSError:
-        return None
-    return mounts[0].rstrip("/") + own[0] if own and mounts else None
-
-
-async def _remove_cgroup(path: Path) -> bool:
-    """Remove a node's cgroup once its processes are gone; whether the kernel OOM-killed one."""
-    try:
-        events = (path / "memory.events").read_text().split()
-    except OSError:
-        return False
-    oom = int(events[events.index("oom_kill") + 1]) > 0 if "oom_kill" in events else False
-    for _ in range(100):  # the init's last moments: it leaves its cgroup as it exits
-        try:
-            path.rmdir()
-            break
-        except OSError:
-            await asyncio.sleep(0.01)
-    return oom
+            self._cgroups = found or Cgroups(0, {})
+        if not self._cgroups.bases:
+            return ()
+        return self._cgroups.make(node_dir, limits, pids_limit())
 
 
 @hookimpl

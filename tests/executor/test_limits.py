@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from argosy.plugin import Outcome, ProcessRequest
-from argosy.plugins.local import CGROUP_ENV, LocalBackend
+from argosy.plugins.cgroups import CGROUP_ENV
+from argosy.plugins.local import LocalBackend
 
 
 def run(backend: LocalBackend, node_dir: Path, argv: list[str], limits: dict[str, Any]

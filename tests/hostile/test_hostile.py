@@ -140,11 +140,22 @@ SAFETY_PID_MAX = 2048
 def run_case(tmp_path: Path, tasks: dict[str, str], user: str, scratch: Path
              ) -> tuple[dict[str, Any], str]:
     marker = uuid.uuid4().hex
+    home = (scratch if user == "nobody" else tmp_path) / "home"
+    report = run_inside(workflow(tasks), user, tmp_path, scratch, "-p", f"marker={marker}",
+                        "-p", f"home={home}")
+    assert report["rc"] == 0, report["stderr"]
+    return report, marker
+
+
+def run_inside(manifest: str, user: str, tmp_path: Path, scratch: Path, *params: str
+               ) -> dict[str, Any]:
+    """``argosy run`` of ``manifest`` as ``user`` in a throwaway PID namespace: inside.py's
+    report (its ``rc`` is the CLI's)."""
     where = scratch if user == "nobody" else tmp_path
     home = where / "home"
     wf = where / "wf.yaml"
-    wf.write_text(workflow(tasks))
-    args = [str(INSIDE), str(wf), "-p", f"marker={marker}", "-p", f"home={home}"]
+    wf.write_text(manifest)
+    args = [str(INSIDE), str(wf), *params]
     env = {"ARGOSY_TOKEN": TOKEN, "ARGOSY_PIDS_LIMIT": str(PIDS_LIMIT)}
     if local._fork_server.pids_bounded():  # else pid_max is the machine's: never written
         env["ARGOSY_TEST_PID_MAX"] = str(SAFETY_PID_MAX)
@@ -158,9 +169,7 @@ def run_case(tmp_path: Path, tasks: dict[str, str], user: str, scratch: Path
             env={**clean, "ARGOSY_HOME": str(home), **env}, capture_output=True, text=True,
             timeout=540)
     assert proc.returncode == 0 and proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["rc"] == 0, report["stderr"]
-    return report, marker
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("user", ["root", "nobody"])
