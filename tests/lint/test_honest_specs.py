@@ -429,7 +429,7 @@ NO_OP: dict[str, str] = {
            "startupProbe": NO_RESTART,
            "resizePolicy": POD,
            "resources": "requests shape scheduling on a cluster; the local executor enforces "
-                        "limits where cgroup v2 delegates memory and cpu (hostile/test_limits)",
+                        "limits where cgroups allow (hostile/test_limits)",
            "securityContext": "steps run as the engine's user; pod executors apply it",
            "stdin": "a step gets no input, as a container without stdin",
            "stdinOnce": "a step gets no input, as a container without stdin",
