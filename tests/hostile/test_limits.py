@@ -6,6 +6,7 @@ own; as nobody (no cgroup of its own to write) the steps run unbounded after one
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,14 @@ from tests.hostile.test_hostile import PIDS_LIMIT, pytestmark, run_inside  # noq
 # A step's own limits, as the kernel holds them: memory bytes, then cpu quota (µs a 100 ms
 # period) and process bound, from its cgroup v1 hierarchies or else its cgroup v2 directory.
 LIMITS = """\
+own = {c: path for _, cs, path in (line.split(":", 2) for line in
+       open("/proc/self/cgroup").read().splitlines()) for c in cs.split(",")}
+def group(controller):
+    return (f"/sys/fs/cgroup/{controller}{own[controller]}" if controller in own
+            else f"/sys/fs/cgroup{own['']}")
 def limits(memory_only=False):
-    own = {c: path for _, cs, path in (line.split(":", 2) for line in
-           open("/proc/self/cgroup").read().splitlines()) for c in cs.split(",")}
     def read(controller, v1, v2):
-        path = (f"/sys/fs/cgroup/{controller}{own[controller]}/{v1}" if controller in own
-                else f"/sys/fs/cgroup{own['']}/{v2}")
-        return open(path).read().split()[0]
+        return open(f"{group(controller)}/{v1 if controller in own else v2}").read().split()[0]
     shown = [read("memory", "memory.limit_in_bytes", "memory.max")]
     if not memory_only:
         shown += [read("cpu", "cpu.cfs_quota_us", "cpu.max"), read("pids", "pids.max", "pids.max")]
@@ -87,7 +89,8 @@ def test_limits_bound_the_step_and_an_oom_kill_is_argos_message(
         tmp_path: Path, scratch: Path) -> None:
     skip_without_controllers()
     report = run_inside(manifest({
-        "show": {"container": python(LIMITS + "print(limits())",
+        "show": {"container": python(LIMITS + "print(limits())\n"
+                                     "print(*sorted({group(c) for c in ('memory', 'cpu')}))",
                                      {"memory": "64Mi", "cpu": "250m"})},
         "hog": {"container": python(HOG, {"memory": "64Mi"})},
         "busy": {"container": python(BUSY, {"cpu": "100m"})},
@@ -104,7 +107,9 @@ def test_limits_bound_the_step_and_an_oom_kill_is_argos_message(
                     "open('/tmp/side').read(), limits(True))", {"memory": "48Mi"})},
     }), "root", tmp_path, scratch)
     ran = nodes(report)
-    assert result(ran["show"]) == f"{64 << 20} 25000 {PIDS_LIMIT}", ran["show"]
+    shown, groups = (result(ran["show"]) or "\n").split("\n")
+    assert shown == f"{64 << 20} 25000 {PIDS_LIMIT}", ran["show"]
+    assert "/argosy-" in groups and not any(map(os.path.exists, groups.split()))  # gone
     assert (ran["hog"]["phase"], ran["hog"]["message"]) == ("Failed", "OOMKilled (exit code 137)")
     busy, free = float(result(ran["busy"]) or 1), result(ran["free"])
     assert busy < 0.2, f"a 100m step got {busy} of a cpu (an unbounded one: {free})"
