@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from argosy.plugin import ArgosyError
 from argosy.plugins.podman import _BYTE_UNITS, _CPU_UNITS, _quantity
 
 CGROUP_ENV = "ARGOSY_CGROUP"
@@ -36,12 +37,10 @@ def limits_of(container: dict[str, Any]) -> dict[str, float]:
     """What a container's ``resources.limits`` ask for: ``memory`` in bytes, ``cpu`` in cpus."""
     limits = (container.get("resources") or {}).get("limits") or {}
     asked = {}
-    if limits.get("memory") not in (None, ""):
-        asked["memory"] = int(_quantity(limits["memory"], _BYTE_UNITS,
-                                        "resources.limits.memory"))
-    if limits.get("cpu") not in (None, ""):
-        asked["cpu"] = _quantity(limits["cpu"], _CPU_UNITS, "resources.limits.cpu")
-    return asked
+    for key, units in (("memory", _BYTE_UNITS), ("cpu", _CPU_UNITS)):
+        if limits.get(key) not in (None, ""):
+            asked[key] = _quantity(limits[key], units, f"resources.limits.{key}")
+    return {key: value for key, value in asked.items() if value}  # 0: none, as for runc
 
 
 @dataclass(frozen=True)
@@ -57,13 +56,20 @@ class Cgroups:
         written, named after ``node_dir`` so a restarted engine finds them again."""
         name = "argosy-" + hashlib.sha1(os.fsencode(os.path.abspath(node_dir))).hexdigest()[:20]
         groups: dict[Path, None] = {}
-        for controller, file, value in self._files(limits, pids):
-            group = self.bases[controller] / name
-            if group not in groups:
-                group.mkdir(exist_ok=True)
-                groups[group] = None
-            if not file.startswith(("memory.swap.", "memory.memsw.")) or (group / file).exists():
-                (group / file).write_text(value)  # swap: only where the kernel accounts it
+        try:
+            for controller, file, value in self._files(limits, pids):
+                group = self.bases[controller] / name
+                if group not in groups:
+                    group.mkdir(exist_ok=True)
+                    groups[group] = None
+                if not file.startswith(("memory.swap.", "memory.memsw.")) or \
+                        (group / file).exists():  # swap: only where the kernel accounts it
+                    (group / file).write_text(value)
+        except OSError as e:
+            for made in groups:
+                made.rmdir()
+            raise ArgosyError(f"resources.limits: cannot write {value} to {group / file}: "
+                              f"{e.strerror}") from e
         return tuple(groups)
 
     def _files(self, limits: dict[str, float], pids: int) -> list[tuple[str, str, str]]:

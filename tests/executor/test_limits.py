@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from argosy.plugin import Outcome, ProcessRequest
-from argosy.plugins.cgroups import CGROUP_ENV
+from argosy.plugins.cgroups import CGROUP_ENV, limits_of
 from argosy.plugins.local import LocalBackend
 
 
@@ -48,3 +48,10 @@ def test_a_limit_that_is_no_quantity_fails_the_step_naming_it(tmp_path: Path) ->
     assert (outcome.phase, outcome.message) == (
         "Error", "resources.limits.memory: 'lots' is not a quantity this executor understands "
         "(a number with one of the suffixes k, M, G, T, Ki, Mi, Gi, Ti)")
+
+
+def test_a_limit_of_zero_is_no_limit() -> None:
+    """As runc takes it: a container with ``memory: 0`` gets no cgroup."""
+    limits = {"memory": "0", "cpu": "0m"}
+    assert limits_of({"resources": {"limits": limits}}) == {}
+    assert limits_of({"resources": {"limits": {**limits, "cpu": "250m"}}}) == {"cpu": 0.25}

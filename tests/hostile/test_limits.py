@@ -5,14 +5,17 @@ own; as nobody (no cgroup of its own to write) the steps run unbounded after one
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from argosy.plugins.cgroups import find_cgroups
+from argosy.plugin import ArgosyError
+from argosy.plugins.cgroups import find_cgroups, remove_cgroups
 from tests.hostile.test_hostile import PIDS_LIMIT, pytestmark, run_inside  # noqa: F401
 
 # A step's own limits, as the kernel holds them: memory bytes, then cpu quota (µs a 100 ms
@@ -95,6 +98,7 @@ def test_limits_bound_the_step_and_an_oom_kill_is_argos_message(
         "hog": {"container": python(HOG, {"memory": "64Mi"})},
         "busy": {"container": python(BUSY, {"cpu": "100m"})},
         "free": {"container": python(BUSY)},
+        "huge": {"container": python("print('ran')", {"cpu": "1000000000"})},  # past the kernel's
         # Each container of a pod its own limits: the init container has none (main's 48Mi
         # would kill it), the sidecar 80Mi.
         "pod": {"initContainers": [python(HOG + "open('/tmp/init', 'w').write('fed')",
@@ -114,6 +118,10 @@ def test_limits_bound_the_step_and_an_oom_kill_is_argos_message(
     busy, free = float(result(ran["busy"]) or 1), result(ran["free"])
     assert busy < 0.2, f"a 100m step got {busy} of a cpu (an unbounded one: {free})"
     assert result(ran["pod"]) == f"fed {80 << 20} {48 << 20}", ran["pod"]
+    assert ran["huge"]["phase"] == "Error", ran["huge"]
+    assert re.fullmatch(r"resources.limits: cannot write 100000000000000( 100000)? to "
+                        r"/\S+/argosy-\w+/cpu\.(cfs_quota_us|max): Invalid argument",
+                        ran["huge"]["message"])
     assert report["rc"] == 1  # the hog failed the workflow
     assert "not enforced" not in report["stderr"]
 
@@ -142,3 +150,17 @@ def test_limits_nobody_cannot_enforce_are_said_once_and_the_steps_run(
     assert len(notices) == 1 and "are not enforced, because" in notices[0], report["stderr"]
     # Where cgroup v1 has them, its hierarchy is the one that says why.
     assert cgroup_v1_memory_mounted() == ("cgroup v1 memory hierarchy" in notices[0]), notices
+
+
+def test_limits_the_kernel_refuses_leave_no_cgroup_behind(tmp_path: Path) -> None:
+    skip_without_controllers()
+    found, _why = find_cgroups()
+    assert found is not None
+    groups = found.make(tmp_path / "node", {"memory": 64 << 20, "cpu": 1}, 0)
+    assert asyncio.run(remove_cgroups(groups)) is False and groups
+    try:
+        with pytest.raises(ArgosyError, match=r"^resources.limits: cannot write 100000000000000"):
+            found.make(tmp_path / "node", {"memory": 64 << 20, "cpu": 1e9}, 0)
+        assert not any(group.exists() for group in groups)  # the memory group it made went too
+    finally:
+        asyncio.run(remove_cgroups(groups))  # should it fail: never litter the hierarchy
