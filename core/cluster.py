@@ -1,8 +1,9 @@
 """Cluster mode: ``argosy controller``, Argo's workflow controller over Workflow objects.
 
-The controller watches ``argoproj.io/v1alpha1`` Workflow objects; a new one is linted and run by
-the engine with the kubernetes executor, and its status is written back to the object's status
-subresource in Argo's shape, as it changes.
+The controller watches ``argoproj.io/v1alpha1`` Workflow objects (or those of the group
+``--api-group`` names); a new one is linted and run by the engine with the kubernetes executor,
+and its status is written back to the object's status subresource in Argo's shape, as it
+changes.
 
 Where the state lives: the engine keeps its node records in the controller's own SQLite store,
 as a cache of the Workflow objects, which are the truth. A controller that becomes the leader

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argosy.errors import ArgosyError, ExpressionError, Fault, NotFound
+from argosy.spec.models import API_VERSION
 from argosy.spec.refs import Lookup
 from argosy.store import AlreadyExists, Store
 
@@ -162,12 +163,13 @@ def workflow_from(cron: dict[str, Any], *, name: str | None = None,
         wf_meta["generateName"] = f"{meta.get('name', 'cron')}-"
     if meta.get("namespace"):
         wf_meta["namespace"] = meta["namespace"]
+    # The cron's group (argoproj.io, or the one a cluster's controller serves) is its runs'.
+    api_version = cron.get("apiVersion") or API_VERSION
     if meta.get("uid"):
         wf_meta["ownerReferences"] = [{
-            "apiVersion": cron.get("apiVersion") or "argoproj.io/v1alpha1", "kind": KIND,
-            "name": meta["name"], "uid": meta["uid"], "controller": True,
-            "blockOwnerDeletion": True}]
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": wf_meta,
+            "apiVersion": api_version, "kind": KIND, "name": meta["name"], "uid": meta["uid"],
+            "controller": True, "blockOwnerDeletion": True}]
+    return {"apiVersion": api_version, "kind": "Workflow", "metadata": wf_meta,
             "spec": copy.deepcopy(cron["spec"]["workflowSpec"])}
 
 
@@ -441,5 +443,6 @@ def _stamp(when: datetime) -> str:
 
 def _reference(wf: dict[str, Any]) -> dict[str, Any]:
     meta = wf["metadata"]
-    return {"kind": "Workflow", "apiVersion": "argoproj.io/v1alpha1", "name": meta["name"],
-            "namespace": meta.get("namespace", "default"), "uid": meta["uid"]}
+    return {"kind": "Workflow", "apiVersion": wf.get("apiVersion") or API_VERSION,
+            "name": meta["name"], "namespace": meta.get("namespace", "default"),
+            "uid": meta["uid"]}

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 from pydantic import Field
 
+from argosy.kube import api_group
 from argosy.plugin import (
     WORKFLOW_LABEL,
     ArgoModel,
@@ -353,7 +354,8 @@ def _argo_workflow(cluster: Cluster, name: str, namespace: str | None) -> dict |
     from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
     try:
-        workflows = cluster.dynamic.resources.get(api_version="argoproj.io/v1alpha1",
+        # The group the controller serves (argoproj.io unless --api-group says another).
+        workflows = cluster.dynamic.resources.get(api_version=f"{api_group()}/v1alpha1",
                                                   kind="Workflow")
         return workflows.get(name=name, namespace=namespace).to_dict()
     except (ResourceNotFoundError, DynamicApiError):

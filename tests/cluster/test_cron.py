@@ -14,7 +14,7 @@ import pytest
 from argosy import kube
 from argosy.api.cluster import ClusterCrons, ClusterService
 from argosy.cron import CRON_LABEL, CronScheduler
-from tests.cluster.conftest import Controllers, wait_phase
+from tests.cluster.conftest import CRDS, Controllers, wait_phase
 from tests.kube.conftest import Kubectl, wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -123,3 +123,21 @@ def test_the_controller_runs_a_kubectl_applied_cron(controller: Controllers,
         "%Y-%m-%dT%H:%M:%SZ")
     table = kubectl("get", "cronwf").stdout.splitlines()
     assert table[0].split()[:4] == ["NAME", "SCHEDULE", "SUSPENDED", "LAST"]
+
+
+def test_a_cron_of_another_api_group_makes_its_runs_in_that_group(
+        kubectl: Kubectl, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARGOSY_API_GROUP", "argosy.io")  # `argosy controller --api-group`
+    kubectl("apply", "-f", "-", input=CRDS.read_text().replace("argoproj.io", "argosy.io"))
+    kubectl("apply", "-f", "-", input=CRON.replace("argoproj.io/", "argosy.io/"))
+    ours = json.loads(kubectl("get", "cronworkflows.argosy.io/tick", "-o", "json").stdout)
+    minute = created_at(ours).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    assert scheduler(kubeconfig, [minute + timedelta(seconds=2)]).tick() == [
+        f"tick-{int(minute.timestamp())}"]
+    (run,) = json.loads(kubectl("get", "workflows.argosy.io", "-o", "json").stdout)["items"]
+    assert run["apiVersion"] == "argosy.io/v1alpha1"
+    assert run["metadata"]["ownerReferences"][0]["apiVersion"] == "argosy.io/v1alpha1"
+    status = json.loads(kubectl("get", "cronworkflows.argosy.io/tick", "-o", "json").stdout)[
+        "status"]
+    assert [(a["apiVersion"], a["uid"]) for a in status["active"]] == [
+        ("argosy.io/v1alpha1", run["metadata"]["uid"])]

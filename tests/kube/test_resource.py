@@ -63,11 +63,12 @@ def steps(*names: str) -> dict[str, Any]:
     return {"name": "main", "steps": [[{"name": n, "template": n}] for n in names]}
 
 
-def run(home: Path, kubeconfig: Path | None, doc: dict[str, Any]) -> tuple[CliResult, Any]:
+def run(home: Path, kubeconfig: Path | None, doc: dict[str, Any],
+        **env: str) -> tuple[CliResult, Any]:
     path = home.parent / "wf.yaml"
     path.write_text(yaml.safe_dump(doc))
     env = {"KUBECONFIG": str(kubeconfig or home.parent / "no-kubeconfig"),
-           "HOME": str(home.parent)}
+           "HOME": str(home.parent), **env}
     done = run_cli("run", str(path), "-o", "json", home=home, env=env, timeout=120)
     return done, json.loads(done.stdout) if done.stdout.strip() else None
 
@@ -321,6 +322,28 @@ def test_set_owner_reference_ties_the_object_to_the_workflow(
     wait_for(lambda: name not in [c.metadata.name for c in core.list_namespaced_config_map(
         "default").items], "the owned config map to be collected")
     assert core.read_namespaced_config_map(alone.metadata.name, "default")
+
+
+def test_set_owner_reference_finds_the_workflow_in_the_served_api_group(
+        argosy_home: Path, kubeconfig: Path, api: client.ApiClient) -> None:
+    """Beside Argo's controller (``--api-group argosy.io``), the owner is argosy's Workflow of
+    that name, not Argo's."""
+    made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "owned-"}}
+    doc = workflow(resource("main", "create", made, {"name": "{.metadata.name}"},
+                            setOwnerReference=True), name="owner")
+    uids = {}
+    for group in ("argoproj.io", "argosy.io"):
+        install_crd(api, group, "v1alpha1", "Workflow", "workflows")
+        uids[group] = client.CustomObjectsApi(api).create_namespaced_custom_object(
+            group, "v1alpha1", "default", "workflows",
+            {"apiVersion": f"{group}/v1alpha1", "kind": "Workflow", "metadata": {"name": "owner"},
+             "spec": {"entrypoint": "main", "templates": []}})["metadata"]["uid"]
+    done, wf = run(argosy_home, kubeconfig, doc, ARGOSY_API_GROUP="argosy.io")
+    assert done.code == 0, done.stderr
+    core = client.CoreV1Api(api)
+    refs = core.read_namespaced_config_map(outputs(wf, "owner")["name"], "default").metadata
+    assert [(r.api_version, r.uid) for r in refs.owner_references] == [
+        ("argosy.io/v1alpha1", uids["argosy.io"])]
 
 
 # ---- durability --------------------------------------------------------------------------------
