@@ -21,6 +21,7 @@ import base64
 import collections
 import contextlib
 import copy
+import functools
 import gzip
 import json
 import logging
@@ -58,6 +59,10 @@ COMPRESS_NODES_OVER = 256 * 1024
 CRON_SECONDS = 1.0
 # A watch is renewed this often (the real server ends it sooner or later anyway).
 WATCH_SECONDS = 300
+# A ConfigMap or Secret read from the cluster is used this long before it is read again: a
+# fan-out's nodes share one read, and a changed semaphore limit still counts within a second.
+OBJECT_SECONDS = 1.0
+OBJECTS_KEPT = 512
 
 
 class LeadershipLost(ArgosyError):
@@ -279,6 +284,47 @@ class WorkflowInformer:
 # ---- status in Argo's shape ------------------------------------------------------------------
 
 
+class NamespaceObjects:
+    """The cluster's ConfigMaps and Secrets, as the controller's store gives them to the engine
+    (``Store.object_sources``): what a workflow reads (``valueFrom.configMapKeyRef``, semaphores'
+    limits, the namespace's artifact repositories and their credentials) comes from its
+    namespace in the cluster, as with Argo's controller, never from the controller's own home.
+    Each read is kept OBJECT_SECONDS; at most OBJECTS_KEPT of them."""
+
+    def __init__(self, api: Any) -> None:
+        from kubernetes import client
+
+        core = client.CoreV1Api(api)
+        self.reads = {"ConfigMap": core.read_namespaced_config_map,
+                      "Secret": core.read_namespaced_secret}
+        self._kept: dict[tuple[str, str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def serve(self, store: Store) -> None:
+        for kind in self.reads:
+            store.object_sources[kind] = functools.partial(self.get, kind)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        key, now = (kind, namespace, name), time.monotonic()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < OBJECT_SECONDS:
+            return copy.deepcopy(kept[1])
+        try:
+            body: dict[str, Any] | None = _json(self.reads[kind](
+                name, namespace, _preload_content=False, _request_timeout=10))
+        except Exception as exc:
+            if _status_code(exc) != 404:
+                raise ArgosyError(f'reading {kind} "{name}" of namespace "{namespace}" from the '
+                                  f"cluster: {getattr(exc, 'reason', None) or exc}") from None
+            body = None
+        with self._lock:
+            if len(self._kept) >= OBJECTS_KEPT:
+                self._kept = {k: v for k, v in self._kept.items() if now - v[0] < OBJECT_SECONDS}
+            self._kept[key] = (now, body)
+        return copy.deepcopy(body)
+
+
 def compress_nodes(nodes: dict[str, Any]) -> str:
     """Argo's compressedNodes: the node map's JSON, gzipped, base64-encoded."""
     return base64.b64encode(gzip.compress(json.dumps(nodes, separators=(",", ":")).encode(),
@@ -336,6 +382,7 @@ class Controller:
         self.api = kube.api_client()
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
         count_requests(self.api, self.requests)
+        NamespaceObjects(self.api).serve(store)
         self.custom = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
         self.namespace = namespace

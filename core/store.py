@@ -399,6 +399,9 @@ class Store:
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
         self.runtime = runtime_dir(self.home)
+        #: Kinds whose objects live elsewhere, read by ``(namespace, name)`` instead of from this
+        #: store: in cluster mode, the cluster's ConfigMaps and Secrets (argosy.cluster).
+        self.object_sources: dict[str, Callable[[str, str], dict[str, Any] | None]] = {}
 
     def _open(self) -> sqlite3.Connection:
         """Connect, never creating the file: an empty file is a damaged store, not a new one
@@ -570,6 +573,8 @@ class Store:
         return body
 
     def get_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if (source := self.object_sources.get(kind)) is not None:
+            return source(namespace, name)
         row = self.db.execute("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND"
                               " name = ?", (kind, namespace, name)).fetchone()
         return json.loads(row[0]) if row else None
