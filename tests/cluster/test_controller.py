@@ -8,6 +8,7 @@ import base64
 import contextlib
 import gzip
 import json
+import re
 import socket
 import sqlite3
 import textwrap
@@ -93,6 +94,7 @@ def test_kubectl_apply_runs_an_argo_manifest(controller: Controllers, kubectl: K
     table = kubectl("get", "workflows").stdout.splitlines()
     assert table[0].split() == ["NAME", "STATUS", "AGE", "PROGRESS", "MESSAGE"]
     assert table[1].split()[:2] == ["steps", "Succeeded"]
+    assert re.fullmatch(r"(\d+[smh])+", table[1].split()[2])  # AGE, as kubectl writes one
     assert table[1].split()[3] == "2/2"
     wf = workflow(kubectl, "steps")
     status = wf["status"]

@@ -204,13 +204,20 @@ def table(kind: Kind, objs: list[Obj], meta: Obj, include: str) -> Obj:
 # ---- the server ----------------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that closed a kept-alive connection: as an API server, no noise
+        super().handle_error(request, client_address)
+
+
 class Double:
     """The API server double and its kubelet; start() serves in background threads."""
 
     def __init__(self, port: int = 0, root: Path | None = None, window: int = 1000,
                  bookmark_every: float = 60.0, pod_ip: str = "127.0.0.1") -> None:
         self.store = Store(window)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.httpd.double = self  # type: ignore[attr-defined]
         self.bookmark_every = bookmark_every
