@@ -45,12 +45,16 @@ spec:
       - configMapKeyRef: {name: limits, key: template}
     container:
       image: busybox
-      command: [echo]
-      args: ["{{inputs.parameters.message}}"]
+      command: [sh, -c]
+      args: ["echo {{inputs.parameters.message}} $TOKEN"]
+      env:
+      - name: TOKEN
+        valueFrom:
+          secretKeyRef: {name: creds, key: token}
 """
 
 
-def test_configmaps_a_workflow_reads_are_the_clusters(controller: Controllers,
+def test_configmaps_and_secrets_a_workflow_reads_are_the_clusters(controller: Controllers,
                                                       kubectl: Kubectl) -> None:
     apply(kubectl, """\
         apiVersion: v1
@@ -62,6 +66,11 @@ def test_configmaps_a_workflow_reads_are_the_clusters(controller: Controllers,
         kind: ConfigMap
         metadata: {name: limits}
         data: {workflow: "1", template: "2"}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: creds}
+        stringData: {token: s3cret}
         """)
     # One of the same name in the controller's home is not the workflow's.
     Store(controller.home("a")).put_object("ConfigMap", "default", "simple-parameters", {
@@ -71,7 +80,7 @@ def test_configmaps_a_workflow_reads_are_the_clusters(controller: Controllers,
     main = node(kubectl, "from-configmaps", "from-configmaps")
     assert main is not None
     assert main["inputs"]["parameters"] == [{"name": "message", "value": "from the cluster"}]
-    assert main["outputs"]["result"] == "from the cluster"
+    assert main["outputs"]["result"] == "from the cluster s3cret"
 
 
 def test_the_controllers_store_reads_configmaps_and_secrets_from_the_cluster(
