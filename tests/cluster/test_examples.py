@@ -97,11 +97,14 @@ def test_example_through_the_controller(row: dict[str, str], request: pytest.Fix
     name = kubectl("create", "-f", str(path), "-o", "jsonpath={.metadata.name}").stdout
     try:
         wait_phase(kubectl, name, "Succeeded", "Failed", "Error", timeout=600)
+        listed = kubectl("get", "workflows", name, "--no-headers").stdout.split()
         wf = workflow(kubectl, name)
         logs = pod_logs(cluster.kubeconfig, wf)
     finally:  # its pods go with it (ownerReferences): the next example starts clean
         kubectl("delete", "workflow", name, "--wait=false", check=False)
     status = wf["status"]
+    # kubectl get workflows: NAME STATUS AGE PROGRESS as the object says
+    assert [listed[:2], listed[3]] == [[name, status["phase"]], status["progress"]]
     if UNSUPPORTED in (status.get("message") or ""):
         pytest.skip(status["message"].splitlines()[-1])  # said so, not run without it
     status["nodes"] = object_nodes(status)
