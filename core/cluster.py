@@ -281,7 +281,7 @@ class WorkflowInformer:
                 response.release_conn()
 
 
-# ---- status in Argo's shape ------------------------------------------------------------------
+# ---- the ConfigMaps and Secrets workflows read -----------------------------------------------
 
 
 class NamespaceObjects:
@@ -289,7 +289,7 @@ class NamespaceObjects:
     (``Store.object_sources``): what a workflow reads (``valueFrom.configMapKeyRef``, semaphores'
     limits, the namespace's artifact repositories and their credentials) comes from its
     namespace in the cluster, as with Argo's controller, never from the controller's own home.
-    Each read is kept OBJECT_SECONDS; at most OBJECTS_KEPT of them."""
+    Each read is kept OBJECT_SECONDS; the expired ones go once OBJECTS_KEPT are kept."""
 
     def __init__(self, api: Any) -> None:
         from kubernetes import client
@@ -323,6 +323,9 @@ class NamespaceObjects:
                 self._kept = {k: v for k, v in self._kept.items() if now - v[0] < OBJECT_SECONDS}
             self._kept[key] = (now, body)
         return copy.deepcopy(body)
+
+
+# ---- status in Argo's shape ------------------------------------------------------------------
 
 
 def compress_nodes(nodes: dict[str, Any]) -> str:

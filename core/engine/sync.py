@@ -203,7 +203,10 @@ class LimitFile:
         return data
 
     def limit(self, data: dict[str, Any] | _LimitUnreadable, lock: LockName) -> int:
-        applied = self.configmaps(lock.namespace, lock.resource) if self.configmaps else None
+        try:
+            applied = self.configmaps(lock.namespace, lock.resource) if self.configmaps else None
+        except ArgosyError as exc:  # the cluster's ConfigMap unreadable (argosy controller)
+            raise _LimitUnreadable(str(exc)) from None
         if applied is not None:
             configmap = applied.get("data") or {}
         elif isinstance(data, _LimitUnreadable):

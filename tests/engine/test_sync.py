@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from argosy.engine.sync import Lease, SyncError, SyncManager, holder_key, lock_keys
+from argosy.errors import ArgosyError
 from argosy.objects import ObjectService
 from argosy.store import Store
 
@@ -568,3 +569,32 @@ def test_an_applied_configmap_sets_the_limit_before_the_file(limits: Path, tmp_p
         run(main())
     finally:
         store.close()
+
+
+def test_an_unreadable_configmap_fails_saying_why_then_keeps_the_last_limit(limits: Path
+                                                                            ) -> None:
+    """The cluster's ConfigMaps (argosy controller) may be out of reach for a while."""
+    unreachable = ArgosyError('reading ConfigMap "my-config" of namespace "default" from the '
+                              "cluster: connection refused")
+    answer: list[Any] = [unreachable]
+
+    def configmaps(namespace: str, name: str) -> dict[str, Any] | None:
+        if isinstance(answer[0], Exception):
+            raise answer[0]
+        return answer[0]
+
+    manager = SyncManager(limits, configmaps=configmaps)
+
+    async def main() -> None:
+        with pytest.raises(SyncError) as err:
+            await manager.acquire("default/a", TEMPLATE_SEM, namespace="default")
+        assert err.value.reason == str(unreachable)
+        answer[0] = {"data": {"template": "1"}}
+        first = await manager.acquire("default/b", TEMPLATE_SEM, namespace="default")
+        answer[0] = unreachable
+        await first.release()
+        second = await manager.acquire("default/c", TEMPLATE_SEM, namespace="default")
+        assert manager.limit(SEM_KEY) == 1  # the last one read
+        await second.release()
+
+    run(main())
