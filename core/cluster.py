@@ -63,6 +63,8 @@ WATCH_SECONDS = 300
 # fan-out's nodes share one read, and a changed semaphore limit still counts within a second.
 OBJECT_SECONDS = 1.0
 OBJECTS_KEPT = 512
+# The answers (None: no answer at all) after which a read is tried again rather than failed.
+TRANSIENT = (None, 429, 500, 502, 503, 504)
 
 
 class LeadershipLost(ArgosyError):
@@ -314,9 +316,13 @@ class NamespaceObjects:
             body: dict[str, Any] | None = _json(self.reads[kind](
                 name, namespace, _preload_content=False, _request_timeout=10))
         except Exception as exc:
-            if _status_code(exc) != 404:
-                raise ArgosyError(f'reading {kind} "{name}" of namespace "{namespace}" from the '
-                                  f"cluster: {getattr(exc, 'reason', None) or exc}") from None
+            code = _status_code(exc)
+            if code != 404:
+                # Unreachable, overloaded or failing: worth asking again later (Argo requeues
+                # on such errors); any other answer (403: the RBAC) is the workflow's fault.
+                fault = kube.KubernetesUnavailable if code in TRANSIENT else ArgosyError
+                raise fault(f'reading {kind} "{name}" of namespace "{namespace}" from the '
+                            f"cluster: {getattr(exc, 'reason', None) or exc}") from None
             body = None
         with self._lock:
             if len(self._kept) >= OBJECTS_KEPT:
@@ -555,6 +561,8 @@ class Controller:
                                                                     meta["namespace"]))
         try:
             manifest = load_workflow(self._local_manifest(obj), None, self.store)
+        except kube.KubernetesUnavailable:
+            raise  # not the workflow's fault: admitted at the next look (_sync, a relist)
         except ArgosyError as exc:
             # As Argo's controller: a workflow that does not validate fails at once.
             stamp = now_rfc3339()

@@ -4,7 +4,9 @@ credentials), never the controller's own home's."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import socket
 import textwrap
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 import yaml
 
 from argosy import kube
-from argosy.cluster import NamespaceObjects
+from argosy.cluster import Controller, NamespaceObjects
 from argosy.errors import ArgosyError
 from argosy.store import Store
 from tests.cluster.conftest import Controllers, wait_phase
@@ -124,9 +126,39 @@ def test_an_unreachable_cluster_is_an_error_naming_the_object(tmp_path: Path) ->
         """))
     store = Store(tmp_path / "home")
     NamespaceObjects(kube.api_client(str(kubeconfig))).serve(store)
-    with pytest.raises(ArgosyError, match='reading Secret "creds" of namespace "default" from '
-                                          "the cluster"):
+    with pytest.raises(kube.KubernetesUnavailable,
+                       match='reading Secret "creds" of namespace "default" from the cluster'):
         store.get_object("Secret", "default", "creds")
+
+
+def test_a_workflow_is_not_failed_while_its_configmap_cannot_be_read(
+        kubectl: Kubectl, kubeconfig: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    ctl = Controller(Store(tmp_path / "home"), identity="t", lease_namespace="default")
+    manifest = yaml.safe_load(FROM_CONFIGMAPS)
+    created = json.loads(kubectl("create", "-f", "-", "-o", "json",
+                                 input=json.dumps(manifest)).stdout)
+    reads = ctl.store.object_sources
+
+    def unreachable(namespace: str, name: str) -> None:
+        raise kube.KubernetesUnavailable(f"reading ConfigMap {name}: connection refused")
+
+    monkeypatch.setitem(reads, "ConfigMap", unreachable)
+    with pytest.raises(kube.KubernetesUnavailable):
+        asyncio.run(ctl._admit(created))
+    assert "status" not in json.loads(kubectl("get", "wf", "from-configmaps", "-o",
+                                              "json").stdout)  # not failed: tried again later
+    assert not ctl.store.exists(created["metadata"]["uid"])
+
+    def forbidden(namespace: str, name: str) -> None:
+        raise ArgosyError(f'reading ConfigMap "{name}": Forbidden')
+
+    monkeypatch.setitem(reads, "ConfigMap", forbidden)
+    asyncio.run(ctl._admit(created))
+    status = json.loads(kubectl("get", "wf", "from-configmaps", "-o", "json").stdout)["status"]
+    assert status["phase"] == "Failed"
+    assert 'reading ConfigMap "simple-parameters": Forbidden' in status["message"]
 
 
 def test_the_controllers_cluster_role_may_read_them() -> None:
