@@ -93,10 +93,11 @@ async def run_until(store: Store, uid: str, then: str | None, reg: Registry | No
 
 
 async def printed(store: Store, uid: str) -> None:
-    """Until some step of the workflow wrote to its stdout file."""
+    """Until a step of the workflow said STOPPED_SAID (a container set's first container
+    prints earlier: a stop then could come before its second one said anything)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if any(f.stat().st_size for f in store.run_dir(uid).glob("*/stdout")):
+        if any(STOPPED_SAID in f.read_text() for f in store.run_dir(uid).glob("*/stdout")):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the step printed nothing in 30 s")
