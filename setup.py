@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,8 @@ from setuptools.command.sdist import sdist
 from setuptools.errors import ExecError, FileError
 
 SOURCE = Path("labextension")
+SANDBOX_SOURCE = Path("plugins", "_sandbox.c")
+SANDBOX_INIT = "argosy-sandbox-init"
 BUNDLE = Path("jupyter_ext", "labextension")  # package.json's jupyterlab.outputDir
 STAMP = BUNDLE / ".inputs.sha256"
 INPUTS = ("package.json", "yarn.lock", ".yarnrc.yml", "tsconfig.json", "src", "style")
@@ -115,8 +118,51 @@ class BuildLabextension(Command):
         data_files.extend([e for e in bundle_data_files() if e not in data_files])
 
 
+class BuildSandboxInit(Command):
+    """The local executor's node init, a small C program (plugins/_sandbox.c), built beside the
+    package's modules (in place for an editable install). Optional: where no C compiler is,
+    the install goes on and the fork server runs the same init in Python, slower."""
+
+    description = "build the local sandbox's node init (C), where a C compiler is"
+    user_options: list[tuple[str, str | None, str]] = []
+    editable_mode = False  # set by editable_wheel
+
+    def initialize_options(self) -> None:
+        self.build_lib: str | None = None
+
+    def finalize_options(self) -> None:
+        self.set_undefined_options("build", ("build_lib", "build_lib"))
+
+    def target(self) -> Path:
+        where = Path("plugins") if self.editable_mode else Path(self.build_lib, "argosy", "plugins")
+        return where / SANDBOX_INIT
+
+    def get_outputs(self) -> list[str]:
+        return [] if self.editable_mode else [str(self.target())]
+
+    def run(self) -> None:
+        target = self.target()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cc = shlex.split(os.environ.get("CC", "cc"))
+        failed = ""
+        # Static where the C library allows it: no dynamic loading, ~0.2 ms less per node.
+        for link in (["-static"], []):
+            try:
+                done = subprocess.run([*cc, "-O2", *link, "-o", str(target), str(SANDBOX_SOURCE)],
+                                      check=False, capture_output=True, text=True)
+                failed = done.stderr.strip() or f"exited {done.returncode}" \
+                    if done.returncode else ""
+            except OSError as e:
+                failed = str(e)
+            if not failed:
+                return
+        print(f"argosy: building the sandbox's C init failed ({' '.join(cc)}: {failed}); "
+              "steps will start slower, through an init in Python", flush=True)
+
+
 class Build(build):
-    sub_commands = [("build_labextension", None), *build.sub_commands]
+    sub_commands = [("build_labextension", None), ("build_sandbox_init", None),
+                    *build.sub_commands]
 
 
 class Sdist(sdist):
@@ -136,6 +182,8 @@ class EditableWheel(editable_wheel):
         super()._run_install(category)
 
 
-setup(cmdclass={"build": Build, "build_labextension": BuildLabextension, "sdist": Sdist,
+setup(cmdclass={"build": Build, "build_labextension": BuildLabextension,
+                "build_sandbox_init": BuildSandboxInit, "sdist": Sdist,
                 "editable_wheel": EditableWheel},
+
       setup_requires=BUILD_REQUIRES if bundle_stale() else [])

@@ -34,33 +34,44 @@ one per event loop, with requests pipelined: the engine goes on scheduling while
 starts processes. For each process the server
 
 1. creates the node's directories and opens its stdout/stderr/stdin files,
-2. forks the node's init into a PID namespace and a mount namespace of its own
-   (``clone(CLONE_NEWPID | CLONE_NEWNS)``): the init makes ``/`` private, binds ``node_dir/tmp``
-   onto ``/tmp``, mounts the namespace's ``/proc``, ``posix_spawn``\\ s the command there as a
-   session leader with the files as fds 0-2, forwards SIGTERM/SIGINT to it, reaps orphans and
-   exits with its status; that exit ends every process of the namespace (``setsid``, daemons),
-   and ``kill -9 -1`` in a step reaches only the node's own processes;
-3. replies with the init's pid, its start time and the read end of a "done" pipe;
+2. lays the node's view out as a plan: the list of mounts that make it (private ``/``, an
+   overlay of each writable disk, binds of the kernel's views, the private ``/tmp``, ``/proc``,
+   ``pivot_root``), computed once per mount table, with the node's volumes added;
+3. spawns ``argosy-sandbox-init`` (``_sandbox.c``, built at install), which forks the node's
+   init into a PID namespace and a mount namespace of its own (``CLONE_NEWPID | CLONE_NEWNS``,
+   and ``CLONE_PARENT``: the init is the server's child) and reports its pid: the init carries
+   the plan out, starts the command there as a session leader with the files as fds 0-2,
+   forwards SIGTERM/SIGINT to it, reaps orphans and exits with its status; that exit ends
+   every process of the namespace (``setsid``, daemons), and ``kill -9 -1`` in a step reaches
+   only the node's own processes;
+4. replies with the init's pid, its start time and the read end of a "done" pipe;
 
-and when the step exits, its init kills what is left of the node, writes ``rc`` and exits,
-which closes the done pipe (the init holds its only write end), so the engine waits for that
-pipe and finds the exit code recorded, without waiting for the kernel to tear the node's
-namespaces down; unisolated, the server writes ``rc`` and closes the pipe. Why, measured on a
-2-vCPU VM (best of several rounds, ``tests/executor/bench_spawn.py``;
-``Popen(["true"]).wait()`` takes 0.6 ms there):
+and when the step exits, its init kills what is left of the node, writes ``rc`` and closes
+the done pipe (it holds its only write end), so the engine waits for that pipe and finds the
+exit code recorded, without waiting for the kernel to tear the node's namespaces down;
+unisolated, the server writes ``rc`` and closes the pipe. Why, measured on a 2-vCPU VM (best
+of several rounds, ``tests/executor/bench_spawn.py``; ``Popen(["true"]).wait()`` takes 0.6 ms
+there):
 
 * ``posix_spawn`` is a vfork: no page tables are copied, so it costs the same from any process.
   The former ``preexec_fn`` (unshare + mount in the child) made the engine ``fork()`` instead,
   whose cost grows with the engine's resident memory: ``true`` took 3.7 ms at 31 MB and 25 ms
-  at 330 MB. Only the ~10 MB server forks (~0.9 ms): once per node, for its init, the price
-  of a PID namespace, whose PID 1 must be a process that handles signals and reaps. The init
-  is the server's own Python, forked, not a new interpreter; the command itself is spawned.
+  at 330 MB. For the same reason the node's init is a small C program the server spawns, not
+  the server's ~10 MB Python forked: that fork cost ~1.5 ms of CPU a node (page tables, and a
+  copy of each page either side then wrote), and the init's Python ~2 ms more; the C init
+  costs ~0.3 ms for its exec plus the kernel's work for the mounts. Where no C compiler was
+  at install, or with ``ARGOSY_SANDBOX_INIT=python``, the server forks an init in Python that
+  carries out the same plan (``run_plan``).
+* As a user but root, the server's user namespace gives it the capabilities to mount; they
+  survive the init's exec only as ambient capabilities, which the server raises and the init
+  clears before it starts the step.
 * No ``sh`` wrapper (its extra exec + fork cost ~1.2 ms): the init records the command's exit
   code (128+N for signal N) before it exits, and the server, the init's parent, records it if
   the init was killed first; both before the init is reaped, so whoever sees the process gone
   also sees ``rc``. Unisolated, the server spawns the command itself, with no init.
-* The server parses the mount table a node's view is laid out from once, and again only when
-  it changed, rather than each init parsing its copy (~0.7 ms of CPU per node).
+* The server parses the mount table a node's view is laid out from, and makes the plan, once,
+  and again only when the table changed, rather than each init parsing its copy (~0.7 ms of
+  CPU per node).
 * If the engine dies, the server keeps running until the processes it started have ended and
   their codes are recorded, then exits; a restarted engine re-adopts them through the pid file
   (pidfd) and ``rc``. If the server dies, the engine starts another on the next request;
@@ -90,6 +101,7 @@ import logging
 import marshal
 import os
 import posixpath
+import re
 import shutil
 import signal
 import socket
@@ -383,7 +395,7 @@ os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # the engine's inheritable fds are 
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)  # was this source, read to its end
 os.close(null)
-import ctypes, errno, fcntl, gc, marshal, re, select, signal, socket, stat
+import ctypes, errno, fcntl, gc, marshal, re, select, signal, socket, stat, sys
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -395,6 +407,9 @@ libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes
 # resumes with it as the parent does (we have no other thread).
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+SYS_CAPGET, SYS_CAPSET = {"x86_64": (125, 126), "aarch64": (90, 91)}.get(os.uname().machine,
+                                                                          (None, None))
+PR_CAP_AMBIENT = 47
 MNT_DETACH = 2
 OVERLAY_OPTIONS = (",volatile", "", ",volatile,userxattr", ",userxattr")
 # File systems a node sees as the host's (bound, not layered): kernel views and RAM disks.
@@ -415,6 +430,9 @@ engines = [socket.socket(fileno=3)]
 # install their handlers for those when they need them.
 default = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 children = {}  # pid -> (node_dir, write end of its done pipe)
+# The C init (_sandbox.c), whose path the engine passes as our first argument; None: run_plan.
+native = sys.argv[1] if len(sys.argv) > 1 and os.access(sys.argv[1], os.X_OK) and \
+    SYS_CAPGET is not None else None
 
 
 def check(failed, what):
@@ -423,38 +441,10 @@ def check(failed, what):
         raise OSError(err, what + ": " + os.strerror(err))
 
 
-def enter_private_tmp(tmp, keep=(), hide=()):
+def enter_private_tmp():
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    set_up_mounts(tmp, keep, hide)
-
-
-def set_up_mounts(tmp, keep=(), hide=(), volumes=()):
-    # In a fresh mount namespace. Private first, or the bind mount would propagate back into
-    # the host's namespace.
+    # Private first, or a mount would propagate back into the host's namespace.
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
-    if tmp is None:
-        return
-    host_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
-    try:
-        check(libc.mount(os.fsencode(tmp), b"/tmp", None, MS_BIND | MS_REC, None),
-              "bind-mounting onto /tmp")
-        # The host's /tmp subtrees the engine itself lives in (its checkout, its Python, its
-        # PATH) stay visible, so programs there still run.
-        for name in keep:
-            target = os.path.join("/tmp", name)
-            os.makedirs(target, exist_ok=True)
-            source = "/proc/self/fd/%d/%s" % (host_tmp, name)
-            check(libc.mount(os.fsencode(source), os.fsencode(target), None,
-                             MS_BIND | MS_REC, None), "bind-mounting /tmp/" + name)
-    finally:
-        os.close(host_tmp)
-    bind_volumes("", volumes)  # before hiding: a volume may live under the store
-    # argosy's own files (the store, its tokens, other nodes' directories): an empty,
-    # read-only directory in their place. The node's own files are open or mounted already.
-    for path in hide:
-        if os.path.isdir(path):
-            check(libc.mount(b"none", os.fsencode(path), b"tmpfs", MS_RDONLY,
-                             b"size=4k,mode=0555"), "hiding " + path)
 
 
 def unescape(text):
@@ -494,8 +484,7 @@ def host_mounts():
     # The tree a node's view is laid out from, as (root mount, children by parent id): parsed
     # here, in the server, and again only when the mount table changed, which the kernel
     # flags on an open mountinfo as an exceptional condition (proc(5)). A node's namespace is
-    # a copy of ours, so the tree is its own; parsing it in each node cost ~0.7 ms of CPU,
-    # reading it in the server for each node ~0.15 ms.
+    # a copy of ours, so the tree is its own.
     here = os.readlink("/proc/self/ns/mnt")  # the user namespace probe() may have entered
     fd, ns, tree = mounts
     if ns != here:
@@ -511,178 +500,274 @@ def host_mounts():
         top = [m for m in table if m[2] == "/" and m[1] not in ids][-1:] or \
             [m for m in table if m[2] == "/"][-1:]
         tree = top[0], children
+        plans.clear()
     mounts[:] = fd, here, tree
     return tree
 
 
-def bind(source, target, read_only=False):
-    check(libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None),
-          "bind-mounting " + source)
-    if read_only:  # keeping the flags a user namespace locks (nosuid, nodev, noexec)
-        kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        check(libc.mount(None, os.fsencode(target), None,
-                         MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None),
-              "making " + target + " read-only")
+# -- a node's view, as a plan ------------------------------------------------------------------
+# The mounts that make a node's view are decided here, once per mount table (and what is kept
+# and hidden), as a list of operations the node's init carries out: the C init
+# (plugins/_sandbox.c documents the operations) or, without it, run_plan below. Paths are
+# relative to the node's directory, the init's working directory until pivot ("C").
+
+plans = {}  # (layered, keep, hide) -> (head, tail) of the plan, for the current mount table
+overlay_ok = None  # whether / can be one overlay here (not in a user namespace); None: not tried
 
 
-def bind_volumes(root, volumes):
-    # The node's volumeMounts: each host path bound at root + its mount path (made in the
-    # node's view: its own layer when layered), read-only when asked.
-    for source, target, read_only in volumes:
-        target = root + target
-        try:
-            if os.path.isdir(source):
-                os.makedirs(target, exist_ok=True)
-            elif not os.path.exists(target):
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                open(target, "a").close()
-        except PermissionError:
-            raise OSError(errno.EACCES, "cannot make the mount point " + target[len(root):]
-                          + ": its directory is the host's here (not layered), not yours")
-        bind(source, target, read_only)
+def layer_dir(point):
+    # A layer's directory under node_dir/layers: its mount point quoted (local.py's
+    # _layer_name), so no overlay option needs escaping.
+    for c in "%/,:\\":
+        point = point.replace(c, "%%%02X" % ord(c))
+    return "layers/" + point
 
 
-def volume_points(table, layers, volumes):
-    # Each volume's mount point made in the upper layer that will show it, before the
-    # overlays are mounted: in a user namespace the host's directories (/mnt, owned by root)
-    # are not ours to make entries in through the overlay.
-    ids = dict((m[0], m) for m in table)
-    points = [m[2] for m in table if own_layer(m, ids.get(m[1]))]
-    for source, target, _read_only in volumes:
-        point = max((p for p in points if target.startswith(p.rstrip("/") + "/")), key=len,
-                    default="/")
-        rel = target[len(point.rstrip("/")) + 1:]
-        places = [(point, rel)]
-        if point == "/" and "/" in rel:  # or its top-level directory's overlay (layer_entries)
-            top, rest = rel.split("/", 1)
-            places.append(("/" + top, rest))
-        for where, path in places:
-            upper = os.path.join(layers, where.replace("%", "%25").replace("/", "%2F"), "upper")
-            path = os.path.join(upper, path)
-            if os.path.isdir(source):
-                os.makedirs(path, exist_ok=True)
-            elif not os.path.exists(path):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                open(path, "a").close()
+def bind_ops(source, target, read_only=False, flags=""):
+    return [("B" + flags, source, target)] + ([("R", target)] if read_only else [])
 
 
-def layer(mount, children, root, layers, parent=None):
-    # Mounts ``mount`` at root + its mount point: an overlay with an upper layer of the node's
-    # own if it is a writable disk, else the host's, bound (see own_layer).
+def overlay_ops(point, target, flags=""):
+    # Flag 8, for /: never the host's / bound in its place, where the node's writes would land.
+    name = layer_dir(point)
+    flags = str(int(flags or 0) | (8 if point == "/" else 0))
+    return [("D", name + "/upper"), ("D", name + "/work"),
+            ("O" + flags, point, target, name, "|".join(OVERLAY_OPTIONS))]
+
+
+def layer_ops(mount, children, root, ops, parent=None):
+    # ``mount`` at root + its mount point: an overlay with an upper layer of the node's own if
+    # it is a writable disk (the host's, bound, where the kernel refuses one), else the host's,
+    # bound (see own_layer). A mount that vanishes before the node starts is skipped ("2").
     point, fstype = mount[2], mount[3]
     target = root + point.rstrip("/")
+    flags = "" if parent is None else "2"
     if not own_layer(mount, parent):
         if fstype in VIRTUAL or mount[4] or fstype == "overlay":
-            bind(point, target or "/", read_only=fstype == "overlay" and not mount[4])
+            ops += bind_ops(point, target, fstype == "overlay" and not mount[4], flags)
         else:  # shown by its parent's overlay; what is mounted on it is not
-            layer_children(mount, children, root, layers)
+            layer_children(mount, children, root, ops)
         return
-    if not overlay(point, target or root, layers):
-        if point == "/":
-            layer_entries(children.get(mount[0], ()), root, layers)
-        else:  # e.g. the node's own directory is on it: its writes are the host's
-            bind(point, target)
+    if point == "/" and not overlay_ok:
+        layer_entries(children.get(mount[0], ()), root, ops)
         return
-    layer_children(mount, children, root, layers)
+    ops += overlay_ops(point, target, flags)
+    layer_children(mount, children, root, ops)
 
 
-def layer_children(mount, children, root, layers):
+def layer_children(mount, children, root, ops):
     for child in children.get(mount[0], ()):  # an overlay shows no mounts of its lower
         # Not what the node's own /proc and /tmp cover (podman's overlays under /tmp): bound
         # there, they would only be hidden, at a cost, or fail the node when they vanish.
         if not child[2].startswith(("/proc/", "/tmp/")) and child[2] not in ("/proc", "/tmp"):
-            try:
-                layer(child, children, root, layers, mount)
-            except OSError:
-                if mounted(child[2]):
-                    raise
-                # else unmounted (and maybe removed) since the server read the table
+            layer_ops(child, children, root, ops, mount)
 
 
-def mounted(point):
-    # Whether ``point`` is still a mount point in this namespace.
-    return any(m[2] == point for m in mount_table())
-
-
-def overlay(point, target, layers):
-    # An overlay of ``point`` at ``target``, its upper layer in layers/<point quoted>; False
-    # if the kernel refuses it.
-    name = os.path.join(layers, point.replace("%", "%25").replace("/", "%2F"))
-    os.makedirs(os.path.join(name, "upper"), exist_ok=True)
-    os.makedirs(os.path.join(name, "work"), exist_ok=True)
-    os.chdir(name)  # relative upper and work: node paths need no escaping
-    lower = point.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
-    options = "lowerdir=%s,upperdir=upper,workdir=work" % lower
-    # volatile: no sync of the upper disk when the node's namespace ends (that sync was most
-    # of a node's cost); the layer is the node's scratch, of no use after a crash anyway.
-    # userxattr: in a user namespace, overlayfs keeps its xattrs there.
-    for extra in OVERLAY_OPTIONS:
-        if not libc.mount(b"overlay", os.fsencode(target), b"overlay", 0,
-                          os.fsencode(options + extra)):
-            return True
-    return False
-
-
-def layer_entries(mounts, root, layers):
-    # When / cannot be one overlay (in a user namespace its mounts are locked to it, or the
-    # node's own directory is on it): the node's root is a directory of its own, holding an
-    # overlay (or, where refused, a bind) of each of the host's top-level directories, and
-    # its symlinks and files.
-    base = os.path.join(layers, "%2F", "upper")
-    os.makedirs(base, exist_ok=True)
-    bind(base, root)
+def layer_entries(mounts, root, ops):
+    # When / cannot be one overlay (in a user namespace its mounts are locked to it): the
+    # node's root is a directory of its own, holding an overlay (or, where refused, a bind) of
+    # each of the host's top-level directories, and its symlinks and files.
+    base = layer_dir("/") + "/upper"
+    ops += [("D", base), ("B", base, root)]
     points = dict((m[2], m) for m in mounts)
-    for entry in os.listdir("/"):
+    for entry in sorted(os.listdir("/")):
         path, target = "/" + entry, root + "/" + entry
         if entry in ("proc", "tmp"):
-            os.makedirs(target, exist_ok=True)
+            ops.append(("D", target))
         elif os.path.islink(path):
-            if not os.path.lexists(target):
-                os.symlink(os.readlink(path), target)
+            ops.append(("L", target, os.readlink(path)))
         elif os.path.isdir(path):
-            os.makedirs(target, exist_ok=True)
+            ops.append(("D", target))
             mount = points.get(path)
             if mount is not None and (mount[3] in VIRTUAL or mount[4]):
-                bind(path, target)
-            elif not overlay(path, target, layers):
-                bind(path, target)
+                ops += bind_ops(path, target)
+            else:
+                ops += overlay_ops(path, target)
         else:
-            if not os.path.exists(target):
-                open(target, "a").close()
-            bind(path, target)
+            ops += [("F", target)] + bind_ops(path, target)
 
 
-def enter_private_root(node, tmp, keep, hide, volumes, tree):
-    # Every writable disk under / as an overlay whose upper layer is in node_dir/layers, the
-    # node's private /tmp, a fresh /dev/shm and /proc; then that view becomes its /.
-    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
-    top, children = tree
-    root = os.path.join(node, "root")
-    os.makedirs(root, exist_ok=True)
-    if volumes:
-        table = [m for ms in children.values() for m in ms]
-        volume_points(table, os.path.join(node, "layers"), volumes)
-    layer(top, children, root, os.path.join(node, "layers"))
-    bind(tmp, root + "/tmp")
-    for name in keep:
-        target = root + "/tmp/" + name
-        os.makedirs(target, exist_ok=True)
-        bind("/tmp/" + name, target)
-    if os.path.isdir(root + "/dev/shm"):  # a container's own, with Docker's default size
-        check(libc.mount(b"shm", os.fsencode(root + "/dev/shm"), b"tmpfs",
-                         MS_NOSUID | MS_NODEV, b"size=64m"), "mounting /dev/shm")
-    for path in hide:
-        if os.path.isdir(root + path):
-            check(libc.mount(b"none", os.fsencode(root + path), b"tmpfs", MS_RDONLY,
-                             b"size=4k,mode=0555"), "hiding " + path)
-    bind_volumes(root, volumes)  # the host's paths are still there, under the node's view
-    check(libc.mount(b"proc", os.fsencode(root + "/proc"), b"proc",
-                     MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mounting /proc")
-    os.chdir(root)
-    check(SYS_PIVOT_ROOT is None or pylibc.syscall(SYS_PIVOT_ROOT, b".", b".") < 0,
-          "pivot_root")
-    check(libc.umount2(b".", MNT_DETACH), "detaching the host's /")
-    os.chdir("/")
+def view_plan(layered, keep, hide):
+    # The node-independent (head, tail) of a plan: the node's volumes go between them.
+    tree = host_mounts() if layered else None  # first: a changed mount table clears plans
+    key = (layered, keep, hide)
+    if key in plans:
+        return plans[key]
+    ops = [("P",)]
+    proc = str(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if layered:
+        top, children = tree
+        ops.append(("D", "root"))
+        layer_ops(top, children, "root", ops)
+        ops += bind_ops("tmp", "root/tmp")
+        for name in keep:  # the host's /tmp subtrees the engine lives in stay visible
+            ops += [("D", "root/tmp/" + name)] + bind_ops("/tmp/" + name, "root/tmp/" + name)
+        # A container's own /dev/shm, with Docker's default size.
+        ops.append(("M1", "shm", "root/dev/shm", "tmpfs", str(MS_NOSUID | MS_NODEV), "size=64m"))
+        ops += [("M1", "none", "root" + path, "tmpfs", str(MS_RDONLY), "size=4k,mode=0555")
+                for path in hide]
+        tail = [("M", "proc", "root/proc", "proc", proc, ""), ("C", "root")]
+    else:
+        for name in keep:  # bound into the private /tmp first: its bind then carries them
+            ops += [("D", "tmp/" + name)] + bind_ops("/tmp/" + name, "tmp/" + name)
+        ops += bind_ops("tmp", "/tmp")
+        # argosy's own files (the store, its tokens, other nodes' directories): an empty,
+        # read-only directory in their place, after the volumes (one may live under the store).
+        tail = [("M1", "none", path, "tmpfs", str(MS_RDONLY), "size=4k,mode=0555")
+                for path in hide]
+        # A /proc of the node's PID namespace, where the kernel allows it: ps shows the node's
+        # processes only; else the host's, whose pids mean nothing here.
+        tail.append(("M4", "proc", "/proc", "proc", proc, ""))
+    plans[key] = ops, tail
+    return ops, tail
+
+
+def volume_ops(root, volumes):
+    # The node's volumeMounts: each host path bound at root + its mount path, read-only when
+    # asked (the host's paths are still there, under the node's view).
+    ops = []
+    for source, target, read_only in volumes:
+        make = "D" if os.path.isdir(source) else "F"
+        ops += [(make, root + target)] + bind_ops(source, root + target, read_only)
+    return ops
+
+
+def volume_point_ops(volumes):
+    # Each volume's mount point made in the upper layer that will show it, before the
+    # overlays are mounted: in a user namespace the host's directories (/mnt, owned by root)
+    # are not ours to make entries in through the overlay.
+    return [("D" if os.path.isdir(source) else "F", layer + "/upper/" + path)
+            for source, target, _read_only in volumes for layer, path in volume_layers(target)]
+
+
+def volume_layers(target):
+    # The upper layers (and paths in them) that show ``target``: the deepest own layer's, and
+    # its top-level directory's when / is made of those (layer_entries).
+    top, children = host_mounts()
+    table = [m for ms in children.values() for m in ms]
+    ids = dict((m[0], m) for m in table)
+    points = [m[2] for m in table if own_layer(m, ids.get(m[1]))]
+    point = max((p for p in points if target.startswith(p.rstrip("/") + "/")), key=len,
+                default="/")
+    rel = target[len(point.rstrip("/")) + 1:]
+    places = [(point, rel)]
+    if point == "/" and "/" in rel:
+        first, rest = rel.split("/", 1)
+        places.append(("/" + first, rest))
+    return [(layer_dir(where), path) for where, path in places]
+
+
+def node_plan(layered, keep, hide, volumes, pids, cgroup):
+    head, tail = view_plan(layered, keep, hide)
+    ops = []
+    if pids:  # the node's PID namespace allocates pids below this: a fork bomb stops there
+        ops.append(("W", PID_MAX, str(pids)))
+    for group in cgroup or ():  # its limits: the step and all it starts are born in them
+        ops.append(("W", os.path.join(group, "cgroup.procs"), "0"))
+    if layered:
+        ops += volume_point_ops(volumes)
+    return ops + head + volume_ops("root" if layered else "", volumes) + tail
+    return ops
+
+
+def encode(ops):
+    return b"".join(os.fsencode(field) + b"\0" for op in ops for field in op)
+
+
+def run_plan(ops):
+    # The plan carried out in Python, where the C init is not built (see _sandbox.c).
+    for op in ops:
+        code, flags, args = op[0][0], int(op[0][1:] or 0), op[1:]
+        target = args[1] if code in "BMO" else args[0] if args else "/"
+        if flags & 1 and not os.path.isdir(target):
+            continue
+        try:
+            plan_step(code, flags, args)
+        except OSError as e:
+            if not (flags & 4 or (flags & 2 and e.errno == errno.ENOENT)):
+                raise OSError(e.errno, "%s %s: %s" % (code, target, e.strerror))
+
+
+def plan_step(code, flags, args):
+    if code == "P":
+        check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    elif code == "W":
+        with open(args[0], "w") as f:
+            f.write(args[1])
+    elif code == "D":
+        os.makedirs(args[0], exist_ok=True)
+    elif code == "F":
+        if not os.path.exists(args[0]):
+            os.makedirs(os.path.dirname(args[0]) or ".", exist_ok=True)
+            open(args[0], "a").close()
+    elif code == "L":
+        if not os.path.lexists(args[0]):
+            os.symlink(args[1], args[0])
+    elif code == "B":
+        mount(args[0], args[1], None, MS_BIND | MS_REC, None)
+    elif code == "R":
+        kept = os.statvfs(args[0]).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        mount(None, args[0], None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None)
+    elif code == "M":
+        mount(args[0] or None, args[1], args[2] or None, int(args[3]), args[4] or None)
+    elif code == "O":
+        lower = args[0].replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+        data = "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (lower, args[2], args[2])
+        for extra in args[3].split("|"):
+            if not libc.mount(b"overlay", os.fsencode(args[1]), b"overlay", 0,
+                              os.fsencode(data + extra)):
+                return
+        check(flags & 8, "overlay")
+        mount(args[0], args[1], None, MS_BIND | MS_REC, None)
+    elif code == "C":
+        os.chdir(args[0])
+        check(SYS_PIVOT_ROOT is None or pylibc.syscall(SYS_PIVOT_ROOT, b".", b".") < 0,
+              "pivot_root")
+        check(libc.umount2(b".", MNT_DETACH), "detaching the host's /")
+        os.chdir("/")
+
+
+def mount(source, target, fstype, flags, data):
+    enc = lambda s: None if s is None else os.fsencode(s)  # noqa: E731
+    check(libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), "mount")
+
+
+def probe_overlay(node):
+    # Whether / can be one overlay in a node's namespace (not where a user namespace locks
+    # its mounts), tried once in a throwaway mount namespace on scratch directories.
+    global overlay_ok
+    if overlay_ok is None:
+        scratch = os.path.join(node, ".overlay-probe")
+        for name in ("upper", "work", "root"):
+            os.makedirs(os.path.join(scratch, name), exist_ok=True)
+        pid = clone(CLONE_NEWNS)
+        if pid == 0:
+            code = 1
+            try:
+                os.chdir(scratch)
+                run_plan([("P",)])
+                code = 0 if any(not libc.mount(
+                    b"overlay", b"root", b"overlay", 0,
+                    b"lowerdir=/,upperdir=upper,workdir=work" + os.fsencode(extra))
+                    for extra in OVERLAY_OPTIONS) else 1
+            finally:
+                os._exit(code)
+        overlay_ok = os.waitpid(pid, 0)[1] == 0
+        try:  # overlayfs leaves work/work mode 000: its owner could not remove it
+            os.chmod(os.path.join(scratch, "work", "work"), 0o700)
+        except OSError:
+            pass
+        remove_tree(scratch)
+    return overlay_ok
+
+
+def remove_tree(path):
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            remove_tree(entry.path)
+        else:
+            os.unlink(entry.path)
+    os.rmdir(path)
 
 
 def clone(flags):
@@ -697,20 +782,50 @@ def clone(flags):
 
 def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids, cgroup):
     # The node's init: PID 1 of a PID namespace and in a mount namespace of its own.
-    tree = host_mounts() if layered else None
+    if layered:
+        probe_overlay(node)
+    ops = node_plan(layered, keep, hide, volumes, pids, cgroup)
+    if native is not None:
+        return native_start(argv, env, cwd, node, fds, ops)
     pid = clone(CLONE_NEWPID | CLONE_NEWNS)
     if pid == 0:
-        node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids, cgroup)
+        node_init(argv, env, cwd, node, fds, ops)
     return pid
 
 
-def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pids, cgroup):
-    # PID 1 of the node: sets up its view of the files, starts the step, forwards SIGTERM and
-    # SIGINT to it (PID 1 gets no signal it has no handler for), reaps what is orphaned in the
-    # namespace and, once the step ended, kills what is left in it (`cmd &`, setsid, nohup),
-    # as a container's end does, records the step's status and exits with it. Never returns
-    # into the server's loop, whatever happens. fds: stdin, stdout, stderr, the node's
-    # directory and the write end of its done pipe.
+def native_start(argv, env, cwd, node, fds, ops):
+    # The C init (_sandbox.c): spawned, it forks the node's init as our child and reports its
+    # pid. Its fds 0-5 are dup2'd from copies above them, so none is overwritten first.
+    fields = [field for op in ops for field in op]
+    r, w = os.pipe()
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (*fds, w)]
+    try:
+        os.close(w)
+        os.posix_spawn(native, ["argosy-sandbox-init", node, cwd, env.get("PATH", os.defpath),
+                                str(len(fields)), *fields, *argv], env,
+                       file_actions=[(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(high)])
+        for fd in high:
+            os.close(fd)
+        high = []
+        report = os.read(r, 8)
+    finally:
+        for fd in high:
+            os.close(fd)
+        os.close(r)
+    pid = int.from_bytes(report, "little", signed=True) if len(report) == 8 else -errno.EIO
+    if pid < 0:
+        raise OSError(-pid, "clone(CLONE_NEWPID): " + os.strerror(-pid))
+    return pid
+
+
+def node_init(argv, env, cwd, node, fds, ops):
+    # PID 1 of the node, in Python (without the C init; _sandbox.c does the same): carries
+    # out the plan of its view, starts the step, forwards SIGTERM and SIGINT to it (PID 1
+    # gets no signal it has no handler for), reaps what is orphaned in the namespace and,
+    # once the step ended, kills what is left in it (`cmd &`, setsid, nohup), as a
+    # container's end does, records the step's status and exits with it. Never returns into
+    # the server's loop, whatever happens. fds: stdin, stdout, stderr, the node's directory
+    # and the write end of its done pipe.
     code = 125
     try:
         gc.disable()  # a collection would write to (so copy) the server's pages
@@ -724,22 +839,8 @@ def node_init(argv, env, cwd, node, layered, keep, hide, fds, volumes, tree, pid
         for i, fd in enumerate(fds):
             os.dup2(fd, i, inheritable=i < 3)
         os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # the engine's sockets, other nodes' pipes
-        if pids:  # the node's PID namespace allocates pids below this: a fork bomb stops there
-            with open(PID_MAX, "w") as f:
-                f.write(str(pids))
-        for group in cgroup or ():  # its limits: the step and all it starts are born in them
-            with open(os.path.join(group, "cgroup.procs"), "w") as f:
-                f.write("0")
-        tmp = os.path.join(node, "tmp")
-        if layered:
-            enter_private_root(node, tmp, keep, hide, volumes, tree)
-        else:
-            set_up_mounts(tmp, keep, hide, volumes)
-            try:  # a /proc of this namespace: ps shows the node's processes only
-                check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                 None), "mounting /proc")
-            except OSError:
-                pass  # the host's: its pids mean nothing here, nothing outside can be signalled
+        os.chdir(node)  # by path: fd 3 is of the server's mount namespace (see _sandbox.c)
+        run_plan(ops)
         os.makedirs(cwd, exist_ok=True)  # as a container runtime creates a missing workingDir
         os.chdir(cwd)
         step = []
@@ -868,6 +969,7 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
         else:
             try:
                 os.chdir(cwd)
+                ambient_capabilities(False)
                 pid = os.posix_spawn(
                     resolve(argv[0], env), argv, env, setsid=True, setsigdef=default,
                     setsigmask=(), file_actions=[(os.POSIX_SPAWN_DUP2, fd, i)
@@ -877,6 +979,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
                 os.write(fds[2], ("argosy: %s: %s\n" % (argv[0], e.strerror)).encode())
             finally:
                 os.chdir("/")
+                if ambient:
+                    ambient_capabilities(True)
     except BaseException:
         os.close(r)
         if w is not None:
@@ -942,8 +1046,34 @@ def probe():
             # Not allowed to make mount namespaces (not root, or no CAP_SYS_ADMIN): in a user
             # namespace of our own we are, with our uid and gid mapped to themselves.
             reason = enter_user_namespace(reason) or try_private_tmp()
+            if reason is None and native is not None:
+                ambient_capabilities(True)
         sandbox = reason or ""
     return sandbox or None
+
+
+ambient = []  # the capabilities raised ambient (ambient_capabilities), while they are
+
+
+def ambient_capabilities(raised):
+    # As a user but root, what our user namespace lets us do (mount) would not survive the
+    # exec of the C init, unless ambient; the init clears them before it starts the step. A
+    # process this server spawns itself (unisolated) gets them cleared first, and raised after.
+    if not raised:
+        if ambient:
+            libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+        return
+    if not ambient:
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, us
+        data = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) x 2 words
+        check(pylibc.syscall(SYS_CAPGET, header, data) < 0, "capget")
+        data[2], data[5] = data[1], data[4]  # inheritable: all we are permitted
+        check(pylibc.syscall(SYS_CAPSET, header, data) < 0, "capset")
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+        ambient.extend(c for c in range(last + 1) if (data[1 + 3 * (c // 32)] >> c % 32) & 1)
+    for cap in ambient:
+        libc.prctl(PR_CAP_AMBIENT, 2, cap, 0, 0)  # PR_CAP_AMBIENT_RAISE
 
 
 def try_private_tmp():
@@ -953,7 +1083,7 @@ def try_private_tmp():
     host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY)
     here = os.readlink("/proc/self/ns/mnt")
     try:
-        enter_private_tmp(None)
+        enter_private_tmp()
     except OSError as e:
         return str(e)
     finally:
@@ -1107,8 +1237,11 @@ main()
 
 
 def _layer_name(point: str) -> str:
-    """A layer's directory name under ``node_dir/layers``: its mount point, quoted."""
-    return point.replace("%", "%25").replace("/", "%2F")
+    """A layer's directory name under ``node_dir/layers``: its mount point, quoted (as the
+    fork server's layer_dir quotes it: no overlay option needs escaping)."""
+    for c in "%/,:\\":
+        point = point.replace(c, f"%{ord(c):02X}")
+    return point
 
 
 def _layered_mounts(node: Path) -> list[str]:
@@ -1117,7 +1250,7 @@ def _layered_mounts(node: Path) -> list[str]:
         names = os.listdir(node / "layers")
     except OSError:
         return []
-    points = [n.replace("%2F", "/").replace("%25", "%") for n in names]
+    points = [re.sub("%([0-9A-F]{2})", lambda m: chr(int(m[1], 16)), n) for n in names]
     return sorted(points, key=len, reverse=True)
 
 
@@ -1285,7 +1418,8 @@ class _ForkServer:
             os.write(source, _FORK_SERVER.encode())
             os.lseek(source, 0, os.SEEK_SET)
             self._pid = os.posix_spawn(
-                sys.executable, ["argosy-forkserver", "-I", "-S"], os.environ,
+                sys.executable, ["argosy-forkserver", "-I", "-S", "-", _native_init() or ""],
+                os.environ,
                 file_actions=[(os.POSIX_SPAWN_DUP2, source, 0),
                               (os.POSIX_SPAWN_DUP2, peer, 3),
                               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
@@ -1311,6 +1445,18 @@ class _ForkServer:
         sock.close()
         if not _exited(self._pid):
             self._retired.add(self._pid)  # reaped on a later request
+
+
+NATIVE_ENV = "ARGOSY_SANDBOX_INIT"  # "python": the fork server's init in Python, not C
+NATIVE_INIT = Path(__file__).with_name("argosy-sandbox-init")  # built from _sandbox.c
+
+
+def _native_init() -> str | None:
+    """The C init the fork server spawns for each node, or None: not built here (no C compiler
+    when argosy was installed), or ``ARGOSY_SANDBOX_INIT=python`` asks for none."""
+    if os.environ.get(NATIVE_ENV, "").strip().lower() == "python":
+        return None
+    return str(NATIVE_INIT) if os.access(NATIVE_INIT, os.X_OK) else None
 
 
 def _above_3(fd: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from argosy.plugins.local import LocalExecutor, ProcessLost, ProcessResult, ProcessSpec
+from argosy.plugins.local import (
+    LocalExecutor,
+    ProcessLost,
+    ProcessResult,
+    ProcessSpec,
+    _native_init,
+)
+from tests.conftest import REPO
 
 
 def spec(tmp_path: Path, argv: list[str], node: str = "node", **kw: object) -> ProcessSpec:
@@ -172,7 +180,7 @@ def test_the_nodes_layers_are_volatile(ex: LocalExecutor, tmp_path: Path) -> Non
     # was most of a node's cost).
     r = run(ex, spec(tmp_path, ["cat", "/proc/self/mountinfo"]))
     overlays = [line for line in r.stdout.splitlines()  # the node's own, not the host's
-                if " - overlay " in line and "upperdir=upper," in line]
+                if " - overlay " in line and "upperdir=layers/" in line]
     assert overlays, r.stdout
     options = [set(line.split(" - ")[1].split(" ")[2].split(",")) for line in overlays]
     assert all(o & {"volatile", "fsync=volatile"} for o in options), overlays
@@ -527,7 +535,9 @@ def test_an_unisolated_process_whose_fork_server_died_is_lost(tmp_path: Path) ->
 def test_the_fork_server_has_a_short_command_line(ex: LocalExecutor, tmp_path: Path) -> None:
     # What ps shows: its name, not its source.
     server = fork_server_pid(ex, tmp_path)
-    assert Path(f"/proc/{server}/cmdline").read_bytes() == b"argosy-forkserver\0-I\0-S\0"
+    init = _native_init()  # its one argument: the C init it spawns for each node, if built
+    assert Path(f"/proc/{server}/cmdline").read_bytes() == \
+        b"argosy-forkserver\0-I\0-S\0-\0" + os.fsencode(init or "") + b"\0"
     assert Path(f"/proc/{server}/comm").read_text() == "argosy-forkserv\n"  # 15 bytes at most
 
 
@@ -610,3 +620,40 @@ def test_what_a_process_leaves_in_its_group_ends_with_it(ex: LocalExecutor,
                                             ">/dev/null 2>&1 & echo started"]))
     assert (r.exit_code, r.stdout) == (0, "started\n")
     assert sleeps_gone(marker) == []
+
+
+# A node's view, as a step sees it: written to where it lands, on the host or in its layer.
+VIEW = textwrap.dedent("""
+    import asyncio, json, os, sys
+    from pathlib import Path
+    from argosy.plugins.local import LocalExecutor, ProcessSpec
+
+    node, outside = Path(sys.argv[1]), sys.argv[2]
+    script = (f"echo hi > {outside}; cat /proc/1/comm; ls /proc | grep -c '^[0-9]'; ls -A /tmp;"
+              f" pwd; grep -c -F {node} /proc/1/cmdline; sleep 1000 & exit 3")
+    r = asyncio.run(LocalExecutor(grace_seconds=0.5).run(
+        ProcessSpec(["sh", "-c", script], {"PATH": os.environ["PATH"]}, "/work/dir", node)))
+    layer = node / "layers" / "%2F" / "upper" / outside.lstrip("/")
+    print(json.dumps([r.exit_code, r.stdout, r.stderr, os.path.exists(outside), layer.read_text()]))
+""")
+
+
+@pytest.mark.parametrize("init", ["c", "python"])
+def test_the_c_and_the_python_init_give_a_node_the_same_view(
+        ex: LocalExecutor, tmp_path: Path, init: str) -> None:
+    # The C init is what runs where argosy was built with a C compiler; the Python one, its
+    # fallback, carries out the same plan. A fresh engine (and fork server) for each.
+    if init == "c" and _native_init() is None:
+        pytest.skip("the C init is not built here (no C compiler at install)")
+    outside = f"/argosy-test-{uuid.uuid4().hex}"
+    env = {**os.environ, "ARGOSY_SANDBOX_INIT": init, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", VIEW, str(tmp_path / "node"), outside],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    code, stdout, stderr, on_host, layered = json.loads(proc.stdout)
+    comm = "argosy-sandbox-" if init == "c" else "argosy-forkserv"
+    # Its own PID 1 and processes (init, sh, ls, grep), an empty /tmp, its workingDir
+    # made, nothing of the host's paths in its init's arguments, its write in its layer, the
+    # exit code recorded with the sleep left behind killed.
+    assert (code, stdout, stderr, on_host, layered) == (3, f"{comm}\n4\n/work/dir\n0\n", "",
+                                                        False, "hi\n")
