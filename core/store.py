@@ -256,6 +256,20 @@ def runtime_root() -> Path | None:
     return root
 
 
+#: Seconds between two sweeps of other homes' node directories (see ``Store.sweep_runtime``).
+SWEEP_HOMES_EVERY = 3600.0
+
+
+def _due(stamp: Path, every: float) -> bool:
+    """Whether ``every`` seconds have passed since ``stamp`` was last touched; touch it if so."""
+    with contextlib.suppress(OSError):
+        if time.time() - stamp.stat().st_mtime < every:
+            return False
+    with contextlib.suppress(OSError):
+        stamp.touch()
+    return True
+
+
 def remove_tree(path: Path) -> None:
     """Remove a directory tree, best effort, including the mode-0 work directories that
     overlayfs leaves in a node's layer: a non-root user owns them but cannot list them."""
@@ -463,7 +477,9 @@ class Store:
         """Remove node directories nobody will read: those of workflows no longer active
         (an engine killed as its workflow ended leaves them), and those of homes that no
         longer exist; and the whole logs of workflows deleted while they ran. An engine does
-        this as it starts."""
+        this as it starts; the homes beside its own at most every ``SWEEP_HOMES_EVERY``
+        seconds, since each is a file to read (40 µs apiece: a test machine gathers thousands)
+        and one of a deleted home holds only what its engine left when killed."""
         active = {r.uid for r in self.active()}
         with contextlib.suppress(FileNotFoundError):
             for entry in (self.home / "logs").iterdir():  # of workflows deleted mid-write
@@ -477,6 +493,8 @@ class Store:
             return
         self.runtime.mkdir(parents=True, exist_ok=True)
         (self.runtime / "home").write_text(str(self.home.resolve()))
+        if not _due(self.runtime.parent / ".swept", SWEEP_HOMES_EVERY):
+            return
         for other in self.runtime.parent.iterdir():
             try:
                 home = Path((other / "home").read_text())

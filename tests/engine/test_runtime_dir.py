@@ -95,6 +95,7 @@ def test_an_engine_start_sweeps_what_no_active_workflow_needs(tmp_path: Path,
         gone_home.close()
         (gone_home.run_dir("x") / "node").mkdir(parents=True)
         shutil.rmtree(tmp_path / "gone")
+        os.utime(tmp_path / "rt" / ".swept", (0, 0))  # the last sweep of homes: long ago
 
         Engine(store)
 
@@ -102,6 +103,26 @@ def test_an_engine_start_sweeps_what_no_active_workflow_needs(tmp_path: Path,
         assert not stale.parent.exists()
         assert not gone_home.runtime.exists()
         assert (store.runtime / "home").read_text() == str((tmp_path / "home").resolve())
+    finally:
+        store.close()
+
+
+def test_other_homes_are_swept_at_most_once_an_hour(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each home beside one's own is a file to read: an engine's start reads them only if
+    no other start did in the last hour, so thousands of them cost a start nothing."""
+    monkeypatch.setenv("ARGOSY_RUNTIME_DIR", str(tmp_path / "rt"))
+    gone = Store(tmp_path / "gone")
+    Engine(gone)  # sweeps the (no) other homes, and records when
+    gone.close()
+    shutil.rmtree(tmp_path / "gone")
+    store = Store(tmp_path / "home")
+    try:
+        Engine(store)
+        assert gone.runtime.exists()  # swept within the hour: left for a later start
+        os.utime(tmp_path / "rt" / ".swept", (0, 0))
+        Engine(store)
+        assert not gone.runtime.exists()
     finally:
         store.close()
 
