@@ -108,8 +108,9 @@ class Registry:
     # ---- loading --------------------------------------------------------------------------
 
     def _load_entry_points(self) -> None:
-        for ep in sorted(importlib.metadata.entry_points(group=GROUP), key=_load_order):
-            dist = ep.dist
+        found = _with_distributions(importlib.metadata.entry_points(group=GROUP))
+        # argosy's own plugins first, so that a third party cannot take their names.
+        for ep, dist, version in sorted(found, key=lambda e: (e[1] != _OWN_DIST, e[0].name)):
             known = self.plugins.get(ep.name)
             if known is not None:
                 # The same distribution found twice on sys.path is harmless; two claiming a name
@@ -118,8 +119,7 @@ class Registry:
                     self._problem(f"plugin {ep.name!r} ({ep.value}) is ignored: the name is "
                                   f"taken by {known.module}")
                 continue
-            info = PluginInfo(ep.name, ep.value, dist.name if dist else None,
-                              dist.version if dist else None)
+            info = PluginInfo(ep.name, ep.value, dist, version)
             self.plugins[ep.name] = info
             try:
                 self._register(ep.load(), ep.name)
@@ -442,9 +442,18 @@ def _builtin_function_names() -> set[str]:
     return set(BUILTIN_FUNCTIONS) | set(expr_builtins.FUNCTIONS) | set(expr_builtins.PREDICATES)
 
 
-def _load_order(ep: importlib.metadata.EntryPoint) -> tuple[bool, str]:
-    dist = ep.dist.name if ep.dist else ""
-    return (dist != _OWN_DIST, ep.name)
+def _with_distributions(eps: importlib.metadata.EntryPoints
+                        ) -> list[tuple[importlib.metadata.EntryPoint, str | None, str | None]]:
+    """Each entry point with its distribution's name and version. Each distribution's metadata
+    is read once: ``Distribution.name`` and ``.version`` parse the whole file at every call."""
+    known: dict[int, tuple[str | None, str | None]] = {}
+    found = []
+    for ep in eps:
+        if ep.dist is not None and id(ep.dist) not in known:
+            metadata = ep.dist.metadata
+            known[id(ep.dist)] = (metadata["Name"], metadata["Version"])
+        found.append((ep, *known.get(id(ep.dist), (None, None))))
+    return found
 
 
 def _hook_names() -> list[str]:
