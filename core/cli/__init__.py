@@ -1,6 +1,5 @@
 """The ``argosy`` command line: Argo's verbs, and how their results are rendered."""
 
-from argosy.cli import cluster, cron, templates  # noqa: F401  (their verbs join main)
 from argosy.cli.commands import main
 
 __all__ = ["main"]

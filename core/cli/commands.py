@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib
 import io
 import json
 import os
@@ -50,8 +51,25 @@ def dump(obj: Any, output: str) -> str:
     return yaml.safe_dump(obj, sort_keys=False)
 
 
+#: Verbs defined in modules of their own, which only these verbs (and help) import: the
+#: CronWorkflow schedules' time zones, the object kinds and the cluster controller.
+LAZY_VERBS = {"apply": "argosy.cli.templates", "template": "argosy.cli.templates",
+              "cluster-template": "argosy.cli.templates", "cron": "argosy.cli.cron",
+              "controller": "argosy.cli.cluster"}
+
+
 class ArgosyGroup(click.Group):
     """Errors of the store (a damaged file, a full disk) are a message, not a traceback."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_VERBS:
+            importlib.import_module(LAZY_VERBS[cmd_name])  # its verbs join main
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in sorted(set(LAZY_VERBS.values())):
+            importlib.import_module(module)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         import sqlite3

@@ -60,6 +60,26 @@ def test_a_verb_reading_the_store_loads_no_engine_nor_plugins(home: Path, verb: 
     assert under(modules, (*ENGINE, "argosy.registry", "argosy.plugin", "croniter")) == []
 
 
+@pytest.mark.parametrize("verb", [("run", str(HELLO)), ("list",), ("get", "@latest")],
+                         ids=lambda v: v[0])
+def test_verbs_of_their_own_module_load_only_when_called(home: Path, verb: tuple) -> None:
+    """apply, template, cron and controller join the command when one of them is called."""
+    from argosy.cli.commands import LAZY_VERBS
+
+    assert under(imported(home, *verb), tuple(set(LAZY_VERBS.values()))) == []
+    assert "argosy.cli.cron" in imported(home, "cron", "list")
+
+
+def test_help_lists_the_verbs_of_their_own_module() -> None:
+    from click.testing import CliRunner
+
+    from argosy.cli import main
+
+    listed = CliRunner().invoke(main, ["--help"]).output
+    for name in ("apply", "template", "cluster-template", "cron", "controller", "run"):
+        assert f"  {name} " in listed
+
+
 def test_run_still_loads_the_plugins(home: Path) -> None:
     """The check above can fail: running a workflow does import the engine and its plugins."""
     modules = imported(home, "run", str(HELLO))
