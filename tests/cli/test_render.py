@@ -728,3 +728,97 @@ def test_a_collapsed_group_keeps_at_most_twenty_that_did_not_succeed():
     rows = node_tree(loop_wf(100, failed=tuple(range(0, 100, 2))), now=NOW, collapse=20)
     assert len(rows) == 1 + 20 + 1
     assert rows[-1].display_name == "80 more (30 Failed, 50 Succeeded); --expand shows them"
+
+
+# --- plain-text layout (output that is not a terminal) ---
+
+
+def tricky_wf(*more: dict[str, Any]) -> dict[str, Any]:
+    """Cells rich would treat specially: markup and emoji codes in strings, wide characters,
+    joined graphemes, control characters; and ``more``."""
+    w = "tricky"
+    return workflow(w, [
+        node(w, w, "Steps", children=("sg0",), template="main", end=5),
+        node("sg0", f"{w}[0]", "StepGroup", boundary=w, template="main",
+             children=("a", "b", "c", *(n["id"] for n in more))),
+        node("a", f"{w}[0].标记", "Pod", boundary=w, template="[bold]t[/bold]",
+             inputs={"parameters": [{"name": "p", "value": ":thumbs_up: [red]x"}]}),
+        node("b", f"{w}[0].cloud☁️", "Pod", "Failed", boundary=w, start=1,
+             message="bad\x1b[31m exit\x07 (exit code 1)"),
+        node("c", f"{w}[0].fam👨‍👩‍👧", "Pod", boundary=w, start=1, template="a:b:c"),
+        *more,
+    ])
+
+
+def wrapping_wf() -> dict[str, Any]:
+    """A tab, and a message longer than a line: rich's own Table draws these."""
+    return tricky_wf(
+        node("d", "tricky[0].tab", "Pod", boundary="tricky", start=2, message="col1\tcol2"),
+        node("e", "tricky[0].long", "Pod", "Error", boundary="tricky", start=3,
+             message="word " * 60))
+
+
+def through_rich(monkeypatch: pytest.MonkeyPatch, render: Any) -> str:
+    """What rich's own Table draws, the plain layout switched off."""
+    from argosy.cli.render import FitTable
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FitTable, "_plain_lines", lambda *args: None)
+        return render()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 250])
+@pytest.mark.parametrize("wide", [False, True], ids=["plain", "wide"])
+def test_plain_layout_is_what_rich_draws(width: int, wide: bool,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [steps_wf(), dag_loop_wf(), retry_wf(), big_dag(300), loop_wf(50, failed=(7,)),
+             tricky_wf(), wrapping_wf(), *snapshots()]
+    for wf in cases:
+        for collapse in (20, None):
+            def render(wf: dict[str, Any] = wf, collapse: int | None = collapse) -> str:
+                return render_text(wf, width=width, wide=wide, collapse=collapse)
+
+            assert render() == through_rich(monkeypatch, render), wf["metadata"]["name"]
+
+
+def test_a_table_that_is_not_for_a_terminal_is_laid_out_without_rich(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich takes half a millisecond a row: 52 s for `argosy get --expand` of 100,000 nodes."""
+    from argosy.cli.render import FitTable
+
+    def no_table(*args: Any) -> None:
+        raise AssertionError("laid out by a rich Table")
+
+    monkeypatch.setattr(FitTable, "_table", no_table)
+    assert len(tree_lines(big_dag(3_000), collapse=None)) == 1 + len(node_tree(big_dag(3_000)))
+    assert "[bold]t[/bold]" not in render_text(tricky_wf(), width=250, wide=True)
+    with pytest.raises(AssertionError, match="rich Table"):  # a terminal's has styles
+        Console(file=StringIO(), width=120, force_terminal=True).print(
+            render_workflow(steps_wf(), now=NOW))
+
+
+def test_siblings_of_one_start_sort_as_the_comparison_orders_them() -> None:
+    """Runs of one start are sorted with a key when all or none have a loop index; mixed runs
+    by the comparison: the order is the one a sort by the comparison alone gives."""
+    import functools
+    import random
+
+    from argosy.cli.render import _sibling_cmp, _sort_siblings
+
+    rng = random.Random(7)
+    names = ["a", "b", "zz", "t(0:x)", "t(1:y)", "t(2:z)", "t(10:w)", "u(3:v)"]
+    for _ in range(200):
+        picked = [rng.choice(names) for _ in range(rng.randint(2, 12))]
+        nodes = {f"n{i}": {"displayName": name, "startedAt": ts(rng.randint(0, 2))}
+                 for i, name in enumerate(picked)}
+        keyed = [((datetime.fromisoformat(n["startedAt"]), render_index(n["displayName"]),
+                   n["displayName"]), nid) for nid, n in nodes.items()]
+        expected = [nid for _, nid in sorted(
+            keyed, key=functools.cmp_to_key(lambda x, y: _sibling_cmp(x[0], y[0])))]
+        assert _sort_siblings(list(nodes), nodes) == expected, picked
+
+
+def render_index(name: str) -> int:
+    from argosy.cli.render import _loop_index
+
+    return _loop_index(name)

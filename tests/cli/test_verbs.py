@@ -432,6 +432,30 @@ def test_list_reads_nodes_only_for_what_its_table_shows(argosy_home: Path,
     assert len(read) == 1
 
 
+def test_get_reads_and_draws_with_the_cycle_collector_paused(
+        argosy_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100,000-node workflow is millions of objects, none in a cycle: the collector's passes
+    through all of them took most of `argosy get`'s time, more with each node."""
+    import gc
+
+    from click.testing import CliRunner
+
+    import argosy.cli.commands as commands
+    from argosy.api.service import submit
+    from argosy.cli import main
+
+    store = Store(argosy_home)
+    name = submit(store, yaml.safe_load(HELLO)).name
+    store.close()
+    collecting: list[bool] = []
+    real = commands.print_workflow
+    monkeypatch.setattr(commands, "print_workflow",
+                        lambda *args: collecting.append(gc.isenabled()) or real(*args))
+    result = CliRunner().invoke(main, ["get", name])
+    assert result.exit_code == 0 and name in result.output
+    assert collecting == [False] and gc.isenabled()
+
+
 LOOP = """\
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
