@@ -57,6 +57,7 @@ from bench_engine import (  # noqa: E402
     SUSPEND_LEAF,
     TRUE,
     TRUE_LEAF,
+    cli_env,
     engine_run,
     fresh_home,
     revision,
@@ -309,8 +310,7 @@ def fanout_lines(result: dict[str, Any]) -> list[str]:
 
 
 def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ARGOSY_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "argosy.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "argosy.cli", *args], env=cli_env(home),
                           capture_output=True, text=True)
 
 
@@ -331,6 +331,7 @@ def bench_verbs(nodes: int) -> list[str]:
         record = submit(store, loop_workflow("dag", nodes, SUSPEND_LEAF))
         name = asyncio.run(Engine(store).run(record.uid)).name
         store.close()
+        cli("version", home=home)  # compiles the modules into the cache
         for args in (["get", name], ["get", name, "--expand"], ["get", name, "-o", "json"],
                      ["list"]):
             load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
@@ -388,9 +389,20 @@ def bench_store(total: int) -> list[str]:
     return out
 
 
+#: What a one-node run imports and does, in steps: each case includes the one above it.
+STARTUP_STEPS = {
+    "its libraries (click, yaml, asyncio, sqlite3, pluggy, rich, pydantic)":
+        "import click, yaml, asyncio, sqlite3, pluggy, rich.console, pydantic",
+    "import argosy.cli": "import argosy.cli",
+    "+ the plugins (registry, models, engine)":
+        "import argosy.cli, argosy.engine.run; from argosy.registry import default_registry;"
+        " default_registry()",
+}
+
+
 def bench_startup(reps: int = 5) -> list[str]:
     """A one-node ``argosy run`` and ``list``/``get`` on a one-workflow store, against a bare
-    interpreter: the best wall and CPU of ``reps`` each."""
+    interpreter and the steps of a run's start: the best wall and CPU of ``reps`` each."""
     one = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
            "metadata": {"generateName": "one-"},
            "spec": {"entrypoint": "main", "templates": [{"name": "main", **TRUE_LEAF}]}}
@@ -399,11 +411,14 @@ def bench_startup(reps: int = 5) -> list[str]:
         manifest = home / "one.json"
         manifest.write_text(json.dumps(one))
         cases = {"python -c pass": [sys.executable, "-c", "pass"]}
+        cases |= {what: [sys.executable, "-c", code] for what, code in STARTUP_STEPS.items()}
         argosy = [sys.executable, "-m", "argosy.cli"]
         cases |= {f"argosy {verb}": [*argosy, *args] for verb, args in (
             ("run (one node)", ["run", str(manifest)]), ("list", ["list"]),
             ("get", ["get", "@latest"]))}
-        env = dict(os.environ, ARGOSY_HOME=str(home))
+        env = cli_env(home)
+        for argv in cases.values():  # compiles the modules into the cache
+            subprocess.run(argv, env=env, capture_output=True)
         for what, argv in cases.items():
             samples = []
             for _ in range(reps):
