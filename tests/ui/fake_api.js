@@ -10,7 +10,14 @@
   const encoder = new TextEncoder();
   const workflows = new Map(JSON.parse(sessionStorage.getItem(KEY) || '[]'));
   const streams = new Set();
-  const save = () => sessionStorage.setItem(KEY, JSON.stringify([...workflows]));
+  const save = () => {
+    try {
+      sessionStorage.setItem(KEY, JSON.stringify([...workflows]));
+    } catch (e) {
+      // Past the quota (a workflow of 100,000 nodes): kept until the page reloads.
+      console.warn(`argosy fake API: not kept across reloads: ${e}`);
+    }
+  };
   const frame = event => encoder.encode(`data: ${JSON.stringify({ result: event })}\n\n`);
   const json = (body, status = 200) =>
     new Response(JSON.stringify(body), {
