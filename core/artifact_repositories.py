@@ -146,13 +146,19 @@ class Repositories:
     def resolve(self, art: dict[str, Any]) -> tuple[ArtifactRepository, str | None]:
         """The repository that holds ``art`` and its key there (None: an output artifact whose
         location gives no key, which gets the default key)."""
+        kind, settings, key = self.where(art)
+        return self.open(kind, settings), key
+
+    def where(self, art: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+        """What :meth:`resolve` opens, as written: the repository's kind, its settings (Secrets
+        still as SecretKeySelectors) and the key (None as there)."""
         location = location_of(art)
         key = key_only(location)
         if key is not None or not location:
-            return self.default, key
+            return (*self.chosen, key)
         key = self.default.key_of(location)
         if key is not None:
-            return self.default, key
+            return (*self.chosen, key)
         kind, chosen = self.chosen
         [(name, body)] = list(location.items())[:1]
         if len(location) != 1 or not isinstance(body, dict) or (
@@ -161,4 +167,4 @@ class Repositories:
                                 "repository")
         base = dict(chosen) if name == kind else {}
         settings = {**base, **{k: v for k, v in body.items() if k != "key"}}
-        return self.open(name, settings), (str(body["key"]) if body.get("key") else None)
+        return name, settings, (str(body["key"]) if body.get("key") else None)

@@ -157,7 +157,9 @@ class Outcome:
     stderr files, which the engine reads piece by piece, so a huge log costs it no memory);
     the store keeps a bounded copy, and the whole log while the workflow exists.
     ``locate`` maps a path as the node saw it to the file or directory on this host, where the
-    engine reads the template's ``outputs.artifacts`` from after the node ended.
+    engine reads the template's ``outputs.artifacts`` from after the node ended. ``uploaded``
+    is for an executor that saved them itself (``ProcessRequest.artifact_plan``): the location
+    of each output artifact it saved, by path; a path missing from it was not there.
     """
 
     phase: str = "Succeeded"
@@ -171,6 +173,7 @@ class Outcome:
     log_files: list[Path] = field(default_factory=list)
     artifacts: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     locate: Callable[[str], Path | None] | None = None
+    uploaded: dict[str, dict[str, Any]] | None = None
 
     @property
     def log_parts(self) -> list[str | Path]:
@@ -231,6 +234,15 @@ class ProcessRequest:
     # The node's input artifacts, fetched: (host path, path, read-only), for an executor with
     # ``places_artifacts`` (one that binds host volumes gets them in ``volumes`` as well).
     input_artifacts: tuple[tuple[str, str, bool], ...] = ()
+    # For an executor with ``moves_artifacts`` when the workflow's artifact repository is
+    # reachable from where the process runs: the node's artifacts for it to move there itself
+    # instead of through ``input_artifacts`` and ``Outcome.locate``. ``inputs``: each input
+    # artifact at a path, as the node's status records it, with ``repository`` ({KIND:
+    # {settings, key}}, Secrets as SecretKeySelectors) when a repository holds it; the Nth
+    # is expected at ``node_dir/artifacts/N`` as when fetched. ``outputs``: each output artifact
+    # at a path with its ``archive``, ``repository`` (as above, the key to save at) and
+    # ``location``, what ``Outcome.uploaded`` gives back once saved.
+    artifact_plan: dict[str, Any] | None = None
 
 
 class Executor(Protocol):
@@ -248,6 +260,7 @@ class Executor(Protocol):
     # -> exit code`` when it can run an exec probe in the container ``request`` made;
     # ``pod_ended(request)`` to release what the pod's containers shared, once all ended;
     # ``places_artifacts = True`` when it places ``ProcessRequest.input_artifacts`` itself;
+    # ``moves_artifacts = True`` when it can move ``ProcessRequest.artifact_plan``'s artifacts;
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
     # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
 
@@ -362,7 +375,9 @@ class ArtifactRepository(Protocol):
 
 class ArtifactRepositoryFactory(Protocol):
     """Opens an :class:`ArtifactRepository` by name: what ``argosy_artifact_repositories``
-    returns."""
+    returns. Optional: ``reachable = True`` when its repositories can be reached from a pod
+    as well as from the engine (a network store), so an executor with ``moves_artifacts`` may
+    move the artifacts there itself (see ``ProcessRequest.artifact_plan``)."""
 
     name: str
 

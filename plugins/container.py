@@ -292,7 +292,8 @@ async def run_process(ctx: NodeContext, container: Container, argv: list[str],
         request = dataclasses.replace(request, volumes=(
             *volume_mounts(ctx, container.volume_mounts), *ctx.artifact_mounts))
     if getattr(ctx.executor, "places_artifacts", False):
-        request = dataclasses.replace(request, input_artifacts=ctx.artifact_mounts)
+        request = dataclasses.replace(request, input_artifacts=ctx.artifact_mounts,
+                                      artifact_plan=ctx.artifact_plan)
     elif ctx.artifact_mounts and not getattr(ctx.executor, "binds_host_volumes", False):
         raise NodeError(f"input artifacts are not supported by the {ctx.executor.name} "
                         "executor yet")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -59,6 +60,13 @@ SCRIPT_VOLUME = "var-run-argo"
 ARTIFACT_VOLUME = "argosy-node"
 NODE_MOUNT = "/var/run/argosy/node"
 OUTPUTS = "outputs"
+# With a repository pods reach (S3), the node's directory is an emptyDir instead, shared by
+# Argo's two extra containers, both argosy's own image running argosy.artifact_agent: "init"
+# places the input artifacts in it, "wait" uploads what the wrapper copied to its outputs/.
+IMAGE_ENV = "ARGOSY_EXECUTOR_IMAGE"
+DEFAULT_IMAGE = "argosy:latest"  # deploy/controller.yaml's image
+AGENT = ["python3", "-m", "argosy.artifact_agent"]
+INIT, WAIT = "init", "wait"
 TERMINATION_LOG = "/dev/termination-log"
 MAIN = "main"  # the container whose log, exit code and files are the node's outputs
 _RETRY_SECONDS = 60.0  # how long an unreachable or overloaded API server is retried
@@ -250,7 +258,56 @@ def artifact_paths(template: dict[str, Any]) -> list[str]:
 
 
 def _has_artifacts(request: ProcessRequest) -> bool:
-    return bool(request.input_artifacts or artifact_paths(request.template))
+    return bool(request.input_artifacts or request.artifact_plan
+                or artifact_paths(request.template))
+
+
+def _planned_inputs(request: ProcessRequest) -> ProcessRequest:
+    """With an artifact plan, the inputs where the init container places them."""
+    plan = request.artifact_plan
+    if plan is None:
+        return request
+    return dataclasses.replace(request, input_artifacts=tuple(
+        (str(Path(request.node_dir, "artifacts", str(n))), str(art["path"]), False)
+        for n, art in enumerate(plan["inputs"])))
+
+
+def _agents(request: ProcessRequest, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The init and wait containers of a pod whose artifacts move through the plan: the
+    plan with each repository Secret as an env var the kubelet fills from it."""
+    assert request.artifact_plan is not None
+    secrets: dict[tuple[str, str], str] = {}
+
+    def conceal(location: dict[str, Any]) -> dict[str, Any]:
+        [(kind, body)] = location.items()
+        hidden = {}
+        for key, value in body.items():
+            if key.endswith("Secret") and isinstance(value, dict):
+                ref = (str(value.get("name")), str(value.get("key")))
+                value = {"env": secrets.setdefault(ref, f"ARGOSY_SECRET_{len(secrets)}")}
+            hidden[key] = value
+        return {kind: hidden}
+
+    index = {path: n for n, path in enumerate(artifact_paths(request.template))}
+    plan = request.artifact_plan
+    inputs = [{**a, "repository": conceal(a["repository"])} if a.get("repository") else a
+              for a in plan["inputs"]]
+    outputs = [{**{k: o[k] for k in ("name", "path", "archive") if k in o},
+                "n": index[o["path"]], "repository": conceal(o["repository"])}
+               for o in plan["outputs"]]
+    # $ doubled: the kubelet would expand $(VAR) in an env value.
+    text = json.dumps({"inputs": inputs, "outputs": outputs}).replace("$", "$$")
+    env = [{"name": "ARGOSY_ARTIFACT_PLAN", "value": text},
+           *({"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+             for (name, key), var in secrets.items())]
+    image = os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
+    node = {"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}
+    init = {"name": INIT, "image": image, "command": [*AGENT, INIT, NODE_MOUNT],
+            "env": [*env, {"name": "ARGOSY_POD_TOKEN", "value": token}], "volumeMounts": [node]}
+    wait = {"name": WAIT, "image": image, "command": [*AGENT, WAIT, NODE_MOUNT],
+            "env": [*env, {"name": "ARGOSY_DONE_FILE", "value": f"{SCRIPT_DIR}/{MAIN}.done"}],
+            "volumeMounts": [node, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}]}
+    return init, wait
 
 
 def _artifact_mounts(request: ProcessRequest) -> list[dict[str, Any]]:
@@ -289,7 +346,7 @@ def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
                 for c in template["containerSet"].get("containers") or []}
         return [_wrap(c, request, token, result=c["name"] == MAIN,
                       paths=_output_paths(template) if c["name"] == MAIN else [],
-                      after=deps.get(c["name"]) or [], in_set=True)
+                      after=deps.get(c["name"]) or [], marks_done=True)
                 for c in _set_containers(template)]
     kind = "script" if "script" in template else "container"
     main = {k: v for k, v in (template.get(kind) or {}).items() if k != "source"}
@@ -302,11 +359,12 @@ def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
             and not wants_result(request.workflow):
         return [main]  # no wrapper: the command runs as written, its log is its result
     return [_wrap(main, request, token, result=True, paths=paths, script=request.script,
-                  artifacts=artifact_paths(template) if artifacts else None)]
+                  artifacts=artifact_paths(template) if artifacts else None,
+                  marks_done=request.artifact_plan is not None)]  # for the wait container
 
 
 def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, result: bool,
-          paths: list[str], after: list[str] | None = None, in_set: bool = False,
+          paths: list[str], after: list[str] | None = None, marks_done: bool = False,
           script: str | None = None, artifacts: list[str] | None = None) -> dict[str, Any]:
     """``container`` running its command under the wrapper (see WRAPPER)."""
     container = dict(container)
@@ -319,7 +377,7 @@ def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, res
             {"name": "ARGOSY_MARK", "value": _mark(token)}]
     extra = {"ARGOSY_OUTPUTS": "\n".join(paths), "ARGOSY_RESULT": "1" if result else "",
              "ARGOSY_AFTER": " ".join(after or []),
-             "ARGOSY_DONE": container["name"] if in_set else ""}
+             "ARGOSY_DONE": container["name"] if marks_done else ""}
     env += [{"name": k, "value": v} for k, v in extra.items() if v]
     if artifacts is not None:
         env.append({"name": "ARGOSY_ARTIFACTS",
@@ -358,6 +416,7 @@ def _with_entrypoint(image: str | None, args: list[str] | None) -> list[str]:
 
 def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
     """The Pod for a node, as Argo's controller shapes it from the template and workflow."""
+    request = _planned_inputs(request)
     template, workflow = request.template, request.workflow
     spec = workflow.get("spec") or {}
     meta = workflow.get("metadata") or {}
@@ -385,6 +444,10 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
             pod_spec[key] = spec[key]
     sidecars = [{**s, "restartPolicy": "Always"} for s in template.get("sidecars") or []]
     inits = [*(template.get("initContainers") or []), *sidecars]
+    if request.artifact_plan is not None:
+        init, wait = _agents(request, token)
+        inits.insert(0, init)
+        containers.append(wait)
     if inits:
         pod_spec["initContainers"] = inits
     volumes = [*(spec.get("volumes") or []), *(template.get("volumes") or [])]
@@ -392,7 +455,9 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
         "claimName": claim_name(wf_name, c)}} for c in spec.get("volumeClaimTemplates") or []]
     if any(m.get("name") == SCRIPT_VOLUME for c in containers for m in c.get("volumeMounts") or []):
         volumes.append({"name": SCRIPT_VOLUME, "emptyDir": {}})
-    if _has_artifacts(request):
+    if request.artifact_plan is not None:
+        volumes.append({"name": ARTIFACT_VOLUME, "emptyDir": {}})
+    elif _has_artifacts(request):
         volumes.append({"name": ARTIFACT_VOLUME, "hostPath": {"path": str(request.node_dir),
                                                               "type": "Directory"}})
     if volumes:
@@ -633,6 +698,7 @@ class KubernetesExecutor:
     name = "kubernetes"
     pulls_images = True  # the container's command and args go to the pod as written
     places_artifacts = True  # ProcessRequest.input_artifacts: mounted from the node's directory
+    moves_artifacts = True  # ProcessRequest.artifact_plan: by the pod's init and wait containers
     honours = HONOURED
     rejects = REJECTED
 
@@ -837,7 +903,12 @@ class KubernetesExecutor:
         message = terminated.get("message") or ""
         files: dict[str, str] = {}
         result = None
-        if container == MAIN and _has_artifacts(request):
+        uploaded = None
+        if container == MAIN and request.artifact_plan is not None:
+            uploaded = _uploaded(pod, request)
+            if isinstance(uploaded, str):
+                return Outcome("Error", uploaded, exit_code=code, log_files=logs)
+        elif container == MAIN and _has_artifacts(request):
             if message.startswith("!node-dir"):
                 return Outcome("Error", f"the node's directory {request.node_dir}, which holds "
                                "its artifacts, is not on the Kubernetes node that ran pod "
@@ -882,8 +953,9 @@ class KubernetesExecutor:
         elif result.endswith("\n"):
             result = result[:-1]
         return Outcome("Succeeded" if ok else "Failed", why or "", result=result,
-                       exit_code=code, read_file=files.get, log_files=logs,
-                       locate=_locator(request) if container == MAIN else None)
+                       exit_code=code, read_file=files.get, log_files=logs, uploaded=uploaded,
+                       locate=_locator(request) if container == MAIN and uploaded is None
+                       else None)
 
     @staticmethod
     def _log_file(node_dir: Path, container: str) -> Path:
@@ -989,6 +1061,28 @@ def _locator(request: ProcessRequest) -> Callable[[str], Path | None]:
         n = index.get(path)
         return None if n is None else Path(request.node_dir, OUTPUTS, str(n))
     return locate
+
+
+def _uploaded(pod: dict[str, Any], request: ProcessRequest) -> dict[str, dict[str, Any]] | str:
+    """Outcome.uploaded from the wait container's report, or why the outputs were not saved."""
+    assert request.artifact_plan is not None
+    name = pod["metadata"]["name"]
+    ended = _terminated(pod, WAIT)
+    if ended is None:
+        return (f"failed to save outputs: the wait container of pod {name} did not finish, so "
+                "its output artifacts were not uploaded")
+    message = (ended.get("message") or "").strip()
+    try:
+        report = json.loads(message)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        return (f"failed to save outputs: the wait container of pod {name} exited with code "
+                f"{ended.get('exitCode')}: {message or 'no message (its log says why)'}")
+    if report.get("error"):
+        return f"failed to save outputs: {report['error']}"
+    outputs = request.artifact_plan["outputs"]
+    return {outputs[i]["path"]: outputs[i]["location"] for i in report.get("saved") or []}
 
 
 def _copy_failures(request: ProcessRequest) -> list[str]:

@@ -223,6 +223,7 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
 
 class S3RepositoryFactory:
     name = NAME
+    reachable = True  # a network store: pods reach it as the engine does
 
     def open(self, home: Path, settings: dict[str, Any]) -> S3Repository:
         check_settings(settings, "artifactRepository.s3")

@@ -145,7 +145,7 @@ class ArtifactIO:
                 if outcome.phase != "Succeeded":
                     continue  # as a failed template's output parameters, not evaluated
                 record = self._output_reference(art, outcome)
-            elif outcome.locate is not None and art.get("path"):
+            elif art.get("path") and (outcome.locate is not None or outcome.uploaded is not None):
                 record = await asyncio.to_thread(self._save, art, outcome, scope)
             else:
                 continue
@@ -178,35 +178,79 @@ class ArtifactIO:
     def _save(self, art: dict[str, Any], outcome: Outcome,
               scope: Scope) -> dict[str, Any] | None:
         name, path = str(art["name"]), str(art["path"])
-        assert outcome.locate is not None
-        source = outcome.locate(path)
-        if source is None or not (source.exists() or source.is_symlink()):
+        if outcome.uploaded is not None:  # saved by the executor where the plan said
+            where = outcome.uploaded.get(path)
+            source = None
+        else:
+            assert outcome.locate is not None
+            source = outcome.locate(path)
+            where = None
+        if where is None and (source is None or not (source.exists() or source.is_symlink())):
             if art.get("optional") or outcome.phase != "Succeeded":
                 return None
             raise NodeError(f"failed to save outputs: open {path}: no such file or directory")
-        own = location_of(art)
-        with private_dir(self.store.home / "artifacts-work", f"{name}-") as work:
-            try:
-                if own.keys() & UPLOADED:  # a URL of its own, not a repository's key
-                    save_http(own, pack(source, art, work), self.repositories.secret, work)
-                    key = None
-                else:
-                    repository, key = self.repositories.resolve(art)
-                    if key is None:
-                        key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
-                    repository.save(pack(source, art, work), key)
-            except (OSError, ArgosyError) as exc:
-                raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
-        if own and key_only(own) is None:  # explicit: recorded as given, credentials too
-            [(kind, body)] = own.items()
-            where = {kind: {**body, "key": key}} if key is not None else own
-        else:
-            where = repository.location(key)
+        if source is not None:
+            own = location_of(art)
+            with private_dir(self.store.home / "artifacts-work", f"{name}-") as work:
+                try:
+                    if own.keys() & UPLOADED:  # a URL of its own, not a repository's key
+                        save_http(own, pack(source, art, work), self.repositories.secret, work)
+                        key = None
+                    else:
+                        repository, key = self.repositories.resolve(art)
+                        if key is None:
+                            key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
+                        repository.save(pack(source, art, work), key)
+                except (OSError, ArgosyError) as exc:
+                    raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
+            where = own if key is None else self._location(art, repository, key)
         record = {"name": name, "path": path, **where}
         for k in ("archive", "globalName", "artifactGC"):
             if art.get(k):
                 record[k] = art[k]
         return record
+
+    @staticmethod
+    def _location(art: dict[str, Any], repository: ArtifactRepository,
+                  key: str) -> dict[str, Any]:
+        """Where an output artifact saved at ``key`` is, as its record gives it."""
+        own = location_of(art)
+        if own and key_only(own) is None:  # explicit: recorded as given, credentials too
+            [(kind, body)] = own.items()
+            return {kind: {**body, "key": key}}
+        return repository.location(key)
+
+    def artifact_plan(self, node: NodeStatus, tmpl: Template,
+                      scope: Scope) -> dict[str, Any] | None:
+        """ProcessRequest.artifact_plan for an executor that moves artifacts itself: None
+        unless every repository involved can be reached from its pods."""
+        reachable = {name for name, factory in self.engine.registry.artifact_repositories.items()
+                     if getattr(factory, "reachable", False)}
+        inputs = []
+        for art in [a for a in (node.inputs or {}).get("artifacts") or [] if a.get("path")]:
+            if not any(art.get(k) is not None for k in ("raw", "http", "git")):
+                kind, settings, key = self.repositories.where(art)
+                if kind not in reachable or key is None:
+                    return None
+                art = {**art, "repository": {kind: {**settings, "key": key}}}
+            inputs.append(art)
+        outputs = []
+        for art in tmpl.outputs.artifacts:
+            art = substitute(art, scope, functions=self.functions)
+            if not art.get("path") or art.get("from") is not None or \
+                    art.get("fromExpression") is not None:
+                continue
+            kind, settings, key = self.repositories.where(art)
+            if kind not in reachable:
+                return None
+            repository = self.repositories.open(kind, settings)
+            if key is None:
+                base = Path(str(art["path"]).rstrip("/") or "/")
+                key = f"{self._key_folder(repository, scope)}/{file_name(art, base)}"
+            outputs.append({**{k: art[k] for k in ("name", "path", "archive") if art.get(k)},
+                            "repository": {kind: {**settings, "key": key}},
+                            "location": self._location(art, repository, key)})
+        return {"inputs": inputs, "outputs": outputs} if inputs or outputs else None
 
     def _key_folder(self, repository: ArtifactRepository, scope: Scope) -> str:
         """Where a node's artifacts go in ``repository``: its ``keyFormat``, substituted."""

@@ -48,6 +48,8 @@ class NodeContext:
     #: The node's input artifacts, fetched: (host path, path in the node's view, read-only),
     #: for the executor to mount as it mounts volumes.
     artifact_mounts: tuple[tuple[str, str, bool], ...] = ()
+    #: ProcessRequest.artifact_plan, when the executor moves the node's artifacts itself.
+    artifact_plan: dict[str, Any] | None = None
 
     @property
     def executor(self) -> Executor:

@@ -293,11 +293,13 @@ class TemplateLifecycle:
         if placed and not ttype.artifacts:
             return Outcome("Error", f'artifact "{placed[0].get("name")}": artifacts at a path are '
                            f"not supported by the {ttype.key} template type")
-        if ttype.leaf and (node.inputs or {}).get("artifacts"):
-            try:
+        try:
+            if placed and getattr(self.executor, "moves_artifacts", False):
+                ctx.artifact_plan = self.artifact_plan(node, tmpl, scope)
+            if ttype.leaf and (node.inputs or {}).get("artifacts") and ctx.artifact_plan is None:
                 ctx.artifact_mounts = await self.stage_input_artifacts(node)
-            except (ArtifactError, OSError) as exc:
-                return Outcome("Error", str(exc))
+        except (ArtifactError, OSError) as exc:
+            return Outcome("Error", str(exc))
         if node.phase == "Pending":
             self.set_phase(node, "Running")
         if ttype.leaf:

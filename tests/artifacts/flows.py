@@ -3,6 +3,7 @@ into the next (``from``), beside a raw input with a mode, and what it must give.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,11 @@ def flow(name: str) -> str:
     return FLOW.replace("NAME", name)
 
 
-def check_flow(wf: dict[str, Any]) -> None:
+def check_flow(wf: dict[str, Any], location: Callable[[str], dict[str, Any]] | None = None
+               ) -> None:
     """The second step saw both artifacts and ran the raw one; the optional one is left out;
-    keys are Argo's (the workflow, then the pod's name)."""
+    keys are Argo's (the workflow, then the pod's name); ``location(key)``: where the
+    repository records one (the default local repository's by default)."""
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
     gen, use = nodes["gen"], nodes["use"]
@@ -60,8 +63,9 @@ def check_flow(wf: dict[str, Any]) -> None:
     assert list(saved) == ["file", "dir"]
     name = wf["metadata"]["name"]
     pod = f"{name}-gen-{gen['id'].rsplit('-', 1)[-1]}"
-    assert saved["file"] == {"name": "file", "path": "/tmp/f",
-                             "plugin": {"name": "local", "key": f"{name}/{pod}/file.tgz"}}
+    key = f"{name}/{pod}/file.tgz"
+    where = location(key) if location else {"plugin": {"name": "local", "key": key}}
+    assert saved["file"] == {"name": "file", "path": "/tmp/f", **where}
 
 
 def check_copied(home: Path, name: str) -> None:

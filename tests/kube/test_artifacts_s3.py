@@ -1,0 +1,228 @@
+"""Artifacts with the kubernetes executor and an S3 repository, against the API server double
+and a real S3-protocol server: the pod has no hostPath; Argo's ``init`` and ``wait``
+containers (argosy.artifact_agent, here run from this interpreter's environment as the
+double's kubelet runs each container on this host) move the files to and from the bucket
+with the credentials the kubelet fills in from the repository's Secret."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.artifacts.flows import check_flow, flow
+from tests.artifacts.s3server import client as s3_client
+from tests.artifacts.s3server import s3_server
+from tests.artifacts.test_s3 import get, secret, untar
+from tests.conftest import CliResult, run_cli
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto.server")
+pytestmark = pytest.mark.timeout(240)
+
+SECRET = "my-s3-credentials"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with s3_server() as where:
+        yield where
+
+
+@pytest.fixture
+def home(tmp_path: Path, endpoint: str, core: client.CoreV1Api,
+         monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An argosy home whose repository is a bucket of the server, its credentials a Secret
+    both argosy and the cluster hold; ``python3`` in the pods is this interpreter's."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    home = tmp_path / "argosy-home"
+    home.mkdir()
+    secret(home)
+    core.create_namespaced_secret("default", {
+        "metadata": {"name": SECRET},
+        "stringData": {"accessKey": "AKIDEXAMPLE", "secretKey": "s3cr3t"}})
+    s3_client(endpoint).create_bucket(Bucket="pods")
+    configure(home, endpoint, "pods")
+    return home
+
+
+def configure(home: Path, endpoint: str, bucket: str) -> None:
+    (home / "config.yaml").write_text(textwrap.dedent(f"""\
+        artifactRepository:
+          s3:
+            endpoint: "{endpoint}"
+            bucket: {bucket}
+            insecure: true
+            accessKeySecret: {{name: {SECRET}, key: accessKey}}
+            secretKeySecret: {{name: {SECRET}, key: secretKey}}
+        """))
+
+
+def run_k8s(home: Path, kubeconfig: Path, manifest: str) -> CliResult:
+    return run_cli("run", "--executor", "kubernetes", "-", "-o", "json", home=home,
+                   stdin=textwrap.dedent(manifest), env={"KUBECONFIG": str(kubeconfig)})
+
+
+def pods(core: client.CoreV1Api, workflow: str) -> list[dict[str, Any]]:
+    listed = core.list_namespaced_pod(
+        "default", label_selector=f"workflows.argoproj.io/workflow={workflow}")
+    return [core.api_client.sanitize_for_serialization(p) for p in listed.items]
+
+
+def check_pods_move_artifacts_through_s3(core: client.CoreV1Api, workflow: str) -> None:
+    """Every pod of the workflow: no hostPath, the node's directory an emptyDir, argosy's
+    init and wait containers with the credentials from the Secret."""
+    found = pods(core, workflow)
+    assert found
+    for pod in found:
+        spec = pod["spec"]
+        assert not [v for v in spec.get("volumes") or [] if "hostPath" in v]
+        assert {"name": "argosy-node", "emptyDir": {}} in spec["volumes"]
+        assert [c["name"] for c in spec["initContainers"]][:1] == ["init"]
+        wait = next(c for c in spec["containers"] if c["name"] == "wait")
+        assert wait["command"][:3] == ["python3", "-m", "argosy.artifact_agent"]
+        refs = [e["valueFrom"]["secretKeyRef"] for e in wait["env"] if e.get("valueFrom")]
+        assert {"name": SECRET, "key": "accessKey"} in refs
+
+
+def test_artifacts_pass_between_pods_through_the_bucket(home: Path, kubeconfig: Path,
+                                                        core: client.CoreV1Api,
+                                                        endpoint: str) -> None:
+    done = run_k8s(home, kubeconfig, flow("s3flow"))
+    assert done.code == 0, done.stderr
+    wf = done.json()
+    check_flow(wf, lambda key: {"s3": {"endpoint": endpoint, "bucket": "pods", "insecure": True,
+                                       "key": key}})
+    gen = next(n for n in wf["status"]["nodes"].values() if n["displayName"] == "gen")
+    pod = f"s3flow-gen-{gen['id'].rsplit('-', 1)[-1]}"
+    s3 = s3_client(endpoint)
+    assert untar(get(s3, "pods", f"s3flow/{pod}/file.tgz")) == {"f": b"hi\n"}
+    assert get(s3, "pods", f"s3flow/{pod}/d/sub/x") == b"one\n"
+    check_pods_move_artifacts_through_s3(core, "s3flow")
+
+
+LOOP = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: s3loop}
+spec:
+  entrypoint: main
+  archiveLogs: true
+  templates:
+  - name: main
+    steps:
+    - - name: make
+        template: make
+        arguments: {parameters: [{name: letter, value: "{{item}}"}]}
+        withItems: [a, b, c]
+    - - name: read
+        template: read
+        arguments: {parameters: [{name: letter, value: "{{item}}"}]}
+        withItems: [a, b, c]
+  - name: make
+    inputs: {parameters: [{name: letter}]}
+    container:
+      image: busybox
+      command: [sh, -c, "echo item {{inputs.parameters.letter}} > /tmp/o"]
+    outputs:
+      artifacts:
+      - name: o
+        path: /tmp/o
+        archive: {none: {}}
+        s3: {key: "loop/{{inputs.parameters.letter}}"}
+  - name: read
+    inputs:
+      parameters: [{name: letter}]
+      artifacts:
+      - {name: i, path: /tmp/i, s3: {key: "loop/{{inputs.parameters.letter}}"}}
+      - {name: raw, path: /tmp/raw, raw: {data: " $(HOSTNAME)"}}
+    container: {image: busybox, command: [cat, /tmp/i, /tmp/raw]}
+"""
+
+
+def test_a_loop_of_artifacts_goes_through_the_bucket(home: Path, kubeconfig: Path,
+                                                     core: client.CoreV1Api,
+                                                     endpoint: str) -> None:
+    done = run_k8s(home, kubeconfig, LOOP)
+    assert done.code == 0, done.stderr
+    wf = done.json()
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    results = sorted(n["outputs"]["result"] for n in wf["status"]["nodes"].values()
+                     if n.get("templateName") == "read" and n["type"] == "Pod")
+    # The plan reaches the pods as written: the kubelet expands no $(VAR) in it.
+    assert results == [f"item {n}\n $(HOSTNAME)" for n in "abc"]
+    s3 = s3_client(endpoint)
+    assert [get(s3, "pods", f"loop/{n}") for n in "abc"] == [b"item a\n", b"item b\n",
+                                                            b"item c\n"]
+    # The logs, read through the API server, are archived by the engine.
+    logs = [k["Key"] for k in s3.list_objects_v2(Bucket="pods", Prefix="s3loop/")["Contents"]]
+    assert len([k for k in logs if k.endswith("/main.log")]) == 6
+    check_pods_move_artifacts_through_s3(core, "s3loop")
+
+
+def test_an_upload_that_fails_is_the_nodes_message(home: Path, kubeconfig: Path,
+                                                   core: client.CoreV1Api,
+                                                   endpoint: str) -> None:
+    configure(home, endpoint, "no-such-bucket")
+    done = run_k8s(home, kubeconfig, """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: noupload}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            container: {image: busybox, command: [sh, -c, "echo x > /tmp/a"]}
+            outputs: {artifacts: [{name: a, path: /tmp/a}]}
+        """)
+    assert done.code == 1
+    node = done.json()["status"]["nodes"]["noupload"]
+    assert node["phase"] == "Error"
+    assert node["message"].startswith('failed to save outputs: artifact "a": '
+                                      "s3://no-such-bucket/noupload/noupload/a.tgz at ")
+    assert node["message"].endswith("The specified bucket does not exist")
+    check_pods_move_artifacts_through_s3(core, "noupload")  # the wait container said so
+
+
+def test_an_input_that_cannot_be_fetched_fails_the_init_container(
+        home: Path, kubeconfig: Path) -> None:
+    done = run_k8s(home, kubeconfig, """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: noinput}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            inputs: {artifacts: [{name: i, path: /tmp/i, s3: {key: absent/key}}]}
+            container: {image: busybox, command: [cat, /tmp/i]}
+        """)
+    assert done.code == 1
+    node = done.json()["status"]["nodes"]["noinput"]
+    assert node["phase"] in ("Error", "Failed")
+    assert node["message"].startswith('init container "init" failed: artifact "i": '
+                                      "s3://pods/absent/key at ")
+    assert "the specified key does not exist" in node["message"]
+
+
+def test_the_local_repository_keeps_the_hostpath(tmp_path: Path) -> None:
+    """Without a plan (the default local repository), the pod is as before: no agents."""
+    from argosy.plugin import ProcessRequest
+    from argosy.plugins.kubernetes import build_pod
+
+    request = ProcessRequest(
+        argv=[], env={}, working_dir=None, node_dir=tmp_path, image="busybox",
+        template={"container": {"image": "busybox", "command": ["true"]},
+                  "outputs": {"artifacts": [{"name": "a", "path": "/tmp/a"}]}},
+        workflow={"metadata": {"name": "w", "namespace": "default", "uid": "u"}, "spec": {}},
+        node={"id": "w-1", "name": "w"})
+    pod = build_pod(request, "token")
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["main"]
+    assert "initContainers" not in pod["spec"]
+    assert any("hostPath" in v for v in pod["spec"]["volumes"])
