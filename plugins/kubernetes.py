@@ -18,10 +18,14 @@ Select it with ``argosy run --executor kubernetes``, ``argosy server --executor 
   termination message afterwards and, for a script, first saves the source (passed in the env,
   as Argo passes its template) to ``/var/run/argo/script``, appended to the command as Argo does.
   ``outputs.result`` is the main container's log, ``exitCode`` its exit code.
-* Artifacts: the pod mounts the node's directory by hostPath (input artifacts, fetched there by
-  the engine, at their paths); the wrapper copies each output artifact into its ``outputs/``
-  with ``cp``. This needs the node's directory on the pod's node at the same path (the API
-  double, a single-node cluster on the engine's machine, a directory every node shares).
+* Artifacts: the wrapper copies each output artifact into the node's directory's ``outputs/``
+  with ``cp``, and input artifacts are mounted from its ``artifacts/``. With a repository pods
+  reach (S3; ``ProcessRequest.artifact_plan``) that directory is an emptyDir, filled by an
+  ``init`` container and emptied to the bucket by a ``wait`` container, both argosy's image
+  running ``argosy.artifact_agent``: any cluster. Otherwise it is the engine's node directory
+  by hostPath (inputs fetched there by the engine, outputs read from it), which needs it on
+  the pod's node at the same path (the API double, a single-node cluster on the engine's
+  machine, a directory every node shares).
 """
 
 from __future__ import annotations
@@ -272,7 +276,8 @@ def _planned_inputs(request: ProcessRequest) -> ProcessRequest:
         for n, art in enumerate(plan["inputs"])))
 
 
-def _agents(request: ProcessRequest, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _agents(request: ProcessRequest, token: str,
+            image: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The init and wait containers of a pod whose artifacts move through the plan: the
     plan with each repository Secret as an env var the kubelet fills from it."""
     assert request.artifact_plan is not None
@@ -300,7 +305,6 @@ def _agents(request: ProcessRequest, token: str) -> tuple[dict[str, Any], dict[s
     env = [{"name": "ARGOSY_ARTIFACT_PLAN", "value": text},
            *({"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
              for (name, key), var in secrets.items())]
-    image = os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
     node = {"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}
     init = {"name": INIT, "image": image, "command": [*AGENT, INIT, NODE_MOUNT],
             "env": [*env, {"name": "ARGOSY_POD_TOKEN", "value": token}], "volumeMounts": [node]}
@@ -414,8 +418,10 @@ def _with_entrypoint(image: str | None, args: list[str] | None) -> list[str]:
     return [*config.entrypoint, *(args if args else config.cmd)]
 
 
-def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
-    """The Pod for a node, as Argo's controller shapes it from the template and workflow."""
+def build_pod(request: ProcessRequest, token: str,
+              agent_image: str = DEFAULT_IMAGE) -> dict[str, Any]:
+    """The Pod for a node, as Argo's controller shapes it from the template and workflow;
+    ``agent_image`` runs the init and wait containers of an artifact plan."""
     request = _planned_inputs(request)
     template, workflow = request.template, request.workflow
     spec = workflow.get("spec") or {}
@@ -445,7 +451,7 @@ def build_pod(request: ProcessRequest, token: str) -> dict[str, Any]:
     sidecars = [{**s, "restartPolicy": "Always"} for s in template.get("sidecars") or []]
     inits = [*(template.get("initContainers") or []), *sidecars]
     if request.artifact_plan is not None:
-        init, wait = _agents(request, token)
+        init, wait = _agents(request, token, agent_image)
         inits.insert(0, init)
         containers.append(wait)
     if inits:
@@ -683,10 +689,20 @@ def _init_failure(pod: dict[str, Any]) -> str | None:
 
 
 def _finished(pod: dict[str, Any]) -> bool:
-    """Done when the pod is, or its containers ended (sidecars are stopped after them)."""
+    """Done when the pod is, or its containers ended (sidecars are stopped after them), or its
+    main container could not start while a wait container waits for it (it would forever)."""
     phase = (pod.get("status") or {}).get("phase")
     return phase in _TERMINAL or all(_terminated(pod, c["name"]) is not None
-                                     for c in pod["spec"]["containers"])
+                                     for c in pod["spec"]["containers"]) or _wait_stranded(pod)
+
+
+def _wait_stranded(pod: dict[str, Any]) -> bool:
+    """A wait container left waiting for a main container that never ran."""
+    return (any(c["name"] == WAIT and c.get("command", [])[:3] == AGENT
+                for c in pod["spec"]["containers"])
+            and (_terminated(pod, MAIN) or {}).get("reason") in ("StartError",
+                                                                 "ContainerCannotRun")
+            and _terminated(pod, WAIT) is None)
 
 
 # ---- the executor ----------------------------------------------------------------------------
@@ -711,6 +727,7 @@ class KubernetesExecutor:
         self._namespace: str | None = None
         # Workflows whose pods are collected when they finish, by uid: (namespace, strategy).
         self.collect: dict[str, tuple[str, str, str]] = {}
+        self._image: str | None = None
 
     # -- connection
 
@@ -743,6 +760,26 @@ class KubernetesExecutor:
                 self._watches[namespace] = PodWatch(core, namespace)
             return self._watches[namespace]
 
+    async def agent_image(self, core: Any) -> str:
+        """The image of the init and wait containers: ``$ARGOSY_EXECUTOR_IMAGE``, else, in a
+        Pod (as ``argosy controller`` runs), that Pod's own image, else DEFAULT_IMAGE."""
+        if os.environ.get(IMAGE_ENV):
+            return os.environ[IMAGE_ENV]
+        if self._image is None:
+            self._image = DEFAULT_IMAGE
+            namespace = kube.SERVICE_ACCOUNT_DIR / "namespace"
+            name = os.environ.get("HOSTNAME")  # a Pod's own name, unless it sets hostname
+            if name and namespace.exists():
+                try:
+                    pod = _json(await self.call("reading this pod", core.read_namespaced_pod,
+                                                name, namespace.read_text().strip(),
+                                                _preload_content=False))
+                    self._image = pod["spec"]["containers"][0]["image"]
+                except Exception as exc:  # not readable: the default, said once
+                    log.warning("the image of pod %s: %s; artifacts use image %s", name,
+                                _api_message(exc), DEFAULT_IMAGE)
+        return self._image
+
     async def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn`` in a thread; 429, 5xx and connection failures are retried for a while."""
         started, attempt = time.monotonic(), 0
@@ -764,6 +801,11 @@ class KubernetesExecutor:
             return ran
         core, namespace, final = ran
         outcome = await self._outcome(core, namespace, final, request)
+        if _wait_stranded(final):  # the pod would run on: its wait container waits
+            with contextlib.suppress(Exception):
+                await self.call("deleting pod", core.delete_namespaced_pod,
+                                final["metadata"]["name"], namespace, grace_period_seconds=0,
+                                _preload_content=False)
         await self._collect(core, namespace, final, request, outcome.phase == "Succeeded")
         return outcome
 
@@ -788,7 +830,8 @@ class KubernetesExecutor:
         try:
             core = self.core()
             namespace = self.namespace_of(request)
-            pod = build_pod(request, _token(request.node_dir))
+            image = await self.agent_image(core) if request.artifact_plan else DEFAULT_IMAGE
+            pod = build_pod(request, _token(request.node_dir), image)
             if _has_artifacts(request):
                 _outputs_dir(request.node_dir)
             self._note_collection(request, namespace)
@@ -905,7 +948,8 @@ class KubernetesExecutor:
         result = None
         uploaded = None
         if container == MAIN and request.artifact_plan is not None:
-            uploaded = _uploaded(pod, request)
+            if not _wait_stranded(pod):  # else main never ran: it says why below
+                uploaded = _uploaded(pod, request)
             if isinstance(uploaded, str):
                 return Outcome("Error", uploaded, exit_code=code, log_files=logs)
         elif container == MAIN and _has_artifacts(request):
@@ -924,8 +968,9 @@ class KubernetesExecutor:
                 image = _image_of(pod, container) or "its image"
                 return Outcome("Error", f'the {container} container cannot run sh '
                                f"({message.strip()}): {image} needs sh for argosy to run it "
-                               "(a script, output parameters from files, outputs.result or a "
-                               "container set need it)", exit_code=code, log_files=logs)
+                               "(a script, output parameters from files, outputs.result, "
+                               "artifacts or a container set need it)", exit_code=code,
+                               log_files=logs)
             token = pod["metadata"]["annotations"][TOKEN_ANNOTATION]
             if message.strip() == _mark(token):
                 message = _cut_trailer(log_file, _mark(token)) or ""

@@ -138,9 +138,11 @@ def test_the_cli_reference_has_every_verb() -> None:
 # ---- configuration --------------------------------------------------------------------------
 
 SOURCES = [REPO / "core", REPO / "plugins", REPO / "jupyter_ext"]
-# Variables argosy sets for a step's own shell wrapper in a pod, not settings a user sets.
+# Variables argosy sets for a step's own shell wrapper and artifact agent in a pod, not
+# settings a user sets.
 INTERNAL = {"ARGOSY_SCRIPT", "ARGOSY_OUTPUTS", "ARGOSY_MESSAGE", "ARGOSY_ARTIFACTS",
-            "ARGOSY_POD_TOKEN", "ARGOSY_AFTER", "ARGOSY_DONE", "ARGOSY_MARK", "ARGOSY_RESULT"}
+            "ARGOSY_POD_TOKEN", "ARGOSY_AFTER", "ARGOSY_DONE", "ARGOSY_MARK", "ARGOSY_RESULT",
+            "ARGOSY_ARTIFACT_PLAN", "ARGOSY_DONE_FILE"}
 
 
 def source_text() -> str:

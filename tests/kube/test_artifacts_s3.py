@@ -6,6 +6,7 @@ with the credentials the kubelet fills in from the repository's Secret."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests.artifacts.flows import check_flow, flow
@@ -211,6 +213,31 @@ def test_an_input_that_cannot_be_fetched_fails_the_init_container(
     assert "the specified key does not exist" in node["message"]
 
 
+def test_a_main_container_that_cannot_start_does_not_leave_the_wait_container_waiting(
+        home: Path, kubeconfig: Path, core: client.CoreV1Api, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait container waits for main's done-marker; an image without sh never writes
+    one: the node says why, and the pod, which would run on, is deleted."""
+    images = tmp_path / "images.yaml"
+    images.write_text(yaml.safe_dump({"bare:1": {"env": {"PATH": "/nonexistent"}}}))
+    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(images))
+    done = run_k8s(home, kubeconfig, """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: nosh}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            container: {image: "bare:1", command: [/bin/true]}
+            outputs: {artifacts: [{name: a, path: /tmp/a}]}
+        """)
+    assert done.code == 1
+    message = done.json()["status"]["nodes"]["nosh"]["message"]
+    assert "bare:1 needs sh" in message and "artifacts" in message
+    assert pods(core, "nosh") == []
+
+
 def test_the_local_repository_keeps_the_hostpath(tmp_path: Path) -> None:
     """Without a plan (the default local repository), the pod is as before: no agents."""
     from argosy.plugin import ProcessRequest
@@ -226,3 +253,29 @@ def test_the_local_repository_keeps_the_hostpath(tmp_path: Path) -> None:
     assert [c["name"] for c in pod["spec"]["containers"]] == ["main"]
     assert "initContainers" not in pod["spec"]
     assert any("hostPath" in v for v in pod["spec"]["volumes"])
+
+
+def test_the_agents_run_the_controllers_own_image(kubeconfig: Path, core: client.CoreV1Api,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a Pod (a service account's namespace file, HOSTNAME its name) the init and wait
+    containers get that Pod's image; $ARGOSY_EXECUTOR_IMAGE overrides it."""
+    from argosy import kube
+    from argosy.plugins.kubernetes import DEFAULT_IMAGE, IMAGE_ENV, KubernetesExecutor
+
+    core.create_namespaced_pod("default", {"metadata": {"name": "argosy-controller-1"}, "spec": {
+        "containers": [{"name": "controller", "image": "registry.example/argosy:7",
+                        "command": ["sleep", "60"]}]}})
+    (tmp_path / "sa").mkdir()
+    (tmp_path / "sa" / "namespace").write_text("default\n")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv(IMAGE_ENV, raising=False)
+    executor = KubernetesExecutor()
+    assert asyncio.run(executor.agent_image(executor.core())) == DEFAULT_IMAGE  # not in a Pod
+    monkeypatch.setattr(kube, "SERVICE_ACCOUNT_DIR", tmp_path / "sa")
+    monkeypatch.setenv("HOSTNAME", "argosy-controller-1")
+    executor = KubernetesExecutor()
+    assert asyncio.run(executor.agent_image(executor.core())) == "registry.example/argosy:7"
+    monkeypatch.setenv(IMAGE_ENV, "mine:1")
+    assert asyncio.run(executor.agent_image(executor.core())) == "mine:1"
+    core.delete_namespaced_pod("argosy-controller-1", "default", grace_period_seconds=0)
