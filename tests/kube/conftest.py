@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from tests.kube.double import Double
@@ -37,6 +38,15 @@ def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
         return Path(os.environ["KUBECONFIG"])
     double: Double = request.getfixturevalue("double")
     return double.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def image_without_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An image whose PATH finds no sh, in the double's image mapping."""
+    images = tmp_path / "images.yaml"
+    images.write_text(yaml.safe_dump({"bare:1": {"env": {"PATH": "/nonexistent"}}}))
+    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(images))
+    return "bare:1"
 
 
 @pytest.fixture

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.artifacts.flows import check_flow, flow
 from tests.artifacts.s3server import client as s3_client
 from tests.artifacts.s3server import s3_server
 from tests.artifacts.test_s3 import get, secret, untar
-from tests.conftest import CliResult, run_cli
+from tests.kube.test_artifacts import run_k8s
 
 pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
@@ -64,11 +63,6 @@ def configure(home: Path, endpoint: str, bucket: str) -> None:
             accessKeySecret: {{name: {SECRET}, key: accessKey}}
             secretKeySecret: {{name: {SECRET}, key: secretKey}}
         """))
-
-
-def run_k8s(home: Path, kubeconfig: Path, manifest: str) -> CliResult:
-    return run_cli("run", "--executor", "kubernetes", "-", "-o", "json", home=home,
-                   stdin=textwrap.dedent(manifest), env={"KUBECONFIG": str(kubeconfig)})
 
 
 def pods(core: client.CoreV1Api, workflow: str) -> list[dict[str, Any]]:
@@ -214,13 +208,9 @@ def test_an_input_that_cannot_be_fetched_fails_the_init_container(
 
 
 def test_a_main_container_that_cannot_start_does_not_leave_the_wait_container_waiting(
-        home: Path, kubeconfig: Path, core: client.CoreV1Api, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        home: Path, kubeconfig: Path, core: client.CoreV1Api, image_without_sh: str) -> None:
     """The wait container waits for main's done-marker; an image without sh never writes
     one: the node says why, and the pod, which would run on, is deleted."""
-    images = tmp_path / "images.yaml"
-    images.write_text(yaml.safe_dump({"bare:1": {"env": {"PATH": "/nonexistent"}}}))
-    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(images))
     done = run_k8s(home, kubeconfig, """
         apiVersion: argoproj.io/v1alpha1
         kind: Workflow

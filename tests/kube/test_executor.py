@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client, config
 
 from argosy.kube import NODE_NAME_ANNOTATION, WORKFLOW_LABEL
@@ -210,12 +209,8 @@ def test_every_pod_shaping_field_reaches_the_pod(
     assert core.read_namespaced_persistent_volume_claim("shaped-work", "default")
 
 
-def test_outputs_from_files_need_sh_in_the_image(
-        home: Path, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An image without sh (here: its PATH finds none, in the double's image mapping)."""
-    images = tmp_path / "images.yaml"
-    images.write_text(yaml.safe_dump({"bare:1": {"env": {"PATH": "/nonexistent"}}}))
-    monkeypatch.setenv("ARGOSY_IMAGE_ENTRYPOINTS", str(images))
+def test_outputs_from_files_need_sh_in_the_image(home: Path, kubeconfig: Path,
+                                                 image_without_sh: str) -> None:
     done = run_k8s(home, kubeconfig, """
         apiVersion: argoproj.io/v1alpha1
         kind: Workflow
