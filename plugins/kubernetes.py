@@ -287,6 +287,10 @@ def _agents(request: ProcessRequest, token: str,
         [(kind, body)] = location.items()
         hidden = {}
         for key, value in body.items():
+            if key.endswith("Secret") and isinstance(value, str):
+                raise ArgosyError(f"{kind}.{key} is given as a value: a pod gets credentials "
+                                  "only from a Secret, so give a SecretKeySelector {name, key} "
+                                  "of a Secret in the workflow's namespace")
             if key.endswith("Secret") and isinstance(value, dict):
                 ref = (str(value.get("name")), str(value.get("key")))
                 value = {"env": secrets.setdefault(ref, f"ARGOSY_SECRET_{len(secrets)}")}

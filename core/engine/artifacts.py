@@ -198,8 +198,7 @@ class ArtifactIO:
                         key = None
                     else:
                         repository, key = self.repositories.resolve(art)
-                        if key is None:
-                            key = f"{self._key_folder(repository, scope)}/{file_name(art, source)}"
+                        key = key or self._default_key(art, repository, scope)
                         repository.save(pack(source, art, work), key)
                 except (OSError, ArgosyError) as exc:
                     raise NodeError(f'failed to save outputs: artifact "{name}": {exc}') from None
@@ -244,13 +243,19 @@ class ArtifactIO:
             if kind not in reachable:
                 return None
             repository = self.repositories.open(kind, settings)
-            if key is None:
-                base = Path(str(art["path"]).rstrip("/") or "/")
-                key = f"{self._key_folder(repository, scope)}/{file_name(art, base)}"
+            key = key or self._default_key(art, repository, scope)
             outputs.append({**{k: art[k] for k in ("name", "path", "archive") if art.get(k)},
                             "repository": {kind: {**settings, "key": key}},
                             "location": self._location(art, repository, key)})
         return {"inputs": inputs, "outputs": outputs} if inputs or outputs else None
+
+    def _default_key(self, art: dict[str, Any], repository: ArtifactRepository,
+                     scope: Scope) -> str:
+        """Argo's key of an output artifact whose location gives none: the repository's key
+        folder, then its file name (an unarchived one's is its path's base name, whatever the
+        executor named its copy)."""
+        name = file_name(art, Path(str(art["path"]).rstrip("/") or "/"))
+        return f"{self._key_folder(repository, scope)}/{name}"
 
     def _key_folder(self, repository: ArtifactRepository, scope: Scope) -> str:
         """Where a node's artifacts go in ``repository``: its ``keyFormat``, substituted."""

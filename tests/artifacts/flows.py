@@ -63,9 +63,11 @@ def check_flow(wf: dict[str, Any], location: Callable[[str], dict[str, Any]] | N
     assert list(saved) == ["file", "dir"]
     name = wf["metadata"]["name"]
     pod = f"{name}-gen-{gen['id'].rsplit('-', 1)[-1]}"
-    key = f"{name}/{pod}/file.tgz"
-    where = location(key) if location else {"plugin": {"name": "local", "key": key}}
-    assert saved["file"] == {"name": "file", "path": "/tmp/f", **where}
+    where = location or (lambda key: {"plugin": {"name": "local", "key": key}})
+    assert saved["file"] == {"name": "file", "path": "/tmp/f", **where(f"{name}/{pod}/file.tgz")}
+    # Not archived: named by its path's base name, as in Argo.
+    assert saved["dir"] == {"name": "dir", "path": "/tmp/d", "archive": {"none": {}},
+                            **where(f"{name}/{pod}/d")}
 
 
 def check_copied(home: Path, name: str) -> None:

@@ -269,3 +269,29 @@ def test_the_agents_run_the_controllers_own_image(kubeconfig: Path, core: client
     monkeypatch.setenv(IMAGE_ENV, "mine:1")
     assert asyncio.run(executor.agent_image(executor.core())) == "mine:1"
     core.delete_namespaced_pod("argosy-controller-1", "default", grace_period_seconds=0)
+
+
+def test_a_credential_given_as_a_value_is_refused_for_a_pod(tmp_path: Path) -> None:
+    """The plan reaches the pod in its spec: credentials only as Secret references."""
+    from argosy.plugin import ArgosyError, ProcessRequest
+    from argosy.plugins.kubernetes import build_pod
+
+    def request(secret: Any) -> ProcessRequest:
+        repository = {"s3": {"bucket": "b", "key": "k", "accessKeySecret": secret}}
+        return ProcessRequest(
+            argv=[], env={}, working_dir=None, node_dir=tmp_path, image="busybox",
+            template={"container": {"image": "busybox", "command": ["true"]},
+                      "outputs": {"artifacts": [{"name": "a", "path": "/tmp/a"}]}},
+            workflow={"metadata": {"name": "w", "namespace": "default", "uid": "u"},
+                      "spec": {}},
+            node={"id": "w-1", "name": "w"}, artifact_plan={"inputs": [], "outputs": [
+                {"name": "a", "path": "/tmp/a", "repository": repository,
+                 "location": {"s3": {"bucket": "b", "key": "k"}}}]})
+
+    with pytest.raises(ArgosyError, match=r"s3\.accessKeySecret is given as a value"):
+        build_pod(request("AKIDEXAMPLE"), "token")
+    pod = build_pod(request({"name": "creds", "key": "id"}), "token")
+    wait = next(c for c in pod["spec"]["containers"] if c["name"] == "wait")
+    assert "AKIDEXAMPLE" not in str(pod)
+    assert {"name": "ARGOSY_SECRET_0",
+            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "id"}}} in wait["env"]
