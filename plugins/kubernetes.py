@@ -111,12 +111,14 @@ REJECTED = {
 # exit code there. Then it runs the command; when the step's outputs.result may be wanted,
 # stdout and stderr are tee'd apart, so the log shows both while stdout is known alone. It
 # copies each output artifact's path to outputs/N of the node's directory with cp (a marker
-# N.failed if cp fails). Afterwards it encodes what the executor needs: each declared output
-# file ("@path", each line as "|line", ".rest" for a last line without newline, or "#SIZE"
-# when larger than Argo's 256 KiB cap), stdout when stderr was written too ("&" and its lines),
-# then "=". That goes to the termination message when it fits its 4 KiB, else to the log's
-# end between two ARGOSY_MARK lines, where the executor reads (and cuts) it. No "$(": the
-# kubelet would read it as a variable reference.
+# N.failed if cp fails), readable by all when a wait container (another user, maybe) is to
+# upload it: when it leaves a done-marker, which outside a container set means that (the
+# main container leaves one for the wait container). Afterwards it encodes what the
+# executor needs: each declared output file ("@path", each line as "|line", ".rest" for a
+# last line without newline, or "#SIZE" when larger than Argo's 256 KiB cap), stdout when
+# stderr was written too ("&" and its lines), then "=". That goes to the termination message
+# when it fits its 4 KiB, else to the log's end between two ARGOSY_MARK lines, where the
+# executor reads (and cuts) it. No "$(": the kubelet would read it as a variable reference.
 WRAPPER = r"""
 d=/var/run/argo
 if [ -n "${ARGOSY_ARTIFACTS+x}" ]; then
@@ -164,6 +166,7 @@ if [ -n "$a_artifacts" ]; then
     [ -e "$a_path" ] || [ -L "$a_path" ] || continue
     a_out=/var/run/argosy/node/outputs/$a_n
     cp -pRL "$a_path" "$a_out" || : > "$a_out.failed"
+    [ -z "$a_set" ] || chmod -R a+rX "$a_out" 2>/dev/null
   done
 fi
 [ -z "$a_set" ] || printf '%s\n' "$a_rc" > "$d/$a_name.done"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -295,3 +297,26 @@ def test_a_credential_given_as_a_value_is_refused_for_a_pod(tmp_path: Path) -> N
     assert "AKIDEXAMPLE" not in str(pod)
     assert {"name": "ARGOSY_SECRET_0",
             "valueFrom": {"secretKeyRef": {"name": "creds", "key": "id"}}} in wait["env"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare for a private /run")
+def test_the_wrapper_leaves_copies_the_wait_container_can_read(tmp_path: Path) -> None:
+    """The wait container may run as another user than main: with a done-marker to leave (a
+    plan), the wrapper's copy of a private output is readable by all (a+rX)."""
+    from argosy.plugins.kubernetes import WRAPPER
+
+    (tmp_path / "d").mkdir(mode=0o700)
+    script = f"""
+        mount --make-rprivate / && mount -t tmpfs none /run &&
+        mkdir -p /run/argo /run/argosy/node/outputs && echo token > /run/argosy/node/pod-token &&
+        (umask 077; echo secret > {tmp_path}/d/f) &&
+        ARGOSY_ARTIFACTS="0 {tmp_path}/d" ARGOSY_POD_TOKEN=token ARGOSY_DONE=main \\
+            ARGOSY_MESSAGE=/run/message sh -c "$WRAPPER" argosy true &&
+        stat -c %a /run/argosy/node/outputs/0 /run/argosy/node/outputs/0/f &&
+        cat /run/argo/main.done"""
+    done = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", script],
+                          env={**os.environ, "WRAPPER": WRAPPER}, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["755", "644", "0"]
