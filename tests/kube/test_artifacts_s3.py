@@ -22,6 +22,7 @@ from kubernetes import client
 from tests.artifacts.flows import check_flow, flow
 from tests.artifacts.s3server import client as s3_client
 from tests.artifacts.s3server import s3_server
+from tests.artifacts.test_artifacts import web  # noqa: F401  (a fixture)
 from tests.artifacts.test_s3 import get, secret, untar
 from tests.kube.test_artifacts import run_k8s
 
@@ -139,22 +140,24 @@ spec:
       parameters: [{name: letter}]
       artifacts:
       - {name: i, path: /tmp/i, s3: {key: "loop/{{inputs.parameters.letter}}"}}
+      - {name: web, path: /tmp/web, http: {url: "WEB/bundle.tgz"}}
       - {name: raw, path: /tmp/raw, raw: {data: " $(HOSTNAME)"}}
-    container: {image: busybox, command: [cat, /tmp/i, /tmp/raw]}
+    container: {image: busybox, command: [cat, /tmp/i, /tmp/web, /tmp/raw]}
 """
 
 
 def test_a_loop_of_artifacts_goes_through_the_bucket(home: Path, kubeconfig: Path,
-                                                     core: client.CoreV1Api,
-                                                     endpoint: str) -> None:
-    done = run_k8s(home, kubeconfig, LOOP)
+                                                     core: client.CoreV1Api, endpoint: str,
+                                                     web: str) -> None:  # noqa: F811
+    """Keyed artifacts of a loop, with an http and a raw input fetched in each pod."""
+    done = run_k8s(home, kubeconfig, LOOP.replace("WEB", web))
     assert done.code == 0, done.stderr
     wf = done.json()
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     results = sorted(n["outputs"]["result"] for n in wf["status"]["nodes"].values()
                      if n.get("templateName") == "read" and n["type"] == "Pod")
     # The plan reaches the pods as written: the kubelet expands no $(VAR) in it.
-    assert results == [f"item {n}\n $(HOSTNAME)" for n in "abc"]
+    assert results == [f"item {n}\nserved\n $(HOSTNAME)" for n in "abc"]
     s3 = s3_client(endpoint)
     assert [get(s3, "pods", f"loop/{n}") for n in "abc"] == [b"item a\n", b"item b\n",
                                                             b"item c\n"]
