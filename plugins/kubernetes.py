@@ -955,10 +955,12 @@ class KubernetesExecutor:
         result = None
         uploaded = None
         if container == MAIN and request.artifact_plan is not None:
-            if not _wait_stranded(pod):  # else main never ran: it says why below
-                uploaded = _uploaded(pod, request)
+            # (Stranded: main never ran, which it says below.)
+            uploaded = {} if _wait_stranded(pod) else _uploaded(pod, request)
             if isinstance(uploaded, str):
-                return Outcome("Error", uploaded, exit_code=code, log_files=logs)
+                if code == 0:
+                    return Outcome("Error", uploaded, exit_code=code, log_files=logs)
+                uploaded = {}  # main's own failure (or deadline) says more
         elif container == MAIN and _has_artifacts(request):
             if message.startswith("!node-dir"):
                 return Outcome("Error", f"the node's directory {request.node_dir}, which holds "

@@ -189,6 +189,19 @@ def test_an_upload_that_fails_is_the_nodes_message(home: Path, kubeconfig: Path,
                                       "s3://no-such-bucket/noupload/noupload/a.tgz at ")
     assert node["message"].endswith("The specified bucket does not exist")
     check_pods_move_artifacts_through_s3(core, "noupload")  # the wait container said so
+    # A main container that failed says so first: its outputs are not expected then.
+    failed = run_k8s(home, kubeconfig, """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: mainfails}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            container: {image: busybox, command: [sh, -c, "echo x > /tmp/a; exit 3"]}
+            outputs: {artifacts: [{name: a, path: /tmp/a}]}
+        """).json()["status"]["nodes"]["mainfails"]
+    assert (failed["phase"], failed["message"]) == ("Failed", "Error (exit code 3)")
 
 
 def test_an_input_that_cannot_be_fetched_fails_the_init_container(
