@@ -313,11 +313,14 @@ def _agents(request: ProcessRequest, token: str,
            *({"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
              for (name, key), var in secrets.items())]
     node = {"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}
+    # An agent that fails unforeseen (a traceback) still tells the node why: its log's end.
+    said = {"terminationMessagePolicy": "FallbackToLogsOnError"}
     init = {"name": INIT, "image": image, "command": [*AGENT, INIT, NODE_MOUNT],
-            "env": [*env, {"name": "ARGOSY_POD_TOKEN", "value": token}], "volumeMounts": [node]}
+            "env": [*env, {"name": "ARGOSY_POD_TOKEN", "value": token}], "volumeMounts": [node],
+            **said}
     wait = {"name": WAIT, "image": image, "command": [*AGENT, WAIT, NODE_MOUNT],
             "env": [*env, {"name": "ARGOSY_DONE_FILE", "value": f"{SCRIPT_DIR}/{MAIN}.done"}],
-            "volumeMounts": [node, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}]}
+            "volumeMounts": [node, {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR}], **said}
     return init, wait
 
 

@@ -225,6 +225,29 @@ def test_an_input_that_cannot_be_fetched_fails_the_init_container(
     assert "the specified key does not exist" in node["message"]
 
 
+def test_an_agent_that_fails_unforeseen_tells_the_node_why(home: Path,
+                                                          kubeconfig: Path) -> None:
+    """The agents' termination message falls back to their log's end (a traceback)."""
+    done = run_k8s(home, kubeconfig, """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: agentfails}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            podSpecPatch: |
+              initContainers:
+              - name: init
+                command: [python3, -c, "raise SystemExit('boom in the agent')"]
+            inputs: {artifacts: [{name: i, path: /tmp/i, raw: {data: x}}]}
+            container: {image: busybox, command: [cat, /tmp/i]}
+        """)
+    assert done.code == 1
+    node = done.json()["status"]["nodes"]["agentfails"]
+    assert node["message"] == 'init container "init" failed: boom in the agent (exit code 1)'
+
+
 def test_a_main_container_that_cannot_start_does_not_leave_the_wait_container_waiting(
         home: Path, kubeconfig: Path, core: client.CoreV1Api, image_without_sh: str) -> None:
     """The wait container waits for main's done-marker; an image without sh never writes
