@@ -279,6 +279,11 @@ def _planned_inputs(request: ProcessRequest) -> ProcessRequest:
         for n, art in enumerate(plan["inputs"])))
 
 
+def _uploads(request: ProcessRequest) -> bool:
+    """Whether the pod has output artifacts for a wait container to upload."""
+    return bool(request.artifact_plan and request.artifact_plan["outputs"])
+
+
 def _agents(request: ProcessRequest, token: str,
             image: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The init and wait containers of a pod whose artifacts move through the plan: the
@@ -374,7 +379,7 @@ def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
         return [main]  # no wrapper: the command runs as written, its log is its result
     return [_wrap(main, request, token, result=True, paths=paths, script=request.script,
                   artifacts=artifact_paths(template) if artifacts else None,
-                  marks_done=request.artifact_plan is not None)]  # for the wait container
+                  marks_done=_uploads(request))]  # for the wait container
 
 
 def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, result: bool,
@@ -463,7 +468,8 @@ def build_pod(request: ProcessRequest, token: str,
     if request.artifact_plan is not None:
         init, wait = _agents(request, token, agent_image)
         inits.insert(0, init)
-        containers.append(wait)
+        if _uploads(request):
+            containers.append(wait)
     if inits:
         pod_spec["initContainers"] = inits
     volumes = [*(spec.get("volumes") or []), *(template.get("volumes") or [])]
@@ -958,8 +964,9 @@ class KubernetesExecutor:
         result = None
         uploaded = None
         if container == MAIN and request.artifact_plan is not None:
-            # (Stranded: main never ran, which it says below.)
-            uploaded = {} if _wait_stranded(pod) else _uploaded(pod, request)
+            # (Stranded: main never ran, which it says below; or nothing to upload.)
+            stranded = _wait_stranded(pod) or not _uploads(request)
+            uploaded = {} if stranded else _uploaded(pod, request)
             if isinstance(uploaded, str):
                 if code == 0:
                     return Outcome("Error", uploaded, exit_code=code, log_files=logs)

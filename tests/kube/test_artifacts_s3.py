@@ -83,11 +83,16 @@ def check_pods_move_artifacts_through_s3(core: client.CoreV1Api, workflow: str) 
         spec = pod["spec"]
         assert not [v for v in spec.get("volumes") or [] if "hostPath" in v]
         assert {"name": "argosy-node", "emptyDir": {}} in spec["volumes"]
-        assert [c["name"] for c in spec["initContainers"]][:1] == ["init"]
-        wait = next(c for c in spec["containers"] if c["name"] == "wait")
-        assert wait["command"][:3] == ["python3", "-m", "argosy.artifact_agent"]
-        refs = [e["valueFrom"]["secretKeyRef"] for e in wait["env"] if e.get("valueFrom")]
+        init = spec["initContainers"][0]
+        assert init["name"] == "init"
+        assert init["command"][:3] == ["python3", "-m", "argosy.artifact_agent"]
+        refs = [e["valueFrom"]["secretKeyRef"] for e in init["env"] if e.get("valueFrom")]
         assert {"name": SECRET, "key": "accessKey"} in refs
+        # A wait container where there are outputs to upload.
+        main = next(c for c in spec["containers"] if c["name"] == "main")
+        outputs = any(e["name"] == "ARGOSY_ARTIFACTS" and e.get("value") for e in main["env"])
+        waits = [c for c in spec["containers"] if c["name"] == "wait"]
+        assert len(waits) == outputs and all(c["env"][:-1] == init["env"][:-1] for c in waits)
 
 
 def test_artifacts_pass_between_pods_through_the_bucket(home: Path, kubeconfig: Path,
