@@ -84,15 +84,41 @@ def init(node_dir: Path) -> None:
             if art.get("mode") is not None:
                 set_mode(content, int(art["mode"]))
             os.replace(content, root / str(n))
+    if os.environ.get("ARGOSY_ALIVE"):  # for wait: the wrapper holds it open while it lives
+        os.mkfifo(os.environ["ARGOSY_ALIVE"])
+        os.chmod(os.environ["ARGOSY_ALIVE"], 0o666)
     token_path(node_dir).write_text(os.environ.get("ARGOSY_POD_TOKEN", ""))
+
+
+def _done(marker: Path) -> bool:
+    return marker.exists() and bool(marker.read_text().strip())
+
+
+def _wrapper_gone(alive: int) -> bool:
+    """End-of-file from the wrapper's FIFO: nobody holds it open any more."""
+    try:
+        return os.read(alive, 1) == b""
+    except BlockingIOError:  # a writer holds it: the wrapper lives
+        return False
 
 
 def wait(node_dir: Path) -> dict[str, Any]:
     done = Path(os.environ.get("ARGOSY_DONE_FILE", "/var/run/argo/main.done"))
+    started = done.with_suffix(".started")
+    alive = None
     pause = 0.05
-    while not (done.exists() and done.read_text().strip()):
-        time.sleep(pause)
-        pause = min(pause * 2, 1.0)
+    try:
+        while not _done(done):
+            if alive is None and os.environ.get("ARGOSY_ALIVE") and started.exists():
+                alive = os.open(os.environ["ARGOSY_ALIVE"], os.O_RDONLY | os.O_NONBLOCK)
+            if alive is not None and _wrapper_gone(alive) and not _done(done):
+                return {"error": "the main container's wrapper ended before it copied the "
+                                 "output artifacts (was the container killed?)"}
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+    finally:
+        if alive is not None:
+            os.close(alive)
     saved = []
     for i, out in enumerate(_plan()["outputs"]):
         copy = node_dir / "outputs" / str(out["n"])

@@ -71,6 +71,9 @@ IMAGE_ENV = "ARGOSY_EXECUTOR_IMAGE"
 DEFAULT_IMAGE = "argosy:latest"  # deploy/controller.yaml's image
 AGENT = ["python3", "-m", "argosy.artifact_agent"]
 INIT, WAIT = "init", "wait"
+# A FIFO the wrapper holds open while it lives: the wait container reads end-of-file from it
+# once the wrapper is gone, so a main container killed before its done-marker strands nothing.
+ALIVE = f"{NODE_MOUNT}/main.alive"
 TERMINATION_LOG = "/dev/termination-log"
 MAIN = "main"  # the container whose log, exit code and files are the node's outputs
 _RETRY_SECONDS = 60.0  # how long an unreachable or overloaded API server is retried
@@ -104,7 +107,8 @@ REJECTED = {
 }
 
 # The in-pod wrapper: only sh builtins are needed, tee, wc and tail are used when the image has
-# them. With artifacts ($ARGOSY_ARTIFACTS, "N path" a line) it first checks that the node's
+# them. Given $ARGOSY_ALIVE (a FIFO), it holds that open while it lives (not its command).
+# With artifacts ($ARGOSY_ARTIFACTS, "N path" a line) it first checks that the node's
 # directory is the engine's (its pod token there: "!node-dir" otherwise). In a container set,
 # each container first waits for its dependencies' done-markers in the shared emptyDir (a
 # failed one means it never runs: "!DEP CODE" in its termination message), and leaves its own
@@ -121,6 +125,10 @@ REJECTED = {
 # executor reads (and cuts) it. No "$(": the kubelet would read it as a variable reference.
 WRAPPER = r"""
 d=/var/run/argo
+if [ -p "$ARGOSY_ALIVE" ] && [ -r "$ARGOSY_ALIVE" ] && [ -w "$ARGOSY_ALIVE" ]; then
+  exec 9<>"$ARGOSY_ALIVE"
+  : > "$d/${ARGOSY_DONE:-main}.started"
+fi
 if [ -n "${ARGOSY_ARTIFACTS+x}" ]; then
   a_token=
   read -r a_token < /var/run/argosy/node/pod-token 2>/dev/null
@@ -138,7 +146,7 @@ a_outputs=$ARGOSY_OUTPUTS a_message=$ARGOSY_MESSAGE a_after=$ARGOSY_AFTER
 a_name=${ARGOSY_DONE:-main} a_set=$ARGOSY_DONE a_result=$ARGOSY_RESULT a_mark=$ARGOSY_MARK
 a_artifacts=$ARGOSY_ARTIFACTS
 unset ARGOSY_SCRIPT ARGOSY_OUTPUTS ARGOSY_MESSAGE ARGOSY_AFTER ARGOSY_DONE ARGOSY_RESULT
-unset ARGOSY_MARK ARGOSY_ARTIFACTS ARGOSY_POD_TOKEN
+unset ARGOSY_MARK ARGOSY_ARTIFACTS ARGOSY_POD_TOKEN ARGOSY_ALIVE
 for a_dep in $a_after; do
   a_code=
   while [ -z "$a_code" ]; do
@@ -152,12 +160,12 @@ for a_dep in $a_after; do
   fi
 done
 if [ -n "$a_result" ] && command -v tee > /dev/null 2>&1; then
-  { { "$@"; printf '%s\n' "$?" > "$d/$a_name.rc"; } 2>&1 1>&3 | tee "$d/$a_name.err" >&2
+  { { "$@" 9>&-; printf '%s\n' "$?" > "$d/$a_name.rc"; } 2>&1 1>&3 | tee "$d/$a_name.err" >&2
   } 3>&1 | tee "$d/$a_name.out"
   a_rc=1
   read -r a_rc < "$d/$a_name.rc"
 else
-  "$@"
+  "$@" 9>&-
   a_rc=$?
   a_result=
 fi
@@ -315,6 +323,7 @@ def _agents(request: ProcessRequest, token: str,
     # $ doubled: the kubelet would expand $(VAR) in an env value.
     text = json.dumps({"inputs": inputs, "outputs": outputs}).replace("$", "$$")
     env = [{"name": "ARGOSY_ARTIFACT_PLAN", "value": text},
+           *([{"name": "ARGOSY_ALIVE", "value": ALIVE}] if outputs else []),
            *({"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
              for (name, key), var in secrets.items())]
     node = {"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}
@@ -377,9 +386,12 @@ def _containers(request: ProcessRequest, token: str) -> list[dict[str, Any]]:
     if request.script is None and not paths and not artifacts \
             and not wants_result(request.workflow):
         return [main]  # no wrapper: the command runs as written, its log is its result
-    return [_wrap(main, request, token, result=True, paths=paths, script=request.script,
-                  artifacts=artifact_paths(template) if artifacts else None,
-                  marks_done=_uploads(request))]  # for the wait container
+    wrapped = _wrap(main, request, token, result=True, paths=paths, script=request.script,
+                    artifacts=artifact_paths(template) if artifacts else None,
+                    marks_done=_uploads(request))  # for the wait container
+    if _uploads(request):
+        wrapped["env"].append({"name": "ARGOSY_ALIVE", "value": ALIVE})
+    return [wrapped]
 
 
 def _wrap(container: dict[str, Any], request: ProcessRequest, token: str, *, result: bool,

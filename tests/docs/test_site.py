@@ -142,7 +142,7 @@ SOURCES = [REPO / "core", REPO / "plugins", REPO / "jupyter_ext"]
 # settings a user sets.
 INTERNAL = {"ARGOSY_SCRIPT", "ARGOSY_OUTPUTS", "ARGOSY_MESSAGE", "ARGOSY_ARTIFACTS",
             "ARGOSY_POD_TOKEN", "ARGOSY_AFTER", "ARGOSY_DONE", "ARGOSY_MARK", "ARGOSY_RESULT",
-            "ARGOSY_ARTIFACT_PLAN", "ARGOSY_DONE_FILE"}
+            "ARGOSY_ARTIFACT_PLAN", "ARGOSY_DONE_FILE", "ARGOSY_ALIVE"}
 
 
 def source_text() -> str:

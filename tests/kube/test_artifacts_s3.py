@@ -24,6 +24,7 @@ from tests.artifacts.s3server import client as s3_client
 from tests.artifacts.s3server import s3_server
 from tests.artifacts.test_artifacts import web  # noqa: F401  (a fixture)
 from tests.artifacts.test_s3 import get, secret, untar
+from tests.conftest import run_cli
 from tests.kube.test_artifacts import run_k8s
 
 pytest.importorskip("boto3")
@@ -251,6 +252,37 @@ def test_an_agent_that_fails_unforeseen_tells_the_node_why(home: Path,
     assert done.code == 1
     node = done.json()["status"]["nodes"]["agentfails"]
     assert node["message"] == 'init container "init" failed: boom in the agent (exit code 1)'
+
+
+def test_a_wrapper_killed_before_its_done_marker_does_not_leave_the_wait_container_waiting(
+        home: Path, kubeconfig: Path) -> None:
+    """The wait container sees the wrapper's FIFO closed without a done-marker: the node ends
+    with main's own reason instead of waiting forever. (The command kills the lowest process
+    running the wrapper's script: the wrapper, not one of its subshells.)"""
+    done = run_cli("run", "--executor", "kubernetes", "-", "-o", "json", home=home,
+                   timeout=150, env={"KUBECONFIG": str(kubeconfig)}, stdin=textwrap.dedent("""
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {name: killed}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            container:
+              image: busybox
+              command:
+              - sh
+              - -c
+              - |
+                echo x > /tmp/a
+                for p in /proc/[0-9]*; do
+                  grep -qa d=/var/run/argo $p/cmdline 2>/dev/null && echo ${p#/proc/}
+                done | sort -n | head -1 | xargs kill -9
+            outputs: {artifacts: [{name: a, path: /tmp/a}]}
+        """))
+    assert done.code == 1, done.stderr
+    node = done.json()["status"]["nodes"]["killed"]
+    assert (node["phase"], node["message"]) == ("Failed", "Error (exit code 137)")
 
 
 def test_a_main_container_that_cannot_start_does_not_leave_the_wait_container_waiting(
