@@ -63,7 +63,14 @@ def _secret(value: Any) -> Any:
 
 
 class _Planned:
-    """What ``load_artifact`` resolves an input's repository through: the plan's location."""
+    """What ``load_artifact`` resolves an input's repository and credentials through: the
+    plan's location, and Secrets as the env vars the pod filled from them."""
+
+    @staticmethod
+    def secret(selector: Any, where: str) -> str | None:
+        if not selector:
+            return None
+        return _secret(selector) or None
 
     @staticmethod
     def resolve(art: dict[str, Any]) -> tuple[Any, str]:

@@ -299,33 +299,41 @@ def _agents(request: ProcessRequest, token: str,
     assert request.artifact_plan is not None
     secrets: dict[tuple[str, str], str] = {}
 
-    def conceal(location: dict[str, Any]) -> dict[str, Any]:
-        [(kind, body)] = location.items()
+    def conceal(body: Any, where: str) -> Any:
+        """``body`` with each SecretKeySelector (a ``...Secret`` field, at any depth: a
+        repository's, an http or git source's credentials) as ``{"env": VAR}``."""
+        if isinstance(body, list):
+            return [conceal(item, where) for item in body]
+        if not isinstance(body, dict):
+            return body
         hidden = {}
         for key, value in body.items():
             if key.endswith("Secret") and isinstance(value, str):
-                raise ArgosyError(f"{kind}.{key} is given as a value: a pod gets credentials "
+                raise ArgosyError(f"{where}.{key} is given as a value: a pod gets credentials "
                                   "only from a Secret, so give a SecretKeySelector {name, key} "
                                   "of a Secret in the workflow's namespace")
             if key.endswith("Secret") and isinstance(value, dict):
-                ref = (str(value.get("name")), str(value.get("key")))
+                ref = (str(value.get("name")), str(value.get("key")),
+                       value.get("optional") is True)
                 value = {"env": secrets.setdefault(ref, f"ARGOSY_SECRET_{len(secrets)}")}
+            else:
+                value = conceal(value, f"{where}.{key}")
             hidden[key] = value
-        return {kind: hidden}
+        return hidden
 
     index = {path: n for n, path in enumerate(artifact_paths(request.template))}
     plan = request.artifact_plan
-    inputs = [{**a, "repository": conceal(a["repository"])} if a.get("repository") else a
-              for a in plan["inputs"]]
+    inputs = [conceal(a, f'artifact "{a.get("name")}"') for a in plan["inputs"]]
     outputs = [{**{k: o[k] for k in ("name", "path", "archive") if k in o},
-                "n": index[o["path"]], "repository": conceal(o["repository"])}
+                "n": index[o["path"]], "repository": conceal(o["repository"], "repository")}
                for o in plan["outputs"]]
     # $ doubled: the kubelet would expand $(VAR) in an env value.
     text = json.dumps({"inputs": inputs, "outputs": outputs}).replace("$", "$$")
     env = [{"name": "ARGOSY_ARTIFACT_PLAN", "value": text},
            *([{"name": "ARGOSY_ALIVE", "value": ALIVE}] if outputs else []),
-           *({"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
-             for (name, key), var in secrets.items())]
+           *({"name": var, "valueFrom": {"secretKeyRef": {
+               "name": name, "key": key, **({"optional": True} if optional else {})}}}
+             for (name, key, optional), var in secrets.items())]
     node = {"name": ARTIFACT_VOLUME, "mountPath": NODE_MOUNT}
     # An agent that fails unforeseen (a traceback) still tells the node why: its log's end.
     said = {"terminationMessagePolicy": "FallbackToLogsOnError"}

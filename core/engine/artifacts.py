@@ -227,7 +227,7 @@ class ArtifactIO:
                      if getattr(factory, "reachable", False)}
         inputs = []
         for art in [a for a in (node.inputs or {}).get("artifacts") or [] if a.get("path")]:
-            if not any(art.get(k) is not None for k in ("raw", "http", "git")):
+            if not any(art.get(k) is not None for k in ("raw", "http", "git", "artifactory")):
                 kind, settings, key = self.repositories.where(art)
                 if kind not in reachable or key is None:
                     return None
@@ -239,6 +239,8 @@ class ArtifactIO:
             if not art.get("path") or art.get("from") is not None or \
                     art.get("fromExpression") is not None:
                 continue
+            if location_of(art).keys() & UPLOADED:
+                return None  # a URL of its own: the engine uploads it
             kind, settings, key = self.repositories.where(art)
             if kind not in reachable:
                 return None

@@ -396,3 +396,36 @@ def test_the_wrapper_leaves_copies_the_wait_container_can_read(tmp_path: Path) -
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["755", "644", "0"]
+
+
+def test_an_inputs_credentials_reach_the_init_container_from_their_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An http source's SecretKeySelectors, at any depth, become env vars the kubelet fills;
+    the agent reads them back as the engine reads the Secret."""
+    import json
+
+    from argosy import artifact_agent
+    from argosy.plugin import ProcessRequest
+    from argosy.plugins.kubernetes import build_pod
+
+    auth = {"basicAuth": {"usernameSecret": {"name": "web", "key": "user"},
+                          "passwordSecret": {"name": "web", "key": "pass", "optional": True}}}
+    request = ProcessRequest(
+        argv=[], env={}, working_dir=None, node_dir=tmp_path, image="busybox",
+        template={"container": {"image": "busybox", "command": ["true"]}},
+        workflow={"metadata": {"name": "w", "namespace": "default", "uid": "u"}, "spec": {}},
+        node={"id": "w-1", "name": "w"}, artifact_plan={"outputs": [], "inputs": [
+            {"name": "i", "path": "/tmp/i", "http": {"url": "http://h/f", "auth": auth}}]})
+    pod = build_pod(request, "token")
+    init = pod["spec"]["initContainers"][0]
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["main"]  # nothing to upload
+    env = {e["name"]: e for e in init["env"]}
+    plan = json.loads(env["ARGOSY_ARTIFACT_PLAN"]["value"])
+    basic = plan["inputs"][0]["http"]["auth"]["basicAuth"]
+    user, password = basic["usernameSecret"]["env"], basic["passwordSecret"]["env"]
+    assert env[user]["valueFrom"]["secretKeyRef"] == {"name": "web", "key": "user"}
+    assert env[password]["valueFrom"]["secretKeyRef"] == {"name": "web", "key": "pass",
+                                                          "optional": True}
+    monkeypatch.setenv(user, "alice")
+    assert artifact_agent._Planned.secret(basic["usernameSecret"], "where") == "alice"
+    assert artifact_agent._Planned.secret(basic["passwordSecret"], "where") is None
