@@ -37,7 +37,7 @@ from argosy.api.cluster import (
     RESUME_ANNOTATION,
     RETRY_ANNOTATION,
     VERSION,
-    ClusterCrons,
+    ClusterObjects,
     ClusterService,
 )
 from argosy.cron import Clock, CronScheduler, utc_now
@@ -409,7 +409,7 @@ class Controller:
         self.finished: set[str] = set()  # written finished: to leave the cache once released
         # The cluster's CronWorkflows, scheduled as the engine schedules the store's: a run is
         # a Workflow object named after its schedule time, so it is created once whoever leads.
-        self.crons = CronScheduler(ClusterCrons(self.api, namespace), clock,
+        self.crons = CronScheduler(ClusterObjects(self.api, namespace), clock,
                                    workflows=ClusterService(self.api))
         self._cron_at = 0.0
 

@@ -63,5 +63,9 @@ class Unreachable(ArgosyError):
     """A server (``--server``, a remote backend) could not be reached at all."""
 
 
+class NotAvailable(ArgosyError):
+    """A verb or route that this store cannot serve (with --store kubernetes: a REST 501)."""
+
+
 class InvalidName(ArgosyError):
     """A namespace (or other Kubernetes name) given by a caller is not a valid name."""

@@ -211,6 +211,14 @@ def _choose_executor(manifest: dict[str, Any]) -> None:
         meta["annotations"] = {**(meta.get("annotations") or {}), EXECUTOR_ANNOTATION: default}
 
 
+def expect_kind(body: Any, kinds: tuple[str, ...]) -> None:
+    """Refuse a manifest that is not one of ``kinds`` (a template verb given a Workflow)."""
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind not in kinds:
+        expected = " or a ".join(kinds)
+        raise InvalidWorkflow([Fault("kind", f'expected a {expected}, not "{kind}"')])
+
+
 ACTIVE = ("Pending", "Running")
 # How long an action (suspend, stop…) waits for the engine to apply it: a few of its polls.
 ACTION_WAIT_SECONDS = 2.0
@@ -291,10 +299,7 @@ class WorkflowService:
                         mode: str = "create", check: bool = True) -> dict[str, Any]:
         from argosy.objects import TEMPLATE_KINDS, ObjectService
 
-        if not isinstance(body, dict) or body.get("kind") not in TEMPLATE_KINDS:
-            kind = body.get("kind") if isinstance(body, dict) else None
-            raise InvalidWorkflow([Fault("kind", f'expected a WorkflowTemplate or a '
-                                                 f'ClusterWorkflowTemplate, not "{kind}"')])
+        expect_kind(body, TEMPLATE_KINDS)
         return ObjectService(self.store).put(body, namespace, mode=mode, check=check)[0]
 
     def templates(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -318,9 +323,7 @@ class WorkflowService:
                     check: bool = True, start_engine: bool = True) -> dict[str, Any]:
         from argosy.objects import ObjectService
 
-        if not isinstance(body, dict) or body.get("kind") != "CronWorkflow":
-            kind = body.get("kind") if isinstance(body, dict) else None
-            raise InvalidWorkflow([Fault("kind", f'expected a CronWorkflow, not "{kind}"')])
+        expect_kind(body, ("CronWorkflow",))
         stored = ObjectService(self.store).put(body, namespace, mode="create", check=check)[0]
         if start_engine:
             ensure_engine(self.store)

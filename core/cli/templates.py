@@ -31,10 +31,13 @@ GROUPS = {"WorkflowTemplate": "workflowtemplate.argoproj.io",
 
 
 def objects(target: Target) -> ObjectService:
-    if target.remote:
-        raise ArgosyError("this verb acts on the local store only yet (argo-server's API has "
-                          "no ConfigMaps or Secrets); argosy template create|list|get|delete "
-                          "work with --server")
+    """The objects of the local store, or the cluster's (``--store kubernetes``)."""
+    if target.server:
+        raise ArgosyError("this verb acts on the local store or a cluster only (argo-server's "
+                          "API has no ConfigMaps or Secrets); argosy template create|list|get|"
+                          "delete work with --server")
+    if target.store == "kubernetes":
+        return ObjectService(target.service.objects)
     return ObjectService(target.service.store)
 
 
@@ -60,7 +63,7 @@ def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
     """Create or update WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps and Secrets,
     and create Workflows (kubectl apply)."""
     docs = documents(files)
-    if target.remote:
+    if target.server:
         return _apply_remote(target, docs)
     store = objects(target)
     lookup = lookup_in([d.data for d in docs], store.store, target.namespace)
@@ -76,7 +79,7 @@ def apply_cmd(target: Target, files: tuple[str, ...]) -> int:
             body, created = store.put(doc.data, target.namespace, check=False)
             click.echo(f"{GROUPS[body['kind']]}/{body['metadata']['name']} "
                        f"{'created' if created else 'configured'}")
-    if any(doc.data.get("kind") == "CronWorkflow" for doc in docs):
+    if not target.remote and any(doc.data.get("kind") == "CronWorkflow" for doc in docs):
         from argosy.api.service import ensure_engine
 
         ensure_engine(target.service.store)  # its scheduler
@@ -145,7 +148,7 @@ def template_group(kind: str, name: str, help_text: str, *, columns: Columns | N
     def create(target: Target, files: tuple[str, ...], output: str | None) -> int:
         """Create templates from files (every document must be one)."""
         docs = documents(files)
-        if not target.remote:  # the server checks them there
+        if not target.server:  # a server checks them there
             faults = _file_faults(docs, kind, objects(target), target.namespace)
             if faults:
                 raise InvalidWorkflow(faults)

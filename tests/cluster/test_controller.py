@@ -263,7 +263,7 @@ def test_argosy_verbs_against_the_cluster(controller: Controllers, kubectl: Kube
     assert logs.code == 0, logs.stderr
     (line,) = logs.stdout.splitlines()
     assert line.startswith(f"{name}-say-") and line.endswith(": approved")
-    refused = {"resubmit": [name], "cron list": [], "node set": [
+    refused = {"resubmit": [name], "node set": [
         name, "--message", "m", "--node-field-selector", "name=x"]}
     for verb, args in refused.items():
         unsupported = run_cli(*verb.split(), *args, home=home, env=env)

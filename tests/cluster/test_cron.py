@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from argosy import kube
-from argosy.api.cluster import ClusterCrons, ClusterService
+from argosy.api.cluster import ClusterObjects, ClusterService
 from argosy.cron import CRON_LABEL, CronScheduler
 from tests.cluster.conftest import CRDS, Controllers, wait_phase
 from tests.kube.conftest import Kubectl, wait_for
@@ -51,7 +51,7 @@ def created_at(obj: dict[str, Any]) -> datetime:
 
 def scheduler(kubeconfig: Path, clock: list[datetime]) -> CronScheduler:
     api = kube.api_client(str(kubeconfig))
-    return CronScheduler(ClusterCrons(api), lambda: clock[0], workflows=ClusterService(api))
+    return CronScheduler(ClusterObjects(api), lambda: clock[0], workflows=ClusterService(api))
 
 
 def test_a_schedule_time_makes_one_workflow_object_and_the_status_says_so(
