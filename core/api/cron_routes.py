@@ -50,7 +50,7 @@ class Crons:
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.objects = ObjectService(api.service.store)
+        self.objects = ObjectService(api.objects)
 
     def scheduled(self) -> None:
         if self.api.spawn_engine:
@@ -73,7 +73,7 @@ class Crons:
 
     async def lint(self, namespace: str, request: CronRequest) -> Object:
         cron = _body(request, namespace)
-        faults = await self.api.call(object_faults, cron, self.api.service.store.get_object)
+        faults = await self.api.call(object_faults, cron, self.api.objects.get_object)
         if faults:
             raise InvalidWorkflow(faults)
         return cron
@@ -89,7 +89,7 @@ class Crons:
         return {}
 
     async def suspend(self, namespace: str, name: str, suspend: bool) -> Object:
-        cron = await self.api.call(set_suspend, self.api.service.store, namespace, name, suspend)
+        cron = await self.api.call(set_suspend, self.api.objects, namespace, name, suspend)
         if not suspend:
             self.scheduled()
         return cron

@@ -11,8 +11,10 @@ For the CLI (``argosy server``):
 
 - ``main(host="127.0.0.1", port=2746, *, auth_mode="client", parallelism=None,
   namespace_parallelism=None, run_engine=True, home=None, max_body=MAX_BODY,
-  log_level="info", allowed_hosts=()) -> None`` serves until interrupted. ``auth_mode`` is
-  ``"client"`` (bearer tokens, the default; ``"server"`` is accepted as a synonym) or
+  log_level="info", allowed_hosts=(), store="local") -> None`` serves until interrupted
+  (``store="kubernetes"``: a cluster's objects, see :mod:`argosy.api.cluster_server`).
+  ``auth_mode`` is ``"client"`` (bearer tokens, the default; ``"server"`` is accepted as a
+  synonym) or
   ``"none"``; ``"none"`` on a non-loopback host raises :class:`AuthModeRefused` (an
   ``ArgosyError``) before binding, and answers only requests whose Host is a loopback name or
   the bound address (DNS rebinding), plus ``allowed_hosts`` (``*``: any; given with tokens,
@@ -82,7 +84,7 @@ from argosy.api.service import (
 )
 from argosy.cli.render import pod_name
 from argosy.engine.run import Engine
-from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotFound
+from argosy.errors import ArgosyError, InvalidName, InvalidWorkflow, NotAvailable, NotFound
 from argosy.registry import open_store
 from argosy.spec.loader import TOO_DEEP, check_value
 from argosy.spec.names import LABEL_MAX, RFC1123_LABEL, namespace_fault
@@ -180,6 +182,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, str(exc))
         if isinstance(exc, AlreadyExists):
             return error_response(409, str(exc))
+        if isinstance(exc, NotAvailable):
+            return error_response(501, str(exc))
         if isinstance(exc, InvalidWorkflow | BadRequest | InvalidName):
             return error_response(400, str(exc))
         # A verb on a workflow in the wrong state: FailedPrecondition, 400 through the gateway.
@@ -658,7 +662,7 @@ class EventHub:
     once whether anyone wrote since the last tick.
     """
 
-    def __init__(self, home: Path, interval: float = EVENT_POLL_SECONDS) -> None:
+    def __init__(self, home: Path | None, interval: float = EVENT_POLL_SECONDS) -> None:
         self.home = home
         self.interval = interval
         self.subscribers: set[Subscriber] = set()
@@ -895,7 +899,7 @@ class LogStream:
         return f"data: {body}\n\n" if self.q.sse else body + "\n"
 
     async def snapshot(self) -> tuple[str, list[PodLog]]:
-        return await self.api.call(read_logs, self.api.service, self.namespace, self.name,
+        return await self.api.call(self.api.read_logs, self.namespace, self.name,
                                    self.q.pod, self.q.since, self.q.container)
 
     async def frames(self, first: tuple[str, list[PodLog]]) -> AsyncIterator[str]:
@@ -931,7 +935,21 @@ class Api:
         # SQLite connections are not for concurrent use: every service call runs on this one
         # thread, off the event loop the engine runs on.
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="argosy-api")
-        self.hub = EventHub(service.store.home)
+        # A cluster (argosy server --store kubernetes) serves its lists, logs and events from
+        # the Kubernetes API, and keeps the templates, CronWorkflows, ConfigMaps and Secrets.
+        self.cluster = bool(getattr(type(service), "cluster", False))
+        if self.cluster:
+            from argosy.api import cluster_server
+
+            self.objects = service.objects
+            self.hub: EventHub = cluster_server.ClusterEventHub(service, EVENT_POLL_SECONDS)
+            self.list_page = partial(cluster_server.list_page, service)
+            self.read_logs = partial(cluster_server.read_logs, service)
+        else:
+            self.objects = service.store
+            self.hub = EventHub(service.store.home)
+            self.list_page = partial(list_page, service.store)
+            self.read_logs = partial(read_logs, service)
         self.started = time.time()
         # Why the engine stopped, if it did; and who to tell (the server shuts down).
         self.engine_error: BaseException | None = None
@@ -1035,7 +1053,7 @@ def workflow_routes(api: Api) -> APIRouter:
         dry = body.serverDryRun or "All" in ((body.createOptions and
                                               body.createOptions.dryRun) or [])
         if dry:
-            return await api.call(load_workflow, body.workflow, svc.registry, svc.store,
+            return await api.call(load_workflow, body.workflow, svc.registry, api.objects,
                                   namespace=namespace)
         created = await api.call(svc.submit, body.workflow, namespace=namespace,
                                  start_engine=api.spawn_engine)
@@ -1046,7 +1064,7 @@ def workflow_routes(api: Api) -> APIRouter:
                       field_selector: str | None, limit: int | None, cont: str | None,
                       fields: str | None, name_prefix: str | None) -> Response:
         keep = workflow_filter(label_selector, field_selector)
-        body = await api.call(list_page, svc.store, namespace, keep, limit, cont, name_prefix,
+        body = await api.call(api.list_page, namespace, keep, limit, cont, name_prefix,
                               Cleaner.parse(fields))
         return Response(body, media_type="application/json")
 
@@ -1072,7 +1090,7 @@ def workflow_routes(api: Api) -> APIRouter:
     @r.post("/workflows/{namespace}/lint", tags=["WorkflowService"], summary="LintWorkflow")
     async def lint_workflow(namespace: Namespace, body: WorkflowLintRequest) -> Workflow:
         _namespace_of(body.workflow, namespace, body.namespace)
-        return await api.call(load_workflow, body.workflow, svc.registry, svc.store,
+        return await api.call(load_workflow, body.workflow, svc.registry, api.objects,
                               namespace=namespace)
 
     @r.get("/workflows/{namespace}/{name}", tags=["WorkflowService"], summary="GetWorkflow")
@@ -1425,6 +1443,8 @@ def metrics_text(api: Api) -> str:
                            "Open workflow event streams", [({}, len(api.hub.subscribers))])
     lines += _metric_lines("argo_workflows_version", "gauge", "Build metadata for this server",
                            [({"version": __version__}, 1)])
+    if api.cluster:  # its custom metrics are argosy controller's (on its /metrics)
+        return "\n".join(lines) + "\n"
     return "\n".join(lines) + "\n" + custom_metrics(api.service.store)
 
 
@@ -1565,27 +1585,40 @@ def main(host: str = "127.0.0.1", port: int = 2746, *, auth_mode: str = "client"
          parallelism: int | None = None, namespace_parallelism: int | None = None,
          run_engine: bool = True, home: Path | str | None = None, max_body: int = MAX_BODY,
          log_level: str = "info", allowed_hosts: Iterable[str] = (),
-         announce: Callable[[str], Awaitable[None] | None] = print) -> None:
-    """Serve until interrupted: the API, and (``run_engine``) an engine executing workflows."""
+         announce: Callable[[str], Awaitable[None] | None] = print,
+         store: str = "local") -> None:
+    """Serve until interrupted: the API, and (``run_engine``) an engine executing workflows;
+    ``store="kubernetes"``: the cluster's objects, which ``argosy controller`` runs (tokens
+    are still ``home``'s)."""
     import uvicorn
 
     tokens = check_auth_mode(host, auth_mode)
+    service: Any
+    if store == "kubernetes":
+        from argosy.api.cluster import ClusterService
+        from argosy.store import argosy_home
+
+        service, home, run_engine = ClusterService(), Path(home or argosy_home()), False
     sock = listen(host, port)  # before anything is announced: a taken port fails here
     port = sock.getsockname()[1]
-    store = open_store(home)
+    if store != "kubernetes":
+        service = WorkflowService(open_store(home))
+        home = service.store.home
     auth = None
     if tokens:
-        auth = Auth(store.home)
+        auth = Auth(home)
         token = auth.ensure_admin()
         if token:
             announce(f"Created the admin token (shown only now; kept hashed in "
                      f"{auth.path}):\n{token}")
-    engine = Engine(open_store(store.home), serving=True) if run_engine else None
-    app = create_app(WorkflowService(store), auth=auth, engine=engine,
+    engine = Engine(open_store(home), serving=True) if run_engine else None
+    app = create_app(service, auth=auth, engine=engine,
                      spawn_engine=False if not run_engine else None, parallelism=parallelism,
                      namespace_parallelism=namespace_parallelism, max_body=max_body,
                      allowed_hosts=allowed_host_names(host, tokens, allowed_hosts))
-    announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'})")
+    served = "the cluster's workflows" if store == "kubernetes" else "the local store"
+    announce(f"argosy server on http://{host}:{port} (auth: {'tokens' if auth else 'none'}; "
+             f"{served})")
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
     api: Api = app.state.api
     api.on_engine_stopped = lambda: setattr(server, "should_exit", True)

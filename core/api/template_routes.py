@@ -73,7 +73,7 @@ class Templates:
     def __init__(self, api: Api, kind: str) -> None:
         self.api = api
         self.kind = kind
-        self.objects = ObjectService(api.service.store)
+        self.objects = ObjectService(api.objects)
 
     def body(self, request: TemplateRequest, namespace: str | None) -> Object:
         template = dict(request.template)
@@ -109,7 +109,7 @@ class Templates:
         if namespace:
             meta["namespace"] = namespace
         faults = await self.api.call(object_faults, dict(template, metadata=meta),
-                                     self.api.service.store.get_object)
+                                     self.api.objects.get_object)
         if faults:
             raise InvalidWorkflow(faults)
         return template

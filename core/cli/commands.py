@@ -865,7 +865,8 @@ def submit_cmd(target: Target, files: tuple[str, ...], from_: str | None,
         if isinstance(file, str) and file != "-" and not Path(file).is_file():
             raise ArgosyError(f"{file}: no such file")
         if dry_run:
-            store = None if target.remote else target.service.store
+            store = (target.service.objects if target.store == "kubernetes" else
+                     None if target.remote else target.service.store)
             print_workflow(load_workflow(source, store=store, **overrides), output)
             continue
         wf = target.service.submit(source, **overrides)
@@ -1140,6 +1141,7 @@ def _missing(message: str) -> int:
 def cp_cmd(target: Target, name: str, output_dir: str, node_id: str | None,
            template_name: str | None, artifact_name: str | None, layout: str) -> int:
     """Copy a workflow's output artifacts (an executed notebook) to a folder (argo cp)."""
+    save = target.service.save_artifact  # a store that keeps no artifacts refuses here
     name = target.resolve(name)
     wf = target.service.get(target.namespace, name)
     nodes = [n for n in ((wf.get("status") or {}).get("nodes") or {}).values()
@@ -1163,7 +1165,7 @@ def cp_cmd(target: Target, name: str, output_dir: str, node_id: str | None,
         folder = Path(output_dir, where)
         folder.mkdir(parents=True, exist_ok=True)
         file = folder / posixpath.basename(artifact.get("path") or artifact["name"])
-        target.service.save_artifact(target.namespace, name, node["id"], artifact["name"], file)
+        save(target.namespace, name, node["id"], artifact["name"], file)
         click.echo(f'Created "{file.name}"', err=True)
     return EXIT_OK
 
@@ -1385,24 +1387,26 @@ def delete_cmd(target: Target, names: tuple[str, ...], all_: bool, all_namespace
                    "('*': any). Without tokens only those are answered (DNS rebinding).")
 @click.option("--store", envvar="ARGOSY_STORE", default="local", show_default=True,
               type=click.Choice(["local", "kubernetes"]),
-              help="local only: serving a cluster's Workflow objects is not supported yet "
-                   "[env ARGOSY_STORE].")
+              help="kubernetes: serve the Workflow objects (and templates, CronWorkflows) of "
+                   "$KUBECONFIG's cluster, which argosy controller runs [env ARGOSY_STORE].")
 @executor_options
 def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelism: int | None,
                namespace_parallelism: int | None, log_level: str, allowed_hosts: str,
                store: str) -> None:
-    """Serve argo-server's REST API over the local store (argo server)."""
-    if store == "kubernetes":  # refused by name, never a local server in its place
-        raise click.UsageError("argosy server is not available with --store kubernetes yet: it "
-                               "serves the local store; use kubectl, or the verbs with --store "
-                               "kubernetes")
+    """Serve argo-server's REST API over the local store or a cluster (argo server)."""
+    if store == "kubernetes":  # the controller runs the workflows, with its own limits
+        for flag, value in (("--parallelism", parallelism),
+                            ("--namespace-parallelism", namespace_parallelism)):
+            if value is not None:
+                raise click.UsageError(f"{flag} is argosy controller's with --store kubernetes: "
+                                       "this server runs no workflow")
     from argosy.api.server import main as serve
 
     try:
         serve(host, port, auth_mode=auth_mode, run_engine=not no_engine,
               parallelism=parallelism, namespace_parallelism=namespace_parallelism,
               log_level=log_level, allowed_hosts=allowed_hosts.split(","),
-              announce=lambda text: click.echo(text, err=True))
+              announce=lambda text: click.echo(text, err=True), store=store)
     except StoreError:
         raise
     except ArgosyError as exc:

@@ -823,15 +823,21 @@ def test_bad_flags_are_usage_errors(cli: Cli) -> None:
     assert result.code == 2 and "Traceback" not in result.stderr
 
 
-def test_server_refuses_the_kubernetes_store_by_name() -> None:
-    # The REST server serves the local store only: asked for a cluster's, it says so rather
-    # than serve the local store in its place (also when ARGOSY_STORE asks for it).
+def test_server_on_the_kubernetes_store_never_serves_the_local_one(tmp_path: Path) -> None:
+    # Asked for a cluster's objects (--store or ARGOSY_STORE), the server serves them or says
+    # why not; never the local store in their place. The controller's limits are refused.
     from click.testing import CliRunner
 
     from argosy.cli import main
 
-    for args, env in ((["server", "--store", "kubernetes"], {}),
-                      (["server"], {"ARGOSY_STORE": "kubernetes"})):
-        result = CliRunner().invoke(main, args, env=env)
+    missing = {"KUBECONFIG": str(tmp_path / "none"), "ARGOSY_HOME": str(tmp_path / "home")}
+    for args, env in ((["server", "--store", "kubernetes"], missing),
+                      (["server"], {"ARGOSY_STORE": "kubernetes", **missing})):
+        result = CliRunner().invoke(main, [*args, "--port", "0"], env=env)
         assert result.exit_code == 2, result.output
-        assert "argosy server is not available with --store kubernetes" in result.output
+        assert "no Kubernetes cluster configured" in result.output
+        assert "argosy server on" not in result.output
+        limited = CliRunner().invoke(main, [*args, "--parallelism", "2"], env=env)
+        assert limited.exit_code == 2, limited.output
+        assert "--parallelism is argosy controller's with --store kubernetes" in limited.output
+    assert not (tmp_path / "home" / "argosy.db").exists()
