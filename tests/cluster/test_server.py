@@ -15,6 +15,7 @@ import pytest
 
 from tests.cluster.conftest import Controllers
 from tests.kube.conftest import Kubectl
+from tests.kube.double import Double
 from tests.server.rest_harness import API, Server, start_server, wait_node, wait_phase
 
 pytestmark = pytest.mark.timeout(240)
@@ -241,3 +242,79 @@ def test_the_server_deployment_applies(kubectl: Kubectl) -> None:
     (port,) = service["spec"]["ports"]
     assert port["targetPort"] == container["ports"][0]["name"]
     assert container["ports"][0]["containerPort"] == parsed["port"]
+
+
+def rbac_verb(method: str, path: str, query: dict[str, str]) -> tuple[str, str, str]:
+    """(API group, resource, verb) of a request, as the API server authorizes it."""
+    parts = path.strip("/").split("/")
+    group = "" if parts[0] == "api" else parts[1]
+    rest = parts[2:] if parts[0] == "api" else parts[3:]
+    if rest[:1] == ["namespaces"]:
+        rest = rest[2:]
+    resource, name, sub = [*rest, None, None][:3]
+    verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method)
+    if verb is None:
+        verb = "get" if name else ("watch" if query.get("watch") in ("true", "1") else "list")
+    return group, f"{resource}/{sub}" if sub else str(resource), verb
+
+
+def test_the_servers_rbac_allows_every_request_it_makes(
+        double: Double, kubectl: Kubectl, kubeconfig: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/server-rbac.yaml's ClusterRole allows each request the server made through its
+    routes (the double authorizes everything, so this is checked here)."""
+    import yaml
+    from kubernetes import client, config
+
+    from tests.conftest import REPO
+
+    api = config.new_client_from_config(str(kubeconfig))
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows",
+                                           {"apiVersion": "argoproj.io/v1alpha1",
+                                            "kind": "Workflow", **steps("ran")})
+    wf = custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "default", "workflows",
+                                             "ran")
+    wf["status"] = {"phase": "Running", "nodes": {"ran-1": {
+        "id": "ran-1", "name": "ran[0].one", "displayName": "one", "type": "Pod",
+        "templateName": "say", "phase": "Running", "startedAt": "2024-01-01T00:00:00Z"}}}
+    custom.replace_namespaced_custom_object_status("argoproj.io", "v1alpha1", "default",
+                                                   "workflows", "ran", wf)
+    api.close()
+    mark = len(double.requests)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    srv = start_server(tmp_path / "server-home", store="kubernetes")
+    try:
+        http = srv.client()
+        assert http.post(f"{API}/default", json={"workflow": steps("made")}).status_code == 200
+        for verb in ("suspend", "resume", "stop", "terminate"):
+            assert http.put(f"{API}/default/made/{verb}").status_code == 200, verb
+        assert http.get(f"{API}/default/ran/log").status_code == 200
+        assert http.get(f"{API}").status_code == 200
+        events(http, "/api/v1/workflow-events/default", lambda found: len(found) >= 2)
+        assert http.delete(f"{API}/default/made").status_code == 200
+        for base, body in (("/api/v1/workflow-templates/default", {"template": TEMPLATE}),
+                           ("/api/v1/cluster-workflow-templates", {"template": TEMPLATE}),
+                           ("/api/v1/cron-workflows/default", {"cronWorkflow": {
+                               "metadata": {"name": "greet"}, "spec": {
+                                   "schedule": "0 3 * * *", "workflowSpec": TEMPLATE["spec"]}}})):
+            assert http.post(base, json=body).status_code == 200, base
+            assert http.get(base).status_code == 200
+            assert http.put(f"{base}/greet", json=body).status_code == 200, base
+            if "cron" in base:
+                assert http.put(f"{base}/greet/suspend").status_code == 200
+            assert http.delete(f"{base}/greet").status_code == 200
+        lint = {"workflow": {"metadata": {"name": "x"}, "spec": {
+            "entrypoint": "say", "arguments": {"parameters": [{"name": "p", "valueFrom": {
+                "configMapKeyRef": {"name": "cm", "key": "k"}}}]}, "templates": [SAY]}}}
+        assert http.post(f"{API}/default/lint", json=lint).status_code == 400  # no such cm
+    finally:
+        srv.stop()
+    role = next(o for o in yaml.safe_load_all((REPO / "deploy" / "server-rbac.yaml").read_text())
+                if o["kind"] == "ClusterRole")
+    allowed = {(group, resource, verb) for rule in role["rules"]
+               for group in rule["apiGroups"] for resource in rule["resources"]
+               for verb in rule["verbs"]}
+    made = {rbac_verb(*request) for request in double.requests[mark:]}
+    assert ("", "pods/log", "get") in made and ("", "configmaps", "get") in made
+    assert made <= allowed, sorted(made - allowed)
