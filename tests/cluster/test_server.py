@@ -4,6 +4,7 @@ official `argo-workflows` client, as the local server's tests drive it."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Iterator
@@ -83,6 +84,9 @@ def test_workflows_logs_events_and_verbs(server: Server, kubectl: Kubectl) -> No
     lines = [json.loads(line)["result"] for line in logs.text.splitlines()]
     assert [r["content"] for r in lines] == ["one", "two"]
     assert all(r["podName"].startswith("gated-say-") for r in lines)
+    followed = http.get(f"{API}/default/gated/log", params={"logOptions.follow": "true"})
+    assert [json.loads(line)["result"]["content"] for line in followed.text.splitlines()] == [
+        "one", "two"]  # a finished workflow's stream ends
     one = http.get(f"{API}/default/gated/log", params={"podName": "one", "grep": "o"})
     assert [json.loads(line)["result"]["content"] for line in one.text.splitlines()] == ["one"]
 
@@ -177,6 +181,7 @@ def test_templates_crons_and_submit_from_a_template(server: Server, kubectl: Kub
 
 
 def test_the_official_client(server: Server) -> None:
+    # Its models are made from the bodies in place: each gets a copy of the shared ones.
     import argo_workflows
     from argo_workflows.apis import WorkflowServiceApi, WorkflowTemplateServiceApi
 
@@ -188,7 +193,7 @@ def test_the_official_client(server: Server) -> None:
         workflows = WorkflowServiceApi(client)
         body = {"namespace": "default", "workflow": {
             "metadata": {"name": "official"},
-            "spec": {"entrypoint": "say", "templates": [SAY]}}}
+            "spec": {"entrypoint": "say", "templates": [copy.deepcopy(SAY)]}}}
         created = workflows.create_workflow("default", model(
             client, WorkflowServiceApi, "create_workflow", body))
         assert created.metadata.name == "official"
@@ -203,7 +208,7 @@ def test_the_official_client(server: Server) -> None:
         templates = WorkflowTemplateServiceApi(client)
         made = templates.create_workflow_template("default", model(
             client, WorkflowTemplateServiceApi, "create_workflow_template",
-            {"namespace": "default", "template": TEMPLATE}))
+            {"namespace": "default", "template": copy.deepcopy(TEMPLATE)}))
         assert made.metadata.name == "greet"
         assert [t.metadata.name for t in
                 templates.list_workflow_templates("default")["items"]] == ["greet"]
