@@ -1395,11 +1395,15 @@ def server_cmd(host: str, port: int, auth_mode: str, no_engine: bool, parallelis
                store: str) -> None:
     """Serve argo-server's REST API over the local store or a cluster (argo server)."""
     if store == "kubernetes":  # the controller runs the workflows, with its own limits
+        from click.core import ParameterSource
+
+        executor = click.get_current_context().get_parameter_source("executor")
         for flag, value in (("--parallelism", parallelism),
-                            ("--namespace-parallelism", namespace_parallelism)):
+                            ("--namespace-parallelism", namespace_parallelism),
+                            ("--executor", executor == ParameterSource.COMMANDLINE or None)):
             if value is not None:
-                raise click.UsageError(f"{flag} is argosy controller's with --store kubernetes: "
-                                       "this server runs no workflow")
+                raise click.UsageError(f"{flag} does not apply with --store kubernetes: argosy "
+                                       "controller runs the workflows, this server runs none")
     from argosy.api.server import main as serve
 
     try:

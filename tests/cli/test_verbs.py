@@ -837,7 +837,8 @@ def test_server_on_the_kubernetes_store_never_serves_the_local_one(tmp_path: Pat
         assert result.exit_code == 2, result.output
         assert "no Kubernetes cluster configured" in result.output
         assert "argosy server on" not in result.output
-        limited = CliRunner().invoke(main, [*args, "--parallelism", "2"], env=env)
-        assert limited.exit_code == 2, limited.output
-        assert "--parallelism is argosy controller's with --store kubernetes" in limited.output
+        for flag, value in (("--parallelism", "2"), ("--executor", "podman")):
+            limited = CliRunner().invoke(main, [*args, flag, value], env=env)
+            assert limited.exit_code == 2, limited.output
+            assert f"{flag} does not apply with --store kubernetes" in limited.output
     assert not (tmp_path / "home" / "argosy.db").exists()
