@@ -830,7 +830,9 @@ def test_server_on_the_kubernetes_store_never_serves_the_local_one(tmp_path: Pat
 
     from argosy.cli import main
 
-    missing = {"KUBECONFIG": str(tmp_path / "none"), "ARGOSY_HOME": str(tmp_path / "home")}
+    # ARGOSY_EXECUTOR named here is restored after each call: --executor sets it in-process.
+    missing = {"KUBECONFIG": str(tmp_path / "none"), "ARGOSY_HOME": str(tmp_path / "home"),
+               "ARGOSY_EXECUTOR": os.environ.get("ARGOSY_EXECUTOR")}
     for args, env in ((["server", "--store", "kubernetes"], missing),
                       (["server"], {"ARGOSY_STORE": "kubernetes", **missing})):
         result = CliRunner().invoke(main, [*args, "--port", "0"], env=env)
