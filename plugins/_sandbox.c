@@ -62,15 +62,15 @@ static void forward(int sig) {
         pending[sig == SIGINT] = sig;
 }
 
-static void say(const char *a, const char *b, const char *c, const char *d) {
+static void say(const char *a, const char *b, const char *c) {
     char line[4096];
-    int n = snprintf(line, sizeof line, "argosy: %s%s%s%s\n", a, b, c, d);
+    int n = snprintf(line, sizeof line, "argosy: %s%s%s\n", a, b, c);
     if (n > 0)
         (void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static int failed(const char *what, const char *path) {
-    say("setting up the node failed: ", what, path, "");
+    say("setting up the node failed: ", what, path);
     return -1;
 }
 
@@ -257,7 +257,7 @@ static int start_step(char **argv, char **envp, const char *path) {
         if (err == 0)
             return pid;
     }
-    say(argv[0], ": ", strerror(err), "");  /* as sh reports it: 127 not found, else 126 */
+    say(argv[0], ": ", strerror(err));  /* as sh reports it: 127 not found, else 126 */
     return err == ENOENT ? -127 : -126;
 }
 

@@ -604,8 +604,7 @@ def view_plan(layered, keep, hide):
             ops += [("D", "root/tmp/" + name)] + bind_ops("/tmp/" + name, "root/tmp/" + name)
         # A container's own /dev/shm, with Docker's default size.
         ops.append(("M1", "shm", "root/dev/shm", "tmpfs", str(MS_NOSUID | MS_NODEV), "size=64m"))
-        ops += [("M1", "none", "root" + path, "tmpfs", str(MS_RDONLY), "size=4k,mode=0555")
-                for path in hide]
+        ops += hide_ops("root", hide)
         tail = [("M", "proc", "root/proc", "proc", proc, ""), ("C", "root")]
     else:
         for name in keep:  # bound into the private /tmp first: its bind then carries them
@@ -613,13 +612,18 @@ def view_plan(layered, keep, hide):
         ops += bind_ops("tmp", "/tmp")
         # argosy's own files (the store, its tokens, other nodes' directories): an empty,
         # read-only directory in their place, after the volumes (one may live under the store).
-        tail = [("M1", "none", path, "tmpfs", str(MS_RDONLY), "size=4k,mode=0555")
-                for path in hide]
+        tail = hide_ops("", hide)
         # A /proc of the node's PID namespace, where the kernel allows it: ps shows the node's
         # processes only; else the host's, whose pids mean nothing here.
         tail.append(("M4", "proc", "/proc", "proc", proc, ""))
     plans[key] = ops, tail
     return ops, tail
+
+
+def hide_ops(root, hide):
+    # An empty, read-only directory in place of each of ``hide`` that is one in the view.
+    return [("M1", "none", root + path, "tmpfs", str(MS_RDONLY), "size=4k,mode=0555")
+            for path in hide]
 
 
 def volume_ops(root, volumes):
@@ -636,17 +640,19 @@ def volume_point_ops(volumes):
     # Each volume's mount point made in the upper layer that will show it, before the
     # overlays are mounted: in a user namespace the host's directories (/mnt, owned by root)
     # are not ours to make entries in through the overlay.
-    return [("D" if os.path.isdir(source) else "F", layer + "/upper/" + path)
-            for source, target, _read_only in volumes for layer, path in volume_layers(target)]
-
-
-def volume_layers(target):
-    # The upper layers (and paths in them) that show ``target``: the deepest own layer's, and
-    # its top-level directory's when / is made of those (layer_entries).
-    top, children = host_mounts()
-    table = [m for ms in children.values() for m in ms]
+    if not volumes:
+        return []
+    table = [m for ms in host_mounts()[1].values() for m in ms]
     ids = dict((m[0], m) for m in table)
-    points = [m[2] for m in table if own_layer(m, ids.get(m[1]))]
+    points = [m[2] for m in table if own_layer(m, ids.get(m[1]))]  # those with a layer
+    return [("D" if os.path.isdir(source) else "F", layer + "/upper/" + path)
+            for source, target, _read_only in volumes
+            for layer, path in volume_layers(target, points)]
+
+
+def volume_layers(target, points):
+    # The upper layers (and paths in them) that show ``target``: the deepest of the layered
+    # mount ``points``', and its top-level directory's when / is made of those (layer_entries).
     point = max((p for p in points if target.startswith(p.rstrip("/") + "/")), key=len,
                 default="/")
     rel = target[len(point.rstrip("/")) + 1:]
@@ -667,11 +673,6 @@ def node_plan(layered, keep, hide, volumes, pids, cgroup):
     if layered:
         ops += volume_point_ops(volumes)
     return ops + head + volume_ops("root" if layered else "", volumes) + tail
-    return ops
-
-
-def encode(ops):
-    return b"".join(os.fsencode(field) + b"\0" for op in ops for field in op)
 
 
 def run_plan(ops):
@@ -745,11 +746,9 @@ def probe_overlay(node):
             code = 1
             try:
                 os.chdir(scratch)
-                run_plan([("P",)])
-                code = 0 if any(not libc.mount(
-                    b"overlay", b"root", b"overlay", 0,
-                    b"lowerdir=/,upperdir=upper,workdir=work" + os.fsencode(extra))
-                    for extra in OVERLAY_OPTIONS) else 1
+                # A node's overlay of /, as its plan makes it, in scratch's upper and work.
+                run_plan([("P",), ("O8", "/", "root", ".", "|".join(OVERLAY_OPTIONS))])
+                code = 0
             finally:
                 os._exit(code)
         overlay_ok = os.waitpid(pid, 0)[1] == 0
