@@ -108,6 +108,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -172,6 +173,8 @@ class LocalExecutor:
         self._pids: int | None = None  # a node's process bound; None: not decided yet
         # Set when the engine shuts down without stopping its workflows (Engine.detach).
         self.detached = False
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     async def run(self, spec: ProcessSpec) -> ProcessResult:
         """Run ``spec`` to completion; idempotent per ``node_dir`` (re-adopts or replays)."""
@@ -267,6 +270,15 @@ class LocalExecutor:
                 self._pids = 0
         return self._pids
 
+    def _starting(self) -> asyncio.Semaphore:
+        """The running loop's slots for processes being started (asked of the fork server and
+        not yet reported started)."""
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(max_starting())
+        return slots
+
     def _layered(self, node: Path) -> bool:
         """Whether the node gets a writable layer of its own over the host's files."""
         return self._isolated() and _sandbox_setting() != "tmp"
@@ -287,12 +299,17 @@ class LocalExecutor:
         cwd = spec.working_dir or ("/tmp" if isolate else str(tmp))
         started = time.time()
         keep = _host_tmp_subtrees(env.get("PATH", "")) if isolate else ()
+        # A slot first: a node cancelled while it waits for one (a stopped fan-out) was never
+        # asked of the server, so it is never started only to be killed.
+        slots = self._starting()
+        await slots.acquire()
         # A task of its own, shielded: once the request is out the server starts the process
         # whatever happens to us, so a cancellation waits for it and stops it like any other.
         spawning = asyncio.ensure_future(_fork_server.spawn(
             spec.argv, env, cwd, node, isolate, stdin, keep, _hidden() if isolate else (),
             layered, spec.volumes, self._pids_limit() if isolate else 0,
             spec.cgroups if isolate else ()))
+        spawning.add_done_callback(lambda _: slots.release())
         try:
             spawned = await asyncio.shield(spawning)
         except asyncio.CancelledError:
@@ -1608,6 +1625,22 @@ def pids_limit() -> int:
                           f"{_LEAST_PID_MAX} (the kernel's least pid_max) to {1 << 22}, or 0 "
                           "for no bound")
     return value
+
+
+STARTING_ENV = "ARGOSY_MAX_STARTING"
+
+
+def max_starting() -> int:
+    """How many processes may be starting at once: ``$ARGOSY_MAX_STARTING``, by default 4 per
+    CPU. One fork server starts them in turn, so more buy no speed: they only queue where a
+    cancelled node can no longer be withdrawn. Running processes are not counted: that is
+    ``parallelism``'s, as in Argo."""
+    text = os.environ.get(STARTING_ENV, "").strip()
+    if not text:
+        return 4 * (os.cpu_count() or 1)
+    if not text.isdigit() or int(text) < 1:
+        raise ArgosyError(f"{STARTING_ENV}={text!r}: expected a number of processes, 1 or more")
+    return int(text)
 
 
 def _sandbox_setting() -> str:

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from argosy.plugin import ArgosyError
+from argosy.plugins import local
 from argosy.plugins.local import (
+    STARTING_ENV,
     LocalExecutor,
     ProcessLost,
     ProcessResult,
@@ -459,15 +462,72 @@ def test_the_fork_server_leaves_no_zombies(ex: LocalExecutor, tmp_path: Path) ->
     wait_for(lambda: zombie_children_of(server) == [])
 
 
-def test_a_thousand_spawns_in_one_tick_all_complete(ex: LocalExecutor, tmp_path: Path) -> None:
+def test_a_thousand_spawns_in_one_tick_all_complete(ex: LocalExecutor, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # Requests are pipelined: far more than the socket buffers hold are queued at once, while
     # the server's replies pile up unread until the loop gets back to them.
+    monkeypatch.setenv(STARTING_ENV, "100000")
     async def many() -> list[ProcessResult]:
         return await asyncio.gather(*(ex.run(spec(tmp_path, ["sh", "-c", f"echo {i}"], f"n{i}"))
                                       for i in range(1000)))
 
     results = asyncio.run(asyncio.wait_for(many(), 120))
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(1000)]
+
+
+def test_starts_in_flight_are_capped(ex: LocalExecutor, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STARTING_ENV, "3")
+    spawn, in_flight, most = local._fork_server.spawn, [0], [0]
+
+    async def counted(*args: object, **kw: object) -> object:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        try:
+            return await spawn(*args, **kw)  # type: ignore[arg-type]
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(local._fork_server, "spawn", counted)
+
+    async def many() -> list[ProcessResult]:
+        return await asyncio.gather(*(ex.run(spec(tmp_path, ["echo", str(i)], f"n{i}"))
+                                      for i in range(40)))
+
+    results = asyncio.run(asyncio.wait_for(many(), 60))
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(40)]
+    assert most[0] == 3  # as many as allowed, pipelined, and never more
+
+
+def test_a_stopped_fan_out_starts_no_more_processes(ex: LocalExecutor, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nodes cancelled while they wait for a slot were never asked of the fork server: of a
+    # fan-out of 200 stopped once its first process runs, only those in flight started.
+    monkeypatch.setenv(STARTING_ENV, "2")
+
+    async def fan_out() -> None:
+        nodes: list[asyncio.Future[ProcessResult]] = []
+
+        def stop() -> None:
+            for node in nodes:
+                node.cancel()
+
+        nodes += [asyncio.ensure_future(ex.run(spec(tmp_path, ["sleep", "30"], f"n{i}",
+                                                    started=stop)))
+                  for i in range(200)]
+        await asyncio.gather(*nodes, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(fan_out(), 60))
+    started = [i for i in range(200) if (tmp_path / f"n{i}" / "pid").exists()]
+    assert 1 <= len(started) <= 6, started  # uncapped, all 200 were asked for at once
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_max_starting_is_refused_by_name(value: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STARTING_ENV, value)
+    with pytest.raises(ArgosyError, match=f"ARGOSY_MAX_STARTING={value!r}: expected"):
+        local.max_starting()
 
 
 def zombie_children_of(parent: int) -> list[int]:
