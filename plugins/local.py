@@ -1272,12 +1272,15 @@ def _layered_mounts(node: Path) -> list[str]:
 
 # What a process inherits of the engine's environment: what programs need to run as this user,
 # as an image's ENV gives a container its PATH. Nothing of argosy's own (ARGOSY_HOME, tokens).
-_INHERITED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
-                        "TERM"})
+_INHERITED = frozenset({b"PATH", b"HOME", b"USER", b"LOGNAME", b"SHELL", b"LANG", b"LANGUAGE",
+                        b"TZ", b"TERM"})
 
 
 def _inherited_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
+    # Through environb: os.environ decodes every name and value it walks (50 µs a node).
+    env = os.environb
+    return {os.fsdecode(k): os.fsdecode(env[k]) for k in env
+            if k in _INHERITED or k.startswith(b"LC_")}
 
 
 def _hidden() -> tuple[str, ...]:
