@@ -2,7 +2,7 @@
 measured in the same run.
 
     python tests/bench/bench_scale.py [--quick] [--sizes 1000,10000,100000] [--true-sizes …]
-                                      [--only nodes,fanout,verbs,store,startup,recovery]
+                                      [--only nodes,fanout,verbs,store,startup,recovery,panel]
                                       [--fanout N] [--json out.json]
 
 Sizes in brackets are ``--quick``'s.
@@ -30,6 +30,10 @@ Sizes in brackets are ``--quick``'s.
 * Recovery: the same workflow run by ``argosy engine``, killed with SIGKILL once half its nodes
   finished; a new engine finishes it: the catch-up time and CPU, and how many nodes that had
   finished before the kill were recorded again (a node run twice).
+* Panel: the JupyterLab panel in a real browser (``tests/ui``'s harness, fake API), listing
+  1,000 workflows, then one of 2,000 and one of 100,000 nodes arriving by the watch: how soon
+  each is listed, opened (collapsed) and its loop expanded, and the longest main-thread task.
+  Needs the UI tests' browser; said and skipped where there is none.
 
 A benchmark reports; it asserts nothing. The load average is printed with the figures: on a
 busy machine compare CPU seconds and ratios, not wall times.
@@ -472,6 +476,21 @@ def bench_recovery(nodes: int) -> list[str]:
     return [line]
 
 
+def bench_panel() -> list[str]:
+    """The panel's figures, as ``tests/ui``'s ``test_performance_figures`` measures them in the
+    browser: that test prints them, this collects them."""
+    test = "tests/ui/test_panel_shots.py::test_performance_figures"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                           test], cwd=HERE.parent.parent, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("panel performance")]
+    if done.returncode or not lines:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+        lines.append(f"panel: not measured ({test} exited {done.returncode}: {tail[0]})")
+    lines = [f"{line}, load {os.getloadavg()[0]:.1f}" for line in lines]
+    print("\n".join(lines), flush=True)
+    return lines
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -485,7 +504,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=sizes_arg, help="suspend-0 workflow sizes")
     parser.add_argument("--true-sizes", type=sizes_arg, help="`true` workflow sizes")
     parser.add_argument("--fanout", type=int, help="width of the fan-out (5,000)")
-    parser.add_argument("--only", default="nodes,fanout,verbs,store,startup,recovery",
+    parser.add_argument("--only", default="nodes,fanout,verbs,store,startup,recovery,panel",
                         help="comma-separated parts to run")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -533,6 +552,10 @@ def main() -> None:
         print("\n-- recovery --")
         results["recovery"] = bench_recovery(big)
         lines += results["recovery"]
+    if "panel" in parts:
+        print("\n-- the JupyterLab panel --")
+        results["panel"] = bench_panel()
+        lines += results["panel"]
     results["loadavg_after"] = os.getloadavg()
     print(f"\n-- summary ({time.perf_counter() - started:.0f} s; load average "
           f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} "
