@@ -978,22 +978,27 @@ class Store:
 
     # ---- the Argo object ----------------------------------------------------------------------
 
-    def workflow(self, record: WorkflowRecord, *, nodes: bool = True) -> dict[str, Any]:
+    def workflow(self, record: WorkflowRecord, *, nodes: bool = True,
+                 version: int | None = None) -> dict[str, Any]:
         """The Workflow as Argo shows it (``argo get -o json``).
 
         ``metadata.resourceVersion`` is the workflow's change counter, read before the record
         and nodes: the object is at least as new as its version, so a client that keeps the
         highest version it saw never goes back to older state (an action's reply that arrives
-        after a newer event).
+        after a newer event). ``version``: the counter as :meth:`changes` read it before
+        ``record`` was read (a listing's, one query for all); else both are read again here.
         """
-        row = self.db.execute("SELECT seq FROM changes WHERE uid = ?", (record.uid,)).fetchone()
-        with contextlib.suppress(NotFound):
-            record = self.get(record.uid)
+        if version is None:
+            row = self.db.execute("SELECT seq FROM changes WHERE uid = ?",
+                                  (record.uid,)).fetchone()
+            version = row[0] if row else 0
+            with contextlib.suppress(NotFound):
+                record = self.get(record.uid)
         wf = dict(record.manifest)
         wf["metadata"] = dict(wf.get("metadata", {}), name=record.name,
                               namespace=record.namespace, uid=record.uid,
                               creationTimestamp=record.created_at,
-                              resourceVersion=str(row[0] if row else 0))
+                              resourceVersion=str(version))
         status = record.status()
         if nodes:
             found = self.nodes(record.uid)

@@ -274,7 +274,8 @@ class WorkflowService:
             return match(row.labels)
 
         where = keep if label_selector or since is not None else None
-        return [self.store.workflow(rec, nodes=nodes)
+        versions = self.store.changes()  # first: each object is at least as new as its version
+        return [self.store.workflow(rec, nodes=nodes, version=versions.get(rec.uid, 0))
                 for rec in self.store.list(namespace, prefix=prefix, phases=phases, where=where)]
 
     def delete(self, namespace: str, name: str) -> None:
