@@ -257,6 +257,12 @@ class LocalExecutor:
                             "(set %s=off to choose this and silence the notice)",
                             reason, SANDBOX_ENV)
             self._isolate = wanted and reason is None
+            if self._isolate and _native_init() is None and \
+                    os.environ.get(NATIVE_ENV, "").strip().lower() != "python":
+                log.warning("argosy: the sandbox's C init was not built when argosy was "
+                            "installed (no C compiler?), so each node costs about 3 ms more "
+                            "CPU; reinstall with a C compiler to build it (set %s=python to "
+                            "choose this and silence the notice)", NATIVE_ENV)
         return self._isolate
 
     def _pids_limit(self) -> int:

@@ -389,6 +389,23 @@ def test_probe_failure_warns_once_and_falls_back(
                         "silence the notice)"]
 
 
+def test_an_install_without_the_c_init_says_so_once(
+    ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(local, "NATIVE_INIT", tmp_path / "not-built")
+    said = {}
+    for wanted in ("", "python"):  # python: chosen, so silent
+        monkeypatch.setenv("ARGOSY_SANDBOX_INIT", wanted)
+        caplog.clear()
+        executor = LocalExecutor()
+        for name in ("a", "b"):
+            assert run(executor, spec(tmp_path, ["true"], wanted + name)).exit_code == 0
+        said[wanted] = [m for m in caplog.messages if "C init" in m]
+    assert len(said[""]) == 1 and "reinstall with a C compiler" in said[""][0]
+    assert said["python"] == []
+
+
 def test_signal_of_the_command_is_reported_as_128_plus_n(ex: LocalExecutor, tmp_path: Path) -> None:
     r = run(ex, spec(tmp_path, ["sh", "-c", f"kill -{int(signal.SIGUSR1)} $$"]))
     assert r.exit_code == 128 + signal.SIGUSR1
