@@ -9,7 +9,8 @@ Sizes in brackets are ``--quick``'s.
 
 * Nodes: one template looping ``withSequence`` over N iterations, as a DAG task and as a step,
   with a ``suspend: {duration: "0"}`` leaf (the engine's own cost per node) at 1,000, 10,000
-  and 100,000 [1,000, 10,000] nodes and a ``true`` container leaf at 1,000 and 10,000 [1,000].
+  and 100,000 [1,000, 10,000] nodes and a ``true`` container leaf at 1,000, 10,000 and
+  100,000 [1,000].
   Each run is a fresh interpreter: submit and run wall time, its CPU seconds
   (``getrusage``, which other load on the machine does not inflate the way it does wall
   time), per-node time, peak RSS (``VmHWM``) and RSS after imports, and the store's size
@@ -32,8 +33,9 @@ Sizes in brackets are ``--quick``'s.
   finished before the kill were recorded again (a node run twice).
 * Panel: the JupyterLab panel in a real browser (``tests/ui``'s harness, fake API), listing
   1,000 workflows, then one of 2,000 and one of 100,000 nodes arriving by the watch: how soon
-  each is listed, opened (collapsed) and its loop expanded, and the longest main-thread task.
-  Needs the UI tests' browser; said and skipped where there is none.
+  each is listed, opened (collapsed) and its loop expanded; and 10,000 workflows arriving at
+  once, then one more, a filter and a scroll to the oldest; each with its longest main-thread
+  task. Needs the UI tests' browser; said where there is none.
 
 A benchmark reports; it asserts nothing. The load average is printed with the figures: on a
 busy machine compare CPU seconds and ratios, not wall times.
@@ -479,13 +481,14 @@ def bench_recovery(nodes: int) -> list[str]:
 def bench_panel() -> list[str]:
     """The panel's figures, as ``tests/ui``'s ``test_performance_figures`` measures them in the
     browser: that test prints them, this collects them."""
-    test = "tests/ui/test_panel_shots.py::test_performance_figures"
+    tests = ["tests/ui/test_panel_shots.py::test_performance_figures",
+             "tests/ui/test_panel_scale.py"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                           test], cwd=HERE.parent.parent, capture_output=True, text=True)
+                           *tests], cwd=HERE.parent.parent, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("panel performance")]
-    if done.returncode or not lines:
+    if done.returncode or len(lines) < 3:
         tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
-        lines.append(f"panel: not measured ({test} exited {done.returncode}: {tail[0]})")
+        lines.append(f"panel: not all measured (pytest exited {done.returncode}: {tail[0]})")
     lines = [f"{line}, load {os.getloadavg()[0]:.1f}" for line in lines]
     print("\n".join(lines), flush=True)
     return lines
@@ -516,7 +519,7 @@ def main() -> None:
         print(json.dumps(child_run(args.child, args.leaf, args.nodes, args.parallelism or None)))
         return
     sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
-    true_sizes = args.true_sizes or ([1_000] if args.quick else [1_000, 10_000])
+    true_sizes = args.true_sizes or ([1_000] if args.quick else [1_000, 10_000, 100_000])
     parts = set(args.only.split(","))
     started = time.perf_counter()
     results: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count(),

@@ -10,12 +10,19 @@
   const encoder = new TextEncoder();
   const workflows = new Map(JSON.parse(sessionStorage.getItem(KEY) || '[]'));
   const streams = new Set();
+  // Off after a bulk load or once past the quota: a whole copy each time would cost the page
+  // more than the panel it times.
+  let saving = true;
   const save = () => {
+    if (!saving) {
+      return;
+    }
     try {
       sessionStorage.setItem(KEY, JSON.stringify([...workflows]));
     } catch (e) {
       // Past the quota (a workflow of 100,000 nodes): kept until the page reloads.
       console.warn(`argosy fake API: not kept across reloads: ${e}`);
+      saving = false;
     }
   };
   const frame = event => encoder.encode(`data: ${JSON.stringify({ result: event })}\n\n`);
@@ -49,6 +56,18 @@
       save();
       for (const c of streams) {
         c.enqueue(frame({ type, object: wf }));
+      }
+    },
+    // Many events in one chunk of the stream, as the server sends a watch's first listing;
+    // not kept across reloads.
+    pushAll(type, wfs) {
+      for (const wf of wfs) {
+        workflows.set(keyOf(wf), wf);
+      }
+      saving = false;
+      const text = wfs.map(wf => `data: ${JSON.stringify({ result: { type, object: wf } })}\n\n`);
+      for (const c of streams) {
+        c.enqueue(encoder.encode(text.join('')));
       }
     },
     hold(action, object) {
