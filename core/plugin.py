@@ -262,7 +262,9 @@ class Executor(Protocol):
     # ``places_artifacts = True`` when it places ``ProcessRequest.input_artifacts`` itself;
     # ``moves_artifacts = True`` when it can move ``ProcessRequest.artifact_plan``'s artifacts;
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
-    # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so).
+    # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so);
+    # ``async wait_for_room()``, returning once few enough nodes wait for it to start their
+    # processes: the launchers of wide fan-outs await it between batches.
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         """Run (or re-attach to) the node's process and return how it ended.

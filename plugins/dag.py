@@ -161,6 +161,7 @@ class DagRun:
             self.start(name)
             if index % ROOTS_BATCH == ROOTS_BATCH - 1:
                 await asyncio.sleep(0)
+                await self.ctx.room_to_launch()
         self.launching = False
         if not self.running and not self.settled.done():
             self.settled.set_result(None)

@@ -173,7 +173,7 @@ class LocalExecutor:
         self._pids: int | None = None  # a node's process bound; None: not decided yet
         # Set when the engine shuts down without stopping its workflows (Engine.detach).
         self.detached = False
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StartSlots] = \
             weakref.WeakKeyDictionary()
 
     async def run(self, spec: ProcessSpec) -> ProcessResult:
@@ -276,14 +276,20 @@ class LocalExecutor:
                 self._pids = 0
         return self._pids
 
-    def _starting(self) -> asyncio.Semaphore:
+    def _starting(self) -> _StartSlots:
         """The running loop's slots for processes being started (asked of the fork server and
         not yet reported started)."""
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(max_starting())
+            slots = self._slots[loop] = _StartSlots(max_starting())
         return slots
+
+    async def wait_for_room(self) -> None:
+        """Return once few enough processes wait for a start slot (the engine's launchers of
+        wide fan-outs ask between batches, so a fan-out of 100,000 slow starts holds a few
+        hundred nodes waiting here, not 100,000)."""
+        await self._starting().room()
 
     def _layered(self, node: Path) -> bool:
         """Whether the node gets a writable layer of its own over the host's files."""
@@ -1637,6 +1643,35 @@ def pids_limit() -> int:
 
 
 STARTING_ENV = "ARGOSY_MAX_STARTING"
+# Nodes waiting for a start slot past which launchers wait (ask again below half of it).
+BACKLOG = 512
+
+
+class _StartSlots:
+    """Slots for processes being started, and how many nodes wait for one."""
+
+    def __init__(self, size: int) -> None:
+        self._free = asyncio.Semaphore(size)
+        self._waiting = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def acquire(self) -> None:
+        self._waiting += 1
+        if self._waiting >= BACKLOG:
+            self._room.clear()
+        try:
+            await self._free.acquire()
+        finally:
+            self._waiting -= 1
+            if self._waiting < BACKLOG // 2:
+                self._room.set()
+
+    def release(self) -> None:
+        self._free.release()
+
+    async def room(self) -> None:
+        await self._room.wait()
 
 
 def max_starting() -> int:

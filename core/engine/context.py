@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import ChainMap
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -264,12 +264,21 @@ class NodeContext:
         coroutines yet to start. Every child still starts without waiting for another to end.
         The first child to raise cancels the others and raises.
         """
-        return await gather_lazily(children)
+        return await gather_lazily(children, room=self.room_to_launch)
+
+    async def room_to_launch(self) -> None:
+        """Return once the executor has room for more nodes waiting to start (at once where
+        it does not say): a fan-out's launcher asks between batches, so when starting
+        processes is the bottleneck the children not yet launched cost nothing."""
+        wait = getattr(self.executor, "wait_for_room", None)
+        if wait is not None:
+            await wait()
 
 
-async def gather_lazily(children: Iterable[Awaitable[T]],
-                        batch: int = FAN_OUT_BATCH) -> list[T]:
-    """:meth:`NodeContext.run_children`, for the engine's own fan-outs."""
+async def gather_lazily(children: Iterable[Awaitable[T]], batch: int = FAN_OUT_BATCH,
+                        room: Callable[[], Awaitable[None]] | None = None) -> list[T]:
+    """:meth:`NodeContext.run_children`, for the engine's own fan-outs; ``room`` is awaited
+    between batches."""
     results: list[Any] = []
     running: set[asyncio.Future[T]] = set()
     settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -300,6 +309,8 @@ async def gather_lazily(children: Iterable[Awaitable[T]],
             task.add_done_callback(functools.partial(settle, index))
             if index % batch == batch - 1:
                 await asyncio.sleep(0)
+                if room is not None:
+                    await room()
         launching = False
         if not running and not settled.done():
             settled.set_result(None)

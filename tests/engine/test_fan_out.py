@@ -104,3 +104,34 @@ def test_a_child_that_raises_cancels_the_others_and_stops_drawing() -> None:
         asyncio.run(gather_lazily(children()))
     assert drawn <= 2 * FAN_OUT_BATCH + 1  # the raise is seen a turn of the loop later
     assert cancelled == drawn - 2  # all but the one that raised (and the last, closed unrun)
+
+
+def test_a_fan_out_of_slow_starts_holds_a_backlog_not_all(
+        argosy_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When starting processes is the bottleneck, the launcher waits for the executor's room
+    between batches: the children not yet launched cost nothing (100,000 `true` steps held
+    1.5 GB waiting for a start slot before)."""
+    from argosy.plugins import local
+
+    width = FAN_OUT_BATCH * 8
+    monkeypatch.setenv("ARGOSY_MAX_STARTING", "1")
+    monkeypatch.setattr(local, "BACKLOG", 64)
+    acquire, waiting, most = local._StartSlots.acquire, [0], [0]
+
+    async def counted(self: Any) -> None:
+        waiting[0] += 1
+        most[0] = max(most[0], waiting[0])
+        try:
+            await acquire(self)
+        finally:
+            waiting[0] -= 1
+
+    monkeypatch.setattr(local._StartSlots, "acquire", counted)
+    true = {"name": "leaf", "container": {"image": "busybox", "command": ["true"]}}
+    wf = workflow({"name": "main", "steps": [[{"name": "s", "template": "leaf",
+                                               "withSequence": {"count": str(width)}}]]})
+    wf["spec"]["templates"][1] = true
+    store = Store(argosy_home)
+    final = asyncio.run(Engine(store).run(submit(store, wf).uid))
+    assert final.phase == "Succeeded"
+    assert FAN_OUT_BATCH <= most[0] < width // 2, f"{most[0]} waited at once of {width}"
