@@ -264,7 +264,9 @@ class Executor(Protocol):
     # ``honours``, the "Definition.field" names of argosy.spec.lint.UNSUPPORTED it can honour;
     # ``rejects``, more "Definition.field" names it cannot, each with why (lint says so);
     # ``async wait_for_room()``, returning once few enough nodes wait for it to start their
-    # processes: the launchers of wide fan-outs await it between batches.
+    # processes: the launchers of wide fan-outs await it between batches;
+    # ``prepare()`` to start ahead what its first process needs (``argosy run`` calls it as
+    # soon as it knows the executor, so that starts while the rest of argosy loads).
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         """Run (or re-attach to) the node's process and return how it ended.

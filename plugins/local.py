@@ -1378,6 +1378,12 @@ class _ForkServer:
             return None
         raise OSError(f"starting {argv[0]!r} failed: {reply[1]}")
 
+    def start(self) -> None:
+        """Start the server ahead of the first request: it boots (a Python of its own) while
+        the engine goes on starting."""
+        with self._lock:
+            self._connected()
+
     def probe(self) -> str | None:
         """Why a process cannot get a private /tmp here, or None if it can."""
         try:
@@ -1869,6 +1875,10 @@ class LocalBackend(LocalExecutor):
     binds_host_volumes = True  # ProcessRequest.volumes: host directories for volumeMounts
 
     _cgroups: Cgroups | None = None  # where nodes' cgroups go (no bases: nowhere); None: unknown
+
+    def prepare(self) -> None:
+        """Start the fork server now rather than on the first node."""
+        _fork_server.start()
 
     async def run_process(self, request: ProcessRequest) -> Outcome:
         argv = list(request.argv)

@@ -145,6 +145,16 @@ def run(file: str, parameters: tuple[str, ...], entrypoint: str | None, name: st
     """Run a workflow here, showing its progress; exit 0 Succeeded, 1 Failed/Error, 2 invalid."""
     import asyncio
 
+    from argosy.engine.selection import configured_executor
+
+    try:  # the executor's start (the local one's fork server) overlaps the rest of ours
+        prepare = getattr(default_registry().executors.get(configured_executor()), "prepare",
+                          None)
+    except ArgosyError:
+        prepare = None  # Engine says what is wrong with the setting
+    if prepare is not None:
+        prepare()
+
     from argosy.api.service import submit
     from argosy.engine.run import Engine, Listener
     from argosy.registry import open_store

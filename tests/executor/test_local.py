@@ -566,6 +566,19 @@ def kill_fork_server(ex: LocalExecutor, tmp_path: Path) -> int:
     return server
 
 
+def test_prepare_starts_the_fork_server_ahead_of_the_first_node(
+    ex: LocalExecutor, tmp_path: Path
+) -> None:
+    from argosy.plugins import local
+
+    dead = kill_fork_server(ex, tmp_path)
+    local.LocalBackend().prepare()
+    server = local._fork_server._pid
+    assert server != dead
+    assert Path(f"/proc/{server}/cmdline").read_bytes().startswith(b"argosy-forkserver\0")
+    assert fork_server_pid(ex, tmp_path) == server  # the first node's, not another
+
+
 def test_a_dead_fork_server_is_replaced(
     ex: LocalExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
