@@ -22,16 +22,16 @@ import os
 import re
 import shlex
 import shutil
-import ssl
 import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArtifactError
+
+if TYPE_CHECKING:  # ssl and urllib.request load when an artifact moves over HTTP
+    import ssl
 
 #: ``secret(selector, where)``: the value of a SecretKeySelector, None when it is not given (or
 #: optional and absent); an ArtifactError naming ``where``, the Secret and the key otherwise.
@@ -112,6 +112,9 @@ def _transfer(method: str, url: str, headers: dict[str, str], context: ssl.SSLCo
               file: Path) -> None:
     """GET ``url`` into ``file``, or PUT ``file`` there; the message names the URL and the
     server's answer, never a credential."""
+    import urllib.error
+    import urllib.request
+
     if not url.startswith(("http://", "https://")):
         raise ArtifactError(f"url {url!r} is not an http(s) URL")
     try:
@@ -137,6 +140,8 @@ def _client_context(cert: dict[str, Any], secret: SecretReader, where: str,
     """A TLS context presenting the client certificate of the two Secrets (PEM), trusting the
     system's CAs (``SSL_CERT_FILE`` names others); the PEM files live in ``work`` while the
     artifact is fetched."""
+    import ssl
+
     files = []
     for field in ("clientCertSecret", "clientKeySecret"):
         value = secret(cert.get(field), f"{where}.{field}") or ""
@@ -161,6 +166,8 @@ def _oauth2_token(oauth2: dict[str, Any], secret: SecretReader, where: str,
     """The Authorization header of an OAuth2 client-credentials token (RFC 6749 4.4): the
     client's id and secret in a basic header, then, if the server refuses that, in the form,
     as Go's oauth2 library tries them. The token URL is a Secret: no message shows it."""
+    import urllib.error
+
     client_id = secret(oauth2.get("clientIDSecret"), f"{where}.clientIDSecret") or ""
     client_secret = secret(oauth2.get("clientSecretSecret"), f"{where}.clientSecretSecret") or ""
     url = secret(oauth2.get("tokenURLSecret"), f"{where}.tokenURLSecret") or ""
@@ -196,6 +203,8 @@ def _oauth2_token(oauth2: dict[str, Any], secret: SecretReader, where: str,
 
 def _post_form(url: str, form: list[tuple[str, str]], headers: dict[str, str],
                context: ssl.SSLContext | None) -> tuple[bytes, str]:
+    import urllib.request
+
     request = urllib.request.Request(
         url, data=urllib.parse.urlencode(form).encode(), method="POST",
         headers={**headers, "Content-Type": "application/x-www-form-urlencoded",

@@ -13,7 +13,7 @@ so anything they do, a third-party plugin can do. Argo's semantics that composit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +22,7 @@ import pluggy
 from pydantic import BaseModel
 
 from argosy.errors import ArgosyError, ExpressionError, Fault
-from argosy.expr import Depends, TaskState, evaluate_expr, evaluate_when, parse_depends
+from argosy.expr.depends import Depends, TaskState, parse_depends
 from argosy.expr.functions import parse_go_duration
 from argosy.expr.substitute import Scope
 from argosy.kube import WORKFLOW_LABEL, KubernetesUnavailable, api_client
@@ -143,6 +143,25 @@ def __getattr__(name: str) -> Any:
 
 
 hookimpl = pluggy.HookimplMarker("argosy")
+
+
+# The expression languages load on a plugin's first call: a workflow without expressions
+# never needs them.
+def evaluate_expr(source: str, env: Mapping[str, Any],
+                  functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+    """Evaluate an expr-language expression against ``env`` (see
+    :func:`argosy.expr.exprlang.evaluate_expr`)."""
+    from argosy.expr.exprlang import evaluate_expr
+
+    return evaluate_expr(source, env, functions)
+
+
+def evaluate_when(text: str) -> bool:
+    """Decide a ``when:`` condition as Argo does (see
+    :func:`argosy.expr.govaluate.evaluate_when`)."""
+    from argosy.expr.govaluate import evaluate_when
+
+    return evaluate_when(text)
 
 
 @dataclass

@@ -245,7 +245,9 @@ class Registry:
     def _settle_claims(self) -> None:
         """Leave out every plugin claiming a name another one claims, whatever the order."""
         assert self._provided is not None
-        builtin_functions = _builtin_function_names()
+        # Argo's own names: the expression languages load only when a plugin adds functions.
+        builtin_functions = _builtin_function_names() if any(
+            p.functions for p in self._provided.values()) else set()
         losers: dict[str, str] = {}
         for kind, noun in _KINDS.items():
             claimants: dict[str, list[str]] = {}

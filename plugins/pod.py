@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -251,6 +248,10 @@ def _port(action: dict[str, Any], container: UserContainer) -> int:
 
 
 def _http_get(action: dict[str, Any], container: UserContainer, timeout: float) -> bool:
+    import ssl  # with urllib.request, only for a pod with an httpGet probe
+    import urllib.error
+    import urllib.request
+
     scheme = str(action.get("scheme") or "HTTP").lower()
     host = action.get("host") or POD_IP
     path = "/" + str(action.get("path") or "").lstrip("/")

@@ -217,18 +217,29 @@ class _Quiet:
 
 
 def _progress_view(output: str | None) -> Any:
-    from rich.console import Console
-
     from argosy.cli.render import LiveView, PlainProgress
 
     if output in ("json", "yaml", "name"):
         return _Quiet()
-    console = Console(stderr=False)
-    if console.is_terminal:
-        view = LiveView(console, wide=output == "wide")
-        view.start()
-        return view
+    if _may_be_terminal():
+        from rich.console import Console
+
+        console = Console(stderr=False)
+        if console.is_terminal:
+            view = LiveView(console, wide=output == "wide")
+            view.start()
+            return view
     return PlainProgress(sys.stderr)
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich could take stdout for a terminal (a tty, or the variables that say so):
+    else it is not loaded to decide."""
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty or any(name in os.environ for name in ("TTY_COMPATIBLE", "FORCE_COLOR"))
 
 
 def _node_callback(store: Any, view: Any, show_log: bool,

@@ -29,17 +29,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TextIO
-
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.control import strip_control_codes
-from rich.live import Live
-from rich.segment import Segment
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from argosy.kube import pod_name
+
+if TYPE_CHECKING:  # rich loads when something is drawn with it: PlainProgress needs none
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "Column",
@@ -505,6 +502,9 @@ def _status_style(status: str) -> str:
 
 
 def _header(wf: dict[str, Any], now: datetime) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     meta = wf.get("metadata") or {}
     status = wf.get("status") or {}
     grid = Table.grid(padding=(0, 1))
@@ -562,6 +562,8 @@ class LazyText:
     __slots__ = ("_make", "plain")
 
     def __init__(self, parts: tuple[str, ...], make: Callable[[], Text]) -> None:
+        from rich.control import strip_control_codes
+
         self.plain = "".join(p if p.isprintable() else strip_control_codes(p) for p in parts)
         self._make = make
 
@@ -571,6 +573,8 @@ class LazyText:
 
 def _step_cell(row: Row) -> LazyText:
     def make() -> Text:
+        from rich.text import Text
+
         text = Text(row.prefix)
         text.append(row.icon, style=_row_style(row))
         text.append(f" {row.display_name}")
@@ -581,7 +585,13 @@ def _step_cell(row: Row) -> LazyText:
 
 def _message_cell(row: Row) -> LazyText:
     failed = row.phase in ("Failed", "Error")
-    return LazyText((row.message,), lambda: Text(row.message, style="red" if failed else ""))
+
+    def make() -> Text:
+        from rich.text import Text
+
+        return Text(row.message, style="red" if failed else "")
+
+    return LazyText((row.message,), make)
 
 
 def _row_style(row: Row) -> str:
@@ -605,7 +615,7 @@ class Column:
     minimum: int = 0
 
 
-Cell = str | Text | LazyText
+Cell: TypeAlias = "str | Text | LazyText"
 _TELLING = 20  # a cell elided below this many columns says little
 
 
@@ -625,13 +635,15 @@ def _width(text: str) -> int:
     if text.isascii() and text.isprintable():
         return len(text)
     if "\u200d" in text or "\ufe0f" in text:  # joined graphemes: measured whole
-        return cell_len(text)
+        return _rest_width(text)
     rest = _PRINTABLE_ASCII.sub("", text)
     return len(text) - len(rest) + _rest_width(rest)
 
 
 @functools.lru_cache(maxsize=4096)
 def _rest_width(text: str) -> int:
+    from rich.cells import cell_len
+
     return cell_len(text)
 
 
@@ -674,7 +686,7 @@ class FitTable:
         self.rows.append((list(cells), style))
 
     def _natural(self) -> list[int]:
-        widths = [cell_len(c.title) for c in self.columns]
+        widths = [_width(c.title) for c in self.columns]
         for cells, _ in self.rows:
             for i, cell in enumerate(cells):
                 widths[i] = max(widths[i], _cell_width(cell))
@@ -691,13 +703,16 @@ class FitTable:
         return keep
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+        from rich.text import Text
+
         room = options.max_width
         natural = self._natural()
-        minimum = [max(cell_len(c.title), min(c.minimum, n))
+        minimum = [max(_width(c.title), min(c.minimum, n))
                    for c, n in zip(self.columns, natural, strict=True)]
         keep = self._kept(natural, minimum, room)
         if sum(minimum[i] for i in keep) + self.gap * (len(keep) - 1) > room:
-            minimum = [cell_len(c.title) for c in self.columns]  # narrower than wished
+            minimum = [_width(c.title) for c in self.columns]  # narrower than wished
         widths = fit_widths([natural[i] for i in keep], [minimum[i] for i in keep],
                             room - self.gap * (len(keep) - 1))
         lines = self._plain_lines(console, keep, widths) if console.color_system is None else None
@@ -728,6 +743,8 @@ class FitTable:
         return lines
 
     def _table(self, keep: list[int], widths: list[int]) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, header_style="bold", pad_edge=False,
                       padding=(0, self.gap, 0, 0), collapse_padding=True)
         for i, width in zip(keep, widths, strict=True):
@@ -754,6 +771,8 @@ def _plain(console: Console, cell: Cell) -> str:
 
 
 def _tree_table(rows: list[Row], wide: bool, hidden: int = 0) -> FitTable:
+    from rich.text import Text
+
     # At 80 columns the wide view cannot hold all nine: its least telling columns go first.
     columns = [Column("STEP", minimum=16), Column("TEMPLATE"), Column("PODNAME", drop=3),
                Column("DURATION")]
@@ -800,6 +819,9 @@ def render_workflow(
     screen cannot show more, and laying out 10,000 table rows takes seconds.
     `collapse` (None: draw every node) collapses big groups.
     """
+    from rich.console import Group
+    from rich.text import Text
+
     clock = _now(now)
     rows = node_tree(wf, now=clock, collapse=collapse)
     header = _header(wf, clock)
@@ -832,6 +854,9 @@ class LiveView:
         clock: Callable[[], float] = time.monotonic,
         collapse: int | None = COLLAPSE,
     ) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
         self.console = console or Console(stderr=True)
         self.wide = wide
         self.collapse = collapse

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from argosy.errors import ArgosyError, ExpressionError
-from argosy.expr import evaluate_when
 from argosy.expr.substitute import Scope, substitute
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -36,6 +35,8 @@ class Sample:
 def evaluate(specs: list[dict[str, Any]], scope: Scope,
              functions: Any = None) -> list[Sample]:
     """The samples ``specs`` emit in ``scope`` (``when`` false: none)."""
+    from argosy.expr.govaluate import evaluate_when  # only a template with metrics needs it
+
     samples = []
     for raw in specs:
         spec = substitute(raw, scope, functions=functions)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from argosy.expr.exprlang import called_functions, is_function
 from argosy.spec.lint_fields import _ARGO_TYPES, _OUTPUT_TYPES, _go_string, _list
 
 # Only tags under these roots are checked; anything else ({{retries}}, {{status}}, Go-template
@@ -178,6 +177,8 @@ class VariableChecks:
         names; None when unknown, then nothing is checked)."""
         if self.functions is None:
             return
+        from argosy.expr.exprlang import called_functions, is_function  # only for `{{= …}}`
+
         for name in sorted(called_functions(tag[1:])):
             if not is_function(name, self.functions):
                 self.add(path, f'unknown function "{name}" in {{{{{tag.strip()} }}}}')

@@ -16,6 +16,23 @@ HELLO = REPO / "examples" / "hello-world.yaml"
 SERVER_STACK = ("fastapi", "uvicorn", "starlette", "kubernetes", "kubernetes_asyncio")
 # What only running a workflow needs: the engine, the plugins, pydantic's models.
 ENGINE = ("argosy.engine", "argosy.plugins", "pydantic", "jsonpath")
+# What a run needs only when its workflow uses it: the expression languages (a `when`, a
+# `{{= …}}`), HTTP (artifacts, probes), rich (a terminal to draw on).
+UNUSED_BY_HELLO = ("argosy.expr.exprlang", "argosy.expr.govaluate", "argosy.expr.builtins",
+                   "jsonpath", "urllib.request", "http.client", "rich")
+EXPRESSIONS = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: expressions-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: wait, when: "{{= 1 + 1 }} == 2"}
+  - name: wait
+    suspend: {duration: "0"}
+"""
 
 # The CLI in a subprocess, which writes the modules it imported to a file as it exits.
 PROBE = """
@@ -84,5 +101,40 @@ def test_run_still_loads_the_plugins(home: Path) -> None:
     """The check above can fail: running a workflow does import the engine and its plugins."""
     modules = imported(home, "run", str(HELLO))
     assert "argosy.engine.run" in modules and "argosy.plugins.container" in modules
-    # ...but not the JSONPath library (a tenth of a second) that hello-world never calls.
-    assert under(modules, ("jsonpath",)) == []
+    # ...but nothing hello-world never uses: no expression, artifact, nor terminal.
+    assert under(modules, UNUSED_BY_HELLO) == []
+
+
+def test_a_run_loads_the_expression_languages_its_workflow_uses(home: Path) -> None:
+    """The check above can fail: a `when` with an expression tag loads both languages."""
+    manifest = home / "expressions.yaml"
+    manifest.write_text(EXPRESSIONS)
+    modules = imported(home, "run", str(manifest))
+    assert {"argosy.expr.exprlang", "argosy.expr.govaluate"} <= modules
+
+
+# The fork server's start as `run` sees it: whether the engine was loaded by then.
+PREPARE_PROBE = """
+import sys
+from argosy.plugins import local
+seen = []
+start = local._ForkServer.start
+def spy(self):
+    seen.append("argosy.engine.run" in sys.modules)
+    start(self)
+local._ForkServer.start = spy
+from argosy.cli import main
+try:
+    main(sys.argv[1:], prog_name="argosy")
+finally:
+    print("engine loaded at start:", seen, file=sys.stderr)
+"""
+
+
+def test_run_starts_the_fork_server_before_loading_the_engine(home: Path) -> None:
+    """It boots in a process of its own while the engine loads, not once the first node asks."""
+    env = {**os.environ, "ARGOSY_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-c", PREPARE_PROBE, "run", str(HELLO)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "engine loaded at start: [False]" in result.stderr
