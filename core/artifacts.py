@@ -15,8 +15,6 @@ import contextlib
 import json
 import os
 import shutil
-import tarfile
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -63,6 +61,8 @@ def file_name(artifact: dict[str, Any], source: Path) -> str:
 def pack(source: Path, artifact: dict[str, Any], work: Path) -> Path:
     """What goes to the repository for ``source``: a tarball or zip made in ``work``, or the
     file or directory itself (``archive: none``)."""
+    import tarfile  # (and tempfile) here: only a workflow with artifacts needs them
+
     kind = archive_kind(artifact)
     name = os.path.basename(str(artifact.get("path") or source).rstrip("/")) or source.name
     if kind == "none":
@@ -92,6 +92,8 @@ def _walk(root: Path) -> Iterator[Path]:
 def _is_tarball(source: Path) -> bool:
     """A gzipped tarball, as Argo's executor tells one (gzip, then a tar header): a plain
     file, even one a tar reader would take (all zeros), is not."""
+    import tarfile
+
     with open(source, "rb") as f:
         if f.read(2) != b"\x1f\x8b":
             return False
@@ -105,6 +107,9 @@ def _is_tarball(source: Path) -> bool:
 def unpack(source: Path, dest: Path) -> None:
     """Place ``source`` at ``dest``: unpacked when it is a gzipped tarball or a zip, else as
     it is."""
+    import tarfile
+    import tempfile
+
     tarball = source.is_file() and _is_tarball(source)
     if tarball or (source.is_file() and zipfile.is_zipfile(source)):
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".unpack-") as tmp:
@@ -261,6 +266,8 @@ def artifact_download(repositories: Repositories, art: dict[str, Any],
 
 @contextlib.contextmanager
 def private_dir(parent: Path, prefix: str) -> Iterator[Path]:
+    import tempfile
+
     parent.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:

@@ -43,7 +43,6 @@ import os
 import re
 import secrets
 import shutil
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -491,6 +490,8 @@ class Cli:
 
     async def read(self, name: str, path: str) -> str | None:
         """A file of the (ended) container, or None when it has none there."""
+        import tarfile  # for a path read out of a container
+
         code, out, _err = await self.call("cp", f"{name}:{path}", "-")
         if code != 0:
             return None
@@ -539,6 +540,8 @@ def _save_env(node_dir: Path, env: dict[str, str]) -> Path:
 def _directory_tar(path: str) -> bytes:
     """A tar holding only the directory ``path``: extracting it makes the missing parents and
     leaves existing ones (``/tmp``…) as they are."""
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo(path.strip("/"))

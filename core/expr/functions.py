@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
@@ -252,15 +253,14 @@ def jsonpath(json_string: str, path: str) -> Any:
 
 # --- time ------------------------------------------------------------------------------------
 
-_RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
-    r"\s*([Zz]|[+-]\d{2}:?\d{2})?"
-)
+# Compiled on first use, as the layout one below: `{{…}}` substitution imports this module.
+_RFC3339 = (r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
+            r"\s*([Zz]|[+-]\d{2}:?\d{2})?")
 
 
 def parse_time(text: str, *, default_tz: timezone | None = UTC) -> datetime | None:
     """Parse an RFC 3339 / ISO 8601 timestamp or date; None when ``text`` is not one."""
-    m = _RFC3339_RE.fullmatch(text.strip())
+    m = re.fullmatch(_RFC3339, text.strip())
     if not m:
         return None
     year, month, day, hour, minute, sec, frac, zone = m.groups()
@@ -319,9 +319,11 @@ _GO_LAYOUT_TOKENS = [
     "4",
     "5",
 ]
-_GO_LAYOUT_RE = re.compile(
-    r"[.,](?:0+|9+)(?!\d)|" + "|".join(re.escape(t) for t in _GO_LAYOUT_TOKENS)
-)
+
+
+@functools.cache
+def _go_layout_re() -> re.Pattern[str]:
+    return re.compile(r"[.,](?:0+|9+)(?!\d)|" + "|".join(re.escape(t) for t in _GO_LAYOUT_TOKENS))
 
 
 def _zone(dt: datetime, colon: bool, z: bool, seconds: bool = False) -> str:
@@ -384,7 +386,7 @@ def _layout_chunk(token: str, dt: datetime) -> str:
 
 def format_go_time(layout: str, dt: datetime) -> str:
     """Format ``dt`` with a Go reference-time layout such as ``2006-01-02T15:04:05Z07:00``."""
-    return _GO_LAYOUT_RE.sub(lambda m: _layout_chunk(m.group(), dt), layout)
+    return _go_layout_re().sub(lambda m: _layout_chunk(m.group(), dt), layout)
 
 
 def _go_time_string(dt: datetime) -> str:
