@@ -474,21 +474,28 @@ def _short(value: Any) -> str:
 
 
 def _guard_observers(plugin: object, name: str) -> object:
-    """The plugin, or a stand-in whose observer hooks log and swallow their exceptions.
+    """The plugin as pluggy registers it: a module's hook functions alone on a namespace (pluggy
+    then inspects those, not every name the module has: a quarter of the registry's start),
+    and observer hooks that log and swallow their exceptions.
 
     Observers run inside the engine's event loop on every transition; one raising must not
     fail the workflow or silence the observers after it.
     """
+    module = isinstance(plugin, types.ModuleType)
     marked = {attr: getattr(plugin, attr) for attr in dir(plugin)
               if attr in OBSERVERS and hasattr(getattr(plugin, attr), f"{GROUP}_impl")}
-    if not marked:
+    if not marked and not module:
         return plugin
+    if module:
+        hooks = {attr: value for attr, value in vars(plugin).items()
+                 if isinstance(value, types.FunctionType | types.MethodType)
+                 and hasattr(value, f"{GROUP}_impl")}
+    else:
+        hooks = {attr: getattr(plugin, attr) for attr in dir(plugin)
+                 if attr.startswith(f"{GROUP}_")}
     proxy = types.SimpleNamespace(__name__=getattr(plugin, "__name__", name))
-    for attr in dir(plugin):
-        if attr.startswith(f"{GROUP}_") and attr not in marked:
-            setattr(proxy, attr, getattr(plugin, attr))
-    for attr, fn in marked.items():
-        setattr(proxy, attr, _guarded(fn, name, attr))
+    for attr, value in hooks.items():
+        setattr(proxy, attr, _guarded(value, name, attr) if attr in marked else value)
     return proxy
 
 
