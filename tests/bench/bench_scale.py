@@ -397,8 +397,10 @@ def bench_store(total: int) -> list[str]:
 
 #: What a one-node run imports and does, in steps: each case includes the one above it.
 STARTUP_STEPS = {
-    "its libraries (click, yaml, asyncio, sqlite3, pluggy, rich, pydantic)":
-        "import click, yaml, asyncio, sqlite3, pluggy, rich.console, pydantic",
+    # rich only draws on a terminal; pydantic's models need its fields and types modules
+    "its libraries (click, yaml, asyncio, sqlite3, pluggy, pydantic with one model)":
+        "import click, yaml, asyncio, sqlite3, pluggy, pydantic\n"
+        "class One(pydantic.BaseModel):\n    x: int = 0",
     "import argosy.cli": "import argosy.cli",
     "+ the plugins (registry, models, engine)":
         "import argosy.cli, argosy.engine.run; from argosy.registry import default_registry;"
