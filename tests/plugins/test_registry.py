@@ -236,3 +236,25 @@ def test_each_distributions_metadata_is_read_once(monkeypatch: pytest.MonkeyPatc
     assert registry.plugins["container"].distribution == "argosy"
     assert registry.plugins["container"].version == __version__
     assert len(reads) == len(set(reads))
+
+
+def test_a_module_plugins_hooks_are_found_by_their_marker(cli, tmp_path) -> None:
+    """pluggy is handed a module's marked functions only: one implementing a hook under another
+    name (``specname``) is one of them, and a module's other functions are not hooks."""
+    env = install_plugins(tmp_path / "site", {"renamed": ("renamed_plugin", """
+        from argosy.plugin import TemplateType, hookimpl
+
+        async def run(ctx):
+            raise NotImplementedError
+
+        def argosy_executors():  # not marked: not a hook
+            raise AssertionError("called")
+
+        @hookimpl(specname="argosy_template_types")
+        def types_of_this_plugin():
+            return [TemplateType("renamed", "Pod", run)]
+    """)}, distribution="renamed-plugin")
+    result = cli("plugins", env=env)
+    assert result.code == 0, result.stderr
+    row = table_rows(result.stdout)["renamed"]
+    assert row.split()[-1] == "ok" and " renamed " in row
