@@ -47,7 +47,10 @@ def argosy_executors() -> list[Executor]:
     Called once per process at start-up. Leaf template types that run processes (container,
     script, notebook) ask the engine's selected executor (``ctx.executor``) to run them, so a new
     backend serves every such type at once. ``run_process`` is awaited in the engine's event
-    loop. Two plugins may not claim the same name.
+    loop. Two plugins may not claim the same name. An executor may have a ``prepare()``
+    method: ``argosy run`` calls it as soon as it knows the executor, before it loads the
+    engine, to start what the first process needs ahead (the ``local`` executor starts its
+    fork server there).
     """
 
 
