@@ -512,7 +512,7 @@ def _header(wf: dict[str, Any], now: datetime) -> Table:
     grid.add_column()
 
     def add(label: str, value: str | Text) -> None:
-        grid.add_row(label, value)
+        grid.add_row(label, _rich_cell(value))  # a name or message: not markup
 
     add("Name:", meta.get("name", ""))
     add("Namespace:", meta.get("namespace", ""))
@@ -562,9 +562,7 @@ class LazyText:
     __slots__ = ("_make", "plain")
 
     def __init__(self, parts: tuple[str, ...], make: Callable[[], Text]) -> None:
-        from rich.control import strip_control_codes
-
-        self.plain = "".join(p if p.isprintable() else strip_control_codes(p) for p in parts)
+        self.plain = "".join(map(_printable, parts))
         self._make = make
 
     def text(self) -> Text:
@@ -757,17 +755,25 @@ class FitTable:
         return table
 
 
-def _rich_cell(cell: Cell) -> str | Text:
+def _rich_cell(cell: Cell) -> Text:
+    from rich.text import Text
+
+    if isinstance(cell, str):  # a name or message as written: never markup or emoji codes
+        return Text(_printable(cell))
     return cell.text() if isinstance(cell, LazyText) else cell
 
 
 def _plain(console: Console, cell: Cell) -> str:
-    """A cell's text as rich draws it: a string cell is console markup with emoji codes."""
-    if not isinstance(cell, str):
-        return cell.plain
-    if cell.isprintable() and "[" not in cell and ":" not in cell:
-        return cell
-    return console.render_str(cell).plain
+    """A cell's text as rich draws it (:func:`_rich_cell`)."""
+    return _printable(cell) if isinstance(cell, str) else cell.plain
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    from rich.control import strip_control_codes
+
+    return strip_control_codes(text)
 
 
 def _tree_table(rows: list[Row], wide: bool, hidden: int = 0) -> FitTable:

@@ -750,6 +750,21 @@ def tricky_wf(*more: dict[str, Any]) -> dict[str, Any]:
     ])
 
 
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "rich"])
+def test_names_and_values_are_shown_as_written_not_as_markup(
+        terminal: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    wf = tricky_wf()
+    wf["status"]["message"] = "[red]not red[/red] :b:"
+
+    def render() -> str:
+        return render_text(wf, width=250, wide=True, collapse=None)
+
+    shown = through_rich(monkeypatch, render) if terminal else render()
+    for written in ("a:b:c", "[bold]t[/bold]", ":thumbs_up: [red]x", "[red]not red[/red] :b:"):
+        assert written in shown
+    assert "🅱" not in shown and "👍" not in shown
+
+
 def wrapping_wf() -> dict[str, Any]:
     """A tab, and a message longer than a line: rich's own Table draws these."""
     return tricky_wf(
@@ -791,7 +806,7 @@ def test_a_table_that_is_not_for_a_terminal_is_laid_out_without_rich(
 
     monkeypatch.setattr(FitTable, "_table", no_table)
     assert len(tree_lines(big_dag(3_000), collapse=None)) == 1 + len(node_tree(big_dag(3_000)))
-    assert "[bold]t[/bold]" not in render_text(tricky_wf(), width=250, wide=True)
+    assert "[bold]t[/bold]" in render_text(tricky_wf(), width=250, wide=True)  # as written
     with pytest.raises(AssertionError, match="rich Table"):  # a terminal's has styles
         Console(file=StringIO(), width=120, force_terminal=True).print(
             render_workflow(steps_wf(), now=NOW))
