@@ -69,8 +69,12 @@ static void say(const char *a, const char *b, const char *c) {
         (void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/* Why setting up the node failed, recorded with its exit code (125): the node's message. */
+static char reason[2048];
+
 static int failed(const char *what, const char *path) {
     say("setting up the node failed: ", what, path);
+    snprintf(reason, sizeof reason, "setting up the node failed: %s%s", what, path);
     return -1;
 }
 
@@ -273,8 +277,9 @@ static void hide_arguments(char **argv) {
 }
 
 static void record(int code) {
-    char text[16];
-    int n = snprintf(text, sizeof text, "%d\n", code);
+    char text[16 + sizeof reason];
+    int n = reason[0] ? snprintf(text, sizeof text, "%d\n%s\n", code, reason)
+                      : snprintf(text, sizeof text, "%d\n", code);
     int fd = openat(3, "rc", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         (void)!write(fd, text, (size_t)n);  /* one write: a reader never sees half a line */

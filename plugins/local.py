@@ -854,7 +854,7 @@ def node_init(argv, env, cwd, node, fds, ops):
     # container's end does, records the step's status and exits with it. Never returns into
     # the server's loop, whatever happens. fds: stdin, stdout, stderr, the node's directory
     # and the write end of its done pipe.
-    code = 125
+    code, reason = 125, ""
     try:
         gc.disable()  # a collection would write to (so copy) the server's pages
         # Not dumpable: the step cannot reach our fds (the node's directory, on the host's side
@@ -901,15 +901,16 @@ def node_init(argv, env, cwd, node, fds, ops):
                 code = code if code >= 0 else 128 - code
                 return
     except BaseException as e:
+        reason = "setting up the node failed: %s" % e
         try:
-            os.write(2, ("argosy: setting up the node failed: %s\n" % e).encode())
+            os.write(2, ("argosy: %s\n" % reason).encode())
         except BaseException:
             pass
     finally:
-        node_done(code)
+        node_done(code, reason)
 
 
-def node_done(code):
+def node_done(code, reason=""):
     # The node's end, before its namespaces are torn down (its mounts unmounted, its layers
     # let go of: milliseconds the engine need not wait for): nothing of it runs any more once
     # rc says how it ended and the done pipe closes.
@@ -924,7 +925,8 @@ def node_done(code):
         pass
     try:
         fd = os.open("rc", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=3)
-        os.write(fd, b"%d\n" % code)  # one write: a reader never sees half a line
+        # One write: a reader never sees half a line. The reason is the node's message.
+        os.write(fd, ("%d\n%s" % (code, reason + "\n" if reason else "")).encode())
     except OSError:
         pass  # the node's directory is gone: nobody is left to read it
     os._exit(code)  # closes the done pipe's last write end

@@ -747,3 +747,31 @@ def test_the_c_and_the_python_init_give_a_node_the_same_view(
     # exit code recorded with the sleep left behind killed.
     assert (code, stdout, stderr, on_host, layered) == (3, f"{comm}\n4\n/work/dir\n0\n", "",
                                                         False, "hi\n")
+
+
+SETUP_FAILS = """
+import asyncio, json, sys
+from pathlib import Path
+from argosy.plugins.local import LocalExecutor, ProcessSpec
+ex = LocalExecutor()
+result = asyncio.run(ex.run(ProcessSpec(["true"], {}, sys.argv[2], Path(sys.argv[1]))))
+print(json.dumps([result.exit_code, result.message]))
+"""
+
+
+@pytest.mark.parametrize("init", ["c", "python"])
+def test_a_node_whose_setup_fails_says_why_in_its_message(
+        ex: LocalExecutor, tmp_path: Path, init: str) -> None:
+    # Exit code 125 alone ("Error (exit code 125)") tells a user nothing: the init's reason,
+    # recorded with the code, becomes the node's message. A fresh fork server for each init.
+    if init == "c" and _native_init() is None:
+        pytest.skip("the C init is not built here (no C compiler at install)")
+    env = {**os.environ, "ARGOSY_SANDBOX_INIT": init, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", SETUP_FAILS, str(tmp_path / "node"),
+                           "/proc/argosy-no-such-dir"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    code, message = json.loads(proc.stdout)
+    assert code == 125
+    assert message.startswith("setting up the node failed: ")
+    assert "/proc/argosy-no-such-dir" in message
