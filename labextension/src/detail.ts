@@ -12,7 +12,7 @@ import {
   resources,
   workflowDuration
 } from './logic/format';
-import { Graph, GraphNode, buildGraph, collapseGrown, shapeKey } from './logic/graph';
+import { Graph, GraphNode, PAGE, buildGraph, collapseGrown, moreId, shapeKey } from './logic/graph';
 import { Layout, NODE_H, NODE_W, Placed, layout } from './logic/layout';
 import {
   ACTIONS,
@@ -23,6 +23,7 @@ import {
   isEnabled,
   shownPhase
 } from './logic/rules';
+import { nodeList } from './logic/nodes';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
 import { keyOf, revisionOf } from './logic/events';
 import { el } from './dom';
@@ -56,7 +57,8 @@ const GLYPHS: Record<string, string> = {
   Pending: 'M8 4.5v3.5l2.5 1.5',
   Suspended: 'M6.5 5v6M9.5 5v6',
   Skipped: 'M4.5 8h7',
-  Omitted: 'M4.5 8h7'
+  Omitted: 'M4.5 8h7',
+  More: 'M8 4.5v7M4.5 8h7'
 };
 
 function phaseIcon(phase: string, x: number, y: number): SVGElement {
@@ -68,6 +70,13 @@ function phaseIcon(phase: string, x: number, y: number): SVGElement {
   }
   g.appendChild(path);
   return g;
+}
+
+/** "3 Succeeded, 1 Failed" */
+function phaseList(phases: Record<string, number>): string {
+  return Object.entries(phases)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
 }
 
 function paramTable(title: string, params: Parameter[] | undefined): HTMLElement {
@@ -101,6 +110,8 @@ export class WorkflowDetail extends Widget {
   private collapsed = new Set<string>();
   /** Groups whose collapse the user (or the auto-collapse, once) has settled. */
   private decided = new Set<string>();
+  /** How many children each open big group shows, where the user asked for more than PAGE. */
+  private pages = new Map<string, number>();
   private deleted = false;
   /** The action sent and the revision it was sent at: the buttons wait for a newer one. */
   private busy: { action: Action | 'set'; revision: number } | null = null;
@@ -228,7 +239,7 @@ export class WorkflowDetail extends Widget {
   /** Argo's timeline: a bar per step from its start to its end (or now), in start order. */
   private renderTimeline(): void {
     const now = Date.now();
-    const steps = Object.values(this.wf.status?.nodes ?? {})
+    const steps = nodeList(this.wf.status?.nodes)
       .filter(n => !GROUPING.has(n.type) && n.startedAt)
       .map(n => {
         const start = Date.parse(n.startedAt!);
@@ -454,7 +465,7 @@ export class WorkflowDetail extends Widget {
   }
 
   private renderGraph(): void {
-    this.graph = buildGraph(this.wf, this.collapsed);
+    this.graph = buildGraph(this.wf, this.collapsed, this.pages, this.selectedNode);
     const shape = shapeKey(this.graph);
     if (shape !== this.shape || !this.laid) {
       this.shape = shape;
@@ -575,13 +586,14 @@ export class WorkflowDetail extends Widget {
       g.appendChild(t);
     }
     const tip = svg('title', {});
-    tip.textContent = n.group
-      ? `${n.label}: ${Object.entries(n.group.phases)
-          .map(([k, v]) => `${v} ${k}`)
-          .join(', ')}`
+    tip.textContent = n.more
+      ? `${n.label} (${phaseList(n.more.phases)}): click to show ${PAGE} more`
+      : n.group
+      ? `${n.label}: ${phaseList(n.group.phases)}`
       : `${n.label} (${n.type}): ${n.phase}`;
     g.append(tip, text);
-    const choose = () => this.choose(n.id, !!n.group);
+    const more = n.more?.group;
+    const choose = () => (more ? this.showMore(more) : this.choose(n.id, !!n.group));
     g.addEventListener('click', choose);
     g.addEventListener('keydown', e => {
       if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') {
@@ -715,6 +727,21 @@ export class WorkflowDetail extends Widget {
     });
   }
 
+  /** Shows PAGE more of a big group's children, the first of them where its "more" node was. */
+  private showMore(group: string): void {
+    const before = this.laid?.nodes.get(moreId(group));
+    const shown = this.pages.get(group) ?? PAGE;
+    this.pages.set(group, shown + PAGE);
+    this.render();
+    const first = this.wf.status?.nodes?.[group]?.children?.[shown] ?? '';
+    const after = this.laid?.nodes.get(first);
+    if (before && after) {
+      this.panBy((before.x - after.x) * this.view.k, (before.y - after.y) * this.view.k);
+    }
+    const again = this.graphBox.querySelector(`[data-node-id="${CSS.escape(first)}"]`);
+    (again as SVGElement | null)?.focus({ preventScroll: true });
+  }
+
   private choose(id: string, group: boolean): void {
     const before = this.laid?.nodes.get(id);
     if (group) {
@@ -751,7 +778,8 @@ export class WorkflowDetail extends Widget {
     this.side.appendChild(this.nodeActions(node));
     const facts = el('table', 'argosy-params argosy-node-facts');
     const secs = elapsedSeconds(node.startedAt, node.finishedAt, Date.now());
-    const containers = (node.children ?? [])
+    // A container set's containers; a group's thousands of children are none.
+    const containers = (node.type === 'Pod' ? (node.children ?? []) : [])
       .map(id => this.wf.status?.nodes?.[id])
       .filter(c => c?.type === 'Container')
       .map(c => `${c!.displayName ?? c!.name}: ${c!.phase ?? 'Pending'}`);

@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import { applyFilter, EMPTY_FILTER, Filter } from '../src/logic/filters';
 import { elapsedSeconds, formatDuration, progressOf } from '../src/logic/format';
 import { keyOf, reduceEvent, sorted, splitLines, splitSse } from '../src/logic/events';
-import { buildGraph, collapseGrown, defaultCollapsed, shapeKey } from '../src/logic/graph';
+import {
+  PAGE,
+  buildGraph,
+  collapseGrown,
+  defaultCollapsed,
+  moreId,
+  shapeKey
+} from '../src/logic/graph';
 import { layout } from '../src/logic/layout';
 import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
 import { containersOf, enabledActions, hasLog, isSuspended } from '../src/logic/rules';
@@ -193,7 +200,7 @@ test('an empty graph lays out to nothing', () => {
 
 test('every node of an uncollapsed 2,000-node graph gets a place', () => {
   const w = loopWorkflow(2000);
-  const laid = layout(buildGraph(w, new Set()));
+  const laid = layout(buildGraph(w, new Set(), new Map([['g0', 2000]])));
   assert.equal(laid.nodes.size, 2004);
   // Wrapped into rows of 10, laid out as one block: into it and out of it, one edge each.
   assert.equal(laid.edges.length, 4);
@@ -201,6 +208,49 @@ test('every node of an uncollapsed 2,000-node graph gets a place', () => {
   const row = (i: number) => laid.nodes.get(`i${i}`)!.y;
   assert.ok(row(0) < row(10) && row(10) < row(1999));
   assert.ok(laid.nodes.get('i0')!.x < laid.nodes.get('i9')!.x); // items in index order
+});
+
+test('an open big group shows a page of its children and a "more" node for the rest', () => {
+  const w = loopWorkflow(2 * PAGE + 100);
+  const graph = buildGraph(w, new Set());
+  const items = graph.nodes.filter(n => n.id.startsWith('i')).map(n => n.id);
+  assert.deepEqual(items, Array.from({ length: PAGE }, (_, i) => `i${i}`));
+  const more = graph.nodes.find(n => n.id === moreId('g0'))!;
+  assert.equal(more.label, `${(PAGE + 100).toLocaleString('en-US')} more`);
+  assert.deepEqual(more.more, {
+    group: 'g0',
+    hidden: PAGE + 100,
+    phases: { Running: (PAGE + 100) / 2, Succeeded: (PAGE + 100) / 2 }
+  });
+  // Into the stand-in from the group, last of the group's edges; onward from it, once.
+  const edges = graph.edges.map(e => e.join('>'));
+  assert.equal(edges.filter(e => e.startsWith('g0>')).pop(), `g0>${moreId('g0')}`);
+  assert.equal(edges.filter(e => e === `${moreId('g0')}>g1`).length, 1);
+  const laid = layout(graph);
+  const [lastItem, stand] = [laid.nodes.get(`i${PAGE - 1}`)!, laid.nodes.get(moreId('g0'))!];
+  assert.ok(stand.y > lastItem.y || (stand.y === lastItem.y && stand.x > lastItem.x));
+  // Asking for more shows the next page; enough shows them all, with no stand-in.
+  const next = buildGraph(w, new Set(), new Map([['g0', 2 * PAGE]]));
+  assert.equal(next.nodes.filter(n => n.id.startsWith('i')).length, 2 * PAGE);
+  assert.equal(next.nodes.find(n => n.more)?.label, '100 more');
+  const all = buildGraph(w, new Set(), new Map([['g0', 3 * PAGE]]));
+  assert.equal(all.nodes.filter(n => n.id.startsWith('i')).length, 2 * PAGE + 100);
+  assert.equal(all.nodes.find(n => n.more), undefined);
+  // Collapsed, the group stands in for all of them: no page, no stand-in.
+  assert.equal(buildGraph(w, new Set(['g0'])).nodes.length, 4);
+});
+
+test('failed children and the selected node past the page are drawn', () => {
+  const w = loopWorkflow(3 * PAGE);
+  const nodes = w.status!.nodes!;
+  nodes[`i${PAGE + 10}`].phase = 'Failed';
+  nodes[`i${2 * PAGE + 3}`].phase = 'Error';
+  const ids = new Set(buildGraph(w, new Set(), new Map(), `i${3 * PAGE - 1}`).nodes.map(n => n.id));
+  for (const id of [`i${PAGE + 10}`, `i${2 * PAGE + 3}`, `i${3 * PAGE - 1}`, moreId('g0')]) {
+    assert.ok(ids.has(id), id);
+  }
+  assert.ok(!ids.has(`i${PAGE + 11}`));
+  assert.equal(ids.size, 4 + PAGE + 3 + 1);
 });
 
 test('a loop that grows big collapses once, and stays as the user leaves it', () => {

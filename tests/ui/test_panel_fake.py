@@ -132,10 +132,10 @@ def test_a_2000_item_level_wraps_and_its_group_collapses_again(fake_page: Page) 
     expect(items).to_have_count(0)
     group.click()
     expect(items.first).to_be_visible()
-    # Only the nodes in view are drawn: a screenful, not 2,000.
+    # Only the nodes in view are drawn: a screenful, not the page of 500.
     drawn = items.count()
-    assert 0 < drawn < 1000, drawn
-    last = view.locator('.argosy-node[data-display-name="item(1999:1999)"]')
+    assert 0 < drawn < 500, drawn
+    last = view.locator('.argosy-node[data-display-name="item(499:499)"]')
     expect(last).to_have_count(0)
     view.locator('.argosy-zoom-button[aria-label="Fit to view"]').click()
     expect(last).to_have_count(1)  # in view now, so drawn
@@ -144,9 +144,40 @@ def test_a_2000_item_level_wraps_and_its_group_collapses_again(fake_page: Page) 
             .getBBox();
         return [b.width, b.height];
     }""")
-    assert size[0] < 10_000, size  # wrapped into rows, not one 380,000 px wide level
+    assert size[0] < 10_000, size  # wrapped into rows, not one level 85,000 px wide
     group.click()
     expect(items).to_have_count(0)
+
+
+def test_nodes_past_a_big_groups_first_page_can_be_reached_and_selected(fake_page: Page) -> None:
+    page = fake_page
+    nodes = loop_nodes("paged", 2000)
+    nodes["paged-item-1500"]["phase"] = "Failed"
+    push(page, "ADDED", workflow("paged", "Failed", nodes))
+    view = open_workflow(page, "paged")
+    view.locator('.argosy-node[data-display-name="[0]"]').click()
+    fit = view.locator('.argosy-zoom-button[aria-label="Fit to view"]')
+    fit.click()
+    # The first page (items 0 to 499), the failed item past it, a stand-in for the rest.
+    node = view.locator(".argosy-node")
+    expect(node.and_(page.locator('[data-display-name="item(499:499)"]'))).to_have_count(1)
+    expect(node.and_(page.locator('[data-display-name="item(500:500)"]'))).to_have_count(0)
+    failed = node.and_(page.locator('[data-display-name="item(1500:1500)"]'))
+    expect(failed).to_have_class(re.compile(r"argosy-phase-Failed"))
+    more = node.and_(page.locator('[data-display-name="1,499 more"]'))
+    expect(more).to_contain_text("1,499 more")
+    # The stand-in shows the next page where it was: its first item is in view, and selects.
+    more.click()
+    item = node.and_(page.locator('[data-display-name="item(500:500)"]'))
+    expect(item).to_be_visible()
+    item.click()
+    expect(view.locator(".argosy-node-info h3")).to_have_text("item(500:500)")
+    expect(item).to_have_class(re.compile(r"argosy-selected"))
+    fit.click()
+    expect(node.and_(page.locator('[data-display-name="999 more"]'))).to_have_count(1)
+    failed.click()
+    expect(view.locator(".argosy-node-info h3")).to_have_text("item(1500:1500)")
+    expect(view.locator(".argosy-node-info .argosy-fact-phase")).to_have_text("Failed")
 
 
 def test_running_durations_tick_between_events(fake_page: Page) -> None:

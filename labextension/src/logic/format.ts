@@ -1,4 +1,5 @@
 // Durations, times and progress as the panel shows them.
+import { nodeList } from './nodes';
 import { Workflow } from './types';
 
 /** Whole seconds as Argo's UI writes them: "45s", "3m 4s", "2h 5m", "1d 3h". */
@@ -43,13 +44,21 @@ export function progressOf(wf: Workflow): string {
   if (wf.status?.progress) {
     return wf.status.progress;
   }
-  const pods = Object.values(wf.status?.nodes ?? {}).filter(n => n.type === 'Pod');
-  if (pods.length === 0) {
+  const nodes = wf.status?.nodes;
+  if (!nodes) {
     return '';
   }
-  const done = pods.filter(n => n.phase === 'Succeeded' || n.phase === 'Skipped').length;
-  return `${done}/${pods.length}`;
+  let counted = counts.get(nodes); // once per status: the header asks at every render and tick
+  if (counted === undefined) {
+    const pods = nodeList(nodes).filter(n => n.type === 'Pod');
+    const done = pods.filter(n => n.phase === 'Succeeded' || n.phase === 'Skipped').length;
+    counted = pods.length ? `${done}/${pods.length}` : '';
+    counts.set(nodes, counted);
+  }
+  return counted;
 }
+
+const counts = new WeakMap<object, string>();
 
 /** Start time in local "YYYY-MM-DD HH:MM:SS". */
 export function formatStart(iso: string | undefined): string {

@@ -1,4 +1,5 @@
 // Argo UI's enable rules for workflow actions (ui/src/shared/workflow-operations-map.ts).
+import { nodeList } from './nodes';
 import { NodeStatus, Workflow } from './types';
 
 export type Action =
@@ -34,7 +35,7 @@ export function isSuspended(wf: Workflow): boolean {
   if (wf.spec.suspend) {
     return true;
   }
-  return Object.values(wf.status?.nodes ?? {}).some(
+  return nodeList(wf.status?.nodes).some(
     n => n.type === 'Suspend' && n.phase === 'Running'
   );
 }
@@ -92,7 +93,7 @@ type PodTemplate = { name?: string; initContainers?: { name: string }[]; sidecar
  */
 export function containersOf(wf: Workflow, node: NodeStatus): string[] {
   const prefix = `${node.name}.`;
-  const inSet = Object.values(wf.status?.nodes ?? {})
+  const inSet = nodeList(wf.status?.nodes)
     .filter(n => n.type === 'Container' && n.name.startsWith(prefix))
     .map(n => n.name.slice(prefix.length));
   if (inSet.length > 0) {
