@@ -42,19 +42,23 @@ export function moreId(group: string): string {
 
 /**
  * What the graph needs of a nodes object, whatever is collapsed, made once per object: each
- * node numbered in drawing order, so that a render walks arrays of numbers, not 100,000 ids.
+ * node numbered, so that a render walks arrays of numbers, not 100,000 ids.
  */
 interface NodeIndex {
-  order: NodeStatus[];
+  /** The nodes by number. */
+  list: NodeStatus[];
   number: Map<string, number>;
+  /** Numbers from the roots down, each node's children in their order: loop items by index. */
+  order: Int32Array;
   groups: number[];
   /** The number of the group a node is a child of, or -1. */
   groupOf: Int32Array;
-  /** Every edge, parent to child, as the numbers of its ends: each node's in a row. */
+  /** Every edge, parent to child, as the numbers of its ends, parents in `order`. */
   from: Int32Array;
   to: Int32Array;
-  /** Where a node's edges start in from/to. */
+  /** Where a node's edges start and end in from/to. */
   firstEdge: Int32Array;
+  endEdge: Int32Array;
   /** Each group's children by phase, counted when first asked. */
   phases: Map<string, Record<string, number>>;
 }
@@ -66,39 +70,58 @@ function indexOf(nodes: Record<string, NodeStatus>): NodeIndex {
   if (known) {
     return known;
   }
-  const order = inOrder(nodes);
-  const number = new Map(order.map((n, i) => [n.id, i]));
-  const groups: number[] = [];
-  const groupOf = new Int32Array(order.length).fill(-1);
-  const from: number[] = [];
-  const to: number[] = [];
-  const firstEdge = new Int32Array(order.length);
-  order.forEach((n, i) => {
-    firstEdge[i] = from.length;
-    const group = isGroup(n);
-    if (group) {
-      groups.push(i);
-    }
+  const list = nodeList(nodes);
+  const count = list.length;
+  const number = new Map<string, number>();
+  list.forEach((n, i) => number.set(n.id, i));
+  // Each node's children by number, in a row of `kids` from kidStart[i] to kidStart[i + 1].
+  const kidStart = new Int32Array(count + 1);
+  const kids: number[] = [];
+  const isChild = new Uint8Array(count);
+  list.forEach((n, i) => {
+    kidStart[i] = kids.length;
     for (const child of n.children ?? []) {
       const c = number.get(child);
-      if (c === undefined) {
-        continue;
-      }
-      from.push(i);
-      to.push(c);
-      if (group && groupOf[c] < 0) {
-        groupOf[c] = i;
+      if (c !== undefined) {
+        kids.push(c);
+        isChild[c] = 1;
       }
     }
   });
+  kidStart[count] = kids.length;
+  const order = inOrder(count, kidStart, kids, isChild);
+  const groups: number[] = [];
+  const groupOf = new Int32Array(count).fill(-1);
+  const from = new Int32Array(kids.length);
+  const to = new Int32Array(kids.length);
+  const firstEdge = new Int32Array(count);
+  const endEdge = new Int32Array(count);
+  let e = 0;
+  for (const i of order) {
+    const group = isGroup(list[i]);
+    if (group) {
+      groups.push(i);
+    }
+    firstEdge[i] = e;
+    for (let k = kidStart[i]; k < kidStart[i + 1]; k++, e++) {
+      from[e] = i;
+      to[e] = kids[k];
+      if (group && groupOf[kids[k]] < 0) {
+        groupOf[kids[k]] = i;
+      }
+    }
+    endEdge[i] = e;
+  }
   const index: NodeIndex = {
-    order,
+    list,
     number,
+    order,
     groups,
     groupOf,
-    from: Int32Array.from(from),
-    to: Int32Array.from(to),
+    from,
+    to,
     firstEdge,
+    endEdge,
     phases: new Map()
   };
   indexes.set(nodes, index);
@@ -123,9 +146,9 @@ export function collapseGrown(
   decided: Set<string>
 ): boolean {
   let grew = false;
-  const { order, groups } = indexOf(nodes);
+  const { list, groups } = indexOf(nodes);
   for (const g of groups) {
-    const n = order[g];
+    const n = list[g];
     if (!decided.has(n.id) && (n.children?.length ?? 0) > AUTO_COLLAPSE) {
       decided.add(n.id);
       collapsed.add(n.id);
@@ -135,32 +158,41 @@ export function collapseGrown(
   return grew;
 }
 
-/** Nodes from the roots down, each node's children in their order: loop items by index. */
-function inOrder(nodes: Record<string, NodeStatus>): NodeStatus[] {
-  const all = nodeList(nodes);
-  const isChild = new Set<string>();
-  for (const n of all) {
-    for (const c of n.children ?? []) {
-      isChild.add(c);
+/** Breadth first from the roots (nodes no one lists as a child), then any left over. */
+function inOrder(
+  count: number,
+  kidStart: Int32Array,
+  kids: number[],
+  isChild: Uint8Array
+): Int32Array {
+  const seen = new Uint8Array(count);
+  const queue: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (!isChild[i]) {
+      queue.push(i);
     }
   }
-  const seen = new Set<string>();
-  const out: NodeStatus[] = [];
-  const queue = all.filter(n => !isChild.has(n.id));
-  for (let i = 0; i < queue.length; i++) {
-    const n = queue[i];
-    if (seen.has(n.id)) {
+  const order = new Int32Array(count);
+  let n = 0;
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue[q];
+    if (seen[i]) {
       continue;
     }
-    seen.add(n.id);
-    out.push(n);
-    for (const c of n.children ?? []) {
-      if (nodes[c] && !seen.has(c)) {
-        queue.push(nodes[c]);
+    seen[i] = 1;
+    order[n++] = i;
+    for (let k = kidStart[i]; k < kidStart[i + 1]; k++) {
+      if (!seen[kids[k]]) {
+        queue.push(kids[k]);
       }
     }
   }
-  return out.length === all.length ? out : [...out, ...all.filter(n => !seen.has(n.id))];
+  for (let i = 0; i < count && n < count; i++) {
+    if (!seen[i]) {
+      order[n++] = i;
+    }
+  }
+  return order;
 }
 
 function countPhases(ids: string[], nodes: Record<string, NodeStatus>): Record<string, number> {
@@ -191,14 +223,13 @@ function offPage(
   pinned: number,
   index: NodeIndex
 ): { hidden: number[]; phases: Record<string, number> } {
-  const { order, to, firstEdge } = index;
-  const end = g + 1 < order.length ? firstEdge[g + 1] : to.length;
+  const { list, to, firstEdge, endEdge } = index;
   const hidden: number[] = [];
   const phases: Record<string, number> = {};
   let extra = 0;
-  for (let e = firstEdge[g] + limit; e < end; e++) {
+  for (let e = firstEdge[g] + limit; e < endEdge[g]; e++) {
     const i = to[e];
-    const phase = order[i].phase || 'Pending';
+    const phase = list[i].phase || 'Pending';
     if (i === pinned || (extra < PAGE && FAILED.has(phase))) {
       extra++;
     } else {
@@ -223,13 +254,13 @@ export function buildGraph(
 ): Graph {
   const nodes = wf.status?.nodes ?? {};
   const index = indexOf(nodes);
-  const { order, number, groupOf } = index;
-  const count = order.length;
+  const { list, number, groupOf } = index;
+  const count = list.length;
   const pinnedAt = number.get(pinned) ?? -1;
   const shut = new Uint8Array(count);
   for (const id of collapsed) {
     const i = number.get(id);
-    if (i !== undefined && isGroup(order[i])) {
+    if (i !== undefined && isGroup(list[i])) {
       shut[i] = 1;
     }
   }
@@ -238,7 +269,7 @@ export function buildGraph(
   const moreOf = new Map<number, number>();
   const paged = new Uint8Array(count);
   for (const g of index.groups) {
-    const group = order[g];
+    const group = list[g];
     if (shut[g]) {
       continue;
     }
@@ -277,11 +308,11 @@ export function buildGraph(
     rep[i] = out;
   }
   const out: GraphNode[] = [];
-  for (let i = 0; i < count; i++) {
+  for (const i of index.order) {
     if (rep[i] !== i) {
       continue;
     }
-    const node = order[i];
+    const node = list[i];
     const g: GraphNode = {
       id: node.id,
       label: node.displayName || node.name,
@@ -302,7 +333,7 @@ export function buildGraph(
       out.push(more[m - count]);
     }
   }
-  const idOf = (i: number): string => (i < count ? order[i].id : more[i - count].id);
+  const idOf = (i: number): string => (i < count ? list[i].id : more[i - count].id);
   const width = count + more.length;
   const seen = new Set<number>();
   const edges: [string, string][] = [];
