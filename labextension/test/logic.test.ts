@@ -77,6 +77,19 @@ test('progress comes from status.progress, else from the pods', () => {
   };
   assert.equal(progressOf(wf('a', 'Running', { status: { nodes } })), '1/2');
   assert.equal(progressOf(wf('a', 'Pending')), '');
+  // Counted once per status: the next event's status (a new object) is counted afresh.
+  const next = { ...nodes, c: { ...nodes.c, phase: 'Succeeded' } };
+  assert.equal(progressOf(wf('a', 'Running', { status: { nodes: next } })), '2/2');
+  assert.equal(progressOf(wf('a', 'Running', { status: { nodes } })), '1/2');
+});
+
+test('a suspend node running suspends the workflow, read once per status', () => {
+  const nodes: Record<string, NodeStatus> = {
+    s: { id: 's', name: 's', type: 'Suspend', phase: 'Running' }
+  };
+  assert.equal(isSuspended(wf('a', 'Running', { spec: {}, status: { nodes } })), true);
+  const next = { s: { ...nodes.s, phase: 'Succeeded' } };
+  assert.equal(isSuspended(wf('a', 'Running', { spec: {}, status: { nodes: next } })), false);
 });
 
 test('filters by phase, namespace, labels and name', () => {

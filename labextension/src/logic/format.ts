@@ -1,5 +1,5 @@
 // Durations, times and progress as the panel shows them.
-import { nodeList } from './nodes';
+import { perNodes } from './nodes';
 import { Workflow } from './types';
 
 /** Whole seconds as Argo's UI writes them: "45s", "3m 4s", "2h 5m", "1d 3h". */
@@ -41,24 +41,14 @@ export function workflowDuration(wf: Workflow, now: number): string {
 
 /** "3/7": status.progress when the server sets it, else counted from the Pod nodes. */
 export function progressOf(wf: Workflow): string {
-  if (wf.status?.progress) {
-    return wf.status.progress;
-  }
-  const nodes = wf.status?.nodes;
-  if (!nodes) {
-    return '';
-  }
-  let counted = counts.get(nodes); // once per status: the header asks at every render and tick
-  if (counted === undefined) {
-    const pods = nodeList(nodes).filter(n => n.type === 'Pod');
-    const done = pods.filter(n => n.phase === 'Succeeded' || n.phase === 'Skipped').length;
-    counted = pods.length ? `${done}/${pods.length}` : '';
-    counts.set(nodes, counted);
-  }
-  return counted;
+  return wf.status?.progress || countPods(wf.status?.nodes);
 }
 
-const counts = new WeakMap<object, string>();
+const countPods = perNodes(list => {
+  const pods = list.filter(n => n.type === 'Pod');
+  const done = pods.filter(n => n.phase === 'Succeeded' || n.phase === 'Skipped').length;
+  return pods.length ? `${done}/${pods.length}` : '';
+});
 
 /** Start time in local "YYYY-MM-DD HH:MM:SS". */
 export function formatStart(iso: string | undefined): string {

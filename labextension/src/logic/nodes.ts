@@ -17,3 +17,19 @@ export function nodeList(nodes: Record<string, NodeStatus> | undefined): NodeSta
   }
   return list;
 }
+
+/** `compute` of a nodes object, once per object: for what the panel shows at every render. */
+export function perNodes<T>(
+  compute: (list: NodeStatus[]) => T
+): (nodes: Record<string, NodeStatus> | undefined) => T {
+  const known = new WeakMap<object, T>();
+  return nodes => {
+    if (!nodes) {
+      return compute(NONE);
+    }
+    if (!known.has(nodes)) {
+      known.set(nodes, compute(nodeList(nodes)));
+    }
+    return known.get(nodes)!;
+  };
+}

@@ -1,5 +1,5 @@
 // Argo UI's enable rules for workflow actions (ui/src/shared/workflow-operations-map.ts).
-import { nodeList } from './nodes';
+import { nodeList, perNodes } from './nodes';
 import { NodeStatus, Workflow } from './types';
 
 export type Action =
@@ -35,10 +35,12 @@ export function isSuspended(wf: Workflow): boolean {
   if (wf.spec.suspend) {
     return true;
   }
-  return nodeList(wf.status?.nodes).some(
-    n => n.type === 'Suspend' && n.phase === 'Running'
-  );
+  return suspendRunning(wf.status?.nodes);
 }
+
+const suspendRunning = perNodes(list =>
+  list.some(n => n.type === 'Suspend' && n.phase === 'Running')
+);
 
 /** The phase as the UI says it: a running workflow held by suspend reads "Suspended". */
 export function shownPhase(wf: Workflow): string {
