@@ -23,7 +23,8 @@ import {
   isEnabled,
   shownPhase
 } from './logic/rules';
-import { nodeList } from './logic/nodes';
+import { TimelineStep, timelineOf } from './logic/timeline';
+import { visibleRows } from './logic/window';
 import { NodeStatus, Parameter, Workflow } from './logic/types';
 import { keyOf, revisionOf } from './logic/events';
 import { el } from './dom';
@@ -37,8 +38,7 @@ const PAN_STEP = 60;
 const BUSY_MS = 15000;
 const READABLE_ZOOM = 0.6;
 const STILL_ABOVE = 200;
-// Nodes that only group others: not rows of the timeline.
-const GROUPING = new Set(['Steps', 'StepGroup', 'DAG', 'TaskGroup', 'Retry']);
+const TIMELINE_ROW = 22;
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const e = document.createElementNS(SVG, tag);
@@ -142,6 +142,14 @@ export class WorkflowDetail extends Widget {
   private yamlBox = el('pre', 'argosy-yaml');
   private paramsBox = el('div', 'argosy-wf-params');
   private timelineBox = el('div', 'argosy-timeline');
+  /** The timeline drawn: its steps, time scale and rows' box (rows drawn as it scrolls). */
+  private timeline: {
+    steps: TimelineStep[];
+    t0: number;
+    span: number;
+    now: number;
+    rows: HTMLElement;
+  } | null = null;
   private logBox = el('pre', 'argosy-logs');
   private logTools = el('div', 'argosy-log-tools');
   private logGrep = el('input', 'argosy-log-grep');
@@ -173,6 +181,7 @@ export class WorkflowDetail extends Widget {
     this.graphBox.tabIndex = 0;
     this.graphBox.setAttribute('aria-label', 'Workflow graph: drag or arrow keys pan, wheel or +/- zoom, 0 fits');
     this.panAndZoom();
+    this.timelineBox.addEventListener('scroll', () => this.drawTimelineRows());
     store.changed.connect(this.onChanged, this);
     this.render();
   }
@@ -238,32 +247,44 @@ export class WorkflowDetail extends Widget {
 
   /** Argo's timeline: a bar per step from its start to its end (or now), in start order. */
   private renderTimeline(): void {
-    const now = Date.now();
-    const steps = nodeList(this.wf.status?.nodes)
-      .filter(n => !GROUPING.has(n.type) && n.startedAt)
-      .map(n => {
-        const start = Date.parse(n.startedAt!);
-        // A pending step has not run yet: it waits at its start instead of growing until now.
-        const waiting = (n.phase || 'Pending') === 'Pending';
-        const end = n.finishedAt ? Date.parse(n.finishedAt) : waiting ? start : now;
-        return { n, waiting, start, end };
-      })
-      .sort((a, b) => a.start - b.start || a.n.name.localeCompare(b.n.name));
+    const { steps, lastEnd, running } = timelineOf(this.wf.status?.nodes);
     this.timelineBox.textContent = '';
+    this.timeline = null;
     if (steps.length === 0) {
       this.timelineBox.appendChild(el('div', 'argosy-muted', 'No step has started yet.'));
       return;
     }
+    const now = Date.now();
     const t0 = steps[0].start;
-    const span = Math.max(1, ...steps.map(s => s.end - t0));
-    for (const { n, waiting, start, end } of steps) {
+    const span = Math.max(1, (running ? Math.max(now, lastEnd) : lastEnd) - t0);
+    const rows = el('div', 'argosy-timeline-rows');
+    rows.style.height = `${steps.length * TIMELINE_ROW}px`;
+    this.timelineBox.appendChild(rows);
+    this.timeline = { steps, t0, span, now, rows };
+    this.drawTimelineRows();
+  }
+
+  /** Draws the timeline's rows in view: 100,000 steps cost a screenful of elements. */
+  private drawTimelineRows(): void {
+    const tl = this.timeline;
+    if (!tl) {
+      return;
+    }
+    const box = this.timelineBox;
+    const count = tl.steps.length;
+    const win = visibleRows(box.scrollTop, box.clientHeight || 600, TIMELINE_ROW, count);
+    const frag = document.createDocumentFragment();
+    for (let i = win.first; i < win.last; i++) {
+      const { n, start, waiting } = tl.steps[i];
+      const end = tl.steps[i].end ?? tl.now;
       const row = el('div', 'argosy-timeline-row');
+      row.style.top = `${i * TIMELINE_ROW}px`;
       row.dataset.nodeId = n.id;
       const label = el('span', 'argosy-timeline-label', n.displayName ?? n.name);
       const track = el('span', 'argosy-timeline-track');
       const bar = el('span', `argosy-timeline-bar argosy-phase-${n.phase || 'Pending'}`);
-      bar.style.left = `${((start - t0) / span) * 100}%`;
-      bar.style.width = `${Math.max(0.3, ((end - start) / span) * 100)}%`;
+      bar.style.left = `${((start - tl.t0) / tl.span) * 100}%`;
+      bar.style.width = `${Math.max(0.3, ((end - start) / tl.span) * 100)}%`;
       const took = waiting ? 'waiting' : formatDuration((end - start) / 1000);
       row.title = `${n.displayName ?? n.name}: ${n.phase ?? 'Pending'}, ${took}`;
       track.appendChild(bar);
@@ -272,8 +293,10 @@ export class WorkflowDetail extends Widget {
         this.tab = 'graph';
         this.choose(n.id, false);
       });
-      this.timelineBox.appendChild(row);
+      frag.appendChild(row);
     }
+    tl.rows.textContent = '';
+    tl.rows.appendChild(frag);
   }
 
   /** The manifest and status as YAML, to download or copy. */

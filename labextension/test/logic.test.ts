@@ -16,6 +16,7 @@ import { layout } from '../src/logic/layout';
 import { lintFaults, parametersOf, parseManifests, withParameters } from '../src/logic/params';
 import { containersOf, enabledActions, hasLog, isSuspended } from '../src/logic/rules';
 import { NodeStatus, Workflow } from '../src/logic/types';
+import { timelineOf } from '../src/logic/timeline';
 import { visibleRows } from '../src/logic/window';
 
 function wf(name: string, phase?: string, extra: Partial<Workflow> = {}): Workflow {
@@ -341,4 +342,32 @@ test('a node offers the logs of its containers, main first', () => {
   assert.deepEqual(containersOf(wf('w', 'Running', { status: { nodes: { s: set } } }), set), [
     'main'
   ]);
+});
+
+test('the timeline: steps in start order, then by name; grouping nodes left out', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+  const step = (id: string, phase: string, started?: number, finished?: number): NodeStatus => ({
+    id,
+    name: `wf.${id}`,
+    type: 'Pod',
+    phase,
+    startedAt: started === undefined ? undefined : at(started),
+    finishedAt: finished === undefined ? undefined : at(finished)
+  });
+  const nodes: Record<string, NodeStatus> = {
+    wf: { id: 'wf', name: 'wf', type: 'Steps', phase: 'Running', startedAt: at(0) },
+    b: step('b', 'Succeeded', 5, 9),
+    a: step('a', 'Succeeded', 5, 7),
+    c: step('c', 'Succeeded', 1, 3),
+    w: step('w', 'Pending', 6),
+    unstarted: step('unstarted', 'Pending')
+  };
+  const done = timelineOf(nodes);
+  assert.deepEqual(done.steps.map(s => s.n.id), ['c', 'a', 'b', 'w']);
+  assert.equal(done.running, false);
+  assert.equal(done.lastEnd, Date.parse(at(9)));
+  assert.equal(done.steps[3].waiting, true);
+  const running = timelineOf({ ...nodes, r: step('r', 'Running', 2) });
+  assert.equal(running.running, true);
+  assert.equal(running.steps[1].end, undefined); // it ends now, whenever that is drawn
 });

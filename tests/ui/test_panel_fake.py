@@ -180,6 +180,24 @@ def test_nodes_past_a_big_groups_first_page_can_be_reached_and_selected(fake_pag
     expect(view.locator(".argosy-node-info .argosy-fact-phase")).to_have_text("Failed")
 
 
+def test_a_2000_step_timeline_draws_the_rows_in_view_and_scrolls_to_the_last(
+        fake_page: Page) -> None:
+    page = fake_page
+    push(page, "ADDED", workflow("long", nodes=loop_nodes("long", 2000)))
+    view = open_workflow(page, "long")
+    view.locator('.argosy-tab[data-tab="timeline"]').click()
+    rows = view.locator(".argosy-timeline-row")
+    expect(rows.first).to_be_visible()
+    assert 0 < rows.count() < 200, rows.count()
+    # Started together, they follow by name: item(999:999) is the last of 2,001 steps.
+    last = view.locator('.argosy-timeline-row[data-node-id="long-item-999"]')
+    expect(last).to_have_count(0)
+    view.locator(".argosy-timeline").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    expect(last).to_be_visible()
+    last.click()
+    expect(view.locator(".argosy-node-info h3")).to_have_text("item(999:999)")
+
+
 def test_running_durations_tick_between_events(fake_page: Page) -> None:
     page = fake_page
     started = iso(datetime.now(UTC) - timedelta(seconds=30))
