@@ -41,7 +41,7 @@ from argosy.api.cluster import (
     ClusterService,
 )
 from argosy.cron import Clock, CronScheduler, utc_now
-from argosy.engine.nodes import node_id
+from argosy.engine.nodes import free_id
 from argosy.engine.selection import EXECUTOR_ANNOTATION
 from argosy.errors import ArgosyError, NotFound
 from argosy.spec.models import API_VERSION
@@ -636,7 +636,7 @@ class Controller:
             token = annotations.get(kube.TOKEN_ANNOTATION)
             if not (node_name and token):
                 continue
-            nid = node_id(meta["name"], node_name)
+            nid = free_id(meta["name"], node_name, lambda i: (nodes.get(i) or {}).get("name"))
             if (nodes.get(nid) or {}).get("phase") in (*FINISHED, "Skipped", "Omitted"):
                 continue
             path = kube.token_path(self.store.run_dir(meta["uid"]) / nid)

@@ -465,7 +465,7 @@ class WorkflowService:
     def _carry_over(self, old: WorkflowRecord, new: WorkflowRecord) -> None:
         """Seed ``new`` with ``old``'s succeeded leaf nodes under their new names and ids; the
         engine's replay then takes them as done."""
-        from argosy.engine.run import node_id
+        from argosy.engine.nodes import free_id
 
         nodes = self.store.nodes(old.uid)
         logged = self.store.logged(old.uid)
@@ -473,7 +473,11 @@ class WorkflowService:
         def renamed(node_name: str) -> str:
             return new.name + node_name[len(old.name):]
 
-        ids = {nid: node_id(new.name, renamed(n["name"])) for nid, n in nodes.items()}
+        ids: dict[str, str] = {}
+        held: dict[str, str] = {}  # new id -> its node's name: colliding names get free ids
+        for nid, n in nodes.items():
+            ids[nid] = free_id(new.name, renamed(n["name"]), held.get)
+            held[ids[nid]] = renamed(n["name"])
         for nid, node in nodes.items():
             if node.get("phase") != "Succeeded" or node.get("type") not in ("Pod", "Container"):
                 continue

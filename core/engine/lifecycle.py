@@ -16,7 +16,6 @@ from typing import Any
 from argosy.engine.metrics import MetricError
 from argosy.engine.metrics import evaluate as emit_metrics
 from argosy.engine.metrics import to_row as metric_row
-from argosy.engine.nodes import node_id
 from argosy.engine.sync import SyncError, holder_key
 from argosy.errors import ArgosyError, ExpressionError
 from argosy.expr.substitute import Scope, evaluate, go_str, substitute, to_json
@@ -180,7 +179,7 @@ class WorkflowLifecycle:
         self._set_status_variables(phase)
         for hook_name, hook in hooks.items():
             name = f"{self.name}.hooks.{hook_name}"
-            if node_id(self.name, name) in self.nodes:
+            if self.id_of(name) in self.nodes:
                 continue
             with contextlib.suppress(ArgosyError, ExpressionError):
                 if evaluate(hook["expression"], self.globals, self.functions):
@@ -222,7 +221,7 @@ class WorkflowLifecycle:
             self._set_status_variables(phase)
             self._emit_metrics(self.manifest["spec"]["metrics"], self.globals)
         self._retention(phase)
-        exit_node = self.nodes.get(node_id(self.name, f"{self.name}.onExit"))
+        exit_node = self.nodes.get(self.id_of(f"{self.name}.onExit"))
         if exit_node is not None and failed_or_error(exit_node.phase) and phase == "Succeeded":
             phase, message = exit_node.phase, exit_node.message
         extra = dict(self.record.status_extra)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,30 @@ def node_id(workflow_name: str, node_name: str) -> str:
     return f"{workflow_name}-{fnv32a(node_name)}"
 
 
+def free_id(workflow_name: str, node_name: str, held_by: Callable[[str], str | None]) -> str:
+    """The id of node ``node_name``: Argo's (:func:`node_id`), unless another node holds it
+    (``held_by(id)``: that node's name, None if free), as 32-bit hashes of 100,000 names do a
+    few times; then the first free of a sequence derived from the name. A node keeps the id
+    it got, so the same names against the same nodes give the same ids (a restarted engine,
+    a retry)."""
+    nid = node_id(workflow_name, node_name)
+    probe = 0
+    while (holder := held_by(nid)) is not None and holder != node_name:
+        probe += 1
+        nid = node_id(workflow_name, f"{node_name}\0{probe}")
+    return nid
+
+
 class NodeBook:
     """Nodes of a :class:`~argosy.engine.workflow.WorkflowRun` in memory and in the store."""
+
+    def id_of(self, name: str) -> str:
+        """The id of this workflow's node ``name`` (:func:`free_id`)."""
+        def held_by(nid: str) -> str | None:
+            node = self.nodes.get(nid)
+            return None if node is None else node.name
+
+        return free_id(self.name, name, held_by)
 
     def node_dir(self, nid: str) -> Path:
         return self.store.run_dir(self.uid) / nid
@@ -37,7 +60,7 @@ class NodeBook:
                     message: str | None = None, finished: bool = False,
                     inputs: dict[str, Any] | None = None) -> NodeStatus:
         """Find the node by its deterministic id, or create and persist it."""
-        nid = node_id(self.name, name)
+        nid = self.id_of(name)
         node = self.nodes.get(nid)
         if node is not None:
             return node

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from argosy.artifacts import ArtifactError
 from argosy.engine.artifacts import artifacts_view
 from argosy.engine.context import NodeContext, NodeError
-from argosy.engine.nodes import node_id
 from argosy.engine.retry import decide, last_retry
 from argosy.engine.sync import SyncError, holder_key
 from argosy.errors import ArgosyError, ExpressionError
@@ -80,7 +79,7 @@ class TemplateLifecycle:
     async def execute_node(self, name: str, template: dict[str, Any], arguments: Arguments, *,
                            display_name: str | None, boundary_id: str | None,
                            parents: list[str], root: bool = False) -> NodeStatus:
-        nid = node_id(self.name, name)
+        nid = self.id_of(name)
         existing = self.nodes.get(nid)
         if existing is not None and existing.fulfilled:
             self._link(existing, parents)
@@ -110,7 +109,7 @@ class TemplateLifecycle:
                             ttype: TemplateType, tmpl: Template, arguments: Arguments,
                             boundary_id: str | None, parents: list[str],
                             retries: int | None = None) -> NodeStatus:
-        existing = self.nodes.get(node_id(self.name, name))
+        existing = self.nodes.get(self.id_of(name))
         if existing is not None and existing.fulfilled:
             return existing
         if existing is None:
