@@ -1512,10 +1512,11 @@ class _Channel:
         self.loop, self.sock, self.owner = loop, sock, os.getpid()
         self.waiting: collections.deque[asyncio.Future[Reply]] = collections.deque()
         self.fds: collections.deque[int] = collections.deque()
-        self.buffer = b""
+        self.buffer = bytearray()
         # Frames not yet taken by the socket, in order. Never a blocking send: with thousands
         # of requests in one loop tick, the server could be blocked on replies we don't read.
-        self.outbox = b""
+        # A bytearray: appending to it and dropping what was sent cost no copy of the rest.
+        self.outbox = bytearray()
         self.open = True
         loop.add_reader(sock.fileno(), self._read)
 
@@ -1524,12 +1525,13 @@ class _Channel:
         gone before any of it was sent (nothing happened); later, the future fails."""
         data = marshal.dumps(request)
         idle = not self.outbox
-        self.outbox += len(data).to_bytes(4, "little") + data
+        self.outbox += len(data).to_bytes(4, "little")
+        self.outbox += data
         if idle:
             try:
                 self._flush(raising=True)
             except OSError:
-                self.outbox = b""
+                self.outbox.clear()
                 raise
         future = self.loop.create_future()
         self.waiting.append(future)
@@ -1545,7 +1547,7 @@ class _Channel:
                 raise
             self.close(ForkServerDied(f"the fork server died: {e}"))
             return
-        self.outbox = self.outbox[sent:]
+        del self.outbox[:sent]
         if self.outbox:
             self.loop.add_writer(self.sock.fileno(), self._flush)
         else:
@@ -1584,7 +1586,7 @@ class _Channel:
             if len(self.buffer) < end:
                 return
             reply = marshal.loads(self.buffer[4:end])
-            self.buffer = self.buffer[end:]
+            del self.buffer[:end]
             # Only "started" carries a descriptor, sent with the first byte of its frame.
             fd = self.fds.popleft() if reply[0] == "started" and self.fds else None
             future = self.waiting.popleft()

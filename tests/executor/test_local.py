@@ -775,3 +775,40 @@ def test_a_node_whose_setup_fails_says_why_in_its_message(
     assert code == 125
     assert message.startswith("setting up the node failed: ")
     assert "/proc/argosy-no-such-dir" in message
+
+
+def test_fork_server_channel_keeps_order_past_a_full_socket() -> None:
+    """Requests queued faster than the server reads them (a wide fan-out in one loop tick) go
+    out whole and in order, and replies arriving many to a chunk resolve them in order."""
+    import marshal
+    import socket
+
+    from argosy.plugins.local import _Channel
+
+    def framed(messages: list[tuple[object, ...]]) -> bytes:
+        return b"".join(len(d).to_bytes(4, "little") + d for d in map(marshal.dumps, messages))
+
+    # 3,000 requests of 4 KB: far more than the socket buffer takes before anyone reads.
+    requests = [("spawn", i, "x" * 4096) for i in range(3000)]
+    replies = [("exited", i) for i in range(3000)]
+
+    async def main() -> None:
+        ours, server = socket.socketpair()
+        server.setblocking(False)
+        channel = _Channel(asyncio.get_running_loop(), ours)
+        futures = [channel.call(r) for r in requests]
+        assert channel.outbox, "the socket should have been full"
+        received, expected = bytearray(), framed(requests)
+        while len(received) < len(expected):
+            with contextlib.suppress(BlockingIOError):
+                received += server.recv(1 << 20)
+            await asyncio.sleep(0)
+        assert received == expected
+        server.setblocking(True)
+        server.sendall(framed(replies))
+        results = await asyncio.gather(*futures)
+        assert [reply for reply, _fd in results] == replies
+        channel.close(None)
+        server.close()
+
+    asyncio.run(main())
