@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import fnmatch
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,13 +82,24 @@ class ImageConfig:
     commands: dict[str, str] = field(default_factory=dict)
 
 
-_cache: dict[Path, tuple[tuple[int, int], dict[str, ImageConfig]]] = {}
+_cache: dict[str, tuple[tuple[int, int], dict[str, ImageConfig]]] = {}
 
 
 def images_files() -> list[Path]:
     """The mapping files, lowest precedence first."""
-    extra = [Path(p) for p in os.environ.get(IMAGES_ENV, "").split(os.pathsep) if p]
-    return [home() / IMAGES_FILE, *extra]
+    return [Path(p) for p in _images_paths()]
+
+
+def _images_paths() -> tuple[str, ...]:
+    # Every container step looks its image up (twice): the names are worked out once for
+    # each setting of the variables they come from.
+    env = os.environ
+    return _paths_for(env.get("ARGOSY_HOME"), env.get("HOME"), env.get(IMAGES_ENV, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _paths_for(_home: str | None, _user_home: str | None, extra: str) -> tuple[str, ...]:
+    return (os.path.join(home(), IMAGES_FILE), *(p for p in extra.split(os.pathsep) if p))
 
 
 def _normalize(ref: str) -> str:
@@ -135,15 +147,16 @@ def _entry(key: str, value: Any, source: Path) -> ImageConfig:
                        {str(k): _program(v, source.parent) for k, v in commands.items()})
 
 
-def _load(path: Path) -> dict[str, ImageConfig]:
+def _load(name: str) -> dict[str, ImageConfig]:
     try:
-        stat = path.stat()
+        stat = os.stat(name)
     except FileNotFoundError:
         return {}
     stamp = (stat.st_mtime_ns, stat.st_size)
-    cached = _cache.get(path)
+    cached = _cache.get(name)
     if cached is not None and cached[0] == stamp:
         return cached[1]
+    path = Path(name)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -151,7 +164,7 @@ def _load(path: Path) -> dict[str, ImageConfig]:
     if not isinstance(data, dict):
         raise NodeError(f"{path}: expected a mapping of image -> {{entrypoint: [...]}}")
     entries = {_normalize(str(k)): _entry(str(k), v, path) for k, v in data.items()}
-    _cache[path] = (stamp, entries)
+    _cache[name] = (stamp, entries)
     return entries
 
 
@@ -160,8 +173,8 @@ def image_config(image: str | None) -> ImageConfig | None:
     if not image:
         return None
     entries: dict[str, ImageConfig] = {}
-    for path in images_files():
-        entries.update(_load(path))
+    for name in _images_paths():
+        entries.update(_load(name))
     repo, tag = _split(image)
     tagged = f"{repo}:{tag or 'latest'}"
     for key in (tagged, repo):

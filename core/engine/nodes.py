@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ def fnv32a(text: str) -> int:
     return h
 
 
+@functools.lru_cache(maxsize=4096)  # a node's id is asked for thrice as it starts
 def node_id(workflow_name: str, node_name: str) -> str:
     """Argo's node id: the workflow name for the root, else ``<wf>-<fnv32a(name)>``."""
     if node_name == workflow_name:

@@ -103,6 +103,22 @@ def test_an_edited_file_is_read_again(images: Path) -> None:
     assert image_config("a:1").entrypoint == ["newer-and-longer"]
 
 
+def test_the_file_follows_the_home(images: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files' names are worked out once per setting: a new ARGOSY_HOME (or HOME, when
+    it is unset) is a new images.yaml."""
+    write_images(images, "a:1: {entrypoint: [first]}\n")
+    assert image_config("a:1").entrypoint == ["first"]
+    other = tmp_path / "other-home"
+    write_images(other / "images.yaml", "a:1: {entrypoint: [second]}\n")
+    monkeypatch.setenv("ARGOSY_HOME", str(other))
+    assert image_config("a:1").entrypoint == ["second"]
+    monkeypatch.delenv("ARGOSY_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    write_images(tmp_path / "user" / ".argosy" / "images.yaml", "a:1: {entrypoint: [third]}\n")
+    assert image_config("a:1").entrypoint == ["third"]
+
+
 def test_a_malformed_entry_names_the_file(images: Path) -> None:
     write_images(images, "a:1: {entrypoint: sh, cmd: []}\n")
     with pytest.raises(NodeError) as info:
