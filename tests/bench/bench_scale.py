@@ -160,15 +160,33 @@ def child_run(shape: str, leaf: str, nodes: int, parallelism: int | None) -> dic
     baseline = vm_hwm_mb()
     cpu = cpu_seconds()
     stored: list[int] = []
-    run = engine_run(loop_workflow(shape, nodes, LEAVES[leaf], parallelism),
-                     on_done=lambda home: stored.append(store_bytes(home)))
+    leaves: list[int] = []
+
+    def done(home: Path) -> None:
+        stored.append(store_bytes(home))
+        leaves.append(succeeded_leaves(home))
+
+    run = engine_run(loop_workflow(shape, nodes, LEAVES[leaf], parallelism), on_done=done)
     return {"submit_s": run.submit_s, "run_s": run.run_s, "cpu_s": cpu_seconds() - cpu,
             "phase": run.phase, "progress": run.progress, "hwm_mb": vm_hwm_mb(),
-            "baseline_hwm_mb": baseline, "store_bytes": stored[0] if stored else 0}
+            "baseline_hwm_mb": baseline, "store_bytes": stored[0] if stored else 0,
+            "leaves": leaves[0] if leaves else 0}
 
 
 def store_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in home.glob("argosy.db*"))
+
+
+def succeeded_leaves(home: Path) -> int:
+    """The loop's iterations recorded Succeeded: each must be a node of its own (ids that
+    collided once made two iterations one)."""
+    db = sqlite3.connect(home / "argosy.db")
+    try:
+        return db.execute("SELECT count(*) FROM nodes WHERE json_extract(body, '$.type') IN"
+                          " ('Pod', 'Suspend') AND json_extract(body, '$.phase') = 'Succeeded'"
+                          ).fetchone()[0]
+    finally:
+        db.close()
 
 
 def in_child(args: list[str], sandbox: str | None = None) -> dict[str, Any]:
@@ -199,6 +217,8 @@ def measure(shape: str, leaf: str, nodes: int, parallelism: int | None = None,
     result["load"] = load
     if result["phase"] != "Succeeded":
         result["error"] = f"ended {result['phase']} ({result.get('progress')})"
+    elif result.get("leaves", nodes) != nodes:
+        result["error"] = f"{result['leaves']:,} of {nodes:,} iterations recorded"
     return result
 
 
