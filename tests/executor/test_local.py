@@ -575,6 +575,9 @@ def test_prepare_starts_the_fork_server_ahead_of_the_first_node(
     local.LocalBackend().prepare()
     server = local._fork_server._pid
     assert server != dead
+    # The spawn returns once the server's exec replaced its memory, a moment before the
+    # kernel set its arguments there: until then its cmdline reads empty.
+    wait_for(lambda: Path(f"/proc/{server}/cmdline").read_bytes() != b"")
     assert Path(f"/proc/{server}/cmdline").read_bytes().startswith(b"argosy-forkserver\0")
     assert fork_server_pid(ex, tmp_path) == server  # the first node's, not another
 
