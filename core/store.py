@@ -373,6 +373,8 @@ class WorkflowRecord:
     created_at: str
     owner: str | None = None
     applied_action: int = 0
+    # Its change counter, read in the same statement (a listing's); None: not read with it.
+    version: int | None = None
 
     def status(self) -> dict[str, Any]:
         st: dict[str, Any] = {"phase": self.phase}
@@ -612,13 +614,17 @@ class Store:
         return cur.rowcount > 0
 
     def _record(self, row: tuple[Any, ...]) -> WorkflowRecord:
+        """A row of ``_COLUMNS``, in a listing followed by its ``_VERSION``."""
         (uid, ns, name, manifest, phase, started, finished, message, progress, extra,
-         created, owner, applied) = row
+         created, owner, applied, *version) = row
         return WorkflowRecord(uid, ns, name, json.loads(manifest), phase, started, finished,
-                              message, progress, json.loads(extra), created, owner, applied)
+                              message, progress, json.loads(extra), created, owner, applied,
+                              *version)
 
     _COLUMNS = ("uid, namespace, name, manifest, phase, started_at, finished_at, message, "
                 "progress, status_extra, created_at, owner, applied_action")
+    # A workflow's change counter, read by the statement that reads its row: one snapshot.
+    _VERSION = "COALESCE((SELECT seq FROM changes WHERE changes.uid = workflows.uid), 0)"
 
     def get(self, uid: str) -> WorkflowRecord:
         row = self.db.execute(f"SELECT {self._COLUMNS} FROM workflows WHERE uid = ?",
@@ -689,7 +695,7 @@ class Store:
                          " (namespace, name) > (?, ?)))")
             args += [created, created, created, ns, name]
         extra = ", json_extract(manifest, '$.metadata.labels')" if labels else ""
-        sql = f"SELECT {self._COLUMNS}{extra} FROM workflows"
+        sql = f"SELECT {self._COLUMNS}, {self._VERSION}{extra} FROM workflows"
         if terms:
             sql += " WHERE " + " AND ".join(terms)
         return sql + " ORDER BY created_at DESC, namespace, name", args
@@ -977,16 +983,16 @@ class Store:
 
     # ---- the Argo object ----------------------------------------------------------------------
 
-    def workflow(self, record: WorkflowRecord, *, nodes: bool = True,
-                 version: int | None = None) -> dict[str, Any]:
+    def workflow(self, record: WorkflowRecord, *, nodes: bool = True) -> dict[str, Any]:
         """The Workflow as Argo shows it (``argo get -o json``).
 
         ``metadata.resourceVersion`` is the workflow's change counter, read before the record
         and nodes: the object is at least as new as its version, so a client that keeps the
         highest version it saw never goes back to older state (an action's reply that arrives
-        after a newer event). ``version``: the counter as :meth:`changes` read it before
-        ``record`` was read (a listing's, one query for all); else both are read again here.
+        after a newer event). A listed record carries the counter read with it; else both are
+        read again here.
         """
+        version = record.version
         if version is None:
             row = self.db.execute("SELECT seq FROM changes WHERE uid = ?",
                                   (record.uid,)).fetchone()

@@ -531,7 +531,6 @@ def list_page(store: Store, namespace: str | None, keep: WorkflowFilter, limit: 
     columns and labels before parsing, so a page costs its own rows, not the whole list.
     """
     after = _after_token(cont) if cont else None
-    versions = store.changes()  # first: each object is at least as new as its version
     records = store.list(namespace, prefix=prefix, after=after,
                          limit=limit + 1 if limit else None,
                          where=keep.listed if keep.selects else None)
@@ -540,8 +539,7 @@ def list_page(store: Store, namespace: str | None, keep: WorkflowFilter, limit: 
         records = records[:limit]
         last = records[-1]
         token = _continue_token((last.created_at, last.namespace, last.name))
-    items = [store.workflow(rec, nodes=False, version=versions.get(rec.uid, 0))
-             for rec in records]
+    items = [store.workflow(rec, nodes=False) for rec in records]
     result = {"metadata": {"continue": token} if token else {}, "items": items}
     return json_bytes(_dumped(result, cleaner))
 

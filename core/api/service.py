@@ -274,8 +274,7 @@ class WorkflowService:
             return match(row.labels)
 
         where = keep if label_selector or since is not None else None
-        versions = self.store.changes()  # first: each object is at least as new as its version
-        return [self.store.workflow(rec, nodes=nodes, version=versions.get(rec.uid, 0))
+        return [self.store.workflow(rec, nodes=nodes)
                 for rec in self.store.list(namespace, prefix=prefix, phases=phases, where=where)]
 
     def delete(self, namespace: str, name: str) -> None:
