@@ -257,8 +257,7 @@ class LocalExecutor:
                             "(set %s=off to choose this and silence the notice)",
                             reason, SANDBOX_ENV)
             self._isolate = wanted and reason is None
-            if self._isolate and _native_init() is None and \
-                    os.environ.get(NATIVE_ENV, "").strip().lower() != "python":
+            if self._isolate and _native_init() is None and not _python_init_chosen():
                 log.warning("argosy: the sandbox's C init was not built when argosy was "
                             "installed (no C compiler?), so each node costs about 3 ms more "
                             "CPU; reinstall with a C compiler to build it (set %s=python to "
@@ -1493,9 +1492,13 @@ NATIVE_INIT = Path(__file__).with_name("argosy-sandbox-init")  # built from _san
 def _native_init() -> str | None:
     """The C init the fork server spawns for each node, or None: not built here (no C compiler
     when argosy was installed), or ``ARGOSY_SANDBOX_INIT=python`` asks for none."""
-    if os.environ.get(NATIVE_ENV, "").strip().lower() == "python":
+    if _python_init_chosen():
         return None
     return str(NATIVE_INIT) if os.access(NATIVE_INIT, os.X_OK) else None
+
+
+def _python_init_chosen() -> bool:
+    return os.environ.get(NATIVE_ENV, "").strip().lower() == "python"
 
 
 def _above_3(fd: int) -> int:
