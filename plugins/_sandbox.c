@@ -73,8 +73,8 @@ static void say(const char *a, const char *b, const char *c) {
 static char reason[2048];
 
 static int failed(const char *what, const char *path) {
-    say("setting up the node failed: ", what, path);
     snprintf(reason, sizeof reason, "setting up the node failed: %s%s", what, path);
+    say(reason, "", "");
     return -1;
 }
 
