@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 import math
@@ -253,7 +252,8 @@ def jsonpath(json_string: str, path: str) -> Any:
 
 # --- time ------------------------------------------------------------------------------------
 
-# Compiled on first use, as the layout one below: `{{…}}` substitution imports this module.
+# Compiled on first use (re caches it), as _GO_LAYOUT below: `{{…}}` substitution imports
+# this module.
 _RFC3339 = (r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
             r"\s*([Zz]|[+-]\d{2}:?\d{2})?")
 
@@ -319,11 +319,7 @@ _GO_LAYOUT_TOKENS = [
     "4",
     "5",
 ]
-
-
-@functools.cache
-def _go_layout_re() -> re.Pattern[str]:
-    return re.compile(r"[.,](?:0+|9+)(?!\d)|" + "|".join(re.escape(t) for t in _GO_LAYOUT_TOKENS))
+_GO_LAYOUT = r"[.,](?:0+|9+)(?!\d)|" + "|".join(re.escape(t) for t in _GO_LAYOUT_TOKENS)
 
 
 def _zone(dt: datetime, colon: bool, z: bool, seconds: bool = False) -> str:
@@ -386,7 +382,7 @@ def _layout_chunk(token: str, dt: datetime) -> str:
 
 def format_go_time(layout: str, dt: datetime) -> str:
     """Format ``dt`` with a Go reference-time layout such as ``2006-01-02T15:04:05Z07:00``."""
-    return _go_layout_re().sub(lambda m: _layout_chunk(m.group(), dt), layout)
+    return re.sub(_GO_LAYOUT, lambda m: _layout_chunk(m.group(), dt), layout)
 
 
 def _go_time_string(dt: datetime) -> str:
