@@ -1,3 +1,3 @@
-from argosy.cli.commands import main
+from argosy.cli import program
 
-main()
+program()

@@ -22,6 +22,7 @@ import click
 import yaml
 
 from argosy import __version__
+from argosy.cli import started
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound, Unreachable
 from argosy.spec.durations import parse_duration, parse_time, seconds_since
 from argosy.store import StoreError, now_rfc3339
@@ -123,11 +124,11 @@ def default_registry() -> Any:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Argo Workflows, in Python: run Argo manifests on this machine."""
-    if ctx.invoked_subcommand in NO_PLUGINS:
-        return
-    registry = default_registry()
-    for problem in registry.problems:
-        click.echo(f"warning: {problem}", err=True)
+    if ctx.invoked_subcommand not in NO_PLUGINS:
+        registry = default_registry()
+        for problem in registry.problems:
+            click.echo(f"warning: {problem}", err=True)
+    started()
 
 
 @main.command()

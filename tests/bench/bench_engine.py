@@ -18,7 +18,7 @@ Cases (sizes in brackets are ``--quick``'s):
   submit (lint) and run wall time, and the child's peak RSS; the floor is a plain asyncio
   scheduler of the same DAG in a child process.
 * One-node ``argosy run`` through the real CLI (median of 5 [3]); its floor is
-  ``python -c 'import argosy.cli'``. ``examples/hello-world.yaml`` is reported alongside.
+  ``python -c 'import argosy.cli.commands'``. ``examples/hello-world.yaml`` is reported alongside.
 
 Runs of one case are interleaved (floor, executor, engines, in a rotating order) and the best of
 N is kept, so machine noise hits all of them alike. A benchmark reports; it asserts nothing.
@@ -483,7 +483,7 @@ def bench_cli(reps: int) -> dict[str, Any]:
         env = cli_env(home)
         cases = {
             "python_startup": [sys.executable, "-c", "pass"],
-            "import_cli": [sys.executable, "-c", "import argosy.cli"],
+            "import_cli": [sys.executable, "-c", "import argosy.cli.commands"],
             "run_one_node": [*argosy_command(), "run", str(path)],
             "run_hello_world": [*argosy_command(), "run", str(REPO / "examples/hello-world.yaml")],
         }

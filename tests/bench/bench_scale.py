@@ -432,10 +432,10 @@ STARTUP_STEPS = {
     "its libraries (click, yaml, asyncio, sqlite3, pluggy, pydantic with one model)":
         "import click, yaml, asyncio, sqlite3, pluggy, pydantic\n"
         "class One(pydantic.BaseModel):\n    x: int = 0",
-    "import argosy.cli": "import argosy.cli",
+    "import argosy.cli": "import argosy.cli.commands",
     "+ the plugins (registry, models, engine)":
-        "import argosy.cli, argosy.engine.run; from argosy.registry import default_registry;"
-        " default_registry()",
+        "import argosy.cli.commands, argosy.engine.run\n"
+        "from argosy.registry import default_registry; default_registry()",
 }
 
 
