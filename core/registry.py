@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.metadata
 import logging
 import types
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from typing import Any
 
 import pluggy
 
-from argosy import hookspecs
+from argosy import entry_points, hookspecs
 from argosy.plugin import (
     ArtifactRepository,
     ArtifactRepositoryFactory,
@@ -108,7 +107,9 @@ class Registry:
     # ---- loading --------------------------------------------------------------------------
 
     def _load_entry_points(self) -> None:
-        found = _with_distributions(importlib.metadata.entry_points(group=GROUP))
+        from argosy.store import argosy_home
+
+        found = entry_points.find(GROUP, argosy_home())
         # argosy's own plugins first, so that a third party cannot take their names.
         for ep, dist, version in sorted(found, key=lambda e: (e[1] != _OWN_DIST, e[0].name)):
             known = self.plugins.get(ep.name)
@@ -442,20 +443,6 @@ def _builtin_function_names() -> set[str]:
     from argosy.expr.functions import BUILTIN_FUNCTIONS
 
     return set(BUILTIN_FUNCTIONS) | set(expr_builtins.FUNCTIONS) | set(expr_builtins.PREDICATES)
-
-
-def _with_distributions(eps: importlib.metadata.EntryPoints
-                        ) -> list[tuple[importlib.metadata.EntryPoint, str | None, str | None]]:
-    """Each entry point with its distribution's name and version. Each distribution's metadata
-    is read once: ``Distribution.name`` and ``.version`` parse the whole file at every call."""
-    known: dict[int, tuple[str | None, str | None]] = {}
-    found = []
-    for ep in eps:
-        if ep.dist is not None and id(ep.dist) not in known:
-            metadata = ep.dist.metadata
-            known[id(ep.dist)] = (metadata["Name"], metadata["Version"])
-        found.append((ep, *known.get(id(ep.dist), (None, None))))
-    return found
 
 
 def _hook_names() -> list[str]:

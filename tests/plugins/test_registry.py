@@ -8,7 +8,10 @@ installed distribution. Everything runs through the real ``argosy`` command.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -216,9 +219,11 @@ def test_two_plugins_claiming_one_name(cli, tmp_path) -> None:
            "argosy.plugins.dag" in result.stderr
 
 
-def test_each_distributions_metadata_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_distributions_metadata_is_read_once(monkeypatch: pytest.MonkeyPatch,
+                                                  argosy_home: Path) -> None:
     """Parsing a distribution's metadata costs a millisecond: argosy's fifteen plugins share
-    one distribution, whose metadata is read once, not two or three times per plugin."""
+    one distribution, whose metadata is read once, not two or three times per plugin (a new
+    home: nothing is cached)."""
     import importlib.metadata
 
     from argosy.registry import Registry
@@ -227,15 +232,83 @@ def test_each_distributions_metadata_is_read_once(monkeypatch: pytest.MonkeyPatc
     read_text = importlib.metadata.PathDistribution.read_text
 
     def counting(self: importlib.metadata.PathDistribution, filename: str) -> str | None:
-        if filename in ("METADATA", "PKG-INFO"):
+        text = read_text(self, filename)
+        # An egg-info has no METADATA: its PKG-INFO is read after trying that.
+        if filename in ("METADATA", "PKG-INFO") and text is not None:
             reads.append(str(self._path))
-        return read_text(self, filename)
+        return text
 
     monkeypatch.setattr(importlib.metadata.PathDistribution, "read_text", counting)
     registry = Registry()
     assert registry.plugins["container"].distribution == "argosy"
     assert registry.plugins["container"].version == __version__
-    assert len(reads) == len(set(reads))
+    assert reads and len(reads) == len(set(reads))
+
+
+LATER = ("later_plugin", """
+    from argosy.plugin import TemplateType, hookimpl
+
+    async def run(ctx):
+        raise NotImplementedError
+
+    @hookimpl
+    def argosy_template_types():
+        return [TemplateType("later", "Pod", run)]
+""")
+
+
+def settled(path: Path) -> None:
+    """Make ``path`` look unchanged for a while, as an environment is between installs."""
+    os.utime(path, ns=(time.time_ns() - 60 * 10**9,) * 2)
+
+
+def test_a_start_on_an_unchanged_sys_path_reads_no_distribution(
+        monkeypatch: pytest.MonkeyPatch, argosy_home: Path, tmp_path: Path) -> None:
+    import importlib.metadata
+
+    from argosy.registry import Registry
+
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    install_plugins(site, {"later": LATER})
+    settled(site)
+    monkeypatch.syspath_prepend(str(site))
+    first = Registry()
+    assert list(argosy_home.glob("cache/entry-points-*.json"))
+
+    def scan(**_: object) -> None:
+        raise AssertionError("the distributions were read again")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", scan)
+    again = Registry()
+    assert again.plugins.keys() == first.plugins.keys() and "later" in again.plugins
+    assert again.plugins["later"].origin == "distribution broken-plugins 1.0"
+    assert again.plugins["container"].origin == f"distribution argosy {__version__}"
+    assert "later" in again.template_types
+    os.utime(site)  # what an install does to the directory: now it is read again
+    with pytest.raises(AssertionError, match="read again"):
+        Registry()
+
+
+def test_installing_or_removing_a_plugin_is_seen_by_the_next_start(cli, argosy_home,
+                                                                    tmp_path) -> None:
+    """The check above can fail: the cache is dropped when a distribution comes or goes."""
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    env = install_plugins(site, {"first": LATER}, distribution="first-plugin")
+    settled(site)
+    assert "first" in table_rows(cli("plugins", env=env).stdout)
+    assert list(argosy_home.glob("cache/entry-points-*.json"))  # made by that start
+
+    install_plugins(site, {"second": ("second_plugin", "")}, distribution="second-plugin")
+    rows = table_rows(cli("plugins", env=env).stdout)
+    assert "first" in rows and "second" in rows
+    settled(site)
+    assert "second" in table_rows(cli("plugins", env=env).stdout)
+
+    shutil.rmtree(site / "second_plugin-1.0.dist-info")
+    rows = table_rows(cli("plugins", env=env).stdout)
+    assert "first" in rows and "second" not in rows
 
 
 def test_a_module_plugins_hooks_are_found_by_their_marker(cli, tmp_path) -> None:

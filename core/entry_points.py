@@ -1,0 +1,94 @@
+"""The ``argosy`` entry points of the installed distributions, remembered between starts.
+
+Finding them reads every distribution's metadata on ``sys.path`` (some 200 in a test
+environment: several milliseconds of each start). What was found is kept in the home's
+``cache`` directory, keyed by the ``sys.path`` entries and their modification times: installing
+or removing a distribution adds or removes its ``*.dist-info`` directory, which changes the time
+of the directory holding it, so the next start reads them all again. Nothing is cached
+while a directory has just changed (see :func:`_settled`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+#: How long a sys.path directory stays unchanged before what it holds is cached.
+SETTLED_NS = 2_000_000_000
+
+#: Each sys.path entry with its modification time (None: it does not exist).
+PathState = list[tuple[str, int | None]]
+#: Each entry point with its distribution's name and version.
+Found = list[tuple[importlib.metadata.EntryPoint, str | None, str | None]]
+
+
+def find(group: str, home: Path) -> Found:
+    """The entry points of ``group``: the home's cached ones while ``sys.path`` is unchanged,
+    else those the distributions declare (then cached, when the home exists)."""
+    paths = path_state()
+    cache = home / "cache" / f"entry-points-{_digest(group, paths)}.json"
+    try:
+        saved = json.loads(cache.read_text())
+        if [tuple(p) for p in saved["paths"]] == paths:
+            return [(importlib.metadata.EntryPoint(name, value, group), dist, version)
+                    for name, value, dist, version in saved["found"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, or unreadable: read the distributions
+    found = with_distributions(importlib.metadata.entry_points(group=group))
+    if home.is_dir() and _settled(paths):
+        _save(cache, {"paths": paths, "found": [(ep.name, ep.value, dist, version)
+                                                for ep, dist, version in found]})
+    return found
+
+
+def path_state() -> PathState:
+    state: PathState = []
+    for entry in sys.path:
+        try:
+            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+        except OSError:
+            mtime = None
+        state.append((entry, mtime))
+    return state
+
+
+def with_distributions(eps: importlib.metadata.EntryPoints) -> Found:
+    """Each entry point with its distribution's name and version. Each distribution's metadata
+    is read once: ``Distribution.name`` and ``.version`` parse the whole file at every call."""
+    known: dict[int, tuple[str | None, str | None]] = {}
+    found = []
+    for ep in eps:
+        if ep.dist is not None and id(ep.dist) not in known:
+            metadata = ep.dist.metadata
+            known[id(ep.dist)] = (metadata["Name"], metadata["Version"])
+        found.append((ep, *known.get(id(ep.dist), (None, None))))
+    return found
+
+
+def _settled(paths: PathState) -> bool:
+    """Whether no directory changed in the last seconds. Its time has a coarse clock's
+    resolution: a distribution installed in the same tick as a change seen here would leave
+    the time as it was, and a cache made now would hide it."""
+    recent = time.time_ns() - SETTLED_NS
+    return all(mtime is None or mtime < recent for _, mtime in paths)
+
+
+def _digest(group: str, paths: PathState) -> str:
+    """One file per group and ``sys.path``: environments sharing a home keep theirs apart."""
+    return hashlib.sha256(json.dumps([group, [p[0] for p in paths]]).encode()).hexdigest()[:16]
+
+
+def _save(cache: Path, data: dict[str, object]) -> None:
+    """Written whole and renamed into place: a start reading it meanwhile sees the old one."""
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, cache)
+    except OSError:
+        pass  # a read-only home: read the distributions at every start, as before
