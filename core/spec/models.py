@@ -19,7 +19,10 @@ API_VERSION = "argoproj.io/v1alpha1"
 
 
 class ArgoModel(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Each model's validator is built on its first use, not at import: a run builds the few
+    # it validates with (a Workflow's holds its nested models' schemas), not all ~30 of the
+    # spec's and the plugins' bodies.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -225,10 +228,6 @@ class NodeStatus(ArgoModel):
     @property
     def fulfilled(self) -> bool:
         return fulfilled(self.phase)
-
-
-Step.model_rebuild()
-DAGTask.model_rebuild()
 
 
 # Per model class: its fields that take text, read once (every node and task is validated).
