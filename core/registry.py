@@ -480,10 +480,18 @@ def _guard_observers(plugin: object, name: str) -> object:
     else:
         hooks = {attr: getattr(plugin, attr) for attr in dir(plugin)
                  if attr.startswith(f"{GROUP}_")}
-    proxy = types.SimpleNamespace(__name__=getattr(plugin, "__name__", name))
+    proxy = _Hooks(__name__=getattr(plugin, "__name__", name))
     for attr, value in hooks.items():
         setattr(proxy, attr, _guarded(value, name, attr) if attr in marked else value)
     return proxy
+
+
+class _Hooks(types.SimpleNamespace):
+    """A plugin's hook functions, and its name. pluggy looks up each name ``dir`` gives, with
+    ``inspect.getattr_static``: a namespace's own dunders alone cost 90% of registering."""
+
+    def __dir__(self) -> list[str]:
+        return [attr for attr in vars(self) if attr != "__name__"]
 
 
 def _guarded(fn: Callable[..., Any], plugin: str, hook: str) -> Callable[..., Any]:
