@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from argosy.errors import ArgosyError, Fault, InvalidWorkflow, NotFound
-from argosy.spec.loader import Document, check_value, load_documents, load_file
 from argosy.store import EngineLock, Store, WorkflowRecord, remove_tree
 
 if TYPE_CHECKING:  # the registry imports the plugin API (pydantic): only verbs that lint need it
     from argosy.registry import Registry
+    from argosy.spec.loader import Document
 
 
 def lint_document(doc: Document, registry: Registry | None = None) -> list[Fault]:
@@ -81,6 +81,9 @@ def locate_faults(doc: Document, message: str, **overrides: Any) -> InvalidWorkf
 
 def load_document(source: str | Path | dict[str, Any], **overrides: Any) -> Document:
     """The one Workflow document in ``source``, with ``overrides`` applied, not linted."""
+    # Loaded here: the verbs that only read the store (get, list) need no YAML reading of Argo's.
+    from argosy.spec.loader import Document, check_value, load_documents, load_file
+
     if isinstance(source, dict):
         check_value(source)  # before anything walks it: deepcopy, lint, the store's JSON
         docs = [Document(data=copy.deepcopy(source), file=None)]
