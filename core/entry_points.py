@@ -84,11 +84,14 @@ def _digest(group: str, paths: PathState) -> str:
 
 
 def _save(cache: Path, data: dict[str, object]) -> None:
-    """Written whole and renamed into place: a start reading it meanwhile sees the old one."""
+    """Written whole and renamed into place: a start reading it meanwhile sees the old one.
+    Private, as everything in the home is, whatever the umask."""
     try:
-        cache.parent.mkdir(exist_ok=True)
+        cache.parent.mkdir(mode=0o700, exist_ok=True)
         partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(data))
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(data))
         os.replace(partial, cache)
     except OSError:
         pass  # a read-only home: read the distributions at every start, as before
