@@ -3,8 +3,8 @@
 WAL mode and one transaction per transition make the store survive ``kill -9`` of the engine at
 any point. Nodes are rows of their own and ``children`` edges are appended to a separate table,
 so a transition writes one small row: never the whole status, never a growing children list.
-The rows of node transitions and logs made in one turn of the engine's event loop are written
-together at its end, in one transaction (:meth:`Store.defer`).
+The rows of node transitions and logs are held back for a few milliseconds and written together,
+in one transaction (:meth:`Store.defer`).
 """
 
 from __future__ import annotations
@@ -404,6 +404,10 @@ class Listed(NamedTuple):
 ListKey = tuple[str, str, str]
 
 
+#: How long the store holds node and log rows back to write them in one transaction
+#: (Store.defer): a wide fan-out's event loop turns are short, a node or two each.
+DEFER_SECONDS = 0.01
+
 _ADD_EDGE = "INSERT OR IGNORE INTO edges (uid, parent, seq, child) VALUES (?, ?, ?, ?)"
 
 
@@ -420,7 +424,7 @@ class Store:
             self._db = self._open()
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
-        # Writes held back to the end of the event loop's turn (defer), in the order made.
+        # Writes held back (defer), in the order made.
         self._deferred: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._flush_on: asyncio.AbstractEventLoop | None = None  # the loop a flush is due on
         self._flushing = threading.Lock()
@@ -480,15 +484,16 @@ class Store:
         return self._db
 
     def defer(self, *writes: tuple[str, list[tuple[Any, ...]]]) -> None:
-        """Make ``writes`` (SQL, its rows) at the end of the running event loop's turn, in one
-        transaction with every write deferred in that turn (at once outside a loop).
+        """Make ``writes`` (SQL, its rows) ``DEFER_SECONDS`` from the first write held back,
+        in one transaction with every write deferred meanwhile (at once outside a loop).
 
         A transaction per node transition wrote each page it touched to the WAL again, 3 or 4
-        a transition: about a third of the engine's CPU for a ``true`` step. Held back one
-        turn, a kill -9 loses at most that turn's rows, all or none, in order: the store is as
-        if the engine were killed a moment earlier, which it recovers from (a step's process
-        records its exit in its node's directory, so an unrecorded finished step is
-        re-adopted, not run again). Any other use of the connection (``db``) writes them first.
+        a transition: about a third of the engine's CPU for a ``true`` step. Held back, a
+        kill -9 loses at most the last few milliseconds' rows, all or none, in order: the
+        store is as if the engine were killed a moment earlier, which it recovers from (a
+        step's process records its exit in its node's directory, so an unrecorded finished
+        step is re-adopted, not run again). Any other use of the connection (``db``: a phase,
+        a lease, a read) writes them first.
         """
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -501,7 +506,7 @@ class Store:
             return
         if not self._deferred or self._flush_on is not loop:
             self._flush_on = loop
-            loop.call_soon(self.flush)
+            loop.call_later(DEFER_SECONDS, self.flush)
         self._deferred.extend(writes)
 
     def flush(self) -> None:
@@ -897,7 +902,7 @@ class Store:
     def put_node(self, uid: str, node_id: str, body: str,
                  edges: list[tuple[str, int, str]] | None = None) -> None:
         """Write one node and any new ``(parent, seq, child)`` edges, in one transaction with
-        the turn's other deferred writes (:meth:`defer`)."""
+        the other writes held back (:meth:`defer`)."""
         node = ("INSERT OR REPLACE INTO nodes (uid, id, body) VALUES (?, ?, ?)",
                 [(uid, node_id, body)])
         if edges:
