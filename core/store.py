@@ -982,11 +982,12 @@ class Store:
         sources = [_LogPart(p) for p in parts]
         total = sum(s.size for s in sources)
         limit = log_limit()
-        full = self.log_path(uid, node_id)
         if total <= limit:
             content = _span(sources, 0, total)
-            full.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # what an earlier attempt kept
+                os.unlink(os.path.join(self.home, "logs", uid, node_id))
         else:
+            full = self.log_path(uid, node_id)
             content = _cut(_span(sources, 0, limit // 2),
                            _span(sources, total - limit // 2, limit // 2), total, limit)
             _private_dirs(full.parent)
@@ -1095,7 +1096,7 @@ class _LogPart:
             self.size = len(self.data)
             return
         try:
-            self.size = part.stat().st_size
+            self.size = os.stat(part).st_size
             self.path = part
         except FileNotFoundError:
             self.size = 0

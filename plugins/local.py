@@ -181,6 +181,8 @@ class LocalExecutor:
         if not spec.argv:
             raise ValueError("empty argv")
         node = Path(spec.node_dir)
+        if not os.path.isdir(node):  # never asked for: no process to re-adopt or replay
+            return await self._start(spec)
         recorded = _read_rc(node)
         if recorded is not None:
             return self._result(spec, *recorded, _mtime(node / "pid"), _mtime(node / "rc"))
@@ -388,11 +390,11 @@ class LocalExecutor:
 
     def _result(self, spec: ProcessSpec, code: int, message: str, started: float,
                 finished: float) -> ProcessResult:
-        node = Path(spec.node_dir)
         if code == 127 and not message:
             message = self._not_found(spec)
-        return ProcessResult(code, _read_tail(node / "stdout"), _read_tail(node / "stderr"),
-                             started, finished, message)
+        stdout, stderr = (_read_tail(os.path.join(spec.node_dir, name))
+                          for name in ("stdout", "stderr"))
+        return ProcessResult(code, stdout, stderr, started, finished, message)
 
     def _not_found(self, spec: ProcessSpec) -> str:
         """Argo-style message if argv[0] does not resolve to a file (rc 127 alone is ambiguous)."""
@@ -1811,25 +1813,39 @@ def _start_time(pid: int) -> str | None:
 
 
 def _read_pid(node: Path) -> tuple[int, str] | None:
-    try:
-        pid, start = (node / "pid").read_text().split()
-    except FileNotFoundError:
+    text = _read_small(os.path.join(node, "pid"))
+    if text is None:
         return None
+    try:
+        pid, start = text.split()
     except ValueError as e:  # torn write: something was started, we cannot tell what
         raise ProcessLost(f"unreadable pid file in {node}") from e
-    return int(pid), start
+    return int(pid), start.decode()
 
 
 def _read_rc(node: Path) -> tuple[int, str] | None:
     """(exit code, message) once recorded; None while missing or half written."""
+    text = _read_small(os.path.join(node, "rc"))
+    if text is None or not text.endswith(b"\n"):
+        return None
+    code, _, message = text.decode(errors="replace").partition("\n")
+    return int(code), message.strip()
+
+
+def _read_small(path: str) -> bytes | None:
+    """A small file's bytes, None if it is missing. Through os: a Path and a text file
+    object cost four times the reading, several times per node."""
     try:
-        text = (node / "rc").read_text()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
-    if not text.endswith("\n"):
-        return None
-    code, _, message = text.partition("\n")
-    return int(code), message.strip()
+    try:
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _record_rc(node: Path, code: int, message: str) -> None:
@@ -1850,14 +1866,18 @@ def _record_kill(node: Path, sig: int) -> None:
     _record_rc(node, code, f"killed: {signal.Signals(sig).name}")
 
 
-def _read_tail(path: Path, size: int = RESULT_BYTES + 1) -> str:
+def _read_tail(path: str | Path, size: int = RESULT_BYTES + 1) -> str:
     """The last ``size`` bytes of a file: a process may print gigabytes."""
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
-            return f.read(size).decode("utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return ""
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        return os.pread(fd, size, max(0, end - size)).decode("utf-8", errors="replace") \
+            if end else ""
+    finally:
+        os.close(fd)
 
 
 def _mtime(path: Path) -> float:
