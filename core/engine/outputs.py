@@ -54,7 +54,7 @@ class Outputs:
             outputs["result"] = outcome.result
         if outcome.exit_code is not None:
             outputs["exitCode"] = str(outcome.exit_code)
-        if phase == "Succeeded" or outcome.read_file is not None:
+        if tmpl.outputs.parameters and (phase == "Succeeded" or outcome.read_file is not None):
             try:
                 params = self._output_parameters(tmpl, outcome, scope, outputs)
             except (NodeError, ExpressionError) as exc:
