@@ -175,6 +175,8 @@ def image_config(image: str | None) -> ImageConfig | None:
     entries: dict[str, ImageConfig] = {}
     for name in _images_paths():
         entries.update(_load(name))
+    if not entries:  # no mapping file: asked twice a step
+        return None
     repo, tag = _split(image)
     tagged = f"{repo}:{tag or 'latest'}"
     for key in (tagged, repo):
