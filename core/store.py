@@ -507,8 +507,14 @@ class Store:
             return
         if not self._deferred or self._flush_on is not loop:
             self._flush_on = loop
-            loop.call_later(DEFER_SECONDS, self.flush)
+            loop.call_later(DEFER_SECONDS, self._flush_held)
         self._deferred.extend(writes)
+
+    def _flush_held(self) -> None:
+        """The timer's flush. A failure keeps the rows, and the next use of the store raises
+        it again where it is handled (the engine stops): not in the event loop's handler."""
+        with contextlib.suppress(Exception):
+            self.flush()
 
     def flush(self) -> None:
         """Write the deferred rows now, in one transaction; kept to retry (and raise again)
