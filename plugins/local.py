@@ -454,12 +454,16 @@ per_ns_pid_max = None  # whether a PID namespace has its own pid_max; None: not 
 sandbox = None  # why processes cannot be isolated here, "" if they can; None: not tried yet
 libc.prctl(15, b"argosy-forkserver", 0, 0, 0)  # PR_SET_NAME, for ps -e and top
 os.set_inheritable(3, False)  # the engine's end, never the processes' we start
-engines = [socket.socket(fileno=3)]
+# Our connections to the engine, each with what it sent that is not yet a whole request and
+# the descriptors that came with it not yet taken.
+engines = {socket.socket(fileno=3): (bytearray(), [])}
+MAX_FDS = 64  # descriptors per message, both ways (local.py's _MAX_FDS)
 # Every signal default for the process, as a shell gives it (this server ignores SIGPIPE,
 # SIGXFSZ, SIGINT). glibc's posix_spawn leaves its own two (32, 33) ignored; glibc and musl
 # install their handlers for those when they need them.
 default = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 children = {}  # pid -> (node_dir, write end of its done pipe)
+euid = os.geteuid()  # a user namespace of ours maps it to itself
 # The C init (_sandbox.c), whose path the engine passes as our first argument; None: run_plan.
 native = sys.argv[1] if len(sys.argv) > 1 and os.access(sys.argv[1], os.X_OK) and \
     SYS_CAPGET is not None else None
@@ -824,22 +828,29 @@ def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids, cg
 
 def native_start(argv, env, cwd, node, fds, ops):
     # The C init (_sandbox.c): spawned, it forks the node's init as our child and reports its
-    # pid. Its fds 0-5 are dup2'd from copies above them, so none is overwritten first.
+    # pid. Its fds 0-5 are dup2'd from fds above them (or already in place), so none is
+    # overwritten before it is copied: one below 6 elsewhere is copied above first.
     fields = [field for op in ops for field in op]
     r, w = os.pipe()
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (*fds, w)]
+    copies = []
     try:
-        os.close(w)
+        sources = []
+        for i, fd in enumerate((*fds, w)):
+            if fd != i and fd < 6:
+                fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 6)
+                copies.append(fd)
+            sources.append(fd)
         os.posix_spawn(native, ["argosy-sandbox-init", node, cwd, env.get("PATH", os.defpath),
                                 str(len(fields)), *fields, *argv], env,
-                       file_actions=[(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(high)])
-        for fd in high:
-            os.close(fd)
-        high = []
+                       file_actions=[(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(sources)])
+        os.close(w)
+        w = None
         report = os.read(r, 8)
     finally:
-        for fd in high:
+        for fd in copies:
             os.close(fd)
+        if w is not None:
+            os.close(w)
         os.close(r)
     pid = int.from_bytes(report, "little", signed=True) if len(report) == 8 else -errno.EIO
     if pid < 0:
@@ -956,7 +967,7 @@ def resolve(cmd, env):
 def record(node, code, unless_recorded=False):
     flags = os.O_WRONLY | os.O_CREAT | (0 if unless_recorded else os.O_TRUNC)
     try:
-        fd = os.open(os.path.join(node, "rc"), flags, 0o644)
+        fd = os.open(node + "/rc", flags, 0o644)
     except OSError:
         return  # the node's directory is gone: nobody is left to read it
     try:
@@ -967,28 +978,55 @@ def record(node, code, unless_recorded=False):
 
 
 def start_time(pid):
-    with open("/proc/%d/stat" % pid, "rb") as f:
-        stat_ = f.read()
+    # Plain os calls (as in write_pid): a buffered open costs five system calls more.
+    fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY)
+    try:
+        stat_ = os.read(fd, 4096)
+    finally:
+        os.close(fd)
     return stat_[stat_.rindex(b")") + 2:].split()[19].decode()
+
+
+def make_node_dirs(node):
+    # node_dir and its tmp, made here, not in the engine (off its critical path): two mkdirs
+    # in the usual case of a new node whose parent exists.
+    try:
+        os.mkdir(node)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(node, exist_ok=True)
+    try:
+        os.mkdir(node + "/tmp")
+    except FileExistsError:
+        pass
+
+
+def write_pid(node, pid, start):
+    # Atomic, so a reader never sees a half-written pid file.
+    fd = os.open(node + "/pid.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, b"%d %s\n" % (pid, start.encode()))
+    finally:
+        os.close(fd)
+    os.replace(node + "/pid.tmp", node + "/pid")
 
 
 def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=False,
           volumes=(), pids=0, cgroup=None):
-    tmp = os.path.join(node, "tmp")
-    os.makedirs(tmp, exist_ok=True)  # here, not in the engine: off the engine's critical path
-    if not private_tmp:
-        tmp = None
-    elif probe() is not None:  # the engine probed another server, where it worked
+    make_node_dirs(node)
+    if private_tmp and probe() is not None:  # the engine probed another server, where it worked
         raise OSError(errno.EPERM, "no private /tmp here: " + sandbox)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    # Opened first: node_dir may lie under the /tmp the mount hides.
-    fds = [os.open(os.path.join(node, stdin) if stdin else os.devnull, os.O_RDONLY),
-           os.open(os.path.join(node, "stdout"), flags, 0o644),
-           os.open(os.path.join(node, "stderr"), flags, 0o644)]
+    # Opened first: node_dir may lie under the /tmp the mount hides. Without stdin, our own
+    # fd 0, /dev/null, is the step's (never closed below).
+    fds = [os.open(node + "/" + stdin, os.O_RDONLY) if stdin else 0,
+           os.open(node + "/stdout", flags, 0o644),
+           os.open(node + "/stderr", flags, 0o644)]
     failed = None
     r, w = os.pipe()
     try:
-        if tmp is not None:
+        if private_tmp:
             # The init records rc (in this directory, hidden from its view) and holds the
             # done pipe's only write end.
             fds += [os.open(node, os.O_PATH | os.O_DIRECTORY), w]
@@ -1019,7 +1057,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
         raise
     finally:
         for fd in fds:
-            os.close(fd)
+            if fd:  # 0: our /dev/null
+                os.close(fd)
     if failed is not None:  # as sh reports it: 127 not found, 126 not executable
         record(node, 127 if failed.errno == errno.ENOENT else 126)  # back on the host's /tmp
         os.close(r)
@@ -1028,12 +1067,8 @@ def spawn(argv, env, cwd, node, private_tmp, stdin, keep=(), hide=(), layered=Fa
     children[pid] = (node, w)
     start = start_time(pid)
     # Recorded here, before the reply: an engine killed before it reads the reply still
-    # finds the process and adopts it instead of starting it again. Atomic, so a reader
-    # never sees a half-written pid file.
-    tmp_pid = os.path.join(node, "pid.tmp")
-    with open(tmp_pid, "w") as f:
-        f.write("%d %s\n" % (pid, start))
-    os.replace(tmp_pid, os.path.join(node, "pid"))
+    # finds the process and adopts it instead of starting it again.
+    write_pid(node, pid, start)
     return ("started", pid, start), r
 
 
@@ -1168,7 +1203,7 @@ def reap():
             record(node, code, unless_recorded=done is None)
             if done is not None:  # else the init closed it, after it recorded rc
                 os.close(done)  # the engine's wait ends with rc on disk
-            if os.geteuid() != 0:
+            if euid != 0:
                 open_work_dirs(node)
         os.waitpid(info.si_pid, 0)
 
@@ -1186,22 +1221,6 @@ def open_work_dirs(node):
             pass
 
 
-def receive(engine, n, fds):
-    data = b""
-    while len(data) < n:
-        try:
-            chunk, got = socket.recv_fds(engine, n - len(data), 1)[:2]
-        except OSError:  # ConnectionResetError: the engine died with a reply unread
-            return None
-        if not chunk:
-            return None
-        data += chunk
-        for fd in got:  # never passed on to the processes we start
-            os.set_inheritable(fd, False)
-        fds += got
-    return data
-
-
 def serve(request, fds):
     try:
         if request[0] == "probe":
@@ -1209,35 +1228,53 @@ def serve(request, fds):
         if request[0] == "pids":
             return pid_max_per_namespace(), None
         if request[0] == "attach":
-            engines.append(socket.socket(fileno=fds.pop()))
+            engines[socket.socket(fileno=fds.pop(0))] = (bytearray(), [])
             return ("attached",), None
         return spawn(*request[1:])
     except OSError as e:
         return ("error", str(e)), None
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def answer(engine):
-    fds = []
-    header = receive(engine, 4, fds)
-    request = header and receive(engine, int.from_bytes(header, "little"), fds)
-    if not request:
-        return False
-    reply, fd = serve(marshal.loads(request), fds)
-    data = marshal.dumps(reply)
-    frame = len(data).to_bytes(4, "little") + data
+    # Every request the engine sent so far, read at once (they pile up while we start
+    # processes), answered in order in one message: the engine wakes once for them all.
+    # Descriptors come in order with the requests that carry one (attach).
+    buffer, fds = engines[engine]
     try:
-        if fd is None:
-            engine.sendall(frame)
-        else:
-            socket.send_fds(engine, [frame], [fd])
-    except OSError:
+        data, got = socket.recv_fds(engine, 1 << 16, MAX_FDS, socket.MSG_CMSG_CLOEXEC)[:2]
+    except OSError:  # ConnectionResetError: the engine died with a reply unread
         return False
-    finally:
-        if fd is not None:
-            os.close(fd)
+    fds += got
+    buffer += data
+    replies = []
+    while len(buffer) >= 4 and len(buffer) >= 4 + int.from_bytes(buffer[:4], "little"):
+        end = 4 + int.from_bytes(buffer[:4], "little")
+        replies.append(serve(marshal.loads(buffer[4:end]), fds))
+        del buffer[:end]
+    return send(engine, replies) and bool(data)
+
+
+def send(engine, replies):
+    # The replies' frames, each "started" one's done pipe going with the message its frame
+    # is in (at most MAX_FDS a message: the engine's buffer for them holds no more).
+    while replies:
+        batch, fds = [], []
+        while replies and len(fds) < MAX_FDS:
+            reply, fd = replies.pop(0)
+            data = marshal.dumps(reply)
+            batch.append(len(data).to_bytes(4, "little") + data)
+            if fd is not None:
+                fds.append(fd)
+        frames = b"".join(batch)
+        try:
+            sent = socket.send_fds(engine, [frames], fds) if fds else 0
+            if sent < len(frames):  # a signal cut it short, or no descriptor went with it
+                engine.sendall(frames[sent:])
+        except OSError:
+            return False
+        finally:
+            for fd in fds:
+                os.close(fd)
     return True
 
 
@@ -1258,7 +1295,8 @@ def main():
             reap()
         for engine in ready:
             if engine is not wake_r and not answer(engine):
-                engines.remove(engine)
+                for fd in engines.pop(engine)[1]:
+                    os.close(fd)
                 engine.close()
 
 
@@ -1576,7 +1614,7 @@ class _Channel:
     def _read(self) -> None:
         try:
             chunk, ancillary, _, _ = self.sock.recvmsg(
-                65536, socket.CMSG_SPACE(16), socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
+                65536, _FDS_SPACE, socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
         except BlockingIOError:
             return
         except OSError:
@@ -1592,7 +1630,8 @@ class _Channel:
                 return
             reply = marshal.loads(self.buffer[4:end])
             del self.buffer[:end]
-            # Only "started" carries a descriptor, sent with the first byte of its frame.
+            # Only "started" carries a descriptor, sent with the message its frame is in
+            # (the server answers what it read at once in one message): in order.
             fd = self.fds.popleft() if reply[0] == "started" and self.fds else None
             future = self.waiting.popleft()
             if future.done():  # nobody is waiting for it any more
@@ -1600,6 +1639,11 @@ class _Channel:
                     os.close(fd)
             else:
                 future.set_result((reply, fd))
+
+
+# The most descriptors the fork server sends in one message (its MAX_FDS): more would be lost.
+_MAX_FDS = 64
+_FDS_SPACE = socket.CMSG_SPACE(4 * _MAX_FDS)
 
 
 def _descriptors(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
