@@ -31,7 +31,8 @@ How processes are started: a fork server
 Processes are not started by the engine but by one small helper per engine process, the fork
 server (``python -I -S``, stdlib only, ~10 MB), which the engine talks to over Unix sockets,
 one per event loop, with requests pipelined: the engine goes on scheduling while the server
-starts processes. For each process the server
+starts processes, and what piled up meanwhile the server reads at once and answers in one
+message (one wake-up of the engine for them all). For each process the server
 
 1. creates the node's directories and opens its stdout/stderr/stdin files,
 2. lays the node's view out as a plan: the list of mounts that make it (private ``/``, an
@@ -413,11 +414,12 @@ class LocalExecutor:
 # Its source, fed on stdin to ``python -I -S`` named ``argosy-forkserver`` (that is what ps
 # shows): stdlib only and no site, so it starts in ~30 ms and stays ~10 MB. fd 3 is its first
 # connection to the engine; frames are marshal blobs behind a 4-byte length, answered in order
-# on the connection they came on. Requests: ("probe",) -> (reason or None); ("attach",) + a
-# socket -> ("attached",), and the socket is one more connection; ("spawn", argv, env, cwd,
-# node_dir, private /tmp?, stdin name or None, keep, hide) -> ("started", pid, start time) +
-# the done pipe's read end, or ("finished",) when exec failed (rc and stderr say why), or
-# ("error", message).
+# on the connection they came on (all a read brought, in one message; a descriptor goes with
+# the message its reply's frame is in). Requests: ("probe",) -> (reason or None); ("attach",)
+# + a socket -> ("attached",), and the socket is one more connection; ("spawn", argv, env,
+# cwd, node_dir, private /tmp?, stdin name or None, keep, hide) -> ("started", pid, start
+# time) + the done pipe's read end, or ("finished",) when exec failed (rc and stderr say
+# why), or ("error", message).
 _FORK_SERVER = r"""
 import os
 

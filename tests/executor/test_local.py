@@ -815,3 +815,45 @@ def test_fork_server_channel_keeps_order_past_a_full_socket() -> None:
         server.close()
 
     asyncio.run(main())
+
+
+def test_fork_server_channel_pairs_batched_replies_with_their_descriptors() -> None:
+    """The server answers all it read in one message, the done pipes of its "started" replies
+    attached: each reply gets its own pipe, across messages and past replies without one."""
+    import marshal
+    import socket
+
+    from argosy.plugins.local import _MAX_FDS, _Channel
+
+    def framed(messages: list[tuple[object, ...]]) -> bytes:
+        return b"".join(len(d).to_bytes(4, "little") + d for d in map(marshal.dumps, messages))
+
+    replies = [("started", i, "0") if i % 7 else ("finished",) for i in range(_MAX_FDS + 30)]
+    pipes = {i: os.pipe() for i, reply in enumerate(replies) if reply[0] == "started"}
+    for i, (_r, w) in pipes.items():
+        os.write(w, b"%d" % i)
+        os.close(w)
+
+    async def main() -> None:
+        ours, server = socket.socketpair()
+        channel = _Channel(asyncio.get_running_loop(), ours)
+        futures = [channel.call(("spawn", i)) for i in range(len(replies))]
+        for batch in (range(0, _MAX_FDS), range(_MAX_FDS, len(replies))):
+            fds = [pipes[i][0] for i in batch if i in pipes][:_MAX_FDS]
+            socket.send_fds(server, [framed([replies[i] for i in batch])], fds)
+        results = await asyncio.gather(*futures)
+        for i, (reply, fd) in enumerate(results):
+            assert reply == replies[i]
+            if fd is None:
+                assert i not in pipes
+            else:
+                assert os.read(fd, 16) == b"%d" % i
+                os.close(fd)
+        channel.close(None)
+        server.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        for r, _w in pipes.values():
+            os.close(r)
