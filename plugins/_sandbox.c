@@ -7,9 +7,11 @@
  * Python init copied (on write) a page for each object it touched and ran the plan's logic in
  * bytecode, ~3 ms of CPU per node, against ~0.5 ms for the same system calls here.
  *
- * The fork server spawns this program (a vfork: nothing of its ~10 MB is copied, where
- * forking it cost ~1.5 ms of CPU a node in page tables and copies on write), and it forks the
- * init into the node's namespaces. Built by setup.py where a C compiler is; without it the
+ * The fork server spawns this program once, to serve it (see serve): for each node it forks
+ * the init into the node's namespaces from itself, ~1 MB, where forking the server's ~10 MB
+ * cost ~1.5 ms of CPU a node in page tables and copies on write, and spawning this program
+ * for each node ~0.5 ms in its exec and the C library's start-up (still done for a request
+ * too big for one message: see main). Built by setup.py where a C compiler is; without it the
  * fork server runs the same plan in Python (local.py's run_plan).
  *
  * A plan is a list of arguments: an operation's code (its letter, then a digit of flags),
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -351,27 +354,103 @@ done:
     return code;
 }
 
-/* argv: node directory, working directory, the step's PATH, the plan's field count N, the N
- * fields, then the step's argv; the environment is the step's. fds 0-2 are the step's stdin,
- * stdout and stderr, 3 the node's directory (O_PATH), 4 the write end of its done pipe and 5
- * where the init's pid (or -errno) goes, as 8 bytes. The init is forked with CLONE_PARENT:
- * the fork server's child, as it would be if the server had forked it, and this program
- * exits at once. */
+/* The node's init, forked with CLONE_PARENT: the fork server's child, as it would be if the
+ * server had forked it. args: node directory, working directory, the step's PATH, the plan's
+ * field count N, the N fields, then the step's argv (NULL-terminated, argc of them in all).
+ * fds: the init's 0-4 (see main), or NULL where they are in place already; envp: the step's
+ * environment, or NULL for ours. Its pid, or -errno. */
+static long start_init(int argc, char **args, const int *fds, char **envp) {
+    if (argc < 5)
+        return -EINVAL;
+    long n = strtol(args[3], NULL, 10);
+    if (n < 0 || n > argc - 5)
+        return -EINVAL;
+    long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_PARENT | SIGCHLD,
+                       NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        if (fds) {
+            int high[5];
+            for (int i = 0; i < 5; i++)  /* above 0-4 first, so no dup2 overwrites one */
+                high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+            for (int i = 0; i < 5; i++)
+                dup2(high[i], i);  /* node_init closes the rest */
+        }
+        if (envp)
+            environ = envp;
+        _exit(node_init(args + 4, n, args + 4 + n, args[0], args[1], args[2]));
+    }
+    return pid < 0 ? -errno : pid;
+}
+
+/* Serving: one init per request, without an exec of this program for each (the exec and the
+ * C library's start-up, which asks the CPU for its features and caches, cost ~0.5 ms of CPU
+ * a node in a VM). fd 3 is a SOCK_SEQPACKET socket to the fork server; a request is one
+ * message: the count of start_init's args, those args, then the step's environment, each
+ * NUL-terminated, with the init's five fds attached. The answer is the init's pid (or
+ * -errno), as 8 bytes. Ends when the fork server hangs up. */
+#define MAX_REQUEST (4 << 20)
+#define MAX_STRINGS (256 << 10)
+
+static long serve_one(char *buf, ssize_t len, const int *fds) {
+    static char *strings[MAX_STRINGS + 2];
+    char *p = buf, *end = buf + len;
+    if (len <= 0 || end[-1] != '\0')
+        return -EINVAL;
+    long argc = strtol(p, NULL, 10);
+    if (argc < 5 || argc > MAX_STRINGS)
+        return -EINVAL;
+    long i = 0;
+    for (p += strlen(p) + 1; p < end && i < MAX_STRINGS; p += strlen(p) + 1) {
+        if (i == argc)
+            strings[i++] = NULL;  /* argv's end, then the environment */
+        strings[i++] = p;
+    }
+    if (p < end || i < argc)
+        return p < end ? -E2BIG : -EINVAL;
+    if (i == argc)
+        strings[i++] = NULL;
+    strings[i] = NULL;
+    return start_init((int)argc, strings, fds, strings + argc + 1);
+}
+
+static int serve(void) {
+    char *buf = malloc(MAX_REQUEST);
+    if (!buf)
+        return 1;
+    for (;;) {
+        union { char bytes[CMSG_SPACE(5 * sizeof(int))]; struct cmsghdr align; } control;
+        struct iovec iov = {buf, MAX_REQUEST};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+                             .msg_controllen = sizeof control.bytes};
+        ssize_t len = recvmsg(3, &msg, MSG_CMSG_CLOEXEC);
+        if (len < 0 && errno == EINTR)
+            continue;
+        if (len <= 0)
+            return 0;
+        int fds[5], got = 0;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)(got < 5 ? got : 5));
+        }
+        int64_t report = got == 5 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+            ? serve_one(buf, len, fds) : -EINVAL;
+        memset(buf, 0, (size_t)len);  /* a later node's init never holds this one's env */
+        for (int i = 0; i < got && i < 5; i++)
+            close(fds[i]);
+        if (send(3, &report, sizeof report, MSG_NOSIGNAL) != sizeof report)
+            return 1;
+    }
+}
+
+/* argv: start_init's args; fds 0-2 are the step's stdin, stdout and stderr, 3 the node's
+ * directory (O_PATH), 4 the write end of its done pipe and 5 where the init's pid (or -errno)
+ * goes, as 8 bytes; this program exits at once. Or argv "--serve": see serve. */
 int main(int argc, char **argv) {
-    long pid = -EINVAL;
+    if (argc == 2 && strcmp(argv[1], "--serve") == 0)
+        return serve();
     arg_start = argv[1];
     arg_end = argv[argc - 1] + strlen(argv[argc - 1]);
-    if (argc >= 6) {
-        long n = strtol(argv[4], NULL, 10);
-        if (n >= 0 && n <= argc - 6) {
-            pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_PARENT | SIGCHLD,
-                          NULL, NULL, NULL, NULL);
-            if (pid == 0)
-                _exit(node_init(argv + 5, n, argv + 5 + n, argv[1], argv[2], argv[3]));
-            if (pid < 0)
-                pid = -errno;
-        }
-    }
-    int64_t report = pid;
+    int64_t report = start_init(argc - 1, argv + 1, NULL, NULL);
     return write(5, &report, sizeof report) == sizeof report ? 0 : 1;
 }

@@ -38,13 +38,14 @@ message (one wake-up of the engine for them all). For each process the server
 2. lays the node's view out as a plan: the list of mounts that make it (private ``/``, an
    overlay of each writable disk, binds of the kernel's views, the private ``/tmp``, ``/proc``,
    ``pivot_root``), computed once per mount table, with the node's volumes added;
-3. spawns ``argosy-sandbox-init`` (``_sandbox.c``, built at install), which forks the node's
-   init into a PID namespace and a mount namespace of its own (``CLONE_NEWPID | CLONE_NEWNS``,
-   and ``CLONE_PARENT``: the init is the server's child) and reports its pid: the init carries
-   the plan out, starts the command there as a session leader with the files as fds 0-2,
-   forwards SIGTERM/SIGINT to it, reaps orphans and exits with its status; that exit ends
-   every process of the namespace (``setsid``, daemons), and ``kill -9 -1`` in a step reaches
-   only the node's own processes;
+3. asks ``argosy-sandbox-init`` (``_sandbox.c``, built at install; one the server started,
+   serving it over a socket), which forks the node's init into a PID namespace and a mount
+   namespace of its own (``CLONE_NEWPID | CLONE_NEWNS``, and ``CLONE_PARENT``: the init is
+   the server's child) and reports its pid: the init carries the plan out, starts the
+   command there as a session leader with the files as fds 0-2, forwards SIGTERM/SIGINT to
+   it, reaps orphans and exits with its status; that exit ends every process of the
+   namespace (``setsid``, daemons), and ``kill -9 -1`` in a step reaches only the node's own
+   processes;
 4. replies with the init's pid, its start time and the read end of a "done" pipe;
 
 and when the step exits, its init kills what is left of the node, writes ``rc`` and closes
@@ -57,12 +58,15 @@ there):
 * ``posix_spawn`` is a vfork: no page tables are copied, so it costs the same from any process.
   The former ``preexec_fn`` (unshare + mount in the child) made the engine ``fork()`` instead,
   whose cost grows with the engine's resident memory: ``true`` took 3.7 ms at 31 MB and 25 ms
-  at 330 MB. For the same reason the node's init is a small C program the server spawns, not
-  the server's ~10 MB Python forked: that fork cost ~1.5 ms of CPU a node (page tables, and a
-  copy of each page either side then wrote), and the init's Python ~2 ms more; the C init
-  costs ~0.3 ms for its exec plus the kernel's work for the mounts. Where no C compiler was
-  at install, or with ``ARGOSY_SANDBOX_INIT=python``, the server forks an init in Python that
-  carries out the same plan (``run_plan``).
+  at 330 MB. For the same reason the node's init is a small C program, not the server's
+  ~10 MB Python forked: that fork cost ~1.5 ms of CPU a node (page tables, and a copy of each
+  page either side then wrote), and the init's Python ~2 ms more. The C program runs once per
+  server and forks each node's init from itself (~1 MB): spawned for each node, its exec and
+  the C library's start-up (which asks the CPU for its features, a trap to the hypervisor in
+  a VM) cost ~0.5 ms of CPU a node more (2.3 against 1.8 ms for init, mounts and ``true``;
+  spawned for a node only when its request is too big for one socket message). Where no C
+  compiler was at install, or with ``ARGOSY_SANDBOX_INIT=python``, the server forks an init
+  in Python that carries out the same plan (``run_plan``).
 * As a user but root, the server's user namespace gives it the capabilities to mount; they
   survive the init's exec only as ambient capabilities, which the server raises and the init
   clears before it starts the step.
@@ -828,11 +832,74 @@ def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids, cg
     return pid
 
 
+launcher = []  # the C init serving requests, as its socket; empty until the first node
+
+
 def native_start(argv, env, cwd, node, fds, ops):
-    # The C init (_sandbox.c): spawned, it forks the node's init as our child and reports its
-    # pid. Its fds 0-5 are dup2'd from fds above them (or already in place), so none is
-    # overwritten before it is copied: one below 6 elsewhere is copied above first.
+    # The C init (_sandbox.c) forks the node's init as our child and reports its pid: one of
+    # it serving requests (no exec of it per node), or, where that fails, one spawned for it.
     fields = [field for op in ops for field in op]
+    args = [node, cwd, env.get("PATH", os.defpath), str(len(fields)), *fields, *argv]
+    request = launcher_request(args, env)
+    for retry in (False, True):
+        try:
+            sock = launcher_socket()
+            socket.send_fds(sock, [request], fds)
+            break
+        except OSError as e:  # nothing started: too big for one message, or it is gone
+            if e.errno == errno.EMSGSIZE or retry:
+                return spawn_init(args, env, fds)
+            stop_launcher()
+    report = sock.recv(8)
+    if len(report) != 8:  # it died serving us: the node's init may or may not have started
+        stop_launcher()
+    return init_pid(report)
+
+
+def launcher_socket():
+    if not launcher:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            # No environment: each node's init has its step's; ours (argosy's) is nobody's
+            # to see in /proc/1/environ.
+            os.posix_spawn(native, ["argosy-sandbox-init", "--serve"], {},
+                           file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        launcher.append(ours)
+    return launcher[0]
+
+
+def stop_launcher():
+    if launcher:
+        launcher.pop().close()  # it exits on our hang-up; reap() reaps it
+
+
+def launcher_request(args, env):
+    # One message: the count of args, the args, then the environment, each NUL-terminated,
+    # as posix_spawn would take them (no NUL inside, no "=" in a name).
+    items = [b"%d" % len(args), *map(os.fsencode, args),
+             *(os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items())]
+    request = b"\0".join(items) + b"\0"
+    if request.count(b"\0") != len(items) or any("=" in k for k in env):
+        raise OSError(errno.EINVAL, "a NUL in an argument, or an environment name with '='")
+    return request
+
+
+def init_pid(report):
+    pid = int.from_bytes(report, "little", signed=True) if len(report) == 8 else -errno.EIO
+    if pid < 0:
+        raise OSError(-pid, "clone(CLONE_NEWPID): " + os.strerror(-pid))
+    return pid
+
+
+def spawn_init(args, env, fds):
+    # The C init spawned for this node: its fds 0-5 are dup2'd from fds above them (or already
+    # in place), so none is overwritten before it is copied: one below 6 elsewhere is copied
+    # above first.
     r, w = os.pipe()
     copies = []
     try:
@@ -842,8 +909,7 @@ def native_start(argv, env, cwd, node, fds, ops):
                 fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 6)
                 copies.append(fd)
             sources.append(fd)
-        os.posix_spawn(native, ["argosy-sandbox-init", node, cwd, env.get("PATH", os.defpath),
-                                str(len(fields)), *fields, *argv], env,
+        os.posix_spawn(native, ["argosy-sandbox-init", *args], env,
                        file_actions=[(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(sources)])
         os.close(w)
         w = None
@@ -854,10 +920,7 @@ def native_start(argv, env, cwd, node, fds, ops):
         if w is not None:
             os.close(w)
         os.close(r)
-    pid = int.from_bytes(report, "little", signed=True) if len(report) == 8 else -errno.EIO
-    if pid < 0:
-        raise OSError(-pid, "clone(CLONE_NEWPID): " + os.strerror(-pid))
-    return pid
+    return init_pid(report)
 
 
 def node_init(argv, env, cwd, node, fds, ops):

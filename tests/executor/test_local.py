@@ -592,6 +592,36 @@ def test_a_dead_fork_server_is_replaced(
     assert zombie_children() == []
 
 
+def launchers(server: int) -> list[int]:
+    """The fork server's children serving it node inits (the C init, ``--serve``)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if int(stat[1]) == server and cmdline.endswith(b"\0--serve\0") and stat[0] != b"Z":
+                found.append(int(entry))
+    return found
+
+
+def test_a_killed_init_launcher_is_replaced(ex: LocalExecutor, tmp_path: Path) -> None:
+    if local._native_init() is None:
+        pytest.skip("the C init is not built here")
+    server = fork_server_pid(ex, tmp_path)
+    [launcher] = launchers(server)
+    os.kill(launcher, signal.SIGKILL)
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo again"]))
+    assert (r.exit_code, r.stdout) == (0, "again\n")
+    assert len(launchers(server)) == 1 and launchers(server) != [launcher]
+
+
+def test_an_env_too_big_for_one_request_still_starts(ex: LocalExecutor, tmp_path: Path) -> None:
+    # More than a socket message holds: the C init is spawned for that node instead.
+    env = {name: "x" * 100_000 for name in ("A", "B", "C")}
+    r = run(ex, spec(tmp_path, ["sh", "-c", "echo ${#A} ${#B} ${#C}"], env=env))
+    assert (r.exit_code, r.stdout) == (0, "100000 100000 100000\n")
+
+
 def kill_server_midway(ex: LocalExecutor, s: ProcessSpec, server: int, marker: str
                        ) -> ProcessResult:
     async def run_and_kill() -> ProcessResult:
