@@ -411,6 +411,10 @@ DEFER_SECONDS = 0.01
 _ADD_EDGE = "INSERT OR IGNORE INTO edges (uid, parent, seq, child) VALUES (?, ?, ?, ?)"
 
 
+def _edge_rows(uid: str, edges: list[tuple[str, int, str]]) -> list[tuple[str, str, int, str]]:
+    return [(uid, parent, seq, child) for parent, seq, child in edges]
+
+
 class Store:
     #: What this store raises when it fails (damaged, full): the engine stops rather than run
     #: a workflow again.
@@ -501,9 +505,8 @@ class Store:
         except RuntimeError:
             loop = None
         if loop is None:
-            with self.transaction() as db:
-                for sql, rows in writes:
-                    db.executemany(sql, rows)
+            with self.transaction():
+                self._write(writes)
             return
         if not self._deferred or self._flush_on is not loop:
             self._flush_on = loop
@@ -538,7 +541,7 @@ class Store:
                 self._deferred[:0] = batch
                 raise
 
-    def _write(self, batch: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+    def _write(self, batch: Sequence[tuple[str, list[tuple[Any, ...]]]]) -> None:
         """Each statement once, with its rows in the order made (see :meth:`defer`)."""
         by_sql: dict[str, list[tuple[Any, ...]]] = {}
         for sql, rows in batch:
@@ -919,7 +922,7 @@ class Store:
         node = ("INSERT OR REPLACE INTO nodes (uid, id, body) VALUES (?, ?, ?)",
                 [(uid, node_id, body)])
         if edges:
-            self.defer(node, (_ADD_EDGE, [(uid, p, seq, c) for p, seq, c in edges]))
+            self.defer(node, (_ADD_EDGE, _edge_rows(uid, edges)))
         else:
             self.defer(node)
 
@@ -931,7 +934,7 @@ class Store:
     def _add_edges(db: sqlite3.Connection, uid: str, edges: list[tuple[str, int, str]]) -> None:
         # The caller numbers the edges (it holds the children in memory), so appending one
         # never scans a parent's existing children.
-        db.executemany(_ADD_EDGE, [(uid, p, seq, c) for p, seq, c in edges])
+        db.executemany(_ADD_EDGE, _edge_rows(uid, edges))
 
     def delete_nodes(self, uid: str, ids: list[str]) -> None:
         """Forget nodes and their edges; a retry creates them again under the same ids."""
@@ -998,7 +1001,7 @@ class Store:
         if total <= limit:
             content = _span(sources, 0, total)
             with contextlib.suppress(FileNotFoundError):  # what an earlier attempt kept
-                os.unlink(os.path.join(self.home, "logs", uid, node_id))
+                os.unlink(self.log_path(uid, node_id))
         else:
             full = self.log_path(uid, node_id)
             content = _cut(_span(sources, 0, limit // 2),
