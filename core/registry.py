@@ -109,7 +109,9 @@ class Registry:
     def _load_entry_points(self) -> None:
         from argosy.store import argosy_home
 
-        found = entry_points.find(GROUP, argosy_home())
+        home = argosy_home()
+        found = entry_points.find(GROUP, home)
+        entry_points.settle_pydantic_plugins(home)  # before the plugins build any model
         # argosy's own plugins first, so that a third party cannot take their names.
         for ep, dist, version in sorted(found, key=lambda e: (e[1] != _OWN_DIST, e[0].name)):
             known = self.plugins.get(ep.name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -331,3 +333,72 @@ def test_a_module_plugins_hooks_are_found_by_their_marker(cli, tmp_path) -> None
     assert result.code == 0, result.stderr
     row = table_rows(result.stdout)["renamed"]
     assert row.split()[-1] == "ok" and " renamed " in row
+
+
+#: In a fresh process: the registry loads, then a model is built; prints the entry-point groups
+#: read from the distributions meanwhile, and whether a pydantic plugin saw the model.
+PYDANTIC_PROBE = """
+import importlib.metadata, json, sys
+scanned = []
+scan = importlib.metadata.entry_points
+def counting(**params):
+    scanned.append(params.get("group"))
+    return scan(**params)
+importlib.metadata.entry_points = counting
+from argosy.registry import Registry
+import pydantic
+Registry()
+class Probe(pydantic.BaseModel):
+    x: int = 0
+Probe(x=1)
+print(json.dumps([scanned, "seen_models" in sys.modules and sys.modules["seen_models"].SEEN]))
+"""
+
+PYDANTIC_PLUGIN = """
+SEEN = []
+
+class Plugin:
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind,
+                             config, plugin_settings):
+        SEEN.append(schema_type.__name__)
+        return None, None, None
+
+plugin = Plugin()
+"""
+
+
+def probe_pydantic(home: Path, site: Path) -> tuple[list[str], list[str] | bool]:
+    env = dict(os.environ, ARGOSY_HOME=str(home), PYTHONPATH=str(site))
+    proc = subprocess.run([sys.executable, "-c", PYDANTIC_PROBE], env=env, capture_output=True,
+                          text=True, check=True)
+    scanned, seen = json.loads(proc.stdout)
+    return scanned, seen
+
+
+def test_pydantic_is_told_it_has_no_plugins_from_the_cache(argosy_home: Path,
+                                                            tmp_path: Path) -> None:
+    """pydantic reads every distribution for its own plugins when a process builds its first
+    model: with the cache saying there are none, the second start reads nothing."""
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    site.mkdir()
+    settled(site)
+    first, _ = probe_pydantic(argosy_home, site)
+    assert "pydantic" in first  # found out once, by argosy, and cached
+    again, seen = probe_pydantic(argosy_home, site)
+    assert again == [] and seen is False
+
+
+def test_an_installed_pydantic_plugin_still_sees_every_model(argosy_home: Path,
+                                                             tmp_path: Path) -> None:
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    dist = site / "seen_models-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: seen-models\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pydantic]\nseen = seen_models:plugin\n")
+    (site / "seen_models.py").write_text(PYDANTIC_PLUGIN)
+    settled(site)
+    for _ in range(2):  # without the cache, then with it
+        _, seen = probe_pydantic(argosy_home, site)
+        assert isinstance(seen, list) and "Probe" in seen
