@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.metadata
 import logging
+import sys
+import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,21 +100,30 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
         self._provided: dict[str, _Provided] | None = None
-        self._merged_cache: dict[str, dict[str, Any]] = {}
+        self._merged_cache: dict[str, Claims] = {}
         self._config: tuple[Path, float, dict[str, Any]] | None = None
+        #: Plugins known by their cached claims, not imported until one of them is used.
+        self._lazy: dict[str, tuple[importlib.metadata.EntryPoint, dict[str, Any]]] = {}
+        self._loading = threading.RLock()  # the server looks plugins up from several threads
         if load_entry_points:
-            self._load_entry_points()
+            saved = self._load_entry_points()
             # Call the providing hooks now, so that every problem is known (and reported) at start.
             self._index()
+            if saved is not None and not self._lazy and not self.problems:
+                saved.save(self._claims())
 
     # ---- loading --------------------------------------------------------------------------
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(self) -> entry_points.SavedClaims | None:
+        """Load each plugin, or note it as claimed (see :class:`argosy.entry_points.SavedClaims`);
+        the claims' file when it is to be written after this start."""
         from argosy.store import argosy_home
 
         home = argosy_home()
         found = entry_points.find(GROUP, home)
         entry_points.settle_pydantic_plugins(home)  # before the plugins build any model
+        saved = entry_points.SavedClaims(GROUP, home, found)
+        claims = saved.read()
         # argosy's own plugins first, so that a third party cannot take their names.
         for ep, dist, version in sorted(found, key=lambda e: (e[1] != _OWN_DIST, e[0].name)):
             known = self.plugins.get(ep.name)
@@ -124,10 +136,47 @@ class Registry:
                 continue
             info = PluginInfo(ep.name, ep.value, dist, version)
             self.plugins[ep.name] = info
-            try:
-                self._register(ep.load(), ep.name)
-            except Exception as exc:  # a broken plugin must not stop the others
-                self._fail(ep.name, f"failed to load: {_describe(exc)}", f" ({ep.value})")
+            claim = (claims or {}).get(ep.name)
+            if claim is not None and not set(claim["hooks"]) & set(OBSERVERS):
+                info.hooks = list(claim["hooks"])  # observers must hear every event: loaded
+                self._lazy[ep.name] = (ep, claim)
+                continue
+            self._load(ep)
+        return None if claims is not None else saved
+
+    def _load(self, ep: importlib.metadata.EntryPoint) -> bool:
+        try:
+            self._register(ep.load(), ep.name)
+        except Exception as exc:  # a broken plugin must not stop the others
+            self._fail(ep.name, f"failed to load: {_describe(exc)}", f" ({ep.value})")
+            return False
+        return True
+
+    def _claims(self) -> dict[str, dict[str, Any]]:
+        """What each plugin claims, and the file of its module: what the next start needs to
+        leave it unloaded until it is used."""
+        assert self._provided is not None
+        claims = {}
+        for name, info in self.plugins.items():
+            module = sys.modules.get(info.module.partition(":")[0])
+            claims[name] = {"file": getattr(module, "__file__", None), "hooks": info.hooks,
+                            **{kind: list(getattr(self._provided[name], kind))
+                               for kind in _KINDS}}
+        return claims
+
+    def _realise(self, name: str) -> _Provided | None:
+        """Plugin ``name`` loaded from its claim (once, whichever thread asks first): what it
+        provides, or None when it now fails."""
+        with self._loading:
+            lazy = self._lazy.pop(name, None)
+            if lazy is not None and self._load(lazy[0]):
+                provided = self._provide(name)
+                assert self._provided is not None
+                if provided is None:
+                    self._provided.pop(name, None)
+                else:
+                    self._provided[name] = provided
+            return (self._provided or {}).get(name)
 
     def register(self, plugin: object, name: str) -> None:
         """Register an in-process plugin (tests, notebooks); it is indexed like any other."""
@@ -182,6 +231,11 @@ class Registry:
             return
         self._provided = {}
         for name in list(self.plugins):
+            if name in self._lazy:
+                claim = self._lazy[name][1]
+                self._provided[name] = _Provided(**{kind: dict.fromkeys(claim[kind], _LAZY)
+                                                    for kind in _KINDS})
+                continue
             if self.pm.get_plugin(name) is None:
                 continue
             provided = self._provide(name)
@@ -275,34 +329,39 @@ class Registry:
         for name, why in losers.items():
             self._fail(name, f"left out: {why}")
 
-    def _merged(self, kind: str) -> dict[str, Any]:
+    def _merged(self, kind: str) -> Claims:
         self._index()
         assert self._provided is not None
         merged = self._merged_cache.get(kind)
         if merged is None:  # asked for on every node (the executor): built once
-            merged = self._merged_cache[kind] = {}
-            for provided in self._provided.values():
-                merged.update(getattr(provided, kind))
+            merged = self._merged_cache[kind] = Claims(self, kind)
+            for name, provided in self._provided.items():
+                for key, value in getattr(provided, kind).items():
+                    merged.claimed[key] = (name, value)
         return merged
 
+    def loaded_executors(self) -> list[Executor]:
+        """The executors loaded so far: those that may have something running."""
+        return self.executors.loaded()
+
     @property
-    def template_types(self) -> dict[str, TemplateType]:
+    def template_types(self) -> Claims:
         return self._merged("template_types")
 
     @property
-    def executors(self) -> dict[str, Executor]:
+    def executors(self) -> Claims:
         return self._merged("executors")
 
     @property
-    def stores(self) -> dict[str, StoreFactory]:
+    def stores(self) -> Claims:
         return self._merged("stores")
 
     @property
-    def artifact_repositories(self) -> dict[str, ArtifactRepositoryFactory]:
+    def artifact_repositories(self) -> Claims:
         return self._merged("artifact_repositories")
 
     @property
-    def expression_functions(self) -> dict[str, Callable[..., Any]]:
+    def expression_functions(self) -> Claims:
         return self._merged("functions")
 
     def provider_of(self, kind: str, key: str) -> str | None:
@@ -313,10 +372,11 @@ class Registry:
         return next((name for name, p in self._provided.items() if key in getattr(p, kind)),
                     None)
 
-    def validators(self) -> dict[str, TypeCheck]:
-        """Template-type key -> what lint checks of it (its body; is it a leaf, a pod?)."""
-        return {key: TypeCheck(_body_validator(tt), tt.leaf, tt.node_type)
-                for key, tt in self.template_types.items()}
+    def validators(self) -> Mapping[str, TypeCheck]:
+        """Template-type key -> what lint checks of it (its body; is it a leaf, a pod?); each
+        made when first asked for, so that linting loads only the plugins a workflow uses."""
+        types = self.template_types
+        return _Derived(types, lambda tt: TypeCheck(_body_validator(tt), tt.leaf, tt.node_type))
 
     # ---- configuration --------------------------------------------------------------------
 
@@ -394,6 +454,63 @@ class Registry:
         where = Path(home) if home else argosy_home()
         name, settings = self.configured_artifact_repository(where)
         return self.artifact_repositories[name].open(where, settings)
+
+
+_LAZY: Any = object()  # a claim's value before its plugin is loaded
+
+
+class Claims(Mapping[str, Any]):
+    """What the plugins provide of one kind, by name: every name known from the start, each
+    plugin loaded when one of its own is first looked up (``argosy plugins`` and lint's list
+    of types load nothing)."""
+
+    def __init__(self, registry: Registry, kind: str) -> None:
+        self.registry, self.kind = registry, kind
+        self.claimed: dict[str, tuple[str, Any]] = {}  # name -> (plugin, value or _LAZY)
+
+    def __getitem__(self, key: str) -> Any:
+        plugin, value = self.claimed[key]
+        if value is _LAZY:
+            provided = self.registry._realise(plugin)
+            value = getattr(provided, self.kind).get(key, _LAZY) if provided else _LAZY
+            if value is _LAZY:  # it failed to load, or no longer provides it
+                del self.claimed[key]
+                raise KeyError(key)
+            self.claimed[key] = (plugin, value)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.claimed))
+
+    def __len__(self) -> int:
+        return len(self.claimed)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.claimed
+
+    def loaded(self) -> list[Any]:
+        return [value for _, value in self.claimed.values() if value is not _LAZY]
+
+
+class _Derived(Mapping[str, Any]):
+    """``make(value)`` for each of ``source``'s, made on first use."""
+
+    def __init__(self, source: Mapping[str, Any], make: Callable[[Any], Any]) -> None:
+        self.source, self.make, self.made = source, make, {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.made:
+            self.made[key] = self.make(self.source[key])
+        return self.made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.source)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.source
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class Engine:
         self.detached = False
         # The executors are the process's (one registry): an engine that detached before this
         # one left them letting go of what they run; this one kills what it cancels again.
-        for backend in self.registry.executors.values():
+        for backend in self.registry.loaded_executors():
             if hasattr(backend, "detached"):
                 backend.detached = False
         self.runs: dict[str, asyncio.Task[WorkflowRecord]] = {}
@@ -193,7 +193,7 @@ class Engine:
     def detach(self) -> None:
         """From now on, cancelling a run leaves its workflow and processes to a later engine."""
         self.detached = True
-        for executor in self.registry.executors.values():
+        for executor in self.registry.loaded_executors():
             if hasattr(executor, "detached"):
                 executor.detached = True
 

@@ -402,3 +402,85 @@ def test_an_installed_pydantic_plugin_still_sees_every_model(argosy_home: Path,
     for _ in range(2):  # without the cache, then with it
         _, seen = probe_pydantic(argosy_home, site)
         assert isinstance(seen, list) and "Probe" in seen
+
+
+#: In a fresh process: a registry, then what a one-node container run looks up; prints which
+#: plugin modules were imported at each point.
+CLAIMS_PROBE = """
+import json, sys
+from argosy.registry import Registry
+def imported():
+    return sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("argosy.plugins."))
+registry = Registry()
+at_start = imported()
+table = {name: [info.template_types, info.executors, info.hooks, info.error]
+         for name, info in registry.plugins.items()}
+assert "resource" in registry.template_types and "podman" in registry.executors
+validators = registry.validators()
+validators["container"]({"image": "busybox"}, "spec.templates[0].container")
+registry.executors["local"]
+used = imported()
+steps = registry.template_types["steps"]
+print(json.dumps([at_start, used, imported(), table, steps.key, registry.problems]))
+"""
+
+
+def probe_claims(home: Path, site: Path | None = None) -> list:
+    env = dict(os.environ, ARGOSY_HOME=str(home))
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    proc = subprocess.run([sys.executable, "-c", CLAIMS_PROBE], env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_start_with_saved_claims_imports_only_the_plugins_used(argosy_home: Path) -> None:
+    argosy_home.mkdir()
+    first = probe_claims(argosy_home)
+    assert {"resource", "steps", "dag", "script"} <= set(first[0])  # all loaded, then saved
+    assert list(argosy_home.glob("cache/claims-*.json"))
+    at_start, used, later, table, key, problems = probe_claims(argosy_home)
+    # Observers hear every event from the start: the kubernetes plugin's workflow_event.
+    assert "kubernetes" in at_start and not {"resource", "steps", "local"} & set(at_start)
+    assert {"container", "local"} <= set(used) and not {"resource", "steps"} & set(used)
+    assert "steps" in later and key == "steps"
+    assert table == first[3] and problems == []  # `argosy plugins` says the same
+
+
+def test_a_plugin_changed_since_its_claims_were_saved_is_loaded_again(
+        argosy_home: Path, tmp_path: Path) -> None:
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    install_plugins(site, {"later": LATER})
+    settled(site)
+    assert probe_claims(argosy_home, site)[3]["later"][0] == ["later"]
+    module = site / "later_plugin.py"
+    module.write_text(module.read_text().replace('"later"', '"sooner"'))
+    assert probe_claims(argosy_home, site)[3]["later"][0] == ["sooner"]
+
+
+def test_a_plugin_failing_when_first_used_is_reported_and_its_names_go(
+        argosy_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its module breaks without its file changing (a dependency went): the start trusts the
+    claims, and the first lookup of its type finds it broken."""
+    from argosy.registry import Registry
+
+    argosy_home.mkdir()
+    site = tmp_path / "site"
+    install_plugins(site, {"later": LATER})
+    settled(site)
+    monkeypatch.syspath_prepend(str(site))
+    assert "later" in Registry().template_types  # loads it, and saves the claims
+    monkeypatch.delitem(sys.modules, "later_plugin")
+    module = site / "later_plugin.py"
+    stat = module.stat()
+    module.write_text("import argosy_no_such_module_xyz\n")
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    registry = Registry()
+    assert "later" in registry.template_types and registry.problems == []
+    with pytest.raises(KeyError):
+        registry.template_types["later"]
+    assert "later" not in registry.template_types
+    assert registry.plugins["later"].error.startswith("failed to load: ModuleNotFoundError")
+    assert any("plugin 'later'" in problem for problem in registry.problems)
