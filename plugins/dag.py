@@ -161,7 +161,7 @@ class DagRun:
             self.start(name)
             if index % ROOTS_BATCH == ROOTS_BATCH - 1:
                 await asyncio.sleep(0)
-                await self.ctx.room_to_launch()
+                await self.ctx.room_to_launch(self.slots)
         self.launching = False
         if not self.running and not self.settled.done():
             self.settled.set_result(None)
@@ -231,10 +231,10 @@ class DagRun:
             return ctx.skip(node_name, name, "Skipped", "Skipped, empty params", parents,
                             task.template)
         group = ctx.group(node_name, name, "TaskGroup", parents, task.template)
-        children = await ctx.run_children(
+        children = await ctx.run_children((
             self.run_one(f"{node_name}{suffix}", f"{name}{suffix}",
                          DAGTask.model_validate(body), [group.id])
-            for suffix, body in runs)
+            for suffix, body in runs), slots=self.slots)
         if not group.fulfilled:
             phase = next((c.phase for c in reversed(children) if failed_or_error(c.phase)),
                          "Succeeded")

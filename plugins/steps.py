@@ -96,9 +96,9 @@ async def _run_group(ctx: NodeContext, sg: NodeStatus, group: list[dict[str, Any
                      [sg.id], step.template)
         owners += [index] * len(runs)
     # Each iteration's Step is parsed as it starts: a loop of 100,000 never holds them all.
-    results = await ctx.run_children(
+    results = await ctx.run_children((
         _run_step(ctx, sg, step, suffix, Step.model_validate(body), parallel, scope)
-        for step, runs in planned for suffix, body in runs)
+        for step, runs in planned for suffix, body in runs), slots=parallel.slots)
     by_step: list[list[NodeStatus]] = [[] for _ in planned]
     for index, node in zip(owners, results, strict=True):
         if node is not None:

@@ -255,21 +255,30 @@ class NodeContext:
         limit = self.template.parallelism
         return asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
 
-    async def run_children(self, children: Iterable[Awaitable[T]]) -> list[T]:
+    async def run_children(self, children: Iterable[Awaitable[T]],
+                           slots: asyncio.Semaphore | None = None) -> list[T]:
         """Await ``children`` (e.g. ``run_child`` calls) concurrently; their results in order.
 
         As ``asyncio.gather``, but ``children`` is drawn lazily, a batch per turn of the event
         loop: each batch has begun (created its nodes, run as far as it can) before the next is
         drawn, so a fan-out of 100,000 holds in memory the children still waiting, not 100,000
-        coroutines yet to start. Every child still starts without waiting for another to end.
-        The first child to raise cancels the others and raises.
+        coroutines yet to start. Every child still starts without waiting for another to end,
+        except that under ``slots`` (the template's ``parallelism``, which the children take)
+        the next batch is drawn once a slot is free. The first child to raise cancels the
+        others and raises.
         """
-        return await gather_lazily(children, room=self.room_to_launch)
+        return await gather_lazily(children, room=functools.partial(self.room_to_launch, slots))
 
-    async def room_to_launch(self) -> None:
-        """Return once the executor has room for more nodes waiting to start (at once where
-        it does not say): a fan-out's launcher asks between batches, so when starting
-        processes is the bottleneck the children not yet launched cost nothing."""
+    async def room_to_launch(self, slots: asyncio.Semaphore | None = None) -> None:
+        """Return once there is room for more children to start: one of ``slots`` free (the
+        template's ``parallelism``, which the children take), queued behind the children
+        already waiting for one, and room in the executor for more nodes waiting to start (at
+        once where it does not say). A fan-out's launcher asks between batches, so the
+        children not yet launched cost nothing: under a ``parallelism`` of 8, a fan-out of
+        100,000 holds a batch of children waiting, not all of them."""
+        if slots is not None:
+            await slots.acquire()
+            slots.release()  # at once: the launcher runs nothing
         wait = getattr(self.executor, "wait_for_room", None)
         if wait is not None:
             await wait()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from argosy.api.service import submit
-from argosy.engine.context import FAN_OUT_BATCH, gather_lazily
+from argosy.engine.context import FAN_OUT_BATCH, NodeContext, gather_lazily
 from argosy.engine.run import Engine, Listener
 from argosy.store import Store
 
@@ -32,10 +32,23 @@ SHAPES = {
     "dag roots": {"name": "main", "dag": {"tasks": [
         {"name": f"t{i}", "template": "leaf"} for i in range(WIDTH)]}},
 }
+# Under a template's parallelism the children wait for a slot: the next batch is drawn once
+# one is free, so those waiting are a batch, not the whole fan-out.
+SHAPES |= {f"{shape}, parallelism 4": {**main, "parallelism": 4}
+           for shape, main in SHAPES.items()}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_a_wide_fan_out_holds_a_batch_of_tasks_not_all(shape: str, argosy_home: Path) -> None:
+def test_a_wide_fan_out_holds_a_batch_of_tasks_not_all(
+        shape: str, argosy_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "parallelism" in shape:  # each leaf holds its slot for a turn of the loop
+        wait = NodeContext.wait_for_resume
+
+        async def a_turn(self: NodeContext, timeout: float | None = None) -> None:
+            await asyncio.sleep(0)
+            await wait(self, timeout)
+
+        monkeypatch.setattr(NodeContext, "wait_for_resume", a_turn)
     store = Store(argosy_home)
     record = submit(store, workflow(SHAPES[shape]))
     most = [0]
@@ -53,8 +66,8 @@ def test_a_wide_fan_out_holds_a_batch_of_tasks_not_all(shape: str, argosy_home: 
     parent = next(n for n in nodes.values() if n["type"] in ("TaskGroup", "StepGroup", "DAG")
                   and len(n.get("children", [])) == WIDTH)
     names = [nodes[c]["displayName"] for c in parent["children"]]
-    expected = (sorted(f"t{i}" for i in range(WIDTH)) if shape == "dag roots" else
-                [f"{'t' if shape == 'dag loop' else 's'}({i}:{i})" for i in range(WIDTH)])
+    expected = (sorted(f"t{i}" for i in range(WIDTH)) if shape.startswith("dag roots") else
+                [f"{'t' if shape.startswith('dag') else 's'}({i}:{i})" for i in range(WIDTH)])
     assert names == expected
 
 
