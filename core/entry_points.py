@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,17 @@ class SavedClaims:
         digest = hashlib.sha256(json.dumps([group, self.found]).encode()).hexdigest()[:16]
         self.path = home / "cache" / f"claims-{digest}.json"
 
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        """The claims by plugin name, or None: none saved, or not for these plugins' files."""
+    def read(self, keys: Iterable[str] = ()) -> dict[str, dict[str, Any]] | None:
+        """The claims by plugin name, each with every one of ``keys``, or None: none saved,
+        not for these plugins' files, or saved by an argosy that claimed other kinds."""
         try:
             saved = json.loads(self.path.read_text())
             if saved["found"] != self.found:
                 return None
             claims: dict[str, dict[str, Any]] = saved["plugins"]
             for claim in claims.values():
-                if os.stat(claim["file"]).st_mtime_ns != claim["mtime"]:
+                if os.stat(claim["file"]).st_mtime_ns != claim["mtime"] or not all(
+                        isinstance(claim.get(key), list) for key in keys):
                     return None
         except (OSError, ValueError, KeyError, TypeError):
             return None

@@ -123,7 +123,7 @@ class Registry:
         found = entry_points.find(GROUP, home)
         entry_points.settle_pydantic_plugins(home)  # before the plugins build any model
         saved = entry_points.SavedClaims(GROUP, home, found)
-        claims = saved.read()
+        claims = saved.read(("hooks", *_KINDS))
         # argosy's own plugins first, so that a third party cannot take their names.
         for ep, dist, version in sorted(found, key=lambda e: (e[1] != _OWN_DIST, e[0].name)):
             known = self.plugins.get(ep.name)

@@ -484,3 +484,18 @@ def test_a_plugin_failing_when_first_used_is_reported_and_its_names_go(
     assert "later" not in registry.template_types
     assert registry.plugins["later"].error.startswith("failed to load: ModuleNotFoundError")
     assert any("plugin 'later'" in problem for problem in registry.problems)
+
+
+def test_claims_saved_by_another_argosy_are_not_trusted(argosy_home: Path) -> None:
+    """A claims file without a kind this argosy knows (an older one wrote it) means a full
+    load, not a start that fails on the missing kind."""
+    argosy_home.mkdir()
+    probe_claims(argosy_home)
+    [path] = argosy_home.glob("cache/claims-*.json")
+    saved = json.loads(path.read_text())
+    for claim in saved["plugins"].values():
+        del claim["artifact_repositories"]
+    path.write_text(json.dumps(saved))
+    at_start, _, _, table, _, problems = probe_claims(argosy_home)
+    assert "resource" in at_start and problems == []  # every plugin loaded
+    assert table["repository"][2] == ["argosy_artifact_repositories"]
