@@ -145,12 +145,12 @@ class Registry:
         return None if claims is not None else saved
 
     def _load(self, ep: importlib.metadata.EntryPoint) -> bool:
+        """Import and register the plugin: whether it is in (not failed and left out)."""
         try:
             self._register(ep.load(), ep.name)
         except Exception as exc:  # a broken plugin must not stop the others
             self._fail(ep.name, f"failed to load: {_describe(exc)}", f" ({ep.value})")
-            return False
-        return True
+        return self.plugins[ep.name].error is None
 
     def _claims(self) -> dict[str, dict[str, Any]]:
         """What each plugin claims, and the file of its module: what the next start needs to

@@ -460,10 +460,15 @@ def test_a_plugin_changed_since_its_claims_were_saved_is_loaded_again(
     assert probe_claims(argosy_home, site)[3]["later"][0] == ["sooner"]
 
 
+@pytest.mark.parametrize(("source", "error"), [
+    ("import argosy_no_such_module_xyz\n", "failed to load: ModuleNotFoundError"),
+    (textwrap.dedent(PLUGINS["typo"][1]), EXPECTED_STATUS["typo"]),
+], ids=["import fails", "unknown hook"])
 def test_a_plugin_failing_when_first_used_is_reported_and_its_names_go(
-        argosy_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        argosy_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str,
+        error: str) -> None:
     """Its module breaks without its file changing (a dependency went): the start trusts the
-    claims, and the first lookup of its type finds it broken."""
+    claims, and the first lookup of its type finds it broken, and leaves it out."""
     from argosy.registry import Registry
 
     argosy_home.mkdir()
@@ -475,15 +480,16 @@ def test_a_plugin_failing_when_first_used_is_reported_and_its_names_go(
     monkeypatch.delitem(sys.modules, "later_plugin")
     module = site / "later_plugin.py"
     stat = module.stat()
-    module.write_text("import argosy_no_such_module_xyz\n")
+    module.write_text(source)
     os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     registry = Registry()
     assert "later" in registry.template_types and registry.problems == []
     with pytest.raises(KeyError):
         registry.template_types["later"]
     assert "later" not in registry.template_types
-    assert registry.plugins["later"].error.startswith("failed to load: ModuleNotFoundError")
+    assert registry.plugins["later"].error.startswith(error)
     assert any("plugin 'later'" in problem for problem in registry.problems)
+    assert registry.provider_of("template_types", "later") is None
 
 
 def test_claims_saved_by_another_argosy_are_not_trusted(argosy_home: Path) -> None:
