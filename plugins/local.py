@@ -1844,9 +1844,6 @@ async def _readable(fd: int, timeout: float | None = None) -> bool:
 
     loop.add_reader(fd, ready)
     try:
-        if timeout is None:  # the usual wait, for a node's end: no timer to make and cancel
-            await done
-            return True
         async with asyncio.timeout(timeout):
             await done
         return True
