@@ -365,8 +365,18 @@ static long start_init(int argc, char **args, const int *fds, char **envp) {
     long n = strtol(args[3], NULL, 10);
     if (n < 0 || n > argc - 5)
         return -EINVAL;
+    /* Blocked across the clone: as PID 1 of its namespace the init would drop a SIGTERM or
+     * SIGINT that came before its handler; blocked, it waits for node_init to take it. */
+    sigset_t stop, before;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, &before);
     long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_PARENT | SIGCHLD,
                        NULL, NULL, NULL, NULL);
+    int err = errno;
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &before, NULL);
     if (pid == 0) {
         if (fds) {
             int high[5];
@@ -379,7 +389,7 @@ static long start_init(int argc, char **args, const int *fds, char **envp) {
             environ = envp;
         _exit(node_init(args + 4, n, args + 4 + n, args[0], args[1], args[2]));
     }
-    return pid < 0 ? -errno : pid;
+    return pid < 0 ? -err : pid;
 }
 
 /* Serving: one init per request, without an exec of this program for each (the exec and the

@@ -468,6 +468,7 @@ MAX_FDS = 64  # descriptors per message, both ways (local.py's _MAX_FDS)
 # SIGXFSZ, SIGINT). glibc's posix_spawn leaves its own two (32, 33) ignored; glibc and musl
 # install their handlers for those when they need them.
 default = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # what a node's init forwards to its step
 children = {}  # pid -> (node_dir, write end of its done pipe)
 euid = os.geteuid()  # a user namespace of ours maps it to itself
 # The C init (_sandbox.c), whose path the engine passes as our first argument; None: run_plan.
@@ -826,9 +827,15 @@ def start_node(argv, env, cwd, node, layered, keep, hide, fds, volumes, pids, cg
     ops = node_plan(layered, keep, hide, volumes, pids, cgroup)
     if native is not None:
         return native_start(argv, env, cwd, node, fds, ops)
-    pid = clone(CLONE_NEWPID | CLONE_NEWNS)
-    if pid == 0:
-        node_init(argv, env, cwd, node, fds, ops)
+    # SIGTERM and SIGINT blocked across the clone: as PID 1 of its namespace the init would
+    # drop one that came before its handler (as _sandbox.c does).
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        pid = clone(CLONE_NEWPID | CLONE_NEWNS)
+        if pid == 0:
+            node_init(argv, env, cwd, node, fds, ops)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
     return pid
 
 
@@ -962,6 +969,7 @@ def node_init(argv, env, cwd, node, fds, ops):
 
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the clone
         try:
             step.append(os.posix_spawn(resolve(argv[0], env), argv, env, setsid=True,
                                        setsigdef=default, setsigmask=()))
@@ -1872,19 +1880,22 @@ def _reaped(pidfd: int) -> bool:
     return False
 
 
-async def _terminate(pid: int, pidfd: int, grace: float) -> int:
-    """SIGTERM the group led by ``pid``, SIGKILL after ``grace``; the signal that ended it."""
-    sig = signal.SIGTERM
+async def _terminate(pid: int, ended: int, grace: float) -> int:
+    """SIGTERM the group led by ``pid``, SIGKILL after ``grace``; the signal that ended it.
+    ``ended``: readable once ``pid`` has ended (its pidfd or its done pipe)."""
     _kill(pid, signal.SIGTERM)  # the node's init, even before it leads its group
     _killpg(pid, signal.SIGTERM)
+    gone = False
     try:
-        if not await _readable(pidfd, grace):
-            sig = signal.SIGKILL
+        gone = await _readable(ended, grace)
     finally:
+        if not gone:  # the init too, should it not lead its group yet (its first microseconds)
+            _kill(pid, signal.SIGKILL)
         _killpg(pid, signal.SIGKILL)  # also members that outlived the leader, e.g. `sleep &`
-    if sig == signal.SIGKILL:
-        await _readable(pidfd)
-    return sig
+    if gone:
+        return signal.SIGTERM
+    await _readable(ended)
+    return signal.SIGKILL
 
 
 def _kill(pid: int, sig: int) -> None:
