@@ -504,11 +504,25 @@ class Cli:
         return None
 
 
+# Pods being made, each by the first of its containers to ask: podman says a pod exists
+# before its infra container does, and a container created in it then fails.
+_making: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[None]] = {}
+
+
 async def _make_pod(cli: Cli, request: ProcessRequest) -> None:
-    """The node's pod, made by whichever of its containers comes first."""
+    """The node's pod, made by whichever of its containers comes first; the others wait for
+    it whole (shielded: one of them stopped does not stop the making)."""
     if Path(cli.binary).name != "podman":
         raise ArgosyError(f"{_NO_PODS}: run it with podman")
-    name = pod_name(request)
+    key = (asyncio.get_running_loop(), pod_name(request))
+    making = _making.get(key)
+    if making is None:
+        making = _making[key] = asyncio.ensure_future(_create_pod(cli, request, key[1]))
+        making.add_done_callback(lambda _: _making.pop(key, None))
+    await asyncio.shield(making)
+
+
+async def _create_pod(cli: Cli, request: ProcessRequest, name: str) -> None:
     code, _out, err = await cli.call("pod", "create", "--name", name, *_labels(request),
                                      f"--network={_network(request.workflow)}")
     if code != 0 and "exists" not in err:
