@@ -81,6 +81,12 @@ EXECUTOR_COMMS = {b"argosy-forkserv", b"argosy-sandbox-", b"sh", b"sleep", b"tru
 
 
 def zombie_children() -> list[int]:
+    """This process's zombies of the executor's making."""
+    return zombie_children_of(os.getpid(), EXECUTOR_COMMS)
+
+
+def zombie_children_of(parent: int, comms: set[bytes] | None = None) -> list[int]:
+    """``parent``'s zombie children, only those named one of ``comms`` if given."""
     zombies = []
     for entry in os.listdir("/proc"):
         try:
@@ -89,7 +95,7 @@ def zombie_children() -> list[int]:
             fields = rest.split()
         except (OSError, ValueError):
             continue
-        if fields[0] == b"Z" and int(fields[1]) == os.getpid() and comm in EXECUTOR_COMMS:
+        if fields[0] == b"Z" and int(fields[1]) == parent and (comms is None or comm in comms):
             zombies.append(int(entry))
     return zombies
 
@@ -570,18 +576,6 @@ def test_a_bad_max_starting_is_refused_by_name(value: str,
     monkeypatch.setenv(STARTING_ENV, value)
     with pytest.raises(ArgosyError, match=f"ARGOSY_MAX_STARTING={value!r}: expected"):
         local.max_starting()
-
-
-def zombie_children_of(parent: int) -> list[int]:
-    zombies = []
-    for entry in os.listdir("/proc"):
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == b"Z" and int(fields[1]) == parent:
-            zombies.append(int(entry))
-    return zombies
 
 
 def kill_fork_server(ex: LocalExecutor, tmp_path: Path) -> int:
