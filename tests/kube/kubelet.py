@@ -97,6 +97,11 @@ class Sandbox:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
+        """Stop the loop once the kills it was given have ended (a pending one would be lost)."""
+        async def settle() -> None:
+            await asyncio.gather(*self.killing, return_exceptions=True)
+
+        self._wait(settle())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
@@ -535,6 +540,8 @@ class Kubelet:
         self.runs: dict[str, PodRun] = {}
         self.sandbox = Sandbox()
         self.jobs = JobController(store)
+        self.binding = threading.Lock()  # orders a bind against stop's list of the pods it ends
+        self.stopped = False
         store.graceful_delete = self._will_delete
 
     def _will_delete(self, pod: Obj) -> bool:
@@ -599,11 +606,14 @@ class Kubelet:
 
     def _bind(self, pod: Obj) -> None:
         meta = pod["metadata"]
-        self.store.mutate(self.pods, meta["namespace"], meta["name"],
-                          lambda p: p["spec"].__setitem__("nodeName", NODE))
-        pod["spec"]["nodeName"] = NODE
-        run = PodRun(self, pod)
-        self.runs[meta["uid"]] = run
+        with self.binding:
+            if self.stopped:  # the pod would run on a sandbox about to close
+                return
+            self.store.mutate(self.pods, meta["namespace"], meta["name"],
+                              lambda p: p["spec"].__setitem__("nodeName", NODE))
+            pod["spec"]["nodeName"] = NODE
+            run = PodRun(self, pod)
+            self.runs[meta["uid"]] = run
         _start(run.run)
 
     def _delete(self, run: PodRun, pod: Obj) -> None:
@@ -613,7 +623,9 @@ class Kubelet:
         self.store.remove(self.pods, run.namespace, run.name)
 
     def stop(self) -> None:
-        runs = list(self.runs.values())
+        with self.binding:
+            self.stopped = True
+            runs = list(self.runs.values())
         for run in runs:
             run.stop(0)
         end = time.monotonic() + 10  # their last steps (recording the exit) need the sandbox

@@ -45,6 +45,13 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float 
     raise RuntimeError(f"jupyter lab did not answer:\n{log.read_text()[-4000:]}")
 
 
+def wait_restored(page: Any) -> None:
+    """Waits until JupyterLab has restored its saved layout (tabs, sidebars): the dock panel shows
+    before that, and a click on a sidebar tab before it can be undone by the restore."""
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+
+
 @dataclass
 class Lab:
     url: str
@@ -78,7 +85,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     bindir = Path(sys.executable).parent
     cmd = [str(bindir / "jupyter"), "lab", "--allow-root", "--no-browser",
            f"--ServerApp.token={TOKEN}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"]
+           "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+           "--expose-app-in-browser"]  # window.jupyterapp, to wait for its restore
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
@@ -110,7 +118,7 @@ def _lab_page(lab: Lab, init_script: Path | None = None,
               else None)
         pg.on("pageerror", lambda e: lab.console_errors.append(str(e)))
         pg.goto(f"{lab.url}/lab?token={TOKEN}")
-        pg.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+        wait_restored(pg)
         pg.wait_for_selector(".jp-DirListing-item", timeout=60_000)
         yield pg
         browser.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import Lab
+from tests.ui.conftest import Lab, wait_restored
 
 T0 = "2026-01-01T10:00:00Z"
 
@@ -261,7 +261,7 @@ def test_workflow_tabs_come_back_after_a_reload(fake_page: Page) -> None:
     open_workflow(page, "kept")
     page.wait_for_timeout(1500)  # JupyterLab saves its layout shortly after a change
     page.reload()
-    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+    wait_restored(page)
     view = page.locator(".argosy-detail:visible")
     expect(view.locator(".argosy-detail-title")).to_have_text("kept", timeout=30_000)
     expect(view.locator('.argosy-node[data-display-name="only"]')).to_be_visible()

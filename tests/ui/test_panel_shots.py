@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import Lab
+from tests.ui.conftest import Lab, wait_restored
 from tests.ui.test_panel_fake import T0, iso, loop_nodes, open_panel, open_workflow, pod, workflow
 
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -118,7 +118,7 @@ def load(page: Page, wfs: list[dict[str, Any]]) -> None:
     page.evaluate("""wfs => sessionStorage.setItem('argosy-fake-workflows', JSON.stringify(
         wfs.map(w => [`${w.metadata.namespace}/${w.metadata.name}`, w])))""", wfs)
     page.reload()
-    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=60_000)
+    wait_restored(page)
 
 
 def set_theme(lab: Lab, theme: str) -> None:
