@@ -518,8 +518,15 @@ async def _make_pod(cli: Cli, request: ProcessRequest) -> None:
     making = _making.get(key)
     if making is None:
         making = _making[key] = asyncio.ensure_future(_create_pod(cli, request, key[1]))
-        making.add_done_callback(lambda _: _making.pop(key, None))
+        making.add_done_callback(lambda _: _made(key))
     await asyncio.shield(making)
+
+
+def _made(key: tuple[asyncio.AbstractEventLoop, str]) -> None:
+    """Forget the making; its error is read here too, as every waiter may have been stopped."""
+    making = _making.pop(key)
+    if not making.cancelled():
+        making.exception()
 
 
 async def _create_pod(cli: Cli, request: ProcessRequest, name: str) -> None:

@@ -562,6 +562,40 @@ def test_cancelled_while_the_container_is_made_leaves_none(tmp_path: Path) -> No
     assert leftover_containers(uid) == []
 
 
+def test_a_failed_pod_making_whose_waiters_all_stopped_leaves_no_unread_error(
+        tmp_path: Path) -> None:
+    """Every container waiting for its pod is stopped before ``pod create`` fails: the making
+    ends on its own, and its error is read, not logged by asyncio as never retrieved."""
+    import asyncio
+    import gc
+    from dataclasses import replace
+
+    from argosy.plugins.podman import Cli, _make_pod, _making
+
+    podman = tmp_path / "podman"
+    podman.write_text("#!/bin/sh\nsleep 0.2\necho 'no space left' >&2\nexit 125\n")
+    podman.chmod(0o755)
+    request = replace(_request({"image": "busybox"}, sidecars=[{"name": "s"}]),
+                      node_dir=tmp_path / "node")
+    unread: list[dict[str, Any]] = []
+
+    async def stop_every_waiter() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: unread.append(
+            context))
+        cli = Cli(str(podman), {}, tmp_path)
+        waiters = [asyncio.ensure_future(_make_pod(cli, request)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        while _making:  # the making goes on, unwatched, to its end
+            await asyncio.sleep(0.02)
+        gc.collect()
+
+    asyncio.run(stop_every_waiter())
+    assert unread == []
+
+
 @needs_podman
 def test_init_containers_and_sidecars_share_the_pod(home: Path) -> None:
     """Init containers run first, each to its end, writing to a volume the pod shares; a
