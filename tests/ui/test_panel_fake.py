@@ -3,14 +3,17 @@ each reproduced by the events and reply orders that showed it."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import Lab, wait_restored
+from tests.ui.conftest import TOKEN, Lab, wait_restored
 
 T0 = "2026-01-01T10:00:00Z"
 
@@ -255,11 +258,22 @@ def test_a_loop_collapses_when_it_grows_big_while_open(fake_page: Page) -> None:
     expect(items).to_have_count(0)
 
 
-def test_workflow_tabs_come_back_after_a_reload(fake_page: Page) -> None:
+def saved_tabs(lab: Lab) -> list[str]:
+    """The main area's tabs in the layout JupyterLab last saved to the server."""
+    with urllib.request.urlopen(f"{lab.url}/lab/api/workspaces/default?token={TOKEN}") as r:
+        layout = json.load(r)["data"].get("layout-restorer:data", {})
+    dock = (layout.get("main") or {}).get("dock") or {}
+    return list(dock.get("widgets", []))
+
+
+def test_workflow_tabs_come_back_after_a_reload(fake_page: Page, lab: Lab) -> None:
     page = fake_page
     push(page, "ADDED", workflow("kept", nodes={"kept": pod("kept", "kept", "only")}))
     open_workflow(page, "kept")
-    page.wait_for_timeout(1500)  # JupyterLab saves its layout shortly after a change
+    # JupyterLab saves its layout shortly after a change: reloading before would lose the tab.
+    deadline = time.monotonic() + 30
+    while "argosy-workflow:uid-kept" not in saved_tabs(lab) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     page.reload()
     wait_restored(page)
     view = page.locator(".argosy-detail:visible")
