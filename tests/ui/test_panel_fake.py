@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from tests.conformance.test_argo_lifecycle import wait_for
 from tests.ui.conftest import TOKEN, Lab, wait_restored
 
 T0 = "2026-01-01T10:00:00Z"
@@ -271,9 +271,7 @@ def test_workflow_tabs_come_back_after_a_reload(fake_page: Page, lab: Lab) -> No
     push(page, "ADDED", workflow("kept", nodes={"kept": pod("kept", "kept", "only")}))
     open_workflow(page, "kept")
     # JupyterLab saves its layout shortly after a change: reloading before would lose the tab.
-    deadline = time.monotonic() + 30
-    while "argosy-workflow:uid-kept" not in saved_tabs(lab) and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_for(lambda: "argosy-workflow:uid-kept" in saved_tabs(lab), 30)
     page.reload()
     wait_restored(page)
     view = page.locator(".argosy-detail:visible")
