@@ -41,10 +41,12 @@ FINISHED = ("Succeeded", "Failed", "Error")
 def log_pods(wf: dict[str, Any], wanted: str | None) -> list[tuple[str, dict[str, Any]]]:
     """The pod names and nodes of a workflow's Pod nodes that started, in start order;
     ``wanted``: only the node with this pod name, id, name or display name."""
+    from argosy.api.service import in_start_order
+
     name = wf["metadata"]["name"]
-    nodes = sorted((n for n in ((wf.get("status") or {}).get("nodes") or {}).values()
-                    if n.get("type") == "Pod" and n.get("startedAt")),
-                   key=lambda n: (n["startedAt"], n.get("name", "")))
+    every = (wf.get("status") or {}).get("nodes") or {}
+    nodes = in_start_order((n for n in every.values()
+                            if n.get("type") == "Pod" and n.get("startedAt")), every)
     pods = []
     for node in nodes:
         podname = kube.pod_name(name, node)

@@ -570,9 +570,34 @@ def log_nodes(store: Store, uid: str) -> list[dict[str, Any]]:
     node that left a log (a plugin's ``Outcome.log``). A container set's containers are not
     shown apart: their logs are their pod's."""
     logged = store.logged(uid)
-    return sorted((n for n in store.nodes(uid).values() if n.get("type") == "Pod" or (
-        n["id"] in logged and n.get("type") != "Container")),
-        key=lambda n: (n.get("startedAt") or "", n.get("name", "")))
+    nodes = store.nodes(uid)
+    return in_start_order((n for n in nodes.values() if n.get("type") == "Pod" or (
+        n["id"] in logged and n.get("type") != "Container")), nodes)
+
+
+def in_start_order(some: Iterable[dict[str, Any]],
+                   nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """``some`` of the workflow's ``nodes`` by ``startedAt``, and those that started within
+    the same second (its grain, as Argo's) by their place in the tree, children in the order
+    they were made: a step made after another finished is listed after it, not by name."""
+    place = _tree_order(nodes)
+    return sorted(some, key=lambda n: (n.get("startedAt") or "", place.get(n["id"], len(place))))
+
+
+def _tree_order(nodes: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Each node's place in a depth-first walk of the tree, roots by name."""
+    children = {c for n in nodes.values() for c in n.get("children") or ()}
+    # The workflow's root, then the exit handler's ("NAME.onExit" sorts after "NAME").
+    todo = sorted((nid for nid in nodes if nid not in children),
+                  key=lambda nid: nodes[nid].get("name", ""), reverse=True)
+    place: dict[str, int] = {}
+    while todo:
+        nid = todo.pop()
+        if nid in place or nid not in nodes:
+            continue
+        place[nid] = len(place)
+        todo.extend(reversed(nodes[nid].get("children") or ()))
+    return place
 
 
 def container_nodes(store: Store, uid: str, container: str) -> dict[str, str]:

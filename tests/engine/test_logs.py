@@ -197,3 +197,38 @@ def test_a_stopped_container_set_keeps_its_containers_logs(tmp_path: Path) -> No
     assert store.log(uid, by_name["first"]["id"]) == "first done\n"
     assert store.log(uid, by_name["main"]["id"]) == f"{STOPPED_SAID}\n"
     assert store.log(uid, by_name["pod-of-two"]["id"]) == f"first done\n{STOPPED_SAID}\n"
+
+
+# Names sorted alphabetically ("wf.onExit" < "wf[0].zulu" < "wf[1].alpha") contradict the run.
+IN_ORDER = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: wf}
+spec:
+  entrypoint: main
+  onExit: bye
+  templates:
+  - name: main
+    steps:
+    - - {name: zulu, template: say, arguments: {parameters: [{name: x, value: first}]}}
+    - - {name: alpha, template: say, arguments: {parameters: [{name: x, value: second}]}}
+  - name: say
+    inputs: {parameters: [{name: x}]}
+    container: {image: alpine, command: [echo, "{{inputs.parameters.x}}"]}
+  - name: bye
+    container: {image: alpine, command: [echo, exit handler]}
+"""
+
+
+def test_logs_of_nodes_started_within_one_second_are_in_run_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # startedAt has Argo's one-second grain: on a fast machine a whole workflow starts in one.
+    for module in ("controller", "lifecycle", "nodes"):
+        monkeypatch.setattr(f"argosy.engine.{module}.now_rfc3339", lambda: "2026-01-01T00:00:00Z")
+    run_case(tmp_path, IN_ORDER)
+    store = Store(tmp_path)
+    try:
+        assert WorkflowService(store).logs("default", "wf") == [
+            ("zulu", "first"), ("alpha", "second"), ("wf.onExit", "exit handler")]
+    finally:
+        store.close()
