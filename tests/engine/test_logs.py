@@ -36,11 +36,12 @@ def logs_of(home: Path, wf: dict[str, Any]) -> list[str | None]:
     ("stop", "", "", 1),
     ("terminate", "", "", 1),
     ("interrupt", "", "", 1),
-    (None, "activeDeadlineSeconds: 1", "", 1),
-    (None, "", "activeDeadlineSeconds: 1", 1),
-    # Two attempts, each killed at its deadline: each attempt keeps its own log. 2 s: start
-    # times are whole seconds, so a retry begun just before one ends had ~0 s of a 1 s deadline.
-    (None, "", "activeDeadlineSeconds: 2\n    retryStrategy: {limit: 1}", 2),
+    # Deadlines count from start times of whole seconds (as Argo's): a step begun just before
+    # one ends has ~0 s of a 1 s deadline, maybe too little to print. 3 s leaves it 2 or more.
+    (None, "activeDeadlineSeconds: 3", "", 1),
+    (None, "", "activeDeadlineSeconds: 3", 1),
+    # Two attempts, each killed at its deadline: each attempt keeps its own log.
+    (None, "", "activeDeadlineSeconds: 3\n    retryStrategy: {limit: 1}", 2),
 ], ids=["stop", "terminate", "ctrl-c", "workflow deadline", "template deadline",
         "retried attempts"])
 def test_a_killed_step_keeps_what_it_printed(then: str | None, spec: str, template: str,

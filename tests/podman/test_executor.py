@@ -282,9 +282,11 @@ def test_image_pull_policy(home: Path) -> None:
 
 @needs_podman
 def test_deadline_kills_the_container_and_keeps_its_log(home: Path) -> None:
+    # The deadline counts from a start time of whole seconds, and starting a container takes
+    # a while: 4 s leaves it time to print before the kill.
     result = run(home, one_container("""
     - name: c
-      activeDeadlineSeconds: 2
+      activeDeadlineSeconds: 4
       container:
         image: busybox
         command: [sh, -c, 'echo started; sleep 300']
